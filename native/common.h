@@ -1,0 +1,61 @@
+// Shared helpers of the xfmr addon: N-API argument unpacking (no copies) and the thread pool.
+#pragma once
+#include <node_api.h>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace xfmr {
+
+// ---- thread pool (threadpool.cc) ----
+int num_threads();
+void set_num_threads(int n);
+// Runs fn(task, thread) for task in [0, n_tasks) on the pool; the calling thread takes part
+// (thread 0). Tasks are handed out dynamically. Blocks until all are done. Not reentrant:
+// calling it from inside a task runs the inner loop serially on that thread.
+void parallel_tasks(int64_t n_tasks, const std::function<void(int64_t task, int thread)>& fn);
+// Splits [0, n) into contiguous ranges of at least `grain` items and runs fn(begin, end).
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& fn);
+
+// ---- CPU dispatch (cpu.cc) ----
+enum class Isa { Portable = 0, Avx2 = 1, Avx512 = 2 };
+// The best ISA this CPU supports, lowered by XFMR_ISA=portable|avx2|avx512 when set.
+Isa isa();
+const char* isa_name(Isa i);
+
+// ---- N-API argument helpers (addon.cc) ----
+// Each throws a JS TypeError naming the argument index and returns a sentinel on failure;
+// callers check `napi_is_exception_pending` through the ARGS macro below.
+struct Args {
+  napi_env env;
+  size_t argc;
+  napi_value argv[24];
+  bool failed = false;
+  Args(napi_env env, napi_callback_info info);
+  float* f32(size_t i, size_t* len = nullptr);        // Float32Array (or null -> nullptr)
+  int32_t* i32(size_t i, size_t* len = nullptr);      // Int32Array
+  double num(size_t i);
+  int64_t int64(size_t i);
+  bool boolean(size_t i);
+  void fail(size_t i, const char* what);
+};
+
+napi_value make_number(napi_env env, double v);
+napi_value make_undefined(napi_env env);
+// Registers fn as exports[name].
+void export_fn(napi_env env, napi_value exports, const char* name, napi_callback fn);
+
+// Each kernel family registers its functions (one file per family).
+void register_gemm(napi_env env, napi_value exports);
+void register_attention(napi_env env, napi_value exports);
+void register_norms(napi_env env, napi_value exports);
+void register_activations(napi_env env, napi_value exports);
+void register_elementwise(napi_env env, napi_value exports);
+void register_optim(napi_env env, napi_value exports);
+void register_rope_embedding(napi_env env, napi_value exports);
+
+}  // namespace xfmr
+
+// Declares `xfmr::Args a(env, info)` and returns undefined early if unpacking threw.
+#define XFMR_CHECK_ARGS(a) \
+  if ((a).failed) return nullptr

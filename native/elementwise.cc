@@ -1,0 +1,8 @@
+// Kernel family: elementwise (to be written).
+#include "common.h"
+
+namespace xfmr {
+
+void register_elementwise(napi_env, napi_value) {}
+
+}  // namespace xfmr

@@ -1,0 +1,61 @@
+/**
+ * A small argument parser for the `xfmr` subcommands: `--name value`, `--name=value`, boolean
+ * flags, and positionals. Unknown options are an error that names them.
+ */
+export class UsageError extends Error {}
+
+export interface ParsedArgs {
+  options: Map<string, string | true>;
+  positionals: string[];
+}
+
+/** Parses argv against the set of known options; `flags` take no value. */
+export function parseArgs(argv: string[], known: { values?: string[]; flags?: string[] }): ParsedArgs {
+  const values = new Set(known.values ?? []);
+  const flags = new Set([...(known.flags ?? []), 'verbose', 'help']);
+  const options = new Map<string, string | true>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('--') || a === '-') {
+      positionals.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+    if (flags.has(name)) {
+      if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
+      options.set(name, true);
+    } else if (values.has(name)) {
+      const v = eq >= 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined) throw new UsageError(`option --${name} needs a value`);
+      options.set(name, v);
+    } else {
+      throw new UsageError(`unknown option --${name}`);
+    }
+  }
+  return { options, positionals };
+}
+
+export function optString(p: ParsedArgs, name: string): string | undefined {
+  const v = p.options.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function optNumber(p: ParsedArgs, name: string, fallback: number): number {
+  const v = optString(p, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+export function optInt(p: ParsedArgs, name: string, fallback: number): number {
+  const n = optNumber(p, name, fallback);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got "${optString(p, name)}"`);
+  return n;
+}

@@ -1,0 +1,110 @@
+/**
+ * Pure-TypeScript causal attention with GQA, the oracle of the native fused kernel.
+ * Computes one query row at a time: s = q . k_j * scale, p = softmax(s), out = sum_j p_j v_j.
+ * Layouts as in Kernels.attentionForward: q/out [B, Tq, Hq, D], k/v rows [Tk, Hkv, D] per batch.
+ */
+export function attentionForward(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  out: Float32Array,
+  lse: Float32Array,
+  B: number,
+  Tq: number,
+  Tk: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  kvBatchStride: number,
+  qOffset: number,
+  scale: number,
+  causal: boolean,
+): void {
+  const group = Hq / Hkv;
+  const s = new Float64Array(Tk);
+  const acc = new Float64Array(D);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / group);
+      for (let i = 0; i < Tq; i++) {
+        const qi = ((b * Tq + i) * Hq + h) * D;
+        const last = causal ? Math.min(Tk - 1, qOffset + i) : Tk - 1;
+        let max = -Infinity;
+        for (let j = 0; j <= last; j++) {
+          const kj = b * kvBatchStride + (j * Hkv + hk) * D;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[qi + d] * k[kj + d];
+          s[j] = dot * scale;
+          if (s[j] > max) max = s[j];
+        }
+        let sum = 0;
+        acc.fill(0);
+        for (let j = 0; j <= last; j++) {
+          const p = Math.exp(s[j] - max);
+          sum += p;
+          const vj = b * kvBatchStride + (j * Hkv + hk) * D;
+          for (let d = 0; d < D; d++) acc[d] += p * v[vj + d];
+        }
+        // A row with no visible key (only possible with qOffset < 0) outputs zeros.
+        for (let d = 0; d < D; d++) out[qi + d] = last >= 0 ? acc[d] / sum : 0;
+        lse[(b * Hq + h) * Tq + i] = last >= 0 ? max + Math.log(sum) : -Infinity;
+      }
+    }
+  }
+}
+
+/**
+ * Backward: with p_j = exp(s_j - lse) and delta = sum_d dout . out,
+ * dv_j += p_j dout; ds_j = p_j (dout . v_j - delta); dq += scale ds_j k_j; dk_j += scale ds_j q.
+ */
+export function attentionBackward(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  out: Float32Array,
+  dout: Float32Array,
+  lse: Float32Array,
+  dq: Float32Array,
+  dk: Float32Array,
+  dv: Float32Array,
+  B: number,
+  Tq: number,
+  Tk: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  kvBatchStride: number,
+  qOffset: number,
+  scale: number,
+  causal: boolean,
+): void {
+  const group = Hq / Hkv;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / group);
+      for (let i = 0; i < Tq; i++) {
+        const qi = ((b * Tq + i) * Hq + h) * D;
+        const last = causal ? Math.min(Tk - 1, qOffset + i) : Tk - 1;
+        const l = lse[(b * Hq + h) * Tq + i];
+        let delta = 0;
+        for (let d = 0; d < D; d++) delta += dout[qi + d] * out[qi + d];
+        for (let j = 0; j <= last; j++) {
+          const kj = b * kvBatchStride + (j * Hkv + hk) * D;
+          let dot = 0;
+          let dpv = 0;
+          for (let d = 0; d < D; d++) {
+            dot += q[qi + d] * k[kj + d];
+            dpv += dout[qi + d] * v[kj + d];
+          }
+          const p = Math.exp(dot * scale - l);
+          const ds = p * (dpv - delta) * scale;
+          for (let d = 0; d < D; d++) {
+            dv[kj + d] += p * dout[qi + d];
+            dq[qi + d] += ds * k[kj + d];
+            dk[kj + d] += ds * q[qi + d];
+          }
+        }
+      }
+    }
+  }
+}

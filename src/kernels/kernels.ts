@@ -1,0 +1,288 @@
+/**
+ * The kernel interface: every hot loop in xfmr goes through one of these functions.
+ *
+ * Two implementations exist: `js/` (pure TypeScript, runs anywhere, the oracle in tests) and the
+ * native N-API addon (`native/`, C++17 with SIMD and a thread pool). Both take the same
+ * positional arguments so the addon's exports can be used directly.
+ *
+ * Conventions (hold for every kernel):
+ * - All buffers are row-major Float32Array (ids are Int32Array); a kernel never allocates or
+ *   copies a buffer it is given, and views (subarray) are fine.
+ * - Forward kernels overwrite their outputs.
+ * - Backward kernels ADD into their gradient outputs (`dx += ...`), as llm.c does: the caller
+ *   zeroes them, and gradients of shared inputs accumulate for free.
+ * - Attention tensors use the layout the projections produce, [B, T, H, D], so no transpose is
+ *   ever materialised; K/V may live inside a larger KV cache (see `kvBatchStride`).
+ */
+export interface Kernels {
+  readonly name: 'js' | 'native';
+  /** Threads used by parallel kernels (1 for js). */
+  threads(): number;
+  setThreads(n: number): void;
+
+  /**
+   * Batched GEMM: for b in [0, batch): C_b = alpha * op(A_b) @ op(B_b) + beta * C_b.
+   * op(A_b): [M, K] (stored [K, M] when transA); op(B_b): [K, N] (stored [N, K] when transB);
+   * C_b: [M, N]. A_b starts at A[b * strideA] (strideA 0 broadcasts one matrix), likewise B, C.
+   * beta = 0 overwrites C (its old contents may be NaN), beta = 1 accumulates.
+   */
+  gemm(
+    A: Float32Array,
+    B: Float32Array,
+    C: Float32Array,
+    batch: number,
+    M: number,
+    N: number,
+    K: number,
+    transA: boolean,
+    transB: boolean,
+    strideA: number,
+    strideB: number,
+    strideC: number,
+    alpha: number,
+    beta: number,
+  ): void;
+
+  /**
+   * Fused causal scaled-dot-product attention (flash style: online softmax, no [Tq, Tk] matrix).
+   * q: [B, Tq, Hq, D]; k, v: batch b starts at b * kvBatchStride and holds rows [Tk, Hkv, D];
+   * out: [B, Tq, Hq, D]; lse: [B, Hq, Tq] receives logsumexp of the scaled scores (for backward).
+   * Query head h reads KV head floor(h / (Hq / Hkv)) (GQA; Hkv = Hq is MHA, Hkv = 1 is MQA).
+   * Query i sits at absolute position qOffset + i; with causal it sees keys j <= qOffset + i.
+   */
+  attentionForward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    B: number,
+    Tq: number,
+    Tk: number,
+    Hq: number,
+    Hkv: number,
+    D: number,
+    kvBatchStride: number,
+    qOffset: number,
+    scale: number,
+    causal: boolean,
+  ): void;
+
+  /** Backward of attentionForward (recomputes probabilities from lse); adds into dq, dk, dv. */
+  attentionBackward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    dout: Float32Array,
+    lse: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    B: number,
+    Tq: number,
+    Tk: number,
+    Hq: number,
+    Hkv: number,
+    D: number,
+    kvBatchStride: number,
+    qOffset: number,
+    scale: number,
+    causal: boolean,
+  ): void;
+
+  /** LayerNorm over the last axis. x, y: [N, C]; w, b: [C] (b may be null); mean, rstd: [N]. */
+  layerNormForward(
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array | null,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    N: number,
+    C: number,
+    eps: number,
+  ): void;
+  /** Adds into dx [N, C], dw [C], db [C] (db may be null). */
+  layerNormBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    w: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    dx: Float32Array,
+    dw: Float32Array,
+    db: Float32Array | null,
+    N: number,
+    C: number,
+  ): void;
+
+  /** RMSNorm: y = x / sqrt(mean(x^2) + eps) * w. x, y: [N, C]; w: [C]; rstd: [N]. */
+  rmsNormForward(
+    x: Float32Array,
+    w: Float32Array,
+    y: Float32Array,
+    rstd: Float32Array,
+    N: number,
+    C: number,
+    eps: number,
+  ): void;
+  /** Adds into dx [N, C] and dw [C]. */
+  rmsNormBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    w: Float32Array,
+    rstd: Float32Array,
+    dx: Float32Array,
+    dw: Float32Array,
+    N: number,
+    C: number,
+  ): void;
+
+  /** Softmax over the last axis: x, y: [N, C]. */
+  softmaxForward(x: Float32Array, y: Float32Array, N: number, C: number): void;
+  /** dx += y * (dy - sum(dy * y)). */
+  softmaxBackward(dy: Float32Array, y: Float32Array, dx: Float32Array, N: number, C: number): void;
+  /** Log-softmax over the last axis: x, y: [N, C]. */
+  logSoftmaxForward(x: Float32Array, y: Float32Array, N: number, C: number): void;
+  /** dx += dy - exp(y) * sum(dy). */
+  logSoftmaxBackward(dy: Float32Array, y: Float32Array, dx: Float32Array, N: number, C: number): void;
+
+  /**
+   * Fused cross-entropy. logits: [N, V]; targets: [N]; losses[i] = lse_i - logits[i, t_i], or 0
+   * where t_i === ignoreIndex; lse: [N]. Returns the number of rows whose target is not ignored.
+   */
+  crossEntropyForward(
+    logits: Float32Array,
+    targets: Int32Array,
+    losses: Float32Array,
+    lse: Float32Array,
+    N: number,
+    V: number,
+    ignoreIndex: number,
+  ): number;
+  /** dlogits[i] += dlosses[i] * (softmax(logits[i]) - onehot(t_i)); ignored rows add nothing. */
+  crossEntropyBackward(
+    logits: Float32Array,
+    targets: Int32Array,
+    lse: Float32Array,
+    dlosses: Float32Array,
+    dlogits: Float32Array,
+    N: number,
+    V: number,
+    ignoreIndex: number,
+  ): void;
+
+  /** GELU: tanh approximation when approxTanh, else exact 0.5 x (1 + erf(x / sqrt 2)). */
+  geluForward(x: Float32Array, y: Float32Array, n: number, approxTanh: boolean): void;
+  geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, approxTanh: boolean): void;
+  /** SiLU: y = x * sigmoid(x). */
+  siluForward(x: Float32Array, y: Float32Array, n: number): void;
+  siluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
+  /** SwiGLU product: y = silu(gate) * up. */
+  swigluForward(gate: Float32Array, up: Float32Array, y: Float32Array, n: number): void;
+  swigluBackward(
+    gate: Float32Array,
+    up: Float32Array,
+    dy: Float32Array,
+    dgate: Float32Array,
+    dup: Float32Array,
+    n: number,
+  ): void;
+
+  /**
+   * Rotary embedding. x, y: [B, T, H, D] (y may be x); the first rotDim dims of each head rotate.
+   * cos, sin: [maxPos, rotDim / 2]; token t uses row posOffset + t.
+   * interleaved: pairs (2i, 2i+1) (GPT-J, llama.cpp); else halves (i, i + rotDim/2) (HF, NeoX).
+   * inverse rotates by -angle (the backward pass: dx = rope^-1(dy)); it writes y (no accumulation).
+   */
+  rope(
+    x: Float32Array,
+    y: Float32Array,
+    cos: Float32Array,
+    sin: Float32Array,
+    B: number,
+    T: number,
+    H: number,
+    D: number,
+    rotDim: number,
+    posOffset: number,
+    interleaved: boolean,
+    inverse: boolean,
+  ): void;
+
+  /** out[i] = weight[ids[i]]: weight [V, C], ids [N], out [N, C]. */
+  embeddingForward(weight: Float32Array, ids: Int32Array, out: Float32Array, N: number, C: number): void;
+  /** dweight[ids[i]] += dout[i] (scatter-add). */
+  embeddingBackward(dout: Float32Array, ids: Int32Array, dweight: Float32Array, N: number, C: number): void;
+
+  /** Same-size elementwise: y = a op b (y may alias a or b). */
+  add(a: Float32Array, b: Float32Array, y: Float32Array, n: number): void;
+  mul(a: Float32Array, b: Float32Array, y: Float32Array, n: number): void;
+  /** y += alpha * x. */
+  axpy(alpha: number, x: Float32Array, y: Float32Array, n: number): void;
+  /** y = alpha * x. */
+  scale(x: Float32Array, alpha: number, y: Float32Array, n: number): void;
+  /** y[N, C] = x[N, C] + bias[C] (y may be x). */
+  addBias(x: Float32Array, bias: Float32Array, y: Float32Array, N: number, C: number): void;
+  /** y[C] += sum over rows of x[N, C] (bias gradients). */
+  sumRows(x: Float32Array, y: Float32Array, N: number, C: number): void;
+  /** Sum of squares of x[0, n), accumulated in float64 (global gradient norm). */
+  sumSquares(x: Float32Array, n: number): number;
+
+  /**
+   * One AdamW step (decoupled weight decay, Loshchilov & Hutter):
+   *   g = grad * gradScale; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2
+   *   p -= lr * (m / bc1 / (sqrt(v / bc2) + eps) + weightDecay * p)
+   * bc1 = 1 - b1^t and bc2 = 1 - b2^t are passed in so the kernel needs no step counter.
+   */
+  adamw(
+    param: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    bc1: number,
+    bc2: number,
+    gradScale: number,
+  ): void;
+}
+
+/** Names of every kernel function, in one place (used to fill a partial native addon from js). */
+export const KERNEL_NAMES = [
+  'gemm',
+  'attentionForward',
+  'attentionBackward',
+  'layerNormForward',
+  'layerNormBackward',
+  'rmsNormForward',
+  'rmsNormBackward',
+  'softmaxForward',
+  'softmaxBackward',
+  'logSoftmaxForward',
+  'logSoftmaxBackward',
+  'crossEntropyForward',
+  'crossEntropyBackward',
+  'geluForward',
+  'geluBackward',
+  'siluForward',
+  'siluBackward',
+  'swigluForward',
+  'swigluBackward',
+  'rope',
+  'embeddingForward',
+  'embeddingBackward',
+  'add',
+  'mul',
+  'axpy',
+  'scale',
+  'addBias',
+  'sumRows',
+  'sumSquares',
+  'adamw',
+] as const satisfies readonly (keyof Kernels)[];

@@ -1,0 +1,73 @@
+/**
+ * Loads the native addon (build/Release/xfmr.node). Functions the addon does not export fall back
+ * to the js twin, so a partial addon is still a complete backend.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jsKernels } from './js/index.ts';
+import { KERNEL_NAMES, type Kernels } from './kernels.ts';
+
+/** What the addon reports about the CPU. */
+export interface CpuInfo {
+  isa: 'avx512' | 'avx2' | 'portable';
+  avx512f: boolean;
+  avx512bw: boolean;
+  avx512bf16: boolean;
+  avx2: boolean;
+  fma: boolean;
+  threads: number;
+}
+
+interface Addon extends Partial<Kernels> {
+  threads(): number;
+  setThreads(n: number): void;
+  cpuInfo(): CpuInfo;
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ADDON_PATH = join(root, 'build', 'Release', 'xfmr.node');
+
+export interface NativeLoad {
+  kernels: Kernels | null;
+  cpu: CpuInfo | null;
+  /** Why the addon could not be used (null when it loaded). */
+  error: string | null;
+}
+
+let cached: NativeLoad | null = null;
+
+export function loadNative(): NativeLoad {
+  if (cached) return cached;
+  if (!existsSync(ADDON_PATH)) {
+    cached = {
+      kernels: null,
+      cpu: null,
+      error: `${ADDON_PATH} not found (the native build failed or was skipped at npm install)`,
+    };
+    return cached;
+  }
+  try {
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
+    const kernels = { ...jsKernels, name: 'native' } as Record<string, unknown>;
+    for (const name of KERNEL_NAMES) if (typeof addon[name] === 'function') kernels[name] = addon[name];
+    kernels.threads = () => addon.threads();
+    kernels.setThreads = (n: number) => addon.setThreads(n);
+    cached = { kernels: kernels as unknown as Kernels, cpu: addon.cpuInfo(), error: null };
+  } catch (e) {
+    cached = { kernels: null, cpu: null, error: `${ADDON_PATH} failed to load: ${(e as Error).message}` };
+  }
+  return cached;
+}
+
+/** Names of kernels the addon implements natively (the rest run on the js twin). */
+export function nativeKernelNames(): string[] {
+  if (!existsSync(ADDON_PATH)) return [];
+  try {
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as Record<string, unknown>;
+    return KERNEL_NAMES.filter((n) => typeof addon[n] === 'function');
+  } catch {
+    return [];
+  }
+}
