@@ -7,8 +7,8 @@ import { jsKernels } from './js/index.ts';
 import type { Kernels } from './kernels.ts';
 import { type CpuInfo, loadNative } from './native.ts';
 
-export type { Kernels } from './kernels.ts';
 export { jsKernels } from './js/index.ts';
+export type { Kernels } from './kernels.ts';
 
 let active: Kernels | null = null;
 let warned = false;
@@ -21,7 +21,8 @@ function choose(): Kernels {
   }
   const native = loadNative();
   if (native.kernels) return native.kernels;
-  if (want === 'native') throw new Error(`XFMR_BACKEND=native but the native addon is unavailable: ${native.error}`);
+  if (want === 'native')
+    throw new Error(`XFMR_BACKEND=native but the native addon is unavailable: ${native.error}`);
   if (!warned) {
     warned = true;
     process.stderr.write(`xfmr: native addon unavailable, using the js backend (slow): ${native.error}\n`);

@@ -19,7 +19,11 @@ export function erf(x: number): number {
               (0.37409196 +
                 t *
                   (0.09678418 +
-                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? 1 - r : r - 1;
 }
@@ -33,7 +37,13 @@ export function geluForward(x: Float32Array, y: Float32Array, n: number, approxT
   }
 }
 
-export function geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, approxTanh: boolean): void {
+export function geluBackward(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  n: number,
+  approxTanh: boolean,
+): void {
   for (let i = 0; i < n; i++) {
     const v = x[i];
     let g: number;

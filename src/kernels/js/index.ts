@@ -1,6 +1,13 @@
 /** The pure-TypeScript kernels: simple, single-threaded, and the oracle the native ones are tested against. */
 import type { Kernels } from '../kernels.ts';
-import { geluBackward, geluForward, siluBackward, siluForward, swigluBackward, swigluForward } from './activations.ts';
+import {
+  geluBackward,
+  geluForward,
+  siluBackward,
+  siluForward,
+  swigluBackward,
+  swigluForward,
+} from './activations.ts';
 import { attentionBackward, attentionForward } from './attention.ts';
 import { add, addBias, axpy, mul, scale, sumRows, sumSquares } from './elementwise.ts';
 import { gemm } from './gemm.ts';

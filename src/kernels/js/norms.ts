@@ -121,7 +121,13 @@ export function softmaxForward(x: Float32Array, y: Float32Array, N: number, C: n
   }
 }
 
-export function softmaxBackward(dy: Float32Array, y: Float32Array, dx: Float32Array, N: number, C: number): void {
+export function softmaxBackward(
+  dy: Float32Array,
+  y: Float32Array,
+  dx: Float32Array,
+  N: number,
+  C: number,
+): void {
   for (let i = 0; i < N; i++) {
     const o = i * C;
     let dot = 0;
@@ -138,7 +144,13 @@ export function logSoftmaxForward(x: Float32Array, y: Float32Array, N: number, C
   }
 }
 
-export function logSoftmaxBackward(dy: Float32Array, y: Float32Array, dx: Float32Array, N: number, C: number): void {
+export function logSoftmaxBackward(
+  dy: Float32Array,
+  y: Float32Array,
+  dx: Float32Array,
+  N: number,
+  C: number,
+): void {
   for (let i = 0; i < N; i++) {
     const o = i * C;
     let sum = 0;

@@ -37,11 +37,23 @@ export function rope(
   }
 }
 
-export function embeddingForward(weight: Float32Array, ids: Int32Array, out: Float32Array, N: number, C: number): void {
+export function embeddingForward(
+  weight: Float32Array,
+  ids: Int32Array,
+  out: Float32Array,
+  N: number,
+  C: number,
+): void {
   for (let i = 0; i < N; i++) out.set(weight.subarray(ids[i] * C, ids[i] * C + C), i * C);
 }
 
-export function embeddingBackward(dout: Float32Array, ids: Int32Array, dweight: Float32Array, N: number, C: number): void {
+export function embeddingBackward(
+  dout: Float32Array,
+  ids: Int32Array,
+  dweight: Float32Array,
+  N: number,
+  C: number,
+): void {
   for (let i = 0; i < N; i++) {
     const o = ids[i] * C;
     for (let c = 0; c < C; c++) dweight[o + c] += dout[i * C + c];

@@ -1,0 +1,17 @@
+/** The tensor engine: Tensor, autograd, and the ops (each op = forward + backward on the kernels). */
+export { backward, gradOf, isGradEnabled, keep, noGrad, record, tidy } from './autograd.ts';
+export { type GeluApprox, gelu, silu, swiglu } from './ops/activation.ts';
+export { type AttentionOptions, attention } from './ops/attention.ts';
+export { dropout } from './ops/dropout.ts';
+export { add, addScalar, broadcastShapes, div, mul, scale, sub } from './ops/elementwise.ts';
+export { embedding } from './ops/embedding.ts';
+export { crossEntropy, gatherLogProbs, IGNORE_INDEX } from './ops/loss.ts';
+export { type MatmulOptions, matmul } from './ops/matmul.ts';
+export { layerNorm, rmsNorm } from './ops/norm.ts';
+export { mean, meanLast, sum, sumLast } from './ops/reduce.ts';
+export { type RopeTable, rope, ropeTable } from './ops/rope.ts';
+export { concat, permute, reshape, slice, split, transpose } from './ops/shape.ts';
+export { logSoftmax, softmax } from './ops/softmax.ts';
+export { Rng } from './random.ts';
+export { clearPool, pooledMemory } from './storage.ts';
+export { type Node, type Shape, Tensor } from './tensor.ts';

@@ -1,0 +1,21 @@
+/** Embedding lookup: rows of a weight matrix by token id; the backward scatter-adds. */
+import { kernels } from '../../kernels/index.ts';
+import { gradOf, record } from '../autograd.ts';
+import { type Shape, Tensor } from '../tensor.ts';
+
+/** weight: [V, C]; ids: any shape S (flattened) -> out [...S, C]. */
+export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape = [ids.length]): Tensor {
+  if (weight.ndim !== 2) throw new Error(`embedding: weight must be [V, C], got [${weight.shape}]`);
+  const [V, C] = weight.shape;
+  for (let i = 0; i < ids.length; i++) {
+    if (!(ids[i] >= 0 && ids[i] < V))
+      throw new Error(`embedding: id ${ids[i]} at position ${i} outside [0, ${V})`);
+  }
+  const k = kernels();
+  const N = ids.length;
+  const out = Tensor.empty([...idsShape, C]);
+  k.embeddingForward(weight.data, ids, out.data, N, C);
+  return record(out, 'embedding', [weight], (g) => {
+    if (weight.requiresGrad) k.embeddingBackward(g.data, ids, gradOf(weight), N, C);
+  });
+}

@@ -1,0 +1,254 @@
+/**
+ * Every op of the tensor engine, forward checked against a direct computation where it is not
+ * obvious, and backward checked against finite differences, on both backends.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  add,
+  attention,
+  concat,
+  crossEntropy,
+  div,
+  dropout,
+  embedding,
+  gatherLogProbs,
+  gelu,
+  layerNorm,
+  logSoftmax,
+  matmul,
+  mean,
+  meanLast,
+  mul,
+  permute,
+  Rng,
+  reshape,
+  rmsNorm,
+  rope,
+  ropeTable,
+  scale,
+  silu,
+  slice,
+  softmax,
+  split,
+  sub,
+  sum,
+  sumLast,
+  swiglu,
+  Tensor,
+  transpose,
+} from '../../src/tensor/index.ts';
+import { BACKENDS, withBackend } from './backends.ts';
+import { gradcheck, input } from './gradcheck.ts';
+
+for (const backend of BACKENDS) {
+  describe(`ops on ${backend}`, () => {
+    const run = (name: string, fn: () => void) => test(name, () => withBackend(backend, fn));
+    const rng = new Rng(1);
+
+    run('matmul: 2-D, every transpose combination, batched, shared operands', () => {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const a = input(transA ? [5, 3] : [3, 5], rng);
+          const b = input(transB ? [4, 5] : [5, 4], rng);
+          gradcheck(`matmul tA=${transA} tB=${transB}`, [a, b], (x, y) => matmul(x, y, { transA, transB }));
+          const ab = input(transA ? [2, 5, 3] : [2, 3, 5], rng);
+          const bb = input(transB ? [2, 4, 5] : [2, 5, 4], rng);
+          gradcheck('batched matmul', [ab, bb], (x, y) => matmul(x, y, { transA, transB }));
+          gradcheck('batched @ shared', [ab, b], (x, y) => matmul(x, y, { transA, transB }));
+          gradcheck('shared @ batched', [a, bb], (x, y) => matmul(x, y, { transA, transB }));
+        }
+      }
+      // forward against the definition
+      const a = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]);
+      const b = Tensor.from([1, 0, 0, 1, 1, 1], [3, 2]);
+      assert.deepEqual(matmul(a, b).toArray(), [4, 5, 10, 11]);
+      assert.throws(() => matmul(a, a), /inner dims differ/);
+    });
+
+    run('add/sub/mul/div with broadcasting', () => {
+      const shapes: [number[], number[]][] = [
+        [
+          [3, 4],
+          [3, 4],
+        ],
+        [[2, 3, 4], [4]],
+        [
+          [2, 3, 4],
+          [3, 1],
+        ],
+        [
+          [3, 1],
+          [1, 4],
+        ],
+        [
+          [2, 1, 4],
+          [2, 3, 1],
+        ],
+      ];
+      for (const [sa, sb] of shapes) {
+        const a = input(sa, rng);
+        const b = input(sb, rng);
+        gradcheck(`add ${sa} ${sb}`, [a, b], add);
+        gradcheck(`sub ${sa} ${sb}`, [a, b], sub);
+        gradcheck(`mul ${sa} ${sb}`, [a, b], mul);
+        const bPos = Tensor.rand(sb, rng, 0.5, 2);
+        bPos.requiresGrad = true;
+        gradcheck(`div ${sa} ${sb}`, [a, bPos], div);
+      }
+      assert.deepEqual(
+        add(Tensor.from([1, 2]), Tensor.from([10, 20, 30, 40], [2, 2])).toArray(),
+        [11, 22, 31, 42],
+      );
+      assert.throws(() => add(Tensor.zeros([2, 3]), Tensor.zeros([4])), /cannot be broadcast/);
+    });
+
+    run('scale, sum, mean, sumLast, meanLast', () => {
+      const x = input([3, 5], rng);
+      gradcheck('scale', [x], (t) => scale(t, -1.5));
+      gradcheck('sum', [x], sum);
+      gradcheck('mean', [x], mean);
+      gradcheck('sumLast', [x], sumLast);
+      gradcheck('meanLast', [x], meanLast);
+      assert.equal(sum(Tensor.from([1, 2, 3.5])).item(), 6.5);
+      assert.deepEqual(meanLast(Tensor.from([1, 3, 5, 7], [2, 2])).toArray(), [2, 6]);
+    });
+
+    run('reshape, transpose, permute, concat, split, slice', () => {
+      const x = input([2, 3, 4], rng);
+      gradcheck('reshape', [x], (t) => mul(reshape(t, [4, -1]), reshape(t, [4, 6])));
+      gradcheck('transpose', [x], (t) => transpose(t, 0, 2));
+      gradcheck('permute', [x], (t) => permute(t, [1, 2, 0]));
+      const y = input([2, 2, 4], rng);
+      gradcheck('concat', [x, y], (a, b) => concat([a, b], 1));
+      gradcheck('split', [x], (t) => {
+        const [p, q] = split(t, [1, 3], 2);
+        return concat([scale(q, 2), p], 2);
+      });
+      gradcheck('slice', [x], (t) => slice(t, -1, 1, 3));
+      const p = permute(Tensor.from([0, 1, 2, 3, 4, 5], [2, 3]), [1, 0]);
+      assert.deepEqual(p.shape, [3, 2]);
+      assert.deepEqual(p.toArray(), [0, 3, 1, 4, 2, 5]);
+      assert.throws(() => permute(x, [0, 0, 1]), /not a permutation/);
+      assert.throws(() => slice(x, 1, 2, 5), /out of range/);
+    });
+
+    run('embedding lookup (backward = scatter-add, repeated ids accumulate)', () => {
+      const w = input([7, 3], rng);
+      const ids = new Int32Array([2, 5, 2, 0]);
+      gradcheck('embedding', [w], (t) => embedding(t, ids, [2, 2]));
+      assert.throws(() => embedding(w, new Int32Array([7])), /outside \[0, 7\)/);
+    });
+
+    run('layerNorm with and without bias, rmsNorm', () => {
+      const x = input([4, 7], rng);
+      const w = input([7], rng);
+      const b = input([7], rng);
+      gradcheck('layerNorm', [x, w, b], (a, c, d) => layerNorm(a, c, d, 1e-5), { eps: 3e-3 });
+      gradcheck('layerNorm no bias', [x, w], (a, c) => layerNorm(a, c, null, 1e-5), { eps: 3e-3 });
+      gradcheck('rmsNorm', [x, w], (a, c) => rmsNorm(a, c, 1e-6), { eps: 3e-3 });
+      const y = layerNorm(Tensor.from([1, 2, 3, 4], [1, 4]), Tensor.ones([4]), null, 0);
+      const expect = [-1.3416408, -0.4472136, 0.4472136, 1.3416408];
+      y.toArray().forEach((v, i) => assert.ok(Math.abs(v - expect[i]) < 1e-5));
+    });
+
+    run('softmax and logSoftmax', () => {
+      const x = input([3, 6], rng);
+      gradcheck('softmax', [x], softmax);
+      gradcheck('logSoftmax', [x], logSoftmax);
+      const s = softmax(Tensor.from([1000, 1000, -Infinity], [1, 3])).toArray();
+      assert.deepEqual(s, [0.5, 0.5, 0]);
+    });
+
+    run('GELU (tanh and erf), SiLU, SwiGLU', () => {
+      const x = input([5, 6], rng, 2);
+      const u = input([5, 6], rng);
+      gradcheck('gelu tanh', [x], (t) => gelu(t, 'tanh'));
+      gradcheck('gelu erf', [x], (t) => gelu(t, 'none'));
+      gradcheck('silu', [x], silu);
+      gradcheck('swiglu', [x, u], swiglu);
+      // exact GELU(1) = 0.841344746..., tanh approximation 0.841191990...
+      assert.ok(Math.abs(gelu(Tensor.from([1]), 'none').item() - 0.8413447461) < 1e-6);
+      assert.ok(Math.abs(gelu(Tensor.from([1]), 'tanh').item() - 0.8411919906) < 1e-6);
+    });
+
+    run('RoPE: half-split and interleaved, with a position offset; inverse restores x', () => {
+      for (const interleaved of [false, true]) {
+        const table = ropeTable(6, 16, 10000, interleaved);
+        const x = input([2, 3, 2, 8], rng);
+        gradcheck(`rope interleaved=${interleaved}`, [x], (t) => rope(t, table, 5));
+      }
+      // Rotation by position p of a pair (1, 0) in dim 0 gives (cos p, sin p).
+      const table = ropeTable(2, 4);
+      const y = rope(Tensor.from([1, 0], [1, 1, 1, 2]), table, 3).toArray();
+      assert.ok(Math.abs(y[0] - Math.cos(3)) < 1e-6 && Math.abs(y[1] - Math.sin(3)) < 1e-6);
+    });
+
+    run('fused attention: MHA, GQA, MQA, causal and not, with a query offset', () => {
+      for (const [Hq, Hkv] of [
+        [4, 4],
+        [4, 2],
+        [4, 1],
+      ]) {
+        for (const causal of [true, false]) {
+          const q = input([2, 3, Hq, 5], rng);
+          const k = input([2, 4, Hkv, 5], rng);
+          const v = input([2, 4, Hkv, 5], rng);
+          gradcheck(`attention Hq=${Hq} Hkv=${Hkv} causal=${causal}`, [q, k, v], (a, b, c) =>
+            attention(a, b, c, { causal }),
+          );
+        }
+      }
+    });
+
+    run('attention equals the unfused softmax(q k^T / sqrt(d) + mask) v', () => {
+      const [B, T, H, D] = [1, 5, 2, 4];
+      const q = Tensor.randn([B, T, H, D], rng);
+      const k = Tensor.randn([B, T, H, D], rng);
+      const v = Tensor.randn([B, T, H, D], rng);
+      const fused = attention(q, k, v);
+      const qh = permute(q, [0, 2, 1, 3]);
+      const kh = permute(k, [0, 2, 1, 3]);
+      const vh = permute(v, [0, 2, 1, 3]);
+      const scores = scale(matmul(qh, kh, { transB: true }), 1 / Math.sqrt(D));
+      for (let i = 0; i < scores.size; i++) {
+        const col = i % T;
+        const row = Math.floor(i / T) % T;
+        if (col > row) scores.data[i] = -Infinity;
+      }
+      const ref = permute(matmul(softmax(scores), vh), [0, 2, 1, 3]);
+      fused
+        .toArray()
+        .forEach((x, i) => assert.ok(Math.abs(x - ref.data[i]) < 1e-5, `at ${i}: ${x} vs ${ref.data[i]}`));
+    });
+
+    run('crossEntropy with ignore index; gatherLogProbs', () => {
+      const logits = input([5, 7], rng);
+      const targets = new Int32Array([3, -100, 0, 6, -100]);
+      gradcheck('crossEntropy', [logits], (t) => crossEntropy(t, targets));
+      gradcheck('gatherLogProbs', [logits], (t) => gatherLogProbs(t, new Int32Array([1, 2, 3, 4, 5])));
+      // uniform logits: loss = log V
+      assert.ok(
+        Math.abs(crossEntropy(Tensor.zeros([2, 7]), new Int32Array([1, 2])).item() - Math.log(7)) < 1e-6,
+      );
+      // all rows ignored: 0, not NaN
+      assert.equal(crossEntropy(Tensor.zeros([2, 7]), new Int32Array([-100, -100])).item(), 0);
+      assert.throws(() => crossEntropy(logits, new Int32Array([7, 0, 0, 0, 0])), /target 7 at row 0/);
+    });
+
+    run('dropout: seeded, scaled, and identity when not training', () => {
+      const x = input([4, 25], rng);
+      gradcheck('dropout', [x], (t) => dropout(t, 0.3, new Rng(5)));
+      const y = dropout(Tensor.ones([10000]), 0.25, new Rng(3)).toArray();
+      const zeros = y.filter((v) => v === 0).length;
+      assert.ok(zeros > 2300 && zeros < 2700, `${zeros} zeros of 10000 at p=0.25`);
+      assert.ok(y.every((v) => v === 0 || Math.abs(v - 4 / 3) < 1e-6));
+      assert.deepEqual(
+        dropout(Tensor.ones([3]), 0.5, new Rng(1)).toArray(),
+        dropout(Tensor.ones([3]), 0.5, new Rng(1)).toArray(),
+      );
+      const z = Tensor.ones([3]);
+      assert.equal(dropout(z, 0.5, new Rng(1), false), z);
+    });
+  });
+}
