@@ -149,7 +149,9 @@ for (const backend of BACKENDS) {
       gradcheck('rmsNorm', [x, w], (a, c) => rmsNorm(a, c, 1e-6), { eps: 3e-3 });
       const y = layerNorm(Tensor.from([1, 2, 3, 4], [1, 4]), Tensor.ones([4]), null, 0);
       const expect = [-1.3416408, -0.4472136, 0.4472136, 1.3416408];
-      y.toArray().forEach((v, i) => assert.ok(Math.abs(v - expect[i]) < 1e-5));
+      y.toArray().forEach((v, i) => {
+        assert.ok(Math.abs(v - expect[i]) < 1e-5);
+      });
     });
 
     run('softmax and logSoftmax', () => {
@@ -217,9 +219,9 @@ for (const backend of BACKENDS) {
         if (col > row) scores.data[i] = -Infinity;
       }
       const ref = permute(matmul(softmax(scores), vh), [0, 2, 1, 3]);
-      fused
-        .toArray()
-        .forEach((x, i) => assert.ok(Math.abs(x - ref.data[i]) < 1e-5, `at ${i}: ${x} vs ${ref.data[i]}`));
+      fused.toArray().forEach((x, i) => {
+        assert.ok(Math.abs(x - ref.data[i]) < 1e-5, `at ${i}: ${x} vs ${ref.data[i]}`);
+      });
     });
 
     run('crossEntropy with ignore index; gatherLogProbs', () => {
