@@ -1,0 +1,158 @@
+/**
+ * The decoder-only language model (GPT-2 and Llama families, Qwen2 and Mistral as Llama variants):
+ *   x = tok_embeddings[ids] (+ pos_embeddings[pos] for learned positions)
+ *   x = blocks(x)          (pre-norm, causal; RoPE inside attention when configured)
+ *   logits = norm(x) @ output.T   (output = tok_embeddings when tied)
+ * Parameter names are the canonical checkpoint names of src/io/weight_names.ts.
+ */
+import type { ModelConfig } from '../io/model_config.ts';
+import { checkModelConfig } from '../io/model_config.ts';
+import type { Segment } from '../nn/attention.ts';
+import { Block } from '../nn/block.ts';
+import { Embedding } from '../nn/embedding.ts';
+import { KVCache } from '../nn/kv_cache.ts';
+import { Linear } from '../nn/linear.ts';
+import { Module } from '../nn/module.ts';
+import { makeNorm, type Norm } from '../nn/norm.ts';
+import {
+  add,
+  crossEntropy,
+  dropout,
+  matmul,
+  noGrad,
+  Rng,
+  type RopeTable,
+  ropeTable,
+  Tensor,
+  tidy,
+} from '../tensor/index.ts';
+import type { CausalLM, KVCache as KVCacheLike } from './causal_lm.ts';
+
+export class DecoderLM extends Module implements CausalLM {
+  readonly tokEmbeddings: Embedding;
+  readonly posEmbeddings: Embedding | null;
+  readonly layers: Block[];
+  readonly norm: Norm;
+  readonly output: Linear | null;
+  readonly rot: RopeTable | null;
+  /** Dropout is active only while training is true. */
+  training = false;
+  private readonly dropRng: Rng;
+
+  constructor(
+    readonly config: ModelConfig,
+    seed = 0,
+  ) {
+    super();
+    checkModelConfig(config, 'model config');
+    if (config.arch === 'bert') throw new Error('DecoderLM: arch "bert" is an encoder (use Encoder)');
+    const rng = new Rng(seed);
+    const c = config;
+    this.dropRng = new Rng(seed + 1);
+    this.tokEmbeddings = this.child('tok_embeddings', new Embedding(c.vocabSize, c.dModel, rng, c.initStd));
+    this.posEmbeddings =
+      c.position === 'learned'
+        ? this.child('pos_embeddings', new Embedding(c.contextLength, c.dModel, rng, c.initStd / 2))
+        : null;
+    this.layers = Array.from({ length: c.nLayers }, (_, i) => this.child(`layers.${i}`, new Block(c, rng)));
+    this.norm = this.child('norm', makeNorm(c.norm, c.dModel, c.normEps));
+    this.output = c.tiedEmbeddings
+      ? null
+      : this.child('output', new Linear(c.dModel, c.vocabSize, false, rng, c.initStd));
+    this.rot = c.position === 'rope' ? ropeTable(c.headDim, c.contextLength, c.ropeTheta, false) : null;
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  get contextLength(): number {
+    return this.config.contextLength;
+  }
+
+  private head(x: Tensor): Tensor {
+    return this.output ? this.output.forward(x) : matmul(x, this.tokEmbeddings.weight, { transB: true });
+  }
+
+  /** ids: [B, T] (row-major) -> logits [B, T, V]. */
+  forward(ids: Int32Array, B: number, T: number): Tensor {
+    if (ids.length !== B * T) throw new Error(`forward: ${ids.length} ids for B=${B} x T=${T}`);
+    if (T > this.config.contextLength)
+      throw new Error(`forward: T=${T} exceeds the context length ${this.config.contextLength}`);
+    let x = this.tokEmbeddings.forward(ids, [B, T]); // [B, T, C]
+    if (this.posEmbeddings) {
+      const pos = Int32Array.from({ length: B * T }, (_, i) => i % T);
+      x = add(x, this.posEmbeddings.forward(pos, [B, T]));
+    }
+    const drop = { p: this.config.dropout, rng: this.dropRng, training: this.training };
+    x = dropout(x, drop.p, drop.rng, drop.training);
+    for (const block of this.layers) x = block.forward(x, this.rot, drop);
+    return this.head(this.norm.forward(x));
+  }
+
+  /** Mean next-token cross-entropy; targets use -100 for positions that do not count. */
+  loss(ids: Int32Array, targets: Int32Array, B: number, T: number): Tensor {
+    return crossEntropy(this.forward(ids, B, T), targets);
+  }
+
+  createCache(batch: number, maxLen: number): KVCache {
+    const c = this.config;
+    if (maxLen > c.contextLength)
+      throw new Error(`KV cache of ${maxLen} tokens exceeds the context length ${c.contextLength}`);
+    return new KVCache(c.nLayers, batch, maxLen, c.nKvHeads, c.headDim);
+  }
+
+  extend(tokens: readonly Int32Array[], cacheLike: KVCacheLike): (Float32Array | null)[] {
+    if (!(cacheLike instanceof KVCache))
+      throw new Error("extend: the cache must come from this model's createCache()");
+    const cache = cacheLike;
+    if (tokens.length !== cache.batch)
+      throw new Error(`extend: ${tokens.length} sequences for a cache of ${cache.batch}`);
+    const segments: Segment[] = [];
+    let N = 0;
+    tokens.forEach((t, seq) => {
+      if (t.length > 0) {
+        segments.push({ seq, start: N, length: t.length });
+        N += t.length;
+      }
+    });
+    const result: (Float32Array | null)[] = tokens.map(() => null);
+    if (N === 0) return result;
+    const ids = new Int32Array(N);
+    const pos = new Int32Array(N);
+    for (const s of segments) {
+      ids.set(tokens[s.seq], s.start);
+      for (let i = 0; i < s.length; i++) pos[s.start + i] = cache.lengths[s.seq] + i;
+    }
+    const V = this.config.vocabSize;
+    noGrad(() =>
+      tidy(() => {
+        let x = this.tokEmbeddings.forward(ids); // [N, C]
+        if (this.posEmbeddings) {
+          const over = pos.findIndex((p) => p >= this.config.contextLength);
+          if (over >= 0)
+            throw new Error(
+              `extend: position ${pos[over]} exceeds the context length ${this.config.contextLength}`,
+            );
+          x = add(x, this.posEmbeddings.forward(pos));
+        }
+        this.layers.forEach((block, l) => {
+          x = block.forwardCached(x, segments, cache, l, this.rot);
+        });
+        // Only the last row of each segment needs logits.
+        const C = this.config.dModel;
+        const rows = x.data;
+        const lastRows = new Float32Array(segments.length * C);
+        segments.forEach((s, i) => {
+          lastRows.set(rows.subarray((s.start + s.length - 1) * C, (s.start + s.length) * C), i * C);
+        });
+        const logits = this.head(this.norm.forward(Tensor.wrap(lastRows, [segments.length, C])));
+        segments.forEach((s, i) => {
+          result[s.seq] = logits.data.slice(i * V, (i + 1) * V);
+        });
+      }),
+    );
+    for (const s of segments) cache.lengths[s.seq] += s.length;
+    return result;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Config presets: the GPT-2 family (learned positions, LayerNorm, GELU, MHA, biases, tied head)
+ * and the Llama family (RoPE, RMSNorm, SwiGLU, GQA, no biases), with Qwen2 (q/k/v biases) and
+ * Mistral as Llama variants. Sizes: `tiny` for tests and demos, the real small sizes otherwise.
+ */
+import type { ModelConfig } from '../io/model_config.ts';
+
+const BASE = {
+  typeVocabSize: 0,
+  bosTokenId: null,
+  eosTokenId: null,
+  padTokenId: null,
+  dropout: 0,
+  initStd: 0.02,
+  slidingWindow: null,
+  torchDtype: null,
+} as const;
+
+export function gpt2Config(o: Partial<ModelConfig> = {}): ModelConfig {
+  const dModel = o.dModel ?? 768;
+  const nHeads = o.nHeads ?? 12;
+  return {
+    ...BASE,
+    arch: 'gpt2',
+    vocabSize: 50257,
+    contextLength: 1024,
+    nLayers: 12,
+    nKvHeads: nHeads,
+    headDim: dModel / nHeads,
+    ffnDim: 4 * dModel,
+    ffnType: 'gelu_tanh',
+    norm: 'layernorm',
+    normEps: 1e-5,
+    position: 'learned',
+    ropeTheta: 10000,
+    attnBias: true,
+    qkvBias: true,
+    mlpBias: true,
+    tiedEmbeddings: true,
+    ...o,
+    dModel,
+    nHeads,
+  };
+}
+
+export function llamaConfig(o: Partial<ModelConfig> = {}): ModelConfig {
+  const dModel = o.dModel ?? 768;
+  const nHeads = o.nHeads ?? 12;
+  return {
+    ...BASE,
+    arch: 'llama',
+    vocabSize: 32000,
+    contextLength: 2048,
+    nLayers: 12,
+    nKvHeads: 4,
+    headDim: dModel / nHeads,
+    ffnDim: 2048,
+    ffnType: 'swiglu',
+    norm: 'rmsnorm',
+    normEps: 1e-5,
+    position: 'rope',
+    ropeTheta: 10000,
+    attnBias: false,
+    qkvBias: false,
+    mlpBias: false,
+    tiedEmbeddings: false,
+    ...o,
+    dModel,
+    nHeads,
+  };
+}
+
+export const qwen2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
+  llamaConfig({
+    arch: 'qwen2',
+    qkvBias: true,
+    ropeTheta: 1000000,
+    normEps: 1e-6,
+    tiedEmbeddings: true,
+    ...o,
+  });
+
+export const mistralConfig = (o: Partial<ModelConfig> = {}): ModelConfig =>
+  llamaConfig({ arch: 'mistral', nKvHeads: 8, ...o });
+
+export function bertConfig(o: Partial<ModelConfig> = {}): ModelConfig {
+  const dModel = o.dModel ?? 384;
+  const nHeads = o.nHeads ?? 12;
+  return {
+    ...BASE,
+    arch: 'bert',
+    vocabSize: 30522,
+    contextLength: 512,
+    nLayers: 6,
+    nKvHeads: nHeads,
+    headDim: dModel / nHeads,
+    ffnDim: 4 * dModel,
+    ffnType: 'gelu',
+    norm: 'layernorm',
+    normEps: 1e-12,
+    position: 'learned',
+    ropeTheta: 10000,
+    attnBias: true,
+    qkvBias: true,
+    mlpBias: true,
+    tiedEmbeddings: true,
+    typeVocabSize: 2,
+    padTokenId: 0,
+    ...o,
+    dModel,
+    nHeads,
+  };
+}
+
+/** Named presets for `xfmr init --config NAME`. */
+export const PRESETS: Record<string, () => ModelConfig> = {
+  gpt2: () => gpt2Config(),
+  'gpt2-tiny': () => gpt2Config({ vocabSize: 512, contextLength: 256, dModel: 128, nLayers: 4, nHeads: 4 }),
+  llama: () => llamaConfig(),
+  'llama-tiny': () =>
+    llamaConfig({
+      vocabSize: 512,
+      contextLength: 256,
+      dModel: 128,
+      nLayers: 4,
+      nHeads: 4,
+      nKvHeads: 2,
+      ffnDim: 352,
+    }),
+  'qwen2-tiny': () =>
+    qwen2Config({
+      vocabSize: 512,
+      contextLength: 256,
+      dModel: 128,
+      nLayers: 4,
+      nHeads: 4,
+      nKvHeads: 2,
+      ffnDim: 352,
+    }),
+  mistral: () => mistralConfig(),
+  'bert-mini': () => bertConfig({ dModel: 256, nHeads: 4, nLayers: 4, ffnDim: 1024 }),
+};

@@ -1,0 +1,81 @@
+/**
+ * A transformer block. Pre-norm (GPT-2, Llama): x += attn(norm1(x)); x += mlp(norm2(x)).
+ * Post-norm (BERT): x = norm1(x + attn(x)); x = norm2(x + mlp(x)).
+ */
+import type { ModelConfig } from '../io/model_config.ts';
+import { add, dropout, type Rng, type RopeTable, Tensor } from '../tensor/index.ts';
+import { Attention, type Segment } from './attention.ts';
+import type { KVCache } from './kv_cache.ts';
+import { MLP } from './mlp.ts';
+import { Module } from './module.ts';
+import { makeNorm, type Norm } from './norm.ts';
+
+export class Block extends Module {
+  readonly attention: Attention;
+  readonly feedForward: MLP;
+  readonly attentionNorm: Norm;
+  readonly ffnNorm: Norm;
+  readonly postNorm: boolean;
+
+  constructor(
+    readonly config: ModelConfig,
+    rng: Rng,
+  ) {
+    super();
+    const c = config;
+    const std = c.initStd;
+    // GPT-2: residual projections scaled by 1/sqrt(2 L) so the residual stream's variance stays put.
+    const projStd = std / Math.sqrt(2 * c.nLayers);
+    this.postNorm = c.arch === 'bert';
+    this.attentionNorm = this.child('attention_norm', makeNorm(c.norm, c.dModel, c.normEps));
+    this.attention = this.child(
+      'attention',
+      new Attention(
+        {
+          dModel: c.dModel,
+          nHeads: c.nHeads,
+          nKvHeads: c.nKvHeads,
+          headDim: c.headDim,
+          qkvBias: c.qkvBias,
+          outBias: c.attnBias,
+          causal: c.arch !== 'bert',
+        },
+        rng,
+        std,
+        projStd,
+      ),
+    );
+    this.ffnNorm = this.child('ffn_norm', makeNorm(c.norm, c.dModel, c.normEps));
+    this.feedForward = this.child(
+      'feed_forward',
+      new MLP(c.dModel, c.ffnDim, c.ffnType, c.mlpBias, rng, std, projStd),
+    );
+  }
+
+  /** x: [B, T, C] -> [B, T, C] */
+  forward(x: Tensor, rot: RopeTable | null, drop: { p: number; rng: Rng; training: boolean }): Tensor {
+    const d = (t: Tensor) => dropout(t, drop.p, drop.rng, drop.training);
+    if (this.postNorm) {
+      x = this.attentionNorm.forward(add(x, d(this.attention.forward(x, rot))));
+      return this.ffnNorm.forward(add(x, d(this.feedForward.forward(x))));
+    }
+    x = add(x, d(this.attention.forward(this.attentionNorm.forward(x), rot)));
+    return add(x, d(this.feedForward.forward(this.ffnNorm.forward(x))));
+  }
+
+  /** Inference on a ragged batch x [N, C] with a KV cache (pre-norm decoders only). */
+  forwardCached(
+    x: Tensor,
+    segments: readonly Segment[],
+    cache: KVCache,
+    layer: number,
+    rot: RopeTable | null,
+  ): Tensor {
+    const N = x.shape[0];
+    const h = this.attentionNorm.forward(x);
+    const a = Tensor.empty([N, this.config.dModel]);
+    this.attention.forwardCached(h.data, N, segments, cache, layer, rot, a.data);
+    x = add(x, a);
+    return add(x, this.feedForward.forward(this.ffnNorm.forward(x)));
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The KV cache: for every layer, keys and values of past tokens, [batch, maxLen, nKvHeads, headDim],
+ * allocated once up front. Sequences of a batch grow independently (`lengths`).
+ */
+import type { KVCache as KVCacheLike } from '../models/causal_lm.ts';
+
+export class KVCache implements KVCacheLike {
+  readonly k: Float32Array[];
+  readonly v: Float32Array[];
+  readonly lengths: Int32Array;
+  /** Floats between the starts of two sequences in k[layer] / v[layer]. */
+  readonly batchStride: number;
+
+  constructor(
+    readonly nLayers: number,
+    readonly batch: number,
+    readonly maxLen: number,
+    readonly nKvHeads: number,
+    readonly headDim: number,
+  ) {
+    this.batchStride = maxLen * nKvHeads * headDim;
+    this.k = Array.from({ length: nLayers }, () => new Float32Array(batch * this.batchStride));
+    this.v = Array.from({ length: nLayers }, () => new Float32Array(batch * this.batchStride));
+    this.lengths = new Int32Array(batch);
+  }
+
+  /** layers x 2 x nKvHeads x headDim x maxLen x batch x 4 bytes. */
+  get bytes(): number {
+    return this.nLayers * 2 * this.nKvHeads * this.headDim * this.maxLen * this.batch * 4;
+  }
+
+  reset(b: number): void {
+    this.lengths[b] = 0;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The decoder LM: shapes, parameter names, and the KV-cache path against a full recompute at
+ * every position, for a batch of sequences of unequal lengths, GPT-2 and Llama styles.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ModelConfig } from '../../src/io/model_config.ts';
+import { DecoderLM } from '../../src/models/decoder.ts';
+import { gpt2Config, llamaConfig, qwen2Config } from '../../src/models/presets.ts';
+import { noGrad, Rng, tidy } from '../../src/tensor/index.ts';
+import { BACKENDS, withBackend } from '../tensor/backends.ts';
+
+const small = { vocabSize: 61, contextLength: 32, dModel: 24, nLayers: 2, nHeads: 4 };
+const CONFIGS: Record<string, ModelConfig> = {
+  gpt2: gpt2Config(small),
+  'llama (GQA)': llamaConfig({ ...small, nKvHeads: 2, headDim: 6, ffnDim: 40 }),
+  'llama (MQA, untied)': llamaConfig({ ...small, nKvHeads: 1, headDim: 6, ffnDim: 40 }),
+  qwen2: qwen2Config({ ...small, nKvHeads: 2, headDim: 6, ffnDim: 40 }),
+};
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    max = Math.max(max, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return max / scale;
+}
+
+for (const backend of BACKENDS) {
+  describe(`decoder on ${backend}`, () => {
+    for (const [name, config] of Object.entries(CONFIGS)) {
+      test(`${name}: KV cache equals full recompute at every position, unequal lengths`, () =>
+        withBackend(backend, () => {
+          const model = new DecoderLM(config, 3);
+          const rng = new Rng(9);
+          const lengths = [11, 4, 7];
+          const seqs = lengths.map((n) => Int32Array.from({ length: n }, () => rng.int(config.vocabSize)));
+          // Full recompute: logits of every prefix position from one forward per sequence.
+          const full = seqs.map((s) => noGrad(() => tidy(() => model.forward(s, 1, s.length).toArray())));
+          // Cached: prefill the first 3 tokens of each together, then one token per step.
+          const cache = model.createCache(seqs.length, config.contextLength);
+          assert.equal(
+            cache.bytes,
+            config.nLayers * 2 * config.nKvHeads * config.headDim * config.contextLength * seqs.length * 4,
+          );
+          const V = config.vocabSize;
+          const pre = model.extend(
+            seqs.map((s) => s.subarray(0, 3)),
+            cache,
+          );
+          pre.forEach((logits, b) => {
+            const ref = Float32Array.from(full[b].slice(2 * V, 3 * V));
+            assert.ok(logits && maxRelDiff(logits, ref) < 1e-5, `prefill seq ${b}`);
+          });
+          for (let t = 3; t < Math.max(...lengths); t++) {
+            const step = seqs.map((s) => (t < s.length ? s.subarray(t, t + 1) : new Int32Array(0)));
+            const out = model.extend(step, cache);
+            out.forEach((logits, b) => {
+              if (t >= seqs[b].length) {
+                assert.equal(logits, null);
+                return;
+              }
+              const ref = Float32Array.from(full[b].slice(t * V, (t + 1) * V));
+              const d = logits ? maxRelDiff(logits, ref) : Infinity;
+              assert.ok(d < 1e-5, `seq ${b} position ${t}: relative difference ${d}`);
+            });
+          }
+          assert.deepEqual([...cache.lengths], lengths);
+        }));
+    }
+
+    test('parameter names are the canonical checkpoint names', () => {
+      const names = [...new DecoderLM(CONFIGS['llama (GQA)']).namedParameters().keys()];
+      assert.ok(names.includes('tok_embeddings.weight'));
+      assert.ok(names.includes('layers.1.attention.wk.weight'));
+      assert.ok(names.includes('layers.0.feed_forward.w3.weight'));
+      assert.ok(names.includes('norm.weight'));
+      assert.ok(names.includes('output.weight'));
+      const g = [...new DecoderLM(CONFIGS.gpt2).namedParameters().keys()];
+      assert.ok(
+        g.includes('pos_embeddings.weight') &&
+          g.includes('layers.0.attention_norm.bias') &&
+          !g.includes('output.weight'),
+      );
+    });
+
+    test('errors name the problem', () => {
+      const model = new DecoderLM(CONFIGS.gpt2);
+      assert.throws(() => model.forward(new Int32Array(40), 1, 40), /exceeds the context length 32/);
+      assert.throws(() => model.forward(new Int32Array([61]), 1, 1), /id 61/);
+      assert.throws(() => new DecoderLM({ ...CONFIGS.gpt2, nKvHeads: 3 }), /multiple of nKvHeads/);
+      const cache = model.createCache(1, 4);
+      model.extend([new Int32Array([1, 2, 3, 4])], cache);
+      assert.throws(() => model.extend([new Int32Array([1])], cache), /KV cache full/);
+    });
+  });
+}
