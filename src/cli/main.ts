@@ -10,6 +10,10 @@ type Command = (argv: string[]) => Promise<void>;
 
 const commands: Record<string, { describe: string; load: () => Promise<Command> }> = {
   info: { describe: 'backend, CPU features and threads', load: async () => (await import('./info.ts')).run },
+  pretrain: {
+    describe: 'pretrain a decoder on token shards',
+    load: async () => (await import('./pretrain.ts')).run,
+  },
   start: {
     describe: 'the main job on its embedded defaults (npm start)',
     load: async () => (await import('./start.ts')).run,
@@ -17,7 +21,9 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
 };
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 

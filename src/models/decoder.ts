@@ -37,7 +37,7 @@ export class DecoderLM extends Module implements CausalLM {
   readonly rot: RopeTable | null;
   /** Dropout is active only while training is true. */
   training = false;
-  private readonly dropRng: Rng;
+  readonly dropRng: Rng;
 
   constructor(
     readonly config: ModelConfig,
@@ -60,6 +60,7 @@ export class DecoderLM extends Module implements CausalLM {
       ? null
       : this.child('output', new Linear(c.dModel, c.vocabSize, false, rng, c.initStd));
     this.rot = c.position === 'rope' ? ropeTable(c.headDim, c.contextLength, c.ropeTheta, false) : null;
+    this.nameParameters();
   }
 
   get vocabSize(): number {

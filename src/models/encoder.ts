@@ -42,6 +42,7 @@ export class Encoder extends Module {
         : null;
     this.embNorm = this.child('emb_norm', new LayerNorm(c.dModel, c.normEps));
     this.layers = Array.from({ length: c.nLayers }, (_, i) => this.child(`layers.${i}`, new Block(c, rng)));
+    this.nameParameters();
   }
 
   /** ids, types: [B, T] -> hidden states [B, T, C]. All B sequences have length T (no padding mask). */

@@ -29,6 +29,12 @@ export abstract class Module {
     return out;
   }
 
+  /** Gives every parameter its full dotted name (call once on the root module). */
+  nameParameters(): this {
+    for (const [n, t] of this.namedParameters()) t.name = n;
+    return this;
+  }
+
   parameters(): Tensor[] {
     return [...this.namedParameters().values()];
   }

@@ -15,8 +15,7 @@ export interface AdamWOptions {
   noDecay?: (p: Tensor) => boolean;
 }
 
-export const defaultNoDecay = (p: Tensor): boolean =>
-  p.ndim < 2 || /(^|\.)(wte|wpe|embed|tok_embeddings)/.test(p.name);
+export const defaultNoDecay = (p: Tensor): boolean => p.ndim < 2 || /embeddings|wte|wpe/.test(p.name);
 
 export class AdamW {
   readonly params: Tensor[];
@@ -53,12 +52,13 @@ export class AdamW {
 
   /**
    * One update. With maxGradNorm, gradients are scaled by min(1, maxGradNorm / norm) first (the
-   * scale is folded into the kernel, so gradients are not rewritten). Returns the pre-clip norm.
+   * scale is folded into the kernel, so gradients are not rewritten). Returns the pre-clip norm
+   * (pass `gradNorm` when it is already known).
    */
-  update(options: { lr?: number; maxGradNorm?: number } = {}): number {
+  update(options: { lr?: number; maxGradNorm?: number; gradNorm?: number } = {}): number {
     const k = kernels();
     const lr = options.lr ?? this.lr;
-    const norm = this.gradNorm();
+    const norm = options.gradNorm ?? this.gradNorm();
     const clip = options.maxGradNorm;
     const gradScale = clip !== undefined && clip > 0 && norm > clip ? clip / norm : 1;
     this.step++;
