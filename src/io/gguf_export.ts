@@ -1,0 +1,463 @@
+/**
+ * GGUF export and import of xfmr models for llama.cpp / Ollama: metadata keys, tensor names and
+ * the RoPE permutation, on top of the container in `gguf.ts`.
+ *
+ *   config arch      GGUF architecture   notes
+ *   llama, mistral   llama               Q/K rows permuted (see below); Mistral's sliding window
+ *                                        is not expressible and is dropped (fine while prompts
+ *                                        stay within the window)
+ *   qwen2            qwen2               llama.cpp runs it with NEOX (half-split) RoPE: no
+ *                                        permutation; q/k/v biases written
+ *   gpt2             gpt2                q/k/v fused into attn_qkv; `output` is always written
+ *                                        (a copy of token_embd when tied), as convert_hf_to_gguf does
+ *   bert             -                   not exported
+ *
+ * Tensor names: token_embd, position_embd (gpt2), blk.N.{attn_norm, attn_q, attn_k, attn_v,
+ * attn_qkv (gpt2), attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}, output_norm, output, each
+ * with `.weight` / `.bias`. With `dtype: 'F16'`, matrices (2-D) are written F16 and norm weights
+ * and biases (1-D) stay F32, as llama.cpp's converter does.
+ *
+ * RoPE: Hugging Face rotates the pairs (i, i + headDim/2) of each head, llama.cpp's `llama`
+ * architecture the adjacent pairs (2i, 2i + 1). Permuting the rows of Q (per head) and K (per KV
+ * head) so that row 2i + j of a head comes from row j * headDim/2 + i makes the two agree
+ * (convert_hf_to_gguf's `permute`). `unpermuteQkFromGguf` is its inverse, used on import.
+ */
+import {
+  type GgufFile,
+  GgufKv,
+  type GgufTensorSpec,
+  type GgufValue,
+  gv,
+  openGguf,
+  writeGguf,
+} from './gguf.ts';
+import { checkModelConfig, type ModelConfig } from './model_config.ts';
+import {
+  allocData,
+  castTensor,
+  concatRows,
+  type NamedTensor,
+  numel,
+  sameShape,
+  shapeStr,
+  sliceRows,
+  type TensorMap,
+} from './tensors.ts';
+import { canonicalShapes } from './weight_names.ts';
+
+/** Tokenizer metadata llama.cpp needs. */
+export interface GgufTokenizer {
+  /** Token strings by id (byte-level BPE spelling, e.g. "Ġthe"). */
+  tokens: string[];
+  /** llama.cpp token types by id: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. */
+  tokenTypes: number[];
+  /** BPE merges as "a b" strings, highest priority first. */
+  merges: string[];
+  bosId: number;
+  eosId: number;
+  padId?: number;
+  /** `tokenizer.ggml.model`: 'gpt2' = byte-level BPE (what xfmr exports); 'llama' = SentencePiece. */
+  model: string;
+  /** `tokenizer.ggml.scores` (SentencePiece models), written when present. */
+  scores?: number[];
+  /** Pre-tokenizer name: 'gpt-2' for GPT-2's regex (the spelling 'gpt2' fails to load). */
+  pre: string;
+  /** Whether llama.cpp adds BOS when it tokenizes text (default false). */
+  addBos?: boolean;
+  chatTemplate?: string;
+}
+
+export interface GgufExportOptions {
+  /** Matrix dtype (default 'F32'; norms and biases are always F32). */
+  dtype?: 'F32' | 'F16';
+  /** `general.name`. */
+  name?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RoPE row permutation
+
+function permuteRows(t: NamedTensor, nHeads: number, toGguf: boolean): NamedTensor {
+  const rows = t.shape[0]!;
+  if (nHeads <= 0 || rows % nHeads !== 0 || (rows / nHeads) % 2 !== 0) {
+    throw new Error(`tensor ${t.name}: ${rows} rows cannot be split into ${nHeads} heads of even size`);
+  }
+  const half = rows / nHeads / 2;
+  const rowSize = numel(t.shape) / rows;
+  const src = t.data as unknown as { [i: number]: number };
+  const out = allocData(t.dtype, t.data.length);
+  const dst = out as unknown as { [i: number]: number };
+  for (let h = 0; h < nHeads; h++) {
+    const base = h * 2 * half;
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const gguf = base + 2 * i + j; // llama.cpp: adjacent pairs
+        const hf = base + j * half + i; // Hugging Face: halves
+        const [from, to] = toGguf ? [hf, gguf] : [gguf, hf];
+        for (let c = 0; c < rowSize; c++) dst[to * rowSize + c] = src[from * rowSize + c]!;
+      }
+    }
+  }
+  return { name: t.name, shape: [...t.shape], dtype: t.dtype, data: out };
+}
+
+/** HF half-split Q/K rows -> llama.cpp interleaved rows; `nHeads` = heads in this tensor. */
+export function permuteQkForGguf(t: NamedTensor, nHeads: number): NamedTensor {
+  return permuteRows(t, nHeads, true);
+}
+
+/** The inverse of `permuteQkForGguf`. */
+export function unpermuteQkFromGguf(t: NamedTensor, nHeads: number): NamedTensor {
+  return permuteRows(t, nHeads, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+
+type GgufArch = 'llama' | 'qwen2' | 'gpt2';
+
+function ggufArch(c: ModelConfig): GgufArch {
+  if (c.arch === 'llama' || c.arch === 'mistral') return 'llama';
+  if (c.arch === 'qwen2') return 'qwen2';
+  if (c.arch === 'gpt2') return 'gpt2';
+  throw new Error(`GGUF export: arch ${c.arch} is not supported (llama, mistral, qwen2, gpt2 are)`);
+}
+
+/** One output tensor: GGUF name, and how to make it from the canonical tensors. */
+interface Plan {
+  name: string;
+  shape: number[];
+  make: () => NamedTensor;
+}
+
+function tokenizerKv(kv: Map<string, GgufValue>, tok: GgufTokenizer, c: ModelConfig, where: string): void {
+  const V = c.vocabSize;
+  if (tok.tokens.length !== V) {
+    throw new Error(`${where}: tokenizer has ${tok.tokens.length} tokens but the model's vocabSize is ${V}`);
+  }
+  if (tok.tokenTypes.length !== V) {
+    throw new Error(`${where}: tokenizer has ${tok.tokenTypes.length} token types for ${V} tokens`);
+  }
+  for (const [k, id] of [
+    ['bosId', tok.bosId],
+    ['eosId', tok.eosId],
+    ['padId', tok.padId],
+  ] as const) {
+    if (id !== undefined && !(Number.isInteger(id) && id >= 0 && id < V)) {
+      throw new Error(`${where}: tokenizer ${k} ${id} is outside the vocabulary [0, ${V})`);
+    }
+  }
+  kv.set('tokenizer.ggml.model', gv.str(tok.model));
+  kv.set('tokenizer.ggml.pre', gv.str(tok.pre));
+  kv.set('tokenizer.ggml.tokens', gv.strs(tok.tokens));
+  kv.set('tokenizer.ggml.token_type', gv.i32s(tok.tokenTypes));
+  kv.set('tokenizer.ggml.merges', gv.strs(tok.merges));
+  if (tok.scores !== undefined) {
+    if (tok.scores.length !== V)
+      throw new Error(`${where}: tokenizer has ${tok.scores.length} scores for ${V} tokens`);
+    kv.set('tokenizer.ggml.scores', gv.f32s(tok.scores));
+  }
+  kv.set('tokenizer.ggml.bos_token_id', gv.u32(tok.bosId));
+  kv.set('tokenizer.ggml.eos_token_id', gv.u32(tok.eosId));
+  if (tok.padId !== undefined) kv.set('tokenizer.ggml.padding_token_id', gv.u32(tok.padId));
+  kv.set('tokenizer.ggml.add_bos_token', gv.bool(tok.addBos ?? false));
+  if (tok.chatTemplate !== undefined) kv.set('tokenizer.chat_template', gv.str(tok.chatTemplate));
+}
+
+/**
+ * Writes a model as GGUF for llama.cpp, atomically. `canonical` holds the canonical tensors of
+ * `weight_names.ts` (any float dtype); they are checked against the config first, so a missing
+ * or mis-shaped tensor throws before anything is written.
+ */
+export function exportGguf(
+  path: string,
+  config: ModelConfig,
+  canonical: ReadonlyMap<string, NamedTensor>,
+  tokenizer: GgufTokenizer,
+  options: GgufExportOptions = {},
+): void {
+  checkModelConfig(config, path);
+  const arch = ggufArch(config);
+  const dtype = options.dtype ?? 'F32';
+  const c = config;
+  // validate every canonical tensor up front
+  for (const [name, shape] of canonicalShapes(c)) {
+    const t = canonical.get(name);
+    if (t === undefined) {
+      if (name.startsWith('pooler.')) continue;
+      throw new Error(`${path}: missing tensor ${name} (expected shape ${shapeStr(shape)})`);
+    }
+    if (!sameShape(t.shape, shape)) {
+      throw new Error(`${path}: tensor ${name} has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)}`);
+    }
+  }
+  const get = (name: string): NamedTensor => canonical.get(name)!;
+  /** Output dtype: 2-D tensors take the file dtype, 1-D stay F32. */
+  const cast = (t: NamedTensor, name: string): NamedTensor => {
+    const out = castTensor(t, t.shape.length >= 2 ? dtype : 'F32');
+    return { ...out, name };
+  };
+  const plans: Plan[] = [];
+  const add = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
+    const t = canonical.get(canon);
+    if (t === undefined) return;
+    plans.push({
+      name: gguf,
+      shape: t.shape,
+      make: () => cast(transform ? transform(get(canon)) : get(canon), gguf),
+    });
+  };
+  const both = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
+    add(`${gguf}.weight`, `${canon}.weight`, transform);
+    add(`${gguf}.bias`, `${canon}.bias`, transform);
+  };
+
+  add('token_embd.weight', 'tok_embeddings.weight');
+  if (arch === 'gpt2') add('position_embd.weight', 'pos_embeddings.weight');
+  const permQ = arch === 'llama' ? (t: NamedTensor) => permuteQkForGguf(t, c.nHeads) : undefined;
+  const permK = arch === 'llama' ? (t: NamedTensor) => permuteQkForGguf(t, c.nKvHeads) : undefined;
+  for (let i = 0; i < c.nLayers; i++) {
+    const L = `layers.${i}`;
+    const B = `blk.${i}`;
+    both(`${B}.attn_norm`, `${L}.attention_norm`);
+    if (arch === 'gpt2') {
+      for (const part of ['weight', 'bias']) {
+        const names = ['wq', 'wk', 'wv'].map((n) => `${L}.attention.${n}.${part}`);
+        const name = `${B}.attn_qkv.${part}`;
+        const first = get(names[0]!);
+        plans.push({
+          name,
+          shape: [3 * first.shape[0]!, ...first.shape.slice(1)],
+          make: () =>
+            cast(
+              concatRows(
+                names.map((n) => castTensor(get(n), 'F32')),
+                name,
+              ),
+              name,
+            ),
+        });
+      }
+    } else {
+      both(`${B}.attn_q`, `${L}.attention.wq`, permQ);
+      both(`${B}.attn_k`, `${L}.attention.wk`, permK);
+      both(`${B}.attn_v`, `${L}.attention.wv`);
+    }
+    both(`${B}.attn_output`, `${L}.attention.wo`);
+    both(`${B}.ffn_norm`, `${L}.ffn_norm`);
+    if (arch === 'gpt2') {
+      both(`${B}.ffn_up`, `${L}.feed_forward.w1`);
+    } else {
+      both(`${B}.ffn_gate`, `${L}.feed_forward.w1`);
+      both(`${B}.ffn_up`, `${L}.feed_forward.w3`);
+    }
+    both(`${B}.ffn_down`, `${L}.feed_forward.w2`);
+  }
+  both('output_norm', 'norm');
+  if (!c.tiedEmbeddings) add('output.weight', 'output.weight');
+  else if (arch === 'gpt2') add('output.weight', 'tok_embeddings.weight');
+
+  const kv = new Map<string, GgufValue>();
+  kv.set('general.architecture', gv.str(arch));
+  if (options.name !== undefined) kv.set('general.name', gv.str(options.name));
+  kv.set('general.file_type', gv.u32(dtype === 'F32' ? 0 : 1)); // LLAMA_FTYPE_ALL_F32 / MOSTLY_F16
+  kv.set('general.alignment', gv.u32(32));
+  kv.set(`${arch}.vocab_size`, gv.u32(c.vocabSize));
+  kv.set(`${arch}.context_length`, gv.u32(c.contextLength));
+  kv.set(`${arch}.embedding_length`, gv.u32(c.dModel));
+  kv.set(`${arch}.block_count`, gv.u32(c.nLayers));
+  kv.set(`${arch}.feed_forward_length`, gv.u32(c.ffnDim));
+  kv.set(`${arch}.attention.head_count`, gv.u32(c.nHeads));
+  if (arch === 'gpt2') {
+    kv.set('gpt2.attention.layer_norm_epsilon', gv.f32(c.normEps));
+  } else {
+    kv.set(`${arch}.attention.head_count_kv`, gv.u32(c.nKvHeads));
+    kv.set(`${arch}.rope.dimension_count`, gv.u32(c.headDim));
+    kv.set(`${arch}.rope.freq_base`, gv.f32(c.ropeTheta));
+    kv.set(`${arch}.attention.layer_norm_rms_epsilon`, gv.f32(c.normEps));
+    if (c.headDim * c.nHeads !== c.dModel) {
+      if (arch === 'qwen2') throw new Error(`${path}: llama.cpp's qwen2 needs headDim * nHeads = dModel`);
+      kv.set(`${arch}.attention.key_length`, gv.u32(c.headDim));
+      kv.set(`${arch}.attention.value_length`, gv.u32(c.headDim));
+    }
+  }
+  tokenizerKv(kv, tokenizer, c, path);
+
+  const specs: GgufTensorSpec[] = plans.map((p) => {
+    const is2d = p.shape.length >= 2;
+    return { name: p.name, shape: p.shape, dtype: is2d ? dtype : 'F32', data: () => p.make().data };
+  });
+  writeGguf(path, kv, specs);
+}
+
+/** `exportGguf` for the Llama family (llama, mistral, qwen2); throws for other archs. */
+export function exportLlamaGguf(
+  path: string,
+  config: ModelConfig,
+  canonical: ReadonlyMap<string, NamedTensor>,
+  tokenizer: GgufTokenizer,
+  options: GgufExportOptions = {},
+): void {
+  if (config.arch === 'gpt2' || config.arch === 'bert') {
+    throw new Error(`${path}: exportLlamaGguf needs a llama, mistral or qwen2 config, got ${config.arch}`);
+  }
+  exportGguf(path, config, canonical, tokenizer, options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import
+
+/** float32 metadata (eps, theta) back to the decimal it was written from, e.g. 1e-5 not 9.99e-6. */
+function f32Decimal(x: number): number {
+  return Number(x.toPrecision(7));
+}
+
+/**
+ * Reads a GGUF written by `exportGguf` (or llama.cpp's converter, for the same architectures
+ * with F32/F16/BF16 tensors) back into a config, canonical tensors (as stored: F16 matrices stay
+ * F16) and tokenizer metadata. Q/K rows are un-permuted for the `llama` architecture.
+ */
+export function importGguf(path: string): {
+  config: ModelConfig;
+  tensors: TensorMap;
+  tokenizer: GgufTokenizer;
+  kv: ReadonlyMap<string, GgufValue>;
+} {
+  const f: GgufFile = openGguf(path);
+  try {
+    const k = new GgufKv(f.kv, path);
+    const arch = k.str('general.architecture');
+    if (arch !== 'llama' && arch !== 'qwen2' && arch !== 'gpt2') {
+      throw new Error(
+        `${path}: GGUF architecture ${JSON.stringify(arch)} is not supported (llama, qwen2, gpt2)`,
+      );
+    }
+    const has = (n: string): boolean => f.tensors.has(n);
+    const tokens = k.strs('tokenizer.ggml.tokens');
+    const nHeads = k.num(`${arch}.attention.head_count`);
+    const dModel = k.num(`${arch}.embedding_length`);
+    const gpt2 = arch === 'gpt2';
+    const tensors: TensorMap = new Map();
+    const read = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
+      if (!has(gguf)) return;
+      const t = f.read(gguf);
+      tensors.set(canon, { ...(transform ? transform(t) : t), name: canon });
+    };
+    const both = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
+      read(`${gguf}.weight`, `${canon}.weight`, transform);
+      read(`${gguf}.bias`, `${canon}.bias`, transform);
+    };
+    const nLayers = k.num(`${arch}.block_count`);
+    const nKvHeads = gpt2 ? nHeads : k.num(`${arch}.attention.head_count_kv`);
+    const permQ = arch === 'llama' ? (t: NamedTensor) => unpermuteQkFromGguf(t, nHeads) : undefined;
+    const permK = arch === 'llama' ? (t: NamedTensor) => unpermuteQkFromGguf(t, nKvHeads) : undefined;
+    read('token_embd.weight', 'tok_embeddings.weight');
+    read('position_embd.weight', 'pos_embeddings.weight');
+    for (let i = 0; i < nLayers; i++) {
+      const L = `layers.${i}`;
+      const B = `blk.${i}`;
+      both(`${B}.attn_norm`, `${L}.attention_norm`);
+      if (gpt2) {
+        for (const part of ['weight', 'bias']) {
+          const name = `${B}.attn_qkv.${part}`;
+          if (!has(name)) throw new Error(`${path}: missing tensor ${name}`);
+          const qkv = f.read(name);
+          const rows = qkv.shape[0]! / 3;
+          ['wq', 'wk', 'wv'].forEach((n, j) => {
+            const canon = `${L}.attention.${n}.${part}`;
+            tensors.set(canon, sliceRows(qkv, j * rows, rows, canon));
+          });
+        }
+        both(`${B}.ffn_up`, `${L}.feed_forward.w1`);
+      } else {
+        both(`${B}.attn_q`, `${L}.attention.wq`, permQ);
+        both(`${B}.attn_k`, `${L}.attention.wk`, permK);
+        both(`${B}.attn_v`, `${L}.attention.wv`);
+        both(`${B}.ffn_gate`, `${L}.feed_forward.w1`);
+        both(`${B}.ffn_up`, `${L}.feed_forward.w3`);
+      }
+      both(`${B}.attn_output`, `${L}.attention.wo`);
+      both(`${B}.ffn_norm`, `${L}.ffn_norm`);
+      both(`${B}.ffn_down`, `${L}.feed_forward.w2`);
+    }
+    both('output_norm', 'norm');
+    read('output.weight', 'output.weight');
+    // GPT-2 files always carry `output`: it is tied when it equals the embedding
+    let tied = !tensors.has('output.weight');
+    if (gpt2 && !tied) {
+      const a = tensors.get('output.weight')!.data;
+      const b = tensors.get('tok_embeddings.weight')?.data;
+      if (b !== undefined && a.length === b.length && a.every((x, i) => x === b[i])) {
+        tied = true;
+        tensors.delete('output.weight');
+      }
+    }
+    const ffnKey = `${arch}.feed_forward_length`;
+    const headDim = k.has(`${arch}.attention.key_length`)
+      ? k.num(`${arch}.attention.key_length`)
+      : dModel / nHeads;
+    const optId = (key: string): number | undefined => (k.has(key) ? k.num(key) : undefined);
+    const tokenizer: GgufTokenizer = {
+      tokens,
+      tokenTypes: k.has('tokenizer.ggml.token_type')
+        ? k.nums('tokenizer.ggml.token_type')
+        : tokens.map(() => 1),
+      merges: k.has('tokenizer.ggml.merges') ? k.strs('tokenizer.ggml.merges') : [],
+      bosId: k.num('tokenizer.ggml.bos_token_id'),
+      eosId: k.num('tokenizer.ggml.eos_token_id'),
+      model: k.str('tokenizer.ggml.model'),
+      pre: k.has('tokenizer.ggml.pre') ? k.str('tokenizer.ggml.pre') : 'default',
+      addBos: k.has('tokenizer.ggml.add_bos_token') ? k.bool('tokenizer.ggml.add_bos_token') : undefined,
+    };
+    const pad = optId('tokenizer.ggml.padding_token_id');
+    if (pad !== undefined) tokenizer.padId = pad;
+    if (k.has('tokenizer.ggml.scores')) tokenizer.scores = k.nums('tokenizer.ggml.scores');
+    if (k.has('tokenizer.chat_template')) tokenizer.chatTemplate = k.str('tokenizer.chat_template');
+    const config: ModelConfig = {
+      arch,
+      vocabSize: tokens.length,
+      contextLength: k.num(`${arch}.context_length`),
+      dModel,
+      nLayers,
+      nHeads,
+      nKvHeads,
+      headDim,
+      ffnDim: k.num(ffnKey),
+      ffnType: gpt2 ? 'gelu_tanh' : 'swiglu',
+      norm: gpt2 ? 'layernorm' : 'rmsnorm',
+      normEps: f32Decimal(
+        k.num(gpt2 ? 'gpt2.attention.layer_norm_epsilon' : `${arch}.attention.layer_norm_rms_epsilon`),
+      ),
+      position: gpt2 ? 'learned' : 'rope',
+      ropeTheta: gpt2
+        ? 10000
+        : f32Decimal(k.has(`${arch}.rope.freq_base`) ? k.num(`${arch}.rope.freq_base`) : 10000),
+      attnBias: tensors.has('layers.0.attention.wo.bias'),
+      qkvBias: tensors.has('layers.0.attention.wq.bias'),
+      mlpBias: tensors.has('layers.0.feed_forward.w2.bias'),
+      tiedEmbeddings: tied,
+      typeVocabSize: 0,
+      bosTokenId: tokenizer.bosId,
+      eosTokenId: tokenizer.eosId,
+      padTokenId: tokenizer.padId ?? null,
+      dropout: 0,
+      initStd: 0.02,
+      slidingWindow: null,
+      torchDtype: null,
+    };
+    checkModelConfig(config, path);
+    for (const [name, shape] of canonicalShapes(config)) {
+      const t = tensors.get(name);
+      if (t === undefined)
+        throw new Error(`${path}: missing tensor for ${name} (expected shape ${shapeStr(shape)})`);
+      if (!sameShape(t.shape, shape)) {
+        throw new Error(
+          `${path}: tensor for ${name} has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)}`,
+        );
+      }
+    }
+    return { config, tensors, tokenizer, kv: f.kv };
+  } finally {
+    f.close();
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * Hugging Face `config.json` <-> the normalised `ModelConfig`, for model_type gpt2, llama,
+ * qwen2, mistral and bert, using the key names `transformers` writes.
+ *
+ * Missing keys take the defaults of the `transformers` config class (GPT2Config, LlamaConfig,
+ * Qwen2Config, MistralConfig, BertConfig), except the sizes that define the model (vocabulary,
+ * width, depth, heads, FFN size), which must be present: a config without them is a mistake,
+ * not a request for a 7B model. Features the models here do not implement are refused with a
+ * message naming the key rather than silently ignored: rope_scaling (other than "default"),
+ * gated activations other than SiLU, relu/silu MLPs in GPT-2 and BERT, relative position
+ * embeddings in BERT, GPT-2's scale_attn_by_inverse_layer_idx.
+ */
+import { isJsonObject, type JsonObject, type JsonValue, readJsonFile } from './files.ts';
+import { ARCHS, type Arch, checkModelConfig, type FfnType, type ModelConfig } from './model_config.ts';
+
+/** Reads keys of one config.json with messages naming the file and key. */
+class Keys {
+  constructor(
+    readonly json: JsonObject,
+    readonly file: string,
+  ) {}
+
+  fail(msg: string): never {
+    throw new Error(`${this.file}: ${msg}`);
+  }
+
+  /** The first of `names` present and not null. */
+  get(names: readonly string[]): [string, JsonValue] | null {
+    for (const n of names) {
+      const v = this.json[n];
+      if (v !== undefined && v !== null) return [n, v];
+    }
+    return null;
+  }
+
+  int(names: string | readonly string[], dflt?: number): number {
+    const list = typeof names === 'string' ? [names] : names;
+    const kv = this.get(list);
+    if (kv === null) {
+      if (dflt === undefined) this.fail(`missing ${list.join(' or ')}`);
+      return dflt;
+    }
+    const [k, v] = kv;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      this.fail(`${k} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  num(name: string, dflt: number): number {
+    const kv = this.get([name]);
+    if (kv === null) return dflt;
+    if (typeof kv[1] !== 'number' || !Number.isFinite(kv[1])) {
+      this.fail(`${name} must be a number, got ${JSON.stringify(kv[1])}`);
+    }
+    return kv[1];
+  }
+
+  bool(name: string, dflt: boolean): boolean {
+    const kv = this.get([name]);
+    if (kv === null) return dflt;
+    if (typeof kv[1] !== 'boolean') this.fail(`${name} must be true or false, got ${JSON.stringify(kv[1])}`);
+    return kv[1];
+  }
+
+  str(name: string, dflt: string): string {
+    const kv = this.get([name]);
+    if (kv === null) return dflt;
+    if (typeof kv[1] !== 'string') this.fail(`${name} must be a string, got ${JSON.stringify(kv[1])}`);
+    return kv[1];
+  }
+
+  /** A token id: null when absent. */
+  tokenId(name: string, dflt: number | null): number | null {
+    const v = this.json[name];
+    if (v === undefined) return dflt;
+    if (v === null) return null;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      this.fail(`${name} must be a token id, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+
+  /** eos_token_id: one id or a list of ids. */
+  eos(dflt: number | null): number | number[] | null {
+    const v = this.json.eos_token_id;
+    if (!Array.isArray(v)) return this.tokenId('eos_token_id', dflt);
+    if (!v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
+      this.fail(`eos_token_id must be a token id or a list of them, got ${JSON.stringify(v)}`);
+    }
+    return v as number[];
+  }
+
+  torchDtype(): ModelConfig['torchDtype'] {
+    const kv = this.get(['torch_dtype', 'dtype']);
+    if (kv === null) return null;
+    return kv[1] === 'float32' || kv[1] === 'float16' || kv[1] === 'bfloat16' ? kv[1] : null;
+  }
+
+  headDim(dModel: number, nHeads: number, key: string): number {
+    const kv = this.get(['head_dim']);
+    if (kv !== null) return this.int('head_dim');
+    if (nHeads === 0 || dModel % nHeads !== 0) {
+      this.fail(`${key} (${dModel}) is not divisible by the number of heads (${nHeads}); set head_dim`);
+    }
+    return dModel / nHeads;
+  }
+}
+
+/** GPT-2 and BERT activation names -> FFN type. */
+function geluType(k: Keys, key: string, dflt: string): FfnType {
+  const act = k.str(key, dflt);
+  if (act === 'gelu') return 'gelu';
+  if (act === 'gelu_new' || act === 'gelu_pytorch_tanh' || act === 'gelu_fast') return 'gelu_tanh';
+  return k.fail(`${key} ${JSON.stringify(act)} is not supported (gelu, gelu_new, gelu_pytorch_tanh are)`);
+}
+
+function parseGpt2(k: Keys): ModelConfig {
+  if (k.bool('scale_attn_by_inverse_layer_idx', false))
+    k.fail('scale_attn_by_inverse_layer_idx is not supported');
+  if (!k.bool('scale_attn_weights', true)) k.fail('scale_attn_weights=false is not supported');
+  const dModel = k.int(['n_embd', 'hidden_size']);
+  const nHeads = k.int(['n_head', 'num_attention_heads']);
+  return {
+    arch: 'gpt2',
+    vocabSize: k.int('vocab_size'),
+    contextLength: k.int(['n_positions', 'n_ctx', 'max_position_embeddings']),
+    dModel,
+    nLayers: k.int(['n_layer', 'num_hidden_layers']),
+    nHeads,
+    nKvHeads: nHeads,
+    headDim: k.headDim(dModel, nHeads, 'n_embd'),
+    ffnDim: k.int('n_inner', 4 * dModel), // GPT2Config: n_inner null means 4 * n_embd
+    ffnType: geluType(k, 'activation_function', 'gelu_new'),
+    norm: 'layernorm',
+    normEps: k.num('layer_norm_epsilon', 1e-5),
+    position: 'learned',
+    ropeTheta: 10000,
+    attnBias: true,
+    qkvBias: true,
+    mlpBias: true,
+    tiedEmbeddings: k.bool('tie_word_embeddings', true),
+    typeVocabSize: 0,
+    bosTokenId: k.tokenId('bos_token_id', 50256),
+    eosTokenId: k.eos(50256),
+    padTokenId: k.tokenId('pad_token_id', null),
+    dropout: k.num('resid_pdrop', 0.1),
+    initStd: k.num('initializer_range', 0.02),
+    slidingWindow: null,
+    torchDtype: k.torchDtype(),
+  };
+}
+
+/** Per-family defaults of the Llama-like config classes in transformers. */
+const LLAMA_DEFAULTS: Record<
+  'llama' | 'qwen2' | 'mistral',
+  { context: number; kvHeads: number | null; bos: number | null; eos: number | null }
+> = {
+  llama: { context: 2048, kvHeads: null, bos: 1, eos: 2 },
+  qwen2: { context: 32768, kvHeads: null, bos: null, eos: null },
+  mistral: { context: 4096 * 32, kvHeads: 8, bos: 1, eos: 2 },
+};
+
+function parseLlamaFamily(k: Keys, arch: 'llama' | 'qwen2' | 'mistral'): ModelConfig {
+  const d = LLAMA_DEFAULTS[arch];
+  const act = k.str('hidden_act', 'silu');
+  if (act !== 'silu' && act !== 'swish')
+    k.fail(`hidden_act ${JSON.stringify(act)} is not supported (silu is)`);
+  const scaling = k.json.rope_scaling;
+  if (scaling !== undefined && scaling !== null) {
+    const type = isJsonObject(scaling) ? (scaling.rope_type ?? scaling.type) : undefined;
+    if (type !== 'default') k.fail(`rope_scaling ${JSON.stringify(scaling)} is not supported`);
+  }
+  const dModel = k.int('hidden_size');
+  const nHeads = k.int('num_attention_heads');
+  const llamaBias = arch === 'llama' && k.bool('attention_bias', false);
+  let slidingWindow: number | null = null;
+  if (arch === 'mistral') slidingWindow = k.tokenId('sliding_window', 4096);
+  if (arch === 'qwen2' && k.bool('use_sliding_window', false)) slidingWindow = k.int('sliding_window', 4096);
+  return {
+    arch,
+    vocabSize: k.int('vocab_size'),
+    contextLength: k.int('max_position_embeddings', d.context),
+    dModel,
+    nLayers: k.int('num_hidden_layers'),
+    nHeads,
+    nKvHeads: k.int('num_key_value_heads', d.kvHeads ?? nHeads),
+    headDim: k.headDim(dModel, nHeads, 'hidden_size'),
+    ffnDim: k.int('intermediate_size'),
+    ffnType: 'swiglu',
+    norm: 'rmsnorm',
+    normEps: k.num('rms_norm_eps', 1e-6),
+    position: 'rope',
+    ropeTheta: k.num('rope_theta', 10000),
+    attnBias: llamaBias,
+    qkvBias: arch === 'qwen2' || llamaBias, // Qwen2 always has q/k/v biases
+    mlpBias: arch === 'llama' && k.bool('mlp_bias', false),
+    tiedEmbeddings: k.bool('tie_word_embeddings', false),
+    typeVocabSize: 0,
+    bosTokenId: k.tokenId('bos_token_id', d.bos),
+    eosTokenId: k.eos(d.eos),
+    padTokenId: k.tokenId('pad_token_id', null),
+    dropout: k.num('attention_dropout', 0),
+    initStd: k.num('initializer_range', 0.02),
+    slidingWindow,
+    torchDtype: k.torchDtype(),
+  };
+}
+
+function parseBert(k: Keys): ModelConfig {
+  const posType = k.str('position_embedding_type', 'absolute');
+  if (posType !== 'absolute') k.fail(`position_embedding_type ${JSON.stringify(posType)} is not supported`);
+  const dModel = k.int('hidden_size');
+  const nHeads = k.int('num_attention_heads');
+  return {
+    arch: 'bert',
+    vocabSize: k.int('vocab_size'),
+    contextLength: k.int('max_position_embeddings', 512),
+    dModel,
+    nLayers: k.int('num_hidden_layers'),
+    nHeads,
+    nKvHeads: nHeads,
+    headDim: k.headDim(dModel, nHeads, 'hidden_size'),
+    ffnDim: k.int('intermediate_size'),
+    ffnType: geluType(k, 'hidden_act', 'gelu'),
+    norm: 'layernorm',
+    normEps: k.num('layer_norm_eps', 1e-12),
+    position: 'learned',
+    ropeTheta: 10000,
+    attnBias: true,
+    qkvBias: true,
+    mlpBias: true,
+    tiedEmbeddings: k.bool('tie_word_embeddings', true),
+    typeVocabSize: k.int('type_vocab_size', 2),
+    bosTokenId: k.tokenId('bos_token_id', null),
+    eosTokenId: k.eos(null),
+    padTokenId: k.tokenId('pad_token_id', 0),
+    dropout: k.num('hidden_dropout_prob', 0.1),
+    initStd: k.num('initializer_range', 0.02),
+    slidingWindow: null,
+    torchDtype: k.torchDtype(),
+  };
+}
+
+/**
+ * Parses a Hugging Face config (already JSON-parsed) into a `ModelConfig`. `file` names the
+ * source in error messages.
+ */
+export function parseHfConfig(json: unknown, file = 'config.json'): ModelConfig {
+  if (!isJsonObject(json)) throw new Error(`${file}: config must be a JSON object`);
+  const k = new Keys(json, file);
+  const mt = json.model_type;
+  if (typeof mt !== 'string' || !(ARCHS as readonly string[]).includes(mt)) {
+    k.fail(`model_type ${JSON.stringify(mt ?? null)} is not supported (supported: ${ARCHS.join(', ')})`);
+  }
+  const arch = mt as Arch;
+  const c = arch === 'gpt2' ? parseGpt2(k) : arch === 'bert' ? parseBert(k) : parseLlamaFamily(k, arch);
+  checkModelConfig(c, file);
+  return c;
+}
+
+/** Reads and parses `config.json`. */
+export function readHfConfig(path: string): { hfConfig: JsonObject; config: ModelConfig } {
+  const json = readJsonFile(path);
+  if (!isJsonObject(json)) throw new Error(`${path}: config must be a JSON object`);
+  return { hfConfig: json, config: parseHfConfig(json, path) };
+}
+
+const ARCHITECTURES: Record<Arch, string> = {
+  gpt2: 'GPT2LMHeadModel',
+  llama: 'LlamaForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+  mistral: 'MistralForCausalLM',
+  bert: 'BertModel',
+};
+
+function dropUndefined(o: Record<string, JsonValue | undefined>): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/**
+ * The inverse of `parseHfConfig`: a config.json object that `transformers` loads as the same
+ * model. Throws when the family's config cannot express `c` (e.g. GQA in GPT-2, no biases in
+ * BERT, MLP biases in Qwen2), naming the field.
+ */
+export function toHfConfig(c: ModelConfig): JsonObject {
+  const where = `config for ${c.arch}`;
+  checkModelConfig(c, where);
+  const need = (ok: boolean, what: string): void => {
+    if (!ok) throw new Error(`${where}: ${c.arch} config.json cannot express ${what}`);
+  };
+  const common = {
+    architectures: [ARCHITECTURES[c.arch]],
+    model_type: c.arch,
+    vocab_size: c.vocabSize,
+    initializer_range: c.initStd,
+    tie_word_embeddings: c.tiedEmbeddings,
+    bos_token_id: c.bosTokenId ?? undefined,
+    eos_token_id: c.eosTokenId ?? undefined,
+    pad_token_id: c.padTokenId ?? undefined,
+    torch_dtype: c.torchDtype ?? undefined,
+  };
+  if (c.arch === 'gpt2') {
+    need(c.nKvHeads === c.nHeads, `nKvHeads ${c.nKvHeads} != nHeads ${c.nHeads}`);
+    need(c.headDim * c.nHeads === c.dModel, `headDim ${c.headDim} != dModel / nHeads`);
+    need(c.norm === 'layernorm' && c.position === 'learned', `${c.norm} with ${c.position} positions`);
+    need(c.ffnType !== 'swiglu', 'a swiglu MLP');
+    need(c.attnBias && c.qkvBias && c.mlpBias, 'linear layers without biases');
+    return dropUndefined({
+      ...common,
+      n_positions: c.contextLength,
+      n_ctx: c.contextLength,
+      n_embd: c.dModel,
+      n_layer: c.nLayers,
+      n_head: c.nHeads,
+      n_inner: c.ffnDim,
+      activation_function: c.ffnType === 'gelu' ? 'gelu' : 'gelu_new',
+      layer_norm_epsilon: c.normEps,
+      resid_pdrop: c.dropout,
+      embd_pdrop: c.dropout,
+      attn_pdrop: c.dropout,
+    });
+  }
+  if (c.arch === 'bert') {
+    need(c.norm === 'layernorm' && c.position === 'learned', `${c.norm} with ${c.position} positions`);
+    need(c.nKvHeads === c.nHeads, `nKvHeads ${c.nKvHeads} != nHeads ${c.nHeads}`);
+    need(c.headDim * c.nHeads === c.dModel, `headDim ${c.headDim} != dModel / nHeads`);
+    need(c.ffnType !== 'swiglu', 'a swiglu MLP');
+    need(c.attnBias && c.qkvBias && c.mlpBias, 'linear layers without biases');
+    return dropUndefined({
+      ...common,
+      hidden_size: c.dModel,
+      num_hidden_layers: c.nLayers,
+      num_attention_heads: c.nHeads,
+      intermediate_size: c.ffnDim,
+      hidden_act: c.ffnType === 'gelu' ? 'gelu' : 'gelu_new',
+      max_position_embeddings: c.contextLength,
+      type_vocab_size: c.typeVocabSize,
+      layer_norm_eps: c.normEps,
+      hidden_dropout_prob: c.dropout,
+      attention_probs_dropout_prob: c.dropout,
+      position_embedding_type: 'absolute',
+    });
+  }
+  need(c.ffnType === 'swiglu' && c.norm === 'rmsnorm' && c.position === 'rope', 'a non-Llama block');
+  if (c.arch === 'llama')
+    need(c.qkvBias === c.attnBias, 'q/k/v biases without an output bias (or the reverse)');
+  if (c.arch === 'qwen2') need(c.qkvBias && !c.attnBias && !c.mlpBias, 'biases other than on q, k, v');
+  if (c.arch === 'mistral') need(!c.qkvBias && !c.attnBias && !c.mlpBias, 'biases');
+  return dropUndefined({
+    ...common,
+    hidden_size: c.dModel,
+    intermediate_size: c.ffnDim,
+    num_hidden_layers: c.nLayers,
+    num_attention_heads: c.nHeads,
+    num_key_value_heads: c.nKvHeads,
+    head_dim: c.headDim,
+    hidden_act: 'silu',
+    max_position_embeddings: c.contextLength,
+    rms_norm_eps: c.normEps,
+    rope_theta: c.ropeTheta,
+    rope_scaling: null,
+    attention_dropout: c.dropout,
+    attention_bias: c.arch === 'llama' ? c.attnBias : undefined,
+    mlp_bias: c.arch === 'llama' ? c.mlpBias : undefined,
+    sliding_window: c.arch === 'mistral' || c.arch === 'qwen2' ? c.slidingWindow : undefined,
+    use_sliding_window: c.arch === 'qwen2' ? c.slidingWindow !== null : undefined,
+    max_window_layers: c.arch === 'qwen2' ? c.nLayers : undefined,
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * The normalised model configuration: one plain typed shape for every supported family, filled
+ * from a Hugging Face config.json by `hf_config.ts` and written back by the same file. The
+ * models in `src/models/` build from it; checkpoint readers and writers check shapes with it.
+ *
+ * Families and what `arch` implies beyond these fields:
+ *   gpt2                  decoder, pre-norm, causal
+ *   llama/qwen2/mistral   decoder, pre-norm, causal; Q/K rows in Hugging Face's rotary layout
+ *                         (the two halves of each head are the rotated pairs)
+ *   bert                  encoder, POST-norm (norm after each residual add), bidirectional,
+ *                         LayerNorm after the embeddings, token type embeddings
+ */
+
+export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'mistral' | 'bert';
+export const ARCHS: readonly Arch[] = ['gpt2', 'llama', 'qwen2', 'mistral', 'bert'];
+
+export type FfnType = 'gelu' | 'gelu_tanh' | 'swiglu';
+export type NormType = 'layernorm' | 'rmsnorm';
+export type PositionType = 'learned' | 'rope';
+
+export interface ModelConfig {
+  arch: Arch;
+  vocabSize: number;
+  /** Longest sequence (positions table size for learned positions; max_position_embeddings). */
+  contextLength: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  /** KV heads: = nHeads is MHA, 1 is MQA, else GQA (nHeads % nKvHeads === 0). */
+  nKvHeads: number;
+  /** Per-head size; usually dModel / nHeads, but config.json may set it (`head_dim`). */
+  headDim: number;
+  /** Hidden size of the MLP (for swiglu: of the gate and up projections). */
+  ffnDim: number;
+  /** 'gelu' is exact erf GELU; 'gelu_tanh' the tanh approximation (GPT-2's gelu_new). */
+  ffnType: FfnType;
+  norm: NormType;
+  normEps: number;
+  position: PositionType;
+  /** RoPE base theta (unused with learned positions). */
+  ropeTheta: number;
+  /** Bias on the attention output projection (wo). */
+  attnBias: boolean;
+  /** Biases on the q, k, v projections. */
+  qkvBias: boolean;
+  /** Biases on the MLP projections. */
+  mlpBias: boolean;
+  /** The LM head shares the token embedding matrix (no separate output weight). */
+  tiedEmbeddings: boolean;
+  /** Token type (segment) vocabulary: 2 for BERT, 0 for the decoders. */
+  typeVocabSize: number;
+  bosTokenId: number | null;
+  /** Hugging Face allows one id or a list. */
+  eosTokenId: number | number[] | null;
+  padTokenId: number | null;
+  /** Dropout probability used in training (residual/hidden dropout of the source config). */
+  dropout: number;
+  /** Std of the normal initialiser (initializer_range). */
+  initStd: number;
+  /** Sliding-window attention span (Mistral, Qwen2 with use_sliding_window), else null. */
+  slidingWindow: number | null;
+  /** The dtype the weights were saved in (`torch_dtype`), when the config says. */
+  torchDtype: 'float32' | 'float16' | 'bfloat16' | null;
+}
+
+function positiveInt(v: number): boolean {
+  return Number.isSafeInteger(v) && v > 0;
+}
+
+/**
+ * Checks the invariants every model relies on; throws one message naming `where` and the field.
+ * (Family-specific limits, e.g. that GPT-2 cannot express GQA, are checked by `toHfConfig`.)
+ */
+export function checkModelConfig(c: ModelConfig, where: string): void {
+  const fail = (msg: string): never => {
+    throw new Error(`${where}: ${msg}`);
+  };
+  if (!ARCHS.includes(c.arch)) fail(`unknown arch ${JSON.stringify(c.arch)}`);
+  for (const k of [
+    'vocabSize',
+    'contextLength',
+    'dModel',
+    'nLayers',
+    'nHeads',
+    'nKvHeads',
+    'headDim',
+    'ffnDim',
+  ] as const) {
+    if (!positiveInt(c[k])) fail(`${k} must be a positive integer, got ${c[k]}`);
+  }
+  if (c.nHeads % c.nKvHeads !== 0)
+    fail(`nHeads (${c.nHeads}) must be a multiple of nKvHeads (${c.nKvHeads})`);
+  if (c.position === 'rope' && c.headDim % 2 !== 0) fail(`headDim (${c.headDim}) must be even for RoPE`);
+  if (!(c.normEps > 0)) fail(`normEps must be > 0, got ${c.normEps}`);
+  if (c.position === 'rope' && !(c.ropeTheta > 0)) fail(`ropeTheta must be > 0, got ${c.ropeTheta}`);
+  if (!Number.isSafeInteger(c.typeVocabSize) || c.typeVocabSize < 0) {
+    fail(`typeVocabSize must be a non-negative integer, got ${c.typeVocabSize}`);
+  }
+  if (!(c.dropout >= 0 && c.dropout < 1)) fail(`dropout must be in [0, 1), got ${c.dropout}`);
+}
