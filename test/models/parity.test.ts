@@ -1,0 +1,173 @@
+/**
+ * Parity with PyTorch: a GPT-2-style decoder, a Llama-style decoder (GQA, half-split RoPE with
+ * theta 500, SwiGLU, RMSNorm eps 1e-6, untied head) and a BERT-style encoder (post-norm,
+ * bidirectional, token types, erf GELU, LayerNorm eps 1e-12) with random weights, against an
+ * independent float64 PyTorch implementation (scripts/fixtures/make_model_fixture.py, which
+ * wrote test/models/fixtures/; rerun it after changing the architecture on purpose).
+ *
+ * Checked, each as max |xfmr - torch| / max |torch| <= 1e-4 and on both backends: the logits
+ * (hidden states for BERT), the loss (mean cross-entropy with one ignored target; sum(hidden *
+ * probe) for BERT) and the gradient of every parameter. The fixture's weights are non-symmetric,
+ * norm weights and biases are not 1 and 0, and the embeddings are small enough that the first
+ * norm sees the eps: a weight loaded transposed, a wrong eps (the script checks this margin:
+ * >= 3.9e-4), a wrong theta or GQA head mapping all fail these checks.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { ModelConfig } from '../../src/io/model_config.ts';
+import { readSafetensors } from '../../src/io/safetensors.ts';
+import type { TensorMap } from '../../src/io/tensors.ts';
+import { DecoderLM } from '../../src/models/decoder.ts';
+import { Encoder } from '../../src/models/encoder.ts';
+import { bertConfig, gpt2Config, llamaConfig } from '../../src/models/presets.ts';
+import type { Module } from '../../src/nn/module.ts';
+import { backward, Tensor } from '../../src/tensor/index.ts';
+import { BACKENDS, withBackend } from '../tensor/backends.ts';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures');
+const TOL = 1e-4;
+
+// The same field values as CONFIGS in make_model_fixture.py (checked against the fixture below).
+const small = { vocabSize: 61, contextLength: 16, dModel: 24, nLayers: 2, nHeads: 4, ffnDim: 40 };
+const CONFIGS: Record<string, ModelConfig> = {
+  gpt2: gpt2Config(small),
+  llama: llamaConfig({ ...small, nKvHeads: 2, normEps: 1e-6, ropeTheta: 500 }),
+  bert: bertConfig(small),
+};
+
+interface Fixture {
+  file: string;
+  weights: Map<string, Float32Array>;
+  shapes: Map<string, number[]>;
+  golden: TensorMap;
+  B: number;
+  T: number;
+}
+
+function loadFixture(name: string): Fixture {
+  const file = join(FIXTURES, `${name}.safetensors`);
+  const w = readSafetensors(file).tensors;
+  const { tensors: golden, metadata } = readSafetensors(join(FIXTURES, `${name}.golden.safetensors`));
+  assert.ok(metadata?.config, `${name}: the golden file has no config metadata`);
+  // The fixture was made for exactly this config: every field the script set must agree.
+  const want = JSON.parse(metadata.config) as Record<string, unknown>;
+  const have = CONFIGS[name] as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(want)) assert.equal(have[k], v, `${name}: config field ${k}`);
+  const weights = new Map<string, Float32Array>();
+  for (const [n, t] of w) {
+    assert.ok(t.data instanceof Float32Array, `${n}: expected F32 weights, got ${t.dtype}`);
+    weights.set(n, t.data);
+  }
+  return {
+    file,
+    weights,
+    shapes: new Map([...w].map(([n, t]) => [n, t.shape])),
+    golden,
+    B: Number(metadata.batch),
+    T: Number(metadata.seq),
+  };
+}
+
+function f32(fx: Fixture, name: string): Float32Array {
+  const t = fx.golden.get(name);
+  assert.ok(t && t.data instanceof Float32Array, `golden tensor ${name} missing or not F32`);
+  return t.data;
+}
+
+function i32(fx: Fixture, name: string): Int32Array {
+  const t = fx.golden.get(name);
+  assert.ok(t && t.data instanceof Int32Array, `golden tensor ${name} missing or not I32`);
+  return t.data;
+}
+
+function maxAbs(a: Float32Array): number {
+  let m = 0;
+  for (const v of a) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+/**
+ * Asserts max |got - want| / scale <= TOL (scale: max |want| unless given); returns the error.
+ * NaN anywhere fails (the comparison is false).
+ */
+function expectClose(what: string, got: Float32Array, want: Float32Array, scale = maxAbs(want)): number {
+  assert.equal(got.length, want.length, `${what}: ${got.length} values, torch has ${want.length}`);
+  let diff = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    diff = Number.isNaN(d) ? Number.NaN : Math.max(diff, d);
+  }
+  const err = diff / scale;
+  assert.ok(err <= TOL, `${what}: max |xfmr - torch| / ${scale.toExponential(2)} = ${err.toExponential(2)}`);
+  return err;
+}
+
+/** Loads the fixture weights after checking the names and shapes agree exactly. */
+function load(model: Module, fx: Fixture): void {
+  const params = model.namedParameters();
+  assert.deepEqual([...params.keys()].sort(), [...fx.weights.keys()].sort(), 'parameter names');
+  for (const [n, p] of params) assert.deepEqual(p.shape, fx.shapes.get(n), `${n}: shape`);
+  model.loadStateDict(fx.weights, fx.file);
+}
+
+/**
+ * Every parameter's gradient against torch's; returns the worst error. The key bias gradient is
+ * zero in exact arithmetic without RoPE (adding q.b to every score of a row leaves the softmax
+ * unchanged), so it is held to the same bound measured against the model's largest gradient.
+ */
+function expectGrads(model: Module, fx: Fixture, config: ModelConfig): number {
+  const want = new Map([...model.namedParameters().keys()].map((n) => [n, f32(fx, `grad.${n}`)]));
+  const largest = Math.max(...[...want.values()].map(maxAbs));
+  let worst = 0;
+  for (const [name, p] of model.namedParameters()) {
+    assert.ok(p.grad, `${name}: no gradient`);
+    const zero = config.position !== 'rope' && name.endsWith('attention.wk.bias');
+    const g = want.get(name) as Float32Array;
+    worst = Math.max(worst, expectClose(`grad ${name}`, p.grad.data, g, zero ? largest : maxAbs(g)));
+  }
+  return worst;
+}
+
+const e = (x: number) => x.toExponential(1);
+
+for (const backend of BACKENDS) {
+  describe(`parity with PyTorch on ${backend}`, () => {
+    for (const name of ['gpt2', 'llama']) {
+      test(`${name}: logits, loss and every gradient`, (t) =>
+        withBackend(backend, () => {
+          const config = CONFIGS[name];
+          const fx = loadFixture(name);
+          const model = new DecoderLM(config);
+          load(model, fx);
+          const ids = i32(fx, 'ids');
+          const targets = i32(fx, 'targets');
+          assert.ok(targets.includes(-100), 'the fixture ignores one target');
+          const logits = expectClose('logits', model.forward(ids, fx.B, fx.T).data, f32(fx, 'logits'));
+          const lossT = model.loss(ids, targets, fx.B, fx.T);
+          const loss = expectClose('loss', lossT.data, f32(fx, 'loss'));
+          backward(lossT);
+          const grads = expectGrads(model, fx, config);
+          t.diagnostic(`max rel error: logits ${e(logits)}, loss ${e(loss)}, gradients ${e(grads)}`);
+        }));
+    }
+
+    test('bert: hidden states and every gradient', (t) =>
+      withBackend(backend, () => {
+        const config = CONFIGS.bert;
+        const fx = loadFixture('bert');
+        const model = new Encoder(config);
+        load(model, fx);
+        const probe = f32(fx, 'probe');
+        const h = model.forward(i32(fx, 'ids'), fx.B, fx.T, i32(fx, 'types')); // [B, T, C]
+        const hidden = expectClose('hidden', h.data, f32(fx, 'hidden'));
+        // loss = sum(hidden * probe), so d loss / d hidden = probe
+        let sum = 0;
+        for (let i = 0; i < probe.length; i++) sum += h.data[i] * probe[i];
+        const loss = expectClose('loss', Float32Array.of(sum), f32(fx, 'loss'));
+        backward(h, Tensor.wrap(probe, h.shape));
+        const grads = expectGrads(model, fx, config);
+        t.diagnostic(`max rel error: hidden ${e(hidden)}, loss ${e(loss)}, gradients ${e(grads)}`);
+      }));
+  });
+}
