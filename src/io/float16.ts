@@ -9,7 +9,8 @@
  *         rounds to the smallest subnormal 0x0001 (2^-24).
  *   bf16: the top 16 bits of the float32, rounded on the low 16 (0x3f808000 -> tie -> 0x3f80).
  * NaN narrows to a canonical quiet NaN, as PyTorch does: f16 keeps the sign (0x7e00 / 0xfe00),
- * bf16 gives 0x7fc0. Widening is exact and keeps NaN payloads.
+ * bf16 gives 0x7fc0 (c10's scalar rule; torch's vectorised CPU kernels write 0xffff instead,
+ * which is also a NaN). Widening is exact and keeps NaN payloads.
  *
  * The scalar functions take a JS number that must already be a float32 value (`Math.fround`);
  * a double would be rounded twice. The array functions read float32 bits directly.

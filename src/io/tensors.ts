@@ -98,7 +98,7 @@ export function f32Tensor(
   name: string,
   shape: number[],
   data: Float32Array = new Float32Array(numel(shape)),
-) {
+): NamedTensor {
   const t: NamedTensor = { name, shape, dtype: 'F32', data };
   checkTensor(t, 'f32Tensor');
   return t;

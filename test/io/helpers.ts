@@ -1,0 +1,111 @@
+/** Shared helpers for the io tests: temp dirs, seeded random tensors, tiny configs. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import type { ModelConfig } from '../../src/io/model_config.ts';
+import type { NamedTensor, TensorMap } from '../../src/io/tensors.ts';
+import { canonicalShapes } from '../../src/io/weight_names.ts';
+
+/** A fresh temporary directory, removed when the test file finishes. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'xfmr-io-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Deterministic uniform floats in [-1, 1) (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
+  };
+}
+
+export function randomF32(name: string, shape: number[], next: () => number): NamedTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = next();
+  return { name, shape, dtype: 'F32', data };
+}
+
+/** Random canonical tensors for a config. */
+export function randomCanonical(c: ModelConfig, seed = 1): TensorMap {
+  const next = rng(seed);
+  const m: TensorMap = new Map();
+  for (const [name, shape] of canonicalShapes(c)) m.set(name, randomF32(name, shape, next));
+  return m;
+}
+
+const BASE: Omit<ModelConfig, 'arch'> = {
+  vocabSize: 11,
+  contextLength: 16,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 4,
+  headDim: 8,
+  ffnDim: 48,
+  ffnType: 'gelu_tanh',
+  norm: 'layernorm',
+  normEps: 1e-5,
+  position: 'learned',
+  ropeTheta: 10000,
+  attnBias: true,
+  qkvBias: true,
+  mlpBias: true,
+  tiedEmbeddings: true,
+  typeVocabSize: 0,
+  bosTokenId: 0,
+  eosTokenId: 1,
+  padTokenId: null,
+  dropout: 0,
+  initStd: 0.02,
+  slidingWindow: null,
+  torchDtype: null,
+};
+
+export function tinyGpt2(over: Partial<ModelConfig> = {}): ModelConfig {
+  return { ...BASE, arch: 'gpt2', ...over };
+}
+
+export function tinyLlama(over: Partial<ModelConfig> = {}): ModelConfig {
+  return {
+    ...BASE,
+    arch: 'llama',
+    nKvHeads: 2,
+    ffnType: 'swiglu',
+    norm: 'rmsnorm',
+    normEps: 1e-6,
+    position: 'rope',
+    attnBias: false,
+    qkvBias: false,
+    mlpBias: false,
+    tiedEmbeddings: false,
+    ...over,
+  };
+}
+
+export function tinyBert(over: Partial<ModelConfig> = {}): ModelConfig {
+  return { ...BASE, arch: 'bert', ffnType: 'gelu', normEps: 1e-12, typeVocabSize: 2, padTokenId: 0, ...over };
+}
+
+/** Asserts two tensor maps hold the same names, shapes, dtypes and bit-identical data. */
+export function sameTensors(
+  a: ReadonlyMap<string, NamedTensor>,
+  b: ReadonlyMap<string, NamedTensor>,
+): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, t] of a) {
+    const u = b.get(k);
+    if (u === undefined || u.dtype !== t.dtype || u.shape.join() !== t.shape.join()) return false;
+    const x = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const y = new Uint8Array(u.data.buffer, u.data.byteOffset, u.data.byteLength);
+    if (x.length !== y.length || x.some((v, i) => v !== y[i])) return false;
+  }
+  return true;
+}

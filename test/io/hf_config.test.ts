@@ -1,0 +1,320 @@
+/**
+ * Hugging Face config.json <-> ModelConfig for each supported family, with the defaults
+ * transformers applies (missing head_dim, n_inner null, eos as a list) and refusals that name
+ * the file and key.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parseHfConfig, readHfConfig, toHfConfig } from '../../src/io/hf_config.ts';
+import type { ModelConfig } from '../../src/io/model_config.ts';
+import { tempDir, tinyBert, tinyGpt2, tinyLlama } from './helpers.ts';
+
+// config.json of openai-community/gpt2 (abridged to the keys that matter)
+const GPT2 = {
+  activation_function: 'gelu_new',
+  architectures: ['GPT2LMHeadModel'],
+  attn_pdrop: 0.1,
+  bos_token_id: 50256,
+  embd_pdrop: 0.1,
+  eos_token_id: 50256,
+  initializer_range: 0.02,
+  layer_norm_epsilon: 1e-5,
+  model_type: 'gpt2',
+  n_ctx: 1024,
+  n_embd: 768,
+  n_head: 12,
+  n_inner: null,
+  n_layer: 12,
+  n_positions: 1024,
+  resid_pdrop: 0.1,
+  vocab_size: 50257,
+};
+
+// TinyLlama-1.1B style: GQA, no head_dim
+const LLAMA = {
+  architectures: ['LlamaForCausalLM'],
+  bos_token_id: 1,
+  eos_token_id: 2,
+  hidden_act: 'silu',
+  hidden_size: 2048,
+  initializer_range: 0.02,
+  intermediate_size: 5632,
+  max_position_embeddings: 2048,
+  model_type: 'llama',
+  num_attention_heads: 32,
+  num_hidden_layers: 22,
+  num_key_value_heads: 4,
+  rms_norm_eps: 1e-5,
+  rope_scaling: null,
+  rope_theta: 10000.0,
+  tie_word_embeddings: false,
+  torch_dtype: 'bfloat16',
+  vocab_size: 32000,
+};
+
+// Qwen2-0.5B style: tied, q/k/v biases (implicit), big theta
+const QWEN2 = {
+  architectures: ['Qwen2ForCausalLM'],
+  bos_token_id: 151643,
+  eos_token_id: 151643,
+  hidden_act: 'silu',
+  hidden_size: 896,
+  intermediate_size: 4864,
+  max_position_embeddings: 131072,
+  max_window_layers: 24,
+  model_type: 'qwen2',
+  num_attention_heads: 14,
+  num_hidden_layers: 24,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000.0,
+  sliding_window: 131072,
+  tie_word_embeddings: true,
+  use_sliding_window: false,
+  vocab_size: 151936,
+};
+
+// Mistral-Nemo style: explicit head_dim different from hidden / heads
+const MISTRAL = {
+  architectures: ['MistralForCausalLM'],
+  head_dim: 128,
+  hidden_size: 5120,
+  intermediate_size: 14336,
+  max_position_embeddings: 1024000,
+  model_type: 'mistral',
+  num_attention_heads: 32,
+  num_hidden_layers: 40,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-5,
+  rope_theta: 1000000.0,
+  sliding_window: null,
+  vocab_size: 131072,
+};
+
+// bert-base-uncased
+const BERT = {
+  architectures: ['BertForMaskedLM'],
+  attention_probs_dropout_prob: 0.1,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  hidden_size: 768,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  layer_norm_eps: 1e-12,
+  max_position_embeddings: 512,
+  model_type: 'bert',
+  num_attention_heads: 12,
+  num_hidden_layers: 12,
+  pad_token_id: 0,
+  position_embedding_type: 'absolute',
+  type_vocab_size: 2,
+  vocab_size: 30522,
+};
+
+describe('parseHfConfig', () => {
+  test('gpt2', () => {
+    const c = parseHfConfig(GPT2);
+    assert.deepEqual(c, {
+      arch: 'gpt2',
+      vocabSize: 50257,
+      contextLength: 1024,
+      dModel: 768,
+      nLayers: 12,
+      nHeads: 12,
+      nKvHeads: 12,
+      headDim: 64,
+      ffnDim: 3072, // n_inner null -> 4 * n_embd
+      ffnType: 'gelu_tanh',
+      norm: 'layernorm',
+      normEps: 1e-5,
+      position: 'learned',
+      ropeTheta: 10000,
+      attnBias: true,
+      qkvBias: true,
+      mlpBias: true,
+      tiedEmbeddings: true,
+      typeVocabSize: 0,
+      bosTokenId: 50256,
+      eosTokenId: 50256,
+      padTokenId: null,
+      dropout: 0.1,
+      initStd: 0.02,
+      slidingWindow: null,
+      torchDtype: null,
+    } satisfies ModelConfig);
+    assert.equal(parseHfConfig({ ...GPT2, activation_function: 'gelu' }).ffnType, 'gelu');
+    assert.equal(parseHfConfig({ ...GPT2, n_inner: 1000 }).ffnDim, 1000);
+  });
+
+  test('llama: GQA, head_dim defaults to hidden_size / heads', () => {
+    const c = parseHfConfig(LLAMA);
+    assert.equal(c.arch, 'llama');
+    assert.equal(c.nKvHeads, 4);
+    assert.equal(c.headDim, 64);
+    assert.equal(c.ffnType, 'swiglu');
+    assert.equal(c.norm, 'rmsnorm');
+    assert.equal(c.position, 'rope');
+    assert.equal(c.normEps, 1e-5);
+    assert.equal(c.tiedEmbeddings, false);
+    assert.equal(c.torchDtype, 'bfloat16');
+    assert.deepEqual([c.attnBias, c.qkvBias, c.mlpBias], [false, false, false]);
+    // num_key_value_heads absent -> MHA; attention_bias -> q/k/v/o biases
+    const mha = parseHfConfig({
+      ...LLAMA,
+      num_key_value_heads: undefined,
+      attention_bias: true,
+      mlp_bias: true,
+    });
+    assert.equal(mha.nKvHeads, 32);
+    assert.deepEqual([mha.attnBias, mha.qkvBias, mha.mlpBias], [true, true, true]);
+  });
+
+  test('eos_token_id may be a list (Llama 3)', () => {
+    const c = parseHfConfig({ ...LLAMA, bos_token_id: 128000, eos_token_id: [128001, 128008, 128009] });
+    assert.deepEqual(c.eosTokenId, [128001, 128008, 128009]);
+    assert.throws(
+      () => parseHfConfig({ ...LLAMA, eos_token_id: [1, 'x'] }, 'cfg.json'),
+      /cfg\.json: eos_token_id/,
+    );
+  });
+
+  test('qwen2: q/k/v biases, tied, sliding window off', () => {
+    const c = parseHfConfig(QWEN2);
+    assert.deepEqual([c.qkvBias, c.attnBias, c.mlpBias], [true, false, false]);
+    assert.equal(c.tiedEmbeddings, true);
+    assert.equal(c.headDim, 64);
+    assert.equal(c.ropeTheta, 1e6);
+    assert.equal(c.slidingWindow, null);
+    assert.equal(
+      parseHfConfig({ ...QWEN2, use_sliding_window: true, sliding_window: 4096 }).slidingWindow,
+      4096,
+    );
+  });
+
+  test('mistral: explicit head_dim, null sliding window, MistralConfig defaults', () => {
+    const c = parseHfConfig(MISTRAL);
+    assert.equal(c.headDim, 128);
+    assert.equal(c.nHeads * c.headDim, 4096);
+    assert.equal(c.slidingWindow, null);
+    assert.equal(c.bosTokenId, 1);
+    assert.equal(c.eosTokenId, 2);
+    assert.equal(parseHfConfig({ ...MISTRAL, sliding_window: undefined }).slidingWindow, 4096);
+  });
+
+  test('bert', () => {
+    const c = parseHfConfig(BERT);
+    assert.equal(c.arch, 'bert');
+    assert.equal(c.typeVocabSize, 2);
+    assert.equal(c.normEps, 1e-12);
+    assert.equal(c.ffnType, 'gelu');
+    assert.equal(c.contextLength, 512);
+    assert.equal(c.padTokenId, 0);
+    assert.equal(c.eosTokenId, null);
+  });
+
+  test('refusals name the file and the key', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...GPT2, model_type: 't5' }, /m\.json: model_type "t5" is not supported/],
+      [{ vocab_size: 3 }, /m\.json: model_type null is not supported/],
+      [{ ...LLAMA, hidden_size: undefined }, /m\.json: missing hidden_size/],
+      [{ ...LLAMA, num_attention_heads: 'x' }, /m\.json: num_attention_heads must be a non-negative integer/],
+      [
+        { ...LLAMA, rope_scaling: { rope_type: 'llama3', factor: 8 } },
+        /m\.json: rope_scaling .* is not supported/,
+      ],
+      [{ ...LLAMA, hidden_act: 'gelu' }, /m\.json: hidden_act "gelu" is not supported/],
+      [{ ...LLAMA, num_key_value_heads: 5 }, /m\.json: nHeads \(32\) must be a multiple of nKvHeads \(5\)/],
+      [{ ...GPT2, activation_function: 'relu' }, /m\.json: activation_function "relu"/],
+      [{ ...BERT, position_embedding_type: 'relative_key' }, /m\.json: position_embedding_type/],
+      [{ ...GPT2, n_embd: 770 }, /m\.json: n_embd \(770\) is not divisible/],
+      [[1, 2], /m\.json: config must be a JSON object/],
+    ];
+    for (const [json, re] of cases) assert.throws(() => parseHfConfig(json, 'm.json'), re);
+    // rope_scaling of type "default" is the same as none
+    assert.equal(parseHfConfig({ ...LLAMA, rope_scaling: { rope_type: 'default' } }).arch, 'llama');
+  });
+
+  test('readHfConfig names the file on bad JSON', () => {
+    const dir = tempDir();
+    const p = join(dir, 'config.json');
+    writeFileSync(p, '{"model_type": ');
+    assert.throws(
+      () => readHfConfig(p),
+      (e: Error) => e.message.startsWith(`${p}: invalid JSON`),
+    );
+    writeFileSync(p, JSON.stringify(QWEN2));
+    assert.equal(readHfConfig(p).config.arch, 'qwen2');
+  });
+});
+
+describe('toHfConfig', () => {
+  test('round trip for every family', () => {
+    for (const json of [
+      GPT2,
+      LLAMA,
+      QWEN2,
+      MISTRAL,
+      BERT,
+      { ...LLAMA, attention_bias: true, mlp_bias: true },
+    ]) {
+      const c = parseHfConfig(json);
+      const back = toHfConfig(c);
+      assert.deepEqual(parseHfConfig(back), c, json.model_type);
+      assert.equal(back.model_type, json.model_type);
+    }
+    for (const c of [tinyGpt2(), tinyLlama(), tinyBert(), tinyLlama({ arch: 'qwen2', qkvBias: true })]) {
+      assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+    }
+  });
+
+  test('writes the keys transformers uses', () => {
+    const g = toHfConfig(parseHfConfig(GPT2));
+    for (const k of [
+      'n_embd',
+      'n_layer',
+      'n_head',
+      'n_positions',
+      'n_inner',
+      'layer_norm_epsilon',
+      'activation_function',
+    ]) {
+      assert.ok(k in g, k);
+    }
+    assert.deepEqual(g.architectures, ['GPT2LMHeadModel']);
+    const l = toHfConfig(parseHfConfig(LLAMA));
+    for (const k of [
+      'hidden_size',
+      'num_hidden_layers',
+      'num_attention_heads',
+      'num_key_value_heads',
+      'intermediate_size',
+      'rms_norm_eps',
+      'rope_theta',
+      'max_position_embeddings',
+      'tie_word_embeddings',
+      'head_dim',
+      'hidden_act',
+    ]) {
+      assert.ok(k in l, k);
+    }
+    assert.equal(l.hidden_act, 'silu');
+  });
+
+  test('refuses what a family cannot express', () => {
+    assert.throws(() => toHfConfig(tinyGpt2({ nKvHeads: 2 })), /gpt2 config\.json cannot express nKvHeads 2/);
+    assert.throws(
+      () => toHfConfig(tinyLlama({ arch: 'qwen2', qkvBias: false })),
+      /qwen2 config\.json cannot express/,
+    );
+    assert.throws(
+      () => toHfConfig(tinyLlama({ arch: 'mistral', mlpBias: true })),
+      /mistral config\.json cannot express biases/,
+    );
+    assert.throws(
+      () => toHfConfig(tinyBert({ norm: 'rmsnorm' })),
+      /bert config\.json cannot express rmsnorm/,
+    );
+  });
+});
