@@ -9,14 +9,44 @@ import { UsageError } from './args.ts';
 type Command = (argv: string[]) => Promise<void>;
 
 const commands: Record<string, { describe: string; load: () => Promise<Command> }> = {
+  export: {
+    describe:
+      'write a model directory as GGUF (llama.cpp) or a Hugging Face copy: --model DIR --format gguf|hf --out PATH',
+    load: async () => (await import('./export.ts')).run,
+  },
+  generate: {
+    describe: 'generate text: --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--json]',
+    load: async () => (await import('./generate.ts')).run,
+  },
   info: { describe: 'backend, CPU features and threads', load: async () => (await import('./info.ts')).run },
+  init: {
+    describe:
+      'write a randomly initialised model directory: --config PRESET|FILE.json --tokenizer FILE --out DIR',
+    load: async () => (await import('./init.ts')).run,
+  },
+  data: {
+    describe: 'prepare token shards from text or JSONL (data prepare)',
+    load: async () => (await import('./data.ts')).run,
+  },
   pretrain: {
     describe: 'pretrain a decoder on token shards',
     load: async () => (await import('./pretrain.ts')).run,
   },
+  sft: {
+    describe: 'supervised fine-tuning on prompt/completion or chat JSONL',
+    load: async () => (await import('./sft.ts')).run,
+  },
   start: {
     describe: 'the main job on its embedded defaults (npm start)',
     load: async () => (await import('./start.ts')).run,
+  },
+  tokenize: {
+    describe: 'print the token ids of a text (--tokenizer tokenizer.json|gpt2|cl100k_base|o200k_base)',
+    load: async () => (await import('./tokenize.ts')).run,
+  },
+  tokenizer: {
+    describe: 'train a tokenizer: tokenizer train --type bpe|wordpiece|unigram --vocab-size N --out FILE',
+    load: async () => (await import('./tokenizer.ts')).run,
   },
 };
 

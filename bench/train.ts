@@ -1,0 +1,97 @@
+/**
+ * `npm run bench -- train [STEPS]`: training throughput (forward + backward + clip + AdamW) of a
+ * GPT-2-style model (6 layers, 6 heads, d 384, block 256, batch 16, char vocabulary 65) in xfmr
+ * and in PyTorch (bench/peers/train_torch.py, Debian's python3-torch) on the same model and batch,
+ * 2 threads each, plus peak RSS of each. Each side runs in its own process; a step's time is the
+ * best of STEPS after a warm-up. PyTorch's figure is its best of 1 and 2 threads (PEERS.md: its
+ * thread pools fight over 2 cores).
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const steps = Number(process.argv[2] ?? 5);
+const here = import.meta.dirname;
+
+async function worker(): Promise<void> {
+  const { kernels } = await import('../src/kernels/index.ts');
+  const { DecoderLM } = await import('../src/models/decoder.ts');
+  const { gpt2Config } = await import('../src/models/presets.ts');
+  const { AdamW } = await import('../src/train/adamw.ts');
+  const { backward, Rng, tidy } = await import('../src/tensor/index.ts');
+  const [B, T, V] = [16, 256, 65];
+  const model = new DecoderLM(gpt2Config({ vocabSize: V, contextLength: T, dModel: 384, nLayers: 6, nHeads: 6 }), 0);
+  const opt = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.1 });
+  const rng = new Rng(1);
+  const ids = Int32Array.from({ length: B * T }, () => rng.int(V));
+  const targets = Int32Array.from({ length: B * T }, () => rng.int(V));
+  const step = () => {
+    tidy(() => {
+      backward(model.loss(ids, targets, B, T));
+    });
+    opt.update({ maxGradNorm: 1 });
+    opt.zeroGrad();
+  };
+  step();
+  let best = Infinity;
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    step();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  const peak = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(`${JSON.stringify({ tok_s: (B * T) / best, peak_rss_mb: peak, threads: kernels().threads(), backend: kernels().name })}\n`);
+}
+
+interface Side {
+  tok_s: number;
+  peak_rss_mb: number;
+  threads: number;
+}
+
+function lastJson(out: string): Side {
+  const line = out.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(line) as Side;
+}
+
+if (process.argv.includes('--worker')) {
+  await worker();
+} else {
+  console.log(`model: GPT-2 style, L6 H6 D384 T256 B16 V65 (10.8M parameters); best of ${steps} steps after a warm-up`);
+  const x = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'train.ts'), String(steps), '--worker'], {
+    encoding: 'utf8',
+    env: { ...process.env, XFMR_THREADS: process.env.XFMR_THREADS ?? '2' },
+  });
+  if (x.status !== 0) throw new Error(`xfmr worker failed: ${x.stderr}`);
+  const xfmr = lastJson(x.stdout);
+  console.log(`xfmr (${xfmr.threads} threads): ${xfmr.tok_s.toFixed(0)} tok/s, peak RSS ${xfmr.peak_rss_mb.toFixed(0)} MB`);
+  let torch: (Side & { torch?: string }) | null = null;
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.log('pytorch: not installed (apt-get install python3-torch to compare); peer skipped');
+  } else {
+    for (const threads of [1, 2]) {
+      // PEERS.md: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on this machine for old numpy) slow a
+      // current OpenBLAS; the peer runs without them so it uses its best kernel.
+      const env = { ...process.env };
+      delete env.OPENBLAS_CORETYPE;
+      delete env.OPENBLAS_L2_SIZE;
+      const p = spawnSync('/usr/bin/python3', [join(here, 'peers', 'train_torch.py'), String(threads), String(steps)], { encoding: 'utf8', env });
+      if (p.status !== 0) throw new Error(`pytorch peer failed: ${p.stderr}`);
+      const r = lastJson(p.stdout);
+      console.log(`pytorch (${threads} thread${threads > 1 ? 's' : ''}): ${r.tok_s.toFixed(0)} tok/s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`);
+      if (!torch || r.tok_s > torch.tok_s) torch = r;
+    }
+  }
+  const ratio = torch ? xfmr.tok_s / torch.tok_s : null;
+  if (ratio) console.log(`xfmr / pytorch (best): ${ratio.toFixed(2)}x throughput, ${(xfmr.peak_rss_mb / (torch?.peak_rss_mb ?? 1)).toFixed(2)}x peak memory`);
+  const r1 = (v: number) => Math.round(v * 10) / 10;
+  console.log(
+    JSON.stringify({
+      train_tok_s: { xfmr: r1(xfmr.tok_s), pytorch: torch ? r1(torch.tok_s) : null },
+      peak_rss_mb: { xfmr: r1(xfmr.peak_rss_mb), pytorch: torch ? r1(torch.peak_rss_mb) : null },
+      ratio: ratio ? Math.round(ratio * 100) / 100 : null,
+      threads: { xfmr: xfmr.threads, pytorch: torch?.threads ?? null },
+      steps,
+    }),
+  );
+}
