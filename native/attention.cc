@@ -1,8 +1,623 @@
-// Kernel family: attention (to be written).
-#include "common.h"
+// Kernel family: fused scaled-dot-product attention (FlashAttention-2 style), forward and
+// backward, with GQA/MQA, causal masking relative to qOffset, and K/V read in place from a KV cache
+// (kvBatchStride). Contract: Kernels.attentionForward/Backward; oracle: src/kernels/js/attention.ts.
+//
+// Rows. For one (batch b, KV head hk) the `rows` = Tq * group query vectors that read this KV head
+// are numbered r = i * group + g (query position i, head hk * group + g): one row tile then shares
+// every K/V tile between the heads of a group, and a decode step (Tq = 1) still has `group` rows.
+// Row r sits at absolute position qOffset + r / group.
+//
+// Forward, per (b, hk, row tile of up to kBq rows): for each key tile of kBk keys,
+//   St = K (scale Q)^T                     [keys, rows]   register-blocked micro-kernel
+//   online softmax down each column: m' = max(m, max_j St), P = exp(St - m'),
+//                                    l = l e^(m - m') + sum_j P, O *= e^(m - m')
+//   O += P V                               [rows, D]
+// then out = O / l and lse = m + log l. Scores are kept transposed (keys x rows) so that K and V
+// are read in place as matrix operands (no per-tile packing when D is a multiple of 16; only
+// (scale Q)^T is packed, once per task) and the softmax is vertical: one query row per SIMD lane,
+// no horizontal reductions. Only key tiles some row can see are visited (causal), and the only
+// [Tq, Tk]-shaped state is one tile.
+//
+// Backward, per (b, hk) (so dk/dv rows have a single writer), key tiles outer, row tiles inner,
+// with the same transposed tiles:
+//   P^T = exp(St - lse) (recomputed), dV += P^T dO, dP^T = V dO^T, dS^T = P^T (dP^T - delta),
+//   dK += dS^T (scale Q), dQ += dS K, with delta = rowsum(dO * out).
+// dQ is kept for all rows of the task and added to dq (times scale) at the end. When B * Hkv is
+// too small to feed the threads, the key tiles of one (b, hk) are also split across tasks; each
+// split then writes its dQ to a private buffer, summed afterwards (no atomics).
+//
+// SIMD: the softmax parts are written once over simd vectors of the ISA's width; the matrix
+// products go through the register-blocked micro-kernel of simd_mm.h, instantiated per ISA with a
+// block that fills the register file: AVX-512 6 x 4 zmm, AVX2 6 x 2 ymm, portable SSE2 3 x 4 xmm.
+//
+// Memory: the backward keeps Q, dO, their transposes and dQ for all rows of its (b, hk), so each
+// thread holds about 5x the size of q / (B * Hkv) of scratch (plus one dQ per task when split).
+//
+// Not handled: a decode step with one (b, hk) pair and a long cache runs on one thread (no split
+// of the keys in the forward, "flash-decoding"), and a row tile narrower than 16 rows (MHA decode)
+// wastes SIMD lanes in St; K/V that overlap between batches (kvBatchStride < Tk * Hkv * D) make
+// the backward run serially, since their gradients would race.
+#include <algorithm>
+#include <cstdlib>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include "math_vec.h"
 
 namespace xfmr {
+namespace {
 
-void register_attention(napi_env, napi_value) {}
+using namespace simd;
+
+// Tile sizes. The tile along the causal axis (forward: query rows, backward: keys) is the smaller
+// one: a diagonal tile computes its masked half too, about kTile / (2 T) of all the work.
+constexpr int64_t kBq = 32;   // forward: query rows per tile
+constexpr int64_t kBk = 64;   // forward: keys per tile
+constexpr int64_t kBqB = 64;  // backward: query rows per tile
+constexpr int64_t kBkB = 32;  // backward: keys per tile
+constexpr int64_t kPad = 16;  // D and key counts are padded to this (a multiple of every lane count)
+
+XFMR_INLINE int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+struct AttnShape {
+  int64_t B, Tq, Tk, Hq, Hkv, D, Dp, kv_stride, q_offset, group, rows;
+  float scale;
+  bool causal;
+
+  // Keys [0, visible(r)) are seen by row r.
+  int64_t visible(int64_t r) const {
+    if (!causal) return Tk;
+    return std::min(Tk, std::max<int64_t>(0, q_offset + r / group + 1));
+  }
+  // Offset of row r of (b, hk) in q / out / dq / dout ([B, Tq, Hq, D]).
+  int64_t q_index(int64_t b, int64_t hk, int64_t r) const {
+    return ((b * Tq + r / group) * Hq + hk * group + r % group) * D;
+  }
+  int64_t lse_index(int64_t b, int64_t hk, int64_t r) const {
+    return (b * Hq + hk * group + r % group) * Tq + r / group;
+  }
+  // Offset of key j of (b, hk) in k / v / dk / dv.
+  int64_t k_index(int64_t b, int64_t hk, int64_t j) const { return b * kv_stride + (j * Hkv + hk) * D; }
+};
+
+}  // namespace
+
+// ---- the micro-kernel, once per ISA (see simd_mm.h) ----
+
+#if defined(__x86_64__) || defined(__i386__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+// GCC 12's avx512fintrin.h builds "undefined" vectors as `__m512 __Y = __Y;`, which -Wall reports.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+namespace mm_avx512 {
+using Reg = __m512;
+constexpr int kLanes = 16, kRows = 6, kCols = 4;  // 24 accumulators + 4 B + 1 broadcast of 32 zmm
+XFMR_INLINE Reg reg_zero() { return _mm512_setzero_ps(); }
+XFMR_INLINE Reg reg_load(const float* p) { return _mm512_loadu_ps(p); }
+XFMR_INLINE void reg_store(float* p, Reg r) { _mm512_storeu_ps(p, r); }
+XFMR_INLINE Reg reg_bcast(const float* p) { return _mm512_set1_ps(*p); }
+XFMR_INLINE Reg reg_fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+#include "simd_mm.h"
+
+// dst[d * ldd + r] = src[r * lds + d] for a 16 x 16 block: unpack, shuffle, then two 128-bit lane
+// shuffles (64 shuffles for 256 floats, against a load and a store per float done one by one).
+inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 16; i += 8)
+    for (int j = 0; j < 4; j++) {
+      t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
+      t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xdd);
+    }
+  for (int j = 0; j < 8; j++) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+  }
+  for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + i * ldd, r[i]);
+}
+}  // namespace mm_avx512
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace mm_avx2 {
+using Reg = __m256;
+constexpr int kLanes = 8, kRows = 6, kCols = 2;  // 12 accumulators + 2 B + 1 broadcast of 16 ymm
+XFMR_INLINE Reg reg_zero() { return _mm256_setzero_ps(); }
+XFMR_INLINE Reg reg_load(const float* p) { return _mm256_loadu_ps(p); }
+XFMR_INLINE void reg_store(float* p, Reg r) { _mm256_storeu_ps(p, r); }
+XFMR_INLINE Reg reg_bcast(const float* p) { return _mm256_broadcast_ss(p); }
+XFMR_INLINE Reg reg_fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+#include "simd_mm.h"
+
+inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  for (int d = 0; d < 16; d++)
+    for (int r = 0; r < 16; r++) dst[d * ldd + r] = src[r * lds + d];
+}
+}  // namespace mm_avx2
+#pragma GCC pop_options
+#endif
+
+namespace mm_portable {
+using Reg = simd::vf4;  // SSE2 on x86-64; generic vectors compile well at the native width
+constexpr int kLanes = 4, kRows = 3, kCols = 4;  // 12 accumulators of 16 xmm
+XFMR_INLINE Reg reg_zero() { return Reg{}; }
+XFMR_INLINE Reg reg_load(const float* p) { return simd::load<Reg>(p); }
+XFMR_INLINE void reg_store(float* p, const Reg& r) { simd::store<Reg>(p, r); }
+XFMR_INLINE Reg reg_bcast(const float* p) { return simd::splat<Reg>(*p); }
+XFMR_INLINE Reg reg_fma(const Reg& a, const Reg& b, const Reg& c) { return a * b + c; }
+#include "simd_mm.h"
+
+inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  for (int d = 0; d < 16; d++)
+    for (int r = 0; r < 16; r++) dst[d * ldd + r] = src[r * lds + d];
+}
+}  // namespace mm_portable
+
+namespace {
+
+using namespace simd;
+
+// ---- packing and tile helpers ----
+
+// Rows of [B, T, H, D] tensors sit H * D floats apart: strided enough that the hardware
+// prefetcher lags; asking for the row kAhead rows ahead hides most of the latency (the row loops
+// below were a quarter of the backward's time without it).
+constexpr int64_t kAhead = 6;
+XFMR_INLINE void prefetch_row(const float* p, int64_t n, bool write) {
+  for (int64_t c = 0; c < n; c += 16) {
+    if (write) __builtin_prefetch(p + c, 1, 3);
+    else __builtin_prefetch(p + c, 0, 3);
+  }
+}
+
+// Query rows [r0, r0 + n) of (b, hk) times `mul`, as rows [n, Dp] (zero-padded past D).
+XFMR_INLINE void pack_q(const float* base, const AttnShape& s, int64_t b, int64_t hk, int64_t r0, int64_t n,
+                        float mul, float* rows) {
+  for (int64_t rr = 0; rr < n; rr++) {
+    if (rr + kAhead < n) prefetch_row(base + s.q_index(b, hk, r0 + rr + kAhead), s.D, false);
+    const float* src = base + s.q_index(b, hk, r0 + rr);
+    float* d = rows + rr * s.Dp;
+    for (int64_t c = 0; c < s.D; c++) d[c] = src[c] * mul;
+    std::fill(d + s.D, d + s.Dp, 0.f);
+  }
+}
+// cols[d, r] = rows[r, d] for d < D, r < round_up(n, kPad) (rows past n read as 0): [D, ldt].
+// By 16 x 16 blocks, so each store fills a whole cache line (a scattered transpose cost ~20% of
+// the backward); full blocks go through the ISA's register transpose `tr16`.
+using Tr16Fn = void (*)(const float*, int64_t, float*, int64_t);
+template <Tr16Fn tr16>
+XFMR_INLINE void transpose_rows(const float* rows, int64_t n, int64_t D, int64_t Dp, float* cols, int64_t ldt) {
+  const int64_t np = round_up(n, kPad);
+  for (int64_t r0 = 0; r0 < np; r0 += kPad)
+    for (int64_t d0 = 0; d0 < D; d0 += kPad) {
+      if (r0 + kPad <= n && d0 + kPad <= D) {
+        tr16(rows + r0 * Dp + d0, Dp, cols + d0 * ldt + r0, ldt);
+        continue;
+      }
+      const int64_t dn = std::min(kPad, D - d0);
+      for (int64_t d = 0; d < dn; d++) {
+        float line[kPad];
+        for (int64_t r = 0; r < kPad; r++) line[r] = r0 + r < n ? rows[(r0 + r) * Dp + d0 + d] : 0.f;
+        std::copy(line, line + kPad, cols + (d0 + d) * ldt + r0);
+      }
+    }
+}
+
+// K or V rows [j0, j0 + nk) of (b, hk) as a matrix operand: in place (row stride Hkv * D) when D is
+// a multiple of kPad, else copied into `pad` as [nk, Dp], zero-padded past D.
+XFMR_INLINE const float* kv_rows(const float* base, const AttnShape& s, int64_t b, int64_t hk, int64_t j0,
+                                 int64_t nk, float* pad, int64_t* ld) {
+  if (s.D == s.Dp) {
+    *ld = s.Hkv * s.D;
+    return base + s.k_index(b, hk, j0);
+  }
+  for (int64_t jj = 0; jj < nk; jj++) {
+    const float* src = base + s.k_index(b, hk, j0 + jj);
+    std::copy(src, src + s.D, pad + jj * s.Dp);
+    std::fill(pad + jj * s.Dp + s.D, pad + (jj + 1) * s.Dp, 0.f);
+  }
+  *ld = s.Dp;
+  return pad;
+}
+
+// vis[rr] = keys visible to row r0 + rr for rr < n, 0 for the padding up to round_up(n, kPad).
+XFMR_INLINE void visible_rows(const AttnShape& s, int64_t r0, int64_t n, int32_t* vis) {
+  for (int64_t rr = 0; rr < n; rr++) vis[rr] = static_cast<int32_t>(s.visible(r0 + rr));
+  std::fill(vis + n, vis + round_up(n, kPad), 0);
+}
+
+template <class V>
+XFMR_INLINE mask_t<V> load_i32(const int32_t* p) {
+  mask_t<V> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// ---- forward ----
+
+// Floats of per-thread scratch for one forward task.
+int64_t fwd_scratch(const AttnShape& s) {
+  return s.D * kBq + 2 * kBq * s.Dp + kBk * kBq + kBk * s.Dp + 4 * kBq;
+}
+
+// Rows [r0, r1) of (b, hk): out and lse. Scores are kept transposed, St[key][row], so K and V are
+// read in place and the online softmax runs down the columns, one query row per SIMD lane.
+// V: the ISA's vector; mm / mm_ta: its micro-kernel without / with A transposed.
+using MmFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t,
+                      bool);
+template <class V, MmFn mm, MmFn mm_ta, Tr16Fn tr16>
+XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, float* out, float* lse,
+                               const AttnShape* sp, int64_t b, int64_t hk, int64_t r0, int64_t r1,
+                               float* scratch) {
+  constexpr int W = lanes<V>;
+  const AttnShape& s = *sp;
+  const int64_t nr = r1 - r0, nrp = round_up(nr, kPad), D = s.D, Dp = s.Dp;
+  float* Qt = scratch;        // [D, kBq]    scale * q, transposed
+  float* Q = Qt + D * kBq;    // [kBq, Dp]   scale * q (staging for the transpose)
+  float* O = Q + kBq * Dp;    // [kBq, Dp]   unnormalised output
+  float* St = O + kBq * Dp;   // [kBk, kBq]  scores, then probabilities
+  float* Vpad = St + kBk * kBq;  // [kBk, Dp] V rows when D is not a multiple of kPad
+  float* m = Vpad + kBk * Dp;    // [kBq] running max
+  float* l = m + kBq;            // [kBq] running sum
+  float* alpha = l + kBq;        // [kBq] rescale of this key tile
+  int32_t* vis = reinterpret_cast<int32_t*>(alpha + kBq);  // [kBq] keys visible per row
+  pack_q(q, s, b, hk, r0, nr, s.scale, Q);
+  transpose_rows<tr16>(Q, nr, D, Dp, Qt, kBq);
+  visible_rows(s, r0, nr, vis);
+  std::fill(O, O + nr * Dp, 0.f);
+  std::fill(m, m + nrp, -INFINITY);
+  std::fill(l, l + nrp, 0.f);
+  const int64_t kend = s.visible(r1 - 1);  // later rows see at least as many keys
+  for (int64_t j0 = 0; j0 < kend; j0 += kBk) {
+    const int64_t nk = std::min(kBk, kend - j0);
+    mm(nk, nrp, D, k + s.k_index(b, hk, j0), s.Hkv * D, Qt, kBq, St, kBq, false);  // St = K (scale Q)^T
+    for (int64_t c = 0; c < nrp; c += W) {
+      const mask_t<V> vc = load_i32<V>(vis + c);
+      V mx = splat<V>(-INFINITY);
+      for (int64_t j = 0; j < nk; j++)  // max over the keys each row can see
+        mx = vmax(mx, static_cast<int32_t>(j0 + j) < vc ? load<V>(St + j * kBq + c) : splat<V>(-INFINITY));
+      const V mold = load<V>(m + c), mnew = vmax(mold, mx);
+      // A row that has seen no key yet keeps m = -inf; exp against 0 then gives alpha = 0.
+      const V msub = mnew == splat<V>(-INFINITY) ? V{} : mnew;
+      const V a = vexp(mold - msub);
+      V sum{};
+      for (int64_t j = 0; j < nk; j++) {  // P = exp(S - m), 0 where masked
+        float* p = St + j * kBq + c;
+        V e = vexp_nonpos(load<V>(p) - msub);
+        e = static_cast<int32_t>(j0 + j) < vc ? e : V{};
+        store<V>(p, e);
+        sum += e;
+      }
+      store<V>(l + c, load<V>(l + c) * a + sum);
+      store<V>(m + c, mnew);
+      store<V>(alpha + c, a);
+    }
+    for (int64_t rr = 0; rr < nr; rr++)
+      if (alpha[rr] != 1.f) {
+        float* o = O + rr * Dp;
+        const V va = splat<V>(alpha[rr]);
+        for (int64_t c = 0; c < Dp; c += W) store<V>(o + c, load<V>(o + c) * va);
+      }
+    int64_t ldv;
+    const float* Vr = kv_rows(v, s, b, hk, j0, nk, Vpad, &ldv);
+    mm_ta(nr, Dp, nk, St, kBq, Vr, ldv, O, Dp, true);  // O += P V
+  }
+  for (int64_t rr = 0; rr < nr; rr++) {
+    if (rr + kAhead < nr) prefetch_row(out + s.q_index(b, hk, r0 + rr + kAhead), D, true);
+    float* dst = out + s.q_index(b, hk, r0 + rr);
+    const float* o = O + rr * Dp;
+    if (l[rr] > 0) {
+      const float inv = 1.f / l[rr];
+      for (int64_t c = 0; c < D; c++) dst[c] = o[c] * inv;
+      lse[s.lse_index(b, hk, r0 + rr)] = m[rr] + std::log(l[rr]);
+    } else {  // no visible key (qOffset < 0 or Tk = 0): zeros, as the js oracle
+      std::fill(dst, dst + D, 0.f);
+      lse[s.lse_index(b, hk, r0 + rr)] = -INFINITY;
+    }
+  }
+}
+
+// ---- backward ----
+
+// Floats of per-thread scratch for one backward task (dQ excluded when it has its own buffer).
+int64_t bwd_scratch(const AttnShape& s, bool with_dq) {
+  const int64_t rows_p = round_up(s.rows, kPad);
+  return (with_dq ? 3 : 2) * s.rows * s.Dp + 2 * s.D * rows_p + 3 * rows_p + 2 * kBkB * kBqB + 3 * kBkB * s.Dp;
+}
+
+struct BwdArgs {
+  const float *q, *k, *v, *out, *dout, *lse;
+  float *dq, *dk, *dv;
+};
+
+// Key tiles [kt0, kt1) of (b, hk): adds into dk, dv. dQ (rows x Dp, unscaled) is accumulated in
+// `dQ` (zeroed here); when `add_dq`, it is then added into dq times scale. Transposed tiles as in
+// the forward: St = K (scale Q)^T, P^T = exp(St - lse), dP^T = V dO^T, dS^T = P^T (dP^T - delta).
+template <class V, MmFn mm, MmFn mm_ta, Tr16Fn tr16>
+XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b, int64_t hk, int64_t kt0,
+                               int64_t kt1, float* scratch, float* dQ, bool add_dq) {
+  constexpr int W = lanes<V>;
+  const BwdArgs& a = *ap;
+  const AttnShape& s = *sp;
+  const int64_t rows = s.rows, rows_p = round_up(rows, kPad), D = s.D, Dp = s.Dp, ldk = s.Hkv * D;
+  float* Q = scratch;                 // [rows, Dp]   scale * q
+  float* dO = Q + rows * Dp;          // [rows, Dp]   dout
+  float* Qt = dO + rows * Dp;         // [D, rows_p]  scale * q, transposed
+  float* dOt = Qt + D * rows_p;       // [D, rows_p]  dout, transposed
+  float* lse_r = dOt + D * rows_p;    // [rows_p]
+  float* delta = lse_r + rows_p;      // [rows_p]     rowsum(dout * out)
+  int32_t* vis = reinterpret_cast<int32_t*>(delta + rows_p);  // [rows_p]
+  float* St = delta + 2 * rows_p;     // [kBkB, kBqB]   P^T
+  float* dSt = St + kBkB * kBqB;        // [kBkB, kBqB]   dP^T, then dS^T
+  float* Kpad = dSt + kBkB * kBqB;      // [kBkB, Dp]    K rows when D is not a multiple of kPad
+  float* dKa = Kpad + kBkB * Dp;       // [kBkB, Dp]
+  float* dVa = dKa + kBkB * Dp;        // [kBkB, Dp]
+  pack_q(a.q, s, b, hk, 0, rows, s.scale, Q);
+  pack_q(a.dout, s, b, hk, 0, rows, 1.f, dO);
+  transpose_rows<tr16>(Q, rows, D, Dp, Qt, rows_p);
+  transpose_rows<tr16>(dO, rows, D, Dp, dOt, rows_p);
+  visible_rows(s, 0, rows, vis);
+  std::fill(dQ, dQ + rows * Dp, 0.f);
+  for (int64_t r = 0; r < rows_p; r++) {
+    if (r + kAhead < rows) prefetch_row(a.out + s.q_index(b, hk, r + kAhead), D, false);
+    lse_r[r] = r < rows ? a.lse[s.lse_index(b, hk, r)] : 0.f;
+    delta[r] = r < rows ? row_dot<V>(dO + r * Dp, a.out + s.q_index(b, hk, r), D) : 0.f;
+  }
+  for (int64_t kt = kt0; kt < kt1; kt++) {
+    const int64_t j0 = kt * kBkB;
+    if (j0 >= s.Tk) break;
+    // Rows before rstart see none of these keys (causal), nor of any later tile.
+    const int64_t first = s.causal ? std::max<int64_t>(0, (j0 - s.q_offset) * s.group) : 0;
+    if (first >= rows) break;
+    const int64_t rstart = first / kPad * kPad;  // aligned, so column blocks stay inside rows_p
+    const int64_t nk = std::min(kBkB, s.Tk - j0);
+    const float* Kj = a.k + s.k_index(b, hk, j0);
+    const float* Vj = a.v + s.k_index(b, hk, j0);
+    int64_t ldkr;
+    const float* Kr = kv_rows(a.k, s, b, hk, j0, nk, Kpad, &ldkr);
+    std::fill(dKa, dKa + nk * Dp, 0.f);
+    std::fill(dVa, dVa + nk * Dp, 0.f);
+    for (int64_t r0 = rstart; r0 < rows; r0 += kBqB) {
+      const int64_t nr = std::min(kBqB, rows - r0), nrp = round_up(nr, kPad);
+      mm(nk, nrp, D, Kj, ldk, Qt + r0, rows_p, St, kBqB, false);   // St = K (scale Q)^T
+      mm(nk, nrp, D, Vj, ldk, dOt + r0, rows_p, dSt, kBqB, false);  // dP^T = V dO^T
+      for (int64_t c = 0; c < nrp; c += W) {
+        const mask_t<V> vc = load_i32<V>(vis + r0 + c);
+        const V l = load<V>(lse_r + r0 + c), dl = load<V>(delta + r0 + c);
+        for (int64_t j = 0; j < nk; j++) {
+          float *p = St + j * kBqB + c, *ds = dSt + j * kBqB + c;
+          V e = vexp_nonpos(load<V>(p) - l);
+          e = static_cast<int32_t>(j0 + j) < vc ? e : V{};  // select: e is garbage where masked
+          store<V>(p, e);
+          store<V>(ds, e * (load<V>(ds) - dl));
+        }
+      }
+      mm(nk, Dp, nr, St, kBqB, dO + r0 * Dp, Dp, dVa, Dp, true);     // dV += P^T dO
+      mm(nk, Dp, nr, dSt, kBqB, Q + r0 * Dp, Dp, dKa, Dp, true);     // dK += dS^T (scale Q)
+      mm_ta(nr, Dp, nk, dSt, kBqB, Kr, ldkr, dQ + r0 * Dp, Dp, true);  // dQ += dS K
+    }
+    for (int64_t jj = 0; jj < nk; jj++) {
+      const int64_t o = s.k_index(b, hk, j0 + jj);
+      if (jj + kAhead < nk) {
+        prefetch_row(a.dk + o + kAhead * ldk, D, true);
+        prefetch_row(a.dv + o + kAhead * ldk, D, true);
+      }
+      for (int64_t c = 0; c < D; c++) {
+        a.dk[o + c] += dKa[jj * Dp + c];
+        a.dv[o + c] += dVa[jj * Dp + c];
+      }
+    }
+  }
+  if (add_dq)
+    for (int64_t r = 0; r < rows; r++) {
+      if (r + kAhead < rows) prefetch_row(a.dq + s.q_index(b, hk, r + kAhead), D, true);
+      float* dst = a.dq + s.q_index(b, hk, r);
+      for (int64_t c = 0; c < D; c++) dst[c] += s.scale * dQ[r * Dp + c];
+    }
+}
+
+// ---- per-ISA variants ----
+
+using FwdFn = void (*)(const float*, const float*, const float*, float*, float*, const AttnShape*, int64_t,
+                       int64_t, int64_t, int64_t, float*);
+using BwdFn = void (*)(const BwdArgs*, const AttnShape*, int64_t, int64_t, int64_t, int64_t, float*, float*, bool);
+
+#define XFMR_ATTN_VARIANT(suffix, target, V, ns)                                                               \
+  target void attn_fwd_##suffix(const float* q, const float* k, const float* v, float* out, float* lse,        \
+                                const AttnShape* s, int64_t b, int64_t hk, int64_t r0, int64_t r1,             \
+                                float* scratch) {                                                              \
+    attn_fwd_body<V, ns::mm<false>, ns::mm<true>, ns::transpose16>(q, k, v, out, lse, s, b, hk, r0, r1,         \
+                                                                   scratch);                                   \
+  }                                                                                                            \
+  target void attn_bwd_##suffix(const BwdArgs* a, const AttnShape* s, int64_t b, int64_t hk, int64_t kt0,      \
+                                int64_t kt1, float* scratch, float* dQ, bool add_dq) {                         \
+    attn_bwd_body<V, ns::mm<false>, ns::mm<true>, ns::transpose16>(a, s, b, hk, kt0, kt1, scratch, dQ,          \
+                                                                   add_dq);                                    \
+  }
+
+#if defined(__x86_64__) || defined(__i386__)
+XFMR_ATTN_VARIANT(avx512, XFMR_TARGET_AVX512, vf16, mm_avx512)
+XFMR_ATTN_VARIANT(avx2, XFMR_TARGET_AVX2, vf8, mm_avx2)
+#endif
+XFMR_ATTN_VARIANT(portable, , vf4, mm_portable)
+
+FwdFn pick_fwd() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa() == Isa::Avx512) return attn_fwd_avx512;
+  if (isa() == Isa::Avx2) return attn_fwd_avx2;
+#endif
+  return attn_fwd_portable;
+}
+BwdFn pick_bwd() {
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa() == Isa::Avx512) return attn_bwd_avx512;
+  if (isa() == Isa::Avx2) return attn_bwd_avx2;
+#endif
+  return attn_bwd_portable;
+}
+
+// A 64-byte aligned float buffer owned by one kernel call.
+struct Scratch {
+  float* p = nullptr;
+  explicit Scratch(int64_t n) {
+    size_t bytes = static_cast<size_t>(round_up(std::max<int64_t>(n, 1), 16)) * sizeof(float);
+    p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  }
+  ~Scratch() { std::free(p); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
+
+// ---- N-API entry points: argument order as in src/kernels/kernels.ts ----
+
+// Unpacks the shape arguments shared by forward (first = 5) and backward (first = 9):
+// B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal.
+bool read_shape(KernelArgs& a, size_t first, AttnShape& s) {
+  s.B = a.dim(first, "B");
+  s.Tq = a.dim(first + 1, "Tq");
+  s.Tk = a.dim(first + 2, "Tk");
+  s.Hq = a.dim(first + 3, "Hq");
+  s.Hkv = a.dim(first + 4, "Hkv");
+  s.D = a.dim(first + 5, "D");
+  s.kv_stride = a.dim(first + 6, "kvBatchStride");
+  s.q_offset = a.integer(first + 7);
+  s.scale = static_cast<float>(a.num(first + 8));
+  s.causal = a.flag(first + 9);
+  if (a.bad()) return false;
+  if (s.Hkv < 1 || s.Hq % s.Hkv != 0) {
+    a.range_error("Hq (%lld) must be a multiple of Hkv (%lld >= 1)", static_cast<long long>(s.Hq),
+                  static_cast<long long>(s.Hkv));
+    return false;
+  }
+  s.group = s.Hq / s.Hkv;
+  s.rows = s.Tq * s.group;
+  s.Dp = round_up(std::max<int64_t>(s.D, 1), kPad);
+  return true;
+}
+int64_t q_len(const AttnShape& s) { return s.B * s.Tq * s.Hq * s.D; }
+int64_t kv_len(const AttnShape& s) {
+  return s.B > 0 && s.Tk > 0 ? (s.B - 1) * s.kv_stride + s.Tk * s.Hkv * s.D : 0;
+}
+
+// attentionForward(q, k, v, out, lse, B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal)
+napi_value attention_forward_napi(napi_env env, napi_callback_info info) {
+  KernelArgs a(env, info, "attentionForward");
+  AttnShape s{};
+  if (!read_shape(a, 5, s)) return nullptr;
+  const float* q = a.f32(0, "q", q_len(s));
+  const float* k = a.f32(1, "k", kv_len(s));
+  const float* v = a.f32(2, "v", kv_len(s));
+  float* out = a.f32(3, "out", q_len(s));
+  float* lse = a.f32(4, "lse", s.B * s.Hq * s.Tq);
+  if (a.bad() || s.B == 0 || s.rows == 0 || s.D == 0) return nullptr;
+  const int64_t pairs = s.B * s.Hkv, threads = num_threads();
+  // Smaller row tiles when there are too few (b, hk, tile) tasks to keep the threads busy.
+  int64_t bq = kBq;
+  while (bq > 16 && pairs * ((s.rows + bq - 1) / bq) < 2 * threads) bq /= 2;
+  const int64_t tiles = (s.rows + bq - 1) / bq;
+  Scratch scratch(threads * fwd_scratch(s));
+  FwdFn fwd = pick_fwd();
+  // Task order: the last row tiles (the most keys when causal) of every head first.
+  parallel_tasks(pairs * tiles, [&](int64_t t, int thread) {
+    const int64_t tile = tiles - 1 - t / pairs, pair = t % pairs;
+    const int64_t r0 = tile * bq, r1 = std::min(s.rows, r0 + bq);
+    fwd(q, k, v, out, lse, &s, pair / s.Hkv, pair % s.Hkv, r0, r1, scratch.p + thread * fwd_scratch(s));
+  });
+  return nullptr;
+}
+
+// attentionBackward(q, k, v, out, dout, lse, dq, dk, dv, B, Tq, Tk, Hq, Hkv, D, kvBatchStride,
+//                   qOffset, scale, causal)
+napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
+  KernelArgs a(env, info, "attentionBackward");
+  AttnShape s{};
+  if (!read_shape(a, 9, s)) return nullptr;
+  BwdArgs args{};
+  args.q = a.f32(0, "q", q_len(s));
+  args.k = a.f32(1, "k", kv_len(s));
+  args.v = a.f32(2, "v", kv_len(s));
+  args.out = a.f32(3, "out", q_len(s));
+  args.dout = a.f32(4, "dout", q_len(s));
+  args.lse = a.f32(5, "lse", s.B * s.Hq * s.Tq);
+  args.dq = a.f32(6, "dq", q_len(s));
+  args.dk = a.f32(7, "dk", kv_len(s));
+  args.dv = a.f32(8, "dv", kv_len(s));
+  if (a.bad() || s.B == 0 || s.rows == 0 || s.D == 0 || s.Tk == 0) return nullptr;
+  const int64_t pairs = s.B * s.Hkv, threads = num_threads();
+  BwdFn bwd = pick_bwd();
+  if (s.B > 1 && s.kv_stride < s.Tk * s.Hkv * s.D) {
+    // Batches share K/V rows, so their dk/dv would race: one thread, one (b, hk) at a time.
+    Scratch scratch(bwd_scratch(s, true));
+    float* dQ = scratch.p + bwd_scratch(s, false);
+    for (int64_t p = 0; p < pairs; p++) bwd(&args, &s, p / s.Hkv, p % s.Hkv, 0, INT64_MAX, scratch.p, dQ, true);
+    return nullptr;
+  }
+  // Key tiles some row can see, and how many tasks share them per (b, hk).
+  int64_t kend = s.causal ? std::min(s.Tk, std::max<int64_t>(0, s.q_offset + s.Tq)) : s.Tk;
+  const int64_t ktiles = (kend + kBkB - 1) / kBkB;
+  if (ktiles == 0) return nullptr;
+  int64_t splits = 1;
+  if (pairs < 2 * threads) {
+    splits = std::min(ktiles, (4 * threads + pairs - 1) / pairs);
+    // Each split holds a private dQ of rows x Dp floats; cap that memory at 256 MiB.
+    const int64_t dq_floats = s.rows * s.Dp;
+    while (splits > 1 && splits * pairs * dq_floats > (int64_t{64} << 20)) splits--;
+  }
+  if (splits == 1) {
+    const int64_t per = bwd_scratch(s, true);
+    Scratch scratch(threads * per);
+    parallel_tasks(pairs, [&](int64_t p, int thread) {
+      float* mine = scratch.p + thread * per;
+      bwd(&args, &s, p / s.Hkv, p % s.Hkv, 0, ktiles, mine, mine + bwd_scratch(s, false), true);
+    });
+    return nullptr;
+  }
+  // Split: task t = (pair, split) covers a contiguous run of key tiles and writes its own dQ.
+  const int64_t per = bwd_scratch(s, false), dq_floats = s.rows * s.Dp;
+  const int64_t tiles_per = (ktiles + splits - 1) / splits;
+  Scratch scratch(threads * per);
+  Scratch dqs(pairs * splits * dq_floats);
+  parallel_tasks(pairs * splits, [&](int64_t t, int thread) {
+    const int64_t p = t / splits, sp = t % splits;
+    float* dQ = dqs.p + t * dq_floats;
+    const int64_t kt0 = sp * tiles_per, kt1 = std::min(ktiles, kt0 + tiles_per);
+    if (kt0 < kt1) bwd(&args, &s, p / s.Hkv, p % s.Hkv, kt0, kt1, scratch.p + thread * per, dQ, false);
+    else std::fill(dQ, dQ + dq_floats, 0.f);
+  });
+  parallel_for(pairs * s.rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t pr = begin; pr < end; pr++) {
+      const int64_t p = pr / s.rows, r = pr % s.rows;
+      float* dst = args.dq + s.q_index(p / s.Hkv, p % s.Hkv, r);
+      for (int64_t sp = 0; sp < splits; sp++) {
+        const float* src = dqs.p + (p * splits + sp) * dq_floats + r * s.Dp;
+        for (int64_t c = 0; c < s.D; c++) dst[c] += s.scale * src[c];
+      }
+    }
+  });
+  return nullptr;
+}
+
+}  // namespace
+
+void register_attention(napi_env env, napi_value exports) {
+  export_fn(env, exports, "attentionForward", attention_forward_napi);
+  export_fn(env, exports, "attentionBackward", attention_backward_napi);
+}
 
 }  // namespace xfmr

@@ -7,7 +7,7 @@
  * A tokenizer.json keeps its own defaults (e.g. a BERT post-processor adds [CLS] ... [SEP]).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { getEncoding, isEncodingName, ENCODINGS } from '../tokenizers/tiktoken.ts';
+import { ENCODINGS, getEncoding, isEncodingName } from '../tokenizers/tiktoken.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { optString, parseArgs, UsageError } from './args.ts';
 
@@ -21,7 +21,8 @@ export async function loadTokenizerArg(name: string): Promise<Tokenizer> {
   const mod = (await import(new URL('../tokenizers/tokenizer_json.ts', import.meta.url).href)) as {
     loadTokenizerJson?: (path: string) => Tokenizer;
   };
-  if (!mod.loadTokenizerJson) throw new Error('--tokenizer: tokenizer.json files are not supported in this build');
+  if (!mod.loadTokenizerJson)
+    throw new Error('--tokenizer: tokenizer.json files are not supported in this build');
   try {
     return mod.loadTokenizerJson(name);
   } catch (e) {
@@ -43,7 +44,9 @@ export async function readInputText(path: string | undefined): Promise<string> {
       bytes = readFileSync(path);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      throw new UsageError(`--input: cannot read ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+      throw new UsageError(
+        `--input: cannot read ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+      );
     }
   } else {
     const chunks: Buffer[] = [];
@@ -70,7 +73,8 @@ export async function run(argv: string[]): Promise<void> {
   }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
   const name = optString(args, 'tokenizer');
-  if (!name) throw new UsageError(`--tokenizer is required (a tokenizer.json path, or one of ${ENCODING_NAMES})`);
+  if (!name)
+    throw new UsageError(`--tokenizer is required (a tokenizer.json path, or one of ${ENCODING_NAMES})`);
   checkTokenizerArg(name);
   const text = await readInputText(optString(args, 'input'));
   const tokenizer = await loadTokenizerArg(name);

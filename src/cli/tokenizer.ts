@@ -69,7 +69,9 @@ function readText(path: string): string {
     return new TextDecoder('utf-8', { ignoreBOM: true }).decode(readFileSync(path));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new UsageError(`cannot read training file ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    throw new UsageError(
+      `cannot read training file ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+    );
   }
 }
 
@@ -127,7 +129,8 @@ export async function run(argv: string[]): Promise<void> {
   const files = args.positionals;
   if (files.length === 0) throw new UsageError('no training files given');
   const specialArg = optString(args, 'special-tokens');
-  const specialTokens = specialArg === undefined ? undefined : specialArg.split(',').filter((s) => s.length > 0);
+  const specialTokens =
+    specialArg === undefined ? undefined : specialArg.split(',').filter((s) => s.length > 0);
   const t0 = Date.now();
 
   let json: object;

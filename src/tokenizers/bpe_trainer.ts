@@ -23,8 +23,9 @@
  * deletion (an entry whose count is stale is re-pushed with the current count when popped) finds
  * the best pair. Cost per merge is proportional to the occurrences it touches, not the corpus size.
  */
-import { BYTE_TO_CHAR } from './byte_level.ts';
+
 import { BpeTokenizer } from './bpe.ts';
+import { BYTE_TO_CHAR } from './byte_level.ts';
 import {
   CL100K_PAT_STR,
   CL100K_PATTERN,
@@ -619,7 +620,12 @@ export function toTokenizerJson(model: {
       : {
           type: 'Sequence',
           pretokenizers: [
-            { type: 'Split', pattern: { Regex: PATTERNS[model.pattern].ref }, behavior: 'Isolated', invert: false },
+            {
+              type: 'Split',
+              pattern: { Regex: PATTERNS[model.pattern].ref },
+              behavior: 'Isolated',
+              invert: false,
+            },
             byteLevel(false),
           ],
         };

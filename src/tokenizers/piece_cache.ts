@@ -83,7 +83,11 @@ export class PieceCache {
     const len = end - start;
     const n = ids.length - from;
     if (n === 0) return;
-    if (this.used >= this.maxEntries || this.keyUsed + len > this.keys.length || this.multiUsed + n + 1 > this.multi.length)
+    if (
+      this.used >= this.maxEntries ||
+      this.keyUsed + len > this.keys.length ||
+      this.multiUsed + n + 1 > this.multi.length
+    )
       this.clear();
     if (len > this.keys.length || n + 1 > this.multi.length) return;
     let value: number;

@@ -11,7 +11,14 @@
  * code points, so the two can never disagree on what a letter is.
  */
 
-import { CL100K_PAT_STR, CL100K_PATTERN, GPT2_PAT_STR, GPT2_PATTERN, O200K_PAT_STR, O200K_PATTERN } from './patterns.ts';
+import {
+  CL100K_PAT_STR,
+  CL100K_PATTERN,
+  GPT2_PAT_STR,
+  GPT2_PATTERN,
+  O200K_PAT_STR,
+  O200K_PATTERN,
+} from './patterns.ts';
 
 const L = 1; // \p{L}
 const N = 2; // \p{N}

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { BpeTokenizer } from './bpe.ts';
+import { BpeModel } from './bpe_model.ts';
 import {
   CL100K_PAT_STR,
   CL100K_PATTERN,
@@ -65,7 +66,8 @@ export function isEncodingName(name: string): name is EncodingName {
 }
 
 const B64 = new Int16Array(128).fill(-1);
-for (let i = 0; i < 64; i++) B64['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+for (let i = 0; i < 64; i++)
+  B64['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
 
 /**
  * Parses a tiktoken rank file (text, or its bytes; gzipped bytes are recognised) into token bytes
@@ -148,7 +150,7 @@ export function getEncoding(name: EncodingName): BpeTokenizer {
  * relates to its ranks; tokens that no two smaller tokens make, such as the 256 bytes, get none.)
  */
 export function recoverMerges(vocab: ReadonlyArray<Uint8Array | undefined>): [number, number][] {
-  const table = new BpeTokenizer({ vocab, pattern: /[^]+/gu, cacheSize: 0 }); // only for lookupBytes
+  const table = new BpeModel(vocab);
   const merges: [number, number][] = [];
   const bounds = new Int32Array(257);
   for (let r = 0; r < vocab.length; r++) {

@@ -33,10 +33,26 @@ function wellFormed(s: string): string {
  * Rust tables are Unicode 16, Node 20's ICU is Unicode 15-17 depending on the build.
  */
 const STABLE_BLOCKS: [number, number][] = [
-  [0x00a0, 0x024f], [0x0370, 0x03ff], [0x0400, 0x04ff], [0x05d0, 0x05ea], [0x0621, 0x064a], [0x0900, 0x097f],
-  [0x0e00, 0x0e5b], [0x2000, 0x206f], [0x2100, 0x22ff], [0x2500, 0x27bf], [0x3040, 0x30ff], [0x4e00, 0x9fa5],
-  [0xac00, 0xd7a3], [0xe000, 0xf8ff], [0xff00, 0xffef], [0x1d400, 0x1d7ff], [0x1f300, 0x1f64f],
-  [0x20000, 0x2a6d6], [0x40000, 0xdffff], [0xf0000, 0x10ffff],
+  [0x00a0, 0x024f],
+  [0x0370, 0x03ff],
+  [0x0400, 0x04ff],
+  [0x05d0, 0x05ea],
+  [0x0621, 0x064a],
+  [0x0900, 0x097f],
+  [0x0e00, 0x0e5b],
+  [0x2000, 0x206f],
+  [0x2100, 0x22ff],
+  [0x2500, 0x27bf],
+  [0x3040, 0x30ff],
+  [0x4e00, 0x9fa5],
+  [0xac00, 0xd7a3],
+  [0xe000, 0xf8ff],
+  [0xff00, 0xffef],
+  [0x1d400, 0x1d7ff],
+  [0x1f300, 0x1f64f],
+  [0x20000, 0x2a6d6],
+  [0x40000, 0xdffff],
+  [0xf0000, 0x10ffff],
 ];
 
 /** Random text: ASCII, whitespace, BMP and astral characters, lone surrogates, emoji sequences. */
@@ -55,8 +71,12 @@ function randomString(r: () => number, stable = false): string {
       if (c >= 0xd800 && c < 0xe000) c = 0xe000 + (c & 0xff);
       s += String.fromCharCode(c);
     } else if (x < 0.8) s += String.fromCodePoint(0x10000 + Math.floor(r() * 0x100000));
-    else if (x < 0.88) s += String.fromCharCode(0xd800 + Math.floor(r() * 0x800)); // lone surrogate (mostly)
-    else s += ['👨\u200d👩\u200d👧', '👍🏽', '🇫🇷', '1\ufe0f\u20e3', 'é', 'e\u0301', '한국어', '中文', "'s"][Math.floor(r() * 9)];
+    else if (x < 0.88)
+      s += String.fromCharCode(0xd800 + Math.floor(r() * 0x800)); // lone surrogate (mostly)
+    else
+      s += ['👨\u200d👩\u200d👧', '👍🏽', '🇫🇷', '1\ufe0f\u20e3', 'é', 'e\u0301', '한국어', '中文', "'s"][
+        Math.floor(r() * 9)
+      ];
   }
   return s;
 }
@@ -101,7 +121,9 @@ test('decode of invalid UTF-8 gives U+FFFD exactly as TextDecoder, and decodeByt
     [0x80, 0x80, 0xe4, 0xbd, 0xa0, 0xe4],
   ];
   const r = rng(99);
-  const random = Array.from({ length: 3000 }, () => Array.from({ length: Math.floor(r() * 12) }, () => Math.floor(r() * 256)));
+  const random = Array.from({ length: 3000 }, () =>
+    Array.from({ length: Math.floor(r() * 12) }, () => Math.floor(r() * 256)),
+  );
   const ref = get_encoding('cl100k_base');
   try {
     for (const bytes of [...fixed, ...random]) {
@@ -213,7 +235,9 @@ test('merge rules (vocab + merges) give the same ids as tiktoken ranks, here and
   const path = join(dir, 'gpt2.json');
   writeFileSync(
     path,
-    JSON.stringify(toTokenizerJson({ vocab, merges, specialTokens: ENCODINGS.gpt2.specialTokens, pattern: 'gpt2' })),
+    JSON.stringify(
+      toTokenizerJson({ vocab, merges, specialTokens: ENCODINGS.gpt2.specialTokens, pattern: 'gpt2' }),
+    ),
   );
   const got = await hf.Tokenizer.fromFile(path).encode(text, null, { addSpecialTokens: false });
   assert.deepEqual(got.getIds(), want);

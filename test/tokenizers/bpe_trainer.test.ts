@@ -16,12 +16,16 @@ import {
   trainBpe,
 } from '../../src/tokenizers/bpe_trainer.ts';
 import { BYTE_TO_CHAR } from '../../src/tokenizers/byte_level.ts';
-import type { Tokenizer } from '../../src/tokenizers/tokenizer.ts';
 import { type Scanner, scanCl100k, scanGpt2, scanO200k } from '../../src/tokenizers/splitters.ts';
+import type { Tokenizer } from '../../src/tokenizers/tokenizer.ts';
 import { englishText, mixedText, TextGen } from './corpus.ts';
 
 const require = createRequire(import.meta.url);
-const SCANNERS: Record<SplitPatternName, Scanner> = { gpt2: scanGpt2, cl100k_base: scanCl100k, o200k_base: scanO200k };
+const SCANNERS: Record<SplitPatternName, Scanner> = {
+  gpt2: scanGpt2,
+  cl100k_base: scanCl100k,
+  o200k_base: scanO200k,
+};
 
 interface NaiveOptions {
   vocabSize: number;
@@ -74,7 +78,8 @@ function naiveTrain(texts: string[], o: NaiveOptions): { merges: [number, number
       }
     let best = -1;
     let bestCount = 0;
-    for (const [key, c] of pairCounts) if (c > bestCount || (c === bestCount && key < best)) [best, bestCount] = [key, c];
+    for (const [key, c] of pairCounts)
+      if (c > bestCount || (c === bestCount && key < best)) [best, bestCount] = [key, c];
     if (best < 0 || bestCount < Math.max(1, o.minFrequency)) break;
     const a = Math.floor(best / 1_000_000);
     const b = best % 1_000_000;
@@ -112,7 +117,13 @@ function checkAgainstNaive(texts: string[], o: NaiveOptions): TrainedBpe {
   return model;
 }
 
-const base: NaiveOptions = { vocabSize: 600, minFrequency: 2, specialTokens: [], pattern: 'gpt2', alphabet: 'bytes' };
+const base: NaiveOptions = {
+  vocabSize: 600,
+  minFrequency: 2,
+  specialTokens: [],
+  pattern: 'gpt2',
+  alphabet: 'bytes',
+};
 
 test('trainer = naive reference, merge for merge: English-like text', () => {
   checkAgainstNaive(englishText(30_000, 3).split(/(?<=\n)/), base);
@@ -125,7 +136,13 @@ test('trainer = naive reference: mixed scripts, emoji, whitespace, each split pa
 });
 
 test('trainer = naive reference: overlapping pairs, repeated tokens, ties', () => {
-  const texts = ['aaaaaaa aaaa aaa aa a', 'abababab baba ab ba', 'aaabbb ab aabb', 'xyzxyz zyx xzy', '1111 11 111111'];
+  const texts = [
+    'aaaaaaa aaaa aaa aa a',
+    'abababab baba ab ba',
+    'aaabbb ab aabb',
+    'xyzxyz zyx xzy',
+    '1111 11 111111',
+  ];
   const model = checkAgainstNaive(texts, { ...base, vocabSize: 300, minFrequency: 1, alphabet: 'seen' });
   // "a a a" merges left to right: "aa a", never "a aa".
   assert.deepEqual(bpeTokenizer(model).split('aaa'), ['aaa']);
@@ -150,7 +167,10 @@ test('trainer = naive reference: special tokens are cut out and get the first id
 
 test('options are checked', () => {
   assert.throws(() => new BpeTrainer({ vocabSize: 0 }), /vocabSize/);
-  assert.throws(() => trainBpe(['abc'], { vocabSize: 100 }), /smaller than the special tokens plus the alphabet \(256\)/);
+  assert.throws(
+    () => trainBpe(['abc'], { vocabSize: 100 }),
+    /smaller than the special tokens plus the alphabet \(256\)/,
+  );
   assert.throws(() => new BpeTrainer({ vocabSize: 300, pattern: 'p50k' as SplitPatternName }), /pattern/);
 });
 
@@ -180,7 +200,9 @@ test('same merges and vocabulary as HF tokenizers BpeTrainer (its defaults: voca
   ref.setPreTokenizer(hf.byteLevelPreTokenizer(false, true));
   ref.train([file]);
   ref.save(join(dir, 'hf.json'));
-  const hfJson = require(join(dir, 'hf.json')) as { model: { vocab: Record<string, number>; merges: [string, string][] } };
+  const hfJson = require(join(dir, 'hf.json')) as {
+    model: { vocab: Record<string, number>; merges: [string, string][] };
+  };
 
   const model = trainBpe(text.split(/(?<=\n)/), { vocabSize: 30000, minFrequency: 0, alphabet: 'seen' });
   const ours = toTokenizerJson(model);
@@ -215,7 +237,11 @@ test('toTokenizerJson: HF tokenizers and xfmr loadTokenizerJson read it back wit
     assert.deepEqual(got.getIds(), want, `HF tokenizers, ${pattern}`);
     if (loader) {
       const tok = loader(path);
-      assert.deepEqual(tok.encode(heldOut, { addSpecialTokens: false }), want, `loadTokenizerJson, ${pattern}`);
+      assert.deepEqual(
+        tok.encode(heldOut, { addSpecialTokens: false }),
+        want,
+        `loadTokenizerJson, ${pattern}`,
+      );
       assert.equal(tok.decode(want), heldOut);
     }
   }

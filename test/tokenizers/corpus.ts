@@ -24,7 +24,8 @@ export function rng(seed: number): () => number {
   };
 }
 
-const COMMON = `the of and to a in is it you that he was for on are with as I his they be at one have this from
+const COMMON =
+  `the of and to a in is it you that he was for on are with as I his they be at one have this from
 or had by hot word but what some we can out other were all there when up use your how said an each she which
 do their time if will way about many then them write would like so these her long make thing see him two has
 look more day could go come did number sound no most people my over know water than call first who may down
@@ -126,7 +127,12 @@ export class TextGen {
     const id = () => {
       const a = this.word().replace(/\W/g, '');
       const b = this.word().replace(/\W/g, '');
-      return this.pick([`${a}${b[0]?.toUpperCase() ?? ''}${b.slice(1)}`, `${a}_${b}`, `${a.toUpperCase()}_${b.toUpperCase()}`, a]);
+      return this.pick([
+        `${a}${b[0]?.toUpperCase() ?? ''}${b.slice(1)}`,
+        `${a}_${b}`,
+        `${a.toUpperCase()}_${b.toUpperCase()}`,
+        a,
+      ]);
     };
     const n = 3 + this.int(15);
     for (let k = 0; k < n; k++) {
@@ -140,9 +146,11 @@ export class TextGen {
         () => `def ${id()}(self, ${id()}: int = ${this.int(99)}) -> dict[str, ${id()}]:`,
         () => `# ${this.sentence()}`,
         () => `// TODO(${id()}): ${this.sentence()}`,
-        () => `for (let i = 0; i < ${id()}.size(); i++) ${id()}[i] += 0x${this.int(65536).toString(16).toUpperCase()};`,
+        () =>
+          `for (let i = 0; i < ${id()}.size(); i++) ${id()}[i] += 0x${this.int(65536).toString(16).toUpperCase()};`,
         () => `printf("%s: %d\\n", "${this.word()}", ${id()}->${id()});`,
-        () => `${id()} = {"${this.word()}": [${this.int(10)}, ${this.int(10)}.${this.int(100)}e-${this.int(20)}], '${this.word()}': None}`,
+        () =>
+          `${id()} = {"${this.word()}": [${this.int(10)}, ${this.int(10)}.${this.int(100)}e-${this.int(20)}], '${this.word()}': None}`,
         () => `#include <${this.word().replace(/\W/g, '')}.h>`,
         () => `  ${id()}::${id()}<${id()}> *${id()} = &${id()}[${this.int(8)}];  `,
         () => ``,
@@ -153,7 +161,24 @@ export class TextGen {
   }
 
   whitespace(): string {
-    const units = [' ', ' ', ' ', '\t', '\n', '\r\n', '\r', '\u00a0', '\u3000', '\u0085', '\u2028', '\ufeff', '\u000b', '\u000c', '\u2003', '\u200b'];
+    const units = [
+      ' ',
+      ' ',
+      ' ',
+      '\t',
+      '\n',
+      '\r\n',
+      '\r',
+      '\u00a0',
+      '\u3000',
+      '\u0085',
+      '\u2028',
+      '\ufeff',
+      '\u000b',
+      '\u000c',
+      '\u2003',
+      '\u200b',
+    ];
     const n = this.r() < 0.2 ? 1 + this.int(300) : 1 + this.int(12);
     let s = '';
     for (let k = 0; k < n; k++) s += this.r() < 0.6 ? ' ' : this.pick(units);
@@ -168,7 +193,8 @@ export class TextGen {
         this.pick([
           () => String(this.int(10 ** (1 + this.int(9)))),
           () => Array.from({ length: 1 + this.int(60) }, () => this.int(10)).join(''),
-          () => `${this.int(1000)},${String(this.int(1000)).padStart(3, '0')},${String(this.int(1000)).padStart(3, '0')}.${this.int(100)}`,
+          () =>
+            `${this.int(1000)},${String(this.int(1000)).padStart(3, '0')},${String(this.int(1000)).padStart(3, '0')}.${this.int(100)}`,
           () => `${1900 + this.int(200)}-${1 + this.int(12)}-${1 + this.int(28)}`,
           () => `+1 (${this.int(1000)}) ${this.int(1000)}-${this.int(10000)}`,
           () => Array.from({ length: 1 + this.int(8) }, () => this.char(0x0660, 0x0669)).join(''),
@@ -183,7 +209,67 @@ export class TextGen {
   }
 
   punctuation(): string {
-    const units = ['!', '?', '.', ',', ';', ':', '...', '!!!', '?!', '--', '—', '–', '…', '«', '»', '“', '”', '‘', '’', '¡', '¿', '·', '•', '/', '//', '\\', '@', '#', '$', '%', '^', '&', '*', '(', ')', '[', ']', '{', '}', '<', '>', '|', '~', '`', '"', "'", "'s", "'S", "'ll", "'LL", "'ve", "'Re", "'d", "'M", "'t", "'ſ", '\n', '\r\n', ' '];
+    const units = [
+      '!',
+      '?',
+      '.',
+      ',',
+      ';',
+      ':',
+      '...',
+      '!!!',
+      '?!',
+      '--',
+      '—',
+      '–',
+      '…',
+      '«',
+      '»',
+      '“',
+      '”',
+      '‘',
+      '’',
+      '¡',
+      '¿',
+      '·',
+      '•',
+      '/',
+      '//',
+      '\\',
+      '@',
+      '#',
+      '$',
+      '%',
+      '^',
+      '&',
+      '*',
+      '(',
+      ')',
+      '[',
+      ']',
+      '{',
+      '}',
+      '<',
+      '>',
+      '|',
+      '~',
+      '`',
+      '"',
+      "'",
+      "'s",
+      "'S",
+      "'ll",
+      "'LL",
+      "'ve",
+      "'Re",
+      "'d",
+      "'M",
+      "'t",
+      "'ſ",
+      '\n',
+      '\r\n',
+      ' ',
+    ];
     let s = '';
     const n = 1 + this.int(20);
     for (let k = 0; k < n; k++) {
@@ -206,7 +292,10 @@ export class TextGen {
       this.pick([
         base,
         () => this.pick(['👍', '👋', '🙏', '💪', '🤝', '👩', '👨', '🧑']) + this.char(0x1f3fb, 0x1f3ff),
-        () => Array.from({ length: 2 + this.int(3) }, () => this.pick(['👨', '👩', '👧', '👦', '❤️', '🔥', '💋', '🧑', '🦰'])).join('\u200d'),
+        () =>
+          Array.from({ length: 2 + this.int(3) }, () =>
+            this.pick(['👨', '👩', '👧', '👦', '❤️', '🔥', '💋', '🧑', '🦰']),
+          ).join('\u200d'),
         () => '👩\u200d💻',
         () => '🏳️\u200d🌈',
         () => this.char(0x1f1e6, 0x1f1ff) + this.char(0x1f1e6, 0x1f1ff),
@@ -216,7 +305,8 @@ export class TextGen {
       ])();
     let s = '';
     const n = 1 + this.int(8);
-    for (let k = 0; k < n; k++) s += one() + (this.r() < 0.4 ? ' ' : this.r() < 0.2 ? ` ${this.word()} ` : '');
+    for (let k = 0; k < n; k++)
+      s += one() + (this.r() < 0.4 ? ' ' : this.r() < 0.2 ? ` ${this.word()} ` : '');
     return s;
   }
 
@@ -241,7 +331,10 @@ export class TextGen {
       let w = this.r() < 0.15 ? 'ال' : '';
       const len = 2 + this.int(6);
       for (let q = 0; q < len; q++) {
-        w += this.r() < 0.85 ? this.char(0x0628, 0x063a) : this.pick(['ف', 'ق', 'ك', 'ل', 'م', 'ن', 'ه', 'و', 'ي', 'پ', 'چ', 'ژ', 'گ']);
+        w +=
+          this.r() < 0.85
+            ? this.char(0x0628, 0x063a)
+            : this.pick(['ف', 'ق', 'ك', 'ل', 'م', 'ن', 'ه', 'و', 'ي', 'پ', 'چ', 'ژ', 'گ']);
         if (this.r() < 0.2) w += this.char(0x064b, 0x0652); // harakat: combining marks
       }
       words.push(w);
@@ -270,19 +363,69 @@ export class TextGen {
   korean(): string {
     const words: string[] = [];
     const n = 2 + this.int(12);
-    for (let k = 0; k < n; k++) words.push(Array.from({ length: 1 + this.int(5) }, () => this.char(0xac00, 0xd7a3)).join(''));
+    for (let k = 0; k < n; k++)
+      words.push(Array.from({ length: 1 + this.int(5) }, () => this.char(0xac00, 0xd7a3)).join(''));
     return words.join(' ') + this.pick(['.', '?', '!', '요.', '']);
   }
 
   otherScripts(): string {
     return this.pick([
-      () => Array.from({ length: 2 + this.int(8) }, () => (this.r() < 0.2 ? this.char(0x0410, 0x042f) : '') + Array.from({ length: 2 + this.int(8) }, () => this.char(0x0430, 0x044f)).join('')).join(' '),
-      () => Array.from({ length: 2 + this.int(8) }, () => (this.r() < 0.2 ? this.char(0x0391, 0x03a9) : '') + Array.from({ length: 2 + this.int(8) }, () => this.char(0x03b1, 0x03c9)).join('')).join(' '),
-      () => Array.from({ length: 3 + this.int(20) }, () => this.char(0x0e01, 0x0e2e) + (this.r() < 0.3 ? this.char(0x0e31, 0x0e3a) : '')).join(''),
-      () => Array.from({ length: 2 + this.int(6) }, () => Array.from({ length: 2 + this.int(5) }, () => this.char(0x05d0, 0x05ea)).join('')).join(' '),
-      () => this.pick(['café', 'naïve', 'Übermaß', 'façade', 'smørrebrød', 'Ångström', 'crème brûlée', 'São Paulo', 'ŁÓDŹ', 'straße']),
+      () =>
+        Array.from(
+          { length: 2 + this.int(8) },
+          () =>
+            (this.r() < 0.2 ? this.char(0x0410, 0x042f) : '') +
+            Array.from({ length: 2 + this.int(8) }, () => this.char(0x0430, 0x044f)).join(''),
+        ).join(' '),
+      () =>
+        Array.from(
+          { length: 2 + this.int(8) },
+          () =>
+            (this.r() < 0.2 ? this.char(0x0391, 0x03a9) : '') +
+            Array.from({ length: 2 + this.int(8) }, () => this.char(0x03b1, 0x03c9)).join(''),
+        ).join(' '),
+      () =>
+        Array.from(
+          { length: 3 + this.int(20) },
+          () => this.char(0x0e01, 0x0e2e) + (this.r() < 0.3 ? this.char(0x0e31, 0x0e3a) : ''),
+        ).join(''),
+      () =>
+        Array.from({ length: 2 + this.int(6) }, () =>
+          Array.from({ length: 2 + this.int(5) }, () => this.char(0x05d0, 0x05ea)).join(''),
+        ).join(' '),
+      () =>
+        this.pick([
+          'café',
+          'naïve',
+          'Übermaß',
+          'façade',
+          'smørrebrød',
+          'Ångström',
+          'crème brûlée',
+          'São Paulo',
+          'ŁÓDŹ',
+          'straße',
+        ]),
       () => `cafe\u0301 re\u0301sume\u0301 n\u0303 A\u030a`,
-      () => this.pick(['iPhone', 'McDonald', 'HTTPServer', 'camelCaseWord', 'XMLHttpRequest', 'eBay', 'ǅemal', 'ǈubljana', 'ʰʲʷ', 'ᵃᵇᶜ', 'DON\'T', "IT'S", "WE'LL", "y'all", 'ﬁnance', 'Ａｂｃ']),
+      () =>
+        this.pick([
+          'iPhone',
+          'McDonald',
+          'HTTPServer',
+          'camelCaseWord',
+          'XMLHttpRequest',
+          'eBay',
+          'ǅemal',
+          'ǈubljana',
+          'ʰʲʷ',
+          'ᵃᵇᶜ',
+          "DON'T",
+          "IT'S",
+          "WE'LL",
+          "y'all",
+          'ﬁnance',
+          'Ａｂｃ',
+        ]),
     ])();
   }
 }

@@ -13,7 +13,7 @@ import {
   O200K_PATTERN,
   translatePattern,
 } from '../../src/tokenizers/patterns.ts';
-import { type Scanner, scanCl100k, scanGpt2, scanO200k, scannerFor } from '../../src/tokenizers/splitters.ts';
+import { type Scanner, scanCl100k, scanGpt2, scannerFor, scanO200k } from '../../src/tokenizers/splitters.ts';
 import { mixedText, rng } from './corpus.ts';
 
 const CASES: [string, Scanner, string, string][] = [
@@ -25,10 +25,76 @@ const CASES: [string, Scanner, string, string][] = [
 // Letters of each case class (Lu Ll Lt Lm Lo), marks, numbers (Nd No Nl), whitespace of every kind,
 // the contraction letters in both cases and the long s, apostrophes, '/', emoji, lone surrogates.
 const ALPHABET = [
-  'a', 'b', 's', 't', 'e', 'r', 'l', 'v', 'm', 'd', 'S', 'T', 'E', 'L', 'R', 'M', 'D', 'ſ', 'A', 'Z', "'", "'", ' ', ' ',
-  ' ', '\t', '\n', '\r', '\r\n', '\u000b', '\u00a0', '\u0085', '\u3000', '\u2028', '\ufeff', '\u200b', '1', '2', '٣',
-  '²', 'Ⅻ', '!', '.', '/', '-', '"', '\u0301', '\u0902', '\u064b', 'é', 'É', 'ǅ', 'ʰ', '中', 'あ', 'ー', '한', 'ب',
-  'क', '😀', '👍🏽', '\u200d', '\ud800', '\udc00', '𝐀', '𝐚', '𝟏', 'x', 'ß', 'İ',
+  'a',
+  'b',
+  's',
+  't',
+  'e',
+  'r',
+  'l',
+  'v',
+  'm',
+  'd',
+  'S',
+  'T',
+  'E',
+  'L',
+  'R',
+  'M',
+  'D',
+  'ſ',
+  'A',
+  'Z',
+  "'",
+  "'",
+  ' ',
+  ' ',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\r\n',
+  '\u000b',
+  '\u00a0',
+  '\u0085',
+  '\u3000',
+  '\u2028',
+  '\ufeff',
+  '\u200b',
+  '1',
+  '2',
+  '٣',
+  '²',
+  'Ⅻ',
+  '!',
+  '.',
+  '/',
+  '-',
+  '"',
+  '\u0301',
+  '\u0902',
+  '\u064b',
+  'é',
+  'É',
+  'ǅ',
+  'ʰ',
+  '中',
+  'あ',
+  'ー',
+  '한',
+  'ب',
+  'क',
+  '😀',
+  '👍🏽',
+  '\u200d',
+  '\ud800',
+  '\udc00',
+  '𝐀',
+  '𝐚',
+  '𝟏',
+  'x',
+  'ß',
+  'İ',
 ];
 
 function viaRegex(re: RegExp, s: string): string[] {
@@ -60,7 +126,9 @@ for (const [name, scan, pattern] of CASES) {
       const want = viaRegex(re, s);
       const got = viaScanner(scan, s);
       if (JSON.stringify(want) !== JSON.stringify(got))
-        assert.fail(`${name} ${JSON.stringify(s)}\n  regex:   ${JSON.stringify(want)}\n  scanner: ${JSON.stringify(got)}`);
+        assert.fail(
+          `${name} ${JSON.stringify(s)}\n  regex:   ${JSON.stringify(want)}\n  scanner: ${JSON.stringify(got)}`,
+        );
     }
     const text = mixedText(400_000, 5);
     assert.deepEqual(viaScanner(scan, text), viaRegex(re, text));
@@ -73,11 +141,31 @@ for (const [name, scan, pattern] of CASES) {
 test('the regexes match the pieces the reference patterns define', () => {
   const gpt2 = new RegExp(GPT2_PATTERN, 'gu');
   assert.deepEqual("I'm here  now\n\nOK 123456 !!".match(gpt2), [
-    'I', "'m", ' here', ' ', ' now', '\n', '\n', 'OK', ' 123456', ' !!',
+    'I',
+    "'m",
+    ' here',
+    ' ',
+    ' now',
+    '\n',
+    '\n',
+    'OK',
+    ' 123456',
+    ' !!',
   ]);
   const cl = new RegExp(CL100K_PATTERN, 'gu');
   assert.deepEqual("I'M here  now\n\n  OK 123456 !!\n".match(cl), [
-    'I', "'M", ' here', ' ', ' now', '\n\n', ' ', ' OK', ' ', '123', '456', ' !!\n',
+    'I',
+    "'M",
+    ' here',
+    ' ',
+    ' now',
+    '\n\n',
+    ' ',
+    ' OK',
+    ' ',
+    '123',
+    '456',
+    ' !!\n',
   ]);
   const o2 = new RegExp(O200K_PATTERN, 'gu');
   assert.deepEqual("HTTPServer don't JSONData//\n".match(o2), ['HTTPServer', " don't", ' JSONData', '//\n']);

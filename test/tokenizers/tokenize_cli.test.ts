@@ -28,7 +28,11 @@ function xfmr(args: string[], stdin?: Uint8Array): Promise<Run> {
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
     child.on('close', (code) =>
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
     );
     child.stdin.end(stdin ?? Buffer.alloc(0));
   });
@@ -81,7 +85,10 @@ test('errors: one line on stderr naming the argument, non-zero exit, nothing on 
     [['tokenize', '--input', missing], /--tokenizer is required/],
     [['tokenize', '--tokenizer', 'gpt2', '--bogus'], /--bogus/],
     [['tokenizer', 'train', '--type', 'bpe', '--out', join(dir, 'x.json'), missing], /--vocab-size/],
-    [['tokenizer', 'train', '--type', 'bpe', '--vocab-size', '300', '--out', join(dir, 'x.json'), missing], /no-such-file/],
+    [
+      ['tokenizer', 'train', '--type', 'bpe', '--vocab-size', '300', '--out', join(dir, 'x.json'), missing],
+      /no-such-file/,
+    ],
     [['tokenizer', 'train', '--type', 'sentencepiece', '--vocab-size', '300', '--out', 'x', 'f'], /--type/],
   ];
   const runs = await Promise.all(cases.map(([args]) => xfmr(args, Buffer.from('x'))));
@@ -102,7 +109,9 @@ test('tokenizer train --type bpe writes a tokenizer.json that tokenize reads', a
   const r = await xfmr(['tokenizer', 'train', '--type', 'bpe', '--vocab-size', '800', '--out', out, corpus]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /merges/);
-  const json = JSON.parse(readFileSync(out, 'utf8')) as { model: { type: string; vocab: object; merges: unknown[] } };
+  const json = JSON.parse(readFileSync(out, 'utf8')) as {
+    model: { type: string; vocab: object; merges: unknown[] };
+  };
   assert.equal(json.model.type, 'BPE');
   assert.equal(Object.keys(json.model.vocab).length, 799); // plus <|endoftext|>, an added token
   assert.deepEqual(json.model.merges[0], ['Ġ', 't']);

@@ -1,0 +1,231 @@
+/**
+ * `npm run bench -- gemm`: GFLOPS of the native GEMM on the transformer's shapes, on 1 thread and
+ * on all threads, beside numpy (OpenBLAS) measured in the same run, and the machine's f32 peak.
+ *
+ * Noise: the machine may be shared, so every figure is a best-of-N, and xfmr and numpy are timed
+ * in alternating bursts per shape (a busy spell hurts both, not one). numpy runs in one python3
+ * process per thread count that stays up for the whole run (env OPENBLAS_NUM_THREADS etc.).
+ * Peak: the addon's fmaPeak runs a register-only FMA loop (12 independent chains of the widest
+ * vector the active ISA has) on every pool thread and reports GFLOPS; best of 5 runs of 0.05 s.
+ *
+ * Usage: npm run bench -- gemm [--quick]   (--quick: shorter bursts, for a smoke run)
+ * The last line of output is one JSON object with every figure (keys "MxKxN").
+ */
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { nativeKernels } from '../src/kernels/index.ts';
+import type { Kernels } from '../src/kernels/kernels.ts';
+import { ADDON_PATH, loadNative } from '../src/kernels/native.ts';
+
+interface Shape {
+  M: number;
+  K: number;
+  N: number;
+  transA: boolean;
+  transB: boolean;
+  what: string;
+}
+
+const SHAPES: Shape[] = [
+  { M: 4096, K: 768, N: 3072, transA: false, transB: false, what: 'MLP up (B*T=4096, C=768)' },
+  { M: 4096, K: 3072, N: 768, transA: false, transB: false, what: 'MLP down' },
+  { M: 768, K: 4096, N: 3072, transA: true, transB: false, what: 'weight gradient A^T @ B' },
+  { M: 2048, K: 768, N: 768, transA: false, transB: false, what: 'attention projection' },
+  { M: 4096, K: 384, N: 1536, transA: false, transB: false, what: 'small model MLP up' },
+  { M: 1, K: 768, N: 3072, transA: false, transB: true, what: 'decode GEMV x @ W^T' },
+  { M: 1, K: 3072, N: 768, transA: false, transB: true, what: 'decode GEMV x @ W^T' },
+];
+
+const quick = process.argv.includes('--quick');
+const BURST_S = quick ? 0.08 : 0.3; // one timing burst; each figure is the best over ROUNDS bursts
+const ROUNDS = quick ? 1 : 3;
+const SETTLE_MS = 200; // after a numpy burst, OpenBLAS's workers spin for a while before sleeping
+
+const key = (s: Shape) => `${s.M}x${s.K}x${s.N}`;
+const flopsOf = (s: Shape) => 2 * s.M * s.N * s.K;
+
+function random(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+/** Best GFLOPS of repeated calls within `seconds` (at least 3 calls, after one warm-up call). */
+function timeXfmr(k: Kernels, s: Shape, A: Float32Array, B: Float32Array, C: Float32Array, seconds: number) {
+  const run = () => k.gemm(A, B, C, 1, s.M, s.N, s.K, s.transA, s.transB, 0, 0, 0, 1, 0);
+  run();
+  let best = Number.POSITIVE_INFINITY;
+  const end = performance.now() + seconds * 1000;
+  for (let n = 0; n < 3 || performance.now() < end; n++) {
+    const t = performance.now();
+    run();
+    best = Math.min(best, performance.now() - t);
+  }
+  return flopsOf(s) / (best / 1000) / 1e9;
+}
+
+// numpy side: a python3 process that reads "M K N transA transB seconds" lines and answers the
+// best GFLOPS of `a @ b` with the matching transposed views (a 1-D x for M = 1, so numpy uses
+// its GEMV). The arrays are made once per shape; `out=` avoids timing an allocation.
+const NUMPY_SERVER = `
+import sys, time
+import numpy as np
+rng = np.random.default_rng(0)
+cache = {}
+for line in sys.stdin:
+    M, K, N, ta, tb, secs = line.split()
+    M, K, N, ta, tb, secs = int(M), int(K), int(N), ta == '1', tb == '1', float(secs)
+    k = (M, K, N, ta, tb)
+    if k not in cache:
+        a = rng.random((K, M) if ta else (M, K), dtype=np.float32)
+        b = rng.random((N, K) if tb else (K, N), dtype=np.float32)
+        a = a.T if ta else a
+        b = b.T if tb else b
+        if M == 1:
+            a = np.ascontiguousarray(a[0])
+        cache = {k: (a, b, np.empty(N if M == 1 else (M, N), dtype=np.float32))}
+    a, b, c = cache[k]
+    np.matmul(a, b, out=c)
+    best, n, end = float('inf'), 0, time.perf_counter() + secs
+    while n < 3 or time.perf_counter() < end:
+        t = time.perf_counter()
+        np.matmul(a, b, out=c)
+        best = min(best, time.perf_counter() - t)
+        n += 1
+    print(2.0 * M * N * K / best / 1e9, flush=True)
+`;
+
+class NumpyServer {
+  private proc: ChildProcessWithoutNullStreams;
+  private waiting: ((line: string) => void)[] = [];
+
+  constructor(threads: number | null) {
+    const env = { ...process.env };
+    if (threads !== null) {
+      for (const v of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'])
+        env[v] = String(threads);
+    }
+    this.proc = spawn('python3', ['-c', NUMPY_SERVER], { env });
+    createInterface({ input: this.proc.stdout }).on('line', (line) => this.waiting.shift()?.(line));
+    this.proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    // A crashed server answers NaN to whoever waits, so the run still ends with its JSON line.
+    this.proc.on('exit', () => {
+      for (const w of this.waiting.splice(0)) w('NaN');
+    });
+  }
+
+  time(s: Shape, seconds: number): Promise<number> {
+    return new Promise((resolve) => {
+      if (this.proc.exitCode !== null) return resolve(Number.NaN);
+      this.waiting.push((line) => resolve(Number(line)));
+      this.proc.stdin.write(`${s.M} ${s.K} ${s.N} ${+s.transA} ${+s.transB} ${seconds}\n`);
+    });
+  }
+
+  close() {
+    this.proc.stdin.end();
+  }
+}
+
+function numpyVersion(): string | null {
+  const r = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+const fmt = (x: number | null | undefined, w = 8) => (x == null ? '-' : x.toFixed(1)).padStart(w);
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+async function main() {
+  const k = nativeKernels();
+  const native = loadNative();
+  if (!k || !native.cpu) {
+    console.log(`xfmr native addon not available: ${native.error}`);
+    console.log('build it with `node scripts/build-native.js`; nothing to measure.');
+    console.log(JSON.stringify({ gflops: null, gflops_1t: null, numpy_gflops: null, peak_gflops: null }));
+    return;
+  }
+  const addon = createRequire(import.meta.url)(ADDON_PATH) as { fmaPeak?: (seconds: number) => number };
+  const threads = k.threads();
+  const peak = (n: number) => {
+    k.setThreads(n);
+    let best = 0;
+    for (let i = 0; i < 5; i++) best = Math.max(best, addon.fmaPeak?.(0.05) ?? 0);
+    return best;
+  };
+  const peak1 = peak(1);
+  const peakAll = peak(threads);
+  console.log(`xfmr gemm: isa ${native.cpu.isa}, ${threads} threads`);
+  console.log(
+    `f32 FMA peak (fmaPeak: register-only FMA loop on each pool thread, best of 5 x 0.05 s): ` +
+      `${fmt(peak1, 0)} GFLOPS on 1 thread, ${fmt(peakAll, 0)} on ${threads}`,
+  );
+
+  const npVersion = numpyVersion();
+  if (npVersion) console.log(`numpy ${npVersion} (python3) measured alongside, best of bursts`);
+  else console.log('numpy is NOT installed (python3 -c "import numpy" failed): no numpy comparison');
+  const np1 = npVersion ? new NumpyServer(1) : null;
+  const npAll = npVersion ? new NumpyServer(threads) : null;
+
+  const gflops: Record<string, number> = {};
+  const gflops1: Record<string, number> = {};
+  const npG: Record<string, number> = {};
+  const npG1: Record<string, number> = {};
+  const ratio: Record<string, number> = {};
+  console.log(
+    `${'M x K x N'.padEnd(16)} ${'trans'.padEnd(5)} ${'xfmr 1t'.padStart(8)} ${`xfmr ${threads}t`.padStart(8)} ` +
+      `${'np 1t'.padStart(8)} ${`np ${threads}t`.padStart(8)} ${'ratio'.padStart(6)}  (GFLOPS; ratio = xfmr/numpy, ${threads}t)`,
+  );
+  for (const s of SHAPES) {
+    const A = random(s.M * s.K);
+    const B = random(s.K * s.N);
+    const C = new Float32Array(s.M * s.N);
+    let x1 = 0;
+    let xa = 0;
+    let n1 = 0;
+    let na = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      k.setThreads(1);
+      x1 = Math.max(x1, timeXfmr(k, s, A, B, C, BURST_S));
+      k.setThreads(threads);
+      xa = Math.max(xa, timeXfmr(k, s, A, B, C, BURST_S));
+      if (np1 && npAll) {
+        n1 = Math.max(n1, await np1.time(s, BURST_S));
+        na = Math.max(na, await npAll.time(s, BURST_S));
+        await sleep(SETTLE_MS);
+      }
+    }
+    const id = key(s);
+    gflops1[id] = round1(x1);
+    gflops[id] = round1(xa);
+    if (npVersion) {
+      npG1[id] = round1(n1);
+      npG[id] = round1(na);
+      ratio[id] = Math.round((xa / na) * 100) / 100;
+    }
+    const trans = `${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}`;
+    console.log(
+      `${id.padEnd(16)} ${trans.padEnd(5)} ${fmt(x1)} ${fmt(xa)} ${fmt(npVersion ? n1 : null)} ` +
+        `${fmt(npVersion ? na : null)} ${npVersion ? ratio[id].toFixed(2).padStart(6) : '     -'}  ${s.what}`,
+    );
+  }
+  np1?.close();
+  npAll?.close();
+  k.setThreads(threads);
+  console.log(
+    JSON.stringify({
+      gflops,
+      gflops_1t: gflops1,
+      numpy_gflops: npVersion ? npG : null,
+      numpy_gflops_1t: npVersion ? npG1 : null,
+      peak_gflops: round1(peakAll),
+      peak_gflops_1t: round1(peak1),
+      threads,
+      isa: native.cpu.isa,
+      ratio_vs_numpy: npVersion ? ratio : null,
+    }),
+  );
+}
+
+await main();
