@@ -28,9 +28,27 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
     describe: 'prepare token shards from text or JSONL (data prepare)',
     load: async () => (await import('./data.ts')).run,
   },
+  dpo: {
+    describe:
+      'Direct Preference Optimization: --model DIR --data PREFS.jsonl --out DIR [--beta 0.1] [--loss sigmoid|ipo]',
+    load: async () => (await import('./dpo.ts')).run,
+  },
   pretrain: {
     describe: 'pretrain a decoder on token shards',
     load: async () => (await import('./pretrain.ts')).run,
+  },
+  ppo: {
+    describe: 'PPO against a reward model: --model DIR --reward RM_DIR --prompts PROMPTS.jsonl --out DIR',
+    load: async () => (await import('./ppo.ts')).run,
+  },
+  reward: {
+    describe:
+      'train a reward model on preference pairs: reward train --model DIR --data PREFS.jsonl --out DIR',
+    load: async () => (await import('./reward.ts')).run,
+  },
+  rag: {
+    describe: 'retrieval-augmented generation: rag index --db FILE PATHS... | rag query | rag ask | rag info',
+    load: async () => (await import('./rag.ts')).run,
   },
   sft: {
     describe: 'supervised fine-tuning on prompt/completion or chat JSONL',

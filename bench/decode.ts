@@ -1,0 +1,376 @@
+/**
+ * `npm run bench -- decode [--steps N] [--prefill N] [--budget S] [--only xfmr|llama]`: batch-1
+ * generation speed of xfmr against llama.cpp (node-llama-cpp 3.21.1) on the same random-weight
+ * Llama-style model: d_model 768, 12 layers, 12 heads, 4 KV heads, vocab 32000, SwiGLU FFN 2048,
+ * untied head, f32 weights (~125M parameters, ~500 MB).
+ *
+ *   decode   tokens/s of greedy decoding after a 16-token prompt and 4 warm-up tokens: one model step
+ *            + argmax per token. xfmr: DecoderLM.extend with its KV cache, 2 threads; llama.cpp: the
+ *            same weights as GGUF (written by src/io/gguf_export.ts to a temp dir, removed after), f32
+ *            KV cache, flash attention off, 2 threads and 1 thread (its evaluate() generator).
+ *   prefill  tokens/s of one 512-token prompt into an empty cache (one extend call; llama.cpp with
+ *            batch size 512), 2 threads.
+ *   limit    decode is memory-bound: every weight but the embedding table is read once per token, so
+ *            tokens/s <= bandwidth / weight bytes. The bandwidth is the figure stated in
+ *            /work/shared/PEERS.md for this machine (18 GB/s one thread, 23 GB/s two), not measured.
+ *
+ * The machine is shared, so the engines take turns: two prefills each, then STEPS tokens each in 4
+ * rounds (xfmr, llama.cpp 2 threads, llama.cpp 1 thread, repeat); each figure is the engine's best
+ * round, and only the ratios mean much. No round starts after --budget seconds (default 60) of
+ * decoding. Both engines compute in f32, so their greedy tokens should agree (reported as a check;
+ * with 0.02-std random weights a near-tie can make them part). Prints the figures, then one JSON line.
+ * Needs the native addon (the js backend would take many minutes).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Token } from 'node-llama-cpp';
+import { argmax } from '../src/generate/index.ts';
+import { exportGguf, type GgufTokenizer } from '../src/io/gguf_export.ts';
+import type { NamedTensor } from '../src/io/tensors.ts';
+import { kernels } from '../src/kernels/index.ts';
+import { DecoderLM } from '../src/models/decoder.ts';
+import { llamaConfig } from '../src/models/presets.ts';
+import { BYTE_TO_CHAR } from '../src/tokenizers/byte_level.ts';
+
+const argv = process.argv.slice(2);
+const flag = (name: string, fallback: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+};
+const STEPS = Number(flag('steps', '64'));
+const PREFILL = Number(flag('prefill', '512'));
+const ONLY = flag('only', 'both');
+const THREADS = 2;
+const PROMPT_LEN = 16;
+const WARMUP = 4;
+/** Decoding rounds (each engine decodes STEPS / ROUNDS tokens per round, the engines taking turns). */
+const ROUNDS = 4;
+/** No new round starts after this many seconds of decoding (a loaded machine can make a run crawl). */
+const DECODE_BUDGET_S = Number(flag('budget', '60'));
+const STATED_BW_GBS = { 1: 18, 2: 23 } as const;
+
+const config = llamaConfig({
+  vocabSize: 32000,
+  contextLength: 2048,
+  dModel: 768,
+  nLayers: 12,
+  nHeads: 12,
+  nKvHeads: 4,
+  ffnDim: 2048,
+});
+
+function rngInts(n: number, max: number, seed: number): number[] {
+  let s = seed >>> 0;
+  return Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % max;
+  });
+}
+
+/** A 32000-token byte-level BPE vocabulary: 256 bytes, letter n-grams with their merges, <|endoftext|>. */
+function syntheticTokenizer(V: number): GgufTokenizer {
+  const tokens = [...BYTE_TO_CHAR];
+  const merges: string[] = [];
+  const seen = new Set(tokens);
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  let frontier = letters.split('');
+  while (tokens.length < V - 1) {
+    const next: string[] = [];
+    for (const a of frontier) {
+      for (const b of letters) {
+        if (tokens.length >= V - 1) break;
+        const t = a + b;
+        if (seen.has(t)) continue;
+        seen.add(t);
+        tokens.push(t);
+        merges.push(`${a} ${b}`);
+        next.push(t);
+      }
+    }
+    frontier = next;
+  }
+  tokens.push('<|endoftext|>');
+  const eos = V - 1;
+  return {
+    tokens,
+    tokenTypes: tokens.map((_, i) => (i === eos ? 3 : 1)),
+    merges,
+    bosId: eos,
+    eosId: eos,
+    model: 'gpt2',
+    pre: 'gpt-2',
+  };
+}
+
+/** One engine under test: prefill timing, then decoding in chunks (so engines can take turns). */
+interface Engine {
+  name: string;
+  /** Seconds for one PREFILL-token prompt from an empty cache (null: not measured for this engine). */
+  prefill: (() => Promise<number>) | null;
+  /** Feeds the 16-token prompt and decodes WARMUP tokens (untimed). */
+  start(): Promise<void>;
+  /** Seconds to decode n more greedy tokens. */
+  decode(n: number): Promise<number>;
+  stop(): Promise<void>;
+  greedy: number[];
+  prefillTokS: number;
+  decodeTokS: number;
+  decodeRates: number[];
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const prompt = rngInts(PROMPT_LEN, config.vocabSize - 1, 1);
+const longPrompt = rngInts(PREFILL, config.vocabSize - 1, 2);
+
+function newEngine(
+  name: string,
+  e: Pick<Engine, 'prefill' | 'start' | 'decode' | 'greedy'> & { stop?: () => Promise<void> },
+): Engine {
+  return { name, stop: async () => {}, prefillTokS: 0, decodeTokS: 0, decodeRates: [], ...e };
+}
+
+function xfmrEngine(model: DecoderLM): Engine {
+  let cache = model.createCache(1, PROMPT_LEN + WARMUP + STEPS + 1);
+  let logits: Float32Array = new Float32Array(0);
+  const greedy: number[] = [];
+  const step = (): void => {
+    const id = argmax(logits);
+    greedy.push(id);
+    logits = model.extend([Int32Array.of(id)], cache)[0] as Float32Array;
+  };
+  return newEngine(`xfmr (${THREADS} threads)`, {
+    greedy,
+    prefill: async () => {
+      kernels().setThreads(THREADS);
+      const c = model.createCache(1, PREFILL);
+      const t0 = performance.now();
+      model.extend([Int32Array.from(longPrompt)], c);
+      return (performance.now() - t0) / 1000;
+    },
+    start: async () => {
+      kernels().setThreads(THREADS);
+      cache = model.createCache(1, PROMPT_LEN + WARMUP + STEPS + 1);
+      logits = model.extend([Int32Array.from(prompt)], cache)[0] as Float32Array;
+      for (let i = 0; i < WARMUP; i++) step();
+    },
+    decode: async (n) => {
+      kernels().setThreads(THREADS);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) step();
+      return (performance.now() - t0) / 1000;
+    },
+  });
+}
+
+/** llama.cpp engines (THREADS threads with prefill, and 1 thread), or why they cannot run. */
+async function llamaCppEngines(
+  gguf: string,
+): Promise<{ engines: Engine[]; close: () => Promise<void> } | string> {
+  let mod: typeof import('node-llama-cpp');
+  try {
+    mod = await import('node-llama-cpp');
+  } catch (e) {
+    return `node-llama-cpp is not installed: ${(e as Error).message.split('\n')[0]}`;
+  }
+  let llama: Awaited<ReturnType<typeof mod.getLlama>>;
+  try {
+    llama = await mod.getLlama({ gpu: false, build: 'never', logLevel: mod.LlamaLogLevel.error });
+  } catch (e) {
+    return `node-llama-cpp's native binary cannot load: ${(e as Error).message.split('\n')[0]}`;
+  }
+  const model = await llama.loadModel({ modelPath: gguf });
+  const engines: Engine[] = [];
+  for (const threads of [THREADS, 1]) {
+    const ctx = await model.createContext({
+      contextSize: Math.max(1024, PREFILL + 64),
+      batchSize: PREFILL,
+      flashAttention: false,
+      threads,
+      experimentalKvCacheKeyType: 'F32',
+      experimentalKvCacheValueType: 'F32',
+    });
+    const seq = ctx.getSequence();
+    const greedy: number[] = [];
+    let it: AsyncIterator<Token> | null = null;
+    const pull = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const r = await (it as AsyncIterator<Token>).next();
+        if (r.done) throw new Error('llama.cpp stopped generating');
+        greedy.push(r.value);
+      }
+    };
+    engines.push(
+      newEngine(`llama.cpp (${threads} thread${threads > 1 ? 's' : ''})`, {
+        greedy,
+        prefill:
+          threads === THREADS
+            ? async () => {
+                await seq.clearHistory();
+                const t0 = performance.now();
+                await seq.evaluateWithoutGeneratingNewTokens(longPrompt as Token[]);
+                const dt = (performance.now() - t0) / 1000;
+                await seq.clearHistory();
+                return dt;
+              }
+            : null,
+        // The first token comes after the prompt; WARMUP tokens in all, as for xfmr.
+        start: async () => {
+          it = seq.evaluate(prompt as Token[], { temperature: 0 })[Symbol.asyncIterator]();
+          await pull(WARMUP);
+        },
+        decode: async (n) => {
+          const t0 = performance.now();
+          await pull(n);
+          return (performance.now() - t0) / 1000;
+        },
+        stop: async () => {
+          await it?.return?.();
+        },
+      }),
+    );
+  }
+  return { engines, close: () => llama.dispose() };
+}
+
+/**
+ * Prefill twice and decode STEPS tokens in ROUNDS chunks, the engines taking turns, so that a change
+ * in the machine's load hits them alike. Each figure is the engine's best round.
+ */
+async function measure(engines: Engine[]): Promise<void> {
+  for (let r = 0; r < 2; r++) {
+    for (const e of engines) {
+      if (!e.prefill) continue;
+      e.prefillTokS = Math.max(e.prefillTokS, PREFILL / (await e.prefill()));
+    }
+  }
+  for (const e of engines) await e.start();
+  const chunk = Math.max(1, Math.floor(STEPS / ROUNDS));
+  const t0 = performance.now();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const e of engines) {
+      const rate = chunk / (await e.decode(chunk));
+      e.decodeRates.push(rate);
+      e.decodeTokS = Math.max(e.decodeTokS, rate);
+    }
+    if ((performance.now() - t0) / 1000 > DECODE_BUDGET_S) break;
+  }
+  for (const e of engines) await e.stop();
+}
+
+async function main(): Promise<void> {
+  const t00 = performance.now();
+  if (ONLY !== 'llama' && kernels().name !== 'native') {
+    console.error(
+      'bench decode: the native addon is not loaded (run `node scripts/build-native.js`); the js backend ' +
+        'would take many minutes here. Use --only llama for llama.cpp alone.',
+    );
+    process.exitCode = 1;
+    return;
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'xfmr-bench-decode-'));
+  const gguf = join(tmp, 'llama-768-f32.gguf');
+  try {
+    const phase = (what: string) =>
+      process.stderr.write(`bench decode: [${round((performance.now() - t00) / 1000)} s] ${what}\n`);
+    phase('building the random model');
+    const model = new DecoderLM(config, 1234);
+    const params = model.numParameters();
+    const embedBytes = config.vocabSize * config.dModel * 4;
+    const bytesPerToken = params * 4 - embedBytes + config.dModel * 4;
+    const engines: Engine[] = [];
+    let llamaError: string | null = ONLY === 'xfmr' ? 'not run (--only xfmr)' : null;
+    let close = async (): Promise<void> => {};
+    if (ONLY !== 'llama') engines.push(xfmrEngine(model));
+    if (ONLY !== 'xfmr') {
+      const canonical = new Map<string, NamedTensor>();
+      for (const [name, p] of model.namedParameters())
+        canonical.set(name, { name, shape: [...p.shape], dtype: 'F32', data: p.data });
+      phase(`writing ${gguf}`);
+      exportGguf(gguf, config, canonical, syntheticTokenizer(config.vocabSize), {
+        dtype: 'F32',
+        name: 'bench',
+      });
+      const lc = await llamaCppEngines(gguf);
+      if (typeof lc === 'string') llamaError = lc;
+      else {
+        engines.push(...lc.engines);
+        close = lc.close;
+      }
+    }
+    phase(`measuring ${engines.map((e) => e.name).join(', ')}`);
+    try {
+      await measure(engines);
+    } finally {
+      await close();
+    }
+    phase('done');
+    const limit2 = (STATED_BW_GBS[2] * 1e9) / bytesPerToken;
+    const limit1 = (STATED_BW_GBS[1] * 1e9) / bytesPerToken;
+    const ours = engines.find((e) => e.name.startsWith('xfmr'));
+    const lc2 = engines.find((e) => e.name === `llama.cpp (${THREADS} threads)`);
+    const lc1 = engines.find((e) => e.name === 'llama.cpp (1 thread)');
+    console.log(
+      `model: llama d768 L12 H12 KV4 V32000 ffn2048, ${(params / 1e6).toFixed(1)}M parameters, f32; ` +
+        `weights read per decoded token ${(bytesPerToken / 1e6).toFixed(0)} MB`,
+    );
+    console.log(
+      `bandwidth limit (stated in PEERS.md, not measured): ${round(limit2)} tok/s at ${STATED_BW_GBS[2]} GB/s ` +
+        `(2 threads), ${round(limit1)} tok/s at ${STATED_BW_GBS[1]} GB/s (1 thread)`,
+    );
+    for (const e of engines) {
+      const limit = e.name.includes('(1 thread)') ? limit1 : limit2;
+      console.log(
+        `${e.name.padEnd(24)} decode ${round(e.decodeTokS).toFixed(1).padStart(6)} tok/s ` +
+          `(${Math.round((100 * e.decodeTokS) / limit)}% of the limit; rounds ${e.decodeRates.map((x) => round(x)).join(', ')})` +
+          (e.prefill ? `   prefill(${PREFILL}) ${round(e.prefillTokS).toFixed(1)} tok/s` : ''),
+      );
+    }
+    if (llamaError) console.log(`llama.cpp: ${llamaError}`);
+    let agree: number | null = null;
+    if (ours && lc2) {
+      const n = Math.min(ours.greedy.length, lc2.greedy.length);
+      agree = ours.greedy.findIndex((id, i) => i < n && lc2.greedy[i] !== id);
+      if (agree < 0) agree = n;
+      console.log(`greedy tokens agree for the first ${agree} of ${n}`);
+      console.log(
+        `xfmr / llama.cpp (${THREADS} threads): decode ${round(ours.decodeTokS / lc2.decodeTokS, 2)}x, ` +
+          `prefill ${round(ours.prefillTokS / lc2.prefillTokS, 2)}x`,
+      );
+    }
+    const v = (e: Engine | undefined, k: 'decodeTokS' | 'prefillTokS') => (e ? round(e[k]) : null);
+    console.log(
+      JSON.stringify({
+        decode_tok_s: {
+          xfmr: v(ours, 'decodeTokS'),
+          llama_cpp: v(lc2, 'decodeTokS'),
+          llama_cpp_1_thread: v(lc1, 'decodeTokS'),
+        },
+        prefill_tok_s: { xfmr: v(ours, 'prefillTokS'), llama_cpp: v(lc2, 'prefillTokS') },
+        bandwidth_limit_tok_s: round(limit2),
+        bandwidth_limit_tok_s_1_thread: round(limit1),
+        bandwidth_gb_s: STATED_BW_GBS[2],
+        bandwidth_source: 'stated (PEERS.md)',
+        weight_bytes_per_token: bytesPerToken,
+        ratio:
+          ours && lc2
+            ? {
+                decode: round(ours.decodeTokS / lc2.decodeTokS, 2),
+                prefill: round(ours.prefillTokS / lc2.prefillTokS, 2),
+              }
+            : null,
+        greedy_agree_tokens: agree,
+        threads: THREADS,
+        steps: STEPS,
+        prefill_tokens: PREFILL,
+        backend: kernels().name,
+        llama_cpp_error: llamaError ?? undefined,
+        seconds: round((performance.now() - t00) / 1000),
+      }),
+    );
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,346 @@
+/**
+ * `xfmr rag`: retrieval-augmented generation over a SQLite index (src/rag).
+ *
+ *   xfmr rag index --db FILE [options] PATHS...      files and folders (walked); re-running only
+ *                                                    re-embeds what changed and drops what is gone
+ *     --embedder hash|DIR   the offline default (hash) or a BERT-family model directory
+ *     --pooling mean|cls  --query-prefix S  --passage-prefix S    (encoder; defaults from the dir)
+ *     --max-tokens N  --overlap N      chunk budget and overlap, in the embedder's tokens
+ *     --max-bytes N                    larger files are skipped (default 16 MiB)
+ *     --meta KEY=VALUE                 stored with every document of this run (repeatable)
+ *     --no-prune                       keep documents whose files are gone
+ *   xfmr rag query --db FILE "question" [--k N] [--mode hybrid|vector|bm25]
+ *                  [--source PREFIX] [--where KEY=VALUE]... [--json]
+ *   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME]
+ *                [--context-tokens N]) "question" [--k N] [--mode M] [--template T]
+ *                [--max-tokens N] [--temperature T] [--json]
+ *   xfmr rag info --db FILE [--json]
+ *
+ * Queries are embedded with the embedder the index was built with (recorded in the database).
+ * `query --json` prints {"results": [{"source", "text", "score"}, ...]}, best first; `source` is
+ * the file's path as found from what was given to `index`. Indexing reports progress and skipped
+ * files on stderr; a PATH that does not exist makes the exit code 1 after the rest is indexed.
+ */
+import { Progress } from '../train/progress.ts';
+import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
+
+const USAGE = `usage:
+  xfmr rag index --db FILE [--embedder hash|DIR] [--pooling mean|cls] [--query-prefix S] [--passage-prefix S]
+                 [--max-tokens N] [--overlap N] [--max-bytes N] [--meta KEY=VALUE]... [--no-prune] PATHS...
+  xfmr rag query --db FILE "question" [--k N] [--mode hybrid|vector|bm25] [--source PREFIX] [--where KEY=VALUE]... [--json]
+  xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME] [--context-tokens N]) "question"
+               [--k N] [--mode M] [--template T] [--max-tokens N] [--temperature T] [--json]
+  xfmr rag info --db FILE [--json]`;
+
+/** Writes to stdout and resolves once the data is handed to the OS. */
+function writeStdout(s: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(s, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Takes every `--name X` / `--name=X` out of argv (the parser keeps one value per option). */
+function takeRepeated(argv: string[], name: string, values: readonly string[]): { taken: string[]; rest: string[] } {
+  const taken: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === `--${name}`) {
+      if (i + 1 >= argv.length) throw new UsageError(`option --${name} needs a value`);
+      taken.push(argv[++i]);
+    } else if (a.startsWith(`--${name}=`)) taken.push(a.slice(name.length + 3));
+    else {
+      rest.push(a);
+      if (a.startsWith('--') && !a.includes('=') && values.includes(a.slice(2)) && i + 1 < argv.length) rest.push(argv[++i]);
+    }
+  }
+  return { taken, rest };
+}
+
+/** KEY=VALUE pairs -> metadata; numbers and true/false are typed. */
+function parsePairs(pairs: readonly string[], option: string): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--${option}: expected KEY=VALUE, got "${p}"`);
+    const v = p.slice(eq + 1);
+    out[p.slice(0, eq)] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  return out;
+}
+
+function requireDb(a: ParsedArgs): string {
+  const db = optString(a, 'db');
+  if (!db) throw new UsageError(`--db FILE is required\n${USAGE}`);
+  return db;
+}
+
+function positiveInt(a: ParsedArgs, name: string, fallback: number): number {
+  const n = optInt(a, name, fallback);
+  if (n < 1) throw new UsageError(`--${name} must be at least 1, got ${n}`);
+  return n;
+}
+
+async function runIndex(argv: string[]): Promise<void> {
+  const VALUES = ['db', 'embedder', 'pooling', 'query-prefix', 'passage-prefix', 'max-tokens', 'overlap', 'max-bytes'];
+  const { taken: metaPairs, rest } = takeRepeated(argv, 'meta', VALUES);
+  const a = parseArgs(rest, { values: VALUES, flags: ['no-prune'] });
+  const db = requireDb(a);
+  if (a.positionals.length === 0) throw new UsageError(`give at least one file or folder to index\n${USAGE}`);
+  const metadata = parsePairs(metaPairs, 'meta');
+  const { createEmbedder } = await import('../rag/embedder.ts');
+  const { indexPaths } = await import('../rag/indexer.ts');
+  const { SqliteStore } = await import('../rag/sqlite_store.ts');
+  const { DEFAULT_MAX_BYTES } = await import('../rag/loaders.ts');
+
+  const which = optString(a, 'embedder') ?? 'hash';
+  const pooling = optString(a, 'pooling');
+  if (pooling !== undefined && pooling !== 'mean' && pooling !== 'cls')
+    throw new UsageError(`--pooling must be mean or cls, got "${pooling}"`);
+  const embedder =
+    which === 'hash'
+      ? (() => {
+          for (const o of ['pooling', 'query-prefix', 'passage-prefix'])
+            if (a.options.has(o)) throw new UsageError(`--${o} applies to an encoder (--embedder DIR), not the hash embedder`);
+          return createEmbedder({ type: 'hash' });
+        })()
+      : createEmbedder({
+          type: 'encoder',
+          dir: which,
+          pooling,
+          queryPrefix: optString(a, 'query-prefix'),
+          passagePrefix: optString(a, 'passage-prefix'),
+        });
+  const maxTokens = a.options.has('max-tokens') ? positiveInt(a, 'max-tokens', 1) : undefined;
+  if (maxTokens !== undefined && maxTokens > embedder.maxTokens)
+    throw new UsageError(`--max-tokens ${maxTokens} exceeds what the embedder takes (${embedder.maxTokens})`);
+  const chunkMax = maxTokens ?? embedder.maxTokens;
+  let overlapTokens: number | undefined;
+  if (a.options.has('overlap')) {
+    overlapTokens = optInt(a, 'overlap', 0);
+    if (overlapTokens < 0 || overlapTokens >= chunkMax)
+      throw new UsageError(`--overlap must be in [0, ${chunkMax}), got ${overlapTokens}`);
+  }
+  const maxBytes = a.options.has('max-bytes') ? positiveInt(a, 'max-bytes', 1) : DEFAULT_MAX_BYTES;
+
+  const store = SqliteStore.openOrCreate(db, { id: embedder.id, dim: embedder.dim, spec: embedder.spec });
+  const tty = Boolean(process.stderr.isTTY);
+  let progress: InstanceType<typeof Progress> | null = null;
+  try {
+    const report = await indexPaths(a.positionals, store, embedder, {
+      maxTokens,
+      overlapTokens,
+      maxBytes,
+      metadata,
+      prune: !a.options.has('no-prune'),
+      onSkip: (s) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}xfmr rag: skipped ${s.source}: ${s.reason}\n`),
+      onProgress: (done, total, r) => {
+        progress ??= new Progress('xfmr rag: indexing', total, 3000);
+        const rate = r.seconds > 0 ? (r.chunks / r.seconds).toFixed(0) : '0';
+        progress.update(done, `files, ${r.chunks} chunks, ${rate} chunks/s`);
+      },
+    });
+    const rate = report.seconds > 0 ? (report.chunks / report.seconds).toFixed(0) : '0';
+    process.stderr.write(
+      `xfmr rag: ${db}: ${report.files} files: ${report.added} added, ${report.updated} updated, ` +
+        `${report.unchanged} unchanged, ${report.removed} removed, ${report.skipped.length} skipped; ` +
+        `${report.chunks} chunks written (${report.embedded} embedded) in ${report.seconds.toFixed(1)} s (${rate} chunks/s)\n`,
+    );
+    const missing = a.positionals.filter((p) => report.skipped.some((s) => s.source === p && /no such file/.test(s.reason)));
+    if (missing.length > 0) {
+      process.stderr.write(`xfmr rag: ${missing[0]}: no such file or directory\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** Opens an index read-only and the embedder it was built with. */
+async function openIndex(db: string) {
+  const { SqliteStore } = await import('../rag/sqlite_store.ts');
+  const { createEmbedder } = await import('../rag/embedder.ts');
+  const store = SqliteStore.open(db);
+  try {
+    let embedder: import('../rag/embedder.ts').Embedder;
+    try {
+      embedder = createEmbedder(store.embedderSpec);
+    } catch (e) {
+      throw new Error(`${db}: cannot load the embedder the index was built with: ${(e as Error).message}`);
+    }
+    if (embedder.id !== store.embedderId)
+      throw new Error(`${db}: the index was built with embedder ${store.embedderId}, which now loads as ${embedder.id}`);
+    return { store, embedder };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+function retrieveOptions(a: ParsedArgs, where: Record<string, string | number | boolean>) {
+  const mode = optString(a, 'mode') ?? 'hybrid';
+  if (mode !== 'hybrid' && mode !== 'vector' && mode !== 'bm25')
+    throw new UsageError(`--mode must be hybrid, vector or bm25, got "${mode}"`);
+  const filter: import('../rag/store.ts').MetadataFilter = {};
+  const source = optString(a, 'source');
+  if (source !== undefined) filter.sourcePrefix = source;
+  if (Object.keys(where).length > 0) filter.metadata = where;
+  return { k: positiveInt(a, 'k', 5), mode, filter } as const;
+}
+
+function question(a: ParsedArgs): string {
+  if (a.positionals.length !== 1)
+    throw new UsageError(
+      a.positionals.length === 0
+        ? `give the question as one argument\n${USAGE}`
+        : `give the question as one (quoted) argument; got ${a.positionals.length}`,
+    );
+  const q = a.positionals[0];
+  if (q.trim() === '') throw new UsageError('the question is empty');
+  return q;
+}
+
+async function runQuery(argv: string[]): Promise<void> {
+  const VALUES = ['db', 'k', 'mode', 'source'];
+  const { taken, rest } = takeRepeated(argv, 'where', VALUES);
+  const a = parseArgs(rest, { values: VALUES, flags: ['json'] });
+  const db = requireDb(a);
+  const q = question(a);
+  const opts = retrieveOptions(a, parsePairs(taken, 'where'));
+  const { retrieve } = await import('../rag/retriever.ts');
+  const { store, embedder } = await openIndex(db);
+  try {
+    const hits = await retrieve(store, embedder, q, opts);
+    if (a.options.has('json')) {
+      await writeStdout(`${JSON.stringify({ results: hits.map((h) => ({ source: h.source, text: h.text, score: h.score })) })}\n`);
+      return;
+    }
+    if (hits.length === 0) {
+      await writeStdout('no results\n');
+      return;
+    }
+    const lines = hits.map((h, i) => {
+      const where = `${h.source}:${h.line}${h.heading ? `  (${h.heading})` : ''}`;
+      const body = h.text.replace(/\n/g, '\n   ');
+      return `${i + 1}. ${h.score.toFixed(4)}  ${where}\n   ${body}\n`;
+    });
+    await writeStdout(`${lines.join('\n')}`);
+  } finally {
+    await store.close();
+  }
+}
+
+async function runAsk(argv: string[]): Promise<void> {
+  const VALUES = [
+    'db',
+    'k',
+    'mode',
+    'source',
+    'model',
+    'endpoint',
+    'endpoint-model',
+    'context-tokens',
+    'template',
+    'max-tokens',
+    'temperature',
+    'seed',
+  ];
+  const { taken, rest } = takeRepeated(argv, 'where', VALUES);
+  const a = parseArgs(rest, { values: VALUES, flags: ['json', 'no-chat-template'] });
+  const db = requireDb(a);
+  const q = question(a);
+  const opts = retrieveOptions(a, parsePairs(taken, 'where'));
+  const modelDir = optString(a, 'model');
+  const endpoint = optString(a, 'endpoint');
+  if ((modelDir === undefined) === (endpoint === undefined))
+    throw new UsageError(`give --model DIR or --endpoint URL (one of them)\n${USAGE}`);
+  if (modelDir !== undefined)
+    for (const o of ['endpoint-model', 'context-tokens'])
+      if (a.options.has(o)) throw new UsageError(`--${o} applies to --endpoint, not --model`);
+  const template = optString(a, 'template');
+  const { checkTemplate } = await import('../rag/prompt.ts');
+  if (template !== undefined) {
+    try {
+      checkTemplate(template);
+    } catch (e) {
+      throw new UsageError(`--template: ${(e as Error).message}`);
+    }
+  }
+  const maxTokens = a.options.has('max-tokens') ? positiveInt(a, 'max-tokens', 1) : undefined;
+  const temperature = a.options.has('temperature') ? optNumber(a, 'temperature', 0) : undefined;
+  if (temperature !== undefined && temperature < 0) throw new UsageError(`--temperature must be >= 0, got ${temperature}`);
+  const seed = a.options.has('seed') ? optInt(a, 'seed', 0) : undefined;
+
+  const { answer } = await import('../rag/answer.ts');
+  const { EndpointGenerator, LocalGenerator } = await import('../rag/generator.ts');
+  const generator =
+    modelDir !== undefined
+      ? LocalGenerator.load(modelDir, { chat: !a.options.has('no-chat-template') })
+      : await EndpointGenerator.connect({
+          url: endpoint as string,
+          model: optString(a, 'endpoint-model'),
+          contextTokens: a.options.has('context-tokens') ? positiveInt(a, 'context-tokens', 4096) : undefined,
+        });
+  const { store, embedder } = await openIndex(db);
+  try {
+    const r = await answer(q, { ...opts, store, embedder, generator, template, maxTokens, temperature, seed });
+    if (a.options.has('json')) {
+      const sources = r.sources.map((s) => ({ source: s.source, text: s.text, score: s.score, truncated: s.truncated }));
+      await writeStdout(`${JSON.stringify({ answer: r.answer, sources })}\n`);
+      return;
+    }
+    const src = r.sources.map(
+      (s, i) => `[${i + 1}] ${s.source}:${s.line} (${s.score.toFixed(4)}${s.truncated ? ', truncated' : ''})`,
+    );
+    await writeStdout(`${r.answer.trim()}\n\nSources:\n${src.join('\n')}\n`);
+    if (r.dropped > 0) process.stderr.write(`xfmr rag: ${r.dropped} retrieved chunks did not fit in the model's window\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+async function runInfo(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, { values: ['db'], flags: ['json'] });
+  const db = requireDb(a);
+  if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
+  const { SqliteStore } = await import('../rag/sqlite_store.ts');
+  const store = SqliteStore.open(db);
+  try {
+    const info = await store.info();
+    if (a.options.has('json')) await writeStdout(`${JSON.stringify(info)}\n`);
+    else
+      await writeStdout(
+        `${db}: ${info.documents} documents, ${info.chunks} chunks, dimension ${info.dim}\nembedder: ${info.embedderId}\n`,
+      );
+  } finally {
+    await store.close();
+  }
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === 'help') {
+    await writeStdout(`${USAGE}\n`);
+    return;
+  }
+  if (rest.includes('--help')) {
+    await writeStdout(`${USAGE}\n`);
+    return;
+  }
+  switch (sub) {
+    case 'index':
+      return runIndex(rest);
+    case 'query':
+      return runQuery(rest);
+    case 'ask':
+      return runAsk(rest);
+    case 'info':
+      return runInfo(rest);
+    default:
+      throw new UsageError(`unknown rag command "${sub}" (index, query, ask, info)`);
+  }
+}
