@@ -33,6 +33,10 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
       'Direct Preference Optimization: --model DIR --data PREFS.jsonl --out DIR [--beta 0.1] [--loss sigmoid|ipo]',
     load: async () => (await import('./dpo.ts')).run,
   },
+  plot: {
+    describe: 'draw train/validation loss curves from a metrics JSONL as PNG',
+    load: async () => (await import('./plot.ts')).run,
+  },
   pretrain: {
     describe: 'pretrain a decoder on token shards',
     load: async () => (await import('./pretrain.ts')).run,

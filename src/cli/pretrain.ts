@@ -3,7 +3,9 @@
  * on token shards made by `xfmr data prepare`. Checkpoints go to OUT/checkpoints, the metrics log
  * to OUT/metrics.jsonl, and the final model directory to OUT.
  */
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { JsonValue } from '../io/checkpoint.ts';
 import { DecoderLM } from '../models/decoder.ts';
 import { resolveConfig } from '../models/presets.ts';
 import { AdamW } from '../train/adamw.ts';
@@ -72,6 +74,18 @@ export async function run(argv: string[]): Promise<void> {
     `xfmr pretrain: ${config.arch}, ${(model.numParameters() / 1e6).toFixed(2)}M parameters, ` +
       `${train.length} train / ${val.length} val tokens, B=${B} T=${T}\n`,
   );
+  // The tokenizer the data was made with goes into the model directory (when it is a file).
+  const tokPath = statSync(manifest.tokenizer, { throwIfNoEntry: false })?.isDirectory()
+    ? join(manifest.tokenizer, 'tokenizer.json')
+    : manifest.tokenizer;
+  const tokenizerJson =
+    existsSync(tokPath) && tokPath.endsWith('.json')
+      ? (JSON.parse(readFileSync(tokPath, 'utf8')) as JsonValue)
+      : undefined;
+  if (!tokenizerJson)
+    process.stderr.write(
+      `xfmr pretrain: tokenizer "${manifest.tokenizer}" is not a tokenizer.json file; the model directory will have none\n`,
+    );
   const result = await trainLoop(
     model,
     opt,
@@ -95,6 +109,7 @@ export async function run(argv: string[]): Promise<void> {
       checkpointEvery: optInt(a, 'checkpoint-every', 100),
       maxSkipped: optInt(a, 'max-skipped', 10),
       resume: a.options.has('resume'),
+      tokenizerJson,
     },
   );
   train.close();
