@@ -11,6 +11,8 @@ if (!name || !existsSync(`bench/${name}.ts`)) {
   console.error(`usage: npm run bench -- NAME   (NAME: ${available.join(', ')})`);
   process.exitCode = 1;
 } else {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...rest], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...rest], {
+    stdio: 'inherit',
+  });
   process.exitCode = r.status ?? 1;
 }

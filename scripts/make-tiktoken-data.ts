@@ -24,7 +24,7 @@ for (const name of ['gpt2', 'cl100k_base', 'o200k_base']) {
     if (!group) continue;
     const [, first, ...tokens] = group.split(' ');
     const base = Number.parseInt(first, 10);
-    tokens.forEach((b64, k) => lines.push(`${b64} ${base + k}`));
+    for (const [k, b64] of tokens.entries()) lines.push(`${b64} ${base + k}`);
   }
   const text = `${lines.join('\n')}\n`;
   const gz = gzipSync(text, { level: 9 });
