@@ -40,7 +40,11 @@ function writeStdout(s: string): Promise<void> {
 }
 
 /** Takes every `--name X` / `--name=X` out of argv (the parser keeps one value per option). */
-function takeRepeated(argv: string[], name: string, values: readonly string[]): { taken: string[]; rest: string[] } {
+function takeRepeated(
+  argv: string[],
+  name: string,
+  values: readonly string[],
+): { taken: string[]; rest: string[] } {
   const taken: string[] = [];
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -55,7 +59,8 @@ function takeRepeated(argv: string[], name: string, values: readonly string[]): 
     } else if (a.startsWith(`--${name}=`)) taken.push(a.slice(name.length + 3));
     else {
       rest.push(a);
-      if (a.startsWith('--') && !a.includes('=') && values.includes(a.slice(2)) && i + 1 < argv.length) rest.push(argv[++i]);
+      if (a.startsWith('--') && !a.includes('=') && values.includes(a.slice(2)) && i + 1 < argv.length)
+        rest.push(argv[++i]);
     }
   }
   return { taken, rest };
@@ -68,7 +73,8 @@ function parsePairs(pairs: readonly string[], option: string): Record<string, st
     const eq = p.indexOf('=');
     if (eq <= 0) throw new UsageError(`--${option}: expected KEY=VALUE, got "${p}"`);
     const v = p.slice(eq + 1);
-    out[p.slice(0, eq)] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+    out[p.slice(0, eq)] =
+      v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
   }
   return out;
 }
@@ -86,7 +92,16 @@ function positiveInt(a: ParsedArgs, name: string, fallback: number): number {
 }
 
 async function runIndex(argv: string[]): Promise<void> {
-  const VALUES = ['db', 'embedder', 'pooling', 'query-prefix', 'passage-prefix', 'max-tokens', 'overlap', 'max-bytes'];
+  const VALUES = [
+    'db',
+    'embedder',
+    'pooling',
+    'query-prefix',
+    'passage-prefix',
+    'max-tokens',
+    'overlap',
+    'max-bytes',
+  ];
   const { taken: metaPairs, rest } = takeRepeated(argv, 'meta', VALUES);
   const a = parseArgs(rest, { values: VALUES, flags: ['no-prune'] });
   const db = requireDb(a);
@@ -105,7 +120,8 @@ async function runIndex(argv: string[]): Promise<void> {
     which === 'hash'
       ? (() => {
           for (const o of ['pooling', 'query-prefix', 'passage-prefix'])
-            if (a.options.has(o)) throw new UsageError(`--${o} applies to an encoder (--embedder DIR), not the hash embedder`);
+            if (a.options.has(o))
+              throw new UsageError(`--${o} applies to an encoder (--embedder DIR), not the hash embedder`);
           return createEmbedder({ type: 'hash' });
         })()
       : createEmbedder({
@@ -137,7 +153,8 @@ async function runIndex(argv: string[]): Promise<void> {
       maxBytes,
       metadata,
       prune: !a.options.has('no-prune'),
-      onSkip: (s) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}xfmr rag: skipped ${s.source}: ${s.reason}\n`),
+      onSkip: (s) =>
+        process.stderr.write(`${tty ? '\r\x1b[K' : ''}xfmr rag: skipped ${s.source}: ${s.reason}\n`),
       onProgress: (done, total, r) => {
         progress ??= new Progress('xfmr rag: indexing', total, 3000);
         const rate = r.seconds > 0 ? (r.chunks / r.seconds).toFixed(0) : '0';
@@ -150,7 +167,9 @@ async function runIndex(argv: string[]): Promise<void> {
         `${report.unchanged} unchanged, ${report.removed} removed, ${report.skipped.length} skipped; ` +
         `${report.chunks} chunks written (${report.embedded} embedded) in ${report.seconds.toFixed(1)} s (${rate} chunks/s)\n`,
     );
-    const missing = a.positionals.filter((p) => report.skipped.some((s) => s.source === p && /no such file/.test(s.reason)));
+    const missing = a.positionals.filter((p) =>
+      report.skipped.some((s) => s.source === p && /no such file/.test(s.reason)),
+    );
     if (missing.length > 0) {
       process.stderr.write(`xfmr rag: ${missing[0]}: no such file or directory\n`);
       process.exitCode = 1;
@@ -173,7 +192,9 @@ async function openIndex(db: string) {
       throw new Error(`${db}: cannot load the embedder the index was built with: ${(e as Error).message}`);
     }
     if (embedder.id !== store.embedderId)
-      throw new Error(`${db}: the index was built with embedder ${store.embedderId}, which now loads as ${embedder.id}`);
+      throw new Error(
+        `${db}: the index was built with embedder ${store.embedderId}, which now loads as ${embedder.id}`,
+      );
     return { store, embedder };
   } catch (e) {
     await store.close();
@@ -216,7 +237,9 @@ async function runQuery(argv: string[]): Promise<void> {
   try {
     const hits = await retrieve(store, embedder, q, opts);
     if (a.options.has('json')) {
-      await writeStdout(`${JSON.stringify({ results: hits.map((h) => ({ source: h.source, text: h.text, score: h.score })) })}\n`);
+      await writeStdout(
+        `${JSON.stringify({ results: hits.map((h) => ({ source: h.source, text: h.text, score: h.score })) })}\n`,
+      );
       return;
     }
     if (hits.length === 0) {
@@ -272,7 +295,8 @@ async function runAsk(argv: string[]): Promise<void> {
   }
   const maxTokens = a.options.has('max-tokens') ? positiveInt(a, 'max-tokens', 1) : undefined;
   const temperature = a.options.has('temperature') ? optNumber(a, 'temperature', 0) : undefined;
-  if (temperature !== undefined && temperature < 0) throw new UsageError(`--temperature must be >= 0, got ${temperature}`);
+  if (temperature !== undefined && temperature < 0)
+    throw new UsageError(`--temperature must be >= 0, got ${temperature}`);
   const seed = a.options.has('seed') ? optInt(a, 'seed', 0) : undefined;
 
   const { answer } = await import('../rag/answer.ts');
@@ -287,9 +311,23 @@ async function runAsk(argv: string[]): Promise<void> {
         });
   const { store, embedder } = await openIndex(db);
   try {
-    const r = await answer(q, { ...opts, store, embedder, generator, template, maxTokens, temperature, seed });
+    const r = await answer(q, {
+      ...opts,
+      store,
+      embedder,
+      generator,
+      template,
+      maxTokens,
+      temperature,
+      seed,
+    });
     if (a.options.has('json')) {
-      const sources = r.sources.map((s) => ({ source: s.source, text: s.text, score: s.score, truncated: s.truncated }));
+      const sources = r.sources.map((s) => ({
+        source: s.source,
+        text: s.text,
+        score: s.score,
+        truncated: s.truncated,
+      }));
       await writeStdout(`${JSON.stringify({ answer: r.answer, sources })}\n`);
       return;
     }
@@ -297,7 +335,8 @@ async function runAsk(argv: string[]): Promise<void> {
       (s, i) => `[${i + 1}] ${s.source}:${s.line} (${s.score.toFixed(4)}${s.truncated ? ', truncated' : ''})`,
     );
     await writeStdout(`${r.answer.trim()}\n\nSources:\n${src.join('\n')}\n`);
-    if (r.dropped > 0) process.stderr.write(`xfmr rag: ${r.dropped} retrieved chunks did not fit in the model's window\n`);
+    if (r.dropped > 0)
+      process.stderr.write(`xfmr rag: ${r.dropped} retrieved chunks did not fit in the model's window\n`);
   } finally {
     await store.close();
   }

@@ -77,6 +77,14 @@ export class DecoderLM extends Module implements CausalLM {
 
   /** ids: [B, T] (row-major) -> logits [B, T, V]. */
   forward(ids: Int32Array, B: number, T: number): Tensor {
+    return this.head(this.hidden(ids, B, T));
+  }
+
+  /**
+   * ids: [B, T] -> the final-norm hidden states [B, T, C] that the LM head reads (reward and value
+   * heads read them too).
+   */
+  hidden(ids: Int32Array, B: number, T: number): Tensor {
     if (ids.length !== B * T) throw new Error(`forward: ${ids.length} ids for B=${B} x T=${T}`);
     if (T > this.config.contextLength)
       throw new Error(`forward: T=${T} exceeds the context length ${this.config.contextLength}`);
@@ -88,7 +96,7 @@ export class DecoderLM extends Module implements CausalLM {
     const drop = { p: this.config.dropout, rng: this.dropRng, training: this.training };
     x = dropout(x, drop.p, drop.rng, drop.training);
     for (const block of this.layers) x = block.forward(x, this.rot, drop);
-    return this.head(this.norm.forward(x));
+    return this.norm.forward(x);
   }
 
   /** Mean next-token cross-entropy; targets use -100 for positions that do not count. */
