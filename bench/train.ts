@@ -19,7 +19,10 @@ async function worker(): Promise<void> {
   const { AdamW } = await import('../src/train/adamw.ts');
   const { backward, Rng, tidy } = await import('../src/tensor/index.ts');
   const [B, T, V] = [16, 256, 65];
-  const model = new DecoderLM(gpt2Config({ vocabSize: V, contextLength: T, dModel: 384, nLayers: 6, nHeads: 6 }), 0);
+  const model = new DecoderLM(
+    gpt2Config({ vocabSize: V, contextLength: T, dModel: 384, nLayers: 6, nHeads: 6 }),
+    0,
+  );
   const opt = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.1 });
   const rng = new Rng(1);
   const ids = Int32Array.from({ length: B * T }, () => rng.int(V));
@@ -39,7 +42,9 @@ async function worker(): Promise<void> {
     best = Math.min(best, (performance.now() - t0) / 1000);
   }
   const peak = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(`${JSON.stringify({ tok_s: (B * T) / best, peak_rss_mb: peak, threads: kernels().threads(), backend: kernels().name })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ tok_s: (B * T) / best, peak_rss_mb: peak, threads: kernels().threads(), backend: kernels().name })}\n`,
+  );
 }
 
 interface Side {
@@ -56,14 +61,22 @@ function lastJson(out: string): Side {
 if (process.argv.includes('--worker')) {
   await worker();
 } else {
-  console.log(`model: GPT-2 style, L6 H6 D384 T256 B16 V65 (10.8M parameters); best of ${steps} steps after a warm-up`);
-  const x = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'train.ts'), String(steps), '--worker'], {
-    encoding: 'utf8',
-    env: { ...process.env, XFMR_THREADS: process.env.XFMR_THREADS ?? '2' },
-  });
+  console.log(
+    `model: GPT-2 style, L6 H6 D384 T256 B16 V65 (10.8M parameters); best of ${steps} steps after a warm-up`,
+  );
+  const x = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'train.ts'), String(steps), '--worker'],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, XFMR_THREADS: process.env.XFMR_THREADS ?? '2' },
+    },
+  );
   if (x.status !== 0) throw new Error(`xfmr worker failed: ${x.stderr}`);
   const xfmr = lastJson(x.stdout);
-  console.log(`xfmr (${xfmr.threads} threads): ${xfmr.tok_s.toFixed(0)} tok/s, peak RSS ${xfmr.peak_rss_mb.toFixed(0)} MB`);
+  console.log(
+    `xfmr (${xfmr.threads} threads): ${xfmr.tok_s.toFixed(0)} tok/s, peak RSS ${xfmr.peak_rss_mb.toFixed(0)} MB`,
+  );
   let torch: (Side & { torch?: string }) | null = null;
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) {
@@ -75,15 +88,24 @@ if (process.argv.includes('--worker')) {
       const env = { ...process.env };
       delete env.OPENBLAS_CORETYPE;
       delete env.OPENBLAS_L2_SIZE;
-      const p = spawnSync('/usr/bin/python3', [join(here, 'peers', 'train_torch.py'), String(threads), String(steps)], { encoding: 'utf8', env });
+      const p = spawnSync(
+        '/usr/bin/python3',
+        [join(here, 'peers', 'train_torch.py'), String(threads), String(steps)],
+        { encoding: 'utf8', env },
+      );
       if (p.status !== 0) throw new Error(`pytorch peer failed: ${p.stderr}`);
       const r = lastJson(p.stdout);
-      console.log(`pytorch (${threads} thread${threads > 1 ? 's' : ''}): ${r.tok_s.toFixed(0)} tok/s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`);
+      console.log(
+        `pytorch (${threads} thread${threads > 1 ? 's' : ''}): ${r.tok_s.toFixed(0)} tok/s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`,
+      );
       if (!torch || r.tok_s > torch.tok_s) torch = r;
     }
   }
   const ratio = torch ? xfmr.tok_s / torch.tok_s : null;
-  if (ratio) console.log(`xfmr / pytorch (best): ${ratio.toFixed(2)}x throughput, ${(xfmr.peak_rss_mb / (torch?.peak_rss_mb ?? 1)).toFixed(2)}x peak memory`);
+  if (ratio)
+    console.log(
+      `xfmr / pytorch (best): ${ratio.toFixed(2)}x throughput, ${(xfmr.peak_rss_mb / (torch?.peak_rss_mb ?? 1)).toFixed(2)}x peak memory`,
+    );
   const r1 = (v: number) => Math.round(v * 10) / 10;
   console.log(
     JSON.stringify({

@@ -5,7 +5,7 @@
  * separated by the tokenizer's end-of-text token when it has one.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { findSpecial, EOS_NAMES, loadTokenizer } from '../tokenizers/load.ts';
+import { EOS_NAMES, findSpecial, loadTokenizer } from '../tokenizers/load.ts';
 import { writeShards } from '../train/data.ts';
 import { Progress } from '../train/progress.ts';
 import { optNumber, optString, parseArgs, UsageError } from './args.ts';
@@ -16,7 +16,8 @@ export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(rest, { values: ['tokenizer', 'out', 'text-field', 'val-fraction'], flags: ['json'] });
   const spec = optString(a, 'tokenizer');
   const out = optString(a, 'out');
-  if (!spec || !out || a.positionals.length === 0) throw new UsageError('usage: xfmr data prepare --tokenizer T --out DIR FILES...');
+  if (!spec || !out || a.positionals.length === 0)
+    throw new UsageError('usage: xfmr data prepare --tokenizer T --out DIR FILES...');
   const field = optString(a, 'text-field') ?? 'text';
   const tok = loadTokenizer(spec);
   const sep = findSpecial(tok, EOS_NAMES);
@@ -44,7 +45,8 @@ export async function run(argv: string[]): Promise<void> {
           throw new Error(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`);
         }
         const v = (o as Record<string, unknown>)[field];
-        if (typeof v !== 'string') throw new Error(`${file}:${i + 1}: field "${field}" is missing or not a string`);
+        if (typeof v !== 'string')
+          throw new Error(`${file}:${i + 1}: field "${field}" is missing or not a string`);
         docs.push(v);
       });
     } else docs.push(text);
@@ -57,7 +59,12 @@ export async function run(argv: string[]): Promise<void> {
     done += Buffer.byteLength(text);
     progress.update(done, `${tokens.length} tokens`);
   }
-  const m = writeShards(out, tokens, { vocabSize: tok.vocabSize, separatorId: sep, tokenizer: spec, sources }, optNumber(a, 'val-fraction', 0.1));
+  const m = writeShards(
+    out,
+    tokens,
+    { vocabSize: tok.vocabSize, separatorId: sep, tokenizer: spec, sources },
+    optNumber(a, 'val-fraction', 0.1),
+  );
   if (a.options.has('json')) process.stdout.write(`${JSON.stringify(m)}\n`);
   else {
     process.stdout.write(

@@ -5,8 +5,8 @@
  * 5%) is the validation set.
  */
 import { readFileSync } from 'node:fs';
-import { loadDecoder } from '../models/load.ts';
 import type { JsonValue } from '../io/checkpoint.ts';
+import { loadDecoder } from '../models/load.ts';
 import { EOS_NAMES, findSpecial, loadTokenizer } from '../tokenizers/load.ts';
 import { AdamW } from '../train/adamw.ts';
 import { trainLoop } from '../train/loop.ts';
@@ -15,11 +15,15 @@ import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
 import { TRAIN_VALUES } from './pretrain.ts';
 
 export async function run(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, { values: ['model', 'data', 'out', 'max-len', 'held-out', ...TRAIN_VALUES], flags: ['resume', 'json', 'no-template'] });
+  const a = parseArgs(argv, {
+    values: ['model', 'data', 'out', 'max-len', 'held-out', ...TRAIN_VALUES],
+    flags: ['resume', 'json', 'no-template'],
+  });
   const dir = optString(a, 'model');
   const dataFile = optString(a, 'data');
   const out = optString(a, 'out');
-  if (!dir || !dataFile || !out) throw new UsageError('usage: xfmr sft --model DIR --data FILE.jsonl --out DIR');
+  if (!dir || !dataFile || !out)
+    throw new UsageError('usage: xfmr sft --model DIR --data FILE.jsonl --out DIR');
   const { model, chatTemplate, tokenizerJson } = loadDecoder(dir);
   const tok = loadTokenizer(dir);
   const eos = findSpecial(tok, EOS_NAMES);
@@ -38,7 +42,8 @@ export async function run(argv: string[]): Promise<void> {
   }
   const rows = parseSftJsonl(text, dataFile);
   const maxLen = optInt(a, 'max-len', model.config.contextLength);
-  if (maxLen > model.config.contextLength) throw new UsageError(`--max-len ${maxLen} exceeds the context length ${model.config.contextLength}`);
+  if (maxLen > model.config.contextLength)
+    throw new UsageError(`--max-len ${maxLen} exceeds the context length ${model.config.contextLength}`);
   const examples = rows.map((r) => buildExample(r, tok, eos, render));
   const nHeld = Math.floor(examples.length * optNumber(a, 'held-out', 0.05));
   const seed = optInt(a, 'seed', 1337);
@@ -48,12 +53,19 @@ export async function run(argv: string[]): Promise<void> {
   const lr = optNumber(a, 'lr', 1e-4);
   model.config.dropout = optNumber(a, 'dropout', model.config.dropout);
   const opt = new AdamW(model.parameters(), { lr, weightDecay: optNumber(a, 'weight-decay', 0) });
-  process.stderr.write(`xfmr sft: ${examples.length - nHeld} train / ${nHeld} held-out examples, B=${B}, ${steps} steps\n`);
+  process.stderr.write(
+    `xfmr sft: ${examples.length - nHeld} train / ${nHeld} held-out examples, B=${B}, ${steps} steps\n`,
+  );
   const result = await trainLoop(model, opt, data, {
     out,
     steps,
     gradAccum: optInt(a, 'grad-accum', 1),
-    schedule: { lr, minLr: optNumber(a, 'min-lr', lr / 10), warmupSteps: optInt(a, 'warmup', Math.min(50, Math.floor(steps / 10))), totalSteps: steps },
+    schedule: {
+      lr,
+      minLr: optNumber(a, 'min-lr', lr / 10),
+      warmupSteps: optInt(a, 'warmup', Math.min(50, Math.floor(steps / 10))),
+      totalSteps: steps,
+    },
     maxGradNorm: optNumber(a, 'max-grad-norm', 1),
     evalEvery: optInt(a, 'eval-every', 100),
     checkpointEvery: optInt(a, 'checkpoint-every', 100),
@@ -62,7 +74,15 @@ export async function run(argv: string[]): Promise<void> {
     tokenizerJson: tokenizerJson as JsonValue | undefined,
     chatTemplate,
   });
-  const summary = { out, steps, final_loss: result.losses.at(-1) ?? null, val_loss: result.evals.at(-1)?.val_loss ?? null };
+  const summary = {
+    out,
+    steps,
+    final_loss: result.losses.at(-1) ?? null,
+    val_loss: result.evals.at(-1)?.val_loss ?? null,
+  };
   if (a.options.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else process.stdout.write(`fine-tuned to step ${steps}: loss ${summary.final_loss?.toFixed(4)}; model in ${out}\n`);
+  else
+    process.stdout.write(
+      `fine-tuned to step ${steps}: loss ${summary.final_loss?.toFixed(4)}; model in ${out}\n`,
+    );
 }

@@ -113,7 +113,6 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
   }
 }
 
-// biome-ignore lint/suspicious/noConfusingVoidType: lets tidy() wrap blocks that return nothing.
 type Kept =
   | Tensor
   | readonly Kept[]
@@ -123,6 +122,7 @@ type Kept =
   | boolean
   | null
   | undefined
+  // biome-ignore lint/suspicious/noConfusingVoidType: lets tidy() wrap blocks that return nothing.
   | void;
 
 function collect(value: unknown, out: Set<Tensor>): void {
