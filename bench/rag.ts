@@ -1,0 +1,384 @@
+/**
+ * `npm run bench -- rag [--collection shipped|installed|all] [--generated N] [--ablation]
+ *                       [--store-n 100000] [--store-dim 384] [--queries 100] [--no-store]`
+ *
+ * 1. Retrieval quality: recall@1/5/10 and MRR@10 (src/rag/eval.ts) of
+ *      default   the offline hash embedder (src/rag/hash_embedder.ts), exact cosine in SQLite
+ *      bm25      SQLite FTS5 (porter stemming)
+ *      hybrid    default + bm25 by reciprocal rank fusion (k = 60)
+ *      random    a randomly initialised BERT-style encoder (2 layers, d=128, mean pooling) with a
+ *                WordPiece vocabulary trained on the collection: the floor
+ *    on two collections of SQLite's documentation (public domain):
+ *      shipped    17 pages committed in test/rag/fixtures/sqlite-docs, 69 hand-written,
+ *                 paraphrased questions (test/rag/fixtures/sqlite-questions.json)
+ *      installed  the whole Debian package sqlite3-doc (/usr/share/doc/sqlite3, ~770 HTML pages),
+ *                 with `--generated` questions made by src/rag/eval.ts generateQuestions (sentences
+ *                 asked with half their content words: lexical by construction). Not installed
+ *                 by the bench: `apt-get install sqlite3-doc`; skipped when absent.
+ *    All methods see the same chunks (the default embedder's: 200 words, 25 overlap), indexed
+ *    from the files by `indexPaths` (the CLI's path); indexing throughput is reported per
+ *    embedder. `--ablation` adds variants of the hash embedder, each changing one setting
+ *    (features, IDF prior, length pivot, dimension), searched in memory.
+ * 2. Vector search latency on `--store-n` synthetic unit vectors of dimension `--store-dim`:
+ *    the SQLite store (sqlite-vec vec0 exact KNN, through SqliteStore.searchVector, top 10) against
+ *    a plain in-memory scan (Float32Array dot products + top-k), p50/p99 over `--queries` queries;
+ *    both must return the same top 10. Also the insert rate of the store (chunks/s, with FTS rows).
+ *
+ * Last line: one JSON object with every figure.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Encoder } from '../src/models/encoder.ts';
+import { saveModel } from '../src/models/load.ts';
+import { bertConfig } from '../src/models/presets.ts';
+import type { Embedder } from '../src/rag/embedder.ts';
+import { EncoderEmbedder } from '../src/rag/encoder_embedder.ts';
+import {
+  firstRelevantRank,
+  generateQuestions,
+  type Metrics,
+  metricsFromRanks,
+  type Question,
+} from '../src/rag/eval.ts';
+import { HashEmbedder, type HashEmbedderOptions } from '../src/rag/hash_embedder.ts';
+import { indexPaths } from '../src/rag/indexer.ts';
+import { retrieve } from '../src/rag/retriever.ts';
+import { SqliteStore } from '../src/rag/sqlite_store.ts';
+import { trainWordPiece } from '../src/tokenizers/wordpiece_trainer.ts';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, fallback: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+};
+const COLLECTION = arg('collection', 'all');
+const GENERATED = Number(arg('generated', '300'));
+const STORE_N = Number(arg('store-n', '100000'));
+const STORE_DIM = Number(arg('store-dim', '384'));
+const QUERIES = Number(arg('queries', '100'));
+const ABLATION = argv.includes('--ablation');
+const NO_STORE = argv.includes('--no-store');
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const SHIPPED = join(ROOT, 'test/rag/fixtures/sqlite-docs');
+const SHIPPED_QUESTIONS = join(ROOT, 'test/rag/fixtures/sqlite-questions.json');
+const INSTALLED = '/usr/share/doc/sqlite3';
+const K = 10;
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const tmp = mkdtempSync(join(tmpdir(), 'xfmr-bench-rag-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+}
+
+/** Exact top-k by dot product over unit vectors held in memory. */
+function topK(
+  matrix: Float32Array,
+  dim: number,
+  q: Float32Array,
+  k: number,
+): { index: number; score: number }[] {
+  const n = matrix.length / dim;
+  const best: { index: number; score: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    const o = i * dim;
+    for (let d = 0; d < dim; d++) s += matrix[o + d] * q[d];
+    if (best.length < k || s > best[best.length - 1].score) {
+      let j = best.length < k ? best.length : k - 1;
+      if (best.length < k) best.push({ index: i, score: s });
+      while (j > 0 && best[j - 1].score < s) {
+        best[j] = best[j - 1];
+        j--;
+      }
+      best[j] = { index: i, score: s };
+    }
+  }
+  return best;
+}
+
+interface Row {
+  method: string;
+  metrics: Metrics;
+  /** Median query time, ms. */
+  queryMs: number;
+  /** Indexing throughput, chunks/s (for methods that embed). */
+  chunksPerS?: number;
+}
+
+async function evaluate(
+  method: string,
+  questions: readonly Question[],
+  search: (q: string) => Promise<{ text: string }[]>,
+): Promise<Row> {
+  const ranks: number[] = [];
+  const times: number[] = [];
+  for (const q of questions) {
+    const t0 = performance.now();
+    const results = await search(q.q);
+    times.push(performance.now() - t0);
+    ranks.push(firstRelevantRank(q.answer, results.slice(0, K)));
+  }
+  return { method, metrics: metricsFromRanks(ranks), queryMs: percentile(times, 0.5) };
+}
+
+/** Embeds every chunk text in memory; returns a search over them and the throughput. */
+async function denseIndex(
+  embedder: Embedder,
+  texts: readonly string[],
+): Promise<{ search: (q: string) => Promise<{ text: string }[]>; chunksPerS: number }> {
+  const dim = embedder.dim;
+  const matrix = new Float32Array(texts.length * dim);
+  const t0 = performance.now();
+  for (let i = 0; i < texts.length; i += 64) {
+    const vs = await embedder.embed(texts.slice(i, i + 64), 'passage');
+    vs.forEach((v, j) => {
+      matrix.set(v, (i + j) * dim);
+    });
+  }
+  const chunksPerS = texts.length / ((performance.now() - t0) / 1000);
+  const search = async (q: string) => {
+    const [v] = await embedder.embed([q], 'query');
+    return topK(matrix, dim, v, K).map((h) => ({ text: texts[h.index] }));
+  };
+  return { search, chunksPerS };
+}
+
+/** A random-weight BERT-style encoder directory with a WordPiece vocabulary learned from `texts`. */
+function randomEncoderDir(texts: readonly string[]): string {
+  const dir = join(tmp, `random-encoder-${Date.now()}`);
+  const tokenizerJson = trainWordPiece(texts, { vocabSize: 8000 });
+  const vocab = Object.keys((tokenizerJson.model as { vocab: Record<string, number> }).vocab).length;
+  const config = bertConfig({
+    vocabSize: vocab,
+    dModel: 128,
+    nHeads: 4,
+    nLayers: 2,
+    ffnDim: 512,
+    contextLength: 512,
+  });
+  saveModel(dir, new Encoder(config, 1234), { tokenizerJson });
+  return dir;
+}
+
+async function collectionRows(
+  name: string,
+  dir: string,
+  questions: readonly Question[],
+): Promise<Record<string, unknown>> {
+  log(`\n## ${name}: ${dir}, ${questions.length} questions`);
+  const hash = new HashEmbedder();
+  const dbPath = join(tmp, `${name}.db`);
+  const store = SqliteStore.openOrCreate(dbPath, { id: hash.id, dim: hash.dim, spec: hash.spec });
+  const report = await indexPaths([dir], store, hash);
+  const indexRate = report.chunks / report.seconds;
+  log(
+    `indexed ${report.added} files (${report.skipped.length} skipped) into ${report.chunks} chunks in ` +
+      `${report.seconds.toFixed(1)} s: ${indexRate.toFixed(0)} chunks/s (load, chunk, embed, store)`,
+  );
+  const texts = (store.db.prepare('SELECT text FROM chunks ORDER BY id').all() as { text: string }[]).map(
+    (r) => r.text,
+  );
+  const answerable = questions.filter(
+    (q) =>
+      firstRelevantRank(
+        q.answer,
+        texts.map((text) => ({ text })),
+      ) > 0,
+  ).length;
+  log(`${answerable}/${questions.length} answers lie whole in some chunk`);
+
+  const rows: Row[] = [];
+  rows.push({
+    ...(await evaluate('default (hash)', questions, (q) =>
+      retrieve(store, hash, q, { k: K, mode: 'vector' }),
+    )),
+    chunksPerS: indexRate,
+  });
+  rows.push(
+    await evaluate('bm25 (fts5)', questions, (q) => retrieve(store, hash, q, { k: K, mode: 'bm25' })),
+  );
+  rows.push(
+    await evaluate('hybrid (rrf)', questions, (q) => retrieve(store, hash, q, { k: K, mode: 'hybrid' })),
+  );
+
+  const t0 = performance.now();
+  const encDir = randomEncoderDir(texts);
+  const trainS = (performance.now() - t0) / 1000;
+  const enc = EncoderEmbedder.load({ dir: encDir, pooling: 'mean' });
+  const floor = await denseIndex(enc, texts);
+  rows.push({ ...(await evaluate('random encoder', questions, floor.search)), chunksPerS: floor.chunksPerS });
+  log(`(random encoder: WordPiece vocabulary trained in ${trainS.toFixed(1)} s)`);
+
+  if (ABLATION) {
+    // Each changes one thing of the default (dim 2048, bigrams 0.5, chars 0.5, idf prior^0.3,
+    // pivot 20 = about the median norm of a full chunk; with power 1 norms are ~3x larger).
+    const variants: [string, HashEmbedderOptions][] = [
+      ['hash: words only', { bigrams: 0, chars: 0 }],
+      ['hash: no bigrams', { bigrams: 0 }],
+      ['hash: no char n-grams', { chars: 0 }],
+      ['hash: no idf prior (^0)', { idfPower: 0, pivot: 16 }],
+      ['hash: raw idf prior (^1)', { idfPower: 1, pivot: 60 }],
+      ['hash: no pivot', { pivot: 0 }],
+      ['hash: dim 512', { dim: 512 }],
+      ['hash: dim 1024', { dim: 1024 }],
+      ['hash: dim 4096', { dim: 4096 }],
+    ];
+    for (const [label, o] of variants) {
+      const d = await denseIndex(new HashEmbedder(o), texts);
+      rows.push({ ...(await evaluate(label, questions, d.search)), chunksPerS: d.chunksPerS });
+    }
+  }
+  await store.close();
+
+  log('');
+  log(`| method | recall@1 | recall@5 | recall@10 | MRR@10 | query p50 ms | index chunks/s |`);
+  log(`|---|---|---|---|---|---|---|`);
+  for (const r of rows) {
+    const m = r.metrics;
+    log(
+      `| ${r.method} | ${m.recallAt1.toFixed(3)} | ${m.recallAt5.toFixed(3)} | ${m.recallAt10.toFixed(3)} | ` +
+        `${m.mrrAt10.toFixed(3)} | ${r.queryMs.toFixed(2)} | ${r.chunksPerS ? r.chunksPerS.toFixed(0) : ''} |`,
+    );
+  }
+  return {
+    documents: report.added,
+    chunks: report.chunks,
+    questions: questions.length,
+    answerable,
+    indexChunksPerS: Math.round(indexRate),
+    methods: Object.fromEntries(
+      rows.map((r) => [
+        r.method,
+        {
+          ...Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
+          queryMsP50: Math.round(r.queryMs * 100) / 100,
+          ...(r.chunksPerS ? { chunksPerS: Math.round(r.chunksPerS) } : {}),
+        },
+      ]),
+    ),
+  };
+}
+
+/** Deterministic unit vectors (xorshift + Box-Muller-free sum of uniforms is enough for a bench). */
+function syntheticVectors(n: number, dim: number, seed: number): Float32Array {
+  const out = new Float32Array(n * dim);
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296 - 0.5;
+  };
+  for (let i = 0; i < n; i++) {
+    let norm = 0;
+    for (let d = 0; d < dim; d++) {
+      const v = next() + next() + next();
+      out[i * dim + d] = v;
+      norm += v * v;
+    }
+    const inv = 1 / Math.sqrt(norm);
+    for (let d = 0; d < dim; d++) out[i * dim + d] *= inv;
+  }
+  return out;
+}
+
+async function storeBench(): Promise<Record<string, unknown>> {
+  const n = STORE_N;
+  const dim = STORE_DIM;
+  log(`\n## vector search: ${n} synthetic vectors, dimension ${dim}, top ${K}, ${QUERIES} queries`);
+  const vectors = syntheticVectors(n, dim, 42);
+  const spec = { type: 'hash' as const, dim };
+  const store = SqliteStore.openOrCreate(join(tmp, 'synthetic.db'), { id: `synthetic:${dim}`, dim, spec });
+  const perDoc = 100;
+  const t0 = performance.now();
+  for (let d = 0; d * perDoc < n; d++) {
+    const chunks = [];
+    for (let i = d * perDoc; i < Math.min(n, (d + 1) * perDoc); i++) {
+      chunks.push({
+        text: `synthetic chunk ${i}`,
+        start: 0,
+        end: 0,
+        line: 1,
+        tokens: 3,
+        textHash: String(i),
+        vector: vectors.subarray(i * dim, (i + 1) * dim),
+      });
+    }
+    await store.putDocument(
+      { source: `doc${d}`, hash: String(d), kind: 'text', bytes: 0, metadata: {} },
+      chunks,
+    );
+  }
+  const insertS = (performance.now() - t0) / 1000;
+  log(
+    `store insert: ${(n / insertS).toFixed(0)} chunks/s (${insertS.toFixed(1)} s; vec0 + FTS5 + rows, 100 per transaction)`,
+  );
+
+  const queries = syntheticVectors(QUERIES, dim, 7);
+  const sqliteMs: number[] = [];
+  const memMs: number[] = [];
+  let mismatches = 0;
+  for (let qi = 0; qi < QUERIES; qi++) {
+    const q = queries.subarray(qi * dim, (qi + 1) * dim);
+    let t = performance.now();
+    const hits = await store.searchVector(q, K);
+    sqliteMs.push(performance.now() - t);
+    t = performance.now();
+    const mem = topK(vectors, dim, q, K);
+    memMs.push(performance.now() - t);
+    const a = hits.map((h) => Number(h.text.slice('synthetic chunk '.length)));
+    const b = mem.map((h) => h.index);
+    if (a.join() !== b.join()) mismatches++;
+  }
+  await store.close();
+  const r = {
+    vectors: n,
+    dim,
+    insertChunksPerS: Math.round(n / insertS),
+    sqliteVecMsP50: round2(percentile(sqliteMs, 0.5)),
+    sqliteVecMsP99: round2(percentile(sqliteMs, 0.99)),
+    memoryScanMsP50: round2(percentile(memMs, 0.5)),
+    memoryScanMsP99: round2(percentile(memMs, 0.99)),
+    topKMismatches: mismatches,
+  };
+  log(`| search | p50 ms | p99 ms |`);
+  log(`|---|---|---|`);
+  log(
+    `| sqlite-vec (SqliteStore.searchVector) | ${r.sqliteVecMsP50.toFixed(1)} | ${r.sqliteVecMsP99.toFixed(1)} |`,
+  );
+  log(`| in-memory scan (JS) | ${r.memoryScanMsP50.toFixed(1)} | ${r.memoryScanMsP99.toFixed(1)} |`);
+  log(`top-${K} lists that differ between the two: ${mismatches} of ${QUERIES}`);
+  return r;
+}
+
+async function main(): Promise<void> {
+  const result: Record<string, unknown> = {};
+  if (COLLECTION === 'shipped' || COLLECTION === 'all') {
+    const qs = (JSON.parse(readFileSync(SHIPPED_QUESTIONS, 'utf8')) as { questions: Question[] }).questions;
+    result.shipped = await collectionRows('shipped', SHIPPED, qs);
+  }
+  if (COLLECTION === 'installed' || COLLECTION === 'all') {
+    if (!existsSync(INSTALLED)) {
+      log(`\n## installed: ${INSTALLED} is absent; install it with: apt-get install sqlite3-doc (skipped)`);
+      result.installed = null;
+    } else {
+      const { loadDocument, walkPaths } = await import('../src/rag/loaders.ts');
+      const texts = walkPaths([INSTALLED]).files.flatMap((f) => {
+        const r = loadDocument(f.source);
+        return 'doc' in r ? [r.doc.text] : [];
+      });
+      const qs = generateQuestions(texts, { count: GENERATED, seed: 7 });
+      result.installed = await collectionRows('installed', INSTALLED, qs);
+    }
+  }
+  if (!NO_STORE) result.store = await storeBench();
+  log(JSON.stringify(result));
+}
+
+await main();

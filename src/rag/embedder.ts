@@ -1,0 +1,81 @@
+/**
+ * The embedder interface: text -> unit vectors whose dot product (cosine) measures relevance.
+ *
+ *   const e = createEmbedder({ type: 'hash' });          // the offline default (hash_embedder.ts)
+ *   const e = createEmbedder({ type: 'encoder', dir });  // a BERT-family model directory
+ *   const [q] = await e.embed(['how do I ...'], 'query');
+ *   const vs  = await e.embed(chunks, 'passage');
+ *
+ * Queries and passages are embedded differently where the model wants it (E5's "query: " /
+ * "passage: " prefixes, BGE's query instruction). `spec` says how to build the same embedder again:
+ * the store keeps it, so that `xfmr rag query` embeds questions exactly as the index was embedded,
+ * and `id` refuses to mix vectors of different embedders in one index.
+ *
+ * `embed` is async so that an embedder behind a network API can implement the interface.
+ */
+import { EncoderEmbedder, type EncoderEmbedderOptions } from './encoder_embedder.ts';
+import { HashEmbedder, type HashEmbedderOptions } from './hash_embedder.ts';
+
+export type EmbedKind = 'query' | 'passage';
+
+/** How to build an embedder; JSON-serialisable (kept in the index). */
+export type EmbedderSpec =
+  | ({ type: 'hash' } & HashEmbedderOptions)
+  | ({ type: 'encoder' } & EncoderEmbedderOptions);
+
+export interface Embedder {
+  /** Names the embedding function: vectors of embedders with different ids are not comparable. */
+  readonly id: string;
+  /** Length of every vector. */
+  readonly dim: number;
+  /** Largest passage, in this embedder's tokens, that it embeds without truncating. */
+  readonly maxTokens: number;
+  /** How to build this embedder again. */
+  readonly spec: EmbedderSpec;
+  /** Tokens in a text, as `maxTokens` counts them (used to size chunks). */
+  countTokens(text: string): number;
+  /** One L2-normalised vector per text. */
+  embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]>;
+}
+
+/** Builds an embedder from its spec (throws with the directory or field at fault). */
+export function createEmbedder(spec: EmbedderSpec): Embedder {
+  switch (spec.type) {
+    case 'hash': {
+      const { type: _, ...o } = spec;
+      return new HashEmbedder(o);
+    }
+    case 'encoder': {
+      const { type: _, ...o } = spec;
+      return EncoderEmbedder.load(o);
+    }
+    default:
+      throw new Error(`unknown embedder type ${JSON.stringify((spec as { type: unknown }).type)}`);
+  }
+}
+
+/** Cosine similarity of two vectors (they need not be normalised). */
+export function cosine(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`cosine: lengths differ (${a.length} vs ${b.length})`);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  const d = Math.sqrt(na) * Math.sqrt(nb);
+  return d > 0 ? dot / d : 0;
+}
+
+/** Scales v to unit length in place (a zero vector stays zero); returns v. */
+export function l2normalize(v: Float32Array): Float32Array {
+  let n = 0;
+  for (let i = 0; i < v.length; i++) n += v[i] * v[i];
+  if (n > 0) {
+    const s = 1 / Math.sqrt(n);
+    for (let i = 0; i < v.length; i++) v[i] *= s;
+  }
+  return v;
+}

@@ -1,0 +1,267 @@
+/**
+ * Generators for RAG answers: an xfmr model directory (run here), or any OpenAI-compatible HTTP
+ * endpoint (llama.cpp server, vLLM, Ollama, `xfmr serve`, OpenAI...), so a bigger model elsewhere
+ * can answer.
+ *
+ *   const g = LocalGenerator.load('models/tiny');               // decoder + tokenizer.json
+ *   const g = await EndpointGenerator.connect({ url: 'http://localhost:8080/v1' });
+ *   const text = await g.complete(prompt, { maxTokens: 256 });
+ *
+ * Both say how large their window is (`contextTokens`) and count tokens, so the prompt can be
+ * trimmed to fit (prompt.ts). The local model's count is exact; an endpoint's is an estimate with
+ * cl100k_base (the server's tokenizer is unknown), so its window should be given with a margin.
+ *
+ * The prompt goes in as one user message: through the model's chat template when the directory
+ * has one (and `chat` is not false), as raw text otherwise; endpoints get /chat/completions.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { generate } from '../generate/index.ts';
+import type { DecoderLM } from '../models/decoder.ts';
+import { loadDecoder } from '../models/load.ts';
+import { renderChat } from '../tokenizers/chat_template.ts';
+import { getEncoding } from '../tokenizers/tiktoken.ts';
+import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
+
+export interface CompleteOptions {
+  /** Most tokens to generate. */
+  maxTokens: number;
+  /** Sampling temperature (default 0: greedy, reproducible answers). */
+  temperature?: number;
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+export interface Generator {
+  /** What answers (a directory or a URL and model name), for reports. */
+  readonly name: string;
+  /** Most tokens of prompt and answer together. */
+  readonly contextTokens: number;
+  /** Tokens the generator adds around a prompt (chat template). */
+  readonly promptOverhead: number;
+  countTokens(text: string): number;
+  /** The first n tokens of a text. */
+  truncate(text: string, n: number): string;
+  complete(prompt: string, options: CompleteOptions): Promise<string>;
+}
+
+function truncateWith(tok: Tokenizer, text: string, n: number): string {
+  const ids = tok.encode(text, { addSpecialTokens: false });
+  if (ids.length <= n) return text;
+  let out = tok.decode(ids.slice(0, n));
+  // never end in half a character
+  if (out.endsWith('\ufffd')) out = out.replace(/\ufffd+$/, '');
+  return out;
+}
+
+/** EOS ids: generation_config.json, else config.json (an id or a list), as `xfmr generate` does. */
+function eosIds(dir: string, generationConfig: Record<string, unknown> | undefined): number[] {
+  const ids = (v: unknown): number[] =>
+    (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).filter((x): x is number =>
+      Number.isInteger(x),
+    );
+  if (generationConfig !== undefined && generationConfig.eos_token_id !== undefined)
+    return ids(generationConfig.eos_token_id);
+  try {
+    return ids(
+      (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>).eos_token_id,
+    );
+  } catch {
+    return [];
+  }
+}
+
+export class LocalGenerator implements Generator {
+  readonly name: string;
+  readonly contextTokens: number;
+  readonly promptOverhead: number;
+
+  private constructor(
+    readonly model: DecoderLM,
+    readonly tokenizer: Tokenizer,
+    private readonly eos: number[],
+    private readonly chatTemplate: string | undefined,
+    dir: string,
+  ) {
+    this.name = dir;
+    this.contextTokens = model.config.contextLength;
+    this.promptOverhead = this.countTokens(this.render('')) + tokenizer.encode('').length;
+  }
+
+  /** Loads a decoder model directory; it must have a tokenizer.json. */
+  static load(dir: string, options: { chat?: boolean } = {}): LocalGenerator {
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new Error(`--model: ${dir}: no such directory`);
+    const loaded = loadDecoder(dir);
+    if (loaded.tokenizerJson === undefined) throw new Error(`--model: ${dir} has no tokenizer.json`);
+    let tok: Tokenizer;
+    try {
+      tok = loadTokenizerJson(loaded.tokenizerJson as object);
+    } catch (e) {
+      throw new Error(`${join(dir, 'tokenizer.json')}: ${(e as Error).message}`);
+    }
+    const chat = options.chat === false ? undefined : loaded.chatTemplate;
+    const gc = loaded.generationConfig as Record<string, unknown> | undefined;
+    return new LocalGenerator(loaded.model, tok, eosIds(dir, gc), chat, dir);
+  }
+
+  private render(prompt: string): string {
+    return this.chatTemplate
+      ? renderChat(this.chatTemplate, [{ role: 'user', content: prompt }], { addGenerationPrompt: true })
+      : prompt;
+  }
+
+  countTokens(text: string): number {
+    return this.tokenizer.encode(text, { addSpecialTokens: false }).length;
+  }
+
+  truncate(text: string, n: number): string {
+    return truncateWith(this.tokenizer, text, n);
+  }
+
+  async complete(prompt: string, options: CompleteOptions): Promise<string> {
+    const ids = this.tokenizer.encode(this.render(prompt));
+    const room = this.contextTokens - ids.length;
+    if (room < 1)
+      throw new Error(`the prompt has ${ids.length} tokens, the model's window ${this.contextTokens}`);
+    const [r] = await generate(this.model, [ids], {
+      maxNewTokens: Math.min(options.maxTokens, room),
+      temperature: options.temperature ?? 0,
+      seed: options.seed ?? 0,
+      eos: this.eos,
+      decode: (x) => this.tokenizer.decode(x),
+      signal: options.signal,
+    });
+    return r.text;
+  }
+}
+
+export interface EndpointOptions {
+  /** Base URL (`http://host:8080`, `.../v1`) or the full `.../chat/completions` URL. */
+  url: string;
+  /** Model name sent to the server (default: the first of GET /models, else "default"). */
+  model?: string;
+  /** The server model's window in tokens (default 4096). */
+  contextTokens?: number;
+  /** Bearer token (default: the OPENAI_API_KEY environment variable, if set). */
+  apiKey?: string;
+  /** Per-request timeout (default 300 s). */
+  timeoutMs?: number;
+}
+
+/** `http://h:8080` -> `http://h:8080/v1/chat/completions`; `.../v1` -> `.../v1/chat/completions`. */
+export function chatCompletionsUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`--endpoint: "${url}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new Error(`--endpoint: "${url}" is not an http(s) URL`);
+  const path = u.pathname.replace(/\/+$/, '');
+  if (path.endsWith('/chat/completions')) return u.toString();
+  u.pathname = /\/v\d+$/.test(path) ? `${path}/chat/completions` : `${path}/v1/chat/completions`;
+  return u.toString();
+}
+
+export class EndpointGenerator implements Generator {
+  readonly name: string;
+  readonly contextTokens: number;
+  /** Chat formatting on the server side: a few tokens per message. */
+  readonly promptOverhead = 8;
+  private readonly tok = getEncoding('cl100k_base');
+
+  private constructor(
+    readonly url: string,
+    readonly model: string,
+    private readonly options: EndpointOptions,
+  ) {
+    this.contextTokens = options.contextTokens ?? 4096;
+    this.name = `${url} (${model})`;
+  }
+
+  /** Resolves the model name (asking the server's /models when not given). */
+  static async connect(options: EndpointOptions): Promise<EndpointGenerator> {
+    const url = chatCompletionsUrl(options.url);
+    let model = options.model;
+    if (model === undefined) {
+      model = 'default';
+      try {
+        const res = await fetch(url.replace(/\/chat\/completions$/, '/models'), {
+          headers: EndpointGenerator.headers(options),
+          signal: AbortSignal.timeout(10_000),
+        });
+        if (res.ok) {
+          const j = (await res.json()) as { data?: { id?: unknown }[] };
+          const id = j.data?.[0]?.id;
+          if (typeof id === 'string') model = id;
+        }
+      } catch {
+        // servers without /models: use "default"
+      }
+    }
+    return new EndpointGenerator(url, model, options);
+  }
+
+  private static headers(o: EndpointOptions): Record<string, string> {
+    const key = o.apiKey ?? process.env.OPENAI_API_KEY;
+    const h: Record<string, string> = { 'content-type': 'application/json' };
+    if (key) h.authorization = `Bearer ${key}`;
+    return h;
+  }
+
+  countTokens(text: string): number {
+    return this.tok.encode(text).length;
+  }
+
+  truncate(text: string, n: number): string {
+    return truncateWith(this.tok, text, n);
+  }
+
+  async complete(prompt: string, options: CompleteOptions): Promise<string> {
+    const body: Record<string, unknown> = {
+      model: this.model,
+      messages: [{ role: 'user', content: prompt }],
+      max_tokens: options.maxTokens,
+      temperature: options.temperature ?? 0,
+    };
+    if (options.seed !== undefined) body.seed = options.seed;
+    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 300_000);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let res: Response;
+    try {
+      res = await fetch(this.url, {
+        method: 'POST',
+        headers: EndpointGenerator.headers(this.options),
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (e) {
+      const err = e as Error & { cause?: { message?: string } };
+      throw new Error(`--endpoint ${this.url}: cannot connect: ${err.cause?.message ?? err.message}`);
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let msg = text.slice(0, 300);
+      try {
+        const j = JSON.parse(text) as { error?: { message?: string } | string };
+        msg = typeof j.error === 'string' ? j.error : (j.error?.message ?? msg);
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new Error(`--endpoint ${this.url}: HTTP ${res.status}: ${msg}`);
+    }
+    let content: unknown;
+    try {
+      const j = JSON.parse(text) as { choices?: { message?: { content?: unknown }; text?: unknown }[] };
+      content = j.choices?.[0]?.message?.content ?? j.choices?.[0]?.text;
+    } catch {
+      throw new Error(`--endpoint ${this.url}: the response is not JSON`);
+    }
+    if (typeof content !== 'string')
+      throw new Error(`--endpoint ${this.url}: the response has no choices[0].message.content`);
+    return content;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Retrieval: a question -> the k most relevant chunks, with scores.
+ *
+ *   vector   embed the question ('query'), exact top-k by cosine          score = cosine similarity
+ *   bm25     keyword search over the chunk texts                          score = BM25
+ *   hybrid   both lists (each `candidates` long), fused by reciprocal rank fusion (Cormack et al.
+ *            2009):  score(c) = sum over lists of 1 / (rrfK + rank_list(c)),  rank from 1
+ *
+ * RRF needs no score calibration between cosine and BM25 (their scales differ), which is why it
+ * is the usual way to combine them. Each result also carries the per-method ranks and scores it
+ * came from.
+ */
+import type { Embedder } from './embedder.ts';
+import type { MetadataFilter, SearchHit, VectorStore } from './store.ts';
+
+export type RetrievalMode = 'vector' | 'bm25' | 'hybrid';
+export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['vector', 'bm25', 'hybrid'];
+
+export interface RetrieveOptions {
+  k?: number;
+  mode?: RetrievalMode;
+  filter?: MetadataFilter;
+  /** RRF constant (default 60, the paper's). */
+  rrfK?: number;
+  /** Length of each list fused in hybrid mode (default max(50, 4k)). */
+  candidates?: number;
+}
+
+export interface RetrievedChunk extends SearchHit {
+  /** Rank (from 1) and score in the vector list, when the chunk is in it. */
+  vector?: { rank: number; score: number };
+  /** Rank (from 1) and score in the BM25 list, when the chunk is in it. */
+  bm25?: { rank: number; score: number };
+}
+
+/** Fuses ranked lists by reciprocal rank fusion; ties keep the order of first appearance. */
+export function reciprocalRankFusion(
+  lists: readonly (readonly SearchHit[])[],
+  rrfK = 60,
+): { hit: SearchHit; score: number }[] {
+  const acc = new Map<number, { hit: SearchHit; score: number; first: number }>();
+  let order = 0;
+  for (const list of lists) {
+    list.forEach((hit, i) => {
+      const e = acc.get(hit.chunkId) ?? { hit, score: 0, first: order++ };
+      e.score += 1 / (rrfK + i + 1);
+      acc.set(hit.chunkId, e);
+    });
+  }
+  return [...acc.values()].sort((a, b) => b.score - a.score || a.first - b.first);
+}
+
+export async function retrieve(
+  store: VectorStore,
+  embedder: Embedder,
+  question: string,
+  options: RetrieveOptions = {},
+): Promise<RetrievedChunk[]> {
+  const k = options.k ?? 5;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
+  const mode = options.mode ?? 'hybrid';
+  if (!RETRIEVAL_MODES.includes(mode))
+    throw new Error(`mode must be one of ${RETRIEVAL_MODES.join(', ')}, got ${mode}`);
+  const byVector = async (n: number): Promise<SearchHit[]> => {
+    const [q] = await embedder.embed([question], 'query');
+    // A question with nothing to embed (only stopwords for the hash embedder) is similar to nothing.
+    if (q.every((x) => x === 0)) return [];
+    return store.searchVector(q, n, options.filter);
+  };
+  const byText = async (n: number): Promise<SearchHit[]> => {
+    if (!store.searchText)
+      throw new Error('this store has no keyword index: BM25 and hybrid retrieval need one');
+    return store.searchText(question, n, options.filter);
+  };
+  if (mode === 'vector')
+    return (await byVector(k)).map((h, i) => ({ ...h, vector: { rank: i + 1, score: h.score } }));
+  if (mode === 'bm25')
+    return (await byText(k)).map((h, i) => ({ ...h, bm25: { rank: i + 1, score: h.score } }));
+  const n = options.candidates ?? Math.max(50, 4 * k);
+  const [v, t] = [await byVector(n), await byText(n)];
+  const vRank = new Map(v.map((h, i) => [h.chunkId, { rank: i + 1, score: h.score }]));
+  const tRank = new Map(t.map((h, i) => [h.chunkId, { rank: i + 1, score: h.score }]));
+  return reciprocalRankFusion([v, t], options.rrfK ?? 60)
+    .slice(0, k)
+    .map(({ hit, score }) => {
+      const r: RetrievedChunk = { ...hit, score };
+      const vr = vRank.get(hit.chunkId);
+      const tr = tRank.get(hit.chunkId);
+      if (vr) r.vector = vr;
+      if (tr) r.bm25 = tr;
+      return r;
+    });
+}

@@ -1,0 +1,356 @@
+/** `xfmr rag index | query | ask | info` end to end through bin/xfmr.js. */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { DecoderLM } from '../../src/models/decoder.ts';
+import { saveModel } from '../../src/models/load.ts';
+import { llamaConfig } from '../../src/models/presets.ts';
+import { byteLevelTokenizerJson } from '../cli/helpers.ts';
+import { FIXTURES, TOPICS, tempDir, writeFiles, xfmr } from './helpers.ts';
+
+const dir = tempDir();
+const db = join(dir, 'idx.db');
+
+before(async () => {
+  writeFiles(dir, {
+    'docs/bees.md': `# Bees\n\n${TOPICS.bees}\n`,
+    'docs/bread.txt': TOPICS.bread,
+    'docs/sub/chess.html': `<html><title>Chess</title><p>${TOPICS.chess}</p></html>`,
+    'extra/tides.txt': TOPICS.tides,
+  });
+  // relative paths, as a user types them: sources keep the form given
+  const r = await xfmr(['rag', 'index', '--db', db, './docs', 'extra/tides.txt', '--meta', 'team=blue'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '', 'nothing on stdout');
+  assert.match(
+    r.stderr,
+    /4 files: 4 added, 0 updated, 0 unchanged, 0 removed, 0 skipped; \d+ chunks written/,
+  );
+});
+
+test('query --json: {"results": [{source, text, score}]} best first, sources as given to index', async () => {
+  const r = await xfmr([
+    'rag',
+    'query',
+    '--db',
+    db,
+    'Which piece moves diagonally in chess?',
+    '--json',
+    '--k',
+    '3',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1);
+  const j = JSON.parse(lines[0]) as { results: { source: string; text: string; score: number }[] };
+  assert.deepEqual(Object.keys(j), ['results']);
+  assert.equal(j.results.length, 3);
+  for (const x of j.results) assert.deepEqual(Object.keys(x), ['source', 'text', 'score']);
+  assert.equal(j.results[0].source, './docs/sub/chess.html');
+  assert.match(j.results[0].text, /bishop moves diagonally/);
+  for (let i = 1; i < 3; i++) assert.ok(j.results[i - 1].score >= j.results[i].score);
+  assert.ok(
+    j.results.some((x) => x.source === 'extra/tides.txt') ||
+      j.results.some((x) => x.source.startsWith('./docs/')),
+  );
+});
+
+test('query: text output, --k, --mode, --source and --where filters', async () => {
+  const [text, bm25, vector, src, where, none] = await Promise.all([
+    xfmr(['rag', 'query', '--db', db, 'ocean tides and the moon']),
+    xfmr(['rag', 'query', '--db', db, 'ocean tides and the moon', '--mode', 'bm25', '--k', '1', '--json']),
+    xfmr(['rag', 'query', '--db', db, 'ocean tides and the moon', '--mode', 'vector', '--k', '2', '--json']),
+    xfmr(['rag', 'query', '--db', db, 'ocean tides and the moon', '--source', './docs/', '--json']),
+    xfmr(['rag', 'query', '--db', db, 'tides', '--where', 'team=red', '--json']),
+    xfmr(['rag', 'query', '--db', db, 'tides', '--where', 'team=blue', '--mode', 'bm25', '--json']),
+  ]);
+  for (const r of [text, bm25, vector, src, where, none]) assert.equal(r.code, 0, r.stderr);
+  assert.match(text.stdout, /^1\. \d\.\d{4} {2}extra\/tides\.txt:1\n {3}Ocean tides are caused/);
+  const parse = (s: string) => (JSON.parse(s) as { results: { source: string; score: number }[] }).results;
+  assert.equal(parse(bm25.stdout).length, 1);
+  assert.equal(parse(bm25.stdout)[0].source, 'extra/tides.txt');
+  assert.ok(parse(bm25.stdout)[0].score > 1, 'a BM25 score');
+  assert.equal(parse(vector.stdout).length, 2);
+  assert.ok(parse(vector.stdout)[0].score <= 1, 'a cosine');
+  assert.ok(parse(src.stdout).every((x) => x.source.startsWith('./docs/')));
+  assert.deepEqual(parse(where.stdout), []);
+  assert.equal(parse(none.stdout)[0].source, 'extra/tides.txt');
+});
+
+test('errors: a missing or foreign database, bad options; one line on stderr naming the thing', async () => {
+  writeFiles(dir, { 'notes.txt': 'not a database' });
+  const [missing, foreign, noDb, badK, badMode, info] = await Promise.all([
+    xfmr(['rag', 'query', '--db', join(dir, 'nope.db'), 'q']),
+    xfmr(['rag', 'query', '--db', join(dir, 'notes.txt'), 'q']),
+    xfmr(['rag', 'query', 'q']),
+    xfmr(['rag', 'query', '--db', db, 'q', '--k', '0']),
+    xfmr(['rag', 'query', '--db', db, 'q', '--mode', 'fuzzy']),
+    xfmr(['rag', 'info', '--db', db, '--json']),
+  ]);
+  assert.equal(missing.code, 1);
+  assert.equal(
+    missing.stderr,
+    `xfmr: ${join(dir, 'nope.db')}: no such database file (create it with: xfmr rag index --db ${join(dir, 'nope.db')} PATHS...)\n`,
+  );
+  assert.equal(foreign.code, 1);
+  assert.equal(
+    foreign.stderr,
+    `xfmr: ${join(dir, 'notes.txt')}: not an xfmr RAG database (not an SQLite file)\n`,
+  );
+  assert.equal(noDb.code, 2);
+  assert.match(noDb.stderr, /^xfmr: --db FILE is required/);
+  assert.equal(badK.code, 2);
+  assert.equal(badK.stderr, 'xfmr: --k must be at least 1, got 0\n');
+  assert.equal(badMode.code, 2);
+  assert.match(badMode.stderr, /--mode must be hybrid, vector or bm25/);
+  const i = JSON.parse(info.stdout) as { documents: number; embedderId: string; exact: boolean };
+  assert.equal(i.documents, 4);
+  assert.match(i.embedderId, /^hash-v1:/);
+  assert.equal(i.exact, true);
+});
+
+test('index: bad files are reported and skipped, the rest is indexed; a missing PATH exits 1 at the end', async () => {
+  const bad = join(dir, 'bad');
+  writeFiles(bad, {
+    'ok.txt': TOPICS.violin,
+    'empty.md': '',
+    'bin.txt': new Uint8Array([0, 1, 2, 3, 0, 255]),
+    'big.txt': 'x'.repeat(5000),
+  });
+  const r = await xfmr([
+    'rag',
+    'index',
+    '--db',
+    join(dir, 'bad.db'),
+    '--max-bytes',
+    '4096',
+    bad,
+    join(dir, 'absent'),
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.split('\n');
+  assert.ok(lines.includes(`xfmr rag: skipped ${bad}/bin.txt: binary file (not text)`), r.stderr);
+  assert.ok(lines.includes(`xfmr rag: skipped ${bad}/empty.md: empty file`));
+  assert.ok(lines.includes(`xfmr rag: skipped ${bad}/big.txt: too large (4.9 KiB, the limit is 4.0 KiB)`));
+  assert.ok(lines.includes(`xfmr rag: skipped ${join(dir, 'absent')}: no such file or directory`));
+  assert.match(r.stderr, /4 files: 1 added, .* 4 skipped/);
+  assert.ok(lines.includes(`xfmr rag: ${join(dir, 'absent')}: no such file or directory`));
+  const q = await xfmr(['rag', 'query', '--db', join(dir, 'bad.db'), 'violin bow', '--json']);
+  assert.equal(
+    (JSON.parse(q.stdout) as { results: { source: string }[] }).results[0].source,
+    `${bad}/ok.txt`,
+  );
+});
+
+test('ask --endpoint: the prompt template goes to the server; the answer and its sources are printed', async () => {
+  const prompts: string[] = [];
+  const server = createServer(async (req, res) => {
+    let data = '';
+    for await (const c of req) data += c;
+    res.setHeader('content-type', 'application/json');
+    if (req.url?.endsWith('/models')) return res.end(JSON.stringify({ data: [{ id: 'm' }] }));
+    prompts.push((JSON.parse(data) as { messages: { content: string }[] }).messages[0].content);
+    res.end(JSON.stringify({ choices: [{ message: { content: 'Diagonally.' } }] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  try {
+    const [text, json] = await Promise.all([
+      xfmr(['rag', 'ask', '--db', db, '--endpoint', url, 'How does the bishop move?', '--k', '2']),
+      xfmr(['rag', 'ask', '--db', db, '--endpoint', url, 'How does the bishop move?', '--k', '1', '--json']),
+    ]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^Diagonally\.\n\nSources:\n\[1\] \.\/docs\/sub\/chess\.html:1 \(/);
+    assert.equal(json.code, 0, json.stderr);
+    const j = JSON.parse(json.stdout) as {
+      answer: string;
+      sources: { source: string; truncated: boolean }[];
+    };
+    assert.equal(j.answer, 'Diagonally.');
+    assert.deepEqual(
+      j.sources.map((s) => [s.source, s.truncated]),
+      [['./docs/sub/chess.html', false]],
+    );
+    assert.ok(
+      prompts.every(
+        (p) => p.startsWith('[ctx: ') && p.endsWith('] Answer the question: How does the bishop move?'),
+      ),
+    );
+    assert.ok(prompts.some((p) => p.includes('the bishop moves diagonally')));
+  } finally {
+    server.close();
+  }
+  const both = await xfmr(['rag', 'ask', '--db', db, '--endpoint', url, '--model', dir, 'q']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /give --model DIR or --endpoint URL/);
+});
+
+test('ask --model: an xfmr model directory answers within its window', async () => {
+  const modelDir = join(dir, 'tiny');
+  const cfg = llamaConfig({
+    vocabSize: 297,
+    contextLength: 64,
+    dModel: 32,
+    nLayers: 1,
+    nHeads: 2,
+    nKvHeads: 1,
+    ffnDim: 64,
+  });
+  saveModel(modelDir, new DecoderLM(cfg), { tokenizerJson: byteLevelTokenizerJson(40, true) as never });
+  const r = await xfmr([
+    'rag',
+    'ask',
+    '--db',
+    db,
+    '--model',
+    modelDir,
+    'bees and honey?',
+    '--max-tokens',
+    '4',
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { answer: string; sources: { source: string; truncated: boolean }[] };
+  assert.equal(typeof j.answer, 'string');
+  assert.equal(j.sources[0].source, './docs/bees.md');
+  assert.equal(j.sources[0].truncated, true, 'a 64-token window holds only part of a chunk');
+});
+
+test('index options: --embedder DIR with --pooling and prefixes, --max-tokens, --overlap, --no-prune', async () => {
+  const encoder = join(FIXTURES, 'encoder');
+  const edb = join(dir, 'enc.db');
+  const docs = join(dir, 'enc-docs');
+  writeFiles(docs, { 'a.txt': `${TOPICS.bees}\n\n${TOPICS.bread}`, 'b.txt': TOPICS.chess });
+  const r = await xfmr([
+    'rag',
+    'index',
+    '--db',
+    edb,
+    '--embedder',
+    encoder,
+    '--pooling',
+    'cls',
+    '--query-prefix',
+    'q: ',
+    '--passage-prefix',
+    '',
+    '--max-tokens',
+    '20',
+    '--overlap',
+    '5',
+    docs,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const [infoRun, q, wrong, bad] = await Promise.all([
+    xfmr(['rag', 'info', '--db', edb, '--json']),
+    xfmr(['rag', 'query', '--db', edb, 'bishop', '--mode', 'vector', '--json']),
+    xfmr(['rag', 'index', '--db', edb, docs]),
+    xfmr(['rag', 'index', '--db', edb, '--embedder', encoder, '--max-tokens', '99', docs]),
+  ]);
+  const info = JSON.parse(infoRun.stdout) as {
+    embedder: {
+      type: string;
+      pooling: string;
+      queryPrefix: string;
+      passagePrefix: string;
+      maxTokens: number;
+    };
+    chunks: number;
+  };
+  const e = info.embedder;
+  assert.deepEqual(
+    [e.type, e.pooling, e.queryPrefix, e.passagePrefix, e.maxTokens],
+    ['encoder', 'cls', 'q: ', '', 30],
+  );
+  assert.ok(info.chunks >= 6, `${info.chunks} chunks of at most 20 tokens`);
+  assert.equal(q.code, 0, q.stderr);
+  assert.equal((JSON.parse(q.stdout) as { results: unknown[] }).results.length, 5);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /this index was built with embedder encoder:.*; this run uses hash-v1/);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--max-tokens 99 exceeds what the embedder takes \(28\)/);
+  // --no-prune keeps the documents of deleted files
+  rmSync(join(docs, 'b.txt'));
+  const again = ['rag', 'index', '--db', edb, '--embedder', encoder, '--pooling', 'cls'];
+  const kept = await xfmr([...again, '--query-prefix', 'q: ', '--passage-prefix', '', docs, '--no-prune']);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stderr, /1 files: 0 added, 0 updated, 1 unchanged, 0 removed/);
+});
+
+test('ask options: --endpoint-model, --context-tokens, --template, --temperature, --seed reach the request', async () => {
+  const bodies: Record<string, unknown>[] = [];
+  const server = createServer(async (req, res) => {
+    let data = '';
+    for await (const c of req) data += c;
+    res.setHeader('content-type', 'application/json');
+    bodies.push(data ? (JSON.parse(data) as Record<string, unknown>) : { url: req.url });
+    res.end(JSON.stringify({ choices: [{ message: { content: 'ok' } }] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const r = await xfmr([
+      'rag',
+      'ask',
+      '--db',
+      db,
+      '--endpoint',
+      url,
+      '--endpoint-model',
+      'my-model',
+      '--context-tokens',
+      '120',
+      '--max-tokens',
+      '30',
+      '--template',
+      'Notes: {docs} || {query}',
+      '--temperature',
+      '0.5',
+      '--seed',
+      '9',
+      'what do worker bees gather from flowers?',
+      '--k',
+      '4',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(bodies.length, 1, 'no /models request when the model is named');
+    const b = bodies[0] as {
+      model: string;
+      temperature: number;
+      seed: number;
+      max_tokens: number;
+      messages: { content: string }[];
+    };
+    assert.deepEqual([b.model, b.temperature, b.seed, b.max_tokens], ['my-model', 0.5, 9, 30]);
+    const prompt = b.messages[0].content;
+    assert.match(prompt, /^Notes: # Bees\n\nHoney bees/);
+    assert.ok(prompt.endsWith(' || what do worker bees gather from flowers?'));
+    const { getEncoding } = await import('../../src/tokenizers/tiktoken.ts');
+    const n = getEncoding('cl100k_base').encode(prompt).length;
+    assert.ok(n <= 120 - 30 - 8, `the prompt (${n} tokens) fits the 120-token window with 30 answer tokens`);
+    const j = JSON.parse(r.stdout) as { sources: { truncated: boolean }[] };
+    assert.ok(
+      j.sources.length < 4 || j.sources.some((x) => x.truncated),
+      'the 4 retrieved chunks were trimmed',
+    );
+    const badTemplate = await xfmr([
+      'rag',
+      'ask',
+      '--db',
+      db,
+      '--endpoint',
+      url,
+      '--template',
+      'no slots',
+      'q',
+    ]);
+    assert.equal(badTemplate.code, 2);
+    assert.match(badTemplate.stderr, /--template: the prompt template must contain \{docs\}/);
+  } finally {
+    server.close();
+  }
+});
