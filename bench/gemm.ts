@@ -52,13 +52,13 @@ function random(n: number): Float32Array {
   return a;
 }
 
-/** Best GFLOPS of repeated calls within `seconds` (at least 3 calls, after one warm-up call). */
+/** Best GFLOPS of repeated calls within `seconds` (at least 2 calls, after one warm-up call). */
 function timeXfmr(k: Kernels, s: Shape, A: Float32Array, B: Float32Array, C: Float32Array, seconds: number) {
   const run = () => k.gemm(A, B, C, 1, s.M, s.N, s.K, s.transA, s.transB, 0, 0, 0, 1, 0);
   run();
   let best = Number.POSITIVE_INFINITY;
   const end = performance.now() + seconds * 1000;
-  for (let n = 0; n < 3 || performance.now() < end; n++) {
+  for (let n = 0; n < 2 || performance.now() < end; n++) {
     const t = performance.now();
     run();
     best = Math.min(best, performance.now() - t);
@@ -89,7 +89,7 @@ for line in sys.stdin:
     a, b, c = cache[k]
     np.matmul(a, b, out=c)
     best, n, end = float('inf'), 0, time.perf_counter() + secs
-    while n < 3 or time.perf_counter() < end:
+    while n < 2 or time.perf_counter() < end:
         t = time.perf_counter()
         np.matmul(a, b, out=c)
         best = min(best, time.perf_counter() - t)

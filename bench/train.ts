@@ -82,6 +82,21 @@ if (process.argv.includes('--worker')) {
   if (probe.status !== 0) {
     console.log('pytorch: not installed (apt-get install python3-torch to compare); peer skipped');
   } else {
+    // Debian's torch calls whatever libblas.so.3 points to; the reference (netlib) BLAS is ~40x
+    // slower than OpenBLAS, which would make the comparison meaningless.
+    const blas = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import torch,time;a=torch.randn(512,512);t=time.perf_counter();[a@a for _ in range(20)];print(20*2*512**3/(time.perf_counter()-t)/1e9)',
+      ],
+      { encoding: 'utf8' },
+    );
+    const gf = Number(blas.stdout.trim());
+    if (gf < 20)
+      console.log(
+        `WARNING: torch matmul runs at ${gf.toFixed(1)} GFLOPS: it is on the reference BLAS; apt-get install libopenblas0-pthread for a fair peer`,
+      );
     for (const threads of [1, 2]) {
       // PEERS.md: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on this machine for old numpy) slow a
       // current OpenBLAS; the peer runs without them so it uses its best kernel.

@@ -298,7 +298,7 @@ void plan_tasks(int64_t M, int64_t nc, const Arch& ar, int64_t mc, int threads, 
   *mb = ceil_div(um, std::max<int64_t>(1, mc / ar.MR));
   *nb = 1;
   if (threads <= 1) return;
-  if (*mb < 8 * threads) *mb = std::min(um, ceil_div(*mb, threads) * threads);
+  *mb = std::min(um, ceil_div(*mb, threads) * threads);
   if (*mb * *nb < 4 * threads) *nb = std::min(un, ceil_div(4 * threads, *mb));
   while ((*mb * *nb) % threads && *nb < un) ++*nb;
 }
