@@ -54,6 +54,11 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
     describe: 'retrieval-augmented generation: rag index --db FILE PATHS... | rag query | rag ask | rag info',
     load: async () => (await import('./rag.ts')).run,
   },
+  serve: {
+    describe:
+      'an OpenAI-compatible HTTP API: --model DIR [--db RAG.sqlite] [--host 127.0.0.1] [--port 8080] (or PORT)',
+    load: async () => (await import('./serve.ts')).run,
+  },
   sft: {
     describe: 'supervised fine-tuning on prompt/completion or chat JSONL',
     load: async () => (await import('./sft.ts')).run,
