@@ -13,7 +13,6 @@
 
 import { CHAR_CODE_TO_BYTE } from './byte_level.ts';
 import {
-  asArray,
   asInt,
   asPattern,
   asString,
@@ -24,6 +23,7 @@ import {
   optBool,
   optString,
   type PatternJson,
+  sequenceOf,
   typeOf,
 } from './json_fields.ts';
 import { compilePattern } from './normalizers.ts';
@@ -309,14 +309,7 @@ export function decoderFromJSON(v: JsonValue | undefined, path = 'decoder'): Dec
         optBool(v, 'cleanup', path, true),
       );
     case 'Sequence': {
-      const list = asArray(v.decoders, `${path}.decoders`);
-      return new DecoderSequence(
-        list.map((d, i) => {
-          const r = decoderFromJSON(d, `${path}.decoders[${i}]`);
-          if (r === null) fail(`${path}.decoders[${i}]`, 'must be an object');
-          return r;
-        }),
-      );
+      return new DecoderSequence(sequenceOf(v, 'decoders', path, decoderFromJSON));
     }
   }
   fail(`${path}.type`, `names an unknown decoder "${type}"`);

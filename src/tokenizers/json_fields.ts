@@ -91,3 +91,20 @@ export function asPattern(v: unknown, path: string): PatternJson {
   if (typeof o.Regex === 'string') return { Regex: o.Regex };
   fail(path, 'must be {"String": ...} or {"Regex": ...}');
 }
+
+/**
+ * The members of a `Sequence` component: `o[key]` must be an array whose every element parses to
+ * a component (`parse` returns null for a JSON null, which a Sequence does not allow).
+ */
+export function sequenceOf<T>(
+  o: JsonObject,
+  key: string,
+  path: string,
+  parse: (v: JsonValue, path: string) => T | null,
+): T[] {
+  return asArray(o[key], `${path}.${key}`).map((item, i) => {
+    const r = parse(item, `${path}.${key}[${i}]`);
+    if (r === null) fail(`${path}.${key}[${i}]`, 'must be an object');
+    return r;
+  });
+}

@@ -19,7 +19,6 @@
 
 import { BYTE_TO_CHAR } from './byte_level.ts';
 import {
-  asArray,
   asPattern,
   asString,
   fail,
@@ -28,6 +27,7 @@ import {
   type JsonValue,
   optBool,
   type PatternJson,
+  sequenceOf,
   typeOf,
 } from './json_fields.ts';
 import { literalRegExp, type NormalizedString } from './normalized_string.ts';
@@ -338,14 +338,7 @@ export function normalizerFromJSON(v: JsonValue | undefined, path = 'normalizer'
     case 'ByteLevel':
       return new ByteLevelNormalizer();
     case 'Sequence': {
-      const list = asArray(v.normalizers, `${path}.normalizers`);
-      return new NormalizerSequence(
-        list.map((n, i) => {
-          const r = normalizerFromJSON(n, `${path}.normalizers[${i}]`);
-          if (r === null) fail(`${path}.normalizers[${i}]`, 'must be an object');
-          return r;
-        }),
-      );
+      return new NormalizerSequence(sequenceOf(v, 'normalizers', path, normalizerFromJSON));
     }
   }
   fail(`${path}.type`, `names an unknown normalizer "${type}"`);

@@ -24,6 +24,7 @@ import {
   type JsonObject,
   type JsonValue,
   optBool,
+  sequenceOf,
   typeOf,
 } from './json_fields.ts';
 import { charWidth, isWhitespaceUnit } from './normalized_string.ts';
@@ -297,14 +298,7 @@ export function postProcessorFromJSON(
         optBool(v, 'use_regex', path, true),
       );
     case 'Sequence': {
-      const list = asArray(v.processors, `${path}.processors`);
-      return new PostProcessorSequence(
-        list.map((p, i) => {
-          const r = postProcessorFromJSON(p, `${path}.processors[${i}]`);
-          if (r === null) fail(`${path}.processors[${i}]`, 'must be an object');
-          return r;
-        }),
-      );
+      return new PostProcessorSequence(sequenceOf(v, 'processors', path, postProcessorFromJSON));
     }
   }
   fail(`${path}.type`, `names an unknown post_processor "${type}"`);

@@ -18,7 +18,6 @@
 
 import { BYTE_TO_CHAR } from './byte_level.ts';
 import {
-  asArray,
   asPattern,
   asString,
   fail,
@@ -28,6 +27,7 @@ import {
   optBool,
   optString,
   type PatternJson,
+  sequenceOf,
   typeOf,
 } from './json_fields.ts';
 import {
@@ -304,14 +304,7 @@ export function preTokenizerFromJSON(v: JsonValue | undefined, path = 'pre_token
       return new CharDelimiterSplit(d);
     }
     case 'Sequence': {
-      const list = asArray(v.pretokenizers, `${path}.pretokenizers`);
-      return new PreTokenizerSequence(
-        list.map((p, i) => {
-          const r = preTokenizerFromJSON(p, `${path}.pretokenizers[${i}]`);
-          if (r === null) fail(`${path}.pretokenizers[${i}]`, 'must be an object');
-          return r;
-        }),
-      );
+      return new PreTokenizerSequence(sequenceOf(v, 'pretokenizers', path, preTokenizerFromJSON));
     }
   }
   fail(`${path}.type`, `names an unknown pre_tokenizer "${type}"`);
