@@ -13,6 +13,7 @@ import { type GenerateOptions, generateStream, validateGeneration } from '../gen
 import type { CausalLM } from '../models/causal_lm.ts';
 import { type ChatMessage, renderChat } from '../tokenizers/chat_template.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { playgroundRoutes } from './playground.ts';
 
 export interface ServeModel {
   /** The id clients name in `model`. */
@@ -27,6 +28,10 @@ export interface ServeModel {
 export interface AppOptions {
   /** Requests that may wait for the running one; more answer 429 (default 16). */
   maxQueue?: number;
+  /** A RAG database (xfmr rag index) for POST /v1/rag/ask and the playground's RAG view. */
+  ragDb?: string;
+  /** A training metrics JSONL file (xfmr pretrain/sft write them) for the playground's dashboard. */
+  metrics?: string;
 }
 
 /** An error that answers with its status and OpenAI's error JSON. */
@@ -459,5 +464,6 @@ export function createApp(
     });
   });
 
+  app.route('/', playgroundRoutes(m, opts));
   return { app, queue, stats };
 }
