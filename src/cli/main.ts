@@ -28,6 +28,10 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
     describe: 'prepare token shards from text or JSONL (data prepare)',
     load: async () => (await import('./data.ts')).run,
   },
+  demo: {
+    describe: 'a tiny character-level transformer trained in a few seconds (the kernels at work)',
+    load: async () => (await import('../train/demo.ts')).runDemo,
+  },
   dpo: {
     describe:
       'Direct Preference Optimization: --model DIR --data PREFS.jsonl --out DIR [--beta 0.1] [--loss sigmoid|ipo]',
@@ -64,7 +68,8 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
     load: async () => (await import('./sft.ts')).run,
   },
   start: {
-    describe: 'the main job on its embedded defaults (npm start)',
+    describe:
+      "the main job (npm start): index docs/ and serve the project's small model with RAG and the playground",
     load: async () => (await import('./start.ts')).run,
   },
   tokenize: {

@@ -1,8 +1,67 @@
-/** `xfmr start` (npm start): for now, the backend info and a tiny training demo. */
-import { run as info } from './info.ts';
+/**
+ * `xfmr start` (npm start): the main job on its embedded defaults. Indexes a documents folder
+ * into a RAG database (incrementally: unchanged files are skipped) and serves the project's own
+ * small model — trained, fine-tuned and aligned by `npm run recipe` — with the playground at `/`.
+ *
+ *   xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080]
+ *
+ * Defaults: docs/ and models/xfmr-rag-tiny/ of this package; the database lives in
+ * .xfmr-cache/ of this package, one per documents folder. PORT in the environment sets the port
+ * when --port is not given. Everything else is `xfmr rag index` and `xfmr serve`.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { optString, parseArgs, UsageError } from './args.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const DEFAULT_DOCS = join(ROOT, 'docs');
+export const DEFAULT_MODEL = join(ROOT, 'models', 'xfmr-rag-tiny');
+/** Chunk size for the default index (hash-embedder words): ~3 chunks fit the small model's window. */
+export const START_CHUNK_TOKENS = 64;
+
+const USAGE =
+  'usage: xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080] [--max-queue N] [--batch N]';
 
 export async function run(argv: string[]): Promise<void> {
-  await info([]);
-  const { runDemo } = await import('../train/demo.ts');
-  await runDemo(argv);
+  const a = parseArgs(argv, { values: ['docs', 'model', 'db', 'host', 'port', 'max-queue', 'batch'] });
+  if (a.options.has('help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}" (${USAGE})`);
+  const docs = resolve(optString(a, 'docs') ?? DEFAULT_DOCS);
+  if (!existsSync(docs)) throw new UsageError(`--docs: ${docs}: no such file or directory`);
+  const model = optString(a, 'model') ?? DEFAULT_MODEL;
+  if (!existsSync(join(model, 'config.json')))
+    throw new UsageError(
+      `--model: ${model} has no config.json (run \`npm run recipe\` to train the default model, or give --model DIR)`,
+    );
+  let db = optString(a, 'db');
+  if (db === undefined) {
+    const cache = join(ROOT, '.xfmr-cache', 'rag');
+    mkdirSync(cache, { recursive: true });
+    const key = createHash('sha256').update(docs).digest('hex').slice(0, 16);
+    db = join(cache, `docs-${key}.sqlite`);
+  }
+  process.stderr.write(`xfmr start: indexing ${docs}\n`);
+  await (await import('./rag.ts')).run([
+    'index',
+    '--db',
+    db,
+    '--max-tokens',
+    String(START_CHUNK_TOKENS),
+    docs,
+  ]);
+  if (process.exitCode) return;
+
+  const serveArgs = ['--model', model, '--db', db];
+  for (const k of ['host', 'port', 'max-queue', 'batch']) {
+    const v = optString(a, k);
+    if (v !== undefined) serveArgs.push(`--${k}`, v);
+  }
+  const metrics = join(model, 'metrics.jsonl');
+  if (existsSync(metrics)) serveArgs.push('--metrics', metrics);
+  await (await import('./serve.ts')).run(serveArgs);
 }
