@@ -1,5 +1,5 @@
 // `npm run bench -- NAME [args]`: runs bench/NAME.ts. Each benchmark prints its figures and, as its
-// last line, one JSON object with them.
+// last line, one JSON object with them. --expose-gc lets a bench measure memory after a collection.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 
@@ -11,7 +11,7 @@ if (!name || !existsSync(`bench/${name}.ts`)) {
   console.error(`usage: npm run bench -- NAME   (NAME: ${available.join(', ')})`);
   process.exitCode = 1;
 } else {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...rest], {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `bench/${name}.ts`, ...rest], {
     stdio: 'inherit',
   });
   process.exitCode = r.status ?? 1;

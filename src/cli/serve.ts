@@ -1,17 +1,24 @@
 /**
- * `xfmr serve --model DIR [--db RAG.sqlite] [--host 127.0.0.1] [--port 8080] [--max-queue N]`:
- * an OpenAI-compatible HTTP API (GET /v1/models, POST /v1/completions, POST /v1/chat/completions).
- * `PORT` in the environment sets the port when --port is not given. SIGTERM / SIGINT stop
- * accepting connections, end in-flight streams and exit.
+ * `xfmr serve --model DIR [--db RAG.sqlite] [--metrics FILE.jsonl] [--host 127.0.0.1] [--port 8080]
+ *  [--batch 8] [--max-queue 16]`: an OpenAI-compatible HTTP API (GET /v1/models, POST
+ * /v1/completions, /v1/chat/completions, /v1/embeddings; POST /v1/rag/ask with --db) and the
+ * playground. Generations are batched continuously over --batch KV cache slots (each as long as the
+ * model's context: memory grows with both); --max-queue requests may wait for a slot, more get 429.
+ * `PORT` in the environment sets the port when --port is not given. SIGTERM / SIGINT stop accepting
+ * connections, end in-flight streams and exit 0.
  */
 import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { optInt, optString, parseArgs, UsageError } from './args.ts';
 
 const USAGE =
-  'usage: xfmr serve --model DIR [--db RAG.sqlite] [--host 127.0.0.1] [--port 8080] [--max-queue 16]';
+  'usage: xfmr serve --model DIR [--db RAG.sqlite] [--metrics FILE.jsonl] [--host 127.0.0.1] [--port 8080] ' +
+  '[--batch 8] [--max-queue 16] [--model-id NAME]';
 
 export async function run(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, { values: ['model', 'db', 'host', 'port', 'max-queue', 'model-id'] });
+  const a = parseArgs(argv, {
+    values: ['model', 'db', 'metrics', 'host', 'port', 'batch', 'max-queue', 'model-id'],
+  });
   if (a.options.has('help')) {
     process.stdout.write(`${USAGE}\n`);
     return;
@@ -23,6 +30,10 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError(`--model: ${dir}: no such directory`);
   const db = optString(a, 'db');
   if (db !== undefined && !existsSync(db)) throw new UsageError(`--db: ${db}: no such file`);
+  const metrics = optString(a, 'metrics');
+  // the file may not exist yet (a training run about to write it), but its folder must
+  if (metrics !== undefined && !existsSync(metrics) && !existsSync(dirname(resolve(metrics))))
+    throw new UsageError(`--metrics: ${metrics}: no such file, and no folder ${dirname(resolve(metrics))}`);
   const envPort = process.env.PORT;
   let port = optInt(a, 'port', 8080);
   if (!a.options.has('port') && envPort !== undefined && envPort !== '') {
@@ -30,12 +41,25 @@ export async function run(argv: string[]): Promise<void> {
     if (!Number.isInteger(port)) throw new UsageError(`PORT must be an integer, got "${envPort}"`);
   }
   if (port < 0 || port > 65535) throw new UsageError(`the port must be in [0, 65535], got ${port}`);
+  const batch = optInt(a, 'batch', 8);
+  if (batch < 1) throw new UsageError(`--batch must be >= 1, got ${batch}`);
   const maxQueue = optInt(a, 'max-queue', 16);
   if (maxQueue < 0) throw new UsageError(`--max-queue must be >= 0, got ${maxQueue}`);
   const { loadServeModel, startServer } = await import('../serve/server.ts');
   const m = await loadServeModel(dir, optString(a, 'model-id'));
-  const server = await startServer(m, { host: optString(a, 'host') ?? '127.0.0.1', port, maxQueue });
-  process.stderr.write(`xfmr serve: model "${m.id}" at ${server.url}/v1\n`);
+  const server = await startServer(m, {
+    host: optString(a, 'host') ?? '127.0.0.1',
+    port,
+    batch,
+    maxQueue,
+    ragDb: db,
+    metrics,
+  });
+  const mib = (server.scheduler.cacheBytes / 2 ** 20).toFixed(1);
+  process.stderr.write(
+    `xfmr serve: model "${m.id}" at ${server.url}/v1 (batch ${batch}, KV cache ${mib} MiB` +
+      `${db !== undefined ? `, RAG ${db}` : ''})\n`,
+  );
   await new Promise<void>((done) => {
     const stop = (sig: string): void => {
       process.stderr.write(`xfmr serve: ${sig}, shutting down\n`);

@@ -11,6 +11,8 @@
  * Each sequence b has its own Sampler seeded with seedFor(seed, b) (sequence 0 uses `seed` itself),
  * so its tokens depend only on its prompt, the options and its index: never on when the other
  * sequences of the batch finish. A prompt run alone as sequence 0 gives the same output as in a batch.
+ * The per-sequence step (SequenceRun) is exported: the server's continuous-batching scheduler
+ * (src/serve/scheduler.ts) drives sequences that join and leave a running batch with it.
  */
 import type { CausalLM } from '../models/causal_lm.ts';
 import { TokenHistory } from './logits_processors.ts';
@@ -121,22 +123,27 @@ export function validateGeneration(
   });
 }
 
-/** The state of one sequence of the batch. */
-class SequenceRun {
+/**
+ * The state of one generating sequence: its sampler (seeded seedFor(seed, index)), token history,
+ * streamer and stop matcher. generate's loop and the server's scheduler (src/serve/scheduler.ts)
+ * both drive sequences through `step`, so a sequence behaves the same whatever else is batched.
+ */
+export class SequenceRun {
   readonly ids: number[] = [];
   finish: FinishReason | null = null;
   readonly history: TokenHistory;
   readonly sampler: Sampler;
   private readonly streamer: TextStreamer | null;
   private readonly matcher: StopStringMatcher;
+  private readonly topLogprobs: number;
 
   constructor(
     readonly index: number,
     prompt: Prompt,
     options: GenerateOptions,
     seed: number,
-    private readonly eos: EosCriterion,
-    private readonly maxNew: MaxNewTokensCriterion,
+    private readonly eos: EosCriterion = new EosCriterion(options.eos),
+    private readonly maxNew: MaxNewTokensCriterion = new MaxNewTokensCriterion(options.maxNewTokens),
   ) {
     this.history = new TokenHistory(prompt);
     this.sampler = new Sampler({ ...options, seed: seedFor(seed, index) });
@@ -146,6 +153,22 @@ class SequenceRun {
         ? createStreamer({ decode: options.decode })
         : null;
     this.matcher = new StopStringMatcher(options.stop);
+    this.topLogprobs = options.topLogprobs ?? 0;
+  }
+
+  /** The last generated token (the next one to feed the model); -1 before the first. */
+  get lastToken(): number {
+    return this.ids.length > 0 ? this.ids[this.ids.length - 1] : -1;
+  }
+
+  /** Samples from the logits [V] after the sequence's last fed token and takes the token. */
+  step(logits: Float32Array | null | undefined, vocabSize: number): StreamPiece {
+    if (!logits || logits.length !== vocabSize) {
+      throw new Error(
+        `model.extend returned ${logits ? logits.length : 'no'} logits for sequence ${this.index}`,
+      );
+    }
+    return this.accept(this.sampler.sample(logits, this.history, this.topLogprobs));
   }
 
   /** Takes the sampled token; returns its piece (with finishReason if the sequence ended). */
@@ -202,7 +225,6 @@ async function* run(
   const eos = new EosCriterion(options.eos);
   const maxNew = new MaxNewTokensCriterion(options.maxNewTokens);
   const seed = options.seed ?? randomSeed();
-  const topLogprobs = options.topLogprobs ?? 0;
   const seqs = prompts.map((p, b) => new SequenceRun(b, p, options, seed, eos, maxNew));
   const { signal } = options;
   if (maxNew.maxNewTokens === 0 || signal?.aborted) {
@@ -217,14 +239,7 @@ async function* run(
     cache,
   );
   for (;;) {
-    for (const s of seqs) {
-      if (s.finish) continue;
-      const l = logits[s.index];
-      if (!l || l.length !== model.vocabSize) {
-        throw new Error(`model.extend returned ${l ? l.length : 'no'} logits for sequence ${s.index}`);
-      }
-      yield s.accept(s.sampler.sample(l, s.history, topLogprobs));
-    }
+    for (const s of seqs) if (!s.finish) yield s.step(logits[s.index], model.vocabSize);
     if (seqs.every((s) => s.finish)) return;
     await new Promise(setImmediate); // let a server handle other requests between steps
     if (signal?.aborted) {
@@ -232,7 +247,7 @@ async function* run(
       return;
     }
     // Decode: one token per live sequence, nothing for finished ones.
-    const feed = seqs.map((s) => (s.finish ? EMPTY : Int32Array.of(s.ids[s.ids.length - 1])));
+    const feed = seqs.map((s) => (s.finish ? EMPTY : Int32Array.of(s.lastToken)));
     logits = model.extend(feed, cache);
   }
 }

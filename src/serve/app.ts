@@ -1,19 +1,42 @@
 /**
- * The OpenAI-compatible HTTP API on Hono: GET /v1/models, POST /v1/completions and
- * POST /v1/chat/completions (streamed as server-sent events with `stream: true`).
+ * The OpenAI-compatible HTTP API on Hono:
  *
- * Errors answer OpenAI-style JSON `{"error": {"message", "type", "param", "code"}}`: 400 for a bad
- * request (never 422), 404 for an unknown model, 413 for a prompt longer than the context, 429
- * when the request queue is full. Generations run one at a time (the model is shared); a client
- * that disconnects aborts its generation through an AbortSignal.
+ *   GET  /v1/models                the language model and the embedder
+ *   POST /v1/completions           prompt: string | string[] | ids | ids[]; logprobs: K (legacy format)
+ *   POST /v1/chat/completions      logprobs: true, top_logprobs: K
+ *   POST /v1/embeddings            embeddings.ts
+ *   POST /v1/rag/ask               rag.ts (with --db)
+ *
+ * `stream: true` answers server-sent events ending with a chunk that carries finish_reason (the last
+ * one also carries usage), then `data: [DONE]`. `n` > 1 gives n sequences of one prompt, sequence i
+ * seeded seedFor(seed, i) (choices[].index = prompt index x n + i; usage sums them).
+ *
+ * Every generation goes through one Scheduler (scheduler.ts): continuous batching over `batch` KV
+ * cache slots, at most `maxQueue` requests waiting. Errors answer OpenAI-style JSON (errors.ts): 400
+ * for a bad request (never 422), 404 for an unknown model, 413 for a body over `maxBodyBytes` or a
+ * prompt longer than the context, 429 when the queue is full, 503 while shutting down. A client that
+ * disconnects aborts its sequences before the next decode step.
  */
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import { type GenerateOptions, generateStream, validateGeneration } from '../generate/index.ts';
+import type { GenerateOptions, StreamPiece } from '../generate/generate.ts';
+import type { FinishReason } from '../generate/stopping.ts';
 import type { CausalLM } from '../models/causal_lm.ts';
+import type { Embedder } from '../rag/embedder.ts';
+import { HashEmbedder } from '../rag/hash_embedder.ts';
 import { type ChatMessage, renderChat } from '../tokenizers/chat_template.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { registerEmbeddings } from './embeddings.ts';
+import { ApiError, bad, parse, readJson, submitError, toApiError, unknownModel } from './errors.ts';
+import { type TokenInfo, TokenText } from './logprobs.ts';
 import { playgroundRoutes } from './playground.ts';
+import { openRagIndex, type RagIndex, registerRag } from './rag.ts';
+import { Scheduler, type SequenceSpec, type ServeStats } from './scheduler.ts';
+import { sse } from './sse.ts';
+
+export { ApiError } from './errors.ts';
+export type { ServeStats } from './scheduler.ts';
 
 export interface ServeModel {
   /** The id clients name in `model`. */
@@ -26,75 +49,47 @@ export interface ServeModel {
 }
 
 export interface AppOptions {
-  /** Requests that may wait for the running one; more answer 429 (default 16). */
+  /** Requests that may wait for a free slot; more answer 429 (default 16). */
   maxQueue?: number;
+  /** KV cache slots: sequences decoded together (default 8). */
+  batch?: number;
+  /** Largest request body in bytes (default 4 MiB: a long prompt is far less); larger answer 413. */
+  maxBodyBytes?: number;
   /** A RAG database (xfmr rag index) for POST /v1/rag/ask and the playground's RAG view. */
   ragDb?: string;
   /** A training metrics JSONL file (xfmr pretrain/sft write them) for the playground's dashboard. */
   metrics?: string;
 }
 
-/** An error that answers with its status and OpenAI's error JSON. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 413 | 429 | 500 | 503,
-    message: string,
-    readonly type = 'invalid_request_error',
-    readonly param: string | null = null,
-    readonly code: string | null = null,
-  ) {
-    super(message);
-  }
-  body(): { error: { message: string; type: string; param: string | null; code: string | null } } {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
-  }
+export interface ServeApp {
+  app: Hono;
+  scheduler: Scheduler;
+  stats: ServeStats;
+  /** The embedder of /v1/embeddings (the RAG index's, else the default hash embedder). */
+  embedder: Embedder;
+  /** Ends every generation (streams get a 503 error event) and closes the RAG index. */
+  close(): Promise<void>;
 }
 
-/** One generation at a time; at most `maxQueue` waiting. */
-export class RequestQueue {
-  private running = false;
-  private readonly waiting: (() => void)[] = [];
-  constructor(readonly maxQueue: number) {}
-  get depth(): number {
-    return this.waiting.length;
-  }
-  /** Resolves with a release function once it is this request's turn; throws 429 when full. */
-  async acquire(): Promise<() => void> {
-    if (this.running) {
-      if (this.waiting.length >= this.maxQueue)
-        throw new ApiError(
-          429,
-          'the server is busy: the request queue is full',
-          'rate_limit_error',
-          null,
-          'queue_full',
-        );
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
-    this.running = true;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running = false;
-    };
-  }
-}
+/** Sequences of one request (prompts x n), an upper bound on its work. */
+const MAX_N = 16;
+const MAX_PROMPTS = 16;
+/** OpenAI's limit on top_logprobs. */
+const MAX_TOP_LOGPROBS = 20;
 
 const stopSchema = z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullish();
 
 const samplingFields = {
   model: z.string(),
-  max_tokens: z.number().int().min(0).nullish(),
-  max_completion_tokens: z.number().int().min(0).nullish(),
+  // OpenAI refuses max_tokens < 1
+  max_tokens: z.number().int().min(1).nullish(),
+  max_completion_tokens: z.number().int().min(1).nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().gt(0).max(1).nullish(),
   top_k: z.number().int().min(0).nullish(),
   seed: z.number().int().nullish(),
   stop: stopSchema,
-  n: z.number().int().min(1).nullish(),
+  n: z.number().int().min(1).max(MAX_N).nullish(),
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   stream: z.boolean().nullish(),
@@ -105,10 +100,15 @@ const completionSchema = z.object({
   ...samplingFields,
   prompt: z.union([
     z.string(),
-    z.array(z.string()).min(1),
+    z.array(z.string()).min(1).max(MAX_PROMPTS),
     z.array(z.number().int().min(0)).min(1),
-    z.array(z.array(z.number().int().min(0)).min(1)).min(1),
+    z
+      .array(z.array(z.number().int().min(0)).min(1))
+      .min(1)
+      .max(MAX_PROMPTS),
   ]),
+  logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
+  echo: z.boolean().nullish(),
 });
 
 const contentPart = z.object({ type: z.string(), text: z.string().optional() }).passthrough();
@@ -125,24 +125,11 @@ const chatSchema = z.object({
         .passthrough(),
     )
     .min(1),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(MAX_TOP_LOGPROBS).nullish(),
 });
 
 type SamplingRequest = z.infer<typeof completionSchema> | z.infer<typeof chatSchema>;
-
-/** Parses a body against a schema, or throws 400 naming the first bad field. */
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const param = issue.path.length > 0 ? issue.path.map(String).join('.') : null;
-  throw new ApiError(
-    400,
-    `${param ?? 'body'}: ${issue.message}`,
-    'invalid_request_error',
-    param,
-    'invalid_value',
-  );
-}
 
 function textOf(content: ChatMessage['content']): string {
   if (typeof content === 'string') return content;
@@ -151,123 +138,112 @@ function textOf(content: ChatMessage['content']): string {
 }
 
 /** OpenAI's finish_reason for ours. */
-function finishReason(f: string | undefined): 'stop' | 'length' {
+function finishReason(f: FinishReason | null): 'stop' | 'length' {
   return f === 'length' ? 'length' : 'stop';
 }
 
+/** A checked request: its sequences and their shared options. */
 interface Prepared {
-  prompt: number[];
+  specs: SequenceSpec[];
   options: GenerateOptions;
-  maxTokens: number;
+  /** Tokens of the prompts, each counted once (not n times). */
+  promptTokens: number;
+  /** Characters of each sequence's prompt text (legacy text_offset starts there). */
+  promptChars: number[];
+  wantLogprobs: boolean;
 }
 
-/** Counts of finished generations, by how they ended. */
-export interface ServeStats {
-  completed: number;
-  aborted: number;
-  /** Tokens generated by the aborted generations, all together. */
-  abortedTokens: number;
+/** What one sequence (one choice) has produced so far. */
+interface Choice {
+  index: number;
+  text: string;
+  tokens: number;
+  finish: FinishReason | null;
+  logprobs: TokenInfo[];
+  /** Legacy text_offset of the next token. */
+  offset: number;
 }
 
-export function createApp(
-  m: ServeModel,
-  opts: AppOptions = {},
-): { app: Hono; queue: RequestQueue; stats: ServeStats } {
-  const queue = new RequestQueue(opts.maxQueue ?? 16);
-  const stats: ServeStats = { completed: 0, aborted: 0, abortedTokens: 0 };
+export function createApp(m: ServeModel, opts: AppOptions = {}): ServeApp {
+  const scheduler = new Scheduler(m.model, { batch: opts.batch ?? 8, maxQueue: opts.maxQueue ?? 16 });
+  const rag: RagIndex | null = opts.ragDb !== undefined ? openRagIndex(opts.ragDb) : null;
+  const embedder = rag?.embedder ?? new HashEmbedder();
+  const tokenText = new TokenText(m.tokenizer);
   const app = new Hono();
   const created = Math.floor(Date.now() / 1000);
   const ctx = m.model.contextLength;
   let nextId = 0;
   const newId = (prefix: string): string => `${prefix}-${Date.now().toString(36)}${(nextId++).toString(36)}`;
 
+  const maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: maxBody,
+      onError: (c) =>
+        c.json(
+          new ApiError(
+            413,
+            `the request body exceeds ${maxBody} bytes`,
+            'invalid_request_error',
+            null,
+            'body_too_large',
+          ).body(),
+          413,
+        ),
+    }),
+  );
   app.onError((err, c) => {
-    const e =
-      err instanceof ApiError
-        ? err
-        : new ApiError(500, err.message || 'internal error', 'server_error', null, null);
+    const e = toApiError(err);
     return c.json(e.body(), e.status);
   });
-  app.notFound((c) =>
-    c.json(new ApiError(404, `no route ${c.req.method} ${c.req.path}`, 'invalid_request_error').body(), 404),
-  );
+  app.notFound((c) => c.json(new ApiError(404, `no route ${c.req.method} ${c.req.path}`).body(), 404));
 
-  const modelObject = { id: m.id, object: 'model', created, owned_by: 'xfmr' };
-  app.get('/v1/models', (c) => c.json({ object: 'list', data: [modelObject] }));
+  const models = [
+    { id: m.id, object: 'model', created, owned_by: 'xfmr' },
+    { id: embedder.id, object: 'model', created, owned_by: 'xfmr' },
+  ];
+  app.get('/v1/models', (c) => c.json({ object: 'list', data: models }));
   app.get('/v1/models/:id', (c) => {
-    if (c.req.param('id') !== m.id) throw unknownModel(c.req.param('id'));
-    return c.json(modelObject);
+    const found = models.find((x) => x.id === c.req.param('id'));
+    if (!found) throw unknownModel(c.req.param('id'));
+    return c.json(found);
   });
 
-  function unknownModel(id: string): ApiError {
-    return new ApiError(
-      404,
-      `The model '${id}' does not exist`,
-      'invalid_request_error',
-      'model',
-      'model_not_found',
-    );
-  }
-
-  async function readBody(req: Request): Promise<unknown> {
-    const text = await req.text();
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw new ApiError(
-        400,
-        `the body is not valid JSON: ${(e as Error).message}`,
-        'invalid_request_error',
-        null,
-        'invalid_json',
-      );
-    }
-  }
-
-  /** Checks the shared parameters and builds the generation options for an encoded prompt. */
-  function prepare(r: SamplingRequest, prompt: number[]): Prepared {
+  /** Checks the shared parameters and builds the sequences of encoded prompts. */
+  function prepare(r: SamplingRequest, prompts: number[][], top: number | null): Prepared {
     if (r.model !== m.id) throw unknownModel(r.model);
-    if ((r.n ?? 1) > 1)
-      throw new ApiError(400, 'n > 1 not supported', 'invalid_request_error', 'n', 'unsupported_value');
-    if (prompt.length === 0)
-      throw new ApiError(400, 'the prompt encodes to no tokens', 'invalid_request_error', 'prompt');
-    const bad = prompt.find((id) => id >= m.model.vocabSize);
-    if (bad !== undefined)
-      throw new ApiError(
-        400,
-        `token id ${bad} is not in [0, ${m.model.vocabSize})`,
-        'invalid_request_error',
-        'prompt',
-      );
-    if (prompt.length >= ctx)
-      throw new ApiError(
-        413,
-        `the prompt has ${prompt.length} tokens; the model's context length is ${ctx}`,
-        'invalid_request_error',
-        'prompt',
-        'context_length_exceeded',
-      );
-    const room = ctx - prompt.length;
+    for (const prompt of prompts) {
+      if (prompt.length === 0) throw bad('the prompt encodes to no tokens', 'prompt');
+      const badId = prompt.find((id) => id >= m.model.vocabSize);
+      if (badId !== undefined) throw bad(`token id ${badId} is not in [0, ${m.model.vocabSize})`, 'prompt');
+      if (prompt.length >= ctx)
+        throw new ApiError(
+          413,
+          `the prompt has ${prompt.length} tokens; the model's context length is ${ctx}`,
+          'invalid_request_error',
+          'prompt',
+          'context_length_exceeded',
+        );
+    }
+    const longest = Math.max(...prompts.map((p) => p.length));
+    const room = ctx - longest;
     const limits = [r.max_tokens, r.max_completion_tokens].filter((x): x is number => typeof x === 'number');
     const asked = limits.length > 0 ? Math.min(...limits) : undefined;
     if (asked !== undefined && asked > room) {
       const param = r.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
-      throw new ApiError(
-        400,
-        `the prompt has ${prompt.length} tokens and ${asked} more exceed the context length ${ctx}; use at most ${room}`,
-        'invalid_request_error',
+      throw bad(
+        `the prompt has ${longest} tokens and ${asked} more exceed the context length ${ctx}; use at most ${room}`,
         param,
         'context_length_exceeded',
       );
     }
-    const maxTokens = asked ?? room;
     const stop = r.stop == null ? [] : typeof r.stop === 'string' ? [r.stop] : r.stop;
-    const tok = m.tokenizer;
     const options: GenerateOptions = {
-      maxNewTokens: maxTokens,
+      maxNewTokens: asked ?? room,
       eos: m.eos,
       stop,
-      decode: (ids) => tok.decode(ids),
+      decode: (ids) => m.tokenizer.decode(ids),
     };
     if (r.temperature != null) options.temperature = r.temperature;
     if (r.top_p != null) options.topP = r.top_p;
@@ -275,131 +251,139 @@ export function createApp(
     if (r.seed != null) options.seed = r.seed;
     if (r.presence_penalty != null) options.presencePenalty = r.presence_penalty;
     if (r.frequency_penalty != null) options.frequencyPenalty = r.frequency_penalty;
-    try {
-      validateGeneration(m.model, [prompt], options);
-    } catch (e) {
-      throw new ApiError(400, (e as Error).message, 'invalid_request_error', null, 'invalid_value');
+    if (top !== null) {
+      options.logprobs = true;
+      options.topLogprobs = top;
     }
-    return { prompt, options, maxTokens };
+    const n = r.n ?? 1;
+    const specs: SequenceSpec[] = [];
+    const promptChars: number[] = [];
+    prompts.forEach((prompt, pi) => {
+      const chars = top !== null ? m.tokenizer.decode(prompt).length : 0;
+      for (let i = 0; i < n; i++) {
+        specs.push({ prompt, index: pi * n + i });
+        promptChars.push(chars);
+      }
+    });
+    // without an explicit seed the scheduler draws one per request: the n sequences still differ
+    return {
+      specs,
+      options,
+      promptTokens: prompts.reduce((s, p) => s + p.length, 0),
+      promptChars,
+      wantLogprobs: top !== null,
+    };
   }
 
-  /** Runs one generation in its queue turn; `onPiece` sees each text piece. */
-  async function run(
+  /**
+   * Runs a prepared request through the scheduler; `onPiece` sees each piece with its choice and,
+   * when logprobs were asked for, its token's values.
+   */
+  async function generateChoices(
     p: Prepared,
     signal: AbortSignal,
-    onPiece?: (text: string) => Promise<void> | void,
-  ): Promise<{ text: string; tokens: number; finish: 'stop' | 'length' }> {
-    const release = await queue.acquire();
+    onPiece?: (piece: StreamPiece, choice: Choice, t: TokenInfo | null, choices: Choice[]) => void,
+  ): Promise<Choice[]> {
+    const choices: Choice[] = p.specs.map((s, i) => ({
+      index: s.index,
+      text: '',
+      tokens: 0,
+      finish: null,
+      logprobs: [],
+      offset: p.promptChars[i],
+    }));
+    const byIndex = new Map(choices.map((c) => [c.index, c]));
+    let pieces: ReturnType<Scheduler['submit']>;
     try {
-      let text = '';
-      let tokens = 0;
-      let finish: string | undefined;
-      for await (const piece of generateStream(m.model, [p.prompt], { ...p.options, signal })) {
-        if (piece.tokenId !== null) tokens++;
-        if (piece.text) {
-          text += piece.text;
-          if (onPiece) await onPiece(piece.text);
-        }
-        if (piece.finishReason) finish = piece.finishReason;
-        // let the event loop see disconnects and flush writes between decode steps
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      if (finish === 'abort' || signal.aborted) {
-        stats.aborted++;
-        stats.abortedTokens += tokens;
-      } else stats.completed++;
-      return { text, tokens: Math.min(tokens, p.maxTokens), finish: finishReason(finish) };
-    } finally {
-      release();
+      pieces = scheduler.submit(p.specs, p.options, signal);
+    } catch (e) {
+      throw submitError(e);
     }
-  }
-
-  /** An SSE response: `produce` writes chunks; a cancelled stream or closed request aborts it. */
-  function sse(
-    reqSignal: AbortSignal,
-    produce: (send: (obj: unknown) => Promise<void>, signal: AbortSignal) => Promise<void>,
-  ): Response {
-    const abort = new AbortController();
-    const onAbort = (): void => abort.abort();
-    reqSignal.addEventListener('abort', onAbort);
-    const enc = new TextEncoder();
-    const stream = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        const send = async (obj: unknown): Promise<void> => {
-          if (abort.signal.aborted) return;
-          controller.enqueue(enc.encode(`data: ${typeof obj === 'string' ? obj : JSON.stringify(obj)}\n\n`));
-        };
-        try {
-          await produce(send, abort.signal);
-          await send('[DONE]');
-        } catch (e) {
-          const err = e instanceof ApiError ? e : new ApiError(500, (e as Error).message, 'server_error');
-          await send(err.body());
-        } finally {
-          reqSignal.removeEventListener('abort', onAbort);
-          try {
-            controller.close();
-          } catch {
-            // already closed by a cancel
-          }
+    for await (const piece of pieces) {
+      const ch = byIndex.get(piece.index) as Choice;
+      let t: TokenInfo | null = null;
+      if (piece.tokenId !== null && piece.logprob !== null) {
+        ch.tokens++;
+        if (p.wantLogprobs) {
+          t = { id: piece.tokenId, logprob: piece.logprob, top: piece.topLogprobs ?? [] };
+          ch.logprobs.push(t);
         }
-      },
-      cancel() {
-        abort.abort();
-      },
-    });
-    return new Response(stream, {
-      headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' },
-    });
+      }
+      ch.text += piece.text;
+      if (piece.finishReason) ch.finish = piece.finishReason;
+      onPiece?.(piece, ch, t, choices);
+      if (t) ch.offset += tokenText.token(t.id).length;
+    }
+    if (choices.some((c) => c.finish === 'abort') && !signal.aborted)
+      throw new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
+    return choices;
   }
 
-  const usage = (prompt: number, completion: number) => ({
-    prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-  });
+  const usage = (p: Prepared, choices: Choice[]) => {
+    const completion = choices.reduce((s, c) => s + c.tokens, 0);
+    return {
+      prompt_tokens: p.promptTokens,
+      completion_tokens: completion,
+      total_tokens: p.promptTokens + completion,
+    };
+  };
+  /** Whether this finishing piece is the request's last (its chunk carries usage). */
+  const allDone = (choices: Choice[]) => choices.every((c) => c.finish !== null);
 
   app.post('/v1/completions', async (c) => {
-    const r = parse(completionSchema, await readBody(c.req.raw));
-    let prompt: number[];
+    const r = parse(completionSchema, await readJson(c.req.raw));
+    if (r.echo) throw bad('echo is not supported', 'echo', 'unsupported_value');
     const pr = r.prompt;
-    if (typeof pr === 'string') prompt = m.tokenizer.encode(pr);
-    else if (pr.every((x) => typeof x === 'number')) prompt = pr as number[];
-    else if (pr.length > 1)
-      throw new ApiError(400, 'only one prompt per request is supported', 'invalid_request_error', 'prompt');
-    else prompt = typeof pr[0] === 'string' ? m.tokenizer.encode(pr[0]) : (pr[0] as number[]);
-    const p = prepare(r, prompt);
+    let prompts: number[][];
+    if (typeof pr === 'string') prompts = [m.tokenizer.encode(pr)];
+    else if (pr.every((x) => typeof x === 'number')) prompts = [pr as number[]];
+    else if (pr.every((x) => typeof x === 'string'))
+      prompts = (pr as string[]).map((s) => m.tokenizer.encode(s));
+    else prompts = pr as number[][];
+    const p = prepare(r, prompts, r.logprobs ?? null);
     const id = newId('cmpl');
     const now = Math.floor(Date.now() / 1000);
+    const head = { id, object: 'text_completion', created: now, model: m.id };
+    const legacy = (tokens: TokenInfo[], offset: number) =>
+      p.wantLogprobs ? tokenText.legacy(tokens, offset) : null;
     if (r.stream) {
       return sse(c.req.raw.signal, async (send, signal) => {
-        const out = await run(p, signal, (text) =>
-          send({
-            id,
-            object: 'text_completion',
-            created: now,
-            model: m.id,
-            choices: [{ index: 0, text, logprobs: null, finish_reason: null }],
-          }),
-        );
-        await send({
-          id,
-          object: 'text_completion',
-          created: now,
-          model: m.id,
-          choices: [{ index: 0, text: '', logprobs: null, finish_reason: out.finish }],
-          usage: usage(p.prompt.length, out.tokens),
+        await generateChoices(p, signal, (piece, ch, t, choices) => {
+          if (piece.text !== '' || t)
+            send({
+              ...head,
+              choices: [
+                {
+                  index: ch.index,
+                  text: piece.text,
+                  logprobs: legacy(t ? [t] : [], ch.offset),
+                  finish_reason: null,
+                },
+              ],
+            });
+          if (piece.finishReason && piece.finishReason !== 'abort') {
+            const last = allDone(choices);
+            send({
+              ...head,
+              choices: [
+                { index: ch.index, text: '', logprobs: null, finish_reason: finishReason(ch.finish) },
+              ],
+              ...(last ? { usage: usage(p, choices) } : {}),
+            });
+          }
         });
       });
     }
-    const out = await run(p, c.req.raw.signal);
+    const choices = await generateChoices(p, c.req.raw.signal);
     return c.json({
-      id,
-      object: 'text_completion',
-      created: now,
-      model: m.id,
-      choices: [{ index: 0, text: out.text, logprobs: null, finish_reason: out.finish }],
-      usage: usage(p.prompt.length, out.tokens),
+      ...head,
+      choices: choices.map((ch, i) => ({
+        index: ch.index,
+        text: ch.text,
+        logprobs: legacy(ch.logprobs, p.promptChars[i]),
+        finish_reason: finishReason(ch.finish),
+      })),
+      usage: usage(p, choices),
     });
   });
 
@@ -414,56 +398,96 @@ export function createApp(
           eosToken: t.eosToken,
         });
       } catch (e) {
-        throw new ApiError(
-          400,
-          `chat template: ${(e as Error).message}`,
-          'invalid_request_error',
-          'messages',
-        );
+        throw bad(`chat template: ${(e as Error).message}`, 'messages', null);
       }
     }
     return `${messages.map((msg) => `${msg.role}: ${textOf(msg.content)}`).join('\n')}\nassistant:`;
   }
 
   app.post('/v1/chat/completions', async (c) => {
-    const r = parse(chatSchema, await readBody(c.req.raw));
+    const r = parse(chatSchema, await readJson(c.req.raw));
     if (r.model !== m.id) throw unknownModel(r.model);
+    if (r.top_logprobs != null && !r.logprobs)
+      throw bad('top_logprobs needs logprobs: true', 'top_logprobs', 'invalid_value');
     const messages = r.messages as ChatMessage[];
-    const p = prepare(r, m.tokenizer.encode(renderMessages(messages)));
+    const p = prepare(
+      r,
+      [m.tokenizer.encode(renderMessages(messages))],
+      r.logprobs ? (r.top_logprobs ?? 0) : null,
+    );
     const id = newId('chatcmpl');
     const now = Math.floor(Date.now() / 1000);
-    const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
-      id,
-      object: 'chat.completion.chunk',
-      created: now,
-      model: m.id,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-    });
+    const head = { id, object: 'chat.completion.chunk', created: now, model: m.id };
+    const logprobsOf = (tokens: TokenInfo[]) =>
+      p.wantLogprobs ? { content: tokens.map((t) => tokenText.chat(t)), refusal: null } : null;
     if (r.stream) {
       return sse(c.req.raw.signal, async (send, signal) => {
-        await send(chunk({ role: 'assistant', content: '' }, null));
-        const out = await run(p, signal, (text) => send(chunk({ content: text }, null)));
-        await send({ ...chunk({}, out.finish), usage: usage(p.prompt.length, out.tokens) });
+        for (const s of p.specs)
+          send({
+            ...head,
+            choices: [
+              {
+                index: s.index,
+                delta: { role: 'assistant', content: '' },
+                logprobs: null,
+                finish_reason: null,
+              },
+            ],
+          });
+        await generateChoices(p, signal, (piece, ch, t, choices) => {
+          if (piece.text !== '' || t)
+            send({
+              ...head,
+              choices: [
+                {
+                  index: ch.index,
+                  delta: { content: piece.text },
+                  logprobs: logprobsOf(t ? [t] : []),
+                  finish_reason: null,
+                },
+              ],
+            });
+          if (piece.finishReason && piece.finishReason !== 'abort') {
+            const last = allDone(choices);
+            send({
+              ...head,
+              choices: [
+                { index: ch.index, delta: {}, logprobs: null, finish_reason: finishReason(ch.finish) },
+              ],
+              ...(last ? { usage: usage(p, choices) } : {}),
+            });
+          }
+        });
       });
     }
-    const out = await run(p, c.req.raw.signal);
+    const choices = await generateChoices(p, c.req.raw.signal);
     return c.json({
       id,
       object: 'chat.completion',
       created: now,
       model: m.id,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content: out.text },
-          logprobs: null,
-          finish_reason: out.finish,
-        },
-      ],
-      usage: usage(p.prompt.length, out.tokens),
+      choices: choices.map((ch) => ({
+        index: ch.index,
+        message: { role: 'assistant', content: ch.text },
+        logprobs: logprobsOf(ch.logprobs),
+        finish_reason: finishReason(ch.finish),
+      })),
+      usage: usage(p, choices),
     });
   });
 
+  registerEmbeddings(app, embedder);
+  registerRag(app, { m, scheduler, rag, newId });
+
   app.route('/', playgroundRoutes(m, opts));
-  return { app, queue, stats };
+  return {
+    app,
+    scheduler,
+    stats: scheduler.stats,
+    embedder,
+    close: async () => {
+      scheduler.close();
+      if (rag) await rag.store.close();
+    },
+  };
 }

@@ -1,7 +1,9 @@
 /**
  * Loads a model directory and serves the API (src/serve/app.ts) with @hono/node-server.
- * `close()` stops accepting connections, aborts in-flight generations and resolves when done.
+ * `close()` stops accepting connections, ends in-flight generations (their streams get a 503 error
+ * event and [DONE]), closes the RAG index and resolves once the server is down.
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
@@ -9,6 +11,7 @@ import { loadDecoder } from '../models/load.ts';
 import { loadChatTemplate } from '../tokenizers/chat_template.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
 import { type AppOptions, createApp, type ServeModel, type ServeStats } from './app.ts';
+import type { Scheduler } from './scheduler.ts';
 
 export interface ServerOptions extends AppOptions {
   host?: string;
@@ -22,6 +25,9 @@ export interface RunningServer {
   url: string;
   port: number;
   stats: ServeStats;
+  scheduler: Scheduler;
+  /** The id of /v1/embeddings' model. */
+  embedderId: string;
   close(): Promise<void>;
 }
 
@@ -39,7 +45,6 @@ export async function loadServeModel(dir: string, modelId?: string): Promise<Ser
   const gc = loaded.generationConfig as Record<string, unknown> | undefined;
   let eos = eosIds(gc?.eos_token_id);
   if (gc === undefined) {
-    const { readFileSync } = await import('node:fs');
     try {
       eos = eosIds(
         (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>).eos_token_id,
@@ -57,25 +62,46 @@ export async function loadServeModel(dir: string, modelId?: string): Promise<Ser
   return { id: modelId ?? basename(resolve(dir)), model: loaded.model, tokenizer, eos, chatTemplate };
 }
 
-/** Starts the HTTP server for a loaded model. */
-export function startServer(m: ServeModel, o: ServerOptions = {}): Promise<RunningServer> {
-  const { app, stats } = createApp(m, o);
+/** Starts the HTTP server for a loaded model; rejects on a bad --db or a port in use. */
+export async function startServer(m: ServeModel, o: ServerOptions = {}): Promise<RunningServer> {
+  const served = createApp(m, o);
   const host = o.host ?? '127.0.0.1';
   return new Promise((resolveStart, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: host, port: o.port ?? 8080 }, (info: AddressInfo) => {
-      const h = host.includes(':') ? `[${host}]` : host;
-      resolveStart({
-        url: `http://${h}:${info.port}`,
-        port: info.port,
-        stats,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            // in-flight streams see their sockets close and abort their generations
-            if ('closeAllConnections' in server) setTimeout(() => server.closeAllConnections(), 2000).unref();
-          }),
-      });
+    const server = serve(
+      { fetch: served.app.fetch, hostname: host, port: o.port ?? 8080 },
+      (info: AddressInfo) => {
+        const h = host.includes(':') ? `[${host}]` : host;
+        let closing: Promise<void> | null = null;
+        resolveStart({
+          url: `http://${h}:${info.port}`,
+          port: info.port,
+          stats: served.stats,
+          scheduler: served.scheduler,
+          embedderId: served.embedder.id,
+          close: () => {
+            closing ??= new Promise<void>((done) => {
+              // a socket left mid-upload (a 413 body) can hold close() open: force it after a while
+              const force = setTimeout(() => {
+                if ('closeAllConnections' in server) server.closeAllConnections();
+                done();
+              }, 1500);
+              server.close(() => {
+                clearTimeout(force);
+                done();
+              });
+              // streams end at the next decode step; then their connections go idle
+              void served.close();
+              if ('closeIdleConnections' in server)
+                setTimeout(() => server.closeIdleConnections(), 50).unref();
+            });
+            return closing;
+          },
+        });
+      },
+    );
+    server.once('error', (e) => {
+      void served.close();
+      reject(e);
     });
-    server.once('error', reject);
   });
 }
