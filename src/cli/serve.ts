@@ -60,6 +60,7 @@ export async function run(argv: string[]): Promise<void> {
     `xfmr serve: model "${m.id}" at ${server.url}/v1 (batch ${batch}, KV cache ${mib} MiB` +
       `${db !== undefined ? `, RAG ${db}` : ''})\n`,
   );
+  process.stdout.write(`playground: ${server.url}/\n`);
   await new Promise<void>((done) => {
     const stop = (sig: string): void => {
       process.stderr.write(`xfmr serve: ${sig}, shutting down\n`);
