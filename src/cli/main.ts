@@ -9,6 +9,10 @@ import { UsageError } from './args.ts';
 type Command = (argv: string[]) => Promise<void>;
 
 const commands: Record<string, { describe: string; load: () => Promise<Command> }> = {
+  eval: {
+    describe: 'EM / F1 of a RAG model without retrieval, with retrieval and with the gold chunk',
+    load: async () => (await import('./eval.ts')).run,
+  },
   export: {
     describe:
       'write a model directory as GGUF (llama.cpp) or a Hugging Face copy: --model DIR --format gguf|hf --out PATH',
@@ -49,6 +53,11 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
     describe: 'PPO against a reward model: --model DIR --reward RM_DIR --prompts PROMPTS.jsonl --out DIR',
     load: async () => (await import('./ppo.ts')).run,
   },
+  recipe: {
+    describe:
+      'train the shipped RAG model end to end: recipe default (tokenizer, pretrain, SFT, DPO, export, eval)',
+    load: async () => (await import('./recipe.ts')).run,
+  },
   reward: {
     describe:
       'train a reward model on preference pairs: reward train --model DIR --data PREFS.jsonl --out DIR',
@@ -60,7 +69,7 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
   },
   serve: {
     describe:
-      'an OpenAI-compatible HTTP API: --model DIR [--db RAG.sqlite] [--host 127.0.0.1] [--port 8080] (or PORT)',
+      'the OpenAI-compatible API and the playground: --model DIR [--db RAG.sqlite] [--metrics FILE] [--port 8080] [--batch 8]',
     load: async () => (await import('./serve.ts')).run,
   },
   sft: {

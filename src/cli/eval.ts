@@ -1,0 +1,40 @@
+/**
+ * `xfmr eval [--model DIR] [--sft DIR] [--docs DIR] [--work DIR] [--n N] [--k K] [--json]`: exact
+ * match and F1 of a RAG model's answers on held-out questions, without retrieval, with hybrid
+ * retrieval over the indexed documents, and with the gold chunk (src/recipe/eval.ts); the SFT
+ * model too when --sft is given (default: models/xfmr-rag-tiny-sft when it exists). Prints the
+ * table, then the scores as one JSON line (with --json, only the JSON, with samples).
+ */
+import { existsSync } from 'node:fs';
+import { formatTable, runEval, summaryJson } from '../recipe/eval.ts';
+import { Progress } from '../train/progress.ts';
+import { optInt, optString, parseArgs } from './args.ts';
+
+export async function run(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, { values: ['model', 'sft', 'docs', 'work', 'n', 'k', 'seed'], flags: ['json'] });
+  const model = optString(a, 'model') ?? 'models/xfmr-rag-tiny';
+  const sft =
+    optString(a, 'sft') ??
+    (existsSync('models/xfmr-rag-tiny-sft') && !a.options.has('model')
+      ? 'models/xfmr-rag-tiny-sft'
+      : undefined);
+  const docs = optString(a, 'docs') ?? (existsSync('docs') ? 'docs' : undefined);
+  const models = [...(sft ? [{ dir: sft, label: 'sft' }] : []), { dir: model, label: sft ? 'dpo' : 'model' }];
+  let progress: Progress | null = null;
+  const results = await runEval(models, {
+    workDir: optString(a, 'work') ?? 'runs/eval',
+    docsDir: docs,
+    syntheticDocs: optInt(a, 'n', 100),
+    k: optInt(a, 'k', 3),
+    seed: optInt(a, 'seed', 20240),
+    onProgress: (done, total) => {
+      progress ??= new Progress('eval', total);
+      progress.update(done);
+    },
+  });
+  if (a.options.has('json')) {
+    process.stdout.write(`${JSON.stringify(results)}\n`);
+    return;
+  }
+  process.stdout.write(`${formatTable(results)}\n${summaryJson(results)}\n`);
+}

@@ -1,0 +1,72 @@
+/**
+ * The recipe end to end at smoke scale (a few seconds): every stage runs, the model directory has
+ * what the server needs (f16 weights, tokenizer, EOS in generation_config.json), the GGUF is
+ * written, and the same seed reproduces the same losses exactly.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { openSafetensors } from '../../src/io/safetensors.ts';
+import { RECIPES, runRecipe } from '../../src/recipe/recipe.ts';
+import { EOS_NAMES, findSpecial, loadTokenizer } from '../../src/tokenizers/load.ts';
+
+const verse = (i: number) =>
+  `  ${i} And the man was called Enoch, and he went from Bethel to Hebron with seven servants; and he lived ${i} years.`;
+const KJV = ['Genesis 1', '', ...Array.from({ length: 60 }, (_, i) => verse(i + 1)), ''].join('\n');
+
+async function smoke(dir: string) {
+  mkdirSync(dir, { recursive: true });
+  const kjv = join(dir, 'kjv.txt');
+  writeFileSync(kjv, KJV);
+  const paths = {
+    work: join(dir, 'work'),
+    out: join(dir, 'model'),
+    outSft: join(dir, 'model-sft'),
+    docs: 'docs',
+    kjv,
+  };
+  const lines: string[] = [];
+  const r = await runRecipe(RECIPES.smoke, paths, (l) => lines.push(l));
+  return { r, paths, lines };
+}
+
+test('smoke recipe: all stages, a servable f16 model directory, GGUF, and exact reproduction', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xfmr-recipe-'));
+  try {
+    const a = await smoke(join(dir, 'a'));
+    const stages = a.r.stages.map((s) => s.stage);
+    assert.deepEqual(stages, ['corpus', 'tokenizer', 'pretrain', 'sft', 'dpo', 'export', 'eval']);
+    for (const out of [a.paths.out, a.paths.outSft]) {
+      for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json'])
+        assert.ok(existsSync(join(out, f)), `${out}/${f}`);
+      const gc = JSON.parse(readFileSync(join(out, 'generation_config.json'), 'utf8'));
+      assert.equal(gc.eos_token_id, findSpecial(loadTokenizer(out), EOS_NAMES));
+      const st = openSafetensors(join(out, 'model.safetensors'));
+      assert.ok([...st.entries.values()].every((e) => e.dtype === 'F16'));
+      st.close();
+    }
+    assert.ok(existsSync(join(a.paths.work, 'xfmr-rag-tiny.gguf')));
+    assert.deepEqual(
+      a.r.eval.map((m) => m.label),
+      ['sft', 'dpo'],
+    );
+    assert.deepEqual(
+      a.r.eval[0].sets.map((s) => s.set),
+      ['synthetic', 'docs'],
+    );
+    assert.ok(a.lines.some((l) => l.includes('retrieval EM/F1')));
+    // Same seed, same backend and threads: the same losses, bit for bit.
+    const b = await smoke(join(dir, 'b'));
+    const losses = (s: typeof a.r.stages) =>
+      s.filter((x) => 'final_loss' in x).map((x) => [x.stage, x.final_loss]);
+    assert.deepEqual(losses(b.r.stages), losses(a.r.stages));
+    assert.deepEqual(
+      readFileSync(join(b.paths.out, 'model.safetensors')),
+      readFileSync(join(a.paths.out, 'model.safetensors')),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
