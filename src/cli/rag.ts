@@ -13,7 +13,7 @@
  *                  [--source PREFIX] [--where KEY=VALUE]... [--json]
  *   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME]
  *                [--context-tokens N]) "question" [--k N] [--mode M] [--template T]
- *                [--max-tokens N] [--temperature T] [--json]
+ *                [--max-tokens N] [--temperature T] [--grounded] [--json]
  *   xfmr rag info --db FILE [--json]
  *
  * Queries are embedded with the embedder the index was built with (recorded in the database).
@@ -29,7 +29,7 @@ const USAGE = `usage:
                  [--max-tokens N] [--overlap N] [--max-bytes N] [--meta KEY=VALUE]... [--no-prune] PATHS...
   xfmr rag query --db FILE "question" [--k N] [--mode hybrid|vector|bm25] [--source PREFIX] [--where KEY=VALUE]... [--json]
   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME] [--context-tokens N]) "question"
-               [--k N] [--mode M] [--template T] [--max-tokens N] [--temperature T] [--json]
+               [--k N] [--mode M] [--template T] [--max-tokens N] [--temperature T] [--grounded] [--json]
   xfmr rag info --db FILE [--json]`;
 
 /** Writes to stdout and resolves once the data is handed to the OS. */
@@ -273,7 +273,7 @@ async function runAsk(argv: string[]): Promise<void> {
     'seed',
   ];
   const { taken, rest } = takeRepeated(argv, 'where', VALUES);
-  const a = parseArgs(rest, { values: VALUES, flags: ['json', 'no-chat-template'] });
+  const a = parseArgs(rest, { values: VALUES, flags: ['json', 'no-chat-template', 'grounded'] });
   const db = requireDb(a);
   const q = question(a);
   const opts = retrieveOptions(a, parsePairs(taken, 'where'));
@@ -319,6 +319,7 @@ async function runAsk(argv: string[]): Promise<void> {
       template,
       maxTokens,
       temperature,
+      grounded: a.options.has('grounded'),
       seed,
     });
     if (a.options.has('json')) {

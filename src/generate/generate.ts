@@ -17,6 +17,7 @@
 import type { CausalLM } from '../models/causal_lm.ts';
 import { TokenHistory } from './logits_processors.ts';
 import { randomSeed, type SampleResult, Sampler, type SamplerOptions, type TopLogprob } from './sampler.ts';
+import { SpanConstraint } from './span_constraint.ts';
 import {
   EosCriterion,
   type FinishReason,
@@ -43,6 +44,8 @@ export interface GenerateOptions extends SamplerOptions {
   topLogprobs?: number;
   /** Aborting ends every running sequence with finishReason 'abort' before the next step. */
   signal?: AbortSignal;
+  /** Grounded decoding: the output must be a span of these tokens, then EOS (span_constraint.ts). */
+  quoteFrom?: ArrayLike<number>;
 }
 
 export interface TokenLogprob {
@@ -136,6 +139,7 @@ export class SequenceRun {
   private readonly streamer: TextStreamer | null;
   private readonly matcher: StopStringMatcher;
   private readonly topLogprobs: number;
+  private readonly quote: SpanConstraint | null;
 
   constructor(
     readonly index: number,
@@ -154,6 +158,7 @@ export class SequenceRun {
         : null;
     this.matcher = new StopStringMatcher(options.stop);
     this.topLogprobs = options.topLogprobs ?? 0;
+    this.quote = options.quoteFrom ? new SpanConstraint(options.quoteFrom, this.eos.ids) : null;
   }
 
   /** The last generated token (the next one to feed the model); -1 before the first. */
@@ -168,12 +173,14 @@ export class SequenceRun {
         `model.extend returned ${logits ? logits.length : 'no'} logits for sequence ${this.index}`,
       );
     }
+    if (this.quote) this.quote.apply(logits);
     return this.accept(this.sampler.sample(logits, this.history, this.topLogprobs));
   }
 
   /** Takes the sampled token; returns its piece (with finishReason if the sequence ended). */
   accept(r: SampleResult): StreamPiece {
     const id = r.tokenId;
+    this.quote?.push(id);
     this.ids.push(id);
     this.history.push(id);
     let text: string;

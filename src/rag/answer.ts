@@ -25,6 +25,8 @@ export interface AnswerOptions extends RetrieveOptions {
   maxTokens?: number;
   temperature?: number;
   seed?: number;
+  /** Grounded decoding: the answer must quote a span of the chunks in the prompt (local models). */
+  grounded?: boolean;
 }
 
 export interface AnswerSource extends RetrievedChunk {
@@ -59,7 +61,13 @@ export async function answer(question: string, o: AnswerOptions): Promise<Answer
     countTokens: (t) => g.countTokens(t),
     truncate: (t, n) => g.truncate(t, n),
   });
-  const text = await g.complete(built.prompt, { maxTokens, temperature: o.temperature, seed: o.seed });
+  const quote = o.grounded ? built.used.map((u) => hits[u.index].text).join('\n\n') : undefined;
+  const text = await g.complete(built.prompt, {
+    maxTokens,
+    temperature: o.temperature,
+    seed: o.seed,
+    quote: quote || undefined,
+  });
   return {
     answer: text,
     prompt: built.prompt,

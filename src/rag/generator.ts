@@ -31,6 +31,11 @@ export interface CompleteOptions {
   temperature?: number;
   seed?: number;
   signal?: AbortSignal;
+  /**
+   * Grounded decoding (local models): the answer must be a span of this text (in practice the
+   * retrieved context), then end (src/generate/span_constraint.ts).
+   */
+  quote?: string;
 }
 
 export interface Generator {
@@ -132,6 +137,9 @@ export class LocalGenerator implements Generator {
       eos: this.eos,
       decode: (x) => this.tokenizer.decode(x),
       signal: options.signal,
+      quoteFrom: options.quote
+        ? this.tokenizer.encode(options.quote, { addSpecialTokens: false })
+        : undefined,
     });
     return r.text;
   }

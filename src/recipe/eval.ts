@@ -163,6 +163,8 @@ export interface EvalOptions {
   /** Where the RAG databases go. */
   workDir: string;
   onProgress?: (done: number, total: number) => void;
+  /** Grounded decoding: answers must quote a span of their prompt (the context or the question). */
+  grounded?: boolean;
 }
 
 /** Indexes each set's files once (hash embedder, hybrid retrieval) and returns the prompts per condition. */
@@ -238,7 +240,13 @@ export async function evaluateModel(
     for (const [i, item] of set.items.entries()) {
       const answers = {} as Record<Condition, string>;
       for (const c of CONDITIONS) {
-        const text = (await gen.complete(prompts[si].prompts[i][c], { maxTokens, temperature: 0 })).trim();
+        const text = (
+          await gen.complete(prompts[si].prompts[i][c], {
+            maxTokens,
+            temperature: 0,
+            quote: o.grounded ? prompts[si].prompts[i][c] : undefined,
+          })
+        ).trim();
         answers[c] = text;
         sums[c].em += bestOf(text, item.answers, exactMatch);
         sums[c].f1 += bestOf(text, item.answers, f1Score);
@@ -266,17 +274,19 @@ export async function evaluateModel(
 export interface ModelResult {
   model: string;
   label: string;
+  /** free: plain greedy decoding; grounded: greedy over spans of the prompt (span_constraint.ts). */
+  decoding: 'free' | 'grounded';
   sets: SetResult[];
 }
 
 /** The table: one row per model and set, EM / F1 per condition. */
 export function formatTable(results: readonly ModelResult[]): string {
-  const head = `${'model'.padEnd(6)} ${'set'.padEnd(10)} ${'n'.padStart(4)}  ${CONDITIONS.map((c) => `${c} EM/F1`.padStart(18)).join(' ')}  retrieval recall`;
+  const head = `${'model'.padEnd(6)} ${'decoding'.padEnd(9)} ${'set'.padEnd(10)} ${'n'.padStart(4)}  ${CONDITIONS.map((c) => `${c} EM/F1`.padStart(18)).join(' ')}  retrieval recall`;
   const rows = [head, '-'.repeat(head.length)];
   for (const r of results)
     for (const s of r.sets)
       rows.push(
-        `${r.label.padEnd(6)} ${s.set.padEnd(10)} ${String(s.scores.none.n).padStart(4)}  ${CONDITIONS.map(
+        `${r.label.padEnd(6)} ${r.decoding.padEnd(9)} ${s.set.padEnd(10)} ${String(s.scores.none.n).padStart(4)}  ${CONDITIONS.map(
           (c) => `${s.scores[c].em.toFixed(1)} / ${s.scores[c].f1.toFixed(1)}`.padStart(18),
         ).join(' ')}  ${s.recall.toFixed(1)}%`,
       );
@@ -288,7 +298,7 @@ export function summaryJson(results: readonly ModelResult[]): string {
   return JSON.stringify(
     Object.fromEntries(
       results.map((r) => [
-        r.label,
+        `${r.label}/${r.decoding}`,
         Object.fromEntries(r.sets.map((s) => [s.set, { ...s.scores, retrieval_recall: s.recall }])),
       ]),
     ),
@@ -310,7 +320,13 @@ export async function runEval(
   const results: ModelResult[] = [];
   for (const m of models) {
     const gen = m === models[0] ? first : LocalGenerator.load(m.dir, { chat: false });
-    results.push({ model: m.dir, label: m.label, sets: await evaluateModel(gen, sets, prompts, o) });
+    for (const decoding of ['free', 'grounded'] as const)
+      results.push({
+        model: m.dir,
+        label: m.label,
+        decoding,
+        sets: await evaluateModel(gen, sets, prompts, { ...o, grounded: decoding === 'grounded' }),
+      });
   }
   return results;
 }

@@ -118,6 +118,7 @@ export class SchedulerGenerator implements Generator {
       decode: (x) => this.m.tokenizer.decode(x),
     };
     if (options.seed !== undefined) o.seed = options.seed;
+    if (options.quote) o.quoteFrom = this.m.tokenizer.encode(options.quote, { addSpecialTokens: false });
     if (this.extra.topP !== undefined) o.topP = this.extra.topP;
     if (this.extra.topK !== undefined) o.topK = this.extra.topK;
     const signal = options.signal ?? this.extra.signal;
@@ -160,6 +161,8 @@ const askSchema = z.object({
   top_k: z.number().int().min(0).nullish(),
   seed: z.number().int().nullish(),
   stream: z.boolean().nullish(),
+  /** Grounded decoding: the answer must quote a span of the retrieved chunks. */
+  grounded: z.boolean().nullish(),
 });
 
 export interface RagRouteDeps {
@@ -230,6 +233,7 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
         maxTokens,
         temperature: r.temperature ?? 0,
         seed: r.seed ?? undefined,
+        quote: r.grounded && sources.length > 0 ? sources.map((s) => s.text).join('\n\n') : undefined,
       });
       const rec = gen.last as CompletionRecord;
       return { answer, prompt: built.prompt, sources, rec };

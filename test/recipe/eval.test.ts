@@ -48,8 +48,9 @@ test('formatTable: one row per model and set', () => {
     {
       model: 'm',
       label: 'sft',
+      decoding: 'grounded',
       sets: [{ set: 'docs', scores: { none: s, retrieval: s, gold: s }, recall: 100, samples: [] }],
     },
   ]);
-  assert.match(t, /sft\s+docs\s+2\s+50\.0 \/ 60\.0/);
+  assert.match(t, /sft\s+grounded\s+docs\s+2\s+50\.0 \/ 60\.0/);
 });

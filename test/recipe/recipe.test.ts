@@ -49,8 +49,8 @@ test('smoke recipe: all stages, a servable f16 model directory, GGUF, and exact 
     }
     assert.ok(existsSync(join(a.paths.work, 'xfmr-rag-tiny.gguf')));
     assert.deepEqual(
-      a.r.eval.map((m) => m.label),
-      ['sft', 'dpo'],
+      a.r.eval.map((m) => `${m.label}/${m.decoding}`),
+      ['sft/free', 'sft/grounded', 'dpo/free', 'dpo/grounded'],
     );
     assert.deepEqual(
       a.r.eval[0].sets.map((s) => s.set),

@@ -245,6 +245,19 @@ test('rag/ask: sources best first and the greedy raw completion of the templated
   );
 });
 
+test('rag/ask grounded: the answer quotes a span of the retrieved chunks', async () => {
+  const body = { question: 'what does a cat do all day?', k: 2, max_tokens: 6, grounded: true };
+  const r = await client.post<RagAnswer>('/rag/ask', { body });
+  assert.ok(r.answer.trim().length > 0);
+  assert.ok(
+    r.sources.some((s) => s.text.includes(r.answer.trim())),
+    `"${r.answer}" is not in the sources`,
+  );
+  // the random model left free would not quote them
+  const free = await client.post<RagAnswer>('/rag/ask', { body: { ...body, grounded: false } });
+  assert.ok(!r.sources.some((s) => s.text.includes(free.answer.trim()) && free.answer.trim().length > 3));
+});
+
 test('rag/ask streamed: sources first, then answer chunks, then finish_reason and usage, then [DONE]', async () => {
   const body = { question: 'how is bread made?', k: 1, max_tokens: 6 };
   const whole = await client.post<RagAnswer>('/rag/ask', { body });

@@ -537,13 +537,14 @@ async function askRag(e) {
   e.preventDefault();
   const status = $('rag-status');
   const question = $('rag-question').value;
-  const k = Number($('rag-k').value) || 4;
+  const k = Number($('rag-k').value) || 3;
+  const grounded = $('rag-grounded').checked;
   $('rag-ask').disabled = true;
   setStatus(status, 'Retrieving and answering…');
   $('rag-answer').textContent = '';
   $('rag-sources').replaceChildren();
   try {
-    const res = await postJson('/v1/rag/ask', { question, k });
+    const res = await postJson('/v1/rag/ask', { question, k, grounded });
     if (!res.ok) throw new Error(await errorMessage(res));
     const r = await res.json();
     $('rag-answer').textContent = r.answer ?? '';

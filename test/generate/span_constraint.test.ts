@@ -1,0 +1,59 @@
+/** Grounded decoding: outputs are spans of a source token sequence, then EOS. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { generate } from '../../src/generate/index.ts';
+import { SpanConstraint } from '../../src/generate/span_constraint.ts';
+import { FakeLM, hashLogits } from './fake_lm.ts';
+
+const EOS = 0;
+
+/** Whether `span` occurs contiguously in `source`. */
+function isSpan(span: readonly number[], source: readonly number[]): boolean {
+  for (let i = 0; i + span.length <= source.length; i++)
+    if (span.every((t, j) => source[i + j] === t)) return true;
+  return false;
+}
+
+test('SpanConstraint: the allowed set follows the spans that match what was generated', () => {
+  const c = new SpanConstraint([5, 6, 7, 5, 8], [EOS]);
+  assert.deepEqual([...c.allowed()].sort(), [5, 6, 7, 8], 'any source token starts a span; no EOS yet');
+  c.push(5);
+  assert.deepEqual([...c.allowed()].sort(), [EOS, 6, 8], 'after 5: 6 (at 1) or 8 (at 4), or stop');
+  c.push(8);
+  assert.deepEqual([...c.allowed()], [EOS], 'the source ends after 5 8: only EOS');
+});
+
+test('SpanConstraint: apply leaves only the allowed logits finite', () => {
+  const c = new SpanConstraint([3, 4], [EOS]);
+  const logits = new Float32Array([1, 2, 3, 4, 5, 6]);
+  c.apply(logits);
+  assert.deepEqual(Array.from(logits), [-Infinity, -Infinity, -Infinity, 4, 5, -Infinity]);
+  assert.throws(() => new SpanConstraint([], [EOS]), /non-empty source/);
+});
+
+test('generate with quoteFrom: every output, greedy or sampled, is a span of the source then EOS', async () => {
+  const V = 50;
+  const lm = new FakeLM(V, 256, hashLogits(V, 3));
+  const source = [11, 12, 13, 14, 12, 15, 16, 17, 18, 19, 20, 12, 13, 30];
+  let sawEos = 0;
+  for (let seed = 0; seed < 40; seed++) {
+    const [r] = await generate(lm, [[1, 2, 3]], {
+      maxNewTokens: 8,
+      temperature: seed === 0 ? 0 : 1.5,
+      seed,
+      eos: EOS,
+      quoteFrom: source,
+    });
+    const body = r.finishReason === 'stop' ? r.ids.slice(0, -1) : r.ids;
+    if (r.finishReason === 'stop') {
+      sawEos++;
+      assert.equal(r.ids.at(-1), EOS);
+    }
+    assert.ok(body.length >= 1, `seed ${seed}: at least one token before EOS`);
+    assert.ok(isSpan(body, source), `seed ${seed}: [${body}] is not a span of the source`);
+  }
+  assert.ok(sawEos > 0, 'some sampled answers stop with EOS');
+  // unconstrained, the same model leaves the source
+  const [free] = await generate(lm, [[1, 2, 3]], { maxNewTokens: 8, temperature: 1.5, seed: 3, eos: EOS });
+  assert.ok(!isSpan(free.ids, source));
+});
