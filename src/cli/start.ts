@@ -61,7 +61,10 @@ export async function run(argv: string[]): Promise<void> {
     const v = optString(a, k);
     if (v !== undefined) serveArgs.push(`--${k}`, v);
   }
-  const metrics = join(model, 'metrics.jsonl');
-  if (existsSync(metrics)) serveArgs.push('--metrics', metrics);
+  // the dashboard shows the model's training curves: its own, or the default model's SFT run
+  const metrics = [join(model, 'metrics.jsonl'), `${DEFAULT_MODEL}-sft/metrics.jsonl`].find(
+    (f, i) => existsSync(f) && (i === 0 || model === DEFAULT_MODEL),
+  );
+  if (metrics !== undefined) serveArgs.push('--metrics', metrics);
   await (await import('./serve.ts')).run(serveArgs);
 }

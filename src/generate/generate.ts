@@ -158,7 +158,9 @@ export class SequenceRun {
         : null;
     this.matcher = new StopStringMatcher(options.stop);
     this.topLogprobs = options.topLogprobs ?? 0;
-    this.quote = options.quoteFrom ? new SpanConstraint(options.quoteFrom, this.eos.ids) : null;
+    this.quote = options.quoteFrom
+      ? new SpanConstraint(options.quoteFrom, this.eos.ids, options.decode)
+      : null;
   }
 
   /** The last generated token (the next one to feed the model); -1 before the first. */

@@ -23,6 +23,17 @@ test('SpanConstraint: the allowed set follows the spans that match what was gene
   assert.deepEqual([...c.allowed()], [EOS], 'the source ends after 5 8: only EOS');
 });
 
+test('SpanConstraint with decode: an answer ends only at a word boundary', () => {
+  // source text " port 80 80." as tokens: " port"=1, " 8"=2, "0"=3, "."=4
+  const text: Record<number, string> = { 1: ' port', 2: ' 8', 3: '0', 4: '.' };
+  const decode = (ids: readonly number[]) => ids.map((i) => text[i] ?? '').join('');
+  const c = new SpanConstraint([1, 2, 3, 2, 3, 4], [EOS], decode);
+  c.push(2); // " 8": followed by "0", inside the word " 80"
+  assert.deepEqual([...c.allowed()], [3], 'no EOS inside a word');
+  c.push(3); // " 80": next is " 8" (a new word) or "." (punctuation)
+  assert.deepEqual([...c.allowed()].sort(), [EOS, 2, 4]);
+});
+
 test('SpanConstraint: apply leaves only the allowed logits finite', () => {
   const c = new SpanConstraint([3, 4], [EOS]);
   const logits = new Float32Array([1, 2, 3, 4, 5, 6]);
