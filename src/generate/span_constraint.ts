@@ -49,6 +49,11 @@ export class SpanConstraint {
     return s;
   }
 
+  /** Nothing may follow: the span reached the end of the source and there is no EOS to end it. */
+  exhausted(): boolean {
+    return this.allowed().size === 0;
+  }
+
   /** Sets every logit outside the allowed set to -Infinity, in place. */
   apply(logits: Float32Array): void {
     const ok = this.allowed();

@@ -68,3 +68,15 @@ test('generate with quoteFrom: every output, greedy or sampled, is a span of the
   const [free] = await generate(lm, [[1, 2, 3]], { maxNewTokens: 8, temperature: 1.5, seed: 3, eos: EOS });
   assert.ok(!isSpan(free.ids, source));
 });
+
+test('generate with quoteFrom and no EOS: the answer stops at the end of the source', async () => {
+  const V = 50;
+  const lm = new FakeLM(V, 256, hashLogits(V, 3));
+  const source = [21, 22, 23];
+  for (let seed = 0; seed < 10; seed++) {
+    const [r] = await generate(lm, [[1, 2]], { maxNewTokens: 10, temperature: 1, seed, quoteFrom: source });
+    assert.ok(isSpan(r.ids, source), `seed ${seed}: [${r.ids}]`);
+    assert.ok(r.ids.length <= 3);
+    assert.equal(r.finishReason, 'stop');
+  }
+});
