@@ -24,12 +24,12 @@
  * repetition_penalty from generation_config.json when it sets them (do_sample false means greedy);
  * otherwise temperature 1 with no filtering. Timing goes to stderr.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { type GenerateOptions, generateStream, type SamplerOptions } from '../generate/index.ts';
 import { writeFileAtomic } from '../io/files.ts';
-import { loadDecoder } from '../models/load.ts';
+import { eosTokenIds, loadDecoder } from '../models/load.ts';
 import { noGrad } from '../tensor/index.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
@@ -96,22 +96,6 @@ export function parsePromptIds(s: string, vocabSize: number): number[] {
       throw new UsageError(`--prompt-ids: token id ${parts[i]} at position ${i} is not in [0, ${vocabSize})`);
   });
   return ids;
-}
-
-/** EOS id(s) for generation: generation_config.json, else config.json as written (no defaults). */
-function eosOf(dir: string, generationConfig: Record<string, unknown> | undefined): number[] {
-  const ids = (v: unknown): number[] =>
-    (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).filter((x): x is number =>
-      Number.isInteger(x),
-    );
-  if (generationConfig !== undefined) return ids(generationConfig.eos_token_id);
-  try {
-    return ids(
-      (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>).eos_token_id,
-    );
-  } catch {
-    return [];
-  }
 }
 
 const SAMPLER_FLAGS: Record<string, string> = {
@@ -232,7 +216,7 @@ export async function run(argv: string[]): Promise<void> {
   const options: GenerateOptions = {
     ...sampler,
     maxNewTokens: maxTokens,
-    eos: eosOf(dir, loaded.generationConfig as Record<string, unknown> | undefined),
+    eos: eosTokenIds(dir, loaded.generationConfig as Record<string, unknown> | undefined),
     stop: stops,
   };
   if (tokenizer) {

@@ -175,11 +175,8 @@ export class SequenceRun {
         `model.extend returned ${logits ? logits.length : 'no'} logits for sequence ${this.index}`,
       );
     }
-    if (this.quote) {
-      // a quote that reached the end of its source, with no EOS to end it, ends here
-      if (this.quote.exhausted()) return this.close('stop');
-      this.quote.apply(logits);
-    }
+    // a quote that reached the end of its source, with no EOS to end it, ends here
+    if (this.quote && !this.quote.apply(logits)) return this.close('stop');
     return this.accept(this.sampler.sample(logits, this.history, this.topLogprobs));
   }
 

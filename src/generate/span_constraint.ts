@@ -49,15 +49,15 @@ export class SpanConstraint {
     return s;
   }
 
-  /** Nothing may follow: the span reached the end of the source and there is no EOS to end it. */
-  exhausted(): boolean {
-    return this.allowed().size === 0;
-  }
-
-  /** Sets every logit outside the allowed set to -Infinity, in place. */
-  apply(logits: Float32Array): void {
+  /**
+   * Sets every logit outside the allowed set to -Infinity, in place. Returns false when nothing
+   * may follow (the span reached the end of the source and there is no EOS to end it).
+   */
+  apply(logits: Float32Array): boolean {
     const ok = this.allowed();
+    if (ok.size === 0) return false;
     for (let v = 0; v < logits.length; v++) if (!ok.has(v)) logits[v] = Number.NEGATIVE_INFINITY;
+    return true;
   }
 
   /** Records a generated token (it must have been allowed). */

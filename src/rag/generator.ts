@@ -14,11 +14,11 @@
  * The prompt goes in as one user message: through the model's chat template when the directory
  * has one (and `chat` is not false), as raw text otherwise; endpoints get /chat/completions.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from '../generate/index.ts';
 import type { DecoderLM } from '../models/decoder.ts';
-import { loadDecoder } from '../models/load.ts';
+import { eosTokenIds, loadDecoder } from '../models/load.ts';
 import { renderChat } from '../tokenizers/chat_template.ts';
 import { getEncoding } from '../tokenizers/tiktoken.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
@@ -51,30 +51,13 @@ export interface Generator {
   complete(prompt: string, options: CompleteOptions): Promise<string>;
 }
 
-function truncateWith(tok: Tokenizer, text: string, n: number): string {
+export function truncateWith(tok: Tokenizer, text: string, n: number): string {
   const ids = tok.encode(text, { addSpecialTokens: false });
   if (ids.length <= n) return text;
   let out = tok.decode(ids.slice(0, n));
   // never end in half a character
   if (out.endsWith('\ufffd')) out = out.replace(/\ufffd+$/, '');
   return out;
-}
-
-/** EOS ids: generation_config.json, else config.json (an id or a list), as `xfmr generate` does. */
-function eosIds(dir: string, generationConfig: Record<string, unknown> | undefined): number[] {
-  const ids = (v: unknown): number[] =>
-    (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).filter((x): x is number =>
-      Number.isInteger(x),
-    );
-  if (generationConfig !== undefined && generationConfig.eos_token_id !== undefined)
-    return ids(generationConfig.eos_token_id);
-  try {
-    return ids(
-      (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>).eos_token_id,
-    );
-  } catch {
-    return [];
-  }
 }
 
 export class LocalGenerator implements Generator {
@@ -108,7 +91,7 @@ export class LocalGenerator implements Generator {
     }
     const chat = options.chat === false ? undefined : loaded.chatTemplate;
     const gc = loaded.generationConfig as Record<string, unknown> | undefined;
-    return new LocalGenerator(loaded.model, tok, eosIds(dir, gc), chat, dir);
+    return new LocalGenerator(loaded.model, tok, eosTokenIds(dir, gc), chat, dir);
   }
 
   private render(prompt: string): string {

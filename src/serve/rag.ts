@@ -18,7 +18,7 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { GenerateOptions } from '../generate/generate.ts';
 import { createEmbedder, type Embedder } from '../rag/embedder.ts';
-import type { CompleteOptions, Generator } from '../rag/generator.ts';
+import { type CompleteOptions, type Generator, truncateWith } from '../rag/generator.ts';
 import { buildPrompt } from '../rag/prompt.ts';
 import { type RetrievalMode, retrieve } from '../rag/retriever.ts';
 import { SqliteStore } from '../rag/sqlite_store.ts';
@@ -94,10 +94,7 @@ export class SchedulerGenerator implements Generator {
   }
 
   truncate(text: string, n: number): string {
-    const ids = this.m.tokenizer.encode(text, { addSpecialTokens: false });
-    if (ids.length <= n) return text;
-    // cut at a token boundary, never inside a character
-    return this.m.tokenizer.decode(ids.slice(0, n)).replace(/\ufffd+$/, '');
+    return truncateWith(this.m.tokenizer, text, n);
   }
 
   async complete(prompt: string, options: CompleteOptions): Promise<string> {

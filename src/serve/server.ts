@@ -3,11 +3,10 @@
  * `close()` stops accepting connections, ends in-flight generations (their streams get a 503 error
  * event and [DONE]), closes the RAG index and resolves once the server is down.
  */
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
-import { loadDecoder } from '../models/load.ts';
+import { eosTokenIds, loadDecoder } from '../models/load.ts';
 import { loadChatTemplate } from '../tokenizers/chat_template.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
 import { type AppOptions, createApp, type ServeModel, type ServeStats } from './app.ts';
@@ -31,28 +30,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** EOS ids: generation_config.json eos_token_id, else config.json's (as `xfmr generate` does). */
-function eosIds(v: unknown): number[] {
-  const list = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
-  return list.filter((x): x is number => Number.isInteger(x));
-}
-
 /** The model of a directory, ready to serve. */
 export async function loadServeModel(dir: string, modelId?: string): Promise<ServeModel> {
   const loaded = loadDecoder(dir);
   if (loaded.tokenizerJson === undefined) throw new Error(`${dir} has no tokenizer.json to serve text with`);
   const tokenizer = loadTokenizerJson(loaded.tokenizerJson as object);
   const gc = loaded.generationConfig as Record<string, unknown> | undefined;
-  let eos = eosIds(gc?.eos_token_id);
-  if (gc === undefined) {
-    try {
-      eos = eosIds(
-        (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>).eos_token_id,
-      );
-    } catch {
-      eos = [];
-    }
-  }
+  const eos = eosTokenIds(dir, gc);
   let chatTemplate: ServeModel['chatTemplate'];
   try {
     chatTemplate = loadChatTemplate(dir);

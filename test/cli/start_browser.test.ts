@@ -24,7 +24,13 @@ import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { assertNotBlank, CHROMIUM, CHROMIUM_ARGS, decodePng } from '../serve/browser_helpers.ts';
+import {
+  assertNotBlank,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumSkip,
+  decodePng,
+} from '../serve/browser_helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DOCS = join(ROOT, 'docs');
@@ -45,12 +51,7 @@ const skipStart = haveModel
   ? false
   : `${MODEL} has no config.json yet (npm run recipe trains the default model): npm start test skipped`;
 
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI)
-  throw new Error(`${CHROMIUM} is missing: CI must install Chromium (see .ci/run) for the browser tests`);
-const skipBrowser = haveChromium
-  ? false
-  : `${CHROMIUM} is not installed: browser tests skipped (apt-get install chromium)`;
+const skipBrowser = chromiumSkip();
 
 /** Lowercase, whitespace runs collapsed to one space, punctuation and symbols stripped at the ends. */
 export function normalise(text: string): string {
@@ -144,7 +145,7 @@ describe('npm start: the playground answers from the shipped documents', { skip:
       }
       startMs = performance.now() - t0;
 
-      if (haveChromium) {
+      if (skipBrowser === false) {
         const { chromium } = await import('playwright-core');
         browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
         page = await browser.newPage({ viewport: { width: 1200, height: 900 } });

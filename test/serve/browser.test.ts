@@ -9,15 +9,7 @@
  * they fail: .ci/run installs Chromium.
  */
 import assert from 'node:assert/strict';
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -36,6 +28,7 @@ import {
   assertNotBlank,
   CHROMIUM,
   CHROMIUM_ARGS,
+  chromiumSkip,
   countNear,
   decodePng,
   distinctColors,
@@ -43,12 +36,7 @@ import {
   type Image,
 } from './browser_helpers.ts';
 
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI)
-  throw new Error(`${CHROMIUM} is missing: CI must install Chromium (see .ci/run) for the browser tests`);
-const skip = haveChromium
-  ? false
-  : `${CHROMIUM} is not installed: browser tests skipped (apt-get install chromium)`;
+const skip = chromiumSkip();
 
 test('decodePng reads what encodePng writes', () => {
   const w = 7;

@@ -4,10 +4,22 @@
  * blank one (assertNotBlank). Also the Chromium the browser tests launch and its flags.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 
 /** The Chromium of the browser tests: /usr/bin/chromium, or XFMR_CHROMIUM=PATH to try another. */
 export const CHROMIUM = process.env.XFMR_CHROMIUM || '/usr/bin/chromium';
+
+/**
+ * The skip reason of a browser suite: false when Chromium is there; a message when it is not, and
+ * a thrown error under CI, which must install it (.ci/run).
+ */
+export function chromiumSkip(): string | false {
+  if (existsSync(CHROMIUM)) return false;
+  if (process.env.CI)
+    throw new Error(`${CHROMIUM} is missing: CI must install Chromium (see .ci/run) for the browser tests`);
+  return `${CHROMIUM} is not installed: browser tests skipped (apt-get install chromium)`;
+}
 
 /** Flags for headless Chromium in a container (no sandbox, no GPU, no small /dev/shm). */
 export const CHROMIUM_ARGS: readonly string[] = [
