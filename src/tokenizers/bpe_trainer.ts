@@ -604,7 +604,11 @@ export function toTokenizerJson(model: {
     for (const b of t) s += BYTE_TO_CHAR[b];
     return s;
   };
+  // Special tokens are in model.vocab at their ids too, as HF's trainer writes them: a loader
+  // that ignores added_tokens' ids (HF gives an unknown added token id = vocab length) must find
+  // them there, or the vocabulary would have a hole and the next id would collide.
   const vocab: Record<string, number> = {};
+  for (const [content, id] of Object.entries(model.specialTokens)) vocab[content] = id;
   model.vocab.forEach((t, id) => {
     if (t) vocab[str(id)] = id;
   });

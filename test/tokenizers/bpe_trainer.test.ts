@@ -235,7 +235,19 @@ test('toTokenizerJson: HF tokenizers and xfmr loadTokenizerJson read it back wit
     const want = bpeTokenizer(model).encode(heldOut);
     const got = await hf.Tokenizer.fromFile(path).encode(heldOut, null, { addSpecialTokens: false });
     assert.deepEqual(got.getIds(), want, `HF tokenizers, ${pattern}`);
+    // The special token keeps the trainer's id in both loaders (no hole, no collision).
+    const eos = model.specialTokens['<|endoftext|>'];
+    const withEos = await hf.Tokenizer.fromFile(path).encode('hi<|endoftext|>', null, {
+      addSpecialTokens: false,
+    });
+    assert.equal(withEos.getIds().at(-1), eos, `HF tokenizers, ${pattern}: <|endoftext|> id`);
+    assert.equal(new Set(withEos.getIds()).size, withEos.getIds().length);
     if (loader) {
+      assert.deepEqual(
+        loader(path).encode('hi<|endoftext|>', { allowedSpecial: 'all' }).at(-1),
+        eos,
+        `loadTokenizerJson, ${pattern}: <|endoftext|> id`,
+      );
       const tok = loader(path);
       assert.deepEqual(
         tok.encode(heldOut, { addSpecialTokens: false }),

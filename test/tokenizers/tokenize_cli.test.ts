@@ -113,7 +113,9 @@ test('tokenizer train --type bpe writes a tokenizer.json that tokenize reads', a
     model: { type: string; vocab: object; merges: unknown[] };
   };
   assert.equal(json.model.type, 'BPE');
-  assert.equal(Object.keys(json.model.vocab).length, 799); // plus <|endoftext|>, an added token
+  // 800 ids, <|endoftext|> (id 0) included: it is also an added token, at the same id
+  assert.equal(Object.keys(json.model.vocab).length, 800);
+  assert.equal((json.model.vocab as Record<string, number>)['<|endoftext|>'], 0);
   assert.deepEqual(json.model.merges[0], ['Ġ', 't']);
   assert.ok(!existsSync(`${out}.tmp`));
   if (existsSync(new URL('../../src/tokenizers/tokenizer_json.ts', import.meta.url))) {
