@@ -5,18 +5,22 @@
  *
  *   source  [s0 s1 ... s(n-1)]           e.g. the tokens of the retrieved chunks
  *   state   ends = { i : source[i-k .. i-1] equals the k tokens generated so far }
- *   allowed source[i] for i in ends (i < n), and EOS once k >= 1
+ *   allowed source[i] for i in ends (i < n), and EOS once the quote holds a letter or digit
  *
- * With the tokens' text (`decode`), an answer may only end at a word boundary: before a source
- * token that starts with whitespace or punctuation, or at the end of the source; so "8" of " 8080"
- * cannot be an answer, only "8080".
+ * With the tokens' text (`decode`), an answer may only start and end at word boundaries: it starts
+ * at the source's first token, at a token that starts with whitespace or punctuation, or after one
+ * that ends with them; it ends before a token that starts with whitespace or punctuation, or at
+ * the end of the source. So neither "8" nor "080" of " 8080" can be an answer, only "8080".
  *
  * Applied to the logits before sampling (so temperature, top-k and top-p see only allowed tokens,
  * and the reported logprobs are those of the constrained distribution).
  */
 export class SpanConstraint {
   private ends: number[];
-  private generated = 0;
+  /** Whether the quote so far holds a letter or digit (a quote of only spaces or punctuation cannot end). */
+  private hasWord = false;
+  /** Source token ids whose text holds a letter or digit. */
+  private readonly wordy: ReadonlySet<number>;
   /** breaks[i]: an answer may end before source[i] (i = n: the end of the source). */
   private readonly breaks: boolean[];
 
@@ -24,28 +28,52 @@ export class SpanConstraint {
     private readonly source: ArrayLike<number>,
     private readonly eos: Iterable<number>,
     decode?: (ids: readonly number[]) => string,
+    state?: { ends: number[]; hasWord: boolean; breaks: boolean[]; wordy: ReadonlySet<number> },
   ) {
     if (source.length === 0) throw new Error('grounded decoding needs a non-empty source to quote');
-    this.ends = Array.from({ length: source.length }, (_, i) => i);
-    const starts = new Map<number, boolean>();
-    const startsWord = (id: number): boolean => {
-      let b = starts.get(id);
-      if (b === undefined) {
-        b = decode === undefined || /^[\s\p{P}\p{S}]/u.test(decode([id]));
-        starts.set(id, b);
+    if (state) {
+      this.ends = state.ends;
+      this.hasWord = state.hasWord;
+      this.breaks = state.breaks;
+      this.wordy = state.wordy;
+      return;
+    }
+    const memo = new Map<number, string>();
+    const text = (id: number): string => {
+      let t = memo.get(id);
+      if (t === undefined) {
+        t = decode ? decode([id]) : ' a';
+        memo.set(id, t);
       }
-      return b;
+      return t;
     };
-    this.breaks = Array.from({ length: source.length + 1 }, (_, i) =>
-      i === source.length ? true : startsWord(source[i]),
+    this.breaks = Array.from(
+      { length: source.length + 1 },
+      (_, i) => i === source.length || /^[\s\p{P}\p{S}]/u.test(text(source[i])),
     );
+    const wordy = new Set<number>();
+    for (let i = 0; i < source.length; i++) if (/[\p{L}\p{N}]/u.test(text(source[i]))) wordy.add(source[i]);
+    this.wordy = wordy;
+    this.ends = [];
+    for (let i = 0; i < source.length; i++)
+      if (i === 0 || this.breaks[i] || /[\s\p{P}\p{S}]$/u.test(text(source[i - 1]))) this.ends.push(i);
+  }
+
+  /** An independent copy of the current state (a beam's fork). */
+  clone(): SpanConstraint {
+    return new SpanConstraint(this.source, this.eos, undefined, {
+      ends: [...this.ends],
+      hasWord: this.hasWord,
+      breaks: this.breaks,
+      wordy: this.wordy,
+    });
   }
 
   /** Tokens allowed next. */
   allowed(): Set<number> {
     const s = new Set<number>();
     for (const i of this.ends) if (i < this.source.length) s.add(this.source[i]);
-    if (this.generated > 0 && this.ends.some((i) => this.breaks[i])) for (const e of this.eos) s.add(e);
+    if (this.hasWord && this.ends.some((i) => this.breaks[i])) for (const e of this.eos) s.add(e);
     return s;
   }
 
@@ -62,7 +90,7 @@ export class SpanConstraint {
 
   /** Records a generated token (it must have been allowed). */
   push(token: number): void {
-    this.generated++;
+    if (this.wordy.has(token)) this.hasWord = true;
     this.ends = this.ends.filter((i) => i < this.source.length && this.source[i] === token).map((i) => i + 1);
   }
 }

@@ -14,6 +14,8 @@ export interface KVCache {
   readonly bytes: number;
   /** Forgets sequence b (its slot can take a new sequence). */
   reset(b: number): void;
+  /** Makes sequence `to` a copy of sequence `from` (beam search forks a hypothesis this way). */
+  copy(from: number, to: number): void;
 }
 
 export interface CausalLM {

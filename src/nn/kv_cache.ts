@@ -32,4 +32,17 @@ export class KVCache implements KVCacheLike {
   reset(b: number): void {
     this.lengths[b] = 0;
   }
+
+  copy(from: number, to: number): void {
+    if (from === to) return;
+    // A sequence's rows are contiguous: [maxLen, nKvHeads, headDim] from b * batchStride.
+    const n = this.lengths[from] * this.nKvHeads * this.headDim;
+    const src = from * this.batchStride;
+    const dst = to * this.batchStride;
+    for (let l = 0; l < this.nLayers; l++) {
+      this.k[l].copyWithin(dst, src, src + n);
+      this.v[l].copyWithin(dst, src, src + n);
+    }
+    this.lengths[to] = this.lengths[from];
+  }
 }

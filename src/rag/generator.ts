@@ -17,6 +17,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from '../generate/index.ts';
+import { searchQuote } from '../generate/quote_search.ts';
 import type { DecoderLM } from '../models/decoder.ts';
 import { eosTokenIds, loadDecoder } from '../models/load.ts';
 import { renderChat } from '../tokenizers/chat_template.ts';
@@ -113,9 +114,26 @@ export class LocalGenerator implements Generator {
     const room = this.contextTokens - ids.length;
     if (room < 1)
       throw new Error(`the prompt has ${ids.length} tokens, the model's window ${this.contextTokens}`);
+    const maxNewTokens = Math.min(options.maxTokens, room);
+    const temperature = options.temperature ?? 0;
+    if (options.quote && temperature === 0) {
+      // Greedy grounded answers: the likeliest whole quote (beam search), not greedy token by token.
+      const q = await searchQuote(
+        this.model,
+        ids,
+        this.tokenizer.encode(options.quote, { addSpecialTokens: false }),
+        {
+          eos: this.eos,
+          maxTokens: maxNewTokens,
+          decode: (x) => this.tokenizer.decode(x),
+          signal: options.signal,
+        },
+      );
+      return this.tokenizer.decode(q.tokens);
+    }
     const [r] = await generate(this.model, [ids], {
-      maxNewTokens: Math.min(options.maxTokens, room),
-      temperature: options.temperature ?? 0,
+      maxNewTokens,
+      temperature,
       seed: options.seed ?? 0,
       eos: this.eos,
       decode: (x) => this.tokenizer.decode(x),

@@ -136,6 +136,12 @@ export async function docsEvalSet(docsDir: string): Promise<EvalSet> {
 // ---------------------------------------------------------------------------------------------
 // Running
 
+/** What a grounded answer may quote: the prompt's context, or the whole prompt when it has none. */
+export function quotable(prompt: string): string {
+  const m = /^\[ctx: ([\s\S]*)\] Answer the question: /.exec(prompt);
+  return m && m[1].trim() ? m[1] : prompt;
+}
+
 export type Condition = 'none' | 'retrieval' | 'gold';
 export const CONDITIONS: readonly Condition[] = ['none', 'retrieval', 'gold'];
 
@@ -244,7 +250,7 @@ export async function evaluateModel(
           await gen.complete(prompts[si].prompts[i][c], {
             maxTokens,
             temperature: 0,
-            quote: o.grounded ? prompts[si].prompts[i][c] : undefined,
+            quote: o.grounded ? quotable(prompts[si].prompts[i][c]) : undefined,
           })
         ).trim();
         answers[c] = text;

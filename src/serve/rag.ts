@@ -17,6 +17,7 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { GenerateOptions } from '../generate/generate.ts';
+import { searchQuote } from '../generate/quote_search.ts';
 import { createEmbedder, type Embedder } from '../rag/embedder.ts';
 import { type CompleteOptions, type Generator, truncateWith } from '../rag/generator.ts';
 import { buildPrompt } from '../rag/prompt.ts';
@@ -108,6 +109,30 @@ export class SchedulerGenerator implements Generator {
         null,
         'context_length_exceeded',
       );
+    const signal = options.signal ?? this.extra.signal;
+    if (options.quote && (options.temperature ?? 0) === 0) {
+      // Greedy grounded answers: the likeliest whole quote (beam search, outside the scheduler; it
+      // yields between steps, so the scheduler's sequences keep going).
+      const q = await searchQuote(
+        this.m.model,
+        ids,
+        this.m.tokenizer.encode(options.quote, { addSpecialTokens: false }),
+        {
+          eos: this.m.eos,
+          maxTokens: Math.min(options.maxTokens, room),
+          decode: (x) => this.m.tokenizer.decode(x),
+          signal,
+        },
+      );
+      const text = this.m.tokenizer.decode(q.tokens);
+      if (text) this.extra.onText?.(text);
+      this.last = {
+        promptTokens: ids.length,
+        completionTokens: q.tokens.length,
+        finishReason: q.finished ? 'stop' : 'length',
+      };
+      return text;
+    }
     const o: GenerateOptions = {
       maxNewTokens: Math.min(options.maxTokens, room),
       temperature: options.temperature ?? 0,
@@ -118,7 +143,6 @@ export class SchedulerGenerator implements Generator {
     if (options.quote) o.quoteFrom = this.m.tokenizer.encode(options.quote, { addSpecialTokens: false });
     if (this.extra.topP !== undefined) o.topP = this.extra.topP;
     if (this.extra.topK !== undefined) o.topK = this.extra.topK;
-    const signal = options.signal ?? this.extra.signal;
     let text = '';
     let tokens = 0;
     let finish: string | undefined;

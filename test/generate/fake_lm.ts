@@ -21,6 +21,10 @@ export class FakeCache implements KVCache {
     this.tokens[b] = [];
     this.lengths[b] = 0;
   }
+  copy(from: number, to: number): void {
+    this.tokens[to] = [...this.tokens[from]];
+    this.lengths[to] = this.lengths[from];
+  }
 }
 
 export class FakeLM implements CausalLM {

@@ -34,6 +34,22 @@ test('SpanConstraint with decode: an answer ends only at a word boundary', () =>
   assert.deepEqual([...c.allowed()].sort(), [EOS, 2, 4]);
 });
 
+test('SpanConstraint with decode: an answer starts at a word and holds a letter or digit', () => {
+  // " port 8080." as " port"=1, " 80"=2, "80"=3, "."=4, "\n"=5, "v"=6 (after a newline)
+  const text: Record<number, string> = { 1: ' port', 2: ' 80', 3: '80', 4: '.', 5: '\n', 6: 'v' };
+  const decode = (ids: readonly number[]) => ids.map((i) => text[i] ?? '').join('');
+  const c = new SpanConstraint([1, 2, 3, 4, 5, 6], [EOS], decode);
+  assert.deepEqual([...c.allowed()].sort(), [1, 2, 4, 5, 6], '"80" inside " 8080" starts no answer');
+  const dot = c.clone();
+  dot.push(4);
+  assert.deepEqual([...dot.allowed()], [5], 'a lone "." cannot be an answer (no EOS)');
+  dot.push(5);
+  dot.push(6);
+  assert.deepEqual([...dot.allowed()], [EOS], '".\nv" holds a letter: it may end');
+  c.push(2);
+  assert.deepEqual([...c.allowed()], [3], 'the clone kept its own state');
+});
+
 test('SpanConstraint: apply leaves only the allowed logits finite', () => {
   const c = new SpanConstraint([3, 4], [EOS]);
   const logits = new Float32Array([1, 2, 3, 4, 5, 6]);

@@ -71,6 +71,21 @@ for (const backend of BACKENDS) {
         }));
     }
 
+    test('KV cache copy: a forked sequence continues exactly like its original', () =>
+      withBackend(backend, () => {
+        const config = CONFIGS['llama (GQA)'];
+        const model = new DecoderLM(config, 5);
+        const cache = model.createCache(3, config.contextLength);
+        const e = new Int32Array(0);
+        model.extend([Int32Array.of(4, 8, 15, 16), e, Int32Array.of(1, 2, 3, 4, 5, 6)], cache);
+        cache.copy(0, 2); // overwrites a longer sequence: its extra rows must not leak
+        assert.deepEqual([...cache.lengths], [4, 0, 4]);
+        const [a, , b] = model.extend([Int32Array.of(23), e, Int32Array.of(23)], cache);
+        const ref = noGrad(() => tidy(() => model.forward(Int32Array.of(4, 8, 15, 16, 23), 1, 5).toArray()));
+        const want = Float32Array.from(ref.slice(4 * config.vocabSize));
+        assert.ok(a && b && maxRelDiff(a, want) < 1e-5 && maxRelDiff(b, want) < 1e-5);
+      }));
+
     test('parameter names are the canonical checkpoint names', () => {
       const names = [...new DecoderLM(CONFIGS['llama (GQA)']).namedParameters().keys()];
       assert.ok(names.includes('tok_embeddings.weight'));

@@ -8,13 +8,22 @@ import {
   f1Score,
   formatTable,
   normalizeAnswer,
+  quotable,
 } from '../../src/recipe/eval.ts';
+import { fillPrompt } from '../../src/recipe/qa_data.ts';
 
 test('normalizeAnswer: case, punctuation, articles and spaces', () => {
   assert.equal(normalizeAnswer('The  Port 8080.'), 'port 8080');
   assert.equal(normalizeAnswer('an apple, a pear'), 'apple pear');
   assert.equal(normalizeAnswer('"XFMR_THREADS"'), 'xfmrthreads');
   assert.equal(normalizeAnswer(''), '');
+});
+
+test('quotable: a grounded answer quotes the context, or the whole prompt when there is none', () => {
+  const p = fillPrompt(['The port is 8080.', 'A [bracketed] note.'], 'What is the port?');
+  assert.equal(quotable(p), 'The port is 8080.\n\nA [bracketed] note.');
+  const none = fillPrompt([], 'What is the port?');
+  assert.equal(quotable(none), none);
 });
 
 test('exact match after normalisation', () => {

@@ -253,6 +253,22 @@ test('rag/ask grounded: the answer quotes a span of the retrieved chunks', async
     r.sources.some((s) => s.text.includes(r.answer.trim())),
     `"${r.answer}" is not in the sources`,
   );
+  // streamed, the searched quote arrives whole, then the final chunk
+  const events: { object: string; delta?: string; finish_reason?: string }[] = [];
+  const stream = await client.post<AsyncIterable<(typeof events)[number]>>('/rag/ask', {
+    body: { ...body, stream: true },
+    stream: true,
+  });
+  for await (const e of stream) events.push(e);
+  assert.equal(events[0].object, 'rag.sources');
+  assert.equal(
+    events
+      .slice(1)
+      .map((e) => e.delta)
+      .join(''),
+    r.answer,
+  );
+  assert.equal(events.at(-1)?.finish_reason, r.finish_reason);
   // the random model left free would not quote them
   const free = await client.post<RagAnswer>('/rag/ask', { body: { ...body, grounded: false } });
   assert.ok(!r.sources.some((s) => s.text.includes(free.answer.trim()) && free.answer.trim().length > 3));
