@@ -4,7 +4,8 @@
  * with a fresh RAG database in a temp dir, serves the playground within a minute of the spawn; in
  * headless Chromium, a question about the shipped documents (docs/) gets an answer in the RAG view
  * with its sources shown, and the answer is drawn from them: its normalised text is a span of a
- * shown source chunk. SIGTERM stops the server with exit status 0.
+ * shown source chunk, and with the shipped model it is the right one (8080). SIGTERM stops the
+ * server with exit status 0.
  *
  * The default model, models/xfmr-rag-tiny/, is trained by `npm run recipe` and committed: without
  * it the test is skipped, except in CI (process.env.CI), where it fails. Without /usr/bin/chromium
@@ -257,5 +258,12 @@ describe('npm start: the playground answers from the shipped documents', { skip:
       `the answer ${JSON.stringify(shown.answer)} is a span of a shown source:\n` +
         shown.sources.map((s) => `${s.path}: ${JSON.stringify(s.text)}`).join('\n'),
     );
+  });
+
+  test('the shipped model answers it right: 8080', {
+    skip: skipBrowser || (DRY_RUN ? `XFMR_START_MODEL=${DRY_RUN}: a dry run with another model` : false),
+  }, () => {
+    assert.ok(shown, 'the RAG view showed an answer (previous test)');
+    assert.equal(normalise(shown.answer), '8080');
   });
 });
