@@ -111,19 +111,22 @@ export class SchedulerGenerator implements Generator {
       );
     const signal = options.signal ?? this.extra.signal;
     if (options.quote && (options.temperature ?? 0) === 0) {
-      // Greedy grounded answers: the likeliest whole quote (beam search, outside the scheduler; it
-      // yields between steps, so the scheduler's sequences keep going).
-      const q = await searchQuote(
-        this.m.model,
-        ids,
-        this.m.tokenizer.encode(options.quote, { addSpecialTokens: false }),
-        {
-          eos: this.m.eos,
-          maxTokens: Math.min(options.maxTokens, room),
-          decode: (x) => this.m.tokenizer.decode(x),
-          signal,
-        },
-      );
+      // Greedy grounded answers: the likeliest whole quote (a beam search with its own cache, beside
+      // the decode loop and under its limits; it yields between steps, so other sequences go on).
+      const source = this.m.tokenizer.encode(options.quote, { addSpecialTokens: false });
+      let q: Awaited<ReturnType<typeof searchQuote>>;
+      try {
+        q = await this.scheduler.beside(() =>
+          searchQuote(this.m.model, ids, source, {
+            eos: this.m.eos,
+            maxTokens: Math.min(options.maxTokens, room),
+            decode: (x) => this.m.tokenizer.decode(x),
+            signal,
+          }),
+        );
+      } catch (e) {
+        throw submitError(e);
+      }
       const text = this.m.tokenizer.decode(q.tokens);
       if (text) this.extra.onText?.(text);
       this.last = {

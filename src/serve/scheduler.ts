@@ -120,6 +120,8 @@ export class Scheduler {
   private looping = false;
   private scheduled = false;
   private closedFlag = false;
+  private besideActive = 0;
+  private besideWaiting: (() => void)[] = [];
 
   constructor(
     readonly model: CausalLM,
@@ -196,6 +198,28 @@ export class Scheduler {
       this.kick();
     }
     return this.pieces(job);
+  }
+
+  /**
+   * Runs model work that needs its own cache beside the decode loop (a grounded answer's beam
+   * search, src/generate/quote_search.ts), under the same limits: at most `batch` at once, then up
+   * to `maxQueue` waiting in order, then QueueFullError; SchedulerClosedError once closed.
+   */
+  async beside<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closedFlag) throw new SchedulerClosedError('the server is shutting down');
+    if (this.besideActive < this.batch) this.besideActive++;
+    else {
+      if (this.besideWaiting.length >= this.maxQueue)
+        throw new QueueFullError('the server is busy: the request queue is full');
+      await new Promise<void>((resolve) => this.besideWaiting.push(resolve)); // handed a running place
+    }
+    try {
+      return await fn();
+    } finally {
+      const next = this.besideWaiting.shift();
+      if (next) next();
+      else this.besideActive--;
+    }
   }
 
   /** Ends every sequence (finishReason 'abort') and refuses new ones. */

@@ -173,6 +173,46 @@ test('Scheduler: a queued request waits for a slot and its tokens do not depend 
   assert.deepEqual(await second, alone);
   sched.close();
   assert.throws(() => sched.submit([{ prompt: [4], index: 0 }], opts), /shutting down/);
+  await assert.rejects(
+    sched.beside(async () => 1),
+    /shutting down/,
+  );
   // createApp refuses a bad batch size up front
   assert.throws(() => createApp(m, { batch: 0 }), /batch must be an integer >= 1/);
+});
+
+test('Scheduler.beside: work beside the decode loop, batch at once, then maxQueue waiting, then 429', async () => {
+  const m = tinyServeModel();
+  const sched = new Scheduler(m.model, { batch: 1, maxQueue: 1 });
+  const order: string[] = [];
+  let release = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  const first = sched.beside(async () => {
+    order.push('first starts');
+    await held;
+    order.push('first ends');
+    return 1;
+  });
+  const second = sched.beside(async () => {
+    order.push('second starts');
+    return 2;
+  });
+  await assert.rejects(
+    sched.beside(async () => 3),
+    /queue is full/,
+  );
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(order, ['first starts'], 'the second waits for the first');
+  release();
+  assert.deepEqual(await Promise.all([first, second]), [1, 2]);
+  assert.deepEqual(order, ['first starts', 'first ends', 'second starts']);
+  // a failure frees its place
+  await assert.rejects(
+    sched.beside(async () => Promise.reject(new Error('boom'))),
+    /boom/,
+  );
+  assert.equal(await sched.beside(async () => 4), 4);
+  sched.close();
 });
