@@ -139,7 +139,7 @@ export async function docsEvalSet(docsDir: string): Promise<EvalSet> {
 /** What a grounded answer may quote: the prompt's context, or the whole prompt when it has none. */
 export function quotable(prompt: string): string {
   const m = /^\[ctx: ([\s\S]*)\] Answer the question: /.exec(prompt);
-  return m && m[1].trim() ? m[1] : prompt;
+  return m?.[1].trim() ? m[1] : prompt;
 }
 
 export type Condition = 'none' | 'retrieval' | 'gold';
