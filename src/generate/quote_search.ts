@@ -109,26 +109,15 @@ export async function searchQuote(
       break;
     }
     // Slots: a parent's first child keeps its slot; other children take free slots, copied first.
-    const taken = new Set<number>();
-    const firstChild = new Set<Hypothesis>();
-    const slotOf: number[] = [];
-    for (const g of kept)
-      if (!firstChild.has(g.parent)) {
-        firstChild.add(g.parent);
-        taken.add(g.parent.slot);
-      }
-    const free = Array.from({ length: B }, (_, s) => s).filter((s) => !taken.has(s));
-    const seen = new Set<Hypothesis>();
-    for (const g of kept) {
-      if (!seen.has(g.parent)) {
-        seen.add(g.parent);
-        slotOf.push(g.parent.slot);
-      } else {
-        const s = free.shift() as number;
-        cache.copy(g.parent.slot, s);
-        slotOf.push(s);
-      }
-    }
+    const parents = new Set(kept.map((g) => g.parent));
+    const held = new Set([...parents].map((p) => p.slot));
+    const free = Array.from({ length: B }, (_, s) => s).filter((s) => !held.has(s));
+    const slotOf = kept.map((g) => {
+      if (parents.delete(g.parent)) return g.parent.slot;
+      const s = free.shift() as number;
+      cache.copy(g.parent.slot, s);
+      return s;
+    });
     for (let s = 0; s < B; s++) feed[s] = new Int32Array(0);
     kept.forEach((g, i) => {
       feed[slotOf[i]] = Int32Array.of(g.token);

@@ -20,7 +20,7 @@ import { buildPrompt } from '../rag/prompt.ts';
 import { retrieve } from '../rag/retriever.ts';
 import { SqliteStore } from '../rag/sqlite_store.ts';
 import { Rng } from '../tensor/random.ts';
-import { ENTITY_KINDS, fillPrompt, makeEntity, Values } from './qa_data.ts';
+import { ENTITY_KINDS, fillPrompt, makeEntity, RAG_TEMPLATE, Values } from './qa_data.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Metrics (SQuAD v1.1 evaluate script)
@@ -136,9 +136,16 @@ export async function docsEvalSet(docsDir: string): Promise<EvalSet> {
 // ---------------------------------------------------------------------------------------------
 // Running
 
+/** RAG_TEMPLATE's text before {docs}, then the docs, then its text up to {query}. */
+const CONTEXT_OF_PROMPT = (() => {
+  const [before, between] = RAG_TEMPLATE.split(/\{docs\}|\{query\}/);
+  const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${esc(before)}([\\s\\S]*)${esc(between)}`);
+})();
+
 /** What a grounded answer may quote: the prompt's context, or the whole prompt when it has none. */
 export function quotable(prompt: string): string {
-  const m = /^\[ctx: ([\s\S]*)\] Answer the question: /.exec(prompt);
+  const m = CONTEXT_OF_PROMPT.exec(prompt);
   return m?.[1].trim() ? m[1] : prompt;
 }
 
