@@ -30,9 +30,9 @@ import { basename, join, resolve } from 'node:path';
 import { loadModelDir, saveModelDir } from '../io/checkpoint.ts';
 import type { JsonObject, JsonValue } from '../io/files.ts';
 import type { GgufTokenizer } from '../io/gguf_export.ts';
-import type { ModelConfig } from '../io/model_config.ts';
 import { castTensor, type FloatDType, type TensorMap } from '../io/tensors.ts';
 import { fromHf, toHf } from '../io/weight_names.ts';
+import type { ModelConfig } from '../models/config.ts';
 import { optString, parseArgs, UsageError } from './args.ts';
 import { obviousSpecialIds } from './init.ts';
 

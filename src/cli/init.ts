@@ -16,7 +16,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonObject } from '../io/files.ts';
-import type { ModelConfig } from '../io/model_config.ts';
+import type { ModelConfig } from '../models/config.ts';
 import { DecoderLM } from '../models/decoder.ts';
 import { Encoder } from '../models/encoder.ts';
 import { saveModel } from '../models/load.ts';

@@ -243,22 +243,26 @@ async function* run(
   }
   const maxLen = Math.max(...prompts.map((p) => p.length)) + maxNew.maxNewTokens;
   const cache = model.createCache(prompts.length, maxLen);
-  // Prefill: every prompt in one call -> logits after each prompt's last token.
-  let logits = model.extend(
-    prompts.map((p) => (p instanceof Int32Array ? p : Int32Array.from(p))),
-    cache,
-  );
-  for (;;) {
-    for (const s of seqs) if (!s.finish) yield s.step(logits[s.index], model.vocabSize);
-    if (seqs.every((s) => s.finish)) return;
-    await new Promise(setImmediate); // let a server handle other requests between steps
-    if (signal?.aborted) {
-      for (const s of seqs) if (!s.finish) yield s.close('abort');
-      return;
+  try {
+    // Prefill: every prompt in one call -> logits after each prompt's last token.
+    let logits = model.extend(
+      prompts.map((p) => (p instanceof Int32Array ? p : Int32Array.from(p))),
+      cache,
+    );
+    for (;;) {
+      for (const s of seqs) if (!s.finish) yield s.step(logits[s.index], model.vocabSize);
+      if (seqs.every((s) => s.finish)) return;
+      await new Promise(setImmediate); // let a server handle other requests between steps
+      if (signal?.aborted) {
+        for (const s of seqs) if (!s.finish) yield s.close('abort');
+        return;
+      }
+      // Decode: one token per live sequence, nothing for finished ones.
+      const feed = seqs.map((s) => (s.finish ? EMPTY : Int32Array.of(s.lastToken)));
+      logits = model.extend(feed, cache);
     }
-    // Decode: one token per live sequence, nothing for finished ones.
-    const feed = seqs.map((s) => (s.finish ? EMPTY : Int32Array.of(s.lastToken)));
-    logits = model.extend(feed, cache);
+  } finally {
+    cache.dispose(); // also when the consumer stops early (return() on the generator)
   }
 }
 

@@ -72,71 +72,75 @@ export async function searchQuote(
     );
   const eos = new Set(o.eos);
   const cache = model.createCache(B, prompt.length + maxTokens);
-  const feed: Int32Array[] = Array.from({ length: B }, () => new Int32Array(0));
-  feed[0] = Int32Array.from(prompt);
-  const first = model.extend(feed, cache)[0] as Float32Array;
-  let open: Hypothesis[] = [
-    { tokens: [], score: 0, quote: new SpanConstraint(source, eos, o.decode), slot: 0, logits: first },
-  ];
-  let best: Quote | null = null;
-  let bestRank = Number.NEGATIVE_INFINITY;
-  const lengthPenalty = o.lengthPenalty ?? 1;
-  for (let step = 0; step < maxTokens && open.length > 0; step++) {
-    if (o.signal?.aborted) break;
-    // Every allowed continuation of every hypothesis; EOS ones are finished answers.
-    const grown: { parent: Hypothesis; token: number; score: number }[] = [];
-    for (const h of open) {
-      const lse = logSumExp(h.logits);
-      for (const t of h.quote.allowed()) {
-        const score = h.score + h.logits[t] - lse;
-        if (eos.has(t)) {
-          const ranked = score / (h.tokens.length + 1) ** lengthPenalty;
-          if (best === null || ranked > bestRank) {
-            best = { tokens: h.tokens, logprob: score, finished: true };
-            bestRank = ranked;
-          }
-        } else grown.push({ parent: h, token: t, score });
+  try {
+    const feed: Int32Array[] = Array.from({ length: B }, () => new Int32Array(0));
+    feed[0] = Int32Array.from(prompt);
+    const first = model.extend(feed, cache)[0] as Float32Array;
+    let open: Hypothesis[] = [
+      { tokens: [], score: 0, quote: new SpanConstraint(source, eos, o.decode), slot: 0, logits: first },
+    ];
+    let best: Quote | null = null;
+    let bestRank = Number.NEGATIVE_INFINITY;
+    const lengthPenalty = o.lengthPenalty ?? 1;
+    for (let step = 0; step < maxTokens && open.length > 0; step++) {
+      if (o.signal?.aborted) break;
+      // Every allowed continuation of every hypothesis; EOS ones are finished answers.
+      const grown: { parent: Hypothesis; token: number; score: number }[] = [];
+      for (const h of open) {
+        const lse = logSumExp(h.logits);
+        for (const t of h.quote.allowed()) {
+          const score = h.score + h.logits[t] - lse;
+          if (eos.has(t)) {
+            const ranked = score / (h.tokens.length + 1) ** lengthPenalty;
+            if (best === null || ranked > bestRank) {
+              best = { tokens: h.tokens, logprob: score, finished: true };
+              bestRank = ranked;
+            }
+          } else grown.push({ parent: h, token: t, score });
+        }
       }
+      // Raw scores only fall: without a length penalty, a hypothesis below the best finished
+      // answer can never beat it (with one, a longer answer may still win on its mean).
+      const kept = grown
+        .filter((g) => lengthPenalty !== 0 || best === null || g.score > best.logprob)
+        .sort((a, b) => b.score - a.score)
+        .slice(0, B);
+      if (kept.length === 0) {
+        open = [];
+        break;
+      }
+      // Slots: a parent's first child keeps its slot; other children take free slots, copied first.
+      const parents = new Set(kept.map((g) => g.parent));
+      const held = new Set([...parents].map((p) => p.slot));
+      const free = Array.from({ length: B }, (_, s) => s).filter((s) => !held.has(s));
+      const slotOf = kept.map((g) => {
+        if (parents.delete(g.parent)) return g.parent.slot;
+        const s = free.shift() as number;
+        cache.copy(g.parent.slot, s);
+        return s;
+      });
+      for (let s = 0; s < B; s++) feed[s] = new Int32Array(0);
+      kept.forEach((g, i) => {
+        feed[slotOf[i]] = Int32Array.of(g.token);
+      });
+      const logits = model.extend(feed, cache);
+      open = kept.map((g, i) => {
+        const quote = g.parent.quote.clone();
+        quote.push(g.token);
+        return {
+          tokens: [...g.parent.tokens, g.token],
+          score: g.score,
+          quote,
+          slot: slotOf[i],
+          logits: logits[slotOf[i]] as Float32Array,
+        };
+      });
+      await nextTick(); // let other work (a server's other requests) run between steps
     }
-    // Raw scores only fall: without a length penalty, a hypothesis below the best finished
-    // answer can never beat it (with one, a longer answer may still win on its mean).
-    const kept = grown
-      .filter((g) => lengthPenalty !== 0 || best === null || g.score > best.logprob)
-      .sort((a, b) => b.score - a.score)
-      .slice(0, B);
-    if (kept.length === 0) {
-      open = [];
-      break;
-    }
-    // Slots: a parent's first child keeps its slot; other children take free slots, copied first.
-    const parents = new Set(kept.map((g) => g.parent));
-    const held = new Set([...parents].map((p) => p.slot));
-    const free = Array.from({ length: B }, (_, s) => s).filter((s) => !held.has(s));
-    const slotOf = kept.map((g) => {
-      if (parents.delete(g.parent)) return g.parent.slot;
-      const s = free.shift() as number;
-      cache.copy(g.parent.slot, s);
-      return s;
-    });
-    for (let s = 0; s < B; s++) feed[s] = new Int32Array(0);
-    kept.forEach((g, i) => {
-      feed[slotOf[i]] = Int32Array.of(g.token);
-    });
-    const logits = model.extend(feed, cache);
-    open = kept.map((g, i) => {
-      const quote = g.parent.quote.clone();
-      quote.push(g.token);
-      return {
-        tokens: [...g.parent.tokens, g.token],
-        score: g.score,
-        quote,
-        slot: slotOf[i],
-        logits: logits[slotOf[i]] as Float32Array,
-      };
-    });
-    await nextTick(); // let other work (a server's other requests) run between steps
+    if (best !== null) return best;
+    const top = open.sort((a, b) => b.score - a.score)[0];
+    return { tokens: top?.tokens ?? [], logprob: top?.score ?? Number.NEGATIVE_INFINITY, finished: false };
+  } finally {
+    cache.dispose();
   }
-  if (best !== null) return best;
-  const top = open.sort((a, b) => b.score - a.score)[0];
-  return { tokens: top?.tokens ?? [], logprob: top?.score ?? Number.NEGATIVE_INFINITY, finished: false };
 }

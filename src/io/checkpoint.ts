@@ -14,6 +14,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ModelConfig } from '../models/config.ts';
 import {
   isJsonObject,
   type JsonObject,
@@ -23,7 +24,6 @@ import {
   writeJsonFile,
 } from './files.ts';
 import { parseHfConfig } from './hf_config.ts';
-import type { ModelConfig } from './model_config.ts';
 import { openSafetensors, writeSafetensors } from './safetensors.ts';
 import { asTensorMap, type NamedTensor, type TensorMap } from './tensors.ts';
 

@@ -22,6 +22,8 @@
  * head) so that row 2i + j of a head comes from row j * headDim/2 + i makes the two agree
  * (convert_hf_to_gguf's `permute`). `unpermuteQkFromGguf` is its inverse, used on import.
  */
+
+import { checkModelConfig, type ModelConfig } from '../models/config.ts';
 import {
   type GgufFile,
   GgufKv,
@@ -31,7 +33,6 @@ import {
   openGguf,
   writeGguf,
 } from './gguf.ts';
-import { checkModelConfig, type ModelConfig } from './model_config.ts';
 import {
   allocData,
   castTensor,

@@ -10,8 +10,9 @@
  * gated activations other than SiLU, relu/silu MLPs in GPT-2 and BERT, relative position
  * embeddings in BERT, GPT-2's scale_attn_by_inverse_layer_idx.
  */
+
+import { ARCHS, type Arch, checkModelConfig, type FfnType, type ModelConfig } from '../models/config.ts';
 import { isJsonObject, type JsonObject, type JsonValue, readJsonFile } from './files.ts';
-import { ARCHS, type Arch, checkModelConfig, type FfnType, type ModelConfig } from './model_config.ts';
 
 /** Reads keys of one config.json with messages naming the file and key. */
 class Keys {

@@ -4,7 +4,6 @@ export * from './float16.ts';
 export * from './gguf.ts';
 export * from './gguf_export.ts';
 export * from './hf_config.ts';
-export * from './model_config.ts';
 export * from './safetensors.ts';
 export * from './tensors.ts';
 export * from './weight_names.ts';

@@ -35,7 +35,7 @@
  * `cls.*` (pretraining heads), `rotary_emb.inv_freq`, and `lm_head.weight` when tied. Any other
  * unexpected tensor is an error (it usually means the config does not match the weights).
  */
-import type { ModelConfig } from './model_config.ts';
+import type { ModelConfig } from '../models/config.ts';
 import {
   concatRows,
   type NamedTensor,

@@ -2,21 +2,9 @@
  * What generation needs from a language model, and nothing more: a KV cache and a way to feed
  * tokens to it. The decoder in models/decoder.ts implements it; tests may use tiny fakes.
  */
+import type { KVCache } from '../nn/kv_cache.ts';
 
-/** Keys and values of past tokens, per sequence of a batch (sequences may have different lengths). */
-export interface KVCache {
-  readonly batch: number;
-  /** Capacity in tokens of each sequence. */
-  readonly maxLen: number;
-  /** Tokens held for each sequence. */
-  readonly lengths: Int32Array;
-  /** Bytes allocated: layers x 2 x nKvHeads x headDim x maxLen x batch x 4. */
-  readonly bytes: number;
-  /** Forgets sequence b (its slot can take a new sequence). */
-  reset(b: number): void;
-  /** Makes sequence `to` a copy of sequence `from` (beam search forks a hypothesis this way). */
-  copy(from: number, to: number): void;
-}
+export type { KVCache };
 
 export interface CausalLM {
   readonly vocabSize: number;

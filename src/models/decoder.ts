@@ -5,12 +5,11 @@
  *   logits = norm(x) @ output.T   (output = tok_embeddings when tied)
  * Parameter names are the canonical checkpoint names of src/io/weight_names.ts.
  */
-import type { ModelConfig } from '../io/model_config.ts';
-import { checkModelConfig } from '../io/model_config.ts';
+
 import type { Segment } from '../nn/attention.ts';
 import { Block } from '../nn/block.ts';
 import { Embedding } from '../nn/embedding.ts';
-import { KVCache } from '../nn/kv_cache.ts';
+import { type KVCache, StaticKVCache } from '../nn/kv_cache.ts';
 import { Linear } from '../nn/linear.ts';
 import { Module } from '../nn/module.ts';
 import { makeNorm, type Norm } from '../nn/norm.ts';
@@ -26,7 +25,9 @@ import {
   Tensor,
   tidy,
 } from '../tensor/index.ts';
-import type { CausalLM, KVCache as KVCacheLike } from './causal_lm.ts';
+import type { CausalLM } from './causal_lm.ts';
+import type { ModelConfig } from './config.ts';
+import { blockConfig, checkModelConfig } from './config.ts';
 
 export class DecoderLM extends Module implements CausalLM {
   readonly tokEmbeddings: Embedding;
@@ -54,7 +55,9 @@ export class DecoderLM extends Module implements CausalLM {
       c.position === 'learned'
         ? this.child('pos_embeddings', new Embedding(c.contextLength, c.dModel, rng, c.initStd / 2))
         : null;
-    this.layers = Array.from({ length: c.nLayers }, (_, i) => this.child(`layers.${i}`, new Block(c, rng)));
+    this.layers = Array.from({ length: c.nLayers }, (_, i) =>
+      this.child(`layers.${i}`, new Block(blockConfig(c), rng)),
+    );
     this.norm = this.child('norm', makeNorm(c.norm, c.dModel, c.normEps));
     this.output = c.tiedEmbeddings
       ? null
@@ -104,15 +107,15 @@ export class DecoderLM extends Module implements CausalLM {
     return crossEntropy(this.forward(ids, B, T), targets);
   }
 
-  createCache(batch: number, maxLen: number): KVCache {
+  createCache(batch: number, maxLen: number): StaticKVCache {
     const c = this.config;
     if (maxLen > c.contextLength)
       throw new Error(`KV cache of ${maxLen} tokens exceeds the context length ${c.contextLength}`);
-    return new KVCache(c.nLayers, batch, maxLen, c.nKvHeads, c.headDim);
+    return new StaticKVCache(c.nLayers, batch, maxLen, c.nKvHeads, c.headDim);
   }
 
-  extend(tokens: readonly Int32Array[], cacheLike: KVCacheLike): (Float32Array | null)[] {
-    if (!(cacheLike instanceof KVCache))
+  extend(tokens: readonly Int32Array[], cacheLike: KVCache): (Float32Array | null)[] {
+    if (!(cacheLike instanceof StaticKVCache))
       throw new Error("extend: the cache must come from this model's createCache()");
     const cache = cacheLike;
     if (tokens.length !== cache.batch)

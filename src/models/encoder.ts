@@ -4,13 +4,14 @@
  *   x = blocks(x)   (post-norm, bidirectional attention)
  *   embedding = normalise(pool(x))  with mean pooling over real tokens or the [CLS] row
  */
-import type { ModelConfig } from '../io/model_config.ts';
-import { checkModelConfig } from '../io/model_config.ts';
+
 import { Block } from '../nn/block.ts';
 import { Embedding } from '../nn/embedding.ts';
 import { Module } from '../nn/module.ts';
 import { LayerNorm } from '../nn/norm.ts';
 import { add, noGrad, Rng, type Tensor, tidy } from '../tensor/index.ts';
+import type { ModelConfig } from './config.ts';
+import { blockConfig, checkModelConfig } from './config.ts';
 
 export type Pooling = 'mean' | 'cls';
 
@@ -41,7 +42,9 @@ export class Encoder extends Module {
         ? this.child('type_embeddings', new Embedding(c.typeVocabSize, c.dModel, rng, c.initStd))
         : null;
     this.embNorm = this.child('emb_norm', new LayerNorm(c.dModel, c.normEps));
-    this.layers = Array.from({ length: c.nLayers }, (_, i) => this.child(`layers.${i}`, new Block(c, rng)));
+    this.layers = Array.from({ length: c.nLayers }, (_, i) =>
+      this.child(`layers.${i}`, new Block(blockConfig(c), rng)),
+    );
     this.nameParameters();
   }
 

@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type JsonObject, type JsonValue, loadModelDir, saveModelDir } from '../io/checkpoint.ts';
 import { toHfConfig } from '../io/hf_config.ts';
-import type { ModelConfig } from '../io/model_config.ts';
 import { type NamedTensor, toFloat32 } from '../io/tensors.ts';
 import { fromHf, toHf } from '../io/weight_names.ts';
 import type { Module } from '../nn/module.ts';
+import type { ModelConfig } from './config.ts';
 import { DecoderLM } from './decoder.ts';
 import { Encoder } from './encoder.ts';
 

@@ -3,7 +3,7 @@
  * and the Llama family (RoPE, RMSNorm, SwiGLU, GQA, no biases), with Qwen2 (q/k/v biases) and
  * Mistral as Llama variants. Sizes: `tiny` for tests and demos, the real small sizes otherwise.
  */
-import type { ModelConfig } from '../io/model_config.ts';
+import type { ModelConfig } from './config.ts';
 
 const BASE = {
   typeVocabSize: 0,
@@ -177,7 +177,7 @@ export async function resolveConfig(spec: string): Promise<ModelConfig> {
   const partial = json as Partial<ModelConfig>;
   const family = FAMILY[partial.arch ?? 'gpt2'];
   if (!family) throw new Error(`${spec}: unknown arch ${JSON.stringify(partial.arch)}`);
-  const { checkModelConfig } = await import('../io/model_config.ts');
+  const { checkModelConfig } = await import('./config.ts');
   const c = family(partial);
   checkModelConfig(c, spec);
   return c;

@@ -6,7 +6,7 @@
  */
 import { kernels } from '../kernels/index.ts';
 import { attention, type Rng, type RopeTable, reshape, rope, type Tensor } from '../tensor/index.ts';
-import type { KVCache } from './kv_cache.ts';
+import type { StaticKVCache } from './kv_cache.ts';
 import { Linear } from './linear.ts';
 import { Module } from './module.ts';
 
@@ -72,7 +72,7 @@ export class Attention extends Module {
     x: Float32Array,
     N: number,
     segments: readonly Segment[],
-    cache: KVCache,
+    cache: StaticKVCache,
     layer: number,
     rot: RopeTable | null,
     out: Float32Array,

@@ -2,13 +2,34 @@
  * A transformer block. Pre-norm (GPT-2, Llama): x += attn(norm1(x)); x += mlp(norm2(x)).
  * Post-norm (BERT): x = norm1(x + attn(x)); x = norm2(x + mlp(x)).
  */
-import type { ModelConfig } from '../io/model_config.ts';
 import { add, dropout, type Rng, type RopeTable, Tensor } from '../tensor/index.ts';
 import { Attention, type Segment } from './attention.ts';
-import type { KVCache } from './kv_cache.ts';
-import { MLP } from './mlp.ts';
+import type { StaticKVCache } from './kv_cache.ts';
+import { type FfnType, MLP } from './mlp.ts';
 import { Module } from './module.ts';
-import { makeNorm, type Norm } from './norm.ts';
+import { makeNorm, type Norm, type NormType } from './norm.ts';
+
+/** What a block needs to know; the model config (src/models/config.ts) fills it. */
+export interface BlockConfig {
+  dModel: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  ffnDim: number;
+  ffnType: FfnType;
+  norm: NormType;
+  normEps: number;
+  qkvBias: boolean;
+  attnBias: boolean;
+  mlpBias: boolean;
+  /** Std of the normal initialiser. */
+  initStd: number;
+  /** Blocks in the whole stack (residual projections are scaled by it at init). */
+  nLayers: number;
+  /** Post-norm (BERT) instead of pre-norm (GPT-2, Llama). */
+  postNorm: boolean;
+  causal: boolean;
+}
 
 export class Block extends Module {
   readonly attention: Attention;
@@ -18,7 +39,7 @@ export class Block extends Module {
   readonly postNorm: boolean;
 
   constructor(
-    readonly config: ModelConfig,
+    readonly config: BlockConfig,
     rng: Rng,
   ) {
     super();
@@ -26,7 +47,7 @@ export class Block extends Module {
     const std = c.initStd;
     // GPT-2: residual projections scaled by 1/sqrt(2 L) so the residual stream's variance stays put.
     const projStd = std / Math.sqrt(2 * c.nLayers);
-    this.postNorm = c.arch === 'bert';
+    this.postNorm = c.postNorm;
     this.attentionNorm = this.child('attention_norm', makeNorm(c.norm, c.dModel, c.normEps));
     this.attention = this.child(
       'attention',
@@ -38,7 +59,7 @@ export class Block extends Module {
           headDim: c.headDim,
           qkvBias: c.qkvBias,
           outBias: c.attnBias,
-          causal: c.arch !== 'bert',
+          causal: c.causal,
         },
         rng,
         std,
@@ -67,7 +88,7 @@ export class Block extends Module {
   forwardCached(
     x: Tensor,
     segments: readonly Segment[],
-    cache: KVCache,
+    cache: StaticKVCache,
     layer: number,
     rot: RopeTable | null,
   ): Tensor {

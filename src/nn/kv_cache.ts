@@ -2,11 +2,28 @@
  * The KV cache: for every layer, keys and values of past tokens, [batch, maxLen, nKvHeads, headDim],
  * allocated once up front. Sequences of a batch grow independently (`lengths`).
  */
-import type { KVCache as KVCacheLike } from '../models/causal_lm.ts';
 
-export class KVCache implements KVCacheLike {
-  readonly k: Float32Array[];
-  readonly v: Float32Array[];
+/** Keys and values of past tokens, per sequence of a batch (sequences may have different lengths). */
+export interface KVCache {
+  readonly batch: number;
+  /** Capacity in tokens of each sequence. */
+  readonly maxLen: number;
+  /** Tokens held for each sequence. */
+  readonly lengths: Int32Array;
+  /** Bytes allocated: layers x 2 x nKvHeads x headDim x maxLen x batch x 4. */
+  readonly bytes: number;
+  /** Forgets sequence b (its slot can take a new sequence). */
+  reset(b: number): void;
+  /** Makes sequence `to` a copy of sequence `from` (beam search forks a hypothesis this way). */
+  copy(from: number, to: number): void;
+  /** Releases the buffers; the cache must not be used afterwards. Idempotent. */
+  dispose(): void;
+}
+
+export class StaticKVCache implements KVCache {
+  /** Per layer: [batch, maxLen, nKvHeads, headDim]. Emptied by dispose(). */
+  k: Float32Array[];
+  v: Float32Array[];
   readonly lengths: Int32Array;
   /** Floats between the starts of two sequences in k[layer] / v[layer]. */
   readonly batchStride: number;
@@ -45,4 +62,16 @@ export class KVCache implements KVCacheLike {
     }
     this.lengths[to] = this.lengths[from];
   }
+
+  dispose(): void {
+    // Dropping the references lets the GC take the (often hundreds of MB of) buffers at once,
+    // even while the model or a scheduler still holds this object.
+    this.k = [];
+    this.v = [];
+    this.lengths.fill(0);
+    this.disposed = true;
+  }
+
+  /** True once dispose() has run. */
+  disposed = false;
 }

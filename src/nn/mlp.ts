@@ -2,10 +2,12 @@
  * The feed-forward block. GELU MLP (GPT-2, BERT): w2(gelu(w1 x)). SwiGLU (Llama):
  * w2(silu(w1 x) * w3 x), with w1 the gate and w3 the up projection.
  */
-import type { FfnType } from '../io/model_config.ts';
 import { gelu, type Rng, swiglu, type Tensor } from '../tensor/index.ts';
 import { Linear } from './linear.ts';
 import { Module } from './module.ts';
+
+/** 'gelu' is exact erf GELU; 'gelu_tanh' the tanh approximation (GPT-2's gelu_new). */
+export type FfnType = 'gelu' | 'gelu_tanh' | 'swiglu';
 
 export class MLP extends Module {
   readonly w1: Linear;

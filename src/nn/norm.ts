@@ -2,6 +2,8 @@
 import { layerNorm, rmsNorm, Tensor } from '../tensor/index.ts';
 import { Module } from './module.ts';
 
+export type NormType = 'layernorm' | 'rmsnorm';
+
 export interface Norm {
   forward(x: Tensor): Tensor;
 }
@@ -40,6 +42,6 @@ export class RMSNorm extends Module implements Norm {
   }
 }
 
-export function makeNorm(kind: 'layernorm' | 'rmsnorm', dim: number, eps: number): LayerNorm | RMSNorm {
+export function makeNorm(kind: NormType, dim: number, eps: number): LayerNorm | RMSNorm {
   return kind === 'layernorm' ? new LayerNorm(dim, eps) : new RMSNorm(dim, eps);
 }

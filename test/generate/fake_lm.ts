@@ -10,6 +10,7 @@ export class FakeCache implements KVCache {
   readonly lengths: Int32Array;
   readonly bytes = 0;
   readonly tokens: number[][];
+  disposed = false;
   constructor(
     readonly batch: number,
     readonly maxLen: number,
@@ -24,6 +25,9 @@ export class FakeCache implements KVCache {
   copy(from: number, to: number): void {
     this.tokens[to] = [...this.tokens[from]];
     this.lengths[to] = this.lengths[from];
+  }
+  dispose(): void {
+    this.disposed = true;
   }
 }
 

@@ -17,8 +17,8 @@ import {
   permuteQkForGguf,
   unpermuteQkFromGguf,
 } from '../../src/io/gguf_export.ts';
-import type { ModelConfig } from '../../src/io/model_config.ts';
 import type { NamedTensor } from '../../src/io/tensors.ts';
+import type { ModelConfig } from '../../src/models/config.ts';
 import { randomCanonical, randomF32, rng, sameTensors, tempDir, tinyGpt2, tinyLlama } from './helpers.ts';
 
 const dir = tempDir();

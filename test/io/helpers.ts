@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import type { ModelConfig } from '../../src/io/model_config.ts';
 import type { NamedTensor, TensorMap } from '../../src/io/tensors.ts';
 import { canonicalShapes } from '../../src/io/weight_names.ts';
+import type { ModelConfig } from '../../src/models/config.ts';
 
 /** A fresh temporary directory, removed when the test file finishes. */
 export function tempDir(): string {

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseHfConfig, readHfConfig, toHfConfig } from '../../src/io/hf_config.ts';
-import type { ModelConfig } from '../../src/io/model_config.ts';
+import type { ModelConfig } from '../../src/models/config.ts';
 import { tempDir, tinyBert, tinyGpt2, tinyLlama } from './helpers.ts';
 
 // config.json of openai-community/gpt2 (abridged to the keys that matter)

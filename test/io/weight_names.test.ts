@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ModelConfig } from '../../src/io/model_config.ts';
 import type { NamedTensor, TensorMap } from '../../src/io/tensors.ts';
 import { canonicalShapes, fromHf, toHf } from '../../src/io/weight_names.ts';
+import type { ModelConfig } from '../../src/models/config.ts';
 import { randomCanonical, randomF32, rng, sameTensors, tinyBert, tinyGpt2, tinyLlama } from './helpers.ts';
 
 function rename(m: TensorMap, f: (n: string) => string): TensorMap {

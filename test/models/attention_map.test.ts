@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ModelConfig } from '../../src/io/model_config.ts';
 import { attentionMap, attentionMaps } from '../../src/models/attention_map.ts';
+import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { gpt2Config, llamaConfig } from '../../src/models/presets.ts';
 import { noGrad, Rng, type RopeTable, Tensor, tidy } from '../../src/tensor/index.ts';

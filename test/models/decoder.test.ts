@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ModelConfig } from '../../src/io/model_config.ts';
+import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { gpt2Config, llamaConfig, qwen2Config } from '../../src/models/presets.ts';
 import { noGrad, Rng, tidy } from '../../src/tensor/index.ts';

@@ -15,9 +15,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { ModelConfig } from '../../src/io/model_config.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
 import type { TensorMap } from '../../src/io/tensors.ts';
+import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { Encoder } from '../../src/models/encoder.ts';
 import { bertConfig, gpt2Config, llamaConfig } from '../../src/models/presets.ts';

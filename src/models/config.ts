@@ -1,6 +1,6 @@
 /**
  * The normalised model configuration: one plain typed shape for every supported family, filled
- * from a Hugging Face config.json by `hf_config.ts` and written back by the same file. The
+ * from a Hugging Face config.json by `src/io/hf_config.ts` and written back by the same file. The
  * models in `src/models/` build from it; checkpoint readers and writers check shapes with it.
  *
  * Families and what `arch` implies beyond these fields:
@@ -10,12 +10,14 @@
  *   bert                  encoder, POST-norm (norm after each residual add), bidirectional,
  *                         LayerNorm after the embeddings, token type embeddings
  */
+import type { BlockConfig } from '../nn/block.ts';
+import type { FfnType } from '../nn/mlp.ts';
+import type { NormType } from '../nn/norm.ts';
 
 export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'mistral' | 'bert';
 export const ARCHS: readonly Arch[] = ['gpt2', 'llama', 'qwen2', 'mistral', 'bert'];
 
-export type FfnType = 'gelu' | 'gelu_tanh' | 'swiglu';
-export type NormType = 'layernorm' | 'rmsnorm';
+export type { FfnType, NormType };
 export type PositionType = 'learned' | 'rope';
 
 export interface ModelConfig {
@@ -97,4 +99,10 @@ export function checkModelConfig(c: ModelConfig, where: string): void {
     fail(`typeVocabSize must be a non-negative integer, got ${c.typeVocabSize}`);
   }
   if (!(c.dropout >= 0 && c.dropout < 1)) fail(`dropout must be in [0, 1), got ${c.dropout}`);
+}
+
+/** The part of the config a transformer block reads; `arch` decides norm placement and masking. */
+export function blockConfig(c: ModelConfig): BlockConfig {
+  const encoder = c.arch === 'bert';
+  return { ...c, postNorm: encoder, causal: !encoder };
 }
