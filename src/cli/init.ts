@@ -20,7 +20,8 @@ import type { ModelConfig } from '../models/config.ts';
 import { DecoderLM } from '../models/decoder.ts';
 import { Encoder } from '../models/encoder.ts';
 import { saveModel } from '../models/load.ts';
-import { PRESETS, resolveConfig } from '../models/presets.ts';
+import { resolveConfig } from '../models/load_config.ts';
+import { PRESETS } from '../models/presets.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { optInt, optString, parseArgs, UsageError } from './args.ts';
 
@@ -101,7 +102,7 @@ export async function run(argv: string[]): Promise<void> {
   if (existsSync(out) && !statSync(out).isDirectory())
     throw new UsageError(`--out: ${out} is not a directory`);
 
-  const base: ModelConfig = await resolveConfig(spec);
+  const base: ModelConfig = resolveConfig(spec);
   const stated = statedVocabSize(spec);
   let config: ModelConfig = { ...base };
   let tokenizer: Tokenizer | null = null;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonValue } from '../io/checkpoint.ts';
 import { DecoderLM } from '../models/decoder.ts';
-import { resolveConfig } from '../models/presets.ts';
+import { resolveConfig } from '../models/load_config.ts';
 import { AdamW } from '../train/adamw.ts';
 import { BatchLoader, readManifest, TokenShard } from '../train/data.ts';
 import { trainLoop } from '../train/loop.ts';
@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError('usage: xfmr pretrain --config PRESET|FILE.json --data DIR --out DIR');
   const manifest = readManifest(dataDir);
   const T = optInt(a, 'block-size', 128);
-  const base = await resolveConfig(configSpec);
+  const base = resolveConfig(configSpec);
   const config = {
     ...base,
     vocabSize: manifest.vocabSize,

@@ -17,7 +17,7 @@ import {
   add,
   crossEntropy,
   dropout,
-  matmul,
+  linear,
   noGrad,
   Rng,
   type RopeTable,
@@ -28,6 +28,26 @@ import {
 import type { CausalLM } from './causal_lm.ts';
 import type { ModelConfig } from './config.ts';
 import { blockConfig, checkModelConfig } from './config.ts';
+
+/** The hidden states and one layer's attention probabilities [B, H, T, T]. */
+export interface HiddenWithAttention {
+  hidden: Tensor;
+  attention: Tensor;
+}
+
+/**
+ * Sliding-window attention (Mistral, Qwen2 with use_sliding_window) is not implemented: a window
+ * shorter than the context would be ignored silently, so such a config is refused. Within one
+ * window full attention is exact, hence the advice.
+ */
+function checkAttentionSpan(c: ModelConfig): void {
+  if (c.slidingWindow !== null && c.slidingWindow < c.contextLength)
+    throw new Error(
+      `model config: sliding_window ${c.slidingWindow} is shorter than the context length ` +
+        `${c.contextLength} (max_position_embeddings), and sliding-window attention is not implemented; ` +
+        `set max_position_embeddings to at most ${c.slidingWindow} in config.json to run it exactly within one window`,
+    );
+}
 
 export class DecoderLM extends Module implements CausalLM {
   readonly tokEmbeddings: Embedding;
@@ -47,6 +67,7 @@ export class DecoderLM extends Module implements CausalLM {
     super();
     checkModelConfig(config, 'model config');
     if (config.arch === 'bert') throw new Error('DecoderLM: arch "bert" is an encoder (use Encoder)');
+    checkAttentionSpan(config);
     const rng = new Rng(seed);
     const c = config;
     this.dropRng = new Rng(seed + 1);
@@ -75,7 +96,7 @@ export class DecoderLM extends Module implements CausalLM {
   }
 
   private head(x: Tensor): Tensor {
-    return this.output ? this.output.forward(x) : matmul(x, this.tokEmbeddings.weight, { transB: true });
+    return this.output ? this.output.forward(x) : linear(x, this.tokEmbeddings.weight); // tied: x @ wte.T
   }
 
   /** ids: [B, T] (row-major) -> logits [B, T, V]. */
@@ -85,12 +106,23 @@ export class DecoderLM extends Module implements CausalLM {
 
   /**
    * ids: [B, T] -> the final-norm hidden states [B, T, C] that the LM head reads (reward and value
-   * heads read them too).
+   * heads read them too). With `returnAttention: l`, also layer l's attention probabilities
+   * [B, H, T, T], computed from the same q and k as the layer's output.
    */
-  hidden(ids: Int32Array, B: number, T: number): Tensor {
+  hidden(ids: Int32Array, B: number, T: number): Tensor;
+  hidden(ids: Int32Array, B: number, T: number, options: { returnAttention: number }): HiddenWithAttention;
+  hidden(
+    ids: Int32Array,
+    B: number,
+    T: number,
+    options?: { returnAttention: number },
+  ): Tensor | HiddenWithAttention {
     if (ids.length !== B * T) throw new Error(`forward: ${ids.length} ids for B=${B} x T=${T}`);
     if (T > this.config.contextLength)
       throw new Error(`forward: T=${T} exceeds the context length ${this.config.contextLength}`);
+    const want = options?.returnAttention;
+    if (want !== undefined && !(Number.isInteger(want) && want >= 0 && want < this.layers.length))
+      throw new RangeError(`layer must be an integer in [0, ${this.layers.length}), got ${want}`);
     let x = this.tokEmbeddings.forward(ids, [B, T]); // [B, T, C]
     if (this.posEmbeddings) {
       const pos = Int32Array.from({ length: B * T }, (_, i) => i % T);
@@ -98,8 +130,17 @@ export class DecoderLM extends Module implements CausalLM {
     }
     const drop = { p: this.config.dropout, rng: this.dropRng, training: this.training };
     x = dropout(x, drop.p, drop.rng, drop.training);
-    for (const block of this.layers) x = block.forward(x, this.rot, drop);
-    return this.norm.forward(x);
+    const seen: { attention?: Tensor } = {};
+    const keep = (p: Tensor) => {
+      seen.attention = p;
+    };
+    this.layers.forEach((block, l) => {
+      x = block.forward(x, this.rot, drop, l === want ? keep : undefined);
+    });
+    const hidden = this.norm.forward(x);
+    if (want === undefined) return hidden;
+    if (!seen.attention) throw new Error(`hidden: layer ${want} returned no attention`);
+    return { hidden, attention: seen.attention };
   }
 
   /** Mean next-token cross-entropy; targets use -100 for positions that do not count. */

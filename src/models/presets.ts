@@ -141,44 +141,10 @@ export const PRESETS: Record<string, () => ModelConfig> = {
   'bert-mini': () => bertConfig({ dModel: 256, nHeads: 4, nLayers: 4, ffnDim: 1024 }),
 };
 
-const FAMILY: Record<ModelConfig['arch'], (o: Partial<ModelConfig>) => ModelConfig> = {
+export const FAMILY: Record<ModelConfig['arch'], (o: Partial<ModelConfig>) => ModelConfig> = {
   gpt2: gpt2Config,
   llama: llamaConfig,
   qwen2: qwen2Config,
   mistral: mistralConfig,
   bert: bertConfig,
 };
-
-/**
- * A config from a preset name, a Hugging Face config.json, or a JSON file of ModelConfig fields
- * (`{"arch": "llama", "dModel": 256, ...}`: unspecified fields come from that family's preset).
- */
-export async function resolveConfig(spec: string): Promise<ModelConfig> {
-  const preset = PRESETS[spec];
-  if (preset) return preset();
-  const { existsSync, readFileSync } = await import('node:fs');
-  if (!existsSync(spec)) {
-    throw new Error(
-      `--config: "${spec}" is neither a preset (${Object.keys(PRESETS).join(', ')}) nor a file`,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(spec, 'utf8'));
-  } catch (e) {
-    throw new Error(`${spec}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new Error(`${spec}: must hold a JSON object`);
-  if ('model_type' in json) {
-    const { parseHfConfig } = await import('../io/hf_config.ts');
-    return parseHfConfig(json, spec);
-  }
-  const partial = json as Partial<ModelConfig>;
-  const family = FAMILY[partial.arch ?? 'gpt2'];
-  if (!family) throw new Error(`${spec}: unknown arch ${JSON.stringify(partial.arch)}`);
-  const { checkModelConfig } = await import('./config.ts');
-  const c = family(partial);
-  checkModelConfig(c, spec);
-  return c;
-}

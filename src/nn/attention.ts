@@ -1,11 +1,21 @@
 /**
  * Causal self-attention with grouped-query heads (MHA when nKvHeads = nHeads, MQA when 1):
  *   q, k, v = x Wq, x Wk, x Wv;  (RoPE on q, k);  y = softmax(q k^T / sqrt(d) + mask) v;  out = y Wo
- * Training runs through the autograd ops; inference with a KV cache calls the kernels directly on
- * a ragged batch (the rows of several sequences stacked, each with its own past length).
+ * One path: `qkv` makes the projections for training and for inference, then the attention op of
+ * src/tensor/ops/attention.ts runs on them, with autograd (`forward`) or on a KV cache
+ * (`forwardCached`, a ragged batch of rows from several sequences, each with its own past).
  */
-import { kernels } from '../kernels/index.ts';
-import { attention, type Rng, type RopeTable, reshape, rope, type Tensor } from '../tensor/index.ts';
+import {
+  attention,
+  attentionCached,
+  attentionWeights,
+  type CachedRows,
+  type Rng,
+  type RopeTable,
+  reshape,
+  rope,
+  type Tensor,
+} from '../tensor/index.ts';
 import type { StaticKVCache } from './kv_cache.ts';
 import { Linear } from './linear.ts';
 import { Module } from './module.ts';
@@ -48,84 +58,60 @@ export class Attention extends Module {
     this.wo = this.child('wo', new Linear(H * D, C, cfg.outBias, rng, projStd));
   }
 
-  /** x: [B, T, C] -> [B, T, C] (training and full recompute). */
-  forward(x: Tensor, rot: RopeTable | null): Tensor {
+  /**
+   * x: [B, T, C] -> q: [B, T, H, D], k and v: [B, T, Hkv, D], with RoPE on q and k when `rot`.
+   * positions: of each token (see `rope`); a number p means row b's token t is at p + t.
+   */
+  qkv(
+    x: Tensor,
+    rot: RopeTable | null,
+    positions: number | Int32Array = 0,
+  ): { q: Tensor; k: Tensor; v: Tensor } {
     const [B, T] = x.shape;
     const { nHeads: H, nKvHeads: Hkv, headDim: D } = this.cfg;
     let q = reshape(this.wq.forward(x), [B, T, H, D]);
     let k = reshape(this.wk.forward(x), [B, T, Hkv, D]);
     const v = reshape(this.wv.forward(x), [B, T, Hkv, D]);
     if (rot) {
-      q = rope(q, rot);
-      k = rope(k, rot);
+      q = rope(q, rot, positions);
+      k = rope(k, rot, positions);
     }
-    const y = attention(q, k, v, { causal: this.cfg.causal, qOffset: 0 }); // [B, T, H, D]
-    return this.wo.forward(reshape(y, [B, T, H * D]));
+    return { q, k, v };
   }
 
   /**
-   * Inference: x [N, C] holds the new rows of several sequences (segments); their keys and values
-   * are appended to the cache of `layer`, and attention sees each sequence's past. Writes [N, C].
-   * Does not advance cache.lengths (the model does, after the last layer).
+   * x: [B, T, C] -> [B, T, C] (training and full recompute). `weights`, when given, receives the
+   * attention probabilities [B, H, T, T] (the playground's heatmap).
+   */
+  forward(x: Tensor, rot: RopeTable | null, weights?: (p: Tensor) => void): Tensor {
+    const [B, T] = x.shape;
+    const { q, k, v } = this.qkv(x, rot);
+    const causal = this.cfg.causal;
+    if (weights) weights(attentionWeights(q, k, { causal }));
+    const y = attention(q, k, v, { causal, qOffset: 0 }); // [B, T, H, D]
+    return this.wo.forward(reshape(y, [B, T, this.cfg.nHeads * this.cfg.headDim]));
+  }
+
+  /**
+   * Inference (no autograd): x: [N, C] holds the new rows of several sequences (segments). Their
+   * keys and values are appended to the cache of `layer`, and each sequence attends to its own
+   * past. -> [N, C]. Does not advance cache.lengths (the model does, after the last layer).
    */
   forwardCached(
-    x: Float32Array,
-    N: number,
+    x: Tensor,
     segments: readonly Segment[],
     cache: StaticKVCache,
     layer: number,
     rot: RopeTable | null,
-    out: Float32Array,
-  ): void {
-    const kern = kernels();
-    const { nHeads: H, nKvHeads: Hkv, headDim: D, causal } = this.cfg;
-    const q = new Float32Array(N * H * D);
-    const k = new Float32Array(N * Hkv * D);
-    const v = new Float32Array(N * Hkv * D);
-    this.wq.apply(x, N, q);
-    this.wk.apply(x, N, k);
-    this.wv.apply(x, N, v);
-    const y = new Float32Array(N * H * D);
-    const scale = 1 / Math.sqrt(D);
-    for (const s of segments) {
-      const past = cache.lengths[s.seq];
-      if (past + s.length > cache.maxLen) {
-        throw new Error(
-          `KV cache full: sequence ${s.seq} has ${past} tokens, ${s.length} more exceed ${cache.maxLen}`,
-        );
-      }
-      const qs = q.subarray(s.start * H * D, (s.start + s.length) * H * D);
-      const ks = k.subarray(s.start * Hkv * D, (s.start + s.length) * Hkv * D);
-      const vs = v.subarray(s.start * Hkv * D, (s.start + s.length) * Hkv * D);
-      if (rot) {
-        kern.rope(qs, qs, rot.cos, rot.sin, 1, s.length, H, D, rot.rotDim, past, rot.interleaved, false);
-        kern.rope(ks, ks, rot.cos, rot.sin, 1, s.length, Hkv, D, rot.rotDim, past, rot.interleaved, false);
-      }
-      const base = s.seq * cache.batchStride;
-      cache.k[layer].set(ks, base + past * Hkv * D);
-      cache.v[layer].set(vs, base + past * Hkv * D);
-      const kc = cache.k[layer].subarray(base, base + cache.batchStride);
-      const vc = cache.v[layer].subarray(base, base + cache.batchStride);
-      const lse = new Float32Array(H * s.length);
-      const ys = y.subarray(s.start * H * D, (s.start + s.length) * H * D);
-      kern.attentionForward(
-        qs,
-        kc,
-        vc,
-        ys,
-        lse,
-        1,
-        s.length,
-        past + s.length,
-        H,
-        Hkv,
-        D,
-        cache.batchStride,
-        past,
-        scale,
-        causal,
-      );
-    }
-    this.wo.apply(y, N, out);
+  ): Tensor {
+    const N = x.shape[0];
+    const { nHeads: H, nKvHeads: Hkv, headDim: D } = this.cfg;
+    const rows: CachedRows[] = segments.map((s) => ({ ...s, past: cache.lengths[s.seq] }));
+    const positions = new Int32Array(N);
+    for (const r of rows) for (let i = 0; i < r.length; i++) positions[r.start + i] = r.past + i;
+    const { q, k, v } = this.qkv(reshape(x, [1, N, -1]), rot, positions); // q: [1, N, H, D]
+    for (const r of rows) cache.append(layer, r.seq, k.data, v.data, r.start, r.length);
+    const y = attentionCached(reshape(q, [N, H, D]), cache.store(layer), rows, { causal: this.cfg.causal });
+    return this.wo.forward(reshape(y, [N, H * D]));
   }
 }

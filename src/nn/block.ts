@@ -2,7 +2,7 @@
  * A transformer block. Pre-norm (GPT-2, Llama): x += attn(norm1(x)); x += mlp(norm2(x)).
  * Post-norm (BERT): x = norm1(x + attn(x)); x = norm2(x + mlp(x)).
  */
-import { add, dropout, type Rng, type RopeTable, Tensor } from '../tensor/index.ts';
+import { add, dropout, type Rng, type RopeTable, type Tensor } from '../tensor/index.ts';
 import { Attention, type Segment } from './attention.ts';
 import type { StaticKVCache } from './kv_cache.ts';
 import { type FfnType, MLP } from './mlp.ts';
@@ -73,14 +73,19 @@ export class Block extends Module {
     );
   }
 
-  /** x: [B, T, C] -> [B, T, C] */
-  forward(x: Tensor, rot: RopeTable | null, drop: { p: number; rng: Rng; training: boolean }): Tensor {
+  /** x: [B, T, C] -> [B, T, C]. `weights` receives the attention probabilities [B, H, T, T]. */
+  forward(
+    x: Tensor,
+    rot: RopeTable | null,
+    drop: { p: number; rng: Rng; training: boolean },
+    weights?: (p: Tensor) => void,
+  ): Tensor {
     const d = (t: Tensor) => dropout(t, drop.p, drop.rng, drop.training);
     if (this.postNorm) {
-      x = this.attentionNorm.forward(add(x, d(this.attention.forward(x, rot))));
+      x = this.attentionNorm.forward(add(x, d(this.attention.forward(x, rot, weights))));
       return this.ffnNorm.forward(add(x, d(this.feedForward.forward(x))));
     }
-    x = add(x, d(this.attention.forward(this.attentionNorm.forward(x), rot)));
+    x = add(x, d(this.attention.forward(this.attentionNorm.forward(x), rot, weights)));
     return add(x, d(this.feedForward.forward(this.ffnNorm.forward(x))));
   }
 
@@ -92,11 +97,7 @@ export class Block extends Module {
     layer: number,
     rot: RopeTable | null,
   ): Tensor {
-    const N = x.shape[0];
-    const h = this.attentionNorm.forward(x);
-    const a = Tensor.empty([N, this.config.dModel]);
-    this.attention.forwardCached(h.data, N, segments, cache, layer, rot, a.data);
-    x = add(x, a);
+    x = add(x, this.attention.forwardCached(this.attentionNorm.forward(x), segments, cache, layer, rot));
     return add(x, this.feedForward.forward(this.ffnNorm.forward(x)));
   }
 }

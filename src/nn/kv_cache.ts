@@ -2,6 +2,7 @@
  * The KV cache: for every layer, keys and values of past tokens, [batch, maxLen, nKvHeads, headDim],
  * allocated once up front. Sequences of a batch grow independently (`lengths`).
  */
+import type { KVStore } from '../tensor/index.ts';
 
 /** Keys and values of past tokens, per sequence of a batch (sequences may have different lengths). */
 export interface KVCache {
@@ -44,6 +45,31 @@ export class StaticKVCache implements KVCache {
   /** layers x 2 x nKvHeads x headDim x maxLen x batch x 4 bytes. */
   get bytes(): number {
     return this.nLayers * 2 * this.nKvHeads * this.headDim * this.maxLen * this.batch * 4;
+  }
+
+  /** The keys and values of `layer`, as the cached attention op reads them. */
+  store(layer: number): KVStore {
+    this.check();
+    return { k: this.k[layer], v: this.v[layer], nKvHeads: this.nKvHeads, seqStride: this.batchStride };
+  }
+
+  /**
+   * Writes rows [from, from + n) of k and v ([*, nKvHeads, headDim]) after sequence `seq`'s past
+   * tokens in `layer` (lengths advance separately, once every layer has its rows).
+   */
+  append(layer: number, seq: number, k: Float32Array, v: Float32Array, from: number, n: number): void {
+    this.check();
+    const past = this.lengths[seq];
+    if (past + n > this.maxLen)
+      throw new Error(`KV cache full: sequence ${seq} has ${past} tokens, ${n} more exceed ${this.maxLen}`);
+    const row = this.nKvHeads * this.headDim;
+    const at = seq * this.batchStride + past * row;
+    this.k[layer].set(k.subarray(from * row, (from + n) * row), at);
+    this.v[layer].set(v.subarray(from * row, (from + n) * row), at);
+  }
+
+  private check(): void {
+    if (this.disposed) throw new Error('KV cache used after dispose()');
   }
 
   reset(b: number): void {

@@ -294,6 +294,7 @@ export class Scheduler {
         this.reap();
         this.admit();
         if (this.stats.active === 0 && this.waiting.length === 0) {
+          if (this.closedFlag) this.cache.dispose(); // closed and drained: nothing reads it again
           clearPool();
           return;
         }

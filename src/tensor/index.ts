@@ -1,10 +1,18 @@
 /** The tensor engine: Tensor, autograd, and the ops (each op = forward + backward on the kernels). */
 export { backward, gradOf, isGradEnabled, keep, noGrad, record, tidy } from './autograd.ts';
 export { type GeluApprox, gelu, silu, swiglu } from './ops/activation.ts';
-export { type AttentionOptions, attention } from './ops/attention.ts';
+export {
+  type AttentionOptions,
+  attention,
+  attentionCached,
+  attentionWeights,
+  type CachedRows,
+  type KVStore,
+} from './ops/attention.ts';
 export { dropout } from './ops/dropout.ts';
 export { add, addScalar, broadcastShapes, div, mul, scale, sub } from './ops/elementwise.ts';
 export { embedding } from './ops/embedding.ts';
+export { linear } from './ops/linear.ts';
 export { crossEntropy, gatherLogProbs, IGNORE_INDEX } from './ops/loss.ts';
 export { type MatmulOptions, matmul } from './ops/matmul.ts';
 export { layerNorm, rmsNorm } from './ops/norm.ts';

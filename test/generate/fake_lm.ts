@@ -34,6 +34,8 @@ export class FakeCache implements KVCache {
 export class FakeLM implements CausalLM {
   /** Per extend call: how many tokens each sequence was fed. */
   readonly calls: number[][] = [];
+  /** Every cache handed out, so tests can see that each was disposed. */
+  readonly caches: FakeCache[] = [];
   constructor(
     readonly vocabSize: number,
     readonly contextLength: number,
@@ -42,7 +44,9 @@ export class FakeLM implements CausalLM {
 
   createCache(batch: number, maxLen: number): FakeCache {
     if (maxLen > this.contextLength) throw new Error(`cache of ${maxLen} exceeds the context`);
-    return new FakeCache(batch, maxLen);
+    const cache = new FakeCache(batch, maxLen);
+    this.caches.push(cache);
+    return cache;
   }
 
   extend(tokens: readonly Int32Array[], cache: KVCache): (Float32Array | null)[] {

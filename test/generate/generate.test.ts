@@ -281,6 +281,10 @@ test('an abort signal ends running sequences with finishReason abort', async () 
     ],
   );
   assert.equal(model.calls.length, 3);
+  assert.ok(
+    model.caches.every((c) => c.disposed),
+    'the KV cache is disposed when a run ends early',
+  );
   const pre = new AbortController();
   pre.abort();
   const fresh = new FakeLM(50, 256, hashLogits(50));
@@ -301,4 +305,13 @@ test('the stream yields to the event loop between steps', async () => {
   await generate(model, [[1]], { maxNewTokens: 50, seed: 0 });
   running = false;
   assert.ok(ticks >= 45, `another task ran ${ticks} times during 50 steps`);
+});
+
+test('the KV cache is disposed when generation ends, and when the consumer stops reading', async () => {
+  const model = new FakeLM(50, 256, hashLogits(50));
+  await generate(model, [[1], [2]], { maxNewTokens: 4, seed: 0 });
+  for await (const p of generateStream(model, [[1]], { maxNewTokens: 50, seed: 0 }))
+    if (p.tokenId !== null) break;
+  assert.equal(model.caches.length, 2);
+  assert.ok(model.caches.every((c) => c.disposed));
 });

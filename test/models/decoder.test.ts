@@ -109,6 +109,20 @@ for (const backend of BACKENDS) {
       const cache = model.createCache(1, 4);
       model.extend([new Int32Array([1, 2, 3, 4])], cache);
       assert.throws(() => model.extend([new Int32Array([1])], cache), /KV cache full/);
+      cache.dispose();
+      assert.throws(() => model.extend([new Int32Array([1])], cache), /KV cache used after dispose/);
+    });
+
+    test('a sliding window shorter than the context is refused, naming the fields; a longer one is full attention', () => {
+      const llama = { ...CONFIGS['llama (GQA)'], arch: 'mistral' as const };
+      assert.throws(
+        () => new DecoderLM({ ...llama, slidingWindow: 16 }),
+        /sliding_window 16 is shorter than the context length 32 \(max_position_embeddings\).*at most 16/,
+      );
+      const full = new DecoderLM({ ...llama, slidingWindow: null });
+      const windowed = new DecoderLM({ ...llama, slidingWindow: 32 });
+      const ids = Int32Array.from({ length: 32 }, (_, i) => (i * 7) % 61);
+      assert.deepEqual(windowed.forward(ids, 1, 32).toArray(), full.forward(ids, 1, 32).toArray());
     });
   });
 }

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
+import type { CausalLM, KVCache } from '../../src/models/causal_lm.ts';
+import type { StaticKVCache } from '../../src/nn/kv_cache.ts';
 import { createApp } from '../../src/serve/app.ts';
 import { Scheduler } from '../../src/serve/scheduler.ts';
 import { type RunningServer, startServer } from '../../src/serve/server.ts';
@@ -215,4 +217,26 @@ test('Scheduler.beside: work beside the decode loop, batch at once, then maxQueu
   );
   assert.equal(await sched.beside(async () => 4), 4);
   sched.close();
+});
+
+test('Scheduler.close: once drained, the KV cache is disposed', async () => {
+  const m = tinyServeModel();
+  const caches: KVCache[] = [];
+  const model: CausalLM = {
+    vocabSize: m.model.vocabSize,
+    contextLength: m.model.contextLength,
+    createCache: (batch, maxLen) => {
+      const c = m.model.createCache(batch, maxLen);
+      caches.push(c);
+      return c;
+    },
+    extend: (tokens, cache) => m.model.extend(tokens, cache),
+  };
+  const sched = new Scheduler(model, { batch: 2 });
+  for await (const _ of sched.submit([{ prompt: [1, 2], index: 0 }], { maxNewTokens: 3, temperature: 0 }));
+  assert.equal((caches[0] as StaticKVCache).disposed, false, 'an open scheduler keeps its cache');
+  sched.close();
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal((caches[0] as StaticKVCache).disposed, true);
 });

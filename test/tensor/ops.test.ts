@@ -7,6 +7,8 @@ import { describe, test } from 'node:test';
 import {
   add,
   attention,
+  attentionCached,
+  attentionWeights,
   concat,
   crossEntropy,
   div,
@@ -15,6 +17,7 @@ import {
   gatherLogProbs,
   gelu,
   layerNorm,
+  linear,
   logSoftmax,
   matmul,
   mean,
@@ -222,6 +225,118 @@ for (const backend of BACKENDS) {
       fused.toArray().forEach((x, i) => {
         assert.ok(Math.abs(x - ref.data[i]) < 1e-5, `at ${i}: ${x} vs ${ref.data[i]}`);
       });
+    });
+
+    run(
+      'attentionWeights: rows of softmax(q k^T / sqrt(d) + mask), and weights @ v is the fused output',
+      () => {
+        for (const [Hq, Hkv, causal] of [
+          [4, 4, true],
+          [4, 2, true],
+          [6, 1, false],
+        ] as const) {
+          const [B, T, D] = [2, 5, 3];
+          const q = Tensor.randn([B, T, Hq, D], rng);
+          const k = Tensor.randn([B, T, Hkv, D], rng);
+          const v = Tensor.randn([B, T, Hkv, D], rng);
+          const P = attentionWeights(q, k, { causal }); // [B, Hq, T, T]
+          assert.deepEqual(P.shape, [B, Hq, T, T]);
+          const y = attention(q, k, v, { causal }).data; // [B, T, Hq, D]
+          const g = Hq / Hkv;
+          for (let b = 0; b < B; b++)
+            for (let h = 0; h < Hq; h++)
+              for (let i = 0; i < T; i++) {
+                const row = P.data.subarray(((b * Hq + h) * T + i) * T, ((b * Hq + h) * T + i + 1) * T);
+                const total = row.reduce((s2, x) => s2 + x, 0);
+                assert.ok(Math.abs(total - 1) < 1e-5, `row sums to ${total}`);
+                if (causal) for (let j = i + 1; j < T; j++) assert.equal(row[j], 0);
+                for (let d = 0; d < D; d++) {
+                  let ref = 0;
+                  for (let j = 0; j < T; j++)
+                    ref += row[j] * v.data[((b * T + j) * Hkv + Math.floor(h / g)) * D + d];
+                  const got = y[((b * T + i) * Hq + h) * D + d];
+                  assert.ok(Math.abs(got - ref) < 1e-5, `b${b} h${h} i${i} d${d}: ${got} vs ${ref}`);
+                }
+              }
+        }
+        const q = input([1, 3, 2, 4], rng);
+        const k = input([1, 3, 1, 4], rng);
+        gradcheck('attentionWeights', [q, k], (a, b) => attentionWeights(a, b));
+      },
+    );
+
+    run('attentionCached on a ragged batch equals attention over each whole sequence', () => {
+      const [Hq, Hkv, D, maxLen] = [4, 2, 3, 8];
+      // Sequence 0 holds 3 past tokens and gets 2 new ones; sequence 1 holds 0 and gets 4; 2 gets 1.
+      const seqs = [
+        { past: 3, fresh: 2 },
+        { past: 0, fresh: 4 },
+        { past: 5, fresh: 1 },
+      ];
+      const stride = maxLen * Hkv * D;
+      const store = {
+        k: new Float32Array(3 * stride),
+        v: new Float32Array(3 * stride),
+        nKvHeads: Hkv,
+        seqStride: stride,
+      };
+      const full = seqs.map(({ past, fresh }) => ({
+        q: Tensor.randn([1, past + fresh, Hq, D], rng),
+        k: Tensor.randn([1, past + fresh, Hkv, D], rng),
+        v: Tensor.randn([1, past + fresh, Hkv, D], rng),
+      }));
+      const N = seqs.reduce((n, s) => n + s.fresh, 0);
+      const q = Tensor.zeros([N, Hq, D]);
+      const rows: { seq: number; start: number; length: number; past: number }[] = [];
+      let start = 0;
+      seqs.forEach(({ past, fresh }, seq) => {
+        store.k.set(full[seq].k.data, seq * stride);
+        store.v.set(full[seq].v.data, seq * stride);
+        q.data.set(full[seq].q.data.subarray(past * Hq * D), start * Hq * D);
+        rows.push({ seq, start, length: fresh, past });
+        start += fresh;
+      });
+      const y = attentionCached(q, store, rows);
+      rows.forEach((r) => {
+        const ref = attention(full[r.seq].q, full[r.seq].k, full[r.seq].v).data.subarray(r.past * Hq * D);
+        const got = y.data.subarray(r.start * Hq * D, (r.start + r.length) * Hq * D);
+        got.forEach((x, i) =>
+          assert.ok(Math.abs(x - ref[i]) < 1e-5, `seq ${r.seq} at ${i}: ${x} vs ${ref[i]}`),
+        );
+      });
+    });
+
+    run('RoPE with a position per token equals RoPE with an offset per row', () => {
+      const table = ropeTable(4, 16);
+      const a = Tensor.randn([1, 3, 2, 4], rng);
+      const b = Tensor.randn([1, 2, 2, 4], rng);
+      // One ragged row: a at positions 5..7, then b at 0..1.
+      const both = Tensor.zeros([1, 5, 2, 4]);
+      both.data.set(a.data);
+      both.data.set(b.data, a.size);
+      const y = rope(both, table, Int32Array.of(5, 6, 7, 0, 1)).data;
+      const ref = [...rope(a, table, 5).data, ...rope(b, table, 0).data];
+      ref.forEach((x, i) => assert.ok(Math.abs(x - y[i]) < 1e-6, `at ${i}`));
+      const x = input([1, 5, 2, 4], rng);
+      gradcheck('rope positions', [x], (t) => rope(t, table, Int32Array.of(5, 6, 7, 0, 1)));
+      assert.throws(
+        () => rope(both, table, Int32Array.of(14, 15, 16, 0, 1)),
+        /position 16 beyond table size 16/,
+      );
+    });
+
+    run('linear: x @ W.T + b for any leading dims, gradients for x, W and b', () => {
+      const x = input([2, 3, 5], rng);
+      const w = input([4, 5], rng);
+      const b = input([4], rng);
+      gradcheck('linear with bias', [x, w, b], (t, u, c) => linear(t, u, c));
+      gradcheck('linear without bias', [x, w], (t, u) => linear(t, u));
+      const ref = add(matmul(x, w, { transB: true }), b).toArray();
+      linear(x, w, b)
+        .toArray()
+        .forEach((y, i) => assert.ok(Math.abs(y - ref[i]) < 1e-5));
+      assert.throws(() => linear(input([2, 4], rng), w), /does not end in the weight's 5 inputs/);
+      assert.throws(() => linear(x, w, input([3], rng)), /bias \[3\] does not match 4 outputs/);
     });
 
     run('crossEntropy with ignore index; gatherLogProbs', () => {

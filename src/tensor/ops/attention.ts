@@ -1,10 +1,19 @@
 /**
- * Fused scaled-dot-product attention: softmax(q @ k.T / sqrt(dk) + causal mask) @ v, computed
- * flash-style by the kernel (no [T, T] matrix), with grouped-query K/V sharing.
+ * Scaled dot-product attention, softmax(q @ k.T / sqrt(dk) + mask) @ v, in three forms that share
+ * one kernel (flash-style: online softmax, no [Tq, Tk] matrix) or, for the weights, one formula:
+ *   attention         training and full recompute, with autograd;
+ *   attentionCached   inference on a ragged batch whose keys and values live in a KV cache;
+ *   attentionWeights  the probabilities themselves, [B, Hq, Tq, Tk], for inspection (heatmaps).
+ * Query head h reads KV head floor(h / (Hq / Hkv)): MHA when Hkv = Hq, MQA when Hkv = 1, else GQA.
+ * Not handled: sliding windows and padding masks (the models refuse configs that need them).
  */
 import { kernels } from '../../kernels/index.ts';
 import { gradOf, record } from '../autograd.ts';
 import { Tensor } from '../tensor.ts';
+import { add, scale } from './elementwise.ts';
+import { matmul } from './matmul.ts';
+import { permute, reshape } from './shape.ts';
+import { softmax } from './softmax.ts';
 
 export interface AttentionOptions {
   causal?: boolean;
@@ -14,67 +23,134 @@ export interface AttentionOptions {
   qOffset?: number;
 }
 
-/**
- * q: [B, Tq, Hq, D], k and v: [B, Tk, Hkv, D] with Hq a multiple of Hkv -> out [B, Tq, Hq, D].
- */
-export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
-  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) {
-    throw new Error(`attention: q, k, v must be [B, T, H, D], got [${q.shape}], [${k.shape}], [${v.shape}]`);
+interface Dims {
+  B: number;
+  Tq: number;
+  Tk: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+}
+
+/** Checks q: [B, Tq, Hq, D] against k (and v): [B, Tk, Hkv, D]. */
+function dims(q: Tensor, k: Tensor, v: Tensor | null): Dims {
+  if (q.ndim !== 4 || k.ndim !== 4 || (v && v.ndim !== 4)) {
+    throw new Error(`attention: q, k, v must be [B, T, H, D], got [${q.shape}], [${k.shape}], [${v?.shape}]`);
   }
   const [B, Tq, Hq, D] = q.shape;
   const [Bk, Tk, Hkv, Dk] = k.shape;
-  if (Bk !== B || Dk !== D || v.shape.some((d, i) => d !== k.shape[i])) {
-    throw new Error(`attention: shapes q [${q.shape}], k [${k.shape}], v [${v.shape}] do not agree`);
+  if (Bk !== B || Dk !== D || (v && v.shape.some((d, i) => d !== k.shape[i]))) {
+    throw new Error(`attention: shapes q [${q.shape}], k [${k.shape}], v [${v?.shape}] do not agree`);
   }
   if (Hq % Hkv !== 0) throw new Error(`attention: ${Hq} query heads are not a multiple of ${Hkv} KV heads`);
+  return { B, Tq, Tk, Hq, Hkv, D };
+}
+
+/** q: [B, Tq, Hq, D], k and v: [B, Tk, Hkv, D] -> out [B, Tq, Hq, D]. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const { B, Tq, Tk, Hq, Hkv, D } = dims(q, k, v);
   const causal = options.causal ?? true;
-  const scale = options.scale ?? 1 / Math.sqrt(D);
+  const sc = options.scale ?? 1 / Math.sqrt(D);
   const qOffset = options.qOffset ?? Tk - Tq;
   const kern = kernels();
   const out = Tensor.empty(q.shape);
-  const lse = new Float32Array(B * Hq * Tq);
-  const kvStride = Tk * Hkv * D;
-  kern.attentionForward(
-    q.data,
-    k.data,
-    v.data,
-    out.data,
-    lse,
-    B,
-    Tq,
-    Tk,
-    Hq,
-    Hkv,
-    D,
-    kvStride,
-    qOffset,
-    scale,
-    causal,
-  );
+  const lse = new Float32Array(B * Hq * Tq); // logsumexp of each score row, kept for backward
+  const shape = [B, Tq, Tk, Hq, Hkv, D, Tk * Hkv * D, qOffset, sc, causal] as const;
+  kern.attentionForward(q.data, k.data, v.data, out.data, lse, ...shape);
   return record(out, 'attention', [q, k, v], (g) => {
     const dq = q.requiresGrad ? gradOf(q) : new Float32Array(q.size);
     const dk = k.requiresGrad ? gradOf(k) : new Float32Array(k.size);
     const dv = v.requiresGrad ? gradOf(v) : new Float32Array(v.size);
-    kern.attentionBackward(
-      q.data,
-      k.data,
-      v.data,
-      out.data,
-      g.data,
+    kern.attentionBackward(q.data, k.data, v.data, out.data, g.data, lse, dq, dk, dv, ...shape);
+  });
+}
+
+/** Keys and values of several sequences, each [S, maxLen, Hkv, D], owned by a KV cache. */
+export interface KVStore {
+  k: Float32Array;
+  v: Float32Array;
+  nKvHeads: number;
+  /** Floats from the start of one sequence to the next. */
+  seqStride: number;
+}
+
+/** Query rows [start, start + length) belong to sequence `seq`, which holds `past` earlier tokens. */
+export interface CachedRows {
+  seq: number;
+  start: number;
+  length: number;
+  past: number;
+}
+
+/**
+ * Inference on a ragged batch (no autograd): q: [N, Hq, D] holds the new rows of several
+ * sequences; each group of rows attends to its sequence's first past + length keys in `store`
+ * (the caller has appended the new keys and values there) -> out [N, Hq, D].
+ */
+export function attentionCached(
+  q: Tensor,
+  store: KVStore,
+  rows: readonly CachedRows[],
+  options: { causal?: boolean; scale?: number } = {},
+): Tensor {
+  if (q.ndim !== 3) throw new Error(`attentionCached: q must be [N, H, D], got [${q.shape}]`);
+  const [, Hq, D] = q.shape;
+  const Hkv = store.nKvHeads;
+  if (Hq % Hkv !== 0) throw new Error(`attention: ${Hq} query heads are not a multiple of ${Hkv} KV heads`);
+  const causal = options.causal ?? true;
+  const sc = options.scale ?? 1 / Math.sqrt(D);
+  const kern = kernels();
+  const out = Tensor.empty(q.shape);
+  const row = Hq * D;
+  for (const r of rows) {
+    const Tk = r.past + r.length;
+    const base = r.seq * store.seqStride;
+    if (Tk * Hkv * D > store.seqStride) throw new Error(`attentionCached: ${Tk} keys overflow the store`);
+    const qs = q.data.subarray(r.start * row, (r.start + r.length) * row);
+    const ys = out.data.subarray(r.start * row, (r.start + r.length) * row);
+    const kc = store.k.subarray(base, base + store.seqStride);
+    const vc = store.v.subarray(base, base + store.seqStride);
+    const lse = new Float32Array(Hq * r.length);
+    kern.attentionForward(
+      qs,
+      kc,
+      vc,
+      ys,
       lse,
-      dq,
-      dk,
-      dv,
-      B,
-      Tq,
+      1,
+      r.length,
       Tk,
       Hq,
       Hkv,
       D,
-      kvStride,
-      qOffset,
-      scale,
+      store.seqStride,
+      r.past,
+      sc,
       causal,
     );
-  });
+  }
+  return out;
+}
+
+/**
+ * The attention probabilities, P = softmax(q @ k.T * scale + mask): q: [B, Tq, Hq, D],
+ * k: [B, Tk, Hkv, D] -> [B, Hq, Tq, Tk], P[b, h, i, j] = how much query i attends to key j.
+ * Composed of ops, so it is differentiable, but it materialises [Tq, Tk] per head: for
+ * inspection, not training.
+ */
+export function attentionWeights(q: Tensor, k: Tensor, options: AttentionOptions = {}): Tensor {
+  const { B, Tq, Tk, Hq, Hkv, D } = dims(q, k, null);
+  const group = Hq / Hkv;
+  const qOffset = options.qOffset ?? Tk - Tq;
+  // Heads sharing a KV head are stacked along the rows so one batched GEMM serves the group.
+  const qh = reshape(permute(q, [0, 2, 1, 3]), [B, Hkv, group * Tq, D]); // [B, Hkv, group*Tq, D]
+  const kh = permute(k, [0, 2, 1, 3]); // [B, Hkv, Tk, D]
+  const scores = scale(matmul(qh, kh, { transB: true }), options.scale ?? 1 / Math.sqrt(D));
+  let s = reshape(scores, [B, Hq, Tq, Tk]);
+  if (options.causal ?? true) {
+    const mask = new Float32Array(Tq * Tk); // -inf above the diagonal shifted by qOffset
+    for (let i = 0; i < Tq; i++) for (let j = qOffset + i + 1; j < Tk; j++) mask[i * Tk + j] = -Infinity;
+    s = add(s, Tensor.wrap(mask, [Tq, Tk]));
+  }
+  return softmax(s);
 }

@@ -58,80 +58,86 @@ function isTrailing(a: Shape, b: Shape): boolean {
   return b.length <= a.length && b.every((d, i) => d === a[a.length - b.length + i]);
 }
 
-type Kind = 'add' | 'sub' | 'mul' | 'div';
+/**
+ * A binary op: its value and its partial derivatives. `linear` ops (constant derivatives) skip
+ * the elementwise product in backward; `kernel` names a same-shape kernel for the forward pass.
+ */
+interface BinaryOp {
+  f: (x: number, y: number) => number;
+  dfdx: (x: number, y: number) => number;
+  dfdy: (x: number, y: number) => number;
+  linear?: readonly [number, number];
+  kernel?: 'add' | 'mul';
+}
 
-function binary(kind: Kind, a: Tensor, b: Tensor): Tensor {
+const OPS: Record<'add' | 'sub' | 'mul' | 'div', BinaryOp> = {
+  add: { f: (x, y) => x + y, dfdx: () => 1, dfdy: () => 1, linear: [1, 1], kernel: 'add' },
+  sub: { f: (x, y) => x - y, dfdx: () => 1, dfdy: () => -1, linear: [1, -1] },
+  mul: { f: (x, y) => x * y, dfdx: (_, y) => y, dfdy: (x) => x, kernel: 'mul' },
+  div: { f: (x, y) => x / y, dfdx: (_, y) => 1 / y, dfdy: (x, y) => -x / (y * y) },
+};
+
+/**
+ * dst (shape `to`) += alpha * src (shape `from`) summed over the axes that `to` broadcast along:
+ * the gradient of a broadcast operand. Same shape is one axpy, a trailing bias one row sum.
+ */
+function sumToShape(src: Float32Array, from: Shape, to: Shape, dst: Float32Array, alpha: number): void {
+  const k = kernels();
+  const n = src.length;
+  const size = dst.length;
+  if (sameShape(from, to)) k.axpy(alpha, src, dst, n);
+  else if (isTrailing(from, to)) {
+    if (alpha === 1) k.sumRows(src, dst, n / size, size);
+    else {
+      const tmp = new Float32Array(size);
+      k.sumRows(src, tmp, n / size, size);
+      k.axpy(alpha, tmp, dst, size);
+    }
+  } else {
+    const map = indexMap(to, from);
+    for (let i = 0; i < n; i++) dst[map[i]] += alpha * src[i];
+  }
+}
+
+function binary(name: keyof typeof OPS, a: Tensor, b: Tensor): Tensor {
+  const op = OPS[name];
   const k = kernels();
   const shape = broadcastShapes(a.shape, b.shape);
   const out = Tensor.empty(shape);
   const n = out.size;
-  const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  const bias =
-    !same && sameShape(a.shape, shape) && isTrailing(shape, b.shape) && (kind === 'add' || kind === 'sub');
-  let ia: Int32Array | null = null;
-  let ib: Int32Array | null = null;
   const A = a.data;
   const B = b.data;
-  const Y = out.data;
-  if (same && kind === 'add') k.add(A, B, Y, n);
-  else if (same && kind === 'mul') k.mul(A, B, Y, n);
-  else if (bias && kind === 'add') k.addBias(A, B, Y, n / b.size, b.size);
+  const aFull = sameShape(a.shape, shape);
+  const bFull = sameShape(b.shape, shape);
+  // Flat index into each operand for every output element (null: the identity), built on demand:
+  // the kernel fast paths never need them.
+  let maps: [Int32Array | null, Int32Array | null] | null = null;
+  const indexMaps = () => {
+    maps ??= [aFull ? null : indexMap(a.shape, shape), bFull ? null : indexMap(b.shape, shape)];
+    return maps;
+  };
+  if (aFull && bFull && op.kernel) k[op.kernel](A, B, out.data, n);
+  else if (name === 'add' && aFull && isTrailing(shape, b.shape))
+    k.addBias(A, B, out.data, n / b.size, b.size);
   else {
-    ia = same ? null : indexMap(a.shape, shape);
-    ib = same ? null : indexMap(b.shape, shape);
-    for (let i = 0; i < n; i++) {
-      const x = A[ia ? ia[i] : i];
-      const y = B[ib ? ib[i] : i];
-      Y[i] = kind === 'add' ? x + y : kind === 'sub' ? x - y : kind === 'mul' ? x * y : x / y;
-    }
+    const [ia, ib] = indexMaps();
+    for (let i = 0; i < n; i++) out.data[i] = op.f(A[ia ? ia[i] : i], B[ib ? ib[i] : i]);
   }
-  return record(out, kind, [a, b], (g) => {
-    const G = g.data;
-    if (a.requiresGrad) {
-      const da = gradOf(a);
-      if (sameShape(a.shape, shape) && (kind === 'add' || kind === 'sub')) k.axpy(1, G, da, n);
-      else {
-        const map = ia ?? (sameShape(a.shape, shape) ? null : indexMap(a.shape, shape));
-        for (let i = 0; i < n; i++) {
-          const j = map ? map[i] : i;
-          const bv = B[ib ? ib[i] : sameShape(b.shape, shape) ? i : 0];
-          da[j] += kind === 'mul' ? G[i] * bv : kind === 'div' ? G[i] / bv : G[i];
-        }
+
+  return record(out, name, [a, b], (g) => {
+    [a, b].forEach((t, which) => {
+      if (!t.requiresGrad) return;
+      if (op.linear) {
+        sumToShape(g.data, shape, t.shape, gradOf(t), op.linear[which]);
+        return;
       }
-    }
-    if (b.requiresGrad) {
-      const db = gradOf(b);
-      if (sameShape(b.shape, shape) && kind === 'add') k.axpy(1, G, db, n);
-      else if (sameShape(b.shape, shape) && kind === 'sub') k.axpy(-1, G, db, n);
-      else if (
-        isTrailing(shape, b.shape) &&
-        (kind === 'add' || kind === 'sub') &&
-        !sameShape(b.shape, shape)
-      ) {
-        if (kind === 'add') k.sumRows(G, db, n / b.size, b.size);
-        else {
-          const tmp = new Float32Array(b.size);
-          k.sumRows(G, tmp, n / b.size, b.size);
-          k.axpy(-1, tmp, db, b.size);
-        }
-      } else {
-        const map = ib ?? (sameShape(b.shape, shape) ? null : indexMap(b.shape, shape));
-        const amap = ia ?? (sameShape(a.shape, shape) ? null : indexMap(a.shape, shape));
-        for (let i = 0; i < n; i++) {
-          const j = map ? map[i] : i;
-          const av = A[amap ? amap[i] : i];
-          const bv = B[j];
-          db[j] +=
-            kind === 'add'
-              ? G[i]
-              : kind === 'sub'
-                ? -G[i]
-                : kind === 'mul'
-                  ? G[i] * av
-                  : (-G[i] * av) / (bv * bv);
-        }
-      }
-    }
+      // d loss / d t = g * df/dt, elementwise over the broadcast shape, then summed back.
+      const df = which === 0 ? op.dfdx : op.dfdy;
+      const [ia, ib] = indexMaps();
+      const local = new Float32Array(n);
+      for (let i = 0; i < n; i++) local[i] = g.data[i] * df(A[ia ? ia[i] : i], B[ib ? ib[i] : i]);
+      sumToShape(local, shape, t.shape, gradOf(t), 1);
+    });
   });
 }
 
