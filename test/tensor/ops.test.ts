@@ -300,9 +300,9 @@ for (const backend of BACKENDS) {
       rows.forEach((r) => {
         const ref = attention(full[r.seq].q, full[r.seq].k, full[r.seq].v).data.subarray(r.past * Hq * D);
         const got = y.data.subarray(r.start * Hq * D, (r.start + r.length) * Hq * D);
-        got.forEach((x, i) =>
-          assert.ok(Math.abs(x - ref[i]) < 1e-5, `seq ${r.seq} at ${i}: ${x} vs ${ref[i]}`),
-        );
+        got.forEach((x, i) => {
+          assert.ok(Math.abs(x - ref[i]) < 1e-5, `seq ${r.seq} at ${i}: ${x} vs ${ref[i]}`);
+        });
       });
     });
 
@@ -316,7 +316,9 @@ for (const backend of BACKENDS) {
       both.data.set(b.data, a.size);
       const y = rope(both, table, Int32Array.of(5, 6, 7, 0, 1)).data;
       const ref = [...rope(a, table, 5).data, ...rope(b, table, 0).data];
-      ref.forEach((x, i) => assert.ok(Math.abs(x - y[i]) < 1e-6, `at ${i}`));
+      ref.forEach((x, i) => {
+        assert.ok(Math.abs(x - y[i]) < 1e-6, `at ${i}`);
+      });
       const x = input([1, 5, 2, 4], rng);
       gradcheck('rope positions', [x], (t) => rope(t, table, Int32Array.of(5, 6, 7, 0, 1)));
       assert.throws(
@@ -334,7 +336,9 @@ for (const backend of BACKENDS) {
       const ref = add(matmul(x, w, { transB: true }), b).toArray();
       linear(x, w, b)
         .toArray()
-        .forEach((y, i) => assert.ok(Math.abs(y - ref[i]) < 1e-5));
+        .forEach((y, i) => {
+          assert.ok(Math.abs(y - ref[i]) < 1e-5);
+        });
       assert.throws(() => linear(input([2, 4], rng), w), /does not end in the weight's 5 inputs/);
       assert.throws(() => linear(x, w, input([3], rng)), /bias \[3\] does not match 4 outputs/);
     });
