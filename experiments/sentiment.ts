@@ -25,6 +25,7 @@ import type { JsonValue } from '../src/io/checkpoint.ts';
 import { kernels } from '../src/kernels/index.ts';
 import { DecoderLM } from '../src/models/decoder.ts';
 import { PolicyWithValue, RewardModel } from '../src/models/heads.ts';
+import { saveRewardModel } from '../src/models/load_reward.ts';
 import { gpt2Config } from '../src/models/presets.ts';
 import { IGNORE_INDEX, Rng } from '../src/tensor/index.ts';
 import { AdamW } from '../src/train/adamw.ts';
@@ -269,7 +270,7 @@ const norm = normalizeRewardModel(rm, preferenceRows(trainPairs), CONTEXT);
 say(
   `  normalised to mean 0, std 1 on the SFT samples (removed mean ${norm.mean.toFixed(2)}, std ${norm.std.toFixed(2)})`,
 );
-rm.save(join(OUT, 'reward_model'), { tokenizerJson });
+saveRewardModel(join(OUT, 'reward_model'), rm, { tokenizerJson });
 freeze(rm.trunk);
 freeze(rm.head);
 

@@ -22,33 +22,11 @@ import { Encoder } from '../models/encoder.ts';
 import { saveModel } from '../models/load.ts';
 import { resolveConfig } from '../models/load_config.ts';
 import { PRESETS } from '../models/presets.ts';
+import { obviousSpecialIds } from '../tokenizers/load.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { optInt, optString, parseArgs, UsageError } from './args.ts';
 
 const USAGE = 'usage: xfmr init --config PRESET|FILE.json [--tokenizer tokenizer.json] --out DIR [--seed S]';
-
-/** End-of-sequence tokens of the common vocabularies (GPT-2/Qwen, Llama 2/Mistral, Llama 3, Gemma). */
-const EOS_NAMES = ['<|endoftext|>', '</s>', '<|end_of_text|>', '<eos>'];
-/** Beginning-of-sequence tokens (GPT-2 uses <|endoftext|> for both when it has no other). */
-const BOS_NAMES = ['<s>', '<|begin_of_text|>', '<bos>'];
-
-/** BOS/EOS ids when a tokenizer's special tokens name them unambiguously (else null). */
-export function obviousSpecialIds(tok: Pick<Tokenizer, 'specialTokens'>): {
-  bos: number | null;
-  eos: number | null;
-} {
-  const find = (names: string[]): number | null => {
-    for (const n of names) {
-      const id = tok.specialTokens.get(n);
-      if (id !== undefined) return id;
-    }
-    return null;
-  };
-  const eos = find(EOS_NAMES);
-  let bos = find(BOS_NAMES);
-  if (bos === null && eos !== null && tok.specialTokens.get('<|endoftext|>') === eos) bos = eos;
-  return { bos, eos };
-}
 
 /** The vocabulary size a config FILE states itself (vocabSize or vocab_size), if any. */
 function statedVocabSize(spec: string): number | undefined {

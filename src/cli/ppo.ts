@@ -6,8 +6,9 @@
  * policy as a model directory and TRL's metrics per iteration to OUT/metrics.jsonl.
  */
 import { readFileSync } from 'node:fs';
-import { PolicyWithValue, RewardModel } from '../models/heads.ts';
+import { PolicyWithValue } from '../models/heads.ts';
 import { saveModel } from '../models/load.ts';
+import { loadRewardModel } from '../models/load_reward.ts';
 import { Rng } from '../tensor/index.ts';
 import { freeze, referenceModel } from '../train/logprobs.ts';
 import { PpoTrainer } from '../train/ppo.ts';
@@ -52,7 +53,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const prompts = parsePromptJsonl(text, promptFile).map((r) => encodePrompt(r, m.renderer));
   if (prompts.length === 0) throw new Error(`--prompts ${promptFile}: no prompts`);
-  const { rm } = RewardModel.load(rmDir);
+  const { rm } = loadRewardModel(rmDir);
   if (rm.trunk.config.vocabSize !== m.model.config.vocabSize)
     throw new UsageError(
       `--reward ${rmDir}: vocabulary ${rm.trunk.config.vocabSize} differs from the policy's ${m.model.config.vocabSize} (same tokenizer needed)`,

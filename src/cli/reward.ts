@@ -12,6 +12,7 @@ import type { JsonValue } from '../io/checkpoint.ts';
 import type { DecoderLM } from '../models/decoder.ts';
 import { RewardModel } from '../models/heads.ts';
 import { loadDecoder } from '../models/load.ts';
+import { saveRewardModel } from '../models/load_reward.ts';
 import { EOS_NAMES, findSpecial, loadTokenizer } from '../tokenizers/load.ts';
 import {
   buildPreferenceExample,
@@ -148,7 +149,7 @@ export async function run(argv: string[]): Promise<void> {
       `scores normalised to mean 0, std 1 on the training responses (mean ${n.mean.toFixed(3)}, std ${n.std.toFixed(3)} removed)\n`,
     );
   }
-  rm.save(out, { tokenizerJson: m.tokenizerJson, chatTemplate: m.chatTemplate });
+  saveRewardModel(out, rm, { tokenizerJson: m.tokenizerJson, chatTemplate: m.chatTemplate });
   const summary = { out, steps, train_loss: result.train.at(-1)?.loss ?? null, eval: result.eval };
   if (a.options.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else

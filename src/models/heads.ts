@@ -8,19 +8,13 @@
  *   r = score(h[b, last[b]])     // [B]
  *   V = value(h)                 // [B, T]
  *
- * A reward model directory is a model directory (the trunk, Hugging Face layout) plus
- * `score_head.safetensors` holding `score.weight` [1, C] and `score.bias` [1].
+ * Reward model directories (the trunk plus `score_head.safetensors`) are read and written by
+ * load_reward.ts.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { JsonObject, JsonValue } from '../io/checkpoint.ts';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
-import { toFloat32 } from '../io/tensors.ts';
 import { Linear } from '../nn/linear.ts';
 import { Module } from '../nn/module.ts';
 import { gradOf, matmul, Rng, record, reshape, Tensor } from '../tensor/index.ts';
 import type { DecoderLM } from './decoder.ts';
-import { loadDecoder, saveModel } from './load.ts';
 
 /** y = h @ w.T + b with one output: [..., C] -> [...]. */
 export class ScalarHead extends Module {
@@ -88,44 +82,7 @@ export class RewardModel {
     const h = this.trunk.hidden(ids, B, T); // [B, T, C]
     return this.head.forward(gatherRows(h, last)); // [B]
   }
-
-  save(
-    dir: string,
-    extra: { tokenizerJson?: JsonValue; chatTemplate?: string; generationConfig?: JsonObject } = {},
-  ): void {
-    saveModel(dir, this.trunk, extra);
-    const C = this.trunk.config.dModel;
-    writeSafetensors(join(dir, SCORE_FILE), [
-      { name: 'score.weight', shape: [1, C], dtype: 'F32', data: this.head.proj.weight.data },
-      {
-        name: 'score.bias',
-        shape: [1],
-        dtype: 'F32',
-        data: this.head.proj.bias?.data ?? new Float32Array(1),
-      },
-    ]);
-  }
-
-  /** Loads a directory written by save(). */
-  static load(dir: string): { rm: RewardModel; tokenizerJson?: JsonValue; chatTemplate?: string } {
-    const path = join(dir, SCORE_FILE);
-    if (!existsSync(path))
-      throw new Error(`${dir}: not a reward model (no ${SCORE_FILE}); train one with xfmr reward train`);
-    const loaded = loadDecoder(dir);
-    const rm = new RewardModel(loaded.model);
-    const { tensors } = readSafetensors(path);
-    const w = tensors.get('score.weight');
-    const b = tensors.get('score.bias');
-    const C = loaded.config.dModel;
-    if (!w || toFloat32(w).length !== C) throw new Error(`${path}: score.weight must have shape [1, ${C}]`);
-    if (!b || toFloat32(b).length !== 1) throw new Error(`${path}: score.bias must have shape [1]`);
-    rm.head.proj.weight.data.set(toFloat32(w));
-    rm.head.proj.bias?.data.set(toFloat32(b));
-    return { rm, tokenizerJson: loaded.tokenizerJson, chatTemplate: loaded.chatTemplate };
-  }
 }
-
-export const SCORE_FILE = 'score_head.safetensors';
 
 /**
  * The PPO actor-critic on one shared trunk: the policy's LM head gives the logits, a value head

@@ -9,8 +9,8 @@ import { serve } from '@hono/node-server';
 import { eosTokenIds, loadDecoder } from '../models/load.ts';
 import { loadChatTemplate } from '../tokenizers/chat_template.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
-import { type AppOptions, createApp, type ServeModel, type ServeStats } from './app.ts';
-import type { Scheduler } from './scheduler.ts';
+import { type AppOptions, createApp, type ServeModel } from './app.ts';
+import type { Scheduler, ServeStats } from './scheduler.ts';
 
 export interface ServerOptions extends AppOptions {
   host?: string;

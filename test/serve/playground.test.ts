@@ -15,7 +15,7 @@ import {
   JsonlTail,
   type MetricsResponse,
   type PlaygroundInfo,
-} from '../../src/serve/playground.ts';
+} from '../../src/serve/routes/playground.ts';
 import { loadTokenizerJson } from '../../src/tokenizers/tokenizer_json.ts';
 import { byteLevelTokenizerJson } from '../cli/helpers.ts';
 import { FakeLM } from '../generate/fake_lm.ts';

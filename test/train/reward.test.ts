@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { gatherRows, RewardModel } from '../../src/models/heads.ts';
+import { loadRewardModel, saveRewardModel } from '../../src/models/load_reward.ts';
 import { llamaConfig } from '../../src/models/presets.ts';
 import { backward, Rng, Tensor } from '../../src/tensor/index.ts';
 import { responseBatch } from '../../src/train/logprobs.ts';
@@ -80,10 +81,10 @@ test('the reward model reads the last token: padding after it changes nothing; s
   assert.ok(Math.abs(a - b) < 1e-5, `${a} vs ${b}`);
   const dir = mkdtempSync(join(tmpdir(), 'xfmr-rm-'));
   try {
-    rm.save(dir);
-    const { rm: back } = RewardModel.load(dir);
+    saveRewardModel(dir, rm);
+    const { rm: back } = loadRewardModel(dir);
     assert.deepEqual(scoreResponses(back, padded), scoreResponses(rm, padded));
-    assert.throws(() => RewardModel.load(join(dir, 'nope')), /not a reward model/);
+    assert.throws(() => loadRewardModel(join(dir, 'nope')), /not a reward model/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

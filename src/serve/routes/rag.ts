@@ -16,17 +16,17 @@
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import type { GenerateOptions } from '../generate/generate.ts';
-import { searchQuote } from '../generate/quote_search.ts';
-import { createEmbedder, type Embedder } from '../rag/embedder.ts';
-import { type CompleteOptions, type Generator, truncateWith } from '../rag/generator.ts';
-import { buildPrompt } from '../rag/prompt.ts';
-import { type RetrievalMode, retrieve } from '../rag/retriever.ts';
-import { SqliteStore } from '../rag/sqlite_store.ts';
-import type { ServeModel } from './app.ts';
-import { ApiError, bad, parse, readJson, submitError, unknownModel } from './errors.ts';
-import type { Scheduler } from './scheduler.ts';
-import { sse } from './sse.ts';
+import type { GenerateOptions } from '../../generate/generate.ts';
+import { searchQuote } from '../../generate/quote_search.ts';
+import { createEmbedder, type Embedder } from '../../rag/embedder.ts';
+import { type CompleteOptions, type Generator, truncateWith } from '../../rag/generator.ts';
+import { buildPrompt } from '../../rag/prompt.ts';
+import { type RetrievalMode, retrieve } from '../../rag/retriever.ts';
+import { SqliteStore } from '../../rag/sqlite_store.ts';
+import type { ServeModel } from '../app.ts';
+import { ApiError, bad, parse, readJson, submitError, unknownModel } from '../errors.ts';
+import type { Scheduler } from '../scheduler.ts';
+import { sse } from '../sse.ts';
 
 /** An opened index and the embedder its vectors came from. */
 export interface RagIndex {

@@ -14,8 +14,8 @@
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import type { Embedder } from '../rag/embedder.ts';
-import { bad, parse, readJson, unknownModel } from './errors.ts';
+import type { Embedder } from '../../rag/embedder.ts';
+import { bad, parse, readJson, unknownModel } from '../errors.ts';
 
 const MAX_INPUTS = 2048;
 

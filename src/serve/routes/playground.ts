@@ -14,16 +14,17 @@ import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync } f
 import { extname } from 'node:path';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { attentionMap } from '../models/attention_map.ts';
-import { DecoderLM } from '../models/decoder.ts';
-import { ApiError, type AppOptions, type ServeModel } from './app.ts';
+import { attentionMap } from '../../models/attention_map.ts';
+import { DecoderLM } from '../../models/decoder.ts';
+import type { AppOptions, ServeModel } from '../app.ts';
+import { ApiError } from '../errors.ts';
 
 /** Longest prompt the attention view takes: a [T][T] map of 64 tokens is 4096 numbers. */
 export const ATTENTION_MAX_TOKENS = 64;
 /** Most metrics records in one answer; the client asks again from `next` for the rest. */
 export const METRICS_MAX_RECORDS = 5000;
 
-const ASSETS = new URL('./playground/', import.meta.url);
+const ASSETS = new URL('../playground/', import.meta.url);
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
