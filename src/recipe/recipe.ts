@@ -29,7 +29,7 @@ import { AdamW } from '../train/adamw.ts';
 import { BatchLoader, TokenShard, writeShards } from '../train/data.ts';
 import { cacheReferenceLogProbs, evaluateDpo, trainDpo } from '../train/dpo.ts';
 import { disposeModel, referenceModel } from '../train/logprobs.ts';
-import { trainLoop } from '../train/loop.ts';
+import { lmTask, trainLoop } from '../train/loop.ts';
 import type { PreferenceExample } from '../train/preference_data.ts';
 import { buildExample, type SftExample } from '../train/sft.ts';
 import { LengthGroupedBatches } from './batches.ts';
@@ -272,9 +272,13 @@ export async function runRecipe(
     log(`pretrain: ${(model.numParameters() / 1e6).toFixed(2)}M parameters, ${ids.length} tokens`);
     const opt = new AdamW(model.parameters(), { lr: p.lr, weightDecay: 0.1, beta2: 0.95 });
     const r = await trainLoop(
-      model,
+      lmTask(model, {
+        next: () => loader.next(),
+        evalBatches: () => valLoader.evalBatches(4),
+        state: () => loader.state(),
+        setState: (st) => loader.setState(st),
+      }),
       opt,
-      { next: () => loader.next(), rng: loader.rng, evalBatches: () => valLoader.evalBatches(4) },
       {
         out: join(work, 'pretrain'),
         steps: p.steps,
@@ -342,7 +346,7 @@ export async function runRecipe(
         `${steps} steps of ${s.batchSize} examples (${perStep.toFixed(0)} tokens a batch with padding)`,
     );
     const opt = new AdamW(model.parameters(), { lr: s.lr, weightDecay: 0 });
-    const r = await trainLoop(model, opt, data, {
+    const r = await trainLoop(lmTask(model, data), opt, {
       out: join(work, 'sft'),
       steps,
       gradAccum: 1,
@@ -372,7 +376,7 @@ export async function runRecipe(
   });
 
   // 5. DPO
-  await timed(stages, 'dpo', log, () => {
+  await timed(stages, 'dpo', log, async () => {
     const d = cfg.dpo;
     const pairs = preferencePairs(d.pairs, cfg.seed + 41);
     writeFileSync(join(work, 'dpo.jsonl'), pairs.map((p) => JSON.stringify(p)).join('\n'));
@@ -403,9 +407,10 @@ export async function runRecipe(
       seed: cfg.seed + 51,
     };
     const before = evaluateDpo(model, held, heldCache, o, 16);
-    const logs = trainDpo(model, train, cache, {
+    const r = await trainDpo(model, train, cache, {
       ...o,
-      onLog: (l) => {
+      out: join(work, 'dpo'),
+      onStep: (l) => {
         if (l.step % 10 === 0 || l.step === d.steps)
           log(
             `dpo step ${l.step}: loss ${l.loss.toFixed(4)} accuracy ${(100 * l['rewards/accuracies']).toFixed(0)}% margin ${l['rewards/margins'].toFixed(3)}`,
@@ -417,7 +422,7 @@ export async function runRecipe(
     return {
       report: {
         pairs: train.length,
-        final_loss: logs.at(-1)?.loss ?? null,
+        final_loss: r.losses.at(-1) ?? null,
         held_accuracy_before: before['rewards/accuracies'],
         held_accuracy_after: after['rewards/accuracies'],
         held_margin_after: after['rewards/margins'],
