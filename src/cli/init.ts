@@ -21,13 +21,12 @@ import { DecoderLM } from '../models/decoder.ts';
 import { Encoder } from '../models/encoder.ts';
 import { saveModel } from '../models/load.ts';
 import { PRESETS, resolveConfig } from '../models/presets.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { optInt, optString, parseArgs, UsageError } from './args.ts';
 
 const USAGE = 'usage: xfmr init --config PRESET|FILE.json [--tokenizer tokenizer.json] --out DIR [--seed S]';
 
-/** End-of-sequence tokens of the common vocabularies (GPT-2/Qwen, Llama 2/Mistral, Llama 3, Gemma). */
-const EOS_NAMES = ['<|endoftext|>', '</s>', '<|end_of_text|>', '<eos>'];
 /** Beginning-of-sequence tokens (GPT-2 uses <|endoftext|> for both when it has no other). */
 const BOS_NAMES = ['<s>', '<|begin_of_text|>', '<bos>'];
 
@@ -43,7 +42,7 @@ export function obviousSpecialIds(tok: Pick<Tokenizer, 'specialTokens'>): {
     }
     return null;
   };
-  const eos = find(EOS_NAMES);
+  const eos = resolveEos({ tokenizer: tok })[0] ?? null;
   let bos = find(BOS_NAMES);
   if (bos === null && eos !== null && tok.specialTokens.get('<|endoftext|>') === eos) bos = eos;
   return { bos, eos };

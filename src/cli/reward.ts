@@ -12,7 +12,8 @@ import type { JsonValue } from '../io/checkpoint.ts';
 import type { DecoderLM } from '../models/decoder.ts';
 import { RewardModel } from '../models/heads.ts';
 import { loadDecoder } from '../models/load.ts';
-import { EOS_NAMES, findSpecial, loadTokenizer } from '../tokenizers/load.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
+import { loadTokenizer } from '../tokenizers/load.ts';
 import {
   buildPreferenceExample,
   makeRenderer,
@@ -55,9 +56,6 @@ export async function loadAlignmentModel(a: ParsedArgs): Promise<AlignmentModel>
   if (threads) (await import('../kernels/index.ts')).kernels().setThreads(optInt(a, 'threads', 1));
   const { model, chatTemplate, tokenizerJson, config } = loadDecoder(dir);
   const tok = loadTokenizer(dir);
-  const configEos = Array.isArray(config.eosTokenId) ? (config.eosTokenId[0] ?? null) : config.eosTokenId;
-  // A family default (GPT-2's 50256) may not exist in a small vocabulary: then ask the tokenizer.
-  const eos = configEos !== null && configEos < config.vocabSize ? configEos : null;
   const bosArg = optString(a, 'bos-id');
   const bosId = bosArg === undefined ? null : optInt(a, 'bos-id', 0);
   if (bosId !== null && !(bosId >= 0 && bosId < config.vocabSize))
@@ -66,7 +64,7 @@ export async function loadAlignmentModel(a: ParsedArgs): Promise<AlignmentModel>
     );
   const template = a.options.has('no-template') ? undefined : chatTemplate;
   const renderer = makeRenderer(tok, {
-    eosId: eos ?? findSpecial(tok, EOS_NAMES),
+    eosId: resolveEos({ dir, tokenizer: tok, vocabSize: config.vocabSize })[0] ?? null,
     bosId,
     chatTemplate: template,
   });

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import type { JsonValue } from '../io/checkpoint.ts';
 import { loadDecoder } from '../models/load.ts';
-import { EOS_NAMES, findSpecial, loadTokenizer } from '../tokenizers/load.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
+import { loadTokenizer } from '../tokenizers/load.ts';
 import { AdamW } from '../train/adamw.ts';
 import { lmTask, trainLoop } from '../train/loop.ts';
 import { buildExample, type ChatMessage, parseSftJsonl, type RenderChat, SftBatches } from '../train/sft.ts';
@@ -27,7 +28,7 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError('usage: xfmr sft --model DIR --data FILE.jsonl --out DIR');
   const { model, chatTemplate, tokenizerJson } = loadDecoder(dir);
   const tok = loadTokenizer(dir);
-  const eos = findSpecial(tok, EOS_NAMES);
+  const eos = resolveEos({ dir, tokenizer: tok, vocabSize: model.config.vocabSize })[0] ?? null;
   let render: RenderChat | undefined;
   if (chatTemplate && !a.options.has('no-template')) {
     const { renderChat } = (await import('../tokenizers/chat_template.ts')) as {

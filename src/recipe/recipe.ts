@@ -23,6 +23,7 @@ import { DecoderLM as Decoder } from '../models/decoder.ts';
 import { loadDecoder, saveModel } from '../models/load.ts';
 import { llamaConfig } from '../models/presets.ts';
 import { BpeTrainer, toTokenizerJson } from '../tokenizers/bpe_trainer.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
 import { AdamW } from '../train/adamw.ts';
@@ -145,9 +146,9 @@ function timed<T>(reports: StageReport[], stage: string, log: Log, fn: () => T |
 }
 
 function eosOf(tok: Tokenizer): number {
-  const id = tok.encode('<|endoftext|>', { allowedSpecial: 'all' });
-  if (id.length !== 1) throw new Error('tokenizer: <|endoftext|> is not a single special token');
-  return id[0];
+  const [id] = resolveEos({ tokenizer: tok });
+  if (id === undefined) throw new Error('tokenizer: no end-of-text special token');
+  return id;
 }
 
 function saveWithEos(dir: string, model: DecoderLM, tokenizerJson: JsonValue, eos: number): void {

@@ -18,14 +18,3 @@ export function loadTokenizer(spec: string): Tokenizer {
   if (!existsSync(path)) throw new Error(`${spec}: directory has no tokenizer.json`);
   return loadTokenizerJson(path);
 }
-
-/** The id of the first of these special tokens the tokenizer has (an end-of-text marker), or null. */
-export function findSpecial(tok: Tokenizer, names: readonly string[]): number | null {
-  for (const n of names) {
-    const id = tok.specialTokens.get(n) ?? null;
-    if (id !== null) return id;
-  }
-  return null;
-}
-
-export const EOS_NAMES = ['<|endoftext|>', '</s>', '<eos>', '<|end_of_text|>', '<|im_end|>', '[SEP]'];
