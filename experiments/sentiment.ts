@@ -31,8 +31,8 @@ import { IGNORE_INDEX, Rng } from '../src/tensor/index.ts';
 import { AdamW } from '../src/train/adamw.ts';
 import { cacheReferenceLogProbs, evaluateDpo, trainDpo } from '../src/train/dpo.ts';
 import { freeze } from '../src/train/logprobs.ts';
-import { trainLoop } from '../src/train/loop.ts';
-import { PpoTrainer } from '../src/train/ppo.ts';
+import { lmTask, trainLoop } from '../src/train/loop.ts';
+import { trainPpo } from '../src/train/ppo.ts';
 import { type PreferenceExample, preferenceRows } from '../src/train/preference_data.ts';
 import type { DpoLossOptions } from '../src/train/preference_loss.ts';
 import { normalizeRewardModel, scoreResponses, trainRewardModel } from '../src/train/reward.ts';
@@ -136,9 +136,8 @@ const lmExample = (s: string): SftExample => {
 };
 const heldLm = sftSet.slice(0, 256).map(lmExample);
 await trainLoop(
-  sft,
+  lmTask(sft, new SftBatches(pretrainSet.map(lmExample), 64, CONTEXT, SEED, heldLm)),
   new AdamW(sft.parameters(), { lr: 3e-3, weightDecay: 0.01 }),
-  new SftBatches(pretrainSet.map(lmExample), 64, CONTEXT, SEED, heldLm),
   {
     out: join(OUT, 'pretrain'),
     steps: S.pretrainSteps,
@@ -168,15 +167,17 @@ const sftExample = (s: string): SftExample => {
   return { ids, targets };
 };
 const sftRun = await trainLoop(
-  sft,
-  new AdamW(sft.parameters(), { lr: 1e-3, weightDecay: 0 }),
-  new SftBatches(
-    sftSet.slice(256).map(sftExample),
-    64,
-    CONTEXT,
-    SEED + 1,
-    sftSet.slice(0, 256).map(sftExample),
+  lmTask(
+    sft,
+    new SftBatches(
+      sftSet.slice(256).map(sftExample),
+      64,
+      CONTEXT,
+      SEED + 1,
+      sftSet.slice(0, 256).map(sftExample),
+    ),
   ),
+  new AdamW(sft.parameters(), { lr: 1e-3, weightDecay: 0 }),
   {
     out: join(OUT, 'sft'),
     steps: S.sftSteps,
@@ -253,7 +254,9 @@ const clone = (m: DecoderLM) => {
   return c;
 };
 const rm = new RewardModel(clone(sft), SEED + 3);
-const rmRun = trainRewardModel(rm, trainPairs, heldPairs, {
+const rmRun = await trainRewardModel(rm, trainPairs, heldPairs, {
+  out: join(OUT, 'reward_run'),
+  progress: false,
   steps: S.rmSteps,
   batchSize: 32,
   lr: 1e-3,
@@ -261,9 +264,10 @@ const rmRun = trainRewardModel(rm, trainPairs, heldPairs, {
   seed: SEED,
   evalEvery: 0,
 });
-const rmAcc = rmRun.eval?.accuracy ?? Number.NaN;
+const rmEval = rmRun.evals.at(-1);
+const rmAcc = rmEval?.val_accuracy ?? Number.NaN;
 say(
-  `reward model: held-out accuracy ${(100 * rmAcc).toFixed(1)}%, margin ${rmRun.eval?.margin.toFixed(2)}, loss ${rmRun.eval?.loss.toFixed(3)}`,
+  `reward model: held-out accuracy ${(100 * rmAcc).toFixed(1)}%, margin ${rmEval?.val_margin.toFixed(2)}, loss ${rmEval?.val_loss.toFixed(3)}`,
 );
 // Unit scale on SFT samples (the pairs' responses), so that the KL coefficients mean something.
 const norm = normalizeRewardModel(rm, preferenceRows(trainPairs), CONTEXT);
@@ -289,10 +293,12 @@ rows.push(row('sft', '-', sftEval));
 // The reference log-probs are computed once and shared by every DPO run.
 const refCache = cacheReferenceLogProbs(ref, trainPairs, CONTEXT);
 const heldCache = cacheReferenceLogProbs(ref, heldPairs, CONTEXT);
-for (const run of DPO_RUNS) {
+for (const [i, run] of DPO_RUNS.entries()) {
   const policy = clone(sft);
   const o = {
     ...run,
+    out: join(OUT, `dpo_run${i}`),
+    progress: false,
     steps: S.dpoSteps,
     batchSize: 32,
     lr: 3e-4,
@@ -300,7 +306,7 @@ for (const run of DPO_RUNS) {
     seed: SEED,
     warmupSteps: 10,
   };
-  trainDpo(policy, trainPairs, refCache, o);
+  await trainDpo(policy, trainPairs, refCache, o);
   const held = evaluateDpo(policy, heldPairs, heldCache, o);
   const e = await evaluatePolicy(policy, evalSetup);
   const method = run.loss === 'ipo' ? 'ipo' : run.labelSmoothing ? 'cdpo' : 'dpo';
@@ -325,28 +331,34 @@ for (const run of DPO_RUNS) {
 }
 for (const klCoef of KL_COEFS) {
   const actor = new PolicyWithValue(clone(sft), SEED + 5);
-  const trainer = new PpoTrainer(actor, ref, (batch) => scoreResponses(rm, batch), {
-    batchSize: 64,
-    miniBatchSize: 16,
-    ppoEpochs: 4,
-    lr: 1e-4,
-    maxNewTokens: MAX_NEW,
-    eos: EOS,
-    klCoef,
-    seed: SEED,
-  });
-  const promptPool = new Rng(SEED + 9);
-  for (let it = 1; it <= S.ppoIters; it++) {
-    const prompts = Array.from({ length: 64 }, () => pairPrompts[promptPool.int(pairPrompts.length)].ids);
-    const st = await trainer.step(prompts);
-    if (it % S.ppoEvery === 0 || it === S.ppoIters) {
-      const e = await evaluatePolicy(actor.policy, evalSetup);
-      rows.push(row('ppo', `kl_coef=${klCoef} it=${it}`, e));
-      say(
-        `PPO kl_coef ${klCoef} iteration ${it}: RM score ${st.reward.toFixed(2)}, train KL ${st.kl.toFixed(2)}, entropy ${st.entropy.toFixed(2)}, clipfrac ${st.clipfrac.toFixed(3)}, approx-KL ${st.approx_kl.toFixed(4)}, value loss ${st.value_loss.toFixed(3)} | eval reward ${e.reward.toFixed(3)}, KL ${e.kl.toFixed(2)}`,
-      );
-    }
-  }
+  await trainPpo(
+    actor,
+    ref,
+    (batch) => scoreResponses(rm, batch),
+    pairPrompts.map((p) => p.ids),
+    {
+      out: join(OUT, `ppo_kl${klCoef}`),
+      progress: false,
+      iterations: S.ppoIters,
+      batchSize: 64,
+      miniBatchSize: 16,
+      ppoEpochs: 4,
+      lr: 1e-4,
+      maxNewTokens: MAX_NEW,
+      eos: EOS,
+      klCoef,
+      seed: SEED,
+      onIteration: async (st) => {
+        const it = st.iteration;
+        if (it % S.ppoEvery !== 0 && it !== S.ppoIters) return;
+        const e = await evaluatePolicy(actor.policy, evalSetup);
+        rows.push(row('ppo', `kl_coef=${klCoef} it=${it}`, e));
+        say(
+          `PPO kl_coef ${klCoef} iteration ${it}: RM score ${st.reward.toFixed(2)}, train KL ${st.kl.toFixed(2)}, entropy ${st.entropy.toFixed(2)}, clipfrac ${st.clipfrac.toFixed(3)}, approx-KL ${st.approx_kl.toFixed(4)}, value loss ${st.value_loss.toFixed(3)} | eval reward ${e.reward.toFixed(3)}, KL ${e.kl.toFixed(2)}`,
+        );
+      },
+    },
+  );
 }
 
 // ---- 8. report ----

@@ -5,7 +5,8 @@
  * separated by the tokenizer's end-of-text token when it has one.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { EOS_NAMES, findSpecial, loadTokenizer } from '../tokenizers/load.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
+import { loadTokenizer } from '../tokenizers/load.ts';
 import { writeShards } from '../train/data.ts';
 import { Progress } from '../train/progress.ts';
 import { optNumber, optString, parseArgs, UsageError } from './args.ts';
@@ -20,7 +21,7 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError('usage: xfmr data prepare --tokenizer T --out DIR FILES...');
   const field = optString(a, 'text-field') ?? 'text';
   const tok = loadTokenizer(spec);
-  const sep = findSpecial(tok, EOS_NAMES);
+  const sep = resolveEos({ tokenizer: tok })[0] ?? null;
   const tokens: number[] = [];
   const sources: { path: string; documents: number; tokens: number }[] = [];
   const total = a.positionals.reduce((n, f) => {

@@ -3,19 +3,21 @@
  * [--label-smoothing 0] [options]`: Direct Preference Optimization from the model (which is also
  * the frozen reference; its log-probs are computed once, then it is freed). Writes the policy as a
  * model directory and the per-step metrics (TRL's rewards/chosen, rewards/rejected,
- * rewards/accuracies, rewards/margins) to OUT/metrics.jsonl.
+ * rewards/accuracies, rewards/margins) to OUT/metrics.jsonl. --resume continues a killed run from
+ * its last checkpoint (--checkpoint-every steps, default 100).
  */
-import { saveModel } from '../models/load.ts';
-import { cacheReferenceLogProbs, evaluateDpo, trainDpo } from '../train/dpo.ts';
+import { cacheReferenceLogProbs, trainDpo } from '../train/dpo.ts';
 import { disposeModel, referenceModel } from '../train/logprobs.ts';
 import type { DpoLossType } from '../train/preference_loss.ts';
 import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
-import { ALIGN_FLAGS, ALIGN_VALUES, loadAlignmentModel, loadPreferences, logger } from './reward.ts';
+import { ALIGN_FLAGS, ALIGN_VALUES, loadAlignmentModel, loadPreferences } from './reward.ts';
+import { LOOP_FLAGS, LOOP_VALUES, runOptions } from './train_options.ts';
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
     values: [
       ...ALIGN_VALUES,
+      ...LOOP_VALUES,
       'data',
       'held-out',
       'beta',
@@ -23,8 +25,9 @@ export async function run(argv: string[]): Promise<void> {
       'label-smoothing',
       'warmup',
       'weight-decay',
+      'eval-every',
     ],
-    flags: ALIGN_FLAGS,
+    flags: [...ALIGN_FLAGS, ...LOOP_FLAGS],
   });
   const dataFile = optString(a, 'data');
   const out = optString(a, 'out');
@@ -35,10 +38,21 @@ export async function run(argv: string[]): Promise<void> {
   const m = await loadAlignmentModel(a);
   const { train, heldOut } = loadPreferences(dataFile, m.renderer, optNumber(a, 'held-out', 0.05));
   const steps = optInt(a, 'steps', 500);
-  const o = {
-    beta: optNumber(a, 'beta', 0.1),
+  const beta = optNumber(a, 'beta', 0.1);
+  const labelSmoothing = optNumber(a, 'label-smoothing', 0);
+  // The reference: a frozen copy of --model (also on --resume), used once for the caches and freed.
+  const ref = referenceModel(m.model);
+  const cache = cacheReferenceLogProbs(ref, train, m.maxLen);
+  const heldCache = heldOut.length > 0 ? cacheReferenceLogProbs(ref, heldOut, m.maxLen) : null;
+  disposeModel(ref);
+  process.stderr.write(
+    `xfmr dpo: ${train.length} train / ${heldOut.length} held-out pairs, beta ${beta}, ${loss}${labelSmoothing ? `, label smoothing ${labelSmoothing}` : ''}, ${steps} steps\n`,
+  );
+  const result = await trainDpo(m.model, train, cache, {
+    ...runOptions(a, out, 100),
+    beta,
     loss,
-    labelSmoothing: optNumber(a, 'label-smoothing', 0),
+    labelSmoothing,
     steps,
     batchSize: optInt(a, 'batch-size', 16),
     lr: optNumber(a, 'lr', 1e-5),
@@ -46,33 +60,25 @@ export async function run(argv: string[]): Promise<void> {
     warmupSteps: optInt(a, 'warmup', Math.floor(steps / 10)),
     weightDecay: optNumber(a, 'weight-decay', 0),
     seed: optInt(a, 'seed', 1337),
-  };
-  // The reference: a frozen copy, used once for the cache and then given back.
-  const ref = referenceModel(m.model);
-  const cache = cacheReferenceLogProbs(ref, train, m.maxLen);
-  const heldCache = heldOut.length > 0 ? cacheReferenceLogProbs(ref, heldOut, m.maxLen) : null;
-  disposeModel(ref);
-  const log = logger(out);
-  process.stderr.write(
-    `xfmr dpo: ${train.length} train / ${heldOut.length} held-out pairs, beta ${o.beta}, ${loss}${o.labelSmoothing ? `, label smoothing ${o.labelSmoothing}` : ''}, ${steps} steps\n`,
-  );
-  trainDpo(m.model, train, cache, {
-    ...o,
-    onLog: (l) => {
-      log(l);
-      if (l.step % 25 === 0 || l.step === steps)
-        process.stderr.write(
-          `step ${l.step}: loss ${l.loss.toFixed(4)} accuracy ${(100 * l['rewards/accuracies']).toFixed(0)}% margin ${l['rewards/margins'].toFixed(3)}\n`,
-        );
-    },
+    heldOut: heldCache ? { examples: heldOut, cache: heldCache } : undefined,
+    evalEvery: optInt(a, 'eval-every', 0),
+    tokenizerJson: m.tokenizerJson,
+    chatTemplate: m.chatTemplate,
   });
-  const held = heldCache ? evaluateDpo(m.model, heldOut, heldCache, o) : null;
-  if (held) log({ step: steps, split: 'eval', ...held });
-  saveModel(out, m.model, { tokenizerJson: m.tokenizerJson, chatTemplate: m.chatTemplate });
-  const summary = { out, steps, beta: o.beta, loss, eval: held };
+  const held = result.evals.at(-1) ?? null;
+  const summary = {
+    out,
+    steps,
+    start_step: result.startStep,
+    beta,
+    loss,
+    final_loss: result.losses.at(-1) ?? null,
+    skipped: result.skipped,
+    eval: held,
+  };
   if (a.options.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else
     process.stdout.write(
-      `DPO policy in ${out}${held ? `: held-out preference accuracy ${(100 * held['rewards/accuracies']).toFixed(1)}%` : ''}\n`,
+      `DPO policy in ${out}${held ? `: held-out preference accuracy ${(100 * held['val_rewards/accuracies']).toFixed(1)}%` : ''}\n`,
     );
 }

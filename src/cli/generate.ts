@@ -29,8 +29,9 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { type GenerateOptions, generateStream, type SamplerOptions } from '../generate/index.ts';
 import { writeFileAtomic } from '../io/files.ts';
-import { eosTokenIds, loadDecoder } from '../models/load.ts';
+import { loadDecoder } from '../models/load.ts';
 import { noGrad } from '../tensor/index.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
 
@@ -216,7 +217,7 @@ export async function run(argv: string[]): Promise<void> {
   const options: GenerateOptions = {
     ...sampler,
     maxNewTokens: maxTokens,
-    eos: eosTokenIds(dir, loaded.generationConfig as Record<string, unknown> | undefined),
+    eos: resolveEos({ dir, generationConfig: loaded.generationConfig }),
     stop: stops,
   };
   if (tokenizer) {

@@ -22,7 +22,7 @@ import { Encoder } from '../models/encoder.ts';
 import { saveModel } from '../models/load.ts';
 import { resolveConfig } from '../models/load_config.ts';
 import { PRESETS } from '../models/presets.ts';
-import { obviousSpecialIds } from '../tokenizers/load.ts';
+import { obviousSpecialIds } from '../tokenizers/eos.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { optInt, optString, parseArgs, UsageError } from './args.ts';
 

@@ -3,19 +3,21 @@
  * model against a reward model from `xfmr reward train`. Prompts: {"prompt": "..."} or
  * {"prompt"|"messages": [...]} rows (a preference file works too: its prompts are used). The value
  * head shares the policy's trunk; the reference is a frozen copy of the starting model. Writes the
- * policy as a model directory and TRL's metrics per iteration to OUT/metrics.jsonl.
+ * policy as a model directory, and to OUT/metrics.jsonl each minibatch update's loss and TRL's
+ * metrics per iteration. Checkpoints fall between iterations (--checkpoint-every N iterations,
+ * default 10); --resume continues a killed run from the last one, exactly.
  */
 import { readFileSync } from 'node:fs';
 import { PolicyWithValue } from '../models/heads.ts';
 import { saveModel } from '../models/load.ts';
 import { loadRewardModel } from '../models/load_reward.ts';
-import { Rng } from '../tensor/index.ts';
 import { freeze, referenceModel } from '../train/logprobs.ts';
-import { PpoTrainer } from '../train/ppo.ts';
+import { trainPpo } from '../train/ppo.ts';
 import { encodePrompt, parsePromptJsonl } from '../train/preference_data.ts';
 import { scoreResponses } from '../train/reward.ts';
 import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
-import { ALIGN_FLAGS, ALIGN_VALUES, loadAlignmentModel, logger } from './reward.ts';
+import { ALIGN_FLAGS, ALIGN_VALUES, loadAlignmentModel } from './reward.ts';
+import { LOOP_FLAGS, LOOP_VALUES, runOptions } from './train_options.ts';
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
@@ -36,8 +38,9 @@ export async function run(argv: string[]): Promise<void> {
       'clip-range-value',
       'vf-coef',
       'missing-eos-penalty',
+      ...LOOP_VALUES,
     ],
-    flags: ALIGN_FLAGS,
+    flags: [...ALIGN_FLAGS, ...LOOP_FLAGS],
   });
   const rmDir = optString(a, 'reward');
   const promptFile = optString(a, 'prompts');
@@ -72,7 +75,14 @@ export async function run(argv: string[]): Promise<void> {
     );
   const targetKl = optString(a, 'target-kl');
   const eos = m.renderer.eosId;
-  const trainer = new PpoTrainer(actor, ref, (batch) => scoreResponses(rm, batch), {
+  const iterations = optInt(a, 'iterations', optInt(a, 'steps', 100));
+  process.stderr.write(
+    `xfmr ppo: ${prompts.length} prompts, ${iterations} iterations of ${batchSize} rollouts\n`,
+  );
+  const result = await trainPpo(actor, ref, (batch) => scoreResponses(rm, batch), prompts, {
+    // --checkpoint-every counts iterations here.
+    ...runOptions(a, out, 10),
+    iterations,
     batchSize,
     miniBatchSize: optInt(a, 'mini-batch-size', 16),
     ppoEpochs: optInt(a, 'ppo-epochs', 4),
@@ -89,23 +99,11 @@ export async function run(argv: string[]): Promise<void> {
     targetKl: targetKl === undefined ? null : optNumber(a, 'target-kl', 6),
     missingEosPenalty: optNumber(a, 'missing-eos-penalty', 0),
     seed,
+    tokenizerJson: m.tokenizerJson,
+    chatTemplate: m.chatTemplate,
   });
-  const iterations = optInt(a, 'iterations', optInt(a, 'steps', 100));
-  const log = logger(out);
-  const rng = new Rng(seed);
-  process.stderr.write(
-    `xfmr ppo: ${prompts.length} prompts, ${iterations} iterations of ${batchSize} rollouts\n`,
-  );
-  let last = null;
-  for (let it = 1; it <= iterations; it++) {
-    const batch = Array.from({ length: batchSize }, () => prompts[rng.int(prompts.length)]);
-    last = await trainer.step(batch);
-    log(last);
-    process.stderr.write(
-      `iteration ${it}: reward ${last.reward.toFixed(3)} kl ${last.kl.toFixed(3)} entropy ${last.entropy.toFixed(3)} clipfrac ${last.clipfrac.toFixed(3)} value loss ${last.value_loss.toFixed(4)}\n`,
-    );
-  }
-  saveModel(out, m.model, { tokenizerJson: m.tokenizerJson, chatTemplate: m.chatTemplate });
-  if (a.options.has('json')) process.stdout.write(`${JSON.stringify({ out, iterations, last })}\n`);
+  const last = result.evals.at(-1) ?? null;
+  const summary = { out, iterations, start_step: result.startStep, skipped: result.skipped, last };
+  if (a.options.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else process.stdout.write(`PPO policy in ${out}\n`);
 }

@@ -10,10 +10,12 @@ import { DecoderLM } from '../models/decoder.ts';
 import { resolveConfig } from '../models/load_config.ts';
 import { AdamW } from '../train/adamw.ts';
 import { BatchLoader, readManifest, TokenShard } from '../train/data.ts';
-import { trainLoop } from '../train/loop.ts';
+import { lmTask, trainLoop } from '../train/loop.ts';
 import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
+import { LOOP_FLAGS, LOOP_VALUES, runOptions } from './train_options.ts';
 
 export const TRAIN_VALUES = [
+  ...LOOP_VALUES,
   'steps',
   'batch-size',
   'block-size',
@@ -22,20 +24,17 @@ export const TRAIN_VALUES = [
   'min-lr',
   'warmup',
   'weight-decay',
-  'max-grad-norm',
   'eval-every',
   'eval-batches',
-  'checkpoint-every',
   'seed',
   'dropout',
   'threads',
-  'max-skipped',
 ];
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
     values: ['config', 'data', 'out', ...TRAIN_VALUES],
-    flags: ['resume', 'json'],
+    flags: [...LOOP_FLAGS, 'json'],
   });
   const configSpec = optString(a, 'config');
   const dataDir = optString(a, 'data');
@@ -87,15 +86,15 @@ export async function run(argv: string[]): Promise<void> {
       `xfmr pretrain: tokenizer "${manifest.tokenizer}" is not a tokenizer.json file; the model directory will have none\n`,
     );
   const result = await trainLoop(
-    model,
+    lmTask(model, {
+      next: () => loader.next(),
+      evalBatches: () => valLoader?.evalBatches(evalBatches) ?? [],
+      state: () => loader.state(),
+      setState: (s) => loader.setState(s),
+    }),
     opt,
     {
-      next: () => loader.next(),
-      rng: loader.rng,
-      evalBatches: () => valLoader?.evalBatches(evalBatches) ?? [],
-    },
-    {
-      out,
+      ...runOptions(a, out, 100),
       steps,
       gradAccum: optInt(a, 'grad-accum', 1),
       schedule: {
@@ -104,11 +103,7 @@ export async function run(argv: string[]): Promise<void> {
         warmupSteps: optInt(a, 'warmup', Math.min(100, Math.floor(steps / 10))),
         totalSteps: steps,
       },
-      maxGradNorm: optNumber(a, 'max-grad-norm', 1),
       evalEvery: optInt(a, 'eval-every', 100),
-      checkpointEvery: optInt(a, 'checkpoint-every', 100),
-      maxSkipped: optInt(a, 'max-skipped', 10),
-      resume: a.options.has('resume'),
       tokenizerJson,
     },
   );

@@ -4,16 +4,17 @@
  * loss. Rows: {"prompt","chosen","rejected"} or the conversational forms (preference_data.ts),
  * rendered with the model's chat template when it has one. A held-out slice (--held-out, default
  * 10%) gives the accuracy. Scores are then shifted and scaled to mean 0, std 1 over the training
- * responses (--no-normalize keeps them raw). OUT is a model directory plus score_head.safetensors.
+ * responses (--no-normalize keeps them raw). OUT is a model directory plus score_head.safetensors,
+ * with metrics.jsonl and checkpoints (--checkpoint-every steps, default 100; --resume continues).
  */
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { JsonValue } from '../io/checkpoint.ts';
 import type { DecoderLM } from '../models/decoder.ts';
 import { RewardModel } from '../models/heads.ts';
 import { loadDecoder } from '../models/load.ts';
 import { saveRewardModel } from '../models/load_reward.ts';
-import { EOS_NAMES, findSpecial, loadTokenizer } from '../tokenizers/load.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
+import { loadTokenizer } from '../tokenizers/load.ts';
 import {
   buildPreferenceExample,
   makeRenderer,
@@ -24,6 +25,7 @@ import {
 } from '../train/preference_data.ts';
 import { normalizeRewardModel, trainRewardModel } from '../train/reward.ts';
 import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
+import { LOOP_FLAGS, LOOP_VALUES, runOptions } from './train_options.ts';
 
 /** Options every alignment command shares. */
 export const ALIGN_VALUES = [
@@ -55,9 +57,6 @@ export async function loadAlignmentModel(a: ParsedArgs): Promise<AlignmentModel>
   if (threads) (await import('../kernels/index.ts')).kernels().setThreads(optInt(a, 'threads', 1));
   const { model, chatTemplate, tokenizerJson, config } = loadDecoder(dir);
   const tok = loadTokenizer(dir);
-  const configEos = Array.isArray(config.eosTokenId) ? (config.eosTokenId[0] ?? null) : config.eosTokenId;
-  // A family default (GPT-2's 50256) may not exist in a small vocabulary: then ask the tokenizer.
-  const eos = configEos !== null && configEos < config.vocabSize ? configEos : null;
   const bosArg = optString(a, 'bos-id');
   const bosId = bosArg === undefined ? null : optInt(a, 'bos-id', 0);
   if (bosId !== null && !(bosId >= 0 && bosId < config.vocabSize))
@@ -66,7 +65,7 @@ export async function loadAlignmentModel(a: ParsedArgs): Promise<AlignmentModel>
     );
   const template = a.options.has('no-template') ? undefined : chatTemplate;
   const renderer = makeRenderer(tok, {
-    eosId: eos ?? findSpecial(tok, EOS_NAMES),
+    eosId: resolveEos({ dir, tokenizer: tok, vocabSize: config.vocabSize })[0] ?? null,
     bosId,
     chatTemplate: template,
   });
@@ -96,14 +95,6 @@ export function loadPreferences(
   return { train: examples.slice(n), heldOut: examples.slice(0, n) };
 }
 
-/** Appends one JSON line to OUT/metrics.jsonl. */
-export function logger(out: string): (m: object) => void {
-  mkdirSync(out, { recursive: true });
-  const path = join(out, 'metrics.jsonl');
-  writeFileSync(path, '');
-  return (m) => appendFileSync(path, `${JSON.stringify(m)}\n`);
-}
-
 export async function run(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub !== 'train')
@@ -111,8 +102,8 @@ export async function run(argv: string[]): Promise<void> {
       'usage: xfmr reward train --model DIR --data PREFS.jsonl --out DIR [--steps N] [--lr X]',
     );
   const a = parseArgs(rest, {
-    values: [...ALIGN_VALUES, 'data', 'held-out', 'eval-every', 'weight-decay', 'warmup'],
-    flags: [...ALIGN_FLAGS, 'no-normalize'],
+    values: [...ALIGN_VALUES, ...LOOP_VALUES, 'data', 'held-out', 'eval-every', 'weight-decay', 'warmup'],
+    flags: [...ALIGN_FLAGS, ...LOOP_FLAGS, 'no-normalize'],
   });
   const dataFile = optString(a, 'data');
   const out = optString(a, 'out');
@@ -122,11 +113,11 @@ export async function run(argv: string[]): Promise<void> {
   const { train, heldOut } = loadPreferences(dataFile, m.renderer, optNumber(a, 'held-out', 0.1));
   const rm = new RewardModel(m.model, optInt(a, 'seed', 1337));
   const steps = optInt(a, 'steps', 500);
-  const log = logger(out);
   process.stderr.write(
     `xfmr reward: ${train.length} train / ${heldOut.length} held-out pairs, ${steps} steps\n`,
   );
-  const result = trainRewardModel(rm, train, heldOut, {
+  const result = await trainRewardModel(rm, train, heldOut, {
+    ...runOptions(a, out, 100),
     steps,
     batchSize: optInt(a, 'batch-size', 16),
     lr: optNumber(a, 'lr', 1e-4),
@@ -135,13 +126,6 @@ export async function run(argv: string[]): Promise<void> {
     weightDecay: optNumber(a, 'weight-decay', 0),
     seed: optInt(a, 'seed', 1337),
     evalEvery: optInt(a, 'eval-every', 100),
-    onLog: (l) => {
-      log(l);
-      if (l.split === 'eval' || l.step % 50 === 0)
-        process.stderr.write(
-          `step ${l.step} ${l.split}: loss ${l.loss.toFixed(4)} accuracy ${(100 * l.accuracy).toFixed(1)}% margin ${l.margin.toFixed(3)}\n`,
-        );
-    },
   });
   if (!a.options.has('no-normalize')) {
     const n = normalizeRewardModel(rm, preferenceRows(train), m.maxLen);
@@ -150,10 +134,18 @@ export async function run(argv: string[]): Promise<void> {
     );
   }
   saveRewardModel(out, rm, { tokenizerJson: m.tokenizerJson, chatTemplate: m.chatTemplate });
-  const summary = { out, steps, train_loss: result.train.at(-1)?.loss ?? null, eval: result.eval };
+  const held = result.evals.at(-1) ?? null;
+  const summary = {
+    out,
+    steps,
+    start_step: result.startStep,
+    train_loss: result.losses.at(-1) ?? null,
+    skipped: result.skipped,
+    eval: held,
+  };
   if (a.options.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else
     process.stdout.write(
-      `reward model in ${out}${result.eval ? `: held-out accuracy ${(100 * result.eval.accuracy).toFixed(1)}%` : ''}\n`,
+      `reward model in ${out}${held ? `: held-out accuracy ${(100 * held.val_accuracy).toFixed(1)}%` : ''}\n`,
     );
 }

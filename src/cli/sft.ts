@@ -7,17 +7,19 @@
 import { readFileSync } from 'node:fs';
 import type { JsonValue } from '../io/checkpoint.ts';
 import { loadDecoder } from '../models/load.ts';
-import { EOS_NAMES, findSpecial, loadTokenizer } from '../tokenizers/load.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
+import { loadTokenizer } from '../tokenizers/load.ts';
 import { AdamW } from '../train/adamw.ts';
-import { trainLoop } from '../train/loop.ts';
+import { lmTask, trainLoop } from '../train/loop.ts';
 import { buildExample, type ChatMessage, parseSftJsonl, type RenderChat, SftBatches } from '../train/sft.ts';
 import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
 import { TRAIN_VALUES } from './pretrain.ts';
+import { LOOP_FLAGS, runOptions } from './train_options.ts';
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
     values: ['model', 'data', 'out', 'max-len', 'held-out', ...TRAIN_VALUES],
-    flags: ['resume', 'json', 'no-template'],
+    flags: [...LOOP_FLAGS, 'json', 'no-template'],
   });
   const dir = optString(a, 'model');
   const dataFile = optString(a, 'data');
@@ -26,7 +28,7 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError('usage: xfmr sft --model DIR --data FILE.jsonl --out DIR');
   const { model, chatTemplate, tokenizerJson } = loadDecoder(dir);
   const tok = loadTokenizer(dir);
-  const eos = findSpecial(tok, EOS_NAMES);
+  const eos = resolveEos({ dir, tokenizer: tok, vocabSize: model.config.vocabSize })[0] ?? null;
   let render: RenderChat | undefined;
   if (chatTemplate && !a.options.has('no-template')) {
     const { renderChat } = (await import('../tokenizers/chat_template.ts')) as {
@@ -56,8 +58,8 @@ export async function run(argv: string[]): Promise<void> {
   process.stderr.write(
     `xfmr sft: ${examples.length - nHeld} train / ${nHeld} held-out examples, B=${B}, ${steps} steps\n`,
   );
-  const result = await trainLoop(model, opt, data, {
-    out,
+  const result = await trainLoop(lmTask(model, data), opt, {
+    ...runOptions(a, out, 100),
     steps,
     gradAccum: optInt(a, 'grad-accum', 1),
     schedule: {
@@ -66,17 +68,14 @@ export async function run(argv: string[]): Promise<void> {
       warmupSteps: optInt(a, 'warmup', Math.min(50, Math.floor(steps / 10))),
       totalSteps: steps,
     },
-    maxGradNorm: optNumber(a, 'max-grad-norm', 1),
     evalEvery: optInt(a, 'eval-every', 100),
-    checkpointEvery: optInt(a, 'checkpoint-every', 100),
-    maxSkipped: optInt(a, 'max-skipped', 10),
-    resume: a.options.has('resume'),
     tokenizerJson: tokenizerJson as JsonValue | undefined,
     chatTemplate,
   });
   const summary = {
     out,
     steps,
+    start_step: result.startStep,
     final_loss: result.losses.at(-1) ?? null,
     val_loss: result.evals.at(-1)?.val_loss ?? null,
   };

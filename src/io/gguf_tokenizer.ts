@@ -19,7 +19,7 @@
  * Not handled: WordPiece, Unigram, SentencePiece-style BPE and character-level tokenizers are
  * refused; llama.cpp needs other vocabulary types for them, which xfmr does not write.
  */
-import { obviousSpecialIds } from '../tokenizers/load.ts';
+import { obviousSpecialIds } from '../tokenizers/eos.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
 import type { JsonObject, JsonValue } from './files.ts';
 import type { GgufTokenizer } from './gguf_export.ts';

@@ -2,8 +2,6 @@
  * Models <-> model directories in Hugging Face layout. The checkpoint layer (src/io) renames HF
  * tensors to the canonical names our modules use, so this file only builds and fills modules.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type JsonObject, type JsonValue, loadModelDir, saveModelDir } from '../io/checkpoint.ts';
 import { toHfConfig } from '../io/hf_config.ts';
 import { type NamedTensor, toFloat32 } from '../io/tensors.ts';
@@ -76,24 +74,4 @@ export function saveModel(
     chatTemplate: extra.chatTemplate,
     generationConfig: extra.generationConfig,
   });
-}
-
-/**
- * EOS id(s) of a model directory, as written (no defaults): generation_config.json's
- * eos_token_id, else config.json's; each may be an id or a list.
- */
-export function eosTokenIds(dir: string, generationConfig: Record<string, unknown> | undefined): number[] {
-  const ids = (v: unknown): number[] =>
-    (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]).filter((x): x is number =>
-      Number.isInteger(x),
-    );
-  if (generationConfig !== undefined && generationConfig.eos_token_id !== undefined)
-    return ids(generationConfig.eos_token_id);
-  try {
-    return ids(
-      (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>).eos_token_id,
-    );
-  } catch {
-    return [];
-  }
 }

@@ -19,8 +19,9 @@ import { join } from 'node:path';
 import { generate } from '../generate/index.ts';
 import { searchQuote } from '../generate/quote_search.ts';
 import type { DecoderLM } from '../models/decoder.ts';
-import { eosTokenIds, loadDecoder } from '../models/load.ts';
+import { loadDecoder } from '../models/load.ts';
 import { renderChat } from '../tokenizers/chat_template.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
 import { getEncoding } from '../tokenizers/tiktoken.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
@@ -91,8 +92,8 @@ export class LocalGenerator implements Generator {
       throw new Error(`${join(dir, 'tokenizer.json')}: ${(e as Error).message}`);
     }
     const chat = options.chat === false ? undefined : loaded.chatTemplate;
-    const gc = loaded.generationConfig as Record<string, unknown> | undefined;
-    return new LocalGenerator(loaded.model, tok, eosTokenIds(dir, gc), chat, dir);
+    const eos = resolveEos({ dir, generationConfig: loaded.generationConfig });
+    return new LocalGenerator(loaded.model, tok, eos, chat, dir);
   }
 
   private render(prompt: string): string {

@@ -5,15 +5,18 @@
  * range from 60 to 512 tokens), which is what makes the recipe fit its time budget on two cores.
  * Padding is right-padding with masked targets, as in sft.ts (`pad`).
  */
+import type { JsonValue } from '../io/files.ts';
 import { Rng } from '../tensor/random.ts';
-import type { Batch } from '../train/data.ts';
+import { type Batch, shuffle } from '../train/data.ts';
 import type { BatchSource } from '../train/loop.ts';
 import { pad, type SftExample } from '../train/sft.ts';
-import { shuffle } from './entities.ts';
 
 export class LengthGroupedBatches implements BatchSource {
-  readonly rng: Rng;
+  private readonly rng: Rng;
   private queue: number[][] = [];
+  /** The RNG before the current epoch's refill (the epoch is redrawn from it on resume). */
+  private epochRng: number[];
+  private epochBatches = 0;
 
   constructor(
     readonly examples: readonly SftExample[],
@@ -25,9 +28,11 @@ export class LengthGroupedBatches implements BatchSource {
   ) {
     if (examples.length < B) throw new Error(`SFT: ${examples.length} examples, fewer than a batch of ${B}`);
     this.rng = new Rng(seed);
+    this.epochRng = this.rng.getState();
   }
 
   private refill(): void {
+    this.epochRng = this.rng.getState();
     const order = shuffle(
       Array.from({ length: this.examples.length }, (_, i) => i),
       this.rng,
@@ -41,6 +46,7 @@ export class LengthGroupedBatches implements BatchSource {
       for (let i = 0; i + this.B <= part.length; i += this.B) batches.push(part.slice(i, i + this.B));
     }
     this.queue = shuffle(batches, this.rng);
+    this.epochBatches = batches.length;
   }
 
   next(): Batch {
@@ -52,6 +58,18 @@ export class LengthGroupedBatches implements BatchSource {
     );
   }
 
+  /** The epoch's RNG and how many of its batches were used. */
+  state(): { rng: number[]; used: number } {
+    return { rng: this.epochRng, used: this.epochBatches - this.queue.length };
+  }
+
+  setState(s: JsonValue): void {
+    const st = s as { rng: number[]; used: number };
+    this.rng.setState(st.rng);
+    this.refill();
+    this.queue.length -= st.used;
+  }
+
   evalBatches(): Batch[] {
     const sorted = [...this.heldOut].sort((a, b) => a.ids.length - b.ids.length);
     const out: Batch[] = [];
@@ -61,11 +79,18 @@ export class LengthGroupedBatches implements BatchSource {
 
   /** Mean tokens per batch including padding, over one epoch's batches (for the step budget). */
   meanBatchTokens(): number {
-    const saved = this.rng.getState();
+    const saved = {
+      rng: this.rng.getState(),
+      epochRng: this.epochRng,
+      n: this.epochBatches,
+      queue: this.queue,
+    };
     this.refill();
     const batches = this.queue;
-    this.queue = [];
-    this.rng.setState(saved);
+    this.rng.setState(saved.rng);
+    this.epochRng = saved.epochRng;
+    this.epochBatches = saved.n;
+    this.queue = saved.queue;
     let total = 0;
     for (const b of batches)
       total += b.length * Math.min(this.maxLen, Math.max(...b.map((i) => this.examples[i].ids.length)));

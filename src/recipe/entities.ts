@@ -2,7 +2,7 @@
  * Entities: templated paragraphs about invented people, towns, companies and software tools, each
  * fact stated by one sentence and asked for by several phrasings of a question.
  */
-import type { Rng } from '../tensor/random.ts';
+import { shuffle } from '../train/data.ts';
 import { LOG_LEVELS, SETTINGS, type Values, type ValueType } from './values.ts';
 
 export type EntityKind = 'person' | 'town' | 'company' | 'tool';
@@ -296,12 +296,4 @@ export function makeEntity(vals: Values, kind: EntityKind): Entity {
   );
   const title = rng.random() < 0.4 ? `# ${kind === 'tool' ? name : name}\n\n` : '';
   return { name, kind, facts, text: title + sentences.join(' ') };
-}
-
-export function shuffle<T>(a: T[], rng: Rng): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
 }

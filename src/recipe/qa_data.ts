@@ -23,7 +23,7 @@ import { Rng } from '../tensor/random.ts';
 import { ENTITY_KINDS, makeEntity } from './entities.ts';
 import { cap, type Split, Values, type ValueType } from './values.ts';
 
-export { ENTITY_KINDS, type Entity, type EntityKind, type Fact, makeEntity, shuffle } from './entities.ts';
+export { ENTITY_KINDS, type Entity, type EntityKind, type Fact, makeEntity } from './entities.ts';
 export { nameSplit, type Split, Values, type ValueType } from './values.ts';
 
 export const RAG_TEMPLATE = '[ctx: {docs}] Answer the question: {query}';

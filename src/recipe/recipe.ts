@@ -158,7 +158,7 @@ export async function runRecipe(
   const tokenizer = timed(stages, 'tokenizer', log, () => tokenizerStage(ctx, corpus));
   const { model } = await timed(stages, 'pretrain', log, () => pretrainStage(ctx, corpus, tokenizer));
   await timed(stages, 'sft', log, () => sftStage(ctx, model, corpus.verses, tokenizer));
-  timed(stages, 'dpo', log, () => dpoStage(ctx, model, tokenizer));
+  await timed(stages, 'dpo', log, () => dpoStage(ctx, model, tokenizer));
   timed(stages, 'export', log, () => exportStage(ctx));
   const results = await timed(stages, 'eval', log, () => evalStage(ctx));
   log(formatTable(results));

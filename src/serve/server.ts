@@ -6,8 +6,9 @@
 import type { AddressInfo } from 'node:net';
 import { basename, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
-import { eosTokenIds, loadDecoder } from '../models/load.ts';
+import { loadDecoder } from '../models/load.ts';
 import { loadChatTemplate } from '../tokenizers/chat_template.ts';
+import { resolveEos } from '../tokenizers/eos.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
 import { type AppOptions, createApp, type ServeModel } from './app.ts';
 import type { Scheduler, ServeStats } from './scheduler.ts';
@@ -35,8 +36,7 @@ export async function loadServeModel(dir: string, modelId?: string): Promise<Ser
   const loaded = loadDecoder(dir);
   if (loaded.tokenizerJson === undefined) throw new Error(`${dir} has no tokenizer.json to serve text with`);
   const tokenizer = loadTokenizerJson(loaded.tokenizerJson as object);
-  const gc = loaded.generationConfig as Record<string, unknown> | undefined;
-  const eos = eosTokenIds(dir, gc);
+  const eos = resolveEos({ dir, generationConfig: loaded.generationConfig });
   let chatTemplate: ServeModel['chatTemplate'];
   try {
     chatTemplate = loadChatTemplate(dir);

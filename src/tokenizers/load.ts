@@ -18,37 +18,3 @@ export function loadTokenizer(spec: string): Tokenizer {
   if (!existsSync(path)) throw new Error(`${spec}: directory has no tokenizer.json`);
   return loadTokenizerJson(path);
 }
-
-/** The id of the first of these special tokens the tokenizer has (an end-of-text marker), or null. */
-export function findSpecial(tok: Tokenizer, names: readonly string[]): number | null {
-  for (const n of names) {
-    const id = tok.specialTokens.get(n) ?? null;
-    if (id !== null) return id;
-  }
-  return null;
-}
-
-export const EOS_NAMES = ['<|endoftext|>', '</s>', '<eos>', '<|end_of_text|>', '<|im_end|>', '[SEP]'];
-
-/** End-of-sequence tokens of the common vocabularies (GPT-2/Qwen, Llama 2/Mistral, Llama 3, Gemma). */
-const OBVIOUS_EOS = ['<|endoftext|>', '</s>', '<|end_of_text|>', '<eos>'];
-/** Beginning-of-sequence tokens (GPT-2 uses <|endoftext|> for both when it has no other). */
-const OBVIOUS_BOS = ['<s>', '<|begin_of_text|>', '<bos>'];
-
-/** BOS/EOS ids when a tokenizer's special tokens name them unambiguously (else null). */
-export function obviousSpecialIds(tok: Pick<Tokenizer, 'specialTokens'>): {
-  bos: number | null;
-  eos: number | null;
-} {
-  const find = (names: string[]): number | null => {
-    for (const n of names) {
-      const id = tok.specialTokens.get(n);
-      if (id !== undefined) return id;
-    }
-    return null;
-  };
-  const eos = find(OBVIOUS_EOS);
-  let bos = find(OBVIOUS_BOS);
-  if (bos === null && eos !== null && tok.specialTokens.get('<|endoftext|>') === eos) bos = eos;
-  return { bos, eos };
-}

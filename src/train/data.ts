@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/files.ts';
+import { type JsonValue, writeFileAtomic } from '../io/files.ts';
 import { Rng } from '../tensor/random.ts';
 
 export type TokenDtype = 'uint16' | 'uint32';
@@ -125,6 +125,72 @@ export interface Batch {
 }
 
 /**
+ * Fisher-Yates in place, drawing rng.int(i + 1) for i = n-1 down to 1 (the one shuffle of the
+ * project: the recipe's data and every trainer's epochs depend on these exact draws). Returns `a`.
+ */
+export function shuffle<T>(a: T[], rng: Rng): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+/** What a checkpoint keeps of an EpochSampler: the RNG before the epoch's shuffle, and the position. */
+export type SamplerState = { rng: number[]; at: number };
+
+/**
+ * The indices 0..n-1 in a new seeded shuffle every epoch, handed out k at a time across epoch
+ * boundaries. The state is small (the epoch's order is redrawn from the saved RNG), so a resumed
+ * run continues mid-epoch with the same indices.
+ */
+export class EpochSampler {
+  private readonly rng: Rng;
+  private epochRng: number[];
+  private order: number[] = [];
+  private at = 0;
+
+  constructor(
+    readonly n: number,
+    seed: number,
+  ) {
+    if (!(n > 0)) throw new Error('EpochSampler: nothing to sample from');
+    this.rng = new Rng(seed);
+    this.epochRng = this.rng.getState();
+  }
+
+  /** The next k indices. */
+  take(k: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < k; i++) {
+      if (this.at >= this.order.length) this.newEpoch();
+      out.push(this.order[this.at++]);
+    }
+    return out;
+  }
+
+  private newEpoch(): void {
+    this.epochRng = this.rng.getState();
+    this.order = shuffle(
+      Array.from({ length: this.n }, (_, i) => i),
+      this.rng,
+    );
+    this.at = 0;
+  }
+
+  state(): SamplerState {
+    return { rng: this.epochRng, at: this.at };
+  }
+
+  setState(s: JsonValue): void {
+    const st = s as SamplerState;
+    this.rng.setState(st.rng);
+    this.newEpoch();
+    this.at = st.at;
+  }
+}
+
+/**
  * Random windows of T+1 tokens from a shard (inputs and next-token targets), from a seeded RNG
  * whose state is part of the training checkpoint, so a resumed run sees the same batches.
  */
@@ -154,6 +220,15 @@ export class BatchLoader {
       targets.set(window.subarray(1), b * T);
     }
     return { ids, targets, B, T };
+  }
+
+  /** The RNG state (windows are drawn independently, so that is the whole position). */
+  state(): number[] {
+    return this.rng.getState();
+  }
+
+  setState(s: JsonValue): void {
+    this.rng.setState(s as number[]);
   }
 
   /** Fixed, evenly spaced windows (the same every evaluation). */

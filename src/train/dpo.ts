@@ -10,10 +10,22 @@
  * disposed before the first step, and each step costs one forward/backward of the policy on 2B rows.
  */
 import type { DecoderLM } from '../models/decoder.ts';
-import { backward, div, noGrad, slice, Tensor, tidy } from '../tensor/index.ts';
-import { Rng } from '../tensor/random.ts';
+import { saveModel } from '../models/load.ts';
+import { div, noGrad, slice, Tensor, tidy } from '../tensor/index.ts';
 import { AdamW } from './adamw.ts';
+import { EpochSampler } from './data.ts';
 import { type ResponseBatch, responseBatch, scoreSequences, sequenceLogProbs } from './logprobs.ts';
+import {
+  type BatchLoss,
+  dataAndDropout,
+  type LoopResult,
+  loopOptions,
+  type RunOptions,
+  type TrainTask,
+  trainLoop,
+  type Val,
+  val,
+} from './loop.ts';
 import { type PreferenceExample, preferenceRows } from './preference_data.ts';
 import {
   checkDpoOptions,
@@ -22,8 +34,6 @@ import {
   dpoLoss,
   dpoMetrics,
 } from './preference_loss.ts';
-import { shuffle } from './reward.ts';
-import { lrAt } from './schedule.ts';
 
 /** Reference sequence log-probs (sums over response tokens), one per example. */
 export interface ReferenceLogProbs {
@@ -53,7 +63,7 @@ export function cacheReferenceLogProbs(
   return { chosen, rejected };
 }
 
-export interface DpoTrainOptions extends DpoLossOptions {
+export interface DpoTrainOptions extends DpoLossOptions, RunOptions<DpoMetrics> {
   steps: number;
   /** Pairs per step. */
   batchSize: number;
@@ -62,12 +72,14 @@ export interface DpoTrainOptions extends DpoLossOptions {
   /** Linear warmup, then a constant rate (TRL's default schedule is linear decay; constant keeps beta sweeps comparable). */
   warmupSteps?: number;
   weightDecay?: number;
-  maxGradNorm?: number;
   seed?: number;
-  onLog?: (m: DpoLog) => void;
+  /** Held-out pairs and their reference log-probs: evaluated every evalEvery steps and at the end. */
+  heldOut?: { examples: readonly PreferenceExample[]; cache: ReferenceLogProbs };
+  /** 0 (default): only at the end. */
+  evalEvery?: number;
 }
 
-export type DpoLog = { step: number; loss: number; lr: number; grad_norm: number } & DpoMetrics;
+export type DpoEval = Val<{ loss: number } & DpoMetrics>;
 
 /** Sequence log-probs of a preference batch as the loss uses them: summed, or averaged for IPO. */
 function policyLogProbs(policy: DecoderLM, batch: ResponseBatch, average: boolean): Tensor {
@@ -87,27 +99,27 @@ function refFor(cache: ReferenceLogProbs, idx: readonly number[], batch: Respons
   return { c, r };
 }
 
-/** One DPO step on the pairs `idx`: forward, loss, backward (the caller updates). */
-export function dpoStep(
+/** The DPO loss of the pairs `idx` (on the tape), with TRL's metrics. */
+export function dpoBatchLoss(
   policy: DecoderLM,
   examples: readonly PreferenceExample[],
   cache: ReferenceLogProbs,
   idx: readonly number[],
-  o: DpoTrainOptions,
-): { loss: number } & DpoMetrics {
+  o: DpoLossOptions & { maxLen: number },
+): BatchLoss<DpoMetrics> {
   const opts = checkDpoOptions(o);
   const batch = responseBatch(preferenceRows(idx.map((i) => examples[i])), o.maxLen);
   const B = idx.length;
   const average = opts.loss === 'ipo';
   const ref = refFor(cache, idx, batch, average);
-  return tidy(() => {
-    const lp = policyLogProbs(policy, batch, average);
-    const pc = slice(lp, 0, 0, B);
-    const pr = slice(lp, 0, B, 2 * B);
-    const loss = dpoLoss(pc, pr, ref.c, ref.r, opts);
-    backward(loss);
-    return { loss: loss.item(), ...dpoMetrics(pc.data, pr.data, ref.c, ref.r, opts.beta) };
-  });
+  const lp = policyLogProbs(policy, batch, average); // [2B]: chosen, then rejected
+  const pc = slice(lp, 0, 0, B);
+  const pr = slice(lp, 0, B, 2 * B);
+  return {
+    loss: dpoLoss(pc, pr, ref.c, ref.r, opts),
+    metrics: dpoMetrics(pc.data, pr.data, ref.c, ref.r, opts.beta),
+    tokens: batch.B * batch.T,
+  };
 }
 
 /** Loss and TRL's metrics on a set of pairs, without the tape (e.g. held-out pairs). */
@@ -115,7 +127,7 @@ export function evaluateDpo(
   policy: DecoderLM,
   examples: readonly PreferenceExample[],
   cache: ReferenceLogProbs,
-  o: DpoTrainOptions,
+  o: DpoLossOptions & { maxLen: number },
   B = 32,
 ): { loss: number } & DpoMetrics {
   const opts = checkDpoOptions(o);
@@ -142,42 +154,51 @@ export function evaluateDpo(
   return { loss: loss / examples.length, ...dpoMetrics(all.pc, all.pr, all.rc, all.rr, opts.beta) };
 }
 
-/** Trains the policy with DPO on `examples` (shuffled each epoch); returns one log per step. */
-export function trainDpo(
+/**
+ * Trains the policy with DPO on `examples` (a new shuffle each epoch) through the training loop;
+ * the policy is written to `o.out` at the end.
+ */
+export async function trainDpo(
   policy: DecoderLM,
   examples: readonly PreferenceExample[],
   cache: ReferenceLogProbs,
   o: DpoTrainOptions,
-): DpoLog[] {
+): Promise<LoopResult<DpoMetrics, DpoEval>> {
   if (examples.length === 0) throw new Error('DPO: no training pairs');
   if (cache.chosen.length !== examples.length)
     throw new Error(`DPO: ${cache.chosen.length} cached reference log-probs for ${examples.length} pairs`);
   checkDpoOptions(o);
-  const rng = new Rng(o.seed ?? 0);
+  const held = o.heldOut;
+  if (held && held.cache.chosen.length !== held.examples.length)
+    throw new Error(
+      `DPO: ${held.cache.chosen.length} cached reference log-probs for ${held.examples.length} held-out pairs`,
+    );
+  const sampler = new EpochSampler(examples.length, o.seed ?? 0);
+  const B = Math.min(o.batchSize, examples.length);
   const opt = new AdamW(policy.parameters(), { lr: o.lr, weightDecay: o.weightDecay ?? 0 });
+  const task: TrainTask<number[], DpoMetrics, DpoEval> = {
+    modules: { policy },
+    next: () => sampler.take(B),
+    loss: (idx) => dpoBatchLoss(policy, examples, cache, idx, o),
+    setTraining: (on) => {
+      policy.training = on;
+    },
+    evaluate:
+      held && held.examples.length > 0
+        ? () => val(evaluateDpo(policy, held.examples, held.cache, o, o.batchSize))
+        : undefined,
+    ...dataAndDropout(sampler, policy),
+    save: (out, files) => saveModel(out, policy, files),
+  };
   const warmup = o.warmupSteps ?? Math.floor(o.steps / 10);
-  const schedule = { lr: o.lr, minLr: o.lr, warmupSteps: warmup, totalSteps: o.steps };
-  const logs: DpoLog[] = [];
-  let order: number[] = [];
-  let at = 0;
-  for (let step = 1; step <= o.steps; step++) {
-    const idx: number[] = [];
-    while (idx.length < Math.min(o.batchSize, examples.length)) {
-      if (at >= order.length) {
-        order = shuffle(examples.length, rng);
-        at = 0;
-      }
-      idx.push(order[at++]);
-    }
-    policy.training = true;
-    const m = dpoStep(policy, examples, cache, idx, o);
-    policy.training = false;
-    const lr = lrAt(schedule, step - 1);
-    const norm = opt.update({ lr, maxGradNorm: o.maxGradNorm ?? 1 });
-    opt.zeroGrad();
-    const log: DpoLog = { step, lr, grad_norm: norm, ...m };
-    logs.push(log);
-    o.onLog?.(log);
-  }
-  return logs;
+  return trainLoop(
+    task,
+    opt,
+    loopOptions(o, {
+      steps: o.steps,
+      schedule: { lr: o.lr, minLr: o.lr, warmupSteps: warmup, totalSteps: o.steps },
+      evalEvery: o.evalEvery || o.steps,
+      label: 'dpo',
+    }),
+  );
 }

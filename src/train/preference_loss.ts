@@ -54,12 +54,12 @@ export function bradleyTerryLoss(chosen: Tensor, rejected: Tensor): Tensor {
   });
 }
 
-export interface RewardPairMetrics {
+export type RewardPairMetrics = {
   /** Fraction of pairs with r_c > r_r (ties count as wrong). */
   accuracy: number;
   /** Mean r_c - r_r. */
   margin: number;
-}
+};
 
 export function rewardPairMetrics(chosen: ArrayLike<number>, rejected: ArrayLike<number>): RewardPairMetrics {
   let right = 0;
@@ -136,12 +136,12 @@ export function dpoLoss(
 }
 
 /** TRL's DPO metrics, with implicit rewards beta (pi - ref). */
-export interface DpoMetrics {
+export type DpoMetrics = {
   'rewards/chosen': number;
   'rewards/rejected': number;
   'rewards/accuracies': number;
   'rewards/margins': number;
-}
+};
 
 export function dpoMetrics(
   policyChosen: ArrayLike<number>,

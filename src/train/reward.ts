@@ -8,15 +8,30 @@
  * held-out set.
  */
 import type { RewardModel } from '../models/heads.ts';
-import { backward, slice, tidy } from '../tensor/index.ts';
-import { Rng } from '../tensor/random.ts';
+import { slice } from '../tensor/index.ts';
 import { AdamW } from './adamw.ts';
+import { EpochSampler } from './data.ts';
 import { type PromptResponse, type ResponseBatch, responseBatch, withoutTape } from './logprobs.ts';
+import {
+  type BatchLoss,
+  dataAndDropout,
+  type LoopResult,
+  loopOptions,
+  type RunOptions,
+  type TrainTask,
+  trainLoop,
+  type Val,
+  val,
+} from './loop.ts';
 import { type PreferenceExample, preferenceRows } from './preference_data.ts';
-import { bradleyTerryLoss, logSigmoid, rewardPairMetrics } from './preference_loss.ts';
-import { lrAt } from './schedule.ts';
+import {
+  bradleyTerryLoss,
+  logSigmoid,
+  type RewardPairMetrics,
+  rewardPairMetrics,
+} from './preference_loss.ts';
 
-export interface RewardTrainOptions {
+export interface RewardTrainOptions extends RunOptions<RewardPairMetrics> {
   steps: number;
   /** Pairs per step (the forward pass holds twice as many rows). */
   batchSize: number;
@@ -25,31 +40,13 @@ export interface RewardTrainOptions {
   /** Linear warmup steps, then cosine decay to lr / 10. */
   warmupSteps?: number;
   weightDecay?: number;
-  maxGradNorm?: number;
   seed?: number;
   /** Evaluate on the held-out pairs every N steps (0: only at the end). */
   evalEvery?: number;
-  /** Called after each step and each evaluation. */
-  onLog?: (m: RewardStepLog) => void;
 }
 
-export interface RewardMetrics {
-  loss: number;
-  accuracy: number;
-  margin: number;
-}
-
-export type RewardStepLog = {
-  step: number;
-  lr: number;
-  grad_norm: number;
-  split: 'train' | 'eval';
-} & RewardMetrics;
-
-export interface RewardTrainResult {
-  train: RewardMetrics[];
-  eval: RewardMetrics | null;
-}
+export type RewardMetrics = { loss: number } & RewardPairMetrics;
+export type RewardEval = Val<RewardMetrics>;
 
 /** Rewards of a preference batch without the tape: chosen [B] and rejected [B]. */
 export function scorePairs(
@@ -114,61 +111,62 @@ export function normalizeRewardModel(
   return { mean, std };
 }
 
-/** Trains rm on pairs (shuffled each epoch by a seeded RNG); evaluates on heldOut when given. */
-export function trainRewardModel(
+/** The Bradley-Terry loss of a batch of pairs (on the tape), with accuracy and margin. */
+export function rewardBatchLoss(
+  rm: RewardModel,
+  pairs: readonly PreferenceExample[],
+  maxLen: number,
+): BatchLoss<RewardPairMetrics> {
+  const batch = responseBatch(preferenceRows(pairs), maxLen);
+  const B = pairs.length;
+  const r = rm.score(batch.ids, batch.B, batch.T, batch.last); // [2B]: chosen, then rejected
+  const chosen = slice(r, 0, 0, B);
+  const rejected = slice(r, 0, B, 2 * B);
+  return {
+    loss: bradleyTerryLoss(chosen, rejected),
+    metrics: rewardPairMetrics(chosen.data, rejected.data),
+    tokens: batch.B * batch.T,
+  };
+}
+
+/**
+ * Trains rm on pairs (a new shuffle each epoch) through the training loop; evaluates on heldOut
+ * when given. The model is not written to `o.out`: callers normalise it first (normalizeRewardModel).
+ */
+export async function trainRewardModel(
   rm: RewardModel,
   train: readonly PreferenceExample[],
   heldOut: readonly PreferenceExample[],
   o: RewardTrainOptions,
-): RewardTrainResult {
+): Promise<LoopResult<RewardPairMetrics, RewardEval>> {
   if (train.length === 0) throw new Error('reward model: no training pairs');
-  const rng = new Rng(o.seed ?? 0);
+  const sampler = new EpochSampler(train.length, o.seed ?? 0);
+  const B = Math.min(o.batchSize, train.length);
   const opt = new AdamW(rm.parameters(), { lr: o.lr, weightDecay: o.weightDecay ?? 0 });
-  const schedule = { lr: o.lr, warmupSteps: o.warmupSteps ?? Math.floor(o.steps / 10), totalSteps: o.steps };
-  const result: RewardTrainResult = { train: [], eval: null };
-  let order: number[] = [];
-  let at = 0;
-  for (let step = 1; step <= o.steps; step++) {
-    const picked: PreferenceExample[] = [];
-    while (picked.length < Math.min(o.batchSize, train.length)) {
-      if (at >= order.length) {
-        order = shuffle(train.length, rng);
-        at = 0;
-      }
-      picked.push(train[order[at++]]);
-    }
-    const batch = responseBatch(preferenceRows(picked), o.maxLen);
-    const B = picked.length;
-    rm.training = true;
-    const m = tidy(() => {
-      const r = rm.score(batch.ids, batch.B, batch.T, batch.last); // [2B]
-      const chosen = slice(r, 0, 0, B);
-      const rejected = slice(r, 0, B, 2 * B);
-      const loss = bradleyTerryLoss(chosen, rejected);
-      backward(loss);
-      return { loss: loss.item(), ...rewardPairMetrics(chosen.data, rejected.data) };
-    });
-    rm.training = false;
-    const lr = lrAt(schedule, step - 1);
-    const norm = opt.update({ lr, maxGradNorm: o.maxGradNorm ?? 1 });
-    opt.zeroGrad();
-    result.train.push(m);
-    o.onLog?.({ step, lr, grad_norm: norm, split: 'train', ...m });
-    const every = o.evalEvery ?? 0;
-    if (heldOut.length > 0 && (step === o.steps || (every > 0 && step % every === 0))) {
-      const e = evaluateRewardModel(rm, heldOut, o.maxLen, o.batchSize);
-      if (step === o.steps) result.eval = e;
-      o.onLog?.({ step, lr, grad_norm: norm, split: 'eval', ...e });
-    }
-  }
-  return result;
-}
-
-export function shuffle(n: number, rng: Rng): number[] {
-  const a = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
+  const task: TrainTask<number[], RewardPairMetrics, RewardEval> = {
+    modules: { trunk: rm.trunk, head: rm.head },
+    next: () => sampler.take(B),
+    loss: (idx) =>
+      rewardBatchLoss(
+        rm,
+        idx.map((i) => train[i]),
+        o.maxLen,
+      ),
+    setTraining: (on) => {
+      rm.training = on;
+    },
+    evaluate:
+      heldOut.length > 0 ? () => val(evaluateRewardModel(rm, heldOut, o.maxLen, o.batchSize)) : undefined,
+    ...dataAndDropout(sampler, rm.trunk),
+  };
+  return trainLoop(
+    task,
+    opt,
+    loopOptions(o, {
+      steps: o.steps,
+      schedule: { lr: o.lr, warmupSteps: o.warmupSteps ?? Math.floor(o.steps / 10), totalSteps: o.steps },
+      evalEvery: o.evalEvery || o.steps,
+      label: 'reward',
+    }),
+  );
 }

@@ -10,10 +10,11 @@
  * similar lengths instead of packing: no example ever attends to another (the documented
  * alternative to packing with a block-diagonal mask), and padding is masked out of the loss.
  */
+import type { JsonValue } from '../io/files.ts';
 import { IGNORE_INDEX } from '../tensor/index.ts';
-import { Rng } from '../tensor/random.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
-import type { Batch } from './data.ts';
+import { type Batch, EpochSampler, type SamplerState } from './data.ts';
+import type { BatchSource } from './loop.ts';
 
 export interface ChatMessage {
   role: string;
@@ -128,13 +129,11 @@ function pushChat(
 }
 
 /**
- * Batches of B examples of similar length, right-padded (pad id 0, target -100) to the longest in
- * the batch; examples longer than maxLen are truncated. Shuffled by a seeded RNG each epoch.
+ * Batches of B examples drawn in a new seeded shuffle each epoch, right-padded (pad id 0, target
+ * -100) to the longest in the batch; examples longer than maxLen are truncated.
  */
-export class SftBatches {
-  readonly rng: Rng;
-  private order: number[] = [];
-  private at = 0;
+export class SftBatches implements BatchSource {
+  private readonly sampler: EpochSampler;
 
   constructor(
     readonly examples: SftExample[],
@@ -144,19 +143,14 @@ export class SftBatches {
     readonly heldOut: SftExample[] = [],
   ) {
     if (examples.length === 0) throw new Error('SFT: no training examples');
-    this.rng = new Rng(seed);
+    this.sampler = new EpochSampler(examples.length, seed);
   }
 
   next(): Batch {
-    const picked: SftExample[] = [];
-    for (let i = 0; i < this.B; i++) {
-      if (this.at >= this.order.length) {
-        this.order = shuffled(this.examples.length, this.rng);
-        this.at = 0;
-      }
-      picked.push(this.examples[this.order[this.at++]]);
-    }
-    return pad(picked, this.maxLen);
+    return pad(
+      this.sampler.take(this.B).map((i) => this.examples[i]),
+      this.maxLen,
+    );
   }
 
   evalBatches(): Batch[] {
@@ -165,15 +159,14 @@ export class SftBatches {
       out.push(pad(this.heldOut.slice(i, i + this.B), this.maxLen));
     return out;
   }
-}
 
-function shuffled(n: number, rng: Rng): number[] {
-  const a = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [a[i], a[j]] = [a[j], a[i]];
+  state(): SamplerState {
+    return this.sampler.state();
   }
-  return a;
+
+  setState(s: JsonValue): void {
+    this.sampler.setState(s);
+  }
 }
 
 export function pad(examples: SftExample[], maxLen: number): Batch {

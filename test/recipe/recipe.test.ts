@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openSafetensors } from '../../src/io/safetensors.ts';
 import { RECIPES, runRecipe } from '../../src/recipe/recipe.ts';
-import { EOS_NAMES, findSpecial, loadTokenizer } from '../../src/tokenizers/load.ts';
+import { resolveEos } from '../../src/tokenizers/eos.ts';
+import { loadTokenizer } from '../../src/tokenizers/load.ts';
 
 const verse = (i: number) =>
   `  ${i} And the man was called Enoch, and he went from Bethel to Hebron with seven servants; and he lived ${i} years.`;
@@ -42,7 +43,7 @@ test('smoke recipe: all stages, a servable f16 model directory, GGUF, and exact 
       for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json'])
         assert.ok(existsSync(join(out, f)), `${out}/${f}`);
       const gc = JSON.parse(readFileSync(join(out, 'generation_config.json'), 'utf8'));
-      assert.equal(gc.eos_token_id, findSpecial(loadTokenizer(out), EOS_NAMES));
+      assert.equal(gc.eos_token_id, resolveEos({ tokenizer: loadTokenizer(out) })[0]);
       const st = openSafetensors(join(out, 'model.safetensors'));
       assert.ok([...st.entries.values()].every((e) => e.dtype === 'F16'));
       st.close();

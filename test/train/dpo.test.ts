@@ -1,18 +1,20 @@
 /**
  * DPO, IPO and conservative DPO: the loss and its gradient against closed forms on hand-made
- * sequence log-probs, the TRL metrics, and a tiny model whose preference margin grows under
- * trainDpo with reference log-probs cached once.
+ * sequence log-probs, the TRL metrics, a tiny model whose preference margin grows under
+ * trainDpo with reference log-probs cached once, exact resume and non-finite steps skipped.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { llamaConfig } from '../../src/models/presets.ts';
 import { backward, Tensor } from '../../src/tensor/index.ts';
-import { cacheReferenceLogProbs, evaluateDpo, trainDpo } from '../../src/train/dpo.ts';
+import { cacheReferenceLogProbs, type DpoTrainOptions, evaluateDpo, trainDpo } from '../../src/train/dpo.ts';
 import { referenceModel } from '../../src/train/logprobs.ts';
 import type { PreferenceExample } from '../../src/train/preference_data.ts';
 import { dpoLoss, dpoMetrics } from '../../src/train/preference_loss.ts';
+import { tempDir } from '../cli/helpers.ts';
 import { gradcheck } from '../tensor/gradcheck.ts';
+import { crashAt, snapshot } from './interrupt.ts';
 
 const sig = (x: number) => 1 / (1 + Math.exp(-x));
 const close = (a: number, b: number, tol = 1e-5, what = '') =>
@@ -102,7 +104,7 @@ test('DPO metrics: implicit rewards beta (pi - ref), accuracies and margins as T
   close(m['rewards/margins'], (2 * (1.5 - 1 + 1)) / 3);
 });
 
-test('trainDpo: cached reference log-probs, and the margin of the training pairs grows', () => {
+test('trainDpo: cached reference log-probs, and the margin of the training pairs grows', async () => {
   const config = llamaConfig({
     vocabSize: 12,
     contextLength: 16,
@@ -124,13 +126,94 @@ test('trainDpo: cached reference log-probs, and the margin of the training pairs
     { prompt: [2, 8], chosen: [4, 3, 11], rejected: [5, 11] },
   ];
   const cache = cacheReferenceLogProbs(ref, examples, 16);
-  const o = { beta: 0.5, steps: 15, batchSize: 3, lr: 1e-2, maxLen: 16, warmupSteps: 0 };
+  const out = tempDir('xfmr-dpo-');
+  const o = {
+    beta: 0.5,
+    steps: 15,
+    batchSize: 3,
+    lr: 1e-2,
+    maxLen: 16,
+    warmupSteps: 0,
+    out,
+    progress: false,
+  };
   const before = evaluateDpo(policy, examples, cache, o);
   close(before['rewards/margins'], 0, 1e-5, 'policy == reference at the start');
   close(before.loss, Math.log(2), 1e-5, 'loss log 2 at the start');
-  const logs = trainDpo(policy, examples, cache, o);
+  const logs = (await trainDpo(policy, examples, cache, o)).steps;
   const after = evaluateDpo(policy, examples, cache, o);
   assert.ok(after.loss < 0.5 * before.loss, `loss ${before.loss} -> ${after.loss}`);
   assert.equal(after['rewards/accuracies'], 1);
   assert.ok(logs.length === 15 && logs.every((l) => Number.isFinite(l.loss)));
+});
+
+const dropoutConfig = llamaConfig({
+  vocabSize: 12,
+  contextLength: 16,
+  dModel: 16,
+  nLayers: 1,
+  nHeads: 2,
+  nKvHeads: 1,
+  ffnDim: 32,
+  dropout: 0.1,
+});
+const PAIRS: PreferenceExample[] = [
+  { prompt: [1, 2], chosen: [3, 4, 11], rejected: [5, 6, 11] },
+  { prompt: [1, 7], chosen: [3, 11], rejected: [6, 6, 6, 11] },
+  { prompt: [2, 8], chosen: [4, 3, 11], rejected: [5, 11] },
+];
+
+test('trainDpo resumes exactly after a crash (mid-epoch, dropout on, held-out evaluations)', async () => {
+  const cache = cacheReferenceLogProbs(referenceModel(new DecoderLM(dropoutConfig, 3)), PAIRS, 16);
+  const run = async (out: string, extra: Partial<DpoTrainOptions> = {}) => {
+    const policy = new DecoderLM(dropoutConfig, 3);
+    const r = await trainDpo(policy, PAIRS, cache, {
+      beta: 0.5,
+      steps: 8,
+      batchSize: 2,
+      lr: 1e-2,
+      maxLen: 16,
+      seed: 2,
+      heldOut: {
+        examples: PAIRS.slice(0, 2),
+        cache: { chosen: cache.chosen.slice(0, 2), rejected: cache.rejected.slice(0, 2) },
+      },
+      evalEvery: 2,
+      checkpointEvery: 3,
+      out,
+      progress: false,
+      ...extra,
+    });
+    return { r, weights: snapshot(policy.parameters()) };
+  };
+  const a = await run(tempDir('xfmr-dpo-a-'));
+  const out = tempDir('xfmr-dpo-b-');
+  await crashAt(5, (onStep) => run(out, { onStep }));
+  const b = await run(out, { resume: true });
+  assert.equal(b.r.startStep, 3);
+  assert.deepEqual(b.r.losses, a.r.losses.slice(3));
+  assert.deepEqual(
+    b.r.steps.map((s) => s['rewards/margins']),
+    a.r.steps.slice(3).map((s) => s['rewards/margins']),
+  );
+  assert.deepEqual(b.r.evals, a.r.evals.slice(1));
+  assert.deepEqual(b.weights, a.weights);
+});
+
+test('trainDpo skips the steps whose pairs give a non-finite loss', async () => {
+  const cache = cacheReferenceLogProbs(referenceModel(new DecoderLM(dropoutConfig, 3)), PAIRS, 16);
+  cache.chosen[1] = Number.NaN;
+  const policy = new DecoderLM(dropoutConfig, 3);
+  const r = await trainDpo(policy, PAIRS, cache, {
+    beta: 0.5,
+    steps: 6,
+    batchSize: 1,
+    lr: 1e-2,
+    maxLen: 16,
+    out: tempDir('xfmr-dpo-nan-'),
+    progress: false,
+  });
+  assert.equal(r.skipped, 2, 'pair 1 comes once an epoch, two epochs');
+  assert.equal(r.losses.length, 4);
+  assert.ok(policy.parameters().every((p) => p.data.every(Number.isFinite)));
 });

@@ -1,7 +1,7 @@
 /**
  * PPO: GAE against a hand-computed example, per-token rewards, whitening, the clipped surrogate
  * (a ratio outside [1 - eps, 1 + eps] in the favoured direction gets no gradient), the clipped value
- * loss, the KL controllers, and one full iteration on a tiny model.
+ * loss, the KL controllers, iterations on a tiny model, a NaN reward skipped, and exact resume.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import { PolicyWithValue } from '../../src/models/heads.ts';
 import { llamaConfig } from '../../src/models/presets.ts';
 import { backward, Tensor } from '../../src/tensor/index.ts';
 import { referenceModel } from '../../src/train/logprobs.ts';
-import { PpoTrainer } from '../../src/train/ppo.ts';
+import { type PpoOptions, type RewardFn, trainPpo } from '../../src/train/ppo.ts';
 import {
   AdaptiveKlController,
   FixedKlController,
@@ -19,7 +19,9 @@ import {
   whiten,
 } from '../../src/train/ppo_advantages.ts';
 import { ppoPolicyLoss, ppoValueLoss } from '../../src/train/ppo_loss.ts';
+import { tempDir } from '../cli/helpers.ts';
 import { gradcheck } from '../tensor/gradcheck.ts';
+import { crashAt, snapshot } from './interrupt.ts';
 
 const close = (a: number, b: number, tol = 1e-5, what = '') =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
@@ -130,34 +132,92 @@ test('KL controllers: fixed stays, adaptive moves towards the target with a capp
   close(a.value, 0.2 * 1.02 * 0.98, 1e-12);
 });
 
-test('one PPO iteration on a tiny model: finite metrics; the reference stays untouched', async () => {
-  const config = llamaConfig({
-    vocabSize: 10,
-    contextLength: 16,
-    dModel: 16,
-    nLayers: 1,
-    nHeads: 2,
-    nKvHeads: 1,
-    ffnDim: 32,
-  });
-  const policy = new DecoderLM(config, 5);
+const tiny = llamaConfig({
+  vocabSize: 10,
+  contextLength: 16,
+  dModel: 16,
+  nLayers: 1,
+  nHeads: 2,
+  nKvHeads: 1,
+  ffnDim: 32,
+});
+const PROMPTS = [[1], [2, 1], [4], [5, 6]];
+// Reward: the number of token 3 in the response.
+const countThrees: RewardFn = (_b, responses) =>
+  Float32Array.from(responses, (r) => r.filter((t) => t === 3).length);
+const ppoOptions = (out: string): PpoOptions => ({
+  out,
+  progress: false,
+  iterations: 2,
+  batchSize: 4,
+  miniBatchSize: 2,
+  ppoEpochs: 2,
+  lr: 1e-3,
+  maxNewTokens: 5,
+  eos: 9,
+  seed: 1,
+});
+
+test('PPO iterations on a tiny model: finite metrics; the reference stays untouched', async () => {
+  const policy = new DecoderLM(tiny, 5);
   const ref = referenceModel(policy);
   const refBefore = Float32Array.from(ref.parameters()[0].data);
   const actor = new PolicyWithValue(policy, 1);
-  // Reward: the number of token 3 in the response.
-  const trainer = new PpoTrainer(
-    actor,
-    ref,
-    (_b, responses) => Float32Array.from(responses, (r) => r.filter((t) => t === 3).length),
-    { batchSize: 4, miniBatchSize: 2, ppoEpochs: 2, lr: 1e-3, maxNewTokens: 5, eos: 9, seed: 1 },
-  );
-  const prompts = [[1], [2, 1], [4], [5, 6]];
-  const s1 = await trainer.step(prompts);
+  const r = await trainPpo(actor, ref, countThrees, PROMPTS, ppoOptions(tempDir('xfmr-ppo-')));
+  assert.equal(r.steps.length, 2 * 4, 'ppoEpochs x (batchSize / miniBatchSize) updates per iteration');
+  const [s1, s2] = r.evals;
+  assert.deepEqual([s1.iteration, s2.iteration], [1, 2]);
   for (const [k, v] of Object.entries(s1)) assert.ok(Number.isFinite(v), `${k} = ${v}`);
   assert.equal(s1.kl, 0, 'the first rollout comes from a policy equal to the reference');
   assert.ok(s1.entropy > 0 && s1.entropy <= Math.log(10) + 1e-6);
-  const s2 = await trainer.step(prompts);
   assert.ok(s2.kl !== 0, 'after an update the policy differs from the reference');
   assert.deepEqual(ref.parameters()[0].data, refBefore);
   assert.ok(ref.parameters().every((p) => p.grad === null));
+});
+
+test('PPO: an iteration whose rewards are NaN is skipped, update by update, and training goes on', async () => {
+  const policy = new DecoderLM(tiny, 5);
+  const actor = new PolicyWithValue(policy, 1);
+  const before = Float32Array.from(policy.parameters()[0].data);
+  let calls = 0;
+  const poisoned: RewardFn = (b, responses) =>
+    calls++ === 0 ? new Float32Array(b.B).fill(Number.NaN) : countThrees(b, responses);
+  const after: Float32Array[] = [];
+  const r = await trainPpo(actor, referenceModel(policy), poisoned, PROMPTS, {
+    ...ppoOptions(tempDir('xfmr-ppo-nan-')),
+    onIteration: () => {
+      after.push(Float32Array.from(policy.parameters()[0].data));
+    },
+  });
+  assert.equal(r.skipped, 4, 'every update of the first iteration');
+  assert.equal(r.steps.length, 4, 'the second iteration trains');
+  assert.deepEqual(after[0], before, 'no update from NaN advantages');
+  assert.ok(after[1].some((x, i) => x !== before[i]));
+  assert.ok(after[1].every(Number.isFinite));
+});
+
+test('PPO resumes exactly after a crash mid-iteration: rollouts, adaptive KL coefficient, weights', async () => {
+  const run = async (out: string, extra: Partial<PpoOptions> = {}) => {
+    const policy = new DecoderLM({ ...tiny, dropout: 0.1 }, 5);
+    const actor = new PolicyWithValue(policy, 1);
+    const r = await trainPpo(actor, referenceModel(policy), countThrees, PROMPTS, {
+      ...ppoOptions(out),
+      iterations: 4,
+      targetKl: 0.01,
+      horizon: 100,
+      checkpointEvery: 1,
+      ...extra,
+    });
+    return { r, weights: snapshot(actor.parameters()) };
+  };
+  const a = await run(tempDir('xfmr-ppo-a-'));
+  assert.notEqual(a.r.evals[3].kl_coef, a.r.evals[0].kl_coef, 'the adaptive coefficient moved');
+  const out = tempDir('xfmr-ppo-b-');
+  // 4 updates an iteration: a crash at update 10 is in iteration 3; the last checkpoint ends iteration 2.
+  await crashAt(10, (onStep) => run(out, { onStep }));
+  const b = await run(out, { resume: true });
+  assert.equal(b.r.startStep, 8);
+  assert.deepEqual(b.r.losses, a.r.losses.slice(8));
+  assert.deepEqual(b.r.evals, a.r.evals.slice(2));
+  assert.deepEqual(b.weights, a.weights);
 });

@@ -62,8 +62,8 @@ test('reward train, then ppo against it, and dpo', async () => {
     '--json',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  const rs = JSON.parse(r.stdout) as { eval: { accuracy: number } };
-  assert.ok(rs.eval.accuracy >= 0 && rs.eval.accuracy <= 1);
+  const rs = JSON.parse(r.stdout) as { eval: { val_accuracy: number } };
+  assert.ok(rs.eval.val_accuracy >= 0 && rs.eval.val_accuracy <= 1);
   assert.ok(existsSync(join(rmDir, 'score_head.safetensors')));
 
   const ppoDir = join(dir, 'ppo');
@@ -91,6 +91,7 @@ test('reward train, then ppo against it, and dpo', async () => {
   ]);
   assert.equal(p.code, 0, p.stderr);
   const ps = JSON.parse(p.stdout) as { last: Record<string, number> };
+  assert.equal(ps.last.iteration, 2);
   for (const k of ['reward', 'kl', 'entropy', 'clipfrac', 'value_loss', 'approx_kl'])
     assert.ok(Number.isFinite(ps.last[k]), k);
   assert.ok(existsSync(join(ppoDir, 'model.safetensors')));
@@ -119,7 +120,7 @@ test('reward train, then ppo against it, and dpo', async () => {
   assert.equal(d.code, 0, d.stderr);
   const ds = JSON.parse(d.stdout) as { loss: string; eval: Record<string, number> };
   assert.equal(ds.loss, 'ipo');
-  assert.ok('rewards/margins' in ds.eval);
+  assert.ok('val_rewards/margins' in ds.eval);
   assert.ok(existsSync(join(dpoDir, 'model.safetensors')));
 });
 

@@ -1,7 +1,7 @@
 /**
  * The reward model: the Bradley-Terry loss and its gradient against the closed form, the head
- * reading the last token of each row (padding after it changes nothing), save/load, and a tiny
- * model learning to prefer responses holding a marker token.
+ * reading the last token of each row (padding after it changes nothing), save/load, a tiny
+ * model learning to prefer responses holding a marker token, and exact resume.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,10 +19,13 @@ import { bradleyTerryLoss, rewardPairMetrics } from '../../src/train/preference_
 import {
   evaluateRewardModel,
   normalizeRewardModel,
+  type RewardTrainOptions,
   scoreResponses,
   trainRewardModel,
 } from '../../src/train/reward.ts';
+import { tempDir } from '../cli/helpers.ts';
 import { gradcheck, input } from '../tensor/gradcheck.ts';
+import { crashAt, snapshot } from './interrupt.ts';
 
 const sig = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -90,7 +93,7 @@ test('the reward model reads the last token: padding after it changes nothing; s
   }
 });
 
-test('a tiny reward model learns that responses with token 7 are preferred (held-out pairs)', () => {
+test('a tiny reward model learns that responses with token 7 are preferred (held-out pairs)', async () => {
   const rng = new Rng(5);
   const make = (): PreferenceExample => {
     const prompt = [1 + rng.int(3)];
@@ -103,11 +106,20 @@ test('a tiny reward model learns that responses with token 7 are preferred (held
   const held = Array.from({ length: 32 }, make);
   const rm = new RewardModel(new DecoderLM(config, 3), 4);
   const before = evaluateRewardModel(rm, held, 12);
-  const r = trainRewardModel(rm, train, held, { steps: 40, batchSize: 16, lr: 3e-3, maxLen: 12, seed: 1 });
-  assert.ok(r.eval !== null);
-  assert.ok(r.eval.accuracy >= 0.9, `held-out accuracy ${r.eval.accuracy}`);
-  assert.ok(r.eval.loss < before.loss, `loss ${before.loss} -> ${r.eval.loss}`);
-  assert.ok(r.eval.margin > 0);
+  const r = await trainRewardModel(rm, train, held, {
+    steps: 40,
+    batchSize: 16,
+    lr: 3e-3,
+    maxLen: 12,
+    seed: 1,
+    out: tempDir('xfmr-rm-train-'),
+    progress: false,
+  });
+  const e = r.evals.at(-1);
+  assert.ok(e !== undefined && e.step === 40, 'evaluated after the last step');
+  assert.ok(e.val_accuracy >= 0.9, `held-out accuracy ${e.val_accuracy}`);
+  assert.ok(e.val_loss < before.loss, `loss ${before.loss} -> ${e.val_loss}`);
+  assert.ok(e.val_margin > 0);
 });
 
 test('normalizeRewardModel: scores get mean 0 and std 1 on the given samples, order unchanged', () => {
@@ -123,4 +135,37 @@ test('normalizeRewardModel: scores get mean 0 and std 1 on the given samples, or
   const std = Math.sqrt(after.reduce((a, x) => a + (x - mean) ** 2, 0) / (after.length - 1));
   assert.ok(Math.abs(mean) < 1e-4 && Math.abs(std - 1) < 1e-4, `mean ${mean}, std ${std}`);
   for (let i = 1; i < rows.length; i++) assert.equal(after[i] > after[0], before[i] > before[0]);
+});
+
+test('trainRewardModel resumes exactly after a crash: trunk and head, evaluations', async () => {
+  const rng = new Rng(8);
+  const pairs: PreferenceExample[] = Array.from({ length: 10 }, () => ({
+    prompt: [1 + rng.int(3)],
+    chosen: [7, 2 + rng.int(4), 9],
+    rejected: [2 + rng.int(4), 9],
+  }));
+  const run = async (out: string, extra: Partial<RewardTrainOptions> = {}) => {
+    const rm = new RewardModel(new DecoderLM({ ...config, dropout: 0.1 }, 3), 4);
+    const r = await trainRewardModel(rm, pairs.slice(3), pairs.slice(0, 3), {
+      steps: 7,
+      batchSize: 3,
+      lr: 3e-3,
+      maxLen: 12,
+      seed: 1,
+      evalEvery: 2,
+      checkpointEvery: 2,
+      out,
+      progress: false,
+      ...extra,
+    });
+    return { r, weights: snapshot(rm.parameters()) };
+  };
+  const a = await run(tempDir('xfmr-rm-a-'));
+  const out = tempDir('xfmr-rm-b-');
+  await crashAt(5, (onStep) => run(out, { onStep }));
+  const b = await run(out, { resume: true });
+  assert.equal(b.r.startStep, 4);
+  assert.deepEqual(b.r.losses, a.r.losses.slice(4));
+  assert.deepEqual(b.r.evals, a.r.evals.slice(2));
+  assert.deepEqual(b.weights, a.weights);
 });

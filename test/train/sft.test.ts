@@ -13,7 +13,7 @@ import { llamaConfig } from '../../src/models/presets.ts';
 import { backward, crossEntropy, IGNORE_INDEX, Rng } from '../../src/tensor/index.ts';
 import { CharTokenizer } from '../../src/tokenizers/char.ts';
 import { AdamW } from '../../src/train/adamw.ts';
-import { trainLoop } from '../../src/train/loop.ts';
+import { lmTask, trainLoop } from '../../src/train/loop.ts';
 import { buildExample, type ChatMessage, pad, parseSftJsonl, SftBatches } from '../../src/train/sft.ts';
 
 const tok = CharTokenizer.train(['abcdefghij reverse:<>|userasistnm'], ['<eos>']);
@@ -135,7 +135,7 @@ test('a tiny model fine-tuned to reverse words reaches >= 90% held-out exact mat
   const opt = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 0 });
   const out = mkdtempSync(join(tmpdir(), 'xfmr-sft-'));
   try {
-    await trainLoop(model, opt, new SftBatches(train, 32, 32, 3), {
+    await trainLoop(lmTask(model, new SftBatches(train, 32, 32, 3)), opt, {
       out,
       steps: 400,
       gradAccum: 1,

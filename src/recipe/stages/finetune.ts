@@ -17,7 +17,7 @@ import { saveModel } from '../../models/load.ts';
 import { AdamW } from '../../train/adamw.ts';
 import { cacheReferenceLogProbs, evaluateDpo, trainDpo } from '../../train/dpo.ts';
 import { disposeModel, referenceModel } from '../../train/logprobs.ts';
-import { trainLoop } from '../../train/loop.ts';
+import { lmTask, trainLoop } from '../../train/loop.ts';
 import type { PreferenceExample } from '../../train/preference_data.ts';
 import { buildExample, type SftExample } from '../../train/sft.ts';
 import { LengthGroupedBatches } from '../batches.ts';
@@ -75,7 +75,7 @@ export async function sftStage(
       `${steps} steps of ${s.batchSize} examples (${perStep.toFixed(0)} tokens a batch with padding)`,
   );
   const opt = new AdamW(model.parameters(), { lr: s.lr, weightDecay: 0 });
-  const r = await trainLoop(model, opt, data, {
+  const r = await trainLoop(lmTask(model, data), opt, {
     out: join(work, 'sft'),
     steps,
     gradAccum: 1,
@@ -104,11 +104,11 @@ export async function sftStage(
   };
 }
 
-export function dpoStage(
+export async function dpoStage(
   { cfg, paths, log }: StageContext,
   model: DecoderLM,
   { tok, tokenizerJson, eos }: RecipeTokenizer,
-): { report: { [key: string]: number | null } } {
+): Promise<{ report: { [key: string]: number | null } }> {
   const { work } = paths;
   const maxLen = model.config.contextLength;
   const d = cfg.dpo;
@@ -141,9 +141,10 @@ export function dpoStage(
     seed: cfg.seed + 51,
   };
   const before = evaluateDpo(model, held, heldCache, o, 16);
-  const logs = trainDpo(model, train, cache, {
+  const r = await trainDpo(model, train, cache, {
     ...o,
-    onLog: (l) => {
+    out: join(work, 'dpo'),
+    onStep: (l) => {
       if (l.step % 10 === 0 || l.step === d.steps)
         log(
           `dpo step ${l.step}: loss ${l.loss.toFixed(4)} accuracy ${(100 * l['rewards/accuracies']).toFixed(0)}% margin ${l['rewards/margins'].toFixed(3)}`,
@@ -155,7 +156,7 @@ export function dpoStage(
   return {
     report: {
       pairs: train.length,
-      final_loss: logs.at(-1)?.loss ?? null,
+      final_loss: r.losses.at(-1) ?? null,
       held_accuracy_before: before['rewards/accuracies'],
       held_accuracy_after: after['rewards/accuracies'],
       held_margin_after: after['rewards/margins'],

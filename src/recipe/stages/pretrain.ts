@@ -16,7 +16,7 @@ import { loadDecoder } from '../../models/load.ts';
 import { llamaConfig } from '../../models/presets.ts';
 import { AdamW } from '../../train/adamw.ts';
 import { BatchLoader, TokenShard, writeShards } from '../../train/data.ts';
-import { trainLoop } from '../../train/loop.ts';
+import { lmTask, trainLoop } from '../../train/loop.ts';
 import type { StageContext } from '../recipe.ts';
 import type { Corpus, RecipeTokenizer } from './text.ts';
 
@@ -90,9 +90,13 @@ export async function pretrainStage(
   log(`pretrain: ${(model.numParameters() / 1e6).toFixed(2)}M parameters, ${ids.length} tokens`);
   const opt = new AdamW(model.parameters(), { lr: p.lr, weightDecay: 0.1, beta2: 0.95 });
   const r = await trainLoop(
-    model,
+    lmTask(model, {
+      next: () => loader.next(),
+      evalBatches: () => valLoader.evalBatches(4),
+      state: () => loader.state(),
+      setState: (st) => loader.setState(st),
+    }),
     opt,
-    { next: () => loader.next(), rng: loader.rng, evalBatches: () => valLoader.evalBatches(4) },
     {
       out: pretrainDir,
       steps: p.steps,

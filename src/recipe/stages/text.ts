@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { JsonValue } from '../../io/checkpoint.ts';
 import { BpeTrainer, toTokenizerJson } from '../../tokenizers/bpe_trainer.ts';
+import { resolveEos } from '../../tokenizers/eos.ts';
 import type { Tokenizer } from '../../tokenizers/tokenizer.ts';
 import { loadTokenizerJson } from '../../tokenizers/tokenizer_json.ts';
 import { entityDocuments, parseKjv, type Verse } from '../qa_data.ts';
@@ -56,9 +57,9 @@ export function corpusStage({ cfg, paths }: StageContext): Corpus & {
 }
 
 function eosOf(tok: Tokenizer): number {
-  const id = tok.encode('<|endoftext|>', { allowedSpecial: 'all' });
-  if (id.length !== 1) throw new Error('tokenizer: <|endoftext|> is not a single special token');
-  return id[0];
+  const [id] = resolveEos({ tokenizer: tok });
+  if (id === undefined) throw new Error('tokenizer: no end-of-text special token');
+  return id;
 }
 
 export function tokenizerStage(
