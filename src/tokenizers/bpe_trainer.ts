@@ -1,5 +1,5 @@
 /**
- * Byte-level BPE training, and export of the result as a Hugging Face tokenizer.json.
+ * Byte-level BPE training. (`toTokenizerJson` in tokenizer_json.ts writes the result for HF.)
  *
  * 1. count: each text is split into pieces with the chosen pattern (GPT-2's by default), and
  *    identical pieces are counted once with their frequency ("word-frequency dedup"). Special
@@ -26,22 +26,13 @@
 
 import { BpeTokenizer } from './bpe.ts';
 import { BYTE_TO_CHAR } from './byte_level.ts';
-import {
-  CL100K_PAT_STR,
-  CL100K_PATTERN,
-  GPT2_PAT_STR,
-  GPT2_PATTERN,
-  O200K_PAT_STR,
-  O200K_PATTERN,
-} from './patterns.ts';
+import { SPLIT_PATTERNS, type SplitPatternName } from './patterns.ts';
 import { type Scanner, scanCl100k, scanGpt2, scanO200k } from './splitters.ts';
 
-export type SplitPatternName = 'gpt2' | 'cl100k_base' | 'o200k_base';
-
-const PATTERNS: Record<SplitPatternName, { js: string; ref: string; scan: Scanner }> = {
-  gpt2: { js: GPT2_PATTERN, ref: GPT2_PAT_STR, scan: scanGpt2 },
-  cl100k_base: { js: CL100K_PATTERN, ref: CL100K_PAT_STR, scan: scanCl100k },
-  o200k_base: { js: O200K_PATTERN, ref: O200K_PAT_STR, scan: scanO200k },
+const SCANNERS: Record<SplitPatternName, Scanner> = {
+  gpt2: scanGpt2,
+  cl100k_base: scanCl100k,
+  o200k_base: scanO200k,
 };
 
 export interface BpeTrainerOptions {
@@ -306,9 +297,9 @@ export class BpeTrainer {
     if (!Number.isInteger(options.vocabSize) || options.vocabSize < 1)
       throw new Error(`vocabSize must be a positive integer, got ${options.vocabSize}`);
     const pattern = options.pattern ?? 'gpt2';
-    if (!Object.hasOwn(PATTERNS, pattern)) throw new Error(`pattern: unknown split pattern "${pattern}"`);
+    if (!Object.hasOwn(SCANNERS, pattern)) throw new Error(`pattern: unknown split pattern "${pattern}"`);
     this.options = options;
-    this.scan = PATTERNS[pattern].scan;
+    this.scan = SCANNERS[pattern];
     const specials = options.specialTokens ?? [];
     this.specialRegex =
       specials.length > 0
@@ -546,123 +537,7 @@ export function bpeTokenizer(model: TrainedBpe): BpeTokenizer {
   return new BpeTokenizer({
     vocab: model.vocab,
     merges: model.merges,
-    pattern: PATTERNS[model.pattern].js,
+    pattern: SPLIT_PATTERNS[model.pattern].js,
     specialTokens: model.specialTokens,
   });
-}
-
-/** The parts of a tokenizer.json that `toTokenizerJson` writes (enough for HF tokenizers to load). */
-export interface TokenizerJson {
-  version: string;
-  truncation: null;
-  padding: null;
-  added_tokens: {
-    id: number;
-    content: string;
-    single_word: boolean;
-    lstrip: boolean;
-    rstrip: boolean;
-    normalized: boolean;
-    special: boolean;
-  }[];
-  normalizer: null;
-  pre_tokenizer: Record<string, unknown>;
-  post_processor: Record<string, unknown> | null;
-  decoder: Record<string, unknown>;
-  model: {
-    type: 'BPE';
-    dropout: null;
-    unk_token: null;
-    continuing_subword_prefix: null;
-    end_of_word_suffix: null;
-    fuse_unk: boolean;
-    byte_fallback: boolean;
-    ignore_merges: boolean;
-    vocab: Record<string, number>;
-    merges: [string, string][];
-  };
-}
-
-/**
- * A byte-level BPE model as a Hugging Face tokenizer.json object (model BPE with merges as
- * ["a", "b"] pairs, ByteLevel pre-tokenizer and decoder). With the GPT-2 pattern the ByteLevel
- * pre-tokenizer splits by itself (use_regex); with cl100k's or o200k's a Split with the reference
- * pattern comes first, as in Llama 3's file. `ignoreMerges` (tiktoken semantics: a piece that is a
- * token is not merged) is written as the model's `ignore_merges`.
- */
-export function toTokenizerJson(model: {
-  vocab: ReadonlyArray<Uint8Array | undefined>;
-  merges: ReadonlyArray<readonly [number, number]>;
-  specialTokens: Readonly<Record<string, number>>;
-  pattern: SplitPatternName;
-  ignoreMerges?: boolean;
-}): TokenizerJson {
-  const str = (id: number) => {
-    const t = model.vocab[id];
-    if (!t) throw new Error(`toTokenizerJson: merge refers to id ${id}, which has no bytes`);
-    let s = '';
-    for (const b of t) s += BYTE_TO_CHAR[b];
-    return s;
-  };
-  // Special tokens are in model.vocab at their ids too, as HF's trainer writes them: a loader
-  // that ignores added_tokens' ids (HF gives an unknown added token id = vocab length) must find
-  // them there, or the vocabulary would have a hole and the next id would collide.
-  const vocab: Record<string, number> = {};
-  for (const [content, id] of Object.entries(model.specialTokens)) vocab[content] = id;
-  model.vocab.forEach((t, id) => {
-    if (t) vocab[str(id)] = id;
-  });
-  const byteLevel = (useRegex: boolean) => ({
-    type: 'ByteLevel',
-    add_prefix_space: false,
-    trim_offsets: true,
-    use_regex: useRegex,
-  });
-  const preTokenizer =
-    model.pattern === 'gpt2'
-      ? byteLevel(true)
-      : {
-          type: 'Sequence',
-          pretokenizers: [
-            {
-              type: 'Split',
-              pattern: { Regex: PATTERNS[model.pattern].ref },
-              behavior: 'Isolated',
-              invert: false,
-            },
-            byteLevel(false),
-          ],
-        };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: Object.entries(model.specialTokens)
-      .sort((x, y) => x[1] - y[1])
-      .map(([content, id]) => ({
-        id,
-        content,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
-      })),
-    normalizer: null,
-    pre_tokenizer: preTokenizer,
-    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
-    decoder: byteLevel(true),
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: model.ignoreMerges ?? false,
-      vocab,
-      merges: model.merges.map(([a, b]) => [str(a), str(b)]),
-    },
-  };
 }
