@@ -21,8 +21,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BpeTrainer, toTokenizerJson } from '../src/tokenizers/bpe_trainer.ts';
+import { BpeTrainer } from '../src/tokenizers/bpe_trainer.ts';
 import { type EncodingName, getEncoding, recoverMerges } from '../src/tokenizers/tiktoken.ts';
+import { toTokenizerJson } from '../src/tokenizers/tokenizer_json.ts';
 import { englishText } from '../test/tokenizers/corpus.ts';
 
 const require = createRequire(import.meta.url);

@@ -10,7 +10,9 @@
  * other trainers choose their own defaults when it is absent).
  */
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { BpeTrainer, type SplitPatternName, toTokenizerJson } from '../tokenizers/bpe_trainer.ts';
+import { BpeTrainer } from '../tokenizers/bpe_trainer.ts';
+import type { SplitPatternName } from '../tokenizers/patterns.ts';
+import { toTokenizerJson } from '../tokenizers/tokenizer_json.ts';
 import { optInt, optString, parseArgs, UsageError } from './args.ts';
 
 type TrainFn = (texts: string[], opts: { vocabSize: number; specialTokens?: string[] }) => object;

@@ -6,8 +6,8 @@
  *
  *   " lower" -> bytes [Ġ l o w e r] -> [Ġ lo w e r] -> [Ġ low e r] -> [Ġ low er] -> [Ġlow er] -> ...
  *
- * The merge loop and the vocabulary tables live in bpe_model.ts (tiktoken ranks or GPT-2-style merge
- * rules). This file adds the rest of the tokenizer.
+ * The vocabulary table (token bytes <-> ids) is token_bytes.ts, the merge loop bpe_merger.ts (tiktoken
+ * ranks or GPT-2-style merge rules). This file adds the rest of the tokenizer.
  *
  * Speed (this is the hot path of every data pipeline): hand-written splitters for the known
  * patterns (splitters.ts; any other pattern runs as a RegExp), a piece -> ids cache keyed by spans of
@@ -23,10 +23,11 @@
  * it receives the text as UTF-8, and JavaScript's TextEncoder replaces them on the way.
  */
 
-import { BpeModel } from './bpe_model.ts';
+import { BpeMerger, rulesFromPairs } from './bpe_merger.ts';
 import { BYTE_TO_CHAR, unicodeToBytes } from './byte_level.ts';
 import { MISS, PieceCache } from './piece_cache.ts';
 import { type Scanner, scannerFor } from './splitters.ts';
+import { TokenBytes } from './token_bytes.ts';
 import type {
   AllowedSpecial,
   DecodeOptions,
@@ -68,8 +69,12 @@ const encoder = new TextEncoder();
 export class BpeTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>;
-  /** The vocabulary tables and the merge loop. */
-  readonly model: BpeModel;
+  /** Token bytes <-> ids. */
+  readonly tokens: TokenBytes;
+  /** The merge loop, with tiktoken ranks or merge rules. */
+  readonly merger: BpeMerger;
+  /** Whether a piece that is itself a token is returned without merging. */
+  readonly ignoreMerges: boolean;
 
   private readonly regex: RegExp;
   private readonly specialBytes = new Map<number, Uint8Array>();
@@ -81,7 +86,11 @@ export class BpeTokenizer implements Tokenizer {
 
   constructor(options: BpeOptions) {
     const { vocab } = options;
-    this.model = new BpeModel(vocab, options.merges, options.ignoreMerges);
+    this.tokens = new TokenBytes(vocab);
+    this.merger = options.merges
+      ? BpeMerger.fromRules(rulesFromPairs(this.tokens, options.merges))
+      : BpeMerger.fromRanks(this.tokens);
+    this.ignoreMerges = options.ignoreMerges ?? options.merges === undefined;
     const specials = new Map<string, number>(
       options.specialTokens instanceof Map
         ? options.specialTokens
@@ -184,14 +193,33 @@ export class BpeTokenizer implements Tokenizer {
   private encodeSpan(text: string, start: number, end: number, h: number, out: number[]): void {
     const n = this.utf8Encode(text, start, end);
     const first = out.length;
-    this.model.encodeBytesInto(this.buf, n, out);
+    this.encodeBuf(n, out);
     if (this.cache && end - start <= MAX_CACHED_PIECE) this.cache.set(text, start, end, h, out, first);
   }
 
   /** Encodes one pre-token (no splitting). */
   encodePieceInto(piece: string, out: number[]): void {
     const n = this.utf8Encode(piece, 0, piece.length);
-    this.model.encodeBytesInto(this.buf, n, out);
+    this.encodeBuf(n, out);
+  }
+
+  /** The ids of the bytes this.buf[0..n): a single byte or (ignoreMerges) a token directly, else BPE. */
+  private encodeBuf(n: number, out: number[]): void {
+    if (n === 0) return;
+    const byteIds = this.tokens.byteIds;
+    if (n === 1) {
+      const id = byteIds[this.buf[0]];
+      if (id >= 0) out.push(id); // a byte missing from the vocabulary is dropped, as HF does
+      return;
+    }
+    if (this.ignoreMerges) {
+      const id = this.tokens.lookup(this.buf, 0, n);
+      if (id >= 0) {
+        out.push(id);
+        return;
+      }
+    }
+    this.merger.mergeBytes(this.buf, n, byteIds, out);
   }
 
   /** UTF-8 of s[start..end) into this.buf (lone surrogates as U+FFFD); returns the byte length. */
@@ -289,7 +317,7 @@ export class BpeTokenizer implements Tokenizer {
       const base = spans[p];
       let at = 0;
       for (const id of pieceIds) {
-        const len = this.model.tokenLength(id);
+        const len = this.tokens.length(id);
         const last = Math.min(at + len, charEnd.length) - 1;
         ids.push(id);
         offsets.push([base + charStart[Math.min(at, last)], base + charEnd[last]]);
@@ -333,8 +361,8 @@ export class BpeTokenizer implements Tokenizer {
   /** The exact bytes of the ids (special tokens as their UTF-8 text). */
   decodeBytes(ids: ArrayLike<number>, options?: DecodeOptions): Uint8Array {
     const skip = options?.skipSpecialTokens === true;
-    const starts = this.model.starts;
-    const nTok = this.model.nTokens;
+    const starts = this.tokens.starts;
+    const nTok = this.tokens.size;
     let total = 0;
     for (let k = 0; k < ids.length; k++) {
       const id = ids[k];
@@ -348,7 +376,7 @@ export class BpeTokenizer implements Tokenizer {
       }
     }
     const out = new Uint8Array(total);
-    const pool = this.model.pool;
+    const pool = this.tokens.pool;
     let at = 0;
     for (let k = 0; k < ids.length; k++) {
       const id = ids[k];
@@ -383,11 +411,9 @@ export class BpeTokenizer implements Tokenizer {
 
   /** Byte-level token text ("Ġhello"), or a special token's content. */
   idToToken(id: number): string | undefined {
-    const len = this.model.tokenLength(id);
-    if (len > 0) {
+    if (this.tokens.length(id) > 0) {
       let s = '';
-      for (let k = this.model.starts[id]; k < this.model.starts[id] + len; k++)
-        s += BYTE_TO_CHAR[this.model.pool[k]];
+      for (const b of this.tokens.bytes(id)) s += BYTE_TO_CHAR[b];
       return s;
     }
     for (const [s, sid] of this.specialTokens) if (sid === id) return s;
@@ -400,19 +426,15 @@ export class BpeTokenizer implements Tokenizer {
     if (special !== undefined) return special;
     const bytes = unicodeToBytes(token);
     if (!bytes || bytes.length === 0) return undefined;
-    const id = this.model.lookupBytes(bytes, 0, bytes.length);
+    const id = this.tokens.lookup(bytes, 0, bytes.length);
     return id < 0 ? undefined : id;
   }
 
   /** Every token's bytes by id (unused ids undefined), e.g. to save or convert the vocabulary. */
   vocabBytes(): (Uint8Array | undefined)[] {
     const out: (Uint8Array | undefined)[] = [];
-    for (let id = 0; id < this.model.nTokens; id++) {
-      const len = this.model.tokenLength(id);
-      out.push(
-        len > 0 ? this.model.pool.slice(this.model.starts[id], this.model.starts[id] + len) : undefined,
-      );
-    }
+    for (let id = 0; id < this.tokens.size; id++)
+      out.push(this.tokens.length(id) > 0 ? this.tokens.bytes(id).slice() : undefined);
     return out;
   }
 

@@ -1,14 +1,14 @@
 /**
- * Byte-level BPE training, and export of the result as a Hugging Face tokenizer.json.
+ * Byte-level BPE training. (`toTokenizerJson` in tokenizer_json.ts writes the result for HF.)
  *
- * 1. count: each text is split into pieces with the chosen pattern (GPT-2's by default), and
- *    identical pieces are counted once with their frequency ("word-frequency dedup"). Special
+ * 1. count (`feed`): each text is split into pieces with the chosen pattern (GPT-2's by default),
+ *    and identical pieces are counted once with their frequency ("word-frequency dedup"). Special
  *    tokens are cut out of the text first and never learned from.
- * 2. ids: special tokens first (0..k-1), then the alphabet: all 256 bytes (default; any text can
- *    then be encoded) or only the bytes seen, in the order of their byte-level characters (as HF
- *    sorts its alphabet), then one id per merge.
- * 3. merge: repeatedly merge the most frequent adjacent pair of symbols, inside every word, left to
- *    right without overlap ("a a a" -> "aa a").
+ * 2. ids (`train`: `GrowingVocab`): special tokens first (0..k-1), then the alphabet: all 256 bytes
+ *    (default; any text can then be encoded) or only the bytes seen, in the order of their
+ *    byte-level characters (as HF sorts its alphabet), then one id per merge.
+ * 3. merge (`train`: `MergeLoop`): repeatedly merge the most frequent adjacent pair of symbols,
+ *    inside every word, left to right without overlap ("a a a" -> "aa a").
  *
  * Tie-breaking (deterministic, and Hugging Face's rule): the highest count wins; among equal counts,
  * the pair with the smallest (left id, right id). Training stops at `vocabSize` tokens (special
@@ -26,22 +26,13 @@
 
 import { BpeTokenizer } from './bpe.ts';
 import { BYTE_TO_CHAR } from './byte_level.ts';
-import {
-  CL100K_PAT_STR,
-  CL100K_PATTERN,
-  GPT2_PAT_STR,
-  GPT2_PATTERN,
-  O200K_PAT_STR,
-  O200K_PATTERN,
-} from './patterns.ts';
+import { SPLIT_PATTERNS, type SplitPatternName } from './patterns.ts';
 import { type Scanner, scanCl100k, scanGpt2, scanO200k } from './splitters.ts';
 
-export type SplitPatternName = 'gpt2' | 'cl100k_base' | 'o200k_base';
-
-const PATTERNS: Record<SplitPatternName, { js: string; ref: string; scan: Scanner }> = {
-  gpt2: { js: GPT2_PATTERN, ref: GPT2_PAT_STR, scan: scanGpt2 },
-  cl100k_base: { js: CL100K_PATTERN, ref: CL100K_PAT_STR, scan: scanCl100k },
-  o200k_base: { js: O200K_PATTERN, ref: O200K_PAT_STR, scan: scanO200k },
+const SCANNERS: Record<SplitPatternName, Scanner> = {
+  gpt2: scanGpt2,
+  cl100k_base: scanCl100k,
+  o200k_base: scanO200k,
 };
 
 export interface BpeTrainerOptions {
@@ -306,9 +297,9 @@ export class BpeTrainer {
     if (!Number.isInteger(options.vocabSize) || options.vocabSize < 1)
       throw new Error(`vocabSize must be a positive integer, got ${options.vocabSize}`);
     const pattern = options.pattern ?? 'gpt2';
-    if (!Object.hasOwn(PATTERNS, pattern)) throw new Error(`pattern: unknown split pattern "${pattern}"`);
+    if (!Object.hasOwn(SCANNERS, pattern)) throw new Error(`pattern: unknown split pattern "${pattern}"`);
     this.options = options;
-    this.scan = PATTERNS[pattern].scan;
+    this.scan = SCANNERS[pattern];
     const specials = options.specialTokens ?? [];
     this.specialRegex =
       specials.length > 0
@@ -351,93 +342,214 @@ export class BpeTrainer {
     return this.words.n;
   }
 
+  /** Learns the merges from the pieces fed so far. */
   train(): TrainedBpe {
     const opts = this.options;
-    const minFrequency = opts.minFrequency ?? 2;
     const specials = opts.specialTokens ?? [];
-    const W = this.words;
-    const nWords = W.n;
-
-    // Words -> symbol sequences over all positions, linked per word.
-    let total = 0;
-    for (let w = 0; w < nWords; w++) total += W.keyLen[w] * 3;
-    const bytes = new Uint8Array(total);
-    const wordEnd = new Int32Array(nWords);
-    let nPos = 0;
-    for (let w = 0; w < nWords; w++) {
-      nPos = W.utf8(w, bytes, nPos);
-      wordEnd[w] = nPos;
-    }
-    const seen = new Uint8Array(256);
-    if (opts.alphabet === 'seen') for (let p = 0; p < nPos; p++) seen[bytes[p]] = 1;
-    else seen.fill(1);
-    const alphabet = [...Array(256).keys()]
-      .filter((b) => seen[b])
-      .sort((x, y) => BYTE_TO_CHAR[x].charCodeAt(0) - BYTE_TO_CHAR[y].charCodeAt(0));
-    const vocab: (Uint8Array | undefined)[] = specials.map(() => undefined);
-    const byteId = new Int32Array(256).fill(-1);
-    for (const b of alphabet) {
-      byteId[b] = vocab.length;
-      vocab.push(Uint8Array.of(b));
-    }
-    if (opts.vocabSize < vocab.length)
+    const { bytes, wordEnd } = this.pieceBytes();
+    const vocab = new GrowingVocab(specials.length, alphabetOf(bytes, opts.alphabet === 'seen'));
+    if (opts.vocabSize < vocab.size)
       throw new Error(
-        `vocabSize ${opts.vocabSize} is smaller than the special tokens plus the alphabet (${vocab.length})`,
+        `vocabSize ${opts.vocabSize} is smaller than the special tokens plus the alphabet (${vocab.size})`,
       );
-    const tokenIds = new Map<string, number>(); // byte-level string -> id, to reuse ids of repeated tokens
-    const tokenStr: string[] = vocab.map((t) => (t ? BYTE_TO_CHAR[t[0]] : ''));
-    for (let id = specials.length; id < vocab.length; id++) tokenIds.set(tokenStr[id], id);
-
-    const sym = new Int32Array(nPos);
-    const next = new Int32Array(nPos);
-    const prev = new Int32Array(nPos);
-    const wordOf = new Int32Array(nPos);
-    let start = 0;
-    for (let w = 0; w < nWords; w++) {
-      const end = wordEnd[w];
-      for (let p = start; p < end; p++) {
-        sym[p] = byteId[bytes[p]];
-        wordOf[p] = w;
-        prev[p] = p === start ? -1 : p - 1;
-        next[p] = p === end - 1 ? -1 : p + 1;
-      }
-      start = end;
-    }
-    const freq = W.counts;
-
-    // Pair counts and occurrence lists (nodes: occPos[k] = left position, occNext[k] = next node).
-    const pairs = new PairTable();
-    let occPos = new Int32Array(Math.max(1024, nPos * 2));
-    let occNext = new Int32Array(occPos.length);
-    let nOcc = 0;
-    const addOcc = (pair: number, pos: number) => {
-      if (nOcc === occPos.length) {
-        occPos = grow(occPos, nOcc + 1);
-        occNext = grow(occNext, nOcc + 1);
-      }
-      occPos[nOcc] = pos;
-      occNext[nOcc] = pairs.head[pair];
-      pairs.head[pair] = nOcc++;
+    const symbols = linkSymbols(bytes, wordEnd, vocab.byteId);
+    const loop = new MergeLoop(symbols, this.words.counts, vocab);
+    const merges = loop.run(opts.vocabSize, opts.minFrequency ?? 2, opts.onProgress);
+    return {
+      vocab: vocab.tokens,
+      merges,
+      specialTokens: Object.fromEntries(specials.map((s, id) => [s, id])),
+      pattern: opts.pattern ?? 'gpt2',
     };
-    for (let p = 0; p < nPos; p++) {
+  }
+
+  /** The UTF-8 bytes of every distinct piece, end to end; piece w ends at wordEnd[w]. */
+  private pieceBytes(): { bytes: Uint8Array; wordEnd: Int32Array } {
+    const words = this.words;
+    let total = 0;
+    for (let w = 0; w < words.n; w++) total += words.keyLen[w] * 3;
+    const bytes = new Uint8Array(total);
+    const wordEnd = new Int32Array(words.n);
+    let n = 0;
+    for (let w = 0; w < words.n; w++) {
+      n = words.utf8(w, bytes, n);
+      wordEnd[w] = n;
+    }
+    return { bytes: bytes.subarray(0, n), wordEnd };
+  }
+}
+
+/** The initial alphabet: every byte, or those that occur; in the order of their byte-level characters. */
+function alphabetOf(bytes: Uint8Array, seenOnly: boolean): number[] {
+  const seen = new Uint8Array(256);
+  if (seenOnly) for (let p = 0; p < bytes.length; p++) seen[bytes[p]] = 1;
+  else seen.fill(1);
+  return [...Array(256).keys()]
+    .filter((b) => seen[b])
+    .sort((x, y) => BYTE_TO_CHAR[x].charCodeAt(0) - BYTE_TO_CHAR[y].charCodeAt(0));
+}
+
+/**
+ * The vocabulary as training grows it: special tokens' ids are holes, then the alphabet, then one
+ * token per merge. A merge whose bytes are already a token (two splits of the same bytes, "a" + "bc"
+ * and "ab" + "c") reuses that token's id, as HF does.
+ */
+class GrowingVocab {
+  readonly tokens: (Uint8Array | undefined)[] = [];
+  /** The id of each byte of the alphabet (-1 if not in it). */
+  readonly byteId = new Int32Array(256).fill(-1);
+  /** Byte-level text of each id ('' for special tokens), and the id of each text. */
+  private readonly text: string[] = [];
+  private readonly ids = new Map<string, number>();
+
+  constructor(nSpecial: number, alphabet: readonly number[]) {
+    for (let id = 0; id < nSpecial; id++) {
+      this.tokens.push(undefined);
+      this.text.push('');
+    }
+    for (const b of alphabet) {
+      this.byteId[b] = this.tokens.length;
+      this.ids.set(BYTE_TO_CHAR[b], this.tokens.length);
+      this.tokens.push(Uint8Array.of(b));
+      this.text.push(BYTE_TO_CHAR[b]);
+    }
+  }
+
+  get size(): number {
+    return this.tokens.length;
+  }
+
+  /** The id of the token with the bytes of a then b, added if new. */
+  merged(a: number, b: number): number {
+    const str = this.text[a] + this.text[b];
+    let x = this.ids.get(str);
+    if (x === undefined) {
+      x = this.tokens.length;
+      const ta = this.tokens[a]!;
+      const tb = this.tokens[b]!;
+      const t = new Uint8Array(ta.length + tb.length);
+      t.set(ta, 0);
+      t.set(tb, ta.length);
+      this.tokens.push(t);
+      this.text.push(str);
+      this.ids.set(str, x);
+    }
+    return x;
+  }
+}
+
+/**
+ * The corpus as symbols, one per byte of every distinct piece, end to end. Position p holds symbol
+ * sym[p] (-1 once merged into its left neighbour) of piece wordOf[p]; next and prev link the live
+ * symbols of a piece (-1 at its ends).
+ *
+ *   pieces ["ab", "b"] -> sym [a b b], wordOf [0 0 1], next [1 -1 -1], prev [-1 0 -1]
+ */
+interface Symbols {
+  sym: Int32Array;
+  next: Int32Array;
+  prev: Int32Array;
+  wordOf: Int32Array;
+}
+
+function linkSymbols(bytes: Uint8Array, wordEnd: Int32Array, byteId: Int32Array): Symbols {
+  const n = bytes.length;
+  const s: Symbols = {
+    sym: new Int32Array(n),
+    next: new Int32Array(n),
+    prev: new Int32Array(n),
+    wordOf: new Int32Array(n),
+  };
+  let start = 0;
+  for (let w = 0; w < wordEnd.length; w++) {
+    const end = wordEnd[w];
+    for (let p = start; p < end; p++) {
+      s.sym[p] = byteId[bytes[p]];
+      s.wordOf[p] = w;
+      s.prev[p] = p === start ? -1 : p - 1;
+      s.next[p] = p === end - 1 ? -1 : p + 1;
+    }
+    start = end;
+  }
+  return s;
+}
+
+/**
+ * The merge loop over the symbols. It keeps every adjacent pair's count (weighted by the frequency
+ * of its piece), a list of the positions where each pair occurs (only ever added to: a position
+ * whose pair has changed is skipped when it comes up), and a max-heap of pairs by count.
+ */
+class MergeLoop {
+  private readonly pairs = new PairTable();
+  private readonly heap: PairHeap;
+  // Occurrence lists: node k holds a left position occPos[k] and the next node occNext[k] (-1 ends).
+  private occPos: Int32Array;
+  private occNext: Int32Array;
+  private nOcc = 0;
+  // Per merge: the positions of the pair, and the pairs whose counts rose (stamped with the step).
+  private positions = new Int32Array(1024);
+  private touched = new Int32Array(1024);
+  private nTouched = 0;
+  private step = 0;
+
+  constructor(
+    private readonly symbols: Symbols,
+    /** Frequency of each piece. */
+    private readonly freq: Float64Array,
+    private readonly vocab: GrowingVocab,
+  ) {
+    this.occPos = new Int32Array(Math.max(1024, symbols.sym.length * 2));
+    this.occNext = new Int32Array(this.occPos.length);
+    this.countPairs();
+    this.heap = new PairHeap(this.pairs);
+    for (let pair = 0; pair < this.pairs.n; pair++)
+      if (this.pairs.count[pair] > 0) this.heap.push(this.pairs.count[pair], pair);
+  }
+
+  /**
+   * Merges until the vocabulary has `target` tokens, or the best pair occurs fewer than
+   * `minFrequency` times; returns the merges in order.
+   */
+  run(target: number, minFrequency: number, onProgress: BpeTrainerOptions['onProgress']): [number, number][] {
+    const merges: [number, number][] = [];
+    const todo = target - this.vocab.size;
+    let lastReport = Date.now();
+    while (this.vocab.size < target) {
+      const pair = this.popBest(minFrequency);
+      if (pair < 0) break;
+      const a = this.pairs.a[pair];
+      const b = this.pairs.b[pair];
+      const x = this.vocab.merged(a, b);
+      merges.push([a, b]);
+      this.mergePair(pair, a, b, x);
+      if (onProgress && Date.now() - lastReport > 250) {
+        lastReport = Date.now();
+        onProgress('merge', merges.length, todo);
+      }
+    }
+    onProgress?.('merge', merges.length, todo);
+    return merges;
+  }
+
+  /** Counts every adjacent pair of the corpus and lists where it occurs. */
+  private countPairs(): void {
+    const { sym, next, wordOf } = this.symbols;
+    for (let p = 0; p < sym.length; p++) {
       const q = next[p];
       if (q < 0) continue;
-      const pair = pairs.get(sym[p], sym[q]);
-      pairs.count[pair] += freq[wordOf[p]];
-      addOcc(pair, p);
+      const pair = this.pairs.get(sym[p], sym[q]);
+      this.pairs.count[pair] += this.freq[wordOf[p]];
+      this.addOccurrence(pair, p);
     }
-    const heap = new PairHeap(pairs);
-    for (let pair = 0; pair < pairs.n; pair++) if (pairs.count[pair] > 0) heap.push(pairs.count[pair], pair);
+  }
 
-    const merges: [number, number][] = [];
-    let vocabLen = vocab.length;
-    const target = opts.vocabSize;
-    const todo = target - vocabLen;
-    let positions = new Int32Array(1024);
-    let touched = new Int32Array(1024);
-    let lastReport = Date.now();
-    let step = 0;
-    while (vocabLen < target && heap.size > 0) {
+  /**
+   * The pair with the highest count, or -1 when none is left at `minFrequency` (at least 1). Lazy
+   * deletion: an entry whose count is stale is pushed again with the current count.
+   */
+  private popBest(minFrequency: number): number {
+    const { heap, pairs } = this;
+    while (heap.size > 0) {
       heap.pop();
       const pair = heap.topPair;
       const current = pairs.count[pair];
@@ -445,85 +557,85 @@ export class BpeTrainer {
         if (current > 0) heap.push(current, pair);
         continue;
       }
-      if (current < 1 || current < minFrequency) break;
-      const a = pairs.a[pair];
-      const b = pairs.b[pair];
-      const str = tokenStr[a] + tokenStr[b];
-      let x = tokenIds.get(str);
-      if (x === undefined) {
-        x = vocab.length;
-        const ta = vocab[a]!;
-        const tb = vocab[b]!;
-        const t = new Uint8Array(ta.length + tb.length);
-        t.set(ta, 0);
-        t.set(tb, ta.length);
-        vocab.push(t);
-        tokenStr.push(str);
-        tokenIds.set(str, x);
-        vocabLen++;
-      }
-      merges.push([a, b]);
-      step++;
-
-      // Collect this pair's occurrences, leftmost first (positions are ordered by word, then offset).
-      let n = 0;
-      for (let k = pairs.head[pair]; k >= 0; k = occNext[k]) {
-        if (n === positions.length) positions = grow(positions, n + 1);
-        positions[n++] = occPos[k];
-      }
-      pairs.head[pair] = -1;
-      const ps = positions.subarray(0, n);
-      ps.sort();
-      let nTouched = 0;
-      const touch = (pr: number) => {
-        if (pairs.stamp[pr] === step) return;
-        pairs.stamp[pr] = step;
-        if (nTouched === touched.length) touched = grow(touched, nTouched + 1);
-        touched[nTouched++] = pr;
-      };
-      for (let k = 0; k < n; k++) {
-        const p = ps[k];
-        if (sym[p] !== a) continue; // stale: merged away, or a repeated entry
-        const q = next[p];
-        if (q < 0 || sym[q] !== b) continue;
-        const f = freq[wordOf[p]];
-        const o = prev[p];
-        const r = next[q];
-        if (o >= 0) {
-          pairs.count[pairs.get(sym[o], a)] -= f;
-          const np = pairs.get(sym[o], x);
-          pairs.count[np] += f;
-          addOcc(np, o);
-          touch(np);
-        }
-        if (r >= 0) {
-          pairs.count[pairs.get(b, sym[r])] -= f;
-          const np = pairs.get(x, sym[r]);
-          pairs.count[np] += f;
-          addOcc(np, p);
-          touch(np);
-        }
-        sym[p] = x;
-        sym[q] = -1;
-        next[p] = r;
-        if (r >= 0) prev[r] = p;
-      }
-      pairs.count[pair] = 0;
-      for (let k = 0; k < nTouched; k++) {
-        const pr = touched[k];
-        if (pairs.count[pr] > 0) heap.push(pairs.count[pr], pr);
-      }
-      if (opts.onProgress && Date.now() - lastReport > 250) {
-        lastReport = Date.now();
-        opts.onProgress('merge', merges.length, todo);
-      }
+      return current < 1 || current < minFrequency ? -1 : pair;
     }
-    opts.onProgress?.('merge', merges.length, todo);
-    const specialTokens: Record<string, number> = {};
-    specials.forEach((s, i) => {
-      specialTokens[s] = i;
-    });
-    return { vocab, merges, specialTokens, pattern: opts.pattern ?? 'gpt2' };
+    return -1;
+  }
+
+  /** Replaces every occurrence of `pair` (a, b) by x, left to right; the heap gets the raised counts. */
+  private mergePair(pair: number, a: number, b: number, x: number): void {
+    this.step++;
+    this.nTouched = 0;
+    const positions = this.takeOccurrences(pair);
+    for (let k = 0; k < positions.length; k++) this.mergeAt(positions[k], a, b, x);
+    this.pairs.count[pair] = 0;
+    for (let k = 0; k < this.nTouched; k++) {
+      const pr = this.touched[k];
+      if (this.pairs.count[pr] > 0) this.heap.push(this.pairs.count[pr], pr);
+    }
+  }
+
+  /** The positions listed for `pair`, leftmost first (positions go by piece, then offset); empties its list. */
+  private takeOccurrences(pair: number): Int32Array {
+    let n = 0;
+    for (let k = this.pairs.head[pair]; k >= 0; k = this.occNext[k]) {
+      if (n === this.positions.length) this.positions = grow(this.positions, n + 1);
+      this.positions[n++] = this.occPos[k];
+    }
+    this.pairs.head[pair] = -1;
+    return this.positions.subarray(0, n).sort();
+  }
+
+  /**
+   * Merges (a, b) at position p into x, if it is still there (an entry is stale once a neighbouring
+   * merge took a or b, and listed twice when the pair came back). The pairs around it change:
+   * (o, a) -> (o, x) and (b, r) -> (x, r).
+   */
+  private mergeAt(p: number, a: number, b: number, x: number): void {
+    const { sym, next, prev, wordOf } = this.symbols;
+    if (sym[p] !== a) return;
+    const q = next[p];
+    if (q < 0 || sym[q] !== b) return;
+    const pairs = this.pairs;
+    const f = this.freq[wordOf[p]];
+    const o = prev[p];
+    const r = next[q];
+    if (o >= 0) {
+      pairs.count[pairs.get(sym[o], a)] -= f;
+      const np = pairs.get(sym[o], x);
+      pairs.count[np] += f;
+      this.addOccurrence(np, o);
+      this.touch(np);
+    }
+    if (r >= 0) {
+      pairs.count[pairs.get(b, sym[r])] -= f;
+      const np = pairs.get(x, sym[r]);
+      pairs.count[np] += f;
+      this.addOccurrence(np, p);
+      this.touch(np);
+    }
+    sym[p] = x;
+    sym[q] = -1;
+    next[p] = r;
+    if (r >= 0) prev[r] = p;
+  }
+
+  private addOccurrence(pair: number, pos: number): void {
+    if (this.nOcc === this.occPos.length) {
+      this.occPos = grow(this.occPos, this.nOcc + 1);
+      this.occNext = grow(this.occNext, this.nOcc + 1);
+    }
+    this.occPos[this.nOcc] = pos;
+    this.occNext[this.nOcc] = this.pairs.head[pair];
+    this.pairs.head[pair] = this.nOcc++;
+  }
+
+  /** Notes (once per merge) that the count of `pair` rose, so that it goes back on the heap. */
+  private touch(pair: number): void {
+    if (this.pairs.stamp[pair] === this.step) return;
+    this.pairs.stamp[pair] = this.step;
+    if (this.nTouched === this.touched.length) this.touched = grow(this.touched, this.nTouched + 1);
+    this.touched[this.nTouched++] = pair;
   }
 }
 
@@ -546,123 +658,7 @@ export function bpeTokenizer(model: TrainedBpe): BpeTokenizer {
   return new BpeTokenizer({
     vocab: model.vocab,
     merges: model.merges,
-    pattern: PATTERNS[model.pattern].js,
+    pattern: SPLIT_PATTERNS[model.pattern].js,
     specialTokens: model.specialTokens,
   });
-}
-
-/** The parts of a tokenizer.json that `toTokenizerJson` writes (enough for HF tokenizers to load). */
-export interface TokenizerJson {
-  version: string;
-  truncation: null;
-  padding: null;
-  added_tokens: {
-    id: number;
-    content: string;
-    single_word: boolean;
-    lstrip: boolean;
-    rstrip: boolean;
-    normalized: boolean;
-    special: boolean;
-  }[];
-  normalizer: null;
-  pre_tokenizer: Record<string, unknown>;
-  post_processor: Record<string, unknown> | null;
-  decoder: Record<string, unknown>;
-  model: {
-    type: 'BPE';
-    dropout: null;
-    unk_token: null;
-    continuing_subword_prefix: null;
-    end_of_word_suffix: null;
-    fuse_unk: boolean;
-    byte_fallback: boolean;
-    ignore_merges: boolean;
-    vocab: Record<string, number>;
-    merges: [string, string][];
-  };
-}
-
-/**
- * A byte-level BPE model as a Hugging Face tokenizer.json object (model BPE with merges as
- * ["a", "b"] pairs, ByteLevel pre-tokenizer and decoder). With the GPT-2 pattern the ByteLevel
- * pre-tokenizer splits by itself (use_regex); with cl100k's or o200k's a Split with the reference
- * pattern comes first, as in Llama 3's file. `ignoreMerges` (tiktoken semantics: a piece that is a
- * token is not merged) is written as the model's `ignore_merges`.
- */
-export function toTokenizerJson(model: {
-  vocab: ReadonlyArray<Uint8Array | undefined>;
-  merges: ReadonlyArray<readonly [number, number]>;
-  specialTokens: Readonly<Record<string, number>>;
-  pattern: SplitPatternName;
-  ignoreMerges?: boolean;
-}): TokenizerJson {
-  const str = (id: number) => {
-    const t = model.vocab[id];
-    if (!t) throw new Error(`toTokenizerJson: merge refers to id ${id}, which has no bytes`);
-    let s = '';
-    for (const b of t) s += BYTE_TO_CHAR[b];
-    return s;
-  };
-  // Special tokens are in model.vocab at their ids too, as HF's trainer writes them: a loader
-  // that ignores added_tokens' ids (HF gives an unknown added token id = vocab length) must find
-  // them there, or the vocabulary would have a hole and the next id would collide.
-  const vocab: Record<string, number> = {};
-  for (const [content, id] of Object.entries(model.specialTokens)) vocab[content] = id;
-  model.vocab.forEach((t, id) => {
-    if (t) vocab[str(id)] = id;
-  });
-  const byteLevel = (useRegex: boolean) => ({
-    type: 'ByteLevel',
-    add_prefix_space: false,
-    trim_offsets: true,
-    use_regex: useRegex,
-  });
-  const preTokenizer =
-    model.pattern === 'gpt2'
-      ? byteLevel(true)
-      : {
-          type: 'Sequence',
-          pretokenizers: [
-            {
-              type: 'Split',
-              pattern: { Regex: PATTERNS[model.pattern].ref },
-              behavior: 'Isolated',
-              invert: false,
-            },
-            byteLevel(false),
-          ],
-        };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: Object.entries(model.specialTokens)
-      .sort((x, y) => x[1] - y[1])
-      .map(([content, id]) => ({
-        id,
-        content,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
-      })),
-    normalizer: null,
-    pre_tokenizer: preTokenizer,
-    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
-    decoder: byteLevel(true),
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: model.ignoreMerges ?? false,
-      vocab,
-      merges: model.merges.map(([a, b]) => [str(a), str(b)]),
-    },
-  };
 }

@@ -73,6 +73,18 @@ export const O200K_PATTERN = [
   `${WS}+`,
 ].join('|');
 
+/** The split patterns known by name (the BPE trainer's choice, and what the tokenizer.json writer names). */
+export type SplitPatternName = 'gpt2' | 'cl100k_base' | 'o200k_base';
+
+/** Each named pattern as the reference writes it (tiktoken, tokenizer.json) and in JavaScript. */
+export const SPLIT_PATTERNS: Readonly<
+  Record<SplitPatternName, { readonly ref: string; readonly js: string }>
+> = {
+  gpt2: { ref: GPT2_PAT_STR, js: GPT2_PATTERN },
+  cl100k_base: { ref: CL100K_PAT_STR, js: CL100K_PATTERN },
+  o200k_base: { ref: O200K_PAT_STR, js: O200K_PATTERN },
+};
+
 /** A fresh global unicode RegExp for a JavaScript pattern source (each user needs its own lastIndex). */
 export function splitRegExp(source: string): RegExp {
   return new RegExp(source, 'gu');

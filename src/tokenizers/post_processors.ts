@@ -63,9 +63,10 @@ export class TemplateProcessing implements PostProcessor {
     const out: EncodingParts = { ids: [], tokens: [], offsets: [] };
     for (const p of this.single) {
       if ('sequence' in p) {
-        out.ids.push(...e.ids);
-        out.tokens.push(...e.tokens);
-        out.offsets.push(...e.offsets);
+        // concat, not push(...): spreading a million ids overflows the call stack
+        out.ids = out.ids.concat(e.ids);
+        out.tokens = out.tokens.concat(e.tokens);
+        out.offsets = out.offsets.concat(e.offsets);
       } else {
         const s = this.specialTokens.get(p.special)!;
         for (let k = 0; k < s.ids.length; k++) {

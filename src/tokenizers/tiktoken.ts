@@ -12,7 +12,6 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { BpeTokenizer } from './bpe.ts';
-import { BpeModel } from './bpe_model.ts';
 import {
   CL100K_PAT_STR,
   CL100K_PATTERN,
@@ -21,6 +20,7 @@ import {
   O200K_PAT_STR,
   O200K_PATTERN,
 } from './patterns.ts';
+import { TokenBytes } from './token_bytes.ts';
 
 export interface EncodingSpec {
   /** File in ./data. */
@@ -150,7 +150,7 @@ export function getEncoding(name: EncodingName): BpeTokenizer {
  * relates to its ranks; tokens that no two smaller tokens make, such as the 256 bytes, get none.)
  */
 export function recoverMerges(vocab: ReadonlyArray<Uint8Array | undefined>): [number, number][] {
-  const table = new BpeModel(vocab);
+  const table = new TokenBytes(vocab);
   const merges: [number, number][] = [];
   const bounds = new Int32Array(257);
   for (let r = 0; r < vocab.length; r++) {
@@ -162,7 +162,7 @@ export function recoverMerges(vocab: ReadonlyArray<Uint8Array | undefined>): [nu
       let best = r;
       let at = -1;
       for (let k = 0; k + 2 < n; k++) {
-        const rank = table.lookupBytes(t, bounds[k], bounds[k + 2]);
+        const rank = table.lookup(t, bounds[k], bounds[k + 2]);
         if (rank >= 0 && rank < best) {
           best = rank;
           at = k;
@@ -173,7 +173,7 @@ export function recoverMerges(vocab: ReadonlyArray<Uint8Array | undefined>): [nu
       n--;
     }
     if (n !== 3) continue;
-    merges.push([table.lookupBytes(t, 0, bounds[1]), table.lookupBytes(t, bounds[1], t.length)]);
+    merges.push([table.lookup(t, 0, bounds[1]), table.lookup(t, bounds[1], t.length)]);
   }
   return merges;
 }

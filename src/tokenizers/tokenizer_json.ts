@@ -1,5 +1,6 @@
 /**
- * Hugging Face `tokenizer.json`: load, run, save. The pipeline, in HF's order:
+ * Hugging Face `tokenizer.json`: load, run, save, and write one for a byte-level BPE model that xfmr
+ * trained (or made from tiktoken ranks: `toTokenizerJson`). The pipeline, in HF's order:
  *
  *   text
  *    -> added tokens split out (added_tokens.ts; raw ones first, then normalized ones)
@@ -22,10 +23,12 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AddedVocabulary, type SpecialFilter } from './added_tokens.ts';
+import { BYTE_TO_CHAR } from './byte_level.ts';
 import { type Decoder, decoderFromJSON } from './decoders.ts';
 import { asObject, type JsonObject, type JsonValue, TokenizerJsonError } from './json_fields.ts';
 import { type Model, modelFromJSON } from './models/model.ts';
 import { type Normalizer, normalizerFromJSON } from './normalizers.ts';
+import { SPLIT_PATTERNS, type SplitPatternName } from './patterns.ts';
 import { type EncodingParts, type PostProcessor, postProcessorFromJSON } from './post_processors.ts';
 import { type PreTokenizer, preTokenizerFromJSON } from './pre_tokenizers.ts';
 import type { AllowedSpecial, DecodeOptions, EncodeOptions, Encoding, Tokenizer } from './tokenizer.ts';
@@ -196,4 +199,129 @@ export function saveTokenizerJson(tokenizer: HfTokenizer | JsonObject, path: str
     }
     throw e;
   }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Writing one for a byte-level BPE model
+
+/** A byte-level BPE model as `toTokenizerJson` takes it: what the trainer returns (`TrainedBpe`). */
+export interface ByteLevelBpe {
+  /** Token bytes by id; special tokens' ids are holes. */
+  vocab: ReadonlyArray<Uint8Array | undefined>;
+  /** Merge rules as pairs of ids, in order (the merged token is the one of their joined bytes). */
+  merges: ReadonlyArray<readonly [number, number]>;
+  specialTokens: Readonly<Record<string, number>>;
+  pattern: SplitPatternName;
+  /** tiktoken semantics: a piece that is a token is not merged (written as `ignore_merges`). */
+  ignoreMerges?: boolean;
+}
+
+/** The parts of a tokenizer.json that `toTokenizerJson` writes (enough for HF tokenizers to load). */
+export interface ByteLevelBpeJson {
+  version: string;
+  truncation: null;
+  padding: null;
+  added_tokens: {
+    id: number;
+    content: string;
+    single_word: boolean;
+    lstrip: boolean;
+    rstrip: boolean;
+    normalized: boolean;
+    special: boolean;
+  }[];
+  normalizer: null;
+  pre_tokenizer: Record<string, unknown>;
+  post_processor: Record<string, unknown> | null;
+  decoder: Record<string, unknown>;
+  model: {
+    type: 'BPE';
+    dropout: null;
+    unk_token: null;
+    continuing_subword_prefix: null;
+    end_of_word_suffix: null;
+    fuse_unk: boolean;
+    byte_fallback: boolean;
+    ignore_merges: boolean;
+    vocab: Record<string, number>;
+    merges: [string, string][];
+  };
+}
+
+/**
+ * A byte-level BPE model as a Hugging Face tokenizer.json object (model BPE with merges as
+ * ["a", "b"] pairs, ByteLevel pre-tokenizer and decoder). With the GPT-2 pattern the ByteLevel
+ * pre-tokenizer splits by itself (use_regex); with cl100k's or o200k's a Split with the reference
+ * pattern comes first, as in Llama 3's file. `ignoreMerges` (tiktoken semantics: a piece that is a
+ * token is not merged) is written as the model's `ignore_merges`.
+ */
+export function toTokenizerJson(model: ByteLevelBpe): ByteLevelBpeJson {
+  const str = (id: number) => {
+    const t = model.vocab[id];
+    if (!t) throw new Error(`toTokenizerJson: merge refers to id ${id}, which has no bytes`);
+    let s = '';
+    for (const b of t) s += BYTE_TO_CHAR[b];
+    return s;
+  };
+  // Special tokens are in model.vocab at their ids too, as HF's trainer writes them: a loader
+  // that ignores added_tokens' ids (HF gives an unknown added token id = vocab length) must find
+  // them there, or the vocabulary would have a hole and the next id would collide.
+  const vocab: Record<string, number> = {};
+  for (const [content, id] of Object.entries(model.specialTokens)) vocab[content] = id;
+  model.vocab.forEach((t, id) => {
+    if (t) vocab[str(id)] = id;
+  });
+  const byteLevel = (useRegex: boolean) => ({
+    type: 'ByteLevel',
+    add_prefix_space: false,
+    trim_offsets: true,
+    use_regex: useRegex,
+  });
+  const preTokenizer =
+    model.pattern === 'gpt2'
+      ? byteLevel(true)
+      : {
+          type: 'Sequence',
+          pretokenizers: [
+            {
+              type: 'Split',
+              pattern: { Regex: SPLIT_PATTERNS[model.pattern].ref },
+              behavior: 'Isolated',
+              invert: false,
+            },
+            byteLevel(false),
+          ],
+        };
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: Object.entries(model.specialTokens)
+      .sort((x, y) => x[1] - y[1])
+      .map(([content, id]) => ({
+        id,
+        content,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      })),
+    normalizer: null,
+    pre_tokenizer: preTokenizer,
+    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: byteLevel(true),
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: model.ignoreMerges ?? false,
+      vocab,
+      merges: model.merges.map(([a, b]) => [str(a), str(b)]),
+    },
+  };
 }

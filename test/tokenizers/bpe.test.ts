@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BpeTokenizer } from '../../src/tokenizers/bpe.ts';
-import { toTokenizerJson } from '../../src/tokenizers/bpe_trainer.ts';
 import { BYTE_TO_CHAR, bytesToUnicode, unicodeToBytes } from '../../src/tokenizers/byte_level.ts';
 import { ENCODINGS, type EncodingName, getEncoding, recoverMerges } from '../../src/tokenizers/tiktoken.ts';
+import { toTokenizerJson } from '../../src/tokenizers/tokenizer_json.ts';
 import { mixedText, rng } from './corpus.ts';
 
 const require = createRequire(import.meta.url);

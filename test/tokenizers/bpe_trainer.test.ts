@@ -7,17 +7,12 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  BpeTrainer,
-  bpeTokenizer,
-  type SplitPatternName,
-  type TrainedBpe,
-  toTokenizerJson,
-  trainBpe,
-} from '../../src/tokenizers/bpe_trainer.ts';
+import { BpeTrainer, bpeTokenizer, type TrainedBpe, trainBpe } from '../../src/tokenizers/bpe_trainer.ts';
 import { BYTE_TO_CHAR } from '../../src/tokenizers/byte_level.ts';
+import type { SplitPatternName } from '../../src/tokenizers/patterns.ts';
 import { type Scanner, scanCl100k, scanGpt2, scanO200k } from '../../src/tokenizers/splitters.ts';
 import type { Tokenizer } from '../../src/tokenizers/tokenizer.ts';
+import { toTokenizerJson } from '../../src/tokenizers/tokenizer_json.ts';
 import { englishText, mixedText, TextGen } from './corpus.ts';
 
 const require = createRequire(import.meta.url);

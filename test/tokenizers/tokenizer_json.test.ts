@@ -1,5 +1,6 @@
 // tokenizer.json loading: errors that name the field, unknown types named, atomic save, and small
-// exact tables for each model (the worked examples in the source comments).
+// exact tables for each model (the worked examples in the source comments); the file written for a
+// byte-level BPE model (HF tokenizers reading it back: bpe_trainer.test.ts and bpe.test.ts).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import {
   loadTokenizerJson,
   saveTokenizerJson,
   TokenizerJsonError,
+  toTokenizerJson,
 } from '../../src/tokenizers/tokenizer_json.ts';
 
 function tiny(model: Record<string, unknown>, rest: Record<string, unknown> = {}): Record<string, unknown> {
@@ -259,4 +261,59 @@ test('offsets: spans of the original string through normalization (UTF-16 code u
     [3, 7],
     [9, 11],
   ]);
+});
+
+test('toTokenizerJson: byte-level BPE with its special tokens; a Split before ByteLevel unless GPT-2', () => {
+  const utf8 = (t: string) => new TextEncoder().encode(t);
+  const model = {
+    vocab: [undefined, utf8('a'), utf8('b'), utf8(' '), utf8('ab'), utf8(' ab')],
+    merges: [
+      [1, 2],
+      [3, 4],
+    ] as [number, number][],
+    specialTokens: { '<|endoftext|>': 0 },
+    pattern: 'cl100k_base' as const,
+  };
+  const json = toTokenizerJson(model);
+  // The special token is in the vocabulary at its id as well as in added_tokens, as HF's trainer writes.
+  assert.deepEqual(json.model.vocab, { '<|endoftext|>': 0, a: 1, b: 2, Ġ: 3, ab: 4, Ġab: 5 });
+  assert.deepEqual(json.model.merges, [
+    ['a', 'b'],
+    ['Ġ', 'ab'],
+  ]);
+  assert.deepEqual(
+    json.added_tokens.map((t) => [t.id, t.content, t.special]),
+    [[0, '<|endoftext|>', true]],
+  );
+  assert.equal(json.pre_tokenizer.type, 'Sequence');
+  assert.equal(toTokenizerJson({ ...model, pattern: 'gpt2' }).pre_tokenizer.type, 'ByteLevel');
+  assert.equal(json.model.ignore_merges, false);
+  assert.equal(toTokenizerJson({ ...model, ignoreMerges: true }).model.ignore_merges, true);
+  const tok = loadTokenizerJson(json);
+  assert.deepEqual(tok.encode('ab ab<|endoftext|>', { allowedSpecial: 'all' }), [4, 5, 0]);
+  assert.equal(tok.decode([4, 5, 0]), 'ab ab<|endoftext|>');
+  assert.throws(
+    () => toTokenizerJson({ ...model, merges: [[0, 1]] }),
+    /merge refers to id 0, which has no bytes/,
+  );
+});
+
+test('TemplateProcessing around a very long encoding (no call-stack overflow)', () => {
+  const tok = loadTokenizerJson(
+    tiny(
+      { ...BPE, vocab: { ...BPE.vocab, '<s>': 6, ' ': 7 } },
+      {
+        pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'Isolated', invert: false },
+        post_processor: {
+          type: 'TemplateProcessing',
+          single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+          pair: [],
+          special_tokens: { '<s>': { id: '<s>', ids: [6], tokens: ['<s>'] } },
+        },
+      },
+    ),
+  );
+  const ids = tok.encode('abc '.repeat(200_000), { addSpecialTokens: true });
+  assert.equal(ids.length, 400_001);
+  assert.deepEqual(ids.slice(0, 5), [6, 4, 7, 4, 7]);
 });

@@ -10,10 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonValue } from '../../io/checkpoint.ts';
-import { BpeTrainer, toTokenizerJson } from '../../tokenizers/bpe_trainer.ts';
+import { BpeTrainer } from '../../tokenizers/bpe_trainer.ts';
 import { resolveEos } from '../../tokenizers/eos.ts';
 import type { Tokenizer } from '../../tokenizers/tokenizer.ts';
-import { loadTokenizerJson } from '../../tokenizers/tokenizer_json.ts';
+import { loadTokenizerJson, toTokenizerJson } from '../../tokenizers/tokenizer_json.ts';
 import { entityDocuments, parseKjv, type Verse } from '../qa_data.ts';
 import type { StageContext } from '../recipe.ts';
 

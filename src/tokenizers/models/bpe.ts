@@ -8,7 +8,8 @@
  * suffix on the last). A character missing from the vocabulary becomes its UTF-8 bytes as `<0xNN>`
  * tokens (byte_fallback), or `unk_token` (consecutive unknowns fused when fuse_unk), or an error.
  * Then merges apply by rank: the lowest-ranked adjacent pair first, the leftmost of equal pairs
- * first, exactly as HF's priority queue does ("a a a" with merge "a a" -> "aa a").
+ * first, exactly as HF's priority queue does ("a a a" with merge "a a" -> "aa a"). The merge loop is
+ * the byte-level tokenizer's (bpe_merger.ts), here over the ids of the symbols.
  *
  *   merges ["a b", "ab c"] or [["a","b"],["ab","c"]], word "abc":
  *   [a][b][c] -> [ab][c] (rank 0) -> [abc] (rank 1)
@@ -20,6 +21,7 @@
  * byte_fallback AND a missing `<0xNN>` token its output can be out of order; we keep text order.
  */
 
+import { BpeMerger, type MergeRule } from '../bpe_merger.ts';
 import {
   asArray,
   asString,
@@ -42,11 +44,6 @@ export interface BPEOptions {
   dropout?: number | null;
 }
 
-/** Pair keys a * PAIR + b: ids below 2^21. */
-const PAIR = 2 ** 21;
-/** Heap keys rank * POS + pos. */
-const POS = 2 ** 26;
-
 const BYTE_TOKENS = Array.from(
   { length: 256 },
   (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`,
@@ -56,9 +53,8 @@ const utf8 = new TextEncoder();
 export class BPEModel implements Model {
   readonly vocab: Map<string, number>;
   readonly byId: string[];
-  /** (a, b) -> merge index (= rank); later duplicates win, as in HF. */
-  private readonly pairRank = new Map<number, number>();
-  private readonly mergeNewId: Int32Array;
+  /** The merge rules (a pair listed twice keeps its later rank, as in HF). */
+  private readonly merger: BpeMerger;
   private readonly cache = new Map<string, readonly ModelToken[]>();
   readonly unkToken: string | null;
   readonly prefix: string | null;
@@ -76,10 +72,7 @@ export class BPEModel implements Model {
   ) {
     this.vocab = vocab;
     this.byId = [];
-    for (const [t, id] of vocab) {
-      if (id >= PAIR) fail(`${path}.vocab`, `has an id ${id} too large (at most ${PAIR - 1})`);
-      this.byId[id] = t;
-    }
+    for (const [t, id] of vocab) this.byId[id] = t;
     this.unkToken = opts.unkToken ?? null;
     this.prefix = opts.continuingSubwordPrefix ?? null;
     this.suffix = opts.endOfWordSuffix ?? null;
@@ -88,7 +81,7 @@ export class BPEModel implements Model {
     this.ignoreMerges = opts.ignoreMerges ?? false;
     this.dropout = opts.dropout ?? null;
     const prefixLen = this.prefix?.length ?? 0;
-    this.mergeNewId = new Int32Array(merges.length);
+    const rules: MergeRule[] = [];
     for (let i = 0; i < merges.length; i++) {
       const [a, b] = merges[i];
       const ia = vocab.get(a);
@@ -98,9 +91,9 @@ export class BPEModel implements Model {
       if (ia === undefined) fail(`${path}.merges[${i}]`, `uses "${a}", which is not in model.vocab`);
       if (ib === undefined) fail(`${path}.merges[${i}]`, `uses "${b}", which is not in model.vocab`);
       if (inew === undefined) fail(`${path}.merges[${i}]`, `makes "${merged}", which is not in model.vocab`);
-      this.pairRank.set(ia * PAIR + ib, i);
-      this.mergeNewId[i] = inew;
+      rules.push([ia, ib, inew]);
     }
+    this.merger = BpeMerger.fromRules(rules);
   }
 
   static fromJSON(o: JsonObject, path: string): BPEModel {
@@ -202,68 +195,22 @@ export class BPEModel implements Model {
       i += w;
     }
     flushUnk();
-    const n = this.mergeAll(ids, starts, ends);
+    // Merge; token k is made of symbols firsts[k] .. firsts[k + 1] - 1, and spans their characters.
+    const n = ids.length;
+    const merged = Int32Array.from(ids);
+    const firsts = new Int32Array(n);
+    const m = this.merger.mergeIds(merged, n, firsts);
     const out: ModelToken[] = [];
-    for (let k = 0; k < n; k++)
-      out.push({ id: ids[k], value: this.byId[ids[k]], start: starts[k], end: ends[k] });
+    for (let k = 0; k < m; k++) {
+      const last = (k + 1 < m ? firsts[k + 1] : n) - 1;
+      out.push({ id: merged[k], value: this.byId[merged[k]], start: starts[firsts[k]], end: ends[last] });
+    }
     return out;
   }
 
   private hasBytes(s: string): boolean {
     for (const b of utf8.encode(s)) if (!this.vocab.has(BYTE_TOKENS[b])) return false;
     return true;
-  }
-
-  /** Applies the merges in place; returns the number of symbols left (compacted to the front). */
-  private mergeAll(ids: number[], starts: number[], ends: number[]): number {
-    const n = ids.length;
-    if (n < 2) return n;
-    if (n >= POS) throw new Error(`BPE: a word of ${n} symbols is too long`);
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
-    const alive = new Uint8Array(n).fill(1);
-    const heap = new MinHeap();
-    for (let i = 0; i < n; i++) {
-      next[i] = i + 1 < n ? i + 1 : -1;
-      prev[i] = i - 1;
-      if (i + 1 < n) {
-        const r = this.pairRank.get(ids[i] * PAIR + ids[i + 1]);
-        if (r !== undefined) heap.push(r * POS + i);
-      }
-    }
-    while (heap.size > 0) {
-      const top = heap.pop();
-      const rank = Math.floor(top / POS);
-      const pos = top - rank * POS;
-      if (!alive[pos]) continue;
-      const nx = next[pos];
-      if (nx < 0) continue;
-      if (this.pairRank.get(ids[pos] * PAIR + ids[nx]) !== rank) continue; // stale entry
-      ids[pos] = this.mergeNewId[rank];
-      ends[pos] = ends[nx];
-      alive[nx] = 0;
-      const nn = next[nx];
-      next[pos] = nn;
-      if (nn >= 0) prev[nn] = pos;
-      const pv = prev[pos];
-      if (pv >= 0) {
-        const r = this.pairRank.get(ids[pv] * PAIR + ids[pos]);
-        if (r !== undefined) heap.push(r * POS + pv);
-      }
-      if (nn >= 0) {
-        const r = this.pairRank.get(ids[pos] * PAIR + ids[nn]);
-        if (r !== undefined) heap.push(r * POS + pos);
-      }
-    }
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      if (!alive[i]) continue;
-      ids[k] = ids[i];
-      starts[k] = starts[i];
-      ends[k] = ends[i];
-      k++;
-    }
-    return k;
   }
 
   toJSON(): JsonObject {
@@ -293,44 +240,4 @@ function parseMerge(m: JsonValue, path: string): [string, string] {
   const pair = asArray(m, path);
   if (pair.length !== 2) fail(path, 'must be a pair ["a", "b"]');
   return [asString(pair[0], `${path}[0]`), asString(pair[1], `${path}[1]`)];
-}
-
-/** A binary min-heap of numbers. */
-class MinHeap {
-  private a: number[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  push(x: number): void {
-    const a = this.a;
-    let i = a.length;
-    a.push(x);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (a[p] <= x) break;
-      a[i] = a[p];
-      i = p;
-    }
-    a[i] = x;
-  }
-  pop(): number {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop()!;
-    const n = a.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && a[r] < a[l] ? r : l;
-        if (a[c] >= last) break;
-        a[i] = a[c];
-        i = c;
-      }
-      a[i] = last;
-    }
-    return top;
-  }
 }
