@@ -2,8 +2,9 @@
  * `npm run bench -- attention`: the fused native attention kernel against two peers, causal, B=8,
  * H=6, T=256, D=64: PyTorch (Debian's torch 1.13, bench/peers/attention_torch.py: softmax(scale
  * q k^T, causal mask) v written out, as 1.13 has no scaled_dot_product_attention; forward under
- * no_grad, backward by autograd; its best of 1 thread and xfmr's thread count, as its thread pools
- * fight over 2 cores), and the unfused path a tensor library would take with xfmr's own kernels.
+ * no_grad, backward by autograd; its best over 1 and xfmr's thread count of its own threads and of
+ * OpenBLAS's, as its pools fight over 2 cores), and the unfused path a tensor library would take
+ * with xfmr's own kernels.
  *
  * Unfused forward: permute q, k, v [B, T, H, D] -> [B, H, T, D] (copies); S = scale Q K^T (batched
  * gemm); causal mask; P = softmax(S); O = P V (batched gemm); permute O back. Backward: permute
@@ -23,7 +24,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/kernels/index.ts';
 import { nativeKernelNames } from '../src/kernels/native.ts';
-import { BLAS_INFO_PY, type BlasInfo, describeBlas, PEER_PYTHON, peerEnv } from './peers/python.ts';
+import {
+  BLAS_INFO_PY,
+  type BlasInfo,
+  describeBlas,
+  PEER_PYTHON,
+  peerEnv,
+  torchThreadSettings,
+} from './peers/python.ts';
 
 const B = 8;
 const H = 6;
@@ -196,17 +204,15 @@ interface TorchRun {
   fwd_ms: number;
   fwdbwd_ms: number;
 }
-// torch.set_num_threads does not size OpenBLAS's own pool: both get the run's thread count.
 const torchEnv = peerEnv('torch', 1);
 const torchRuns: TorchRun[] = [];
 let torchError: string | null = torchEnv.blas ? null : `torch is not installed for ${PEER_PYTHON}`;
 const script = readFileSync(join(import.meta.dirname, 'peers', 'attention_torch.py'), 'utf8');
-for (const threads of torchEnv.blas ? [...new Set([1, k.threads()])] : []) {
-  const env = threads === 1 ? torchEnv.env : peerEnv('torch', threads).env;
+for (const t of torchEnv.blas ? torchThreadSettings(k.threads()) : []) {
   const r = spawnSync(
     PEER_PYTHON,
-    ['-c', `${BLAS_INFO_PY}\n${script}`, ...[threads, B, H, T, D, budget / 2000].map(String)],
-    { encoding: 'utf8', env },
+    ['-c', `${BLAS_INFO_PY}\n${script}`, ...[t.torch, B, H, T, D, budget / 4000].map(String)],
+    { encoding: 'utf8', env: peerEnv('torch', t.blas).env },
   );
   if (r.status !== 0) {
     torchError = `the PyTorch peer failed: ${r.stderr.trim().split('\n').at(-1)}`;
@@ -242,8 +248,10 @@ const result = {
           fwd_gflops: gflops(fwdFlops, torchFwd.fwd_ms),
           fwdbwd_gflops: gflops(fwdBwdFlops, torchFwdBwd.fwdbwd_ms),
           threads: { fwd: torchFwd.threads, fwdbwd: torchFwdBwd.threads },
-          runs: torchRuns.map(({ threads, fwd_ms, fwdbwd_ms }) => ({
+          blas_threads: { fwd: torchFwd.blas.blas_threads, fwdbwd: torchFwdBwd.blas.blas_threads },
+          runs: torchRuns.map(({ threads, blas, fwd_ms, fwdbwd_ms }) => ({
             threads,
+            blas_threads: blas.blas_threads,
             fwd_ms: round(fwd_ms),
             fwdbwd_ms: round(fwdbwd_ms),
           })),
@@ -275,10 +283,11 @@ console.log(line('fused fwd+bwd', fusedFwdBwd, fwdBwdFlops));
 console.log(line('unfused fwd', unfusedFwd, fwdFlops));
 console.log(line('unfused fwd+bwd', unfusedFwdBwd, fwdBwdFlops));
 if (torchFwd && torchFwdBwd) {
-  const ms = (name: string, t: number, flops: number, threads: number) =>
-    `${name.padEnd(17)} ${t.toFixed(2).padStart(8)} ms  ${gflops(flops, t).toFixed(1).padStart(6)} GFLOPS  (${threads} thread${threads > 1 ? 's' : ''}, its best)`;
-  console.log(ms('pytorch fwd', torchFwd.fwd_ms, fwdFlops, torchFwd.threads));
-  console.log(ms('pytorch fwd+bwd', torchFwdBwd.fwdbwd_ms, fwdBwdFlops, torchFwdBwd.threads));
+  const ms = (name: string, t: number, flops: number, run: TorchRun) =>
+    `${name.padEnd(17)} ${t.toFixed(2).padStart(8)} ms  ${gflops(flops, t).toFixed(1).padStart(6)} GFLOPS  ` +
+    `(its best: torch ${run.threads} thread${run.threads > 1 ? 's' : ''}, OpenBLAS ${run.blas.blas_threads})`;
+  console.log(ms('pytorch fwd', torchFwd.fwd_ms, fwdFlops, torchFwd));
+  console.log(ms('pytorch fwd+bwd', torchFwdBwd.fwdbwd_ms, fwdBwdFlops, torchFwdBwd));
   console.log(`  ${describeBlas(torchFwdBwd.blas, torchEnv.note)}`);
   console.log(
     `xfmr fused vs pytorch: fwd ${result.ratio_vs_pytorch?.fwd}x, fwd+bwd ${result.ratio_vs_pytorch?.fwdbwd}x faster`,

@@ -3,12 +3,13 @@
  * GPT-2-style model (6 layers, 6 heads, d 384, block 256, batch 16, char vocabulary 65) in xfmr
  * and in PyTorch (bench/peers/train_torch.py, Debian's python3-torch) on the same model and batch,
  * 2 threads each, plus peak RSS of each. Each side runs in its own process; a step's time is the
- * best of STEPS after a warm-up. PyTorch's figure is its best of 1 and 2 threads (PEERS.md: its
- * thread pools fight over 2 cores); its environment and BLAS kernel: bench/peers/python.ts.
+ * best of STEPS after a warm-up. PyTorch's figure is its best over 1 and 2 threads of its own and 1
+ * and 2 of OpenBLAS's (PEERS.md: its thread pools fight over 2 cores); its environment and BLAS
+ * kernel: bench/peers/python.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { describeBlas, PEER_PYTHON, peerEnv } from './peers/python.ts';
+import { describeBlas, PEER_PYTHON, peerEnv, torchThreadSettings } from './peers/python.ts';
 
 const steps = Number(process.argv[2] ?? 5);
 const here = import.meta.dirname;
@@ -78,10 +79,9 @@ if (process.argv.includes('--worker')) {
   console.log(
     `xfmr (${xfmr.threads} threads): ${xfmr.tok_s.toFixed(0)} tok/s, peak RSS ${xfmr.peak_rss_mb.toFixed(0)} MB`,
   );
-  let torch: (Side & { torch?: string }) | null = null;
+  let torch: (Side & { torch?: string; blas_threads?: number }) | null = null;
   // No inherited OpenBLAS settings, and the OpenBLAS kernel named by the bench where OpenBLAS
-  // would fall back to a generic one (bench/peers/python.ts). torch.set_num_threads does not size
-  // OpenBLAS's own pool, so each run sets both to its thread count.
+  // would fall back to a generic one (bench/peers/python.ts).
   const peer = peerEnv('torch', 1);
   if (!peer.blas) {
     console.log(
@@ -104,19 +104,19 @@ if (process.argv.includes('--worker')) {
       console.log(
         `WARNING: torch matmul runs at ${gf.toFixed(1)} GFLOPS: it is on the reference BLAS; apt-get install libopenblas0-pthread for a fair peer`,
       );
-    for (const threads of [1, 2]) {
+    for (const t of torchThreadSettings(2)) {
       const p = spawnSync(
         PEER_PYTHON,
-        [join(here, 'peers', 'train_torch.py'), String(threads), String(steps)],
+        [join(here, 'peers', 'train_torch.py'), String(t.torch), String(steps)],
         {
           encoding: 'utf8',
-          env: threads === 1 ? peer.env : peerEnv('torch', threads).env,
+          env: peerEnv('torch', t.blas).env,
         },
       );
       if (p.status !== 0) throw new Error(`pytorch peer failed: ${p.stderr}`);
-      const r = lastJson(p.stdout);
+      const r = { ...lastJson(p.stdout), blas_threads: t.blas };
       console.log(
-        `pytorch (${threads} thread${threads > 1 ? 's' : ''}): ${r.tok_s.toFixed(0)} tok/s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`,
+        `pytorch (${t.torch} thread${t.torch > 1 ? 's' : ''}, OpenBLAS ${t.blas}): ${r.tok_s.toFixed(0)} tok/s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`,
       );
       if (!torch || r.tok_s > torch.tok_s) torch = r;
     }
@@ -132,7 +132,11 @@ if (process.argv.includes('--worker')) {
       train_tok_s: { xfmr: r1(xfmr.tok_s), pytorch: torch ? r1(torch.tok_s) : null },
       peak_rss_mb: { xfmr: r1(xfmr.peak_rss_mb), pytorch: torch ? r1(torch.peak_rss_mb) : null },
       ratio: ratio ? Math.round(ratio * 100) / 100 : null,
-      threads: { xfmr: xfmr.threads, pytorch: torch?.threads ?? null },
+      threads: {
+        xfmr: xfmr.threads,
+        pytorch: torch?.threads ?? null,
+        pytorch_blas: torch?.blas_threads ?? null,
+      },
       steps,
       pytorch_blas: peer.blas,
       pytorch_blas_note: peer.note,

@@ -136,6 +136,16 @@ export interface PeerEnv {
  * OpenBLAS would otherwise fall back to a generic kernel on a CPU with AVX2 or AVX-512.
  */
 export function peerEnv(module: 'numpy' | 'torch', threads?: number): PeerEnv {
+  const key = `${module}:${threads}`;
+  const known = envs.get(key);
+  if (known) return known;
+  const made = makePeerEnv(module, threads);
+  envs.set(key, made);
+  return made;
+}
+const envs = new Map<string, PeerEnv>();
+
+function makePeerEnv(module: 'numpy' | 'torch', threads?: number): PeerEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
@@ -157,6 +167,17 @@ export function peerEnv(module: 'numpy' | 'torch', threads?: number): PeerEnv {
       `OpenBLAS ${blas.blas_version ?? ''} chose its generic ${blas.kernel} kernel on this CPU (it predates ` +
       `the CPU model), so the bench set OPENBLAS_CORETYPE=${coretype}`,
   };
+}
+
+/**
+ * The thread settings a PyTorch peer is run with: torch's own threads x OpenBLAS's pool, each 1 or
+ * n. torch.set_num_threads does not size OpenBLAS's pool, and which pairing is fastest depends on
+ * the shapes and on what else the machine runs (PEERS.md: torch's threads and OpenBLAS's fight over
+ * 2 cores), so the peer's figure is its best over all of them.
+ */
+export function torchThreadSettings(n: number): { torch: number; blas: number }[] {
+  const counts = [...new Set([1, n])];
+  return counts.flatMap((torch) => counts.map((blas) => ({ torch, blas })));
 }
 
 /** One line naming what a peer ran on. */
