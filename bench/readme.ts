@@ -9,13 +9,14 @@
  * `<!-- bench-table -->` markers in README.md from that file, so every figure there comes from a
  * committed run.
  *
- * --only NAME,...  rerun just these and merge them into DATE's file (the other entries stay).
+ * --only NAME,...  rerun just these; the other entries come from DATE's file, else from the latest
+ *                  results file (the table then says which ran on another day or machine).
  * --date D         the results file to write (default: today, UTC).
  * --table          run nothing: rebuild the README table from DATE's file.
  * Last line: one JSON object (the file written and, per benchmark, its exit code and seconds).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { cpuInfo } from '../src/kernels/index.ts';
@@ -91,6 +92,22 @@ function load(): Results | null {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Results) : null;
 }
 
+/** DATE's results, else the latest earlier file's entries under DATE (for --only). */
+function base(): Results | null {
+  const own = load();
+  if (own) return own;
+  const dir = join(root, 'bench', 'results');
+  const latest = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /^\d{4}-\d{2}-\d{2}\.json$/.test(f))
+        .sort()
+        .at(-1)
+    : undefined;
+  if (!latest) return null;
+  const prev = JSON.parse(readFileSync(join(dir, latest), 'utf8')) as Results;
+  return { date, machine: machine(), benches: prev.benches };
+}
+
 function writeTable(results: Results): void {
   const readme = join(root, 'README.md');
   const text = readFileSync(readme, 'utf8');
@@ -112,7 +129,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ file, table: 'README.md' }));
     return;
   }
-  const results: Results = (only ? load() : null) ?? { date, machine: machine(), benches: {} };
+  const results: Results = (only ? base() : null) ?? { date, machine: machine(), benches: {} };
   const summary: Record<string, { code: number; seconds: number }> = {};
   for (const { name, args } of SET) {
     if (only && !only.includes(name)) continue;

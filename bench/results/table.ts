@@ -143,7 +143,7 @@ function memoryRows(j: unknown): Row[] {
       `\`npm run bench -- memory\`, ${f(num(j, 'iterations'), 0)} train iterations`,
       `RSS ${f(num(j, 'rss_mb_at_100'))} MB after 100, max ${f(num(j, 'rss_mb_max'))} MB`,
       '',
-      g === null ? '-' : `+${(100 * g).toFixed(1)}% (limit 10%)`,
+      g === null ? '-' : `+${(100 * g).toFixed(1)}% (limit 10%${at(j, 'ok') === false ? ': over it' : ''})`,
     ],
   ];
 }
@@ -238,8 +238,8 @@ function ragRows(j: unknown): Row[] {
   return [
     [
       `\`npm run bench -- rag\`, MRR@10 on ${f(num(j, 'shipped', 'questions'), 0)} questions over SQLite docs`,
-      `default ${f(m('default'), 2)}, hybrid ${f(m('hybrid'), 2)}`,
-      `BM25 (FTS5) ${f(m('bm25'), 2)}; random encoder ${f(m('random'), 2)}`,
+      `default ${f(m('default (hash)'), 2)}, hybrid ${f(m('hybrid (rrf)'), 2)}`,
+      `BM25 (FTS5) ${f(m('bm25 (fts5)'), 2)}; random encoder ${f(m('random encoder'), 2)}`,
       '',
     ],
     [
@@ -296,6 +296,7 @@ export function renderTable(results: Results, file: string): string {
   const m = results.machine;
   const lines = ['| benchmark (command) | xfmr | peer (same run) | ratio |', '|---|---|---|---|'];
   const notes: string[] = [];
+  const elsewhere = new Map<string, string[]>(); // "Ran on DAY [on MACHINE]" -> benchmarks
   for (const [name, rows] of Object.entries(ROWS)) {
     const e = results.benches[name];
     if (!e) {
@@ -310,17 +311,18 @@ export function renderTable(results: Results, file: string): string {
     for (const row of rows(e.json)) lines.push(`| ${row.join(' | ')} |`);
     const other = e.machine.cpu_model !== m.cpu_model || e.machine.cores !== m.cores;
     const day = e.ran_at.slice(0, 10);
-    if (other || day !== results.date)
-      notes.push(
-        `\`${name}\` ran on ${day}${other ? ` on another machine (${e.machine.cpu_model}, ${e.machine.cores} cores)` : ''}.`,
-      );
+    if (other || day !== results.date) {
+      const when = `Ran on ${day}${other ? ` on another machine (${e.machine.cpu_model}, ${e.machine.cores} cores)` : ''}`;
+      elsewhere.set(when, [...(elsewhere.get(when) ?? []), `\`${name}\``]);
+    }
   }
+  for (const [when, names] of elsewhere) notes.push(`${when}: ${names.join(', ')}.`);
   const loads = Object.values(results.benches).flatMap((e) => [e.loadavg_1m.before, e.loadavg_1m.after]);
   const machine =
     `${m.cpu_model ?? 'unknown CPU'}${m.cpu_family_model ? ` (family/model ${m.cpu_family_model})` : ''}, ` +
     `${m.cores} cores${m.hypervisor ? ' (a VM)' : ''}, ${m.memory_gb} GB, ISA ${m.isa ?? '-'}, Node ${m.node}, Linux ${m.kernel}`;
   const load = loads.length
-    ? `; 1-minute load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} around the benchmarks (each counts for about 2 itself)`
+    ? `; the 1-minute load average around the benchmarks was ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} (a benchmark on 2 threads alone makes about 2)`
     : '';
   return [
     `Measured on ${results.date} on ${machine}${load} (\`${file}\`).`,
