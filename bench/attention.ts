@@ -1,6 +1,10 @@
 /**
- * `npm run bench -- attention`: the fused native attention kernel against the unfused path a
- * tensor library would take with the same kernels, causal, B=8, H=6, T=256, D=64.
+ * `npm run bench -- attention`: the fused native attention kernel against two peers, causal, B=8,
+ * H=6, T=256, D=64: PyTorch (Debian's torch 1.13, bench/peers/attention_torch.py: softmax(scale
+ * q k^T, causal mask) v written out, as 1.13 has no scaled_dot_product_attention; forward under
+ * no_grad, backward by autograd; its best over 1 and xfmr's thread count of its own threads and of
+ * OpenBLAS's, as its pools fight over 2 cores), and the unfused path a tensor library would take
+ * with xfmr's own kernels.
  *
  * Unfused forward: permute q, k, v [B, T, H, D] -> [B, H, T, D] (copies); S = scale Q K^T (batched
  * gemm); causal mask; P = softmax(S); O = P V (batched gemm); permute O back. Backward: permute
@@ -15,8 +19,19 @@
  * native one when built, else the js fallback (then the unfused path is very slow and N small).
  * Prints the figures, then one JSON line.
  */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { nativeKernels } from '../src/kernels/index.ts';
 import { nativeKernelNames } from '../src/kernels/native.ts';
+import {
+  BLAS_INFO_PY,
+  type BlasInfo,
+  describeBlas,
+  PEER_PYTHON,
+  peerEnv,
+  torchThreadSettings,
+} from './peers/python.ts';
 
 const B = 8;
 const H = 6;
@@ -182,6 +197,34 @@ const unfusedFwdBwd = best(
   slow ? 2 : 20,
 );
 
+// ---- PyTorch ----
+interface TorchRun {
+  blas: BlasInfo;
+  threads: number;
+  fwd_ms: number;
+  fwdbwd_ms: number;
+}
+const torchEnv = peerEnv('torch', 1);
+const torchRuns: TorchRun[] = [];
+let torchError: string | null = torchEnv.blas ? null : `torch is not installed for ${PEER_PYTHON}`;
+const script = readFileSync(join(import.meta.dirname, 'peers', 'attention_torch.py'), 'utf8');
+for (const t of torchEnv.blas ? torchThreadSettings(k.threads()) : []) {
+  const r = spawnSync(
+    PEER_PYTHON,
+    ['-c', `${BLAS_INFO_PY}\n${script}`, ...[t.torch, B, H, T, D, budget / 4000].map(String)],
+    { encoding: 'utf8', env: peerEnv('torch', t.blas).env },
+  );
+  if (r.status !== 0) {
+    torchError = `the PyTorch peer failed: ${r.stderr.trim().split('\n').at(-1)}`;
+    break;
+  }
+  torchRuns.push(JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as TorchRun);
+}
+const bestTorch = (key: 'fwd_ms' | 'fwdbwd_ms') =>
+  torchRuns.reduce<TorchRun | null>((b, r) => (b && b[key] <= r[key] ? b : r), null);
+const torchFwd = bestTorch('fwd_ms');
+const torchFwdBwd = bestTorch('fwdbwd_ms');
+
 const fwdFlops = (4 * B * H * T * T * D) / 2;
 const fwdBwdFlops = fwdFlops * 3.5;
 const gflops = (flops: number, ms: number) => Number((flops / ms / 1e6).toFixed(2));
@@ -197,6 +240,30 @@ const figures = (fwd: Timing, fwdBwd: Timing) => ({
 const result = {
   fused: figures(fusedFwd, fusedFwdBwd),
   unfused: figures(unfusedFwd, unfusedFwdBwd),
+  pytorch:
+    torchFwd && torchFwdBwd
+      ? {
+          fwd_ms: round(torchFwd.fwd_ms),
+          fwdbwd_ms: round(torchFwdBwd.fwdbwd_ms),
+          fwd_gflops: gflops(fwdFlops, torchFwd.fwd_ms),
+          fwdbwd_gflops: gflops(fwdBwdFlops, torchFwdBwd.fwdbwd_ms),
+          threads: { fwd: torchFwd.threads, fwdbwd: torchFwdBwd.threads },
+          blas_threads: { fwd: torchFwd.blas.blas_threads, fwdbwd: torchFwdBwd.blas.blas_threads },
+          runs: torchRuns.map(({ threads, blas, fwd_ms, fwdbwd_ms }) => ({
+            threads,
+            blas_threads: blas.blas_threads,
+            fwd_ms: round(fwd_ms),
+            fwdbwd_ms: round(fwdbwd_ms),
+          })),
+          blas: torchFwdBwd.blas,
+          blas_note: torchEnv.note,
+        }
+      : { error: torchError },
+  // Peer time / xfmr fused time: above 1, xfmr is faster.
+  ratio_vs_pytorch:
+    torchFwd && torchFwdBwd
+      ? { fwd: round(torchFwd.fwd_ms / fusedFwd.ms), fwdbwd: round(torchFwdBwd.fwdbwd_ms / fusedFwdBwd.ms) }
+      : null,
   speedup: { fwd: round(unfusedFwd.ms / fusedFwd.ms), fwdbwd: round(unfusedFwdBwd.ms / fusedFwdBwd.ms) },
   speedup_cpu: {
     fwd: round(unfusedFwd.cpu / fusedFwd.cpu),
@@ -215,6 +282,17 @@ console.log(line('fused fwd', fusedFwd, fwdFlops));
 console.log(line('fused fwd+bwd', fusedFwdBwd, fwdBwdFlops));
 console.log(line('unfused fwd', unfusedFwd, fwdFlops));
 console.log(line('unfused fwd+bwd', unfusedFwdBwd, fwdBwdFlops));
+if (torchFwd && torchFwdBwd) {
+  const ms = (name: string, t: number, flops: number, run: TorchRun) =>
+    `${name.padEnd(17)} ${t.toFixed(2).padStart(8)} ms  ${gflops(flops, t).toFixed(1).padStart(6)} GFLOPS  ` +
+    `(its best: torch ${run.threads} thread${run.threads > 1 ? 's' : ''}, OpenBLAS ${run.blas.blas_threads})`;
+  console.log(ms('pytorch fwd', torchFwd.fwd_ms, fwdFlops, torchFwd));
+  console.log(ms('pytorch fwd+bwd', torchFwdBwd.fwdbwd_ms, fwdBwdFlops, torchFwdBwd));
+  console.log(`  ${describeBlas(torchFwdBwd.blas, torchEnv.note)}`);
+  console.log(
+    `xfmr fused vs pytorch: fwd ${result.ratio_vs_pytorch?.fwd}x, fwd+bwd ${result.ratio_vs_pytorch?.fwdbwd}x faster`,
+  );
+} else console.log(`pytorch: ${torchError}`);
 console.log(`speed-up fused/unfused: fwd ${result.speedup.fwd}x, fwd+bwd ${result.speedup.fwdbwd}x`);
 console.log(`  by cpu time:          fwd ${result.speedup_cpu.fwd}x, fwd+bwd ${result.speedup_cpu.fwdbwd}x`);
 console.log(`fused vs unfused max relative difference: ${result.agreement}`);

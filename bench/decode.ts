@@ -9,16 +9,22 @@
  *            same weights as GGUF (written by src/io/gguf_export.ts to a temp dir, removed after), f32
  *            KV cache, flash attention off, 2 threads and 1 thread (its evaluate() generator).
  *   prefill  tokens/s of one 512-token prompt into an empty cache (one extend call; llama.cpp with
- *            batch size 512), 2 threads.
+ *            batch size 512), 2 threads, and the GFLOPS that makes (2 FLOPs per weight of the 12
+ *            layers per token, plus causal attention; the head is not counted).
+ *   f16      llama.cpp again on the same weights stored f16 (decode and prefill, 2 threads): f32 is
+ *            not the format llama.cpp is tuned for (its prefill was measured at ~20 GFLOPS in f32
+ *            on a loaded machine), so its f16 path is measured beside it rather than assumed
+ *            slower. xfmr computes in f32 in every row; `--no-f16` skips this engine.
  *   limit    decode is memory-bound: every weight but the embedding table is read once per token, so
  *            tokens/s <= bandwidth / weight bytes. The bandwidth is the figure stated in
  *            /work/shared/PEERS.md for this machine (18 GB/s one thread, 23 GB/s two), not measured.
  *
  * The machine is shared, so the engines take turns: two prefills each, then STEPS tokens each in 4
- * rounds (xfmr, llama.cpp 2 threads, llama.cpp 1 thread, repeat); each figure is the engine's best
- * round, and only the ratios mean much. No round starts after --budget seconds (default 60) of
- * decoding. Both engines compute in f32, so their greedy tokens should agree (reported as a check;
- * with 0.02-std random weights a near-tie can make them part). Prints the figures, then one JSON line.
+ * rounds (xfmr, llama.cpp f32 2 threads, f32 1 thread, f16 2 threads, repeat); each figure is the
+ * engine's best round, and only the ratios mean much. No round starts after --budget seconds
+ * (default 60) of decoding. xfmr and llama.cpp f32 both compute in f32, so their greedy tokens
+ * should agree (reported as a check; with 0.02-std random weights a near-tie can make them part).
+ * Prints the figures, then one JSON line.
  * Needs the native addon (the js backend would take many minutes).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,6 +47,7 @@ const flag = (name: string, fallback: string): string => {
 const STEPS = Number(flag('steps', '64'));
 const PREFILL = Number(flag('prefill', '512'));
 const ONLY = flag('only', 'both');
+const F16 = !argv.includes('--no-f16');
 const THREADS = 2;
 const PROMPT_LEN = 16;
 const WARMUP = 4;
@@ -163,9 +170,12 @@ function xfmrEngine(model: DecoderLM): Engine {
   });
 }
 
-/** llama.cpp engines (THREADS threads with prefill, and 1 thread), or why they cannot run. */
+/**
+ * llama.cpp engines on each GGUF file: `threads` of them each (the first with prefill), or why
+ * they cannot run.
+ */
 async function llamaCppEngines(
-  gguf: string,
+  files: { path: string; label: string; threads: number[] }[],
 ): Promise<{ engines: Engine[]; close: () => Promise<void> } | string> {
   let mod: typeof import('node-llama-cpp');
   try {
@@ -179,56 +189,58 @@ async function llamaCppEngines(
   } catch (e) {
     return `node-llama-cpp's native binary cannot load: ${(e as Error).message.split('\n')[0]}`;
   }
-  const model = await llama.loadModel({ modelPath: gguf });
   const engines: Engine[] = [];
-  for (const threads of [THREADS, 1]) {
-    const ctx = await model.createContext({
-      contextSize: Math.max(1024, PREFILL + 64),
-      batchSize: PREFILL,
-      flashAttention: false,
-      threads,
-      experimentalKvCacheKeyType: 'F32',
-      experimentalKvCacheValueType: 'F32',
-    });
-    const seq = ctx.getSequence();
-    const greedy: number[] = [];
-    let it: AsyncIterator<Token> | null = null;
-    const pull = async (n: number): Promise<void> => {
-      for (let i = 0; i < n; i++) {
-        const r = await (it as AsyncIterator<Token>).next();
-        if (r.done) throw new Error('llama.cpp stopped generating');
-        greedy.push(r.value);
-      }
-    };
-    engines.push(
-      newEngine(`llama.cpp (${threads} thread${threads > 1 ? 's' : ''})`, {
-        greedy,
-        prefill:
-          threads === THREADS
-            ? async () => {
-                await seq.clearHistory();
-                const t0 = performance.now();
-                await seq.evaluateWithoutGeneratingNewTokens(longPrompt as Token[]);
-                const dt = (performance.now() - t0) / 1000;
-                await seq.clearHistory();
-                return dt;
-              }
-            : null,
-        // The first token comes after the prompt; WARMUP tokens in all, as for xfmr.
-        start: async () => {
-          it = seq.evaluate(prompt as Token[], { temperature: 0 })[Symbol.asyncIterator]();
-          await pull(WARMUP);
-        },
-        decode: async (n) => {
-          const t0 = performance.now();
-          await pull(n);
-          return (performance.now() - t0) / 1000;
-        },
-        stop: async () => {
-          await it?.return?.();
-        },
-      }),
-    );
+  for (const file of files) {
+    const model = await llama.loadModel({ modelPath: file.path });
+    for (const threads of file.threads) {
+      const ctx = await model.createContext({
+        contextSize: Math.max(1024, PREFILL + 64),
+        batchSize: PREFILL,
+        flashAttention: false,
+        threads,
+        experimentalKvCacheKeyType: 'F32',
+        experimentalKvCacheValueType: 'F32',
+      });
+      const seq = ctx.getSequence();
+      const greedy: number[] = [];
+      let it: AsyncIterator<Token> | null = null;
+      const pull = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) {
+          const r = await (it as AsyncIterator<Token>).next();
+          if (r.done) throw new Error('llama.cpp stopped generating');
+          greedy.push(r.value);
+        }
+      };
+      engines.push(
+        newEngine(`llama.cpp ${file.label} (${threads} thread${threads > 1 ? 's' : ''})`, {
+          greedy,
+          prefill:
+            threads === THREADS
+              ? async () => {
+                  await seq.clearHistory();
+                  const t0 = performance.now();
+                  await seq.evaluateWithoutGeneratingNewTokens(longPrompt as Token[]);
+                  const dt = (performance.now() - t0) / 1000;
+                  await seq.clearHistory();
+                  return dt;
+                }
+              : null,
+          // The first token comes after the prompt; WARMUP tokens in all, as for xfmr.
+          start: async () => {
+            it = seq.evaluate(prompt as Token[], { temperature: 0 })[Symbol.asyncIterator]();
+            await pull(WARMUP);
+          },
+          decode: async (n) => {
+            const t0 = performance.now();
+            await pull(n);
+            return (performance.now() - t0) / 1000;
+          },
+          stop: async () => {
+            await it?.return?.();
+          },
+        }),
+      );
+    }
   }
   return { engines, close: () => llama.dispose() };
 }
@@ -270,6 +282,7 @@ async function main(): Promise<void> {
   }
   const tmp = mkdtempSync(join(tmpdir(), 'xfmr-bench-decode-'));
   const gguf = join(tmp, 'llama-768-f32.gguf');
+  const gguf16 = join(tmp, 'llama-768-f16.gguf');
   try {
     const phase = (what: string) =>
       process.stderr.write(`bench decode: [${round((performance.now() - t00) / 1000)} s] ${what}\n`);
@@ -278,6 +291,17 @@ async function main(): Promise<void> {
     const params = model.numParameters();
     const embedBytes = config.vocabSize * config.dModel * 4;
     const bytesPerToken = params * 4 - embedBytes + config.dModel * 4;
+    // Prefill FLOPs per token: 2 per weight of the layers' matrices (not the embedding or the head,
+    // which a prompt needs for one position only) plus causal attention (q k^T and p v over the
+    // average PREFILL / 2 earlier positions).
+    let layerWeights = 0;
+    for (const [, p] of model.namedParameters())
+      if (p.shape.length === 2 && !p.shape.includes(config.vocabSize))
+        layerWeights += p.shape[0] * p.shape[1];
+    const prefillFlopsPerToken =
+      2 * layerWeights +
+      4 * config.nLayers * config.nHeads * (config.dModel / config.nHeads) * ((PREFILL + 1) / 2);
+    const prefillGflops = (tokS: number) => round((tokS * prefillFlopsPerToken) / 1e9);
     const engines: Engine[] = [];
     let llamaError: string | null = ONLY === 'xfmr' ? 'not run (--only xfmr)' : null;
     let close = async (): Promise<void> => {};
@@ -287,11 +311,15 @@ async function main(): Promise<void> {
       for (const [name, p] of model.namedParameters())
         canonical.set(name, { name, shape: [...p.shape], dtype: 'F32', data: p.data });
       phase(`writing ${gguf}`);
-      exportGguf(gguf, config, canonical, syntheticTokenizer(config.vocabSize), {
-        dtype: 'F32',
-        name: 'bench',
-      });
-      const lc = await llamaCppEngines(gguf);
+      const tokenizer = syntheticTokenizer(config.vocabSize);
+      exportGguf(gguf, config, canonical, tokenizer, { dtype: 'F32', name: 'bench' });
+      const files = [{ path: gguf, label: 'f32', threads: [THREADS, 1] }];
+      if (F16) {
+        phase(`writing ${gguf16}`);
+        exportGguf(gguf16, config, canonical, tokenizer, { dtype: 'F16', name: 'bench' });
+        files.push({ path: gguf16, label: 'f16', threads: [THREADS] });
+      }
+      const lc = await llamaCppEngines(files);
       if (typeof lc === 'string') llamaError = lc;
       else {
         engines.push(...lc.engines);
@@ -308,8 +336,9 @@ async function main(): Promise<void> {
     const limit2 = (STATED_BW_GBS[2] * 1e9) / bytesPerToken;
     const limit1 = (STATED_BW_GBS[1] * 1e9) / bytesPerToken;
     const ours = engines.find((e) => e.name.startsWith('xfmr'));
-    const lc2 = engines.find((e) => e.name === `llama.cpp (${THREADS} threads)`);
-    const lc1 = engines.find((e) => e.name === 'llama.cpp (1 thread)');
+    const lc2 = engines.find((e) => e.name === `llama.cpp f32 (${THREADS} threads)`);
+    const lc1 = engines.find((e) => e.name === 'llama.cpp f32 (1 thread)');
+    const lc16 = engines.find((e) => e.name === `llama.cpp f16 (${THREADS} threads)`);
     console.log(
       `model: llama d768 L12 H12 KV4 V32000 ffn2048, ${(params / 1e6).toFixed(1)}M parameters, f32; ` +
         `weights read per decoded token ${(bytesPerToken / 1e6).toFixed(0)} MB`,
@@ -319,11 +348,14 @@ async function main(): Promise<void> {
         `(2 threads), ${round(limit1)} tok/s at ${STATED_BW_GBS[1]} GB/s (1 thread)`,
     );
     for (const e of engines) {
-      const limit = e.name.includes('(1 thread)') ? limit1 : limit2;
+      // f16 weights are half the bytes (the f32 norms are negligible), so twice the limit.
+      const limit = (e.name.includes('(1 thread)') ? limit1 : limit2) * (e.name.includes('f16') ? 2 : 1);
       console.log(
-        `${e.name.padEnd(24)} decode ${round(e.decodeTokS).toFixed(1).padStart(6)} tok/s ` +
+        `${e.name.padEnd(28)} decode ${round(e.decodeTokS).toFixed(1).padStart(6)} tok/s ` +
           `(${Math.round((100 * e.decodeTokS) / limit)}% of the limit; rounds ${e.decodeRates.map((x) => round(x)).join(', ')})` +
-          (e.prefill ? `   prefill(${PREFILL}) ${round(e.prefillTokS).toFixed(1)} tok/s` : ''),
+          (e.prefill
+            ? `   prefill(${PREFILL}) ${round(e.prefillTokS).toFixed(1)} tok/s = ${prefillGflops(e.prefillTokS)} GFLOPS`
+            : ''),
       );
     }
     if (llamaError) console.log(`llama.cpp: ${llamaError}`);
@@ -334,10 +366,22 @@ async function main(): Promise<void> {
       if (agree < 0) agree = n;
       console.log(`greedy tokens agree for the first ${agree} of ${n}`);
       console.log(
-        `xfmr / llama.cpp (${THREADS} threads): decode ${round(ours.decodeTokS / lc2.decodeTokS, 2)}x, ` +
+        `xfmr / llama.cpp f32 (${THREADS} threads): decode ${round(ours.decodeTokS / lc2.decodeTokS, 2)}x, ` +
           `prefill ${round(ours.prefillTokS / lc2.prefillTokS, 2)}x`,
       );
     }
+    if (ours && lc16) {
+      console.log(
+        `xfmr f32 / llama.cpp f16 weights (${THREADS} threads): decode ${round(ours.decodeTokS / lc16.decodeTokS, 2)}x, ` +
+          `prefill ${round(ours.prefillTokS / lc16.prefillTokS, 2)}x (f16 halves the bytes a decode step reads)`,
+      );
+    }
+    if (ours && lc2)
+      console.log(
+        `prefill GFLOPS: xfmr ${prefillGflops(ours.prefillTokS)}, llama.cpp f32 ${prefillGflops(lc2.prefillTokS)}` +
+          (lc16 ? `, f16 ${prefillGflops(lc16.prefillTokS)}` : '') +
+          ' (the f32 GEMM rate of this machine: `npm run bench -- gemm`)',
+      );
     const v = (e: Engine | undefined, k: 'decodeTokS' | 'prefillTokS') => (e ? round(e[k]) : null);
     console.log(
       JSON.stringify({
@@ -345,8 +389,19 @@ async function main(): Promise<void> {
           xfmr: v(ours, 'decodeTokS'),
           llama_cpp: v(lc2, 'decodeTokS'),
           llama_cpp_1_thread: v(lc1, 'decodeTokS'),
+          llama_cpp_f16: v(lc16, 'decodeTokS'),
         },
-        prefill_tok_s: { xfmr: v(ours, 'prefillTokS'), llama_cpp: v(lc2, 'prefillTokS') },
+        prefill_tok_s: {
+          xfmr: v(ours, 'prefillTokS'),
+          llama_cpp: v(lc2, 'prefillTokS'),
+          llama_cpp_f16: v(lc16, 'prefillTokS'),
+        },
+        prefill_gflops: {
+          xfmr: ours ? prefillGflops(ours.prefillTokS) : null,
+          llama_cpp: lc2 ? prefillGflops(lc2.prefillTokS) : null,
+          llama_cpp_f16: lc16 ? prefillGflops(lc16.prefillTokS) : null,
+        },
+        prefill_flops_per_token: prefillFlopsPerToken,
         bandwidth_limit_tok_s: round(limit2),
         bandwidth_limit_tok_s_1_thread: round(limit1),
         bandwidth_gb_s: STATED_BW_GBS[2],
@@ -357,6 +412,8 @@ async function main(): Promise<void> {
             ? {
                 decode: round(ours.decodeTokS / lc2.decodeTokS, 2),
                 prefill: round(ours.prefillTokS / lc2.prefillTokS, 2),
+                decode_vs_f16: lc16 ? round(ours.decodeTokS / lc16.decodeTokS, 2) : null,
+                prefill_vs_f16: lc16 ? round(ours.prefillTokS / lc16.prefillTokS, 2) : null,
               }
             : null,
         greedy_agree_tokens: agree,

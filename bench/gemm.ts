@@ -5,19 +5,22 @@
  * Noise: the machine may be shared, so every figure is a best-of-N, and xfmr and numpy are timed
  * in alternating bursts per shape (a busy spell hurts both, not one). numpy runs in one python3
  * process per thread count that stays up for the whole run (env OPENBLAS_NUM_THREADS etc.).
- * Peak: the addon's fmaPeak runs a register-only FMA loop (12 independent chains of the widest
- * vector the active ISA has) on every pool thread and reports GFLOPS; best of 5 runs of 0.05 s.
+ * numpy's environment and the OpenBLAS kernel it runs come from bench/peers/python.ts (inherited
+ * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed); each numpy process reports its kernel.
+ * Peak: bench/native (a bench-only addon) runs a register-only FMA loop (12 independent chains of
+ * the widest vector the addon's ISA has) on 1 and on all threads; best of 5 runs of 0.05 s.
  *
  * Usage: npm run bench -- gemm [--quick]   (--quick: shorter bursts, for a smoke run)
  * The last line of output is one JSON object with every figure (keys "MxKxN").
  */
-import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nativeKernels } from '../src/kernels/index.ts';
 import type { Kernels } from '../src/kernels/kernels.ts';
-import { ADDON_PATH, loadNative } from '../src/kernels/native.ts';
+import { loadNative } from '../src/kernels/native.ts';
+import { benchAddon, bestPeak } from './native/index.ts';
+import { BLAS_INFO_PY, type BlasInfo, describeBlas, PEER_PYTHON, peerEnv } from './peers/python.ts';
 
 interface Shape {
   M: number;
@@ -66,12 +69,14 @@ function timeXfmr(k: Kernels, s: Shape, A: Float32Array, B: Float32Array, C: Flo
   return flopsOf(s) / (best / 1000) / 1e9;
 }
 
-// numpy side: a python3 process that reads "M K N transA transB seconds" lines and answers the
-// best GFLOPS of `a @ b` with the matching transposed views (a 1-D x for M = 1, so numpy uses
-// its GEMV). The arrays are made once per shape; `out=` avoids timing an allocation.
-const NUMPY_SERVER = `
-import sys, time
+// numpy side: a python3 process that first prints its BLAS (one JSON line), then reads
+// "M K N transA transB seconds" lines and answers the best GFLOPS of `a @ b` with the matching
+// transposed views (a 1-D x for M = 1, so numpy uses its GEMV). The arrays are made once per
+// shape; `out=` avoids timing an allocation.
+const NUMPY_SERVER = `${BLAS_INFO_PY}
+import json, sys, time
 import numpy as np
+print(json.dumps(blas_info("numpy")), flush=True)
 rng = np.random.default_rng(0)
 cache = {}
 for line in sys.stdin:
@@ -100,14 +105,17 @@ for line in sys.stdin:
 class NumpyServer {
   private proc: ChildProcessWithoutNullStreams;
   private waiting: ((line: string) => void)[] = [];
+  /** The server's first line: the BLAS it runs on. */
+  readonly blas: Promise<BlasInfo | null>;
 
-  constructor(threads: number | null) {
-    const env = { ...process.env };
-    if (threads !== null) {
-      for (const v of ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'])
-        env[v] = String(threads);
-    }
-    this.proc = spawn('python3', ['-c', NUMPY_SERVER], { env });
+  constructor(env: NodeJS.ProcessEnv, threads: number) {
+    const threadVars = ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'];
+    this.proc = spawn(PEER_PYTHON, ['-c', NUMPY_SERVER], {
+      env: { ...env, ...Object.fromEntries(threadVars.map((v) => [v, String(threads)])) },
+    });
+    this.blas = new Promise((resolve) =>
+      this.waiting.push((line) => resolve(line === 'NaN' ? null : JSON.parse(line))),
+    );
     createInterface({ input: this.proc.stdout }).on('line', (line) => this.waiting.shift()?.(line));
     this.proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
     // A crashed server answers NaN to whoever waits, so the run still ends with its JSON line.
@@ -129,11 +137,6 @@ class NumpyServer {
   }
 }
 
-function numpyVersion(): string | null {
-  const r = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
 const fmt = (x: number | null | undefined, w = 8) => (x == null ? '-' : x.toFixed(1)).padStart(w);
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
@@ -146,36 +149,40 @@ async function main() {
     console.log(JSON.stringify({ gflops: null, gflops_1t: null, numpy_gflops: null, peak_gflops: null }));
     return;
   }
-  const addon = createRequire(import.meta.url)(ADDON_PATH) as { fmaPeak?: (seconds: number) => number };
   const threads = k.threads();
-  const peak = (n: number) => {
-    k.setThreads(n);
-    let best = 0;
-    for (let i = 0; i < 5; i++) best = Math.max(best, addon.fmaPeak?.(0.05) ?? 0);
-    return best;
-  };
-  const peak1 = peak(1);
-  const peakAll = peak(threads);
+  const addon = benchAddon();
+  const peak1 = typeof addon === 'string' ? null : bestPeak(addon, 1);
+  const peakAll = typeof addon === 'string' ? null : bestPeak(addon, threads);
   console.log(`xfmr gemm: isa ${native.cpu.isa}, ${threads} threads`);
   console.log(
-    `f32 FMA peak (fmaPeak: register-only FMA loop on each pool thread, best of 5 x 0.05 s): ` +
-      `${fmt(peak1, 0)} GFLOPS on 1 thread, ${fmt(peakAll, 0)} on ${threads}`,
+    typeof addon === 'string'
+      ? `f32 FMA peak: not measured (${addon})`
+      : `f32 FMA peak (register-only FMA loop, best of 5 x 0.05 s; \`npm run bench -- peak\`): ` +
+          `${fmt(peak1, 0)} GFLOPS on 1 thread, ${fmt(peakAll, 0)} on ${threads}`,
   );
 
-  const npVersion = numpyVersion();
-  if (npVersion) console.log(`numpy ${npVersion} (python3) measured alongside, best of bursts`);
-  else console.log('numpy is NOT installed (python3 -c "import numpy" failed): no numpy comparison');
-  const np1 = npVersion ? new NumpyServer(1) : null;
-  const npAll = npVersion ? new NumpyServer(threads) : null;
+  const numpyEnv = peerEnv('numpy');
+  const hasNumpy = numpyEnv.blas !== null;
+  const np1 = hasNumpy ? new NumpyServer(numpyEnv.env, 1) : null;
+  const npAll = hasNumpy ? new NumpyServer(numpyEnv.env, threads) : null;
+  const npBlas = { '1t': (await np1?.blas) ?? null, [`${threads}t`]: (await npAll?.blas) ?? null };
+  if (!hasNumpy) console.log(`numpy is NOT installed for ${PEER_PYTHON}: no numpy comparison`);
+  else {
+    console.log('numpy measured alongside, best of bursts:');
+    for (const [t, b] of Object.entries(npBlas)) console.log(`  ${t}: ${describeBlas(b)}`);
+    if (numpyEnv.note) console.log(`  (${numpyEnv.note})`);
+  }
 
   const gflops: Record<string, number> = {};
   const gflops1: Record<string, number> = {};
   const npG: Record<string, number> = {};
   const npG1: Record<string, number> = {};
   const ratio: Record<string, number> = {};
+  const ratioBest: Record<string, number> = {};
   console.log(
     `${'M x K x N'.padEnd(16)} ${'trans'.padEnd(5)} ${'xfmr 1t'.padStart(8)} ${`xfmr ${threads}t`.padStart(8)} ` +
-      `${'np 1t'.padStart(8)} ${`np ${threads}t`.padStart(8)} ${'ratio'.padStart(6)}  (GFLOPS; ratio = xfmr/numpy, ${threads}t)`,
+      `${'np 1t'.padStart(8)} ${`np ${threads}t`.padStart(8)} ${'ratio'.padStart(6)} ${'best'.padStart(6)}  ` +
+      `(GFLOPS; ratio = xfmr/numpy at ${threads}t; best = each side's best of 1t and ${threads}t)`,
   );
   for (const s of SHAPES) {
     const A = random(s.M * s.K);
@@ -199,15 +206,17 @@ async function main() {
     const id = key(s);
     gflops1[id] = round1(x1);
     gflops[id] = round1(xa);
-    if (npVersion) {
+    if (hasNumpy) {
       npG1[id] = round1(n1);
       npG[id] = round1(na);
       ratio[id] = Math.round((xa / na) * 100) / 100;
+      ratioBest[id] = Math.round((Math.max(x1, xa) / Math.max(n1, na)) * 100) / 100;
     }
     const trans = `${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}`;
     console.log(
-      `${id.padEnd(16)} ${trans.padEnd(5)} ${fmt(x1)} ${fmt(xa)} ${fmt(npVersion ? n1 : null)} ` +
-        `${fmt(npVersion ? na : null)} ${npVersion ? ratio[id].toFixed(2).padStart(6) : '     -'}  ${s.what}`,
+      `${id.padEnd(16)} ${trans.padEnd(5)} ${fmt(x1)} ${fmt(xa)} ${fmt(hasNumpy ? n1 : null)} ` +
+        `${fmt(hasNumpy ? na : null)} ${hasNumpy ? ratio[id].toFixed(2).padStart(6) : '     -'} ` +
+        `${hasNumpy ? ratioBest[id].toFixed(2).padStart(6) : '     -'}  ${s.what}`,
     );
   }
   np1?.close();
@@ -217,13 +226,16 @@ async function main() {
     JSON.stringify({
       gflops,
       gflops_1t: gflops1,
-      numpy_gflops: npVersion ? npG : null,
-      numpy_gflops_1t: npVersion ? npG1 : null,
-      peak_gflops: round1(peakAll),
-      peak_gflops_1t: round1(peak1),
+      numpy_gflops: hasNumpy ? npG : null,
+      numpy_gflops_1t: hasNumpy ? npG1 : null,
+      peak_gflops: peakAll === null ? null : round1(peakAll),
+      peak_gflops_1t: peak1 === null ? null : round1(peak1),
       threads,
       isa: native.cpu.isa,
-      ratio_vs_numpy: npVersion ? ratio : null,
+      ratio_vs_numpy: hasNumpy ? ratio : null,
+      // Each side's best of 1 and all threads: OpenBLAS's threaded GEMV can collapse on a busy machine.
+      ratio_vs_numpy_best: hasNumpy ? ratioBest : null,
+      numpy: hasNumpy ? { blas: npBlas, note: numpyEnv.note } : null,
     }),
   );
 }

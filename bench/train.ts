@@ -3,11 +3,13 @@
  * GPT-2-style model (6 layers, 6 heads, d 384, block 256, batch 16, char vocabulary 65) in xfmr
  * and in PyTorch (bench/peers/train_torch.py, Debian's python3-torch) on the same model and batch,
  * 2 threads each, plus peak RSS of each. Each side runs in its own process; a step's time is the
- * best of STEPS after a warm-up. PyTorch's figure is its best of 1 and 2 threads (PEERS.md: its
- * thread pools fight over 2 cores).
+ * best of STEPS after a warm-up. PyTorch's figure is its best over 1 and 2 threads of its own and 1
+ * and 2 of OpenBLAS's (PEERS.md: its thread pools fight over 2 cores); its environment and BLAS
+ * kernel: bench/peers/python.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { describeBlas, PEER_PYTHON, peerEnv, torchThreadSettings } from './peers/python.ts';
 
 const steps = Number(process.argv[2] ?? 5);
 const here = import.meta.dirname;
@@ -77,41 +79,44 @@ if (process.argv.includes('--worker')) {
   console.log(
     `xfmr (${xfmr.threads} threads): ${xfmr.tok_s.toFixed(0)} tok/s, peak RSS ${xfmr.peak_rss_mb.toFixed(0)} MB`,
   );
-  let torch: (Side & { torch?: string }) | null = null;
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    console.log('pytorch: not installed (apt-get install python3-torch to compare); peer skipped');
+  let torch: (Side & { torch?: string; blas_threads?: number }) | null = null;
+  // No inherited OpenBLAS settings, and the OpenBLAS kernel named by the bench where OpenBLAS
+  // would fall back to a generic one (bench/peers/python.ts).
+  const peer = peerEnv('torch', 1);
+  if (!peer.blas) {
+    console.log(
+      `pytorch: not installed for ${PEER_PYTHON} (apt-get install python3-torch to compare); peer skipped`,
+    );
   } else {
+    console.log(`pytorch: ${describeBlas(peer.blas, peer.note)}`);
     // Debian's torch calls whatever libblas.so.3 points to; the reference (netlib) BLAS is ~40x
     // slower than OpenBLAS, which would make the comparison meaningless.
     const blas = spawnSync(
-      '/usr/bin/python3',
+      PEER_PYTHON,
       [
         '-c',
         'import torch,time;a=torch.randn(512,512);t=time.perf_counter();[a@a for _ in range(20)];print(20*2*512**3/(time.perf_counter()-t)/1e9)',
       ],
-      { encoding: 'utf8' },
+      { encoding: 'utf8', env: peer.env },
     );
     const gf = Number(blas.stdout.trim());
     if (gf < 20)
       console.log(
         `WARNING: torch matmul runs at ${gf.toFixed(1)} GFLOPS: it is on the reference BLAS; apt-get install libopenblas0-pthread for a fair peer`,
       );
-    for (const threads of [1, 2]) {
-      // PEERS.md: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (set on this machine for old numpy) slow a
-      // current OpenBLAS; the peer runs without them so it uses its best kernel.
-      const env = { ...process.env };
-      delete env.OPENBLAS_CORETYPE;
-      delete env.OPENBLAS_L2_SIZE;
+    for (const t of torchThreadSettings(2)) {
       const p = spawnSync(
-        '/usr/bin/python3',
-        [join(here, 'peers', 'train_torch.py'), String(threads), String(steps)],
-        { encoding: 'utf8', env },
+        PEER_PYTHON,
+        [join(here, 'peers', 'train_torch.py'), String(t.torch), String(steps)],
+        {
+          encoding: 'utf8',
+          env: peerEnv('torch', t.blas).env,
+        },
       );
       if (p.status !== 0) throw new Error(`pytorch peer failed: ${p.stderr}`);
-      const r = lastJson(p.stdout);
+      const r = { ...lastJson(p.stdout), blas_threads: t.blas };
       console.log(
-        `pytorch (${threads} thread${threads > 1 ? 's' : ''}): ${r.tok_s.toFixed(0)} tok/s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`,
+        `pytorch (${t.torch} thread${t.torch > 1 ? 's' : ''}, OpenBLAS ${t.blas}): ${r.tok_s.toFixed(0)} tok/s, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`,
       );
       if (!torch || r.tok_s > torch.tok_s) torch = r;
     }
@@ -127,8 +132,14 @@ if (process.argv.includes('--worker')) {
       train_tok_s: { xfmr: r1(xfmr.tok_s), pytorch: torch ? r1(torch.tok_s) : null },
       peak_rss_mb: { xfmr: r1(xfmr.peak_rss_mb), pytorch: torch ? r1(torch.peak_rss_mb) : null },
       ratio: ratio ? Math.round(ratio * 100) / 100 : null,
-      threads: { xfmr: xfmr.threads, pytorch: torch?.threads ?? null },
+      threads: {
+        xfmr: xfmr.threads,
+        pytorch: torch?.threads ?? null,
+        pytorch_blas: torch?.blas_threads ?? null,
+      },
       steps,
+      pytorch_blas: peer.blas,
+      pytorch_blas_note: peer.note,
     }),
   );
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "dispatch.h"
 
 namespace xfmr {
 

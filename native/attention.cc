@@ -26,9 +26,9 @@
 // too small to feed the threads, the key tiles of one (b, hk) are also split across tasks; each
 // split then writes its dQ to a private buffer, summed afterwards (no atomics).
 //
-// SIMD: the softmax parts are written once over simd vectors of the ISA's width; the matrix
-// products go through the register-blocked micro-kernel of simd_mm.h, instantiated per ISA with a
-// block that fills the register file: AVX-512 6 x 4 zmm, AVX2 6 x 2 ymm, portable SSE2 3 x 4 xmm.
+// SIMD: forward and backward are each one body over the ISA's vector type, compiled per ISA by
+// XFMR_DISPATCH (dispatch.h); the matrix products go through the register-blocked micro-kernel of
+// simd_mm.h, whose block fills each ISA's register file.
 //
 // Memory: the backward keeps Q, dO, their transposes and dQ for all rows of its (b, hk), so each
 // thread holds about 5x the size of q / (B * Hkv) of scratch (plus one dQ per task when split).
@@ -40,11 +40,8 @@
 #include <algorithm>
 #include <cstdlib>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include "math_vec.h"
+#include "simd_mm.h"
 
 namespace xfmr {
 namespace {
@@ -82,30 +79,22 @@ struct AttnShape {
   int64_t k_index(int64_t b, int64_t hk, int64_t j) const { return b * kv_stride + (j * Hkv + hk) * D; }
 };
 
-}  // namespace
+// ---- 16 x 16 transposes ----
 
-// ---- the micro-kernel, once per ISA (see simd_mm.h) ----
-
-#if defined(__x86_64__) || defined(__i386__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+// dst[d * ldd + r] = src[r * lds + d] for a 16 x 16 block.
+template <class V>
+XFMR_INLINE void transpose16(With<V>, const float* src, int64_t lds, float* dst, int64_t ldd) {
+  for (int d = 0; d < 16; d++)
+    for (int r = 0; r < 16; r++) dst[d * ldd + r] = src[r * lds + d];
+}
+#ifdef XFMR_X86
 // GCC 12's avx512fintrin.h builds "undefined" vectors as `__m512 __Y = __Y;`, which -Wall reports.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-namespace mm_avx512 {
-using Reg = __m512;
-constexpr int kLanes = 16, kRows = 6, kCols = 4;  // 24 accumulators + 4 B + 1 broadcast of 32 zmm
-XFMR_INLINE Reg reg_zero() { return _mm512_setzero_ps(); }
-XFMR_INLINE Reg reg_load(const float* p) { return _mm512_loadu_ps(p); }
-XFMR_INLINE void reg_store(float* p, Reg r) { _mm512_storeu_ps(p, r); }
-XFMR_INLINE Reg reg_bcast(const float* p) { return _mm512_set1_ps(*p); }
-XFMR_INLINE Reg reg_fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
-#include "simd_mm.h"
-
-// dst[d * ldd + r] = src[r * lds + d] for a 16 x 16 block: unpack, shuffle, then two 128-bit lane
-// shuffles (64 shuffles for 256 floats, against a load and a store per float done one by one).
-inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) {
+// In registers: unpack, shuffle, then two 128-bit lane shuffles (64 shuffles for 256 floats,
+// against a load and a store per float done one by one).
+XFMR_TARGET_AVX512 inline void transpose16(With<vf16>, const float* src, int64_t lds, float* dst, int64_t ldd) {
   __m512 r[16], t[16];
   for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * lds);
   for (int i = 0; i < 16; i += 2) {
@@ -129,49 +118,8 @@ inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) 
   }
   for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + i * ldd, r[i]);
 }
-}  // namespace mm_avx512
 #pragma GCC diagnostic pop
-#pragma GCC pop_options
-
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-namespace mm_avx2 {
-using Reg = __m256;
-constexpr int kLanes = 8, kRows = 6, kCols = 2;  // 12 accumulators + 2 B + 1 broadcast of 16 ymm
-XFMR_INLINE Reg reg_zero() { return _mm256_setzero_ps(); }
-XFMR_INLINE Reg reg_load(const float* p) { return _mm256_loadu_ps(p); }
-XFMR_INLINE void reg_store(float* p, Reg r) { _mm256_storeu_ps(p, r); }
-XFMR_INLINE Reg reg_bcast(const float* p) { return _mm256_broadcast_ss(p); }
-XFMR_INLINE Reg reg_fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
-#include "simd_mm.h"
-
-inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) {
-  for (int d = 0; d < 16; d++)
-    for (int r = 0; r < 16; r++) dst[d * ldd + r] = src[r * lds + d];
-}
-}  // namespace mm_avx2
-#pragma GCC pop_options
 #endif
-
-namespace mm_portable {
-using Reg = simd::vf4;  // SSE2 on x86-64; generic vectors compile well at the native width
-constexpr int kLanes = 4, kRows = 3, kCols = 4;  // 12 accumulators of 16 xmm
-XFMR_INLINE Reg reg_zero() { return Reg{}; }
-XFMR_INLINE Reg reg_load(const float* p) { return simd::load<Reg>(p); }
-XFMR_INLINE void reg_store(float* p, const Reg& r) { simd::store<Reg>(p, r); }
-XFMR_INLINE Reg reg_bcast(const float* p) { return simd::splat<Reg>(*p); }
-XFMR_INLINE Reg reg_fma(const Reg& a, const Reg& b, const Reg& c) { return a * b + c; }
-#include "simd_mm.h"
-
-inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) {
-  for (int d = 0; d < 16; d++)
-    for (int r = 0; r < 16; r++) dst[d * ldd + r] = src[r * lds + d];
-}
-}  // namespace mm_portable
-
-namespace {
-
-using namespace simd;
 
 // ---- packing and tile helpers ----
 
@@ -199,15 +147,14 @@ XFMR_INLINE void pack_q(const float* base, const AttnShape& s, int64_t b, int64_
 }
 // cols[d, r] = rows[r, d] for d < D, r < round_up(n, kPad) (rows past n read as 0): [D, ldt].
 // By 16 x 16 blocks, so each store fills a whole cache line (a scattered transpose cost ~20% of
-// the backward); full blocks go through the ISA's register transpose `tr16`.
-using Tr16Fn = void (*)(const float*, int64_t, float*, int64_t);
-template <Tr16Fn tr16>
+// the backward); full blocks go through the ISA's transpose16.
+template <class V>
 XFMR_INLINE void transpose_rows(const float* rows, int64_t n, int64_t D, int64_t Dp, float* cols, int64_t ldt) {
   const int64_t np = round_up(n, kPad);
   for (int64_t r0 = 0; r0 < np; r0 += kPad)
     for (int64_t d0 = 0; d0 < D; d0 += kPad) {
       if (r0 + kPad <= n && d0 + kPad <= D) {
-        tr16(rows + r0 * Dp + d0, Dp, cols + d0 * ldt + r0, ldt);
+        transpose16(With<V>{}, rows + r0 * Dp + d0, Dp, cols + d0 * ldt + r0, ldt);
         continue;
       }
       const int64_t dn = std::min(kPad, D - d0);
@@ -258,10 +205,8 @@ int64_t fwd_scratch(const AttnShape& s) {
 
 // Rows [r0, r1) of (b, hk): out and lse. Scores are kept transposed, St[key][row], so K and V are
 // read in place and the online softmax runs down the columns, one query row per SIMD lane.
-// V: the ISA's vector; mm / mm_ta: its micro-kernel without / with A transposed.
-using MmFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t,
-                      bool);
-template <class V, MmFn mm, MmFn mm_ta, Tr16Fn tr16>
+// V: the ISA's vector (dispatch.h).
+template <class V>
 XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, float* out, float* lse,
                                const AttnShape* sp, int64_t b, int64_t hk, int64_t r0, int64_t r1,
                                float* scratch) {
@@ -278,7 +223,7 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
   float* alpha = l + kBq;        // [kBq] rescale of this key tile
   int32_t* vis = reinterpret_cast<int32_t*>(alpha + kBq);  // [kBq] keys visible per row
   pack_q(q, s, b, hk, r0, nr, s.scale, Q);
-  transpose_rows<tr16>(Q, nr, D, Dp, Qt, kBq);
+  transpose_rows<V>(Q, nr, D, Dp, Qt, kBq);
   visible_rows(s, r0, nr, vis);
   std::fill(O, O + nr * Dp, 0.f);
   std::fill(m, m + nrp, -INFINITY);
@@ -286,7 +231,7 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
   const int64_t kend = s.visible(r1 - 1);  // later rows see at least as many keys
   for (int64_t j0 = 0; j0 < kend; j0 += kBk) {
     const int64_t nk = std::min(kBk, kend - j0);
-    mm(nk, nrp, D, k + s.k_index(b, hk, j0), s.Hkv * D, Qt, kBq, St, kBq, false);  // St = K (scale Q)^T
+    mm(With<V>{}, false, nk, nrp, D, k + s.k_index(b, hk, j0), s.Hkv * D, Qt, kBq, St, kBq, false);  // St = K (scale Q)^T
     for (int64_t c = 0; c < nrp; c += W) {
       const mask_t<V> vc = load_i32<V>(vis + c);
       V mx = splat<V>(-INFINITY);
@@ -316,7 +261,7 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
       }
     int64_t ldv;
     const float* Vr = kv_rows(v, s, b, hk, j0, nk, Vpad, &ldv);
-    mm_ta(nr, Dp, nk, St, kBq, Vr, ldv, O, Dp, true);  // O += P V
+    mm(With<V>{}, true, nr, Dp, nk, St, kBq, Vr, ldv, O, Dp, true);  // O += P V
   }
   for (int64_t rr = 0; rr < nr; rr++) {
     if (rr + kAhead < nr) prefetch_row(out + s.q_index(b, hk, r0 + rr + kAhead), D, true);
@@ -349,7 +294,7 @@ struct BwdArgs {
 // Key tiles [kt0, kt1) of (b, hk): adds into dk, dv. dQ (rows x Dp, unscaled) is accumulated in
 // `dQ` (zeroed here); when `add_dq`, it is then added into dq times scale. Transposed tiles as in
 // the forward: St = K (scale Q)^T, P^T = exp(St - lse), dP^T = V dO^T, dS^T = P^T (dP^T - delta).
-template <class V, MmFn mm, MmFn mm_ta, Tr16Fn tr16>
+template <class V>
 XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b, int64_t hk, int64_t kt0,
                                int64_t kt1, float* scratch, float* dQ, bool add_dq) {
   constexpr int W = lanes<V>;
@@ -370,8 +315,8 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
   float* dVa = dKa + kBkB * Dp;        // [kBkB, Dp]
   pack_q(a.q, s, b, hk, 0, rows, s.scale, Q);
   pack_q(a.dout, s, b, hk, 0, rows, 1.f, dO);
-  transpose_rows<tr16>(Q, rows, D, Dp, Qt, rows_p);
-  transpose_rows<tr16>(dO, rows, D, Dp, dOt, rows_p);
+  transpose_rows<V>(Q, rows, D, Dp, Qt, rows_p);
+  transpose_rows<V>(dO, rows, D, Dp, dOt, rows_p);
   visible_rows(s, 0, rows, vis);
   std::fill(dQ, dQ + rows * Dp, 0.f);
   for (int64_t r = 0; r < rows_p; r++) {
@@ -395,8 +340,8 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
     std::fill(dVa, dVa + nk * Dp, 0.f);
     for (int64_t r0 = rstart; r0 < rows; r0 += kBqB) {
       const int64_t nr = std::min(kBqB, rows - r0), nrp = round_up(nr, kPad);
-      mm(nk, nrp, D, Kj, ldk, Qt + r0, rows_p, St, kBqB, false);   // St = K (scale Q)^T
-      mm(nk, nrp, D, Vj, ldk, dOt + r0, rows_p, dSt, kBqB, false);  // dP^T = V dO^T
+      mm(With<V>{}, false, nk, nrp, D, Kj, ldk, Qt + r0, rows_p, St, kBqB, false);   // St = K (scale Q)^T
+      mm(With<V>{}, false, nk, nrp, D, Vj, ldk, dOt + r0, rows_p, dSt, kBqB, false);  // dP^T = V dO^T
       for (int64_t c = 0; c < nrp; c += W) {
         const mask_t<V> vc = load_i32<V>(vis + r0 + c);
         const V l = load<V>(lse_r + r0 + c), dl = load<V>(delta + r0 + c);
@@ -408,9 +353,9 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
           store<V>(ds, e * (load<V>(ds) - dl));
         }
       }
-      mm(nk, Dp, nr, St, kBqB, dO + r0 * Dp, Dp, dVa, Dp, true);     // dV += P^T dO
-      mm(nk, Dp, nr, dSt, kBqB, Q + r0 * Dp, Dp, dKa, Dp, true);     // dK += dS^T (scale Q)
-      mm_ta(nr, Dp, nk, dSt, kBqB, Kr, ldkr, dQ + r0 * Dp, Dp, true);  // dQ += dS K
+      mm(With<V>{}, false, nk, Dp, nr, St, kBqB, dO + r0 * Dp, Dp, dVa, Dp, true);     // dV += P^T dO
+      mm(With<V>{}, false, nk, Dp, nr, dSt, kBqB, Q + r0 * Dp, Dp, dKa, Dp, true);     // dK += dS^T (scale Q)
+      mm(With<V>{}, true, nr, Dp, nk, dSt, kBqB, Kr, ldkr, dQ + r0 * Dp, Dp, true);  // dQ += dS K
     }
     for (int64_t jj = 0; jj < nk; jj++) {
       const int64_t o = s.k_index(b, hk, j0 + jj);
@@ -432,45 +377,16 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
     }
 }
 
-// ---- per-ISA variants ----
+// ---- per-ISA variants (dispatch.h) ----
 
-using FwdFn = void (*)(const float*, const float*, const float*, float*, float*, const AttnShape*, int64_t,
-                       int64_t, int64_t, int64_t, float*);
-using BwdFn = void (*)(const BwdArgs*, const AttnShape*, int64_t, int64_t, int64_t, int64_t, float*, float*, bool);
-
-#define XFMR_ATTN_VARIANT(suffix, target, V, ns)                                                               \
-  target void attn_fwd_##suffix(const float* q, const float* k, const float* v, float* out, float* lse,        \
-                                const AttnShape* s, int64_t b, int64_t hk, int64_t r0, int64_t r1,             \
-                                float* scratch) {                                                              \
-    attn_fwd_body<V, ns::mm<false>, ns::mm<true>, ns::transpose16>(q, k, v, out, lse, s, b, hk, r0, r1,         \
-                                                                   scratch);                                   \
-  }                                                                                                            \
-  target void attn_bwd_##suffix(const BwdArgs* a, const AttnShape* s, int64_t b, int64_t hk, int64_t kt0,      \
-                                int64_t kt1, float* scratch, float* dQ, bool add_dq) {                         \
-    attn_bwd_body<V, ns::mm<false>, ns::mm<true>, ns::transpose16>(a, s, b, hk, kt0, kt1, scratch, dQ,          \
-                                                                   add_dq);                                    \
-  }
-
-#if defined(__x86_64__) || defined(__i386__)
-XFMR_ATTN_VARIANT(avx512, XFMR_TARGET_AVX512, vf16, mm_avx512)
-XFMR_ATTN_VARIANT(avx2, XFMR_TARGET_AVX2, vf8, mm_avx2)
-#endif
-XFMR_ATTN_VARIANT(portable, , vf4, mm_portable)
-
-FwdFn pick_fwd() {
-#if defined(__x86_64__) || defined(__i386__)
-  if (isa() == Isa::Avx512) return attn_fwd_avx512;
-  if (isa() == Isa::Avx2) return attn_fwd_avx2;
-#endif
-  return attn_fwd_portable;
-}
-BwdFn pick_bwd() {
-#if defined(__x86_64__) || defined(__i386__)
-  if (isa() == Isa::Avx512) return attn_bwd_avx512;
-  if (isa() == Isa::Avx2) return attn_bwd_avx2;
-#endif
-  return attn_bwd_portable;
-}
+XFMR_DISPATCH(attn_fwd, attn_fwd_body,
+              (const float* q, const float* k, const float* v, float* out, float* lse, const AttnShape* s,
+               int64_t b, int64_t hk, int64_t r0, int64_t r1, float* scratch),
+              (q, k, v, out, lse, s, b, hk, r0, r1, scratch))
+XFMR_DISPATCH(attn_bwd, attn_bwd_body,
+              (const BwdArgs* a, const AttnShape* s, int64_t b, int64_t hk, int64_t kt0, int64_t kt1,
+               float* scratch, float* dQ, bool add_dq),
+              (a, s, b, hk, kt0, kt1, scratch, dQ, add_dq))
 
 // A 64-byte aligned float buffer owned by one kernel call.
 struct Scratch {
@@ -532,12 +448,11 @@ napi_value attention_forward_napi(napi_env env, napi_callback_info info) {
   while (bq > 16 && pairs * ((s.rows + bq - 1) / bq) < 2 * threads) bq /= 2;
   const int64_t tiles = (s.rows + bq - 1) / bq;
   Scratch scratch(threads * fwd_scratch(s));
-  FwdFn fwd = pick_fwd();
   // Task order: the last row tiles (the most keys when causal) of every head first.
   parallel_tasks(pairs * tiles, [&](int64_t t, int thread) {
     const int64_t tile = tiles - 1 - t / pairs, pair = t % pairs;
     const int64_t r0 = tile * bq, r1 = std::min(s.rows, r0 + bq);
-    fwd(q, k, v, out, lse, &s, pair / s.Hkv, pair % s.Hkv, r0, r1, scratch.p + thread * fwd_scratch(s));
+    attn_fwd(q, k, v, out, lse, &s, pair / s.Hkv, pair % s.Hkv, r0, r1, scratch.p + thread * fwd_scratch(s));
   });
   return nullptr;
 }
@@ -560,12 +475,11 @@ napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
   args.dv = a.f32(8, "dv", kv_len(s));
   if (a.bad() || s.B == 0 || s.rows == 0 || s.D == 0 || s.Tk == 0) return nullptr;
   const int64_t pairs = s.B * s.Hkv, threads = num_threads();
-  BwdFn bwd = pick_bwd();
   if (s.B > 1 && s.kv_stride < s.Tk * s.Hkv * s.D) {
     // Batches share K/V rows, so their dk/dv would race: one thread, one (b, hk) at a time.
     Scratch scratch(bwd_scratch(s, true));
     float* dQ = scratch.p + bwd_scratch(s, false);
-    for (int64_t p = 0; p < pairs; p++) bwd(&args, &s, p / s.Hkv, p % s.Hkv, 0, INT64_MAX, scratch.p, dQ, true);
+    for (int64_t p = 0; p < pairs; p++) attn_bwd(&args, &s, p / s.Hkv, p % s.Hkv, 0, INT64_MAX, scratch.p, dQ, true);
     return nullptr;
   }
   // Key tiles some row can see, and how many tasks share them per (b, hk).
@@ -584,7 +498,7 @@ napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
     Scratch scratch(threads * per);
     parallel_tasks(pairs, [&](int64_t p, int thread) {
       float* mine = scratch.p + thread * per;
-      bwd(&args, &s, p / s.Hkv, p % s.Hkv, 0, ktiles, mine, mine + bwd_scratch(s, false), true);
+      attn_bwd(&args, &s, p / s.Hkv, p % s.Hkv, 0, ktiles, mine, mine + bwd_scratch(s, false), true);
     });
     return nullptr;
   }
@@ -597,7 +511,7 @@ napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
     const int64_t p = t / splits, sp = t % splits;
     float* dQ = dqs.p + t * dq_floats;
     const int64_t kt0 = sp * tiles_per, kt1 = std::min(ktiles, kt0 + tiles_per);
-    if (kt0 < kt1) bwd(&args, &s, p / s.Hkv, p % s.Hkv, kt0, kt1, scratch.p + thread * per, dQ, false);
+    if (kt0 < kt1) attn_bwd(&args, &s, p / s.Hkv, p % s.Hkv, kt0, kt1, scratch.p + thread * per, dQ, false);
     else std::fill(dQ, dQ + dq_floats, 0.f);
   });
   parallel_for(pairs * s.rows, 64, [&](int64_t begin, int64_t end) {

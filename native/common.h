@@ -17,11 +17,7 @@ void parallel_tasks(int64_t n_tasks, const std::function<void(int64_t task, int 
 // Splits [0, n) into contiguous ranges of at least `grain` items and runs fn(begin, end).
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& fn);
 
-// ---- CPU dispatch (cpu.cc) ----
-enum class Isa { Portable = 0, Avx2 = 1, Avx512 = 2 };
-// The best ISA this CPU supports, lowered by XFMR_ISA=portable|avx2|avx512 when set.
-Isa isa();
-const char* isa_name(Isa i);
+// (CPU dispatch: dispatch.h.)
 
 // ---- N-API argument helpers (addon.cc) ----
 // Each throws a JS TypeError naming the argument index and returns a sentinel on failure;

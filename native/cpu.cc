@@ -1,9 +1,9 @@
-// Runtime CPU dispatch: pick the widest ISA the CPU has, unless XFMR_ISA lowers it (tests use
+// CPU detection for dispatch.h: the widest ISA the CPU has, unless XFMR_ISA lowers it (tests use
 // that to exercise every path on one machine).
 #include <cstdlib>
 #include <cstring>
 
-#include "common.h"
+#include "dispatch.h"
 
 namespace xfmr {
 

@@ -13,11 +13,9 @@
 //    N is split across threads, and up to 4 rows of A share each load of B.
 //  - N = 1 is turned into M = 1 (C^T = op(B)^T op(A)^T has the same layout); a batch of small
 //    products (attention heads) runs one item per thread.
-// Each ISA (AVX-512, AVX2+FMA, portable C++) has its own micro-kernel and GEMV kernels; the
-// driver is shared. SIMD functions carry target attributes (the addon is built without -march)
-// and xfmr::isa() picks one at run time.
+// Each ISA (AVX-512, AVX2+FMA, portable C++) has its own micro-kernel and GEMV kernels, gathered
+// in an Arch table; the driver is shared, and XFMR_PER_ISA (dispatch.h) picks the table.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -26,16 +24,14 @@
 #include <vector>
 
 #include "common.h"
+#include "dispatch.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef XFMR_X86
 // GCC 12's AVX-512 headers fill the unused operand of shuffles with _mm512_undefined_ps(), which
 // -Wmaybe-uninitialized then reports inside the header; the warning is spurious.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
-#define XFMR_X86 1
-#define XFMR_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
-#define XFMR_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 namespace xfmr {
@@ -234,26 +230,16 @@ void small_t_portable(const Problem& P, int64_t j0, int64_t j1) {
 // shapes (Zen 5, 2 cores); small_m = 32 is where the packed path started to win.
 
 const Arch& arch() {
-  static const Arch a = [] {
-#ifdef XFMR_X86
-    switch (isa()) {
-      case Isa::Avx512:
-        return Arch{6, 64, 384, 192, 4096, 32, ukernel_avx512<6, 4>,
-                    pack_a<6>, pack_b_avx512, small_n_avx512, small_t_avx512};
-      case Isa::Avx2:
-        return Arch{6, 16, 256, 144, 4096, 4, ukernel_avx2<6, 2>,
-                    pack_a<6>, pack_b, small_n_avx2, small_t_avx2};
-      default: break;
-    }
-#endif
-    return Arch{4, 16, 256, 128, 2048, 4, ukernel_portable<4, 16>,
-                pack_a<4>, pack_b, small_n_portable, small_t_portable};
-  }();
+  static const Arch a = XFMR_PER_ISA(
+      (Arch{6, 64, 384, 192, 4096, 32, ukernel_avx512<6, 4>, pack_a<6>, pack_b_avx512, small_n_avx512,
+            small_t_avx512}),
+      (Arch{6, 16, 256, 144, 4096, 4, ukernel_avx2<6, 2>, pack_a<6>, pack_b, small_n_avx2, small_t_avx2}),
+      (Arch{4, 16, 256, 128, 2048, 4, ukernel_portable<4, 16>, pack_a<4>, pack_b, small_n_portable,
+            small_t_portable}));
   return a;
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 
 // ---------------------------------------------------------------------------------------------
 // Drivers.
@@ -427,62 +413,10 @@ napi_value js_gemm(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
-// fmaPeak(seconds = 0.2): GFLOPS of a register-only FMA loop (12 independent chains of the widest
-// vector the active ISA has) run on every pool thread at once: the float32 roof for gemm.
-// Portable: 4-wide multiply + add (SSE2 has no FMA), counted as 2 flops per lane like an FMA.
-double fma_loop_portable(int64_t iters) {
-  float x[12][4];
-  for (int i = 0; i < 12; i++)
-    for (int l = 0; l < 4; l++) x[i][l] = 0.001f * i;
-  for (int64_t it = 0; it < iters; it++)
-    for (int i = 0; i < 12; i++)
-      for (int l = 0; l < 4; l++) x[i][l] = x[i][l] * 0.9999f + 1e-4f;
-  double s = 0;
-  for (int i = 0; i < 12; i++) s += x[i][0];
-  return s;
-}
-
-napi_value js_fma_peak(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  double seconds = 0.2;
-  napi_valuetype t;
-  napi_typeof(env, a.argv[0], &t);
-  if (t == napi_number) seconds = a.num(0);
-  XFMR_CHECK_ARGS(a);
-  double (*loop)(int64_t) = fma_loop_portable;
-  double lanes = 4;
-#ifdef XFMR_X86
-  if (isa() == Isa::Avx512) loop = fma_loop_avx512, lanes = 16;
-  else if (isa() == Isa::Avx2) loop = fma_loop_avx2, lanes = 8;
-#endif
-  // Calibrate the iteration count on one thread, then run every thread for ~seconds.
-  auto now = [] { return std::chrono::steady_clock::now(); };
-  int64_t iters = 1 << 16;
-  double dt = 0;
-  for (;;) {
-    auto t0 = now();
-    volatile double sink = loop(iters);
-    (void)sink;
-    dt = std::chrono::duration<double>(now() - t0).count();
-    if (dt > 0.02) break;
-    iters *= 4;
-  }
-  iters = static_cast<int64_t>(iters * seconds / dt) + 1;
-  const int threads = num_threads();
-  auto t0 = now();
-  parallel_tasks(threads, [&](int64_t, int) {
-    volatile double sink = loop(iters);
-    (void)sink;
-  });
-  double wall = std::chrono::duration<double>(now() - t0).count();
-  return make_number(env, threads * iters * 12.0 * lanes * 2.0 / wall / 1e9);
-}
-
 }  // namespace
 
 void register_gemm(napi_env env, napi_value exports) {
   export_fn(env, exports, "gemm", js_gemm);
-  export_fn(env, exports, "fmaPeak", js_fma_peak);
 }
 
 }  // namespace xfmr

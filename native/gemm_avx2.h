@@ -4,7 +4,7 @@
 
 // AVX2 + FMA: a 6 x 16 tile (12 ymm accumulators), the classic Haswell shape.
 
-XFMR_AVX2 inline float hsum256(__m256 v) {
+XFMR_TARGET_AVX2 inline float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -12,7 +12,7 @@ XFMR_AVX2 inline float hsum256(__m256 v) {
 }
 
 template <int MR, int NV>
-XFMR_AVX2 void ukernel_avx2(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
+XFMR_TARGET_AVX2 void ukernel_avx2(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
                             int64_t ldc, int m, int n, float alpha, float beta) {
   constexpr int NR = NV * 8;
   __m256 acc[MR][NV];
@@ -55,7 +55,7 @@ XFMR_AVX2 void ukernel_avx2(int64_t kc, const float* __restrict ap, const float*
 
 // Small M, B stored [K, N]: one row of A, 32 columns (4 ymm) per block; the column tail is
 // scalar.
-XFMR_AVX2 void small_n_avx2(const Problem& P, int64_t j0, int64_t j1) {
+XFMR_TARGET_AVX2 void small_n_avx2(const Problem& P, int64_t j0, int64_t j1) {
   for (int64_t i = 0; i < P.M; i++) {
     const float* arow = P.a + i * P.rsa;
     float* crow = P.c + i * P.ldc;
@@ -82,7 +82,7 @@ XFMR_AVX2 void small_n_avx2(const Problem& P, int64_t j0, int64_t j1) {
 }
 
 // Small M, transB: 4 dot products at a time (4 ymm chains), scalar k tail.
-XFMR_AVX2 void small_t_avx2(const Problem& P, int64_t j0, int64_t j1) {
+XFMR_TARGET_AVX2 void small_t_avx2(const Problem& P, int64_t j0, int64_t j1) {
   for (int64_t i = 0; i < P.M; i++) {
     const float* a = P.a + i * P.rsa;
     float* crow = P.c + i * P.ldc;
@@ -104,17 +104,4 @@ XFMR_AVX2 void small_t_avx2(const Problem& P, int64_t j0, int64_t j1) {
       }
     }
   }
-}
-
-// fmaPeak loop (see js_fma_peak in gemm.cc).
-XFMR_AVX2 double fma_loop_avx2(int64_t iters) {
-  __m256 x[12];
-  for (int i = 0; i < 12; i++) x[i] = _mm256_set1_ps(0.001f * i);
-  const __m256 m = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
-  for (int64_t it = 0; it < iters; it++)
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) x[i] = _mm256_fmadd_ps(x[i], m, c);
-  __m256 s = x[0];
-  for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, x[i]);
-  return hsum256(s);
 }

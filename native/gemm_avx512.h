@@ -5,12 +5,12 @@
 // AVX-512F/BW/VL/DQ + FMA kernels.
 
 // (_mm512_reduce_add_ps trips GCC 12's -Wuninitialized inside its own header.)
-XFMR_AVX512 inline float hsum512(__m512 v) {
+XFMR_TARGET_AVX512 inline float hsum512(__m512 v) {
   return hsum256(_mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1)));
 }
 
 // In-register transpose: r[i] holds row i (16 floats); afterwards r[k] holds column k.
-XFMR_AVX512 inline void transpose16(__m512 r[16]) {
+XFMR_TARGET_AVX512 inline void transpose16(__m512 r[16]) {
   __m512 t[16];
   for (int i = 0; i < 8; i++) {  // per 128-bit lane: pairs of rows interleaved
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -37,7 +37,7 @@ XFMR_AVX512 inline void transpose16(__m512 r[16]) {
 // pack_b for transB with 16x16 register transposes instead of one strided scalar store per
 // element (that copy is significant next to the compute when M is only a few hundred rows).
 // Other layouts use the generic pack.
-XFMR_AVX512 void pack_b_avx512(const Problem& P, int NR, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+XFMR_TARGET_AVX512 void pack_b_avx512(const Problem& P, int NR, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                                float* dst) {
   if (P.rsb != 1 || NR % 16) return pack_b(P, NR, p0, kc, j0, nc, dst);
   for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
@@ -62,9 +62,9 @@ XFMR_AVX512 void pack_b_avx512(const Problem& P, int NR, int64_t p0, int64_t kc,
 
 // The micro-kernel: a 6 x 64 tile in 24 zmm accumulators (+ 4 B vectors, 1 broadcast). Per k
 // step: 4 loads, 6 broadcasts and 24 FMAs, enough independent chains to keep both FMA pipes
-// busy; measured at 95-99% of fmaPeak with its panels in L2.
+// busy; measured at 95-99% of the FMA peak (`npm run bench -- peak`) with its panels in L2.
 template <int MR, int NV>
-XFMR_AVX512 void ukernel_avx512(int64_t kc, const float* __restrict ap, const float* __restrict bp,
+XFMR_TARGET_AVX512 void ukernel_avx512(int64_t kc, const float* __restrict ap, const float* __restrict bp,
                                 float* c, int64_t ldc, int m, int n, float alpha, float beta) {
   constexpr int NR = NV * 16;
   __m512 acc[MR][NV];
@@ -109,14 +109,14 @@ XFMR_AVX512 void ukernel_avx512(int64_t kc, const float* __restrict ap, const fl
 }
 
 // Mask of the first `n` (0..16) lanes.
-XFMR_AVX512 inline __mmask16 lanes(int64_t n) {
+XFMR_TARGET_AVX512 inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(n, 0)) - 1);
 }
 
 // Small M, B stored [K, N]: C[i, j0:j1] = sum_k A(i, k) * B[k, j0:j1], R rows of A and 16 * NV
 // columns at a time, so each B row segment is loaded once for R rows.
 template <int R, int NV>
-XFMR_AVX512 void small_n_block_avx512(const Problem& P, int64_t i0, int64_t j, int64_t n) {
+XFMR_TARGET_AVX512 void small_n_block_avx512(const Problem& P, int64_t i0, int64_t j, int64_t n) {
   __mmask16 mk[NV];
   for (int v = 0; v < NV; v++) mk[v] = lanes(n - v * 16);
   __m512 acc[R][NV];
@@ -161,7 +161,7 @@ XFMR_AVX512 void small_n_block_avx512(const Problem& P, int64_t i0, int64_t j, i
 
 // GEMV, B stored [K, N]: y[j0:j1] = sum_k x[k] * B[k, j0:j1], walking B row by row (long
 // contiguous runs the prefetcher follows) with y in an L1 buffer, 4 rows of B per pass over y.
-XFMR_AVX512 void gemv_n_avx512(const Problem& P, int64_t j0, int64_t j1) {
+XFMR_TARGET_AVX512 void gemv_n_avx512(const Problem& P, int64_t j0, int64_t j1) {
   constexpr int64_t W = 2048;  // 8 KB of y
   alignas(64) float y[W];
   for (int64_t jb = j0; jb < j1; jb += W) {
@@ -206,7 +206,7 @@ XFMR_AVX512 void gemv_n_avx512(const Problem& P, int64_t j0, int64_t j1) {
 
 // Small M, B stored [K, N]. Column blocks outer, row groups inner: a K x 64 block of B is read
 // from memory once and then from L2 by every group of up to 4 rows of A.
-XFMR_AVX512 void small_n_avx512(const Problem& P, int64_t j0, int64_t j1) {
+XFMR_TARGET_AVX512 void small_n_avx512(const Problem& P, int64_t j0, int64_t j1) {
   if (P.M == 1) return gemv_n_avx512(P, j0, j1);
   for (int64_t j = j0; j < j1; j += 64) {
     const int64_t n = std::min<int64_t>(64, j1 - j);
@@ -224,7 +224,7 @@ XFMR_AVX512 void small_n_avx512(const Problem& P, int64_t j0, int64_t j1) {
 // Small M, transB (B stored [N, K], W in y = x @ W^T): C[i, j] = dot(A row i, B row j) for R
 // rows of A and J rows of B at a time, 16 k per step. A rows must be contiguous (csa == 1).
 template <int R, int J>
-XFMR_AVX512 void small_t_block_avx512(const Problem& P, int64_t i0, int64_t j) {
+XFMR_TARGET_AVX512 void small_t_block_avx512(const Problem& P, int64_t i0, int64_t j) {
   __m512 acc[R][J];
 #pragma GCC unroll 4
   for (int r = 0; r < R; r++)
@@ -262,14 +262,14 @@ XFMR_AVX512 void small_t_block_avx512(const Problem& P, int64_t i0, int64_t j) {
 
 // Rows [i, i + R) of A against rows [j, j_end) of B (at most 4).
 template <int R>
-XFMR_AVX512 void small_t_group_avx512(const Problem& P, int64_t i, int64_t j, int64_t j_end) {
+XFMR_TARGET_AVX512 void small_t_group_avx512(const Problem& P, int64_t i, int64_t j, int64_t j_end) {
   if (j + 4 <= j_end) return small_t_block_avx512<R, 4>(P, i, j);
   for (; j < j_end; j++) small_t_block_avx512<R, 1>(P, i, j);
 }
 
 // Columns outer, row groups inner: 4 rows of B (4 * K floats) stay in L1 while every group of up
 // to 4 rows of A passes over them, so B is read from memory once whatever M is.
-XFMR_AVX512 void small_t_avx512(const Problem& P, int64_t j0, int64_t j1) {
+XFMR_TARGET_AVX512 void small_t_avx512(const Problem& P, int64_t j0, int64_t j1) {
   if (P.M == 1) {  // 8 rows of B at a time: 8 independent FMA chains for one row of A
     int64_t j = j0;
     for (; j + 8 <= j1; j += 8) small_t_block_avx512<1, 8>(P, 0, j);
@@ -287,17 +287,4 @@ XFMR_AVX512 void small_t_avx512(const Problem& P, int64_t j0, int64_t j1) {
       }
     }
   }
-}
-
-// fmaPeak loop (see js_fma_peak in gemm.cc).
-XFMR_AVX512 double fma_loop_avx512(int64_t iters) {
-  __m512 x[12];
-  for (int i = 0; i < 12; i++) x[i] = _mm512_set1_ps(0.001f * i);
-  const __m512 m = _mm512_set1_ps(0.9999f), c = _mm512_set1_ps(1e-4f);
-  for (int64_t it = 0; it < iters; it++)
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) x[i] = _mm512_fmadd_ps(x[i], m, c);
-  __m512 s = x[0];
-  for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, x[i]);
-  return hsum512(s);
 }

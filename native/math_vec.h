@@ -1,6 +1,6 @@
 // Vectorised exp, sigmoid and erfc on any simd vector type (vf16 / vf8 / vf4), accurate to a few
 // float ulps. Generic vector operations only, so they compile for whichever ISA the calling
-// XFMR_DISPATCH variant targets (see simd_kernel.h).
+// XFMR_DISPATCH variant targets (see dispatch.h).
 #pragma once
 #include "simd_kernel.h"
 

@@ -1,13 +1,10 @@
 // What every non-GEMM kernel file shares: float vectors written with GCC/Clang vector
-// extensions, the per-ISA dispatch macro, and checked argument unpacking.
+// extensions, and checked argument unpacking.
 //
 // How the SIMD works: a kernel body is one `XFMR_INLINE` function template over a vector type V,
-// written with generic vector operations (`a * b + c`, `a < b ? a : b`), never intrinsics.
-// XFMR_DISPATCH instantiates it three times, with the native width of each ISA (vf16 = one zmm
-// inside a target("avx512f,...") function, vf8 = one ymm inside target("avx2,fma"), vf4 = one SSE2
-// xmm on the portable path), and picks one at run time from xfmr::isa(). Generic vector code takes
-// the target of the function it is inlined into, and GCC contracts a * b + c into FMA where the
-// target has it. (Vectors wider than the registers are lowered through memory, hence one width per
+// written with generic vector operations (`a * b + c`, `a < b ? a : b`), not intrinsics, and
+// XFMR_DISPATCH (dispatch.h) compiles it once per ISA with that ISA's native width and picks one
+// at run time. (Vectors wider than the registers are lowered through memory, hence one width per
 // ISA rather than 16 floats everywhere.)
 #pragma once
 #include <cmath>
@@ -17,20 +14,9 @@
 #include <cstring>
 
 #include "common.h"
-
-// Passing vectors by value between non-inlined functions changes the ABI with the ISA; every
-// function taking one here is always inlined, so the warning is noise.
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-#define XFMR_INLINE __attribute__((always_inline)) inline
-// For lambdas inside kernel bodies: without it a lambda is compiled for the default target.
-#define XFMR_INLINE_LAMBDA __attribute__((always_inline))
+#include "dispatch.h"
 
 namespace xfmr::simd {
-
-typedef float vf16 __attribute__((vector_size(64)));
-typedef float vf8 __attribute__((vector_size(32)));
-typedef float vf4 __attribute__((vector_size(16)));
 
 template <class V>
 constexpr int lanes = static_cast<int>(sizeof(V) / sizeof(float));
@@ -157,31 +143,6 @@ XFMR_INLINE float row_max(const float* x, int64_t n) {
 }
 
 }  // namespace xfmr::simd
-
-#if defined(__x86_64__) || defined(__i386__)
-#define XFMR_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
-#define XFMR_TARGET_AVX2 __attribute__((target("avx2,fma")))
-// Defines `static void name params` running `body<V> args` with the native vector width of the ISA
-// xfmr::isa() picks.
-#define XFMR_DISPATCH(name, body, params, args)                                \
-  XFMR_TARGET_AVX512 static void name##_avx512 params {                        \
-    body<::xfmr::simd::vf16> args;                                             \
-  }                                                                            \
-  XFMR_TARGET_AVX2 static void name##_avx2 params {                            \
-    body<::xfmr::simd::vf8> args;                                              \
-  }                                                                            \
-  static void name##_portable params { body<::xfmr::simd::vf4> args; }         \
-  static void name params {                                                    \
-    switch (::xfmr::isa()) {                                                   \
-      case ::xfmr::Isa::Avx512: return name##_avx512 args;                     \
-      case ::xfmr::Isa::Avx2: return name##_avx2 args;                         \
-      default: return name##_portable args;                                    \
-    }                                                                          \
-  }
-#else
-#define XFMR_DISPATCH(name, body, params, args) \
-  static void name params { body<::xfmr::simd::vf4> args; }
-#endif
 
 namespace xfmr {
 

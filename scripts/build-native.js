@@ -1,10 +1,23 @@
 // `npm install` hook: build the native addon with node-gyp. A failed build is not fatal: xfmr
-// then runs on its pure-TypeScript kernels and says so once, here and at run time.
+// then runs on its pure-TypeScript kernels and says so once, here and at run time. In CI
+// (XFMR_REQUIRE_NATIVE=1, set by .ci/run) it is fatal, so a broken build cannot pass unnoticed.
+//
+// `node scripts/build-native.js bench/native` builds the bench-only addon there instead (the FMA
+// peak of `npm run bench -- peak`); a failure then always exits non-zero.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 
-if (process.env.XFMR_SKIP_NATIVE === '1') {
+const dir = resolve(process.argv[2] ?? '.');
+const main = process.argv[2] === undefined;
+const required = process.env.XFMR_REQUIRE_NATIVE === '1';
+
+if (main && process.env.XFMR_SKIP_NATIVE === '1') {
+  if (required) {
+    console.error('xfmr: XFMR_SKIP_NATIVE=1 and XFMR_REQUIRE_NATIVE=1 contradict each other.');
+    process.exit(1);
+  }
   console.log('xfmr: XFMR_SKIP_NATIVE=1, not building the native addon (the js backend will be used).');
   process.exit(0);
 }
@@ -35,16 +48,35 @@ const nodedir =
   process.env.npm_config_nodedir ||
   (existsSync(join(localHeaders, 'include', 'node', 'node_api.h')) ? localHeaders : undefined);
 const args = ['rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+const opts = { stdio: 'inherit', cwd: dir };
 const gyp = nodeGyp
-  ? spawnSync(process.execPath, [nodeGyp, ...args], { stdio: 'inherit' })
-  : spawnSync('node-gyp', args, { stdio: 'inherit', shell: process.platform === 'win32' });
-if (gyp.status === 0 && existsSync('build/Release/xfmr.node')) {
-  console.log('xfmr: native addon built (build/Release/xfmr.node).');
+  ? spawnSync(process.execPath, [nodeGyp, ...args], opts)
+  : spawnSync('node-gyp', args, { ...opts, shell: process.platform === 'win32' });
+
+const target = main ? 'xfmr.node' : 'xfmr_bench.node';
+const built = join(dir, 'build', 'Release', target);
+let problem = gyp.status === 0 ? null : gyp.error ? gyp.error.message : `node-gyp exit ${gyp.status}`;
+if (!problem && !existsSync(built)) problem = `${built} is missing after the build`;
+if (!problem) {
+  // A library that links but cannot load (a missing symbol) is as broken as no library.
+  try {
+    createRequire(import.meta.url)(built);
+  } catch (e) {
+    problem = `${built} does not load: ${e.message}`;
+  }
+}
+if (!problem) {
+  console.log(`xfmr: native addon built (${relative(process.cwd(), built)}).`);
+} else if (!main || required) {
+  console.error(
+    `xfmr: ERROR: the native addon did not build (${problem})` +
+      (main ? '; XFMR_REQUIRE_NATIVE=1 makes this fatal.' : '.'),
+  );
+  process.exit(1);
 } else {
   console.warn(
-    'xfmr: WARNING: the native addon did not build (' +
-      (gyp.error ? gyp.error.message : `node-gyp exit ${gyp.status}`) +
-      '); xfmr will run on the pure-TypeScript backend, which is correct but much slower. ' +
+    `xfmr: WARNING: the native addon did not build (${problem}); xfmr will run on the ` +
+      'pure-TypeScript backend, which is correct but much slower. ' +
       'Install g++, make and python3, then run `npm rebuild xfmr` or `node scripts/build-native.js`.',
   );
 }

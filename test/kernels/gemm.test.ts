@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { jsKernels, nativeKernels } from '../../src/kernels/index.ts';
 import type { Kernels } from '../../src/kernels/kernels.ts';
 import { loadNative } from '../../src/kernels/native.ts';
+import { requireNative, skipWithoutNative } from './require_native.ts';
 
 type Gemm = Kernels['gemm'];
 
@@ -156,9 +157,9 @@ if (process.env.XFMR_GEMM_PARITY_CHILD) {
   const failures = k ? runCases(k.gemm, [...shapeCases(childSizes), ...pathCases()]) : ['addon not built'];
   process.stdout.write(`${JSON.stringify({ isa: loadNative().cpu?.isa ?? null, failures })}\n`);
 } else {
-  const native = nativeKernels();
-  const skip = native ? false : `native addon not built (${loadNative().error})`;
-  const gemm = native?.gemm ?? jsKernels.gemm;
+  const skip = skipWithoutNative();
+  // Through requireNative, so a required run without the addon fails instead of testing js.
+  const gemm: Gemm = (...args) => requireNative().gemm(...args);
 
   const expectNone = (failures: string[]) =>
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} mismatches, first: ${failures[0]}`);
@@ -209,6 +210,7 @@ if (process.env.XFMR_GEMM_PARITY_CHILD) {
 
   for (const isa of ['avx2', 'portable'] as const) {
     test(`gemm: parity under XFMR_ISA=${isa} (child process)`, { skip }, () => {
+      requireNative();
       const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
         env: { ...process.env, XFMR_ISA: isa, XFMR_GEMM_PARITY_CHILD: '1' },
         encoding: 'utf8',

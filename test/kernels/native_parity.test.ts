@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { cpuInfo, jsKernels, type Kernels, nativeKernels } from '../../src/kernels/index.ts';
 import { KERNEL_NAMES } from '../../src/kernels/kernels.ts';
 import { nativeKernelNames } from '../../src/kernels/native.ts';
+import { requireNative, skipWithoutNative } from './require_native.ts';
 
 type Output = Float32Array | number;
 
@@ -483,7 +484,7 @@ for (const a of attnCases) {
 // ---- running ----
 
 const native = nativeKernels();
-const SKIP = native ? false : 'native addon not built (run `node scripts/build-native.js`)';
+const SKIP = skipWithoutNative();
 
 /** Child mode: run the ISA subset and print one JSON line for the parent. */
 function runChild(k: Kernels): void {
@@ -501,13 +502,14 @@ if (process.env.XFMR_PARITY_CHILD === '1') {
   if (native) runChild(native);
 } else {
   test('every kernel but gemm is implemented natively', { skip: SKIP }, () => {
+    requireNative();
     const missing = KERNEL_NAMES.filter((n) => n !== 'gemm' && !nativeKernelNames().includes(n));
     assert.deepEqual(missing, []);
   });
 
   for (const c of cases) {
     test(`native matches js: ${c.name}`, { skip: SKIP }, () => {
-      const err = caseError(c, native!);
+      const err = caseError(c, requireNative());
       const tol = c.tol ?? 1e-5;
       assert.ok(err <= tol, `relative error ${err.toExponential(2)} > ${tol}`);
     });
@@ -516,7 +518,7 @@ if (process.env.XFMR_PARITY_CHILD === '1') {
   test('native kernels reject short buffers and bad ids instead of reading out of bounds', {
     skip: SKIP,
   }, () => {
-    const k = native!;
+    const k = requireNative();
     assert.throws(() => k.add(new Float32Array(3), new Float32Array(4), new Float32Array(4), 4), RangeError);
     assert.throws(
       () =>
@@ -549,6 +551,7 @@ if (process.env.XFMR_PARITY_CHILD === '1') {
     ['portable', '1'],
   ] as const) {
     test(`native matches js under XFMR_ISA=${isa} XFMR_THREADS=${threads}`, { skip: SKIP }, () => {
+      requireNative();
       const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
         env: { ...process.env, XFMR_ISA: isa, XFMR_THREADS: threads, XFMR_PARITY_CHILD: '1' },
         encoding: 'utf8',
