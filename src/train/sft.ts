@@ -6,9 +6,10 @@
  * the EOS after them); every other target is -100, so prompts contribute nothing to the loss.
  *
  * With a chat template, the conversation is rendered turn by turn and the text each assistant
- * turn adds is tokenised as its own segment. Batching pads on the right within a batch of
- * similar lengths instead of packing: no example ever attends to another (the documented
- * alternative to packing with a block-diagonal mask), and padding is masked out of the loss.
+ * turn adds is tokenised as its own segment. Batches are drawn at random each epoch and padded on
+ * the right instead of packed: no example ever attends to another (the documented alternative to
+ * packing with a block-diagonal mask), and padding is masked out of the loss. (The recipe groups
+ * its SFT batches by length: src/recipe/batches.ts.)
  */
 import type { JsonValue } from '../io/files.ts';
 import { IGNORE_INDEX } from '../tensor/index.ts';
