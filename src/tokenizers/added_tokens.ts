@@ -34,6 +34,23 @@ const sameOptions = (a: AddedToken, b: AddedToken): boolean =>
   a.normalized === b.normalized &&
   a.special === b.special;
 
+/** One entry of tokenizer.json's `added_tokens`. */
+export interface AddedTokenJson {
+  [field: string]: number | string | boolean;
+  id: number;
+  content: string;
+  single_word: boolean;
+  lstrip: boolean;
+  rstrip: boolean;
+  normalized: boolean;
+  special: boolean;
+}
+
+/** A special token as tokenizer.json's `added_tokens` writes it (what HF's trainers write). */
+export function specialTokenJson(content: string, id: number): AddedTokenJson {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+}
+
 export interface AddedToken {
   id: number;
   content: string;

@@ -4,6 +4,8 @@
  * training benchmark and tests. It saves as a Hugging Face tokenizer.json (a BPE model with no
  * merges), so HF tokenizers and our own loader read it back.
  */
+
+import { specialTokenJson } from './added_tokens.ts';
 import type { DecodeOptions, EncodeOptions, Encoding, Offset, Tokenizer } from './tokenizer.ts';
 
 export class CharTokenizer implements Tokenizer {
@@ -97,15 +99,7 @@ export class CharTokenizer implements Tokenizer {
       version: '1.0',
       truncation: null,
       padding: null,
-      added_tokens: [...this.specialTokens].map(([content, id]) => ({
-        id,
-        content,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
-      })),
+      added_tokens: [...this.specialTokens].map(([content, id]) => specialTokenJson(content, id)),
       normalizer: null,
       pre_tokenizer: null,
       post_processor: null,

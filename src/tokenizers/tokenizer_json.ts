@@ -22,7 +22,12 @@
 
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AddedVocabulary, type SpecialFilter } from './added_tokens.ts';
+import {
+  type AddedTokenJson,
+  AddedVocabulary,
+  type SpecialFilter,
+  specialTokenJson,
+} from './added_tokens.ts';
 import { BYTE_TO_CHAR } from './byte_level.ts';
 import { type Decoder, decoderFromJSON } from './decoders.ts';
 import { asObject, type JsonObject, type JsonValue, TokenizerJsonError } from './json_fields.ts';
@@ -221,15 +226,7 @@ export interface ByteLevelBpeJson {
   version: string;
   truncation: null;
   padding: null;
-  added_tokens: {
-    id: number;
-    content: string;
-    single_word: boolean;
-    lstrip: boolean;
-    rstrip: boolean;
-    normalized: boolean;
-    special: boolean;
-  }[];
+  added_tokens: AddedTokenJson[];
   normalizer: null;
   pre_tokenizer: Record<string, unknown>;
   post_processor: Record<string, unknown> | null;
@@ -298,15 +295,7 @@ export function toTokenizerJson(model: ByteLevelBpe): ByteLevelBpeJson {
     padding: null,
     added_tokens: Object.entries(model.specialTokens)
       .sort((x, y) => x[1] - y[1])
-      .map(([content, id]) => ({
-        id,
-        content,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special: true,
-      })),
+      .map(([content, id]) => specialTokenJson(content, id)),
     normalizer: null,
     pre_tokenizer: preTokenizer,
     post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },

@@ -21,6 +21,7 @@
  *   trainUnigram(texts, { vocabSize: 8000 })   // special tokens default to ["<unk>"]
  */
 
+import { specialTokenJson } from './added_tokens.ts';
 import type { JsonObject } from './json_fields.ts';
 import { PieceTrie } from './models/unigram.ts';
 import { NormalizedString } from './normalized_string.ts';
@@ -296,15 +297,7 @@ export function unigramJson(vocab: readonly Piece[], specials: readonly string[]
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specials.map((content, id) => ({
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: specials.map((content, id) => specialTokenJson(content, id)),
     normalizer: null,
     pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
     post_processor: null,

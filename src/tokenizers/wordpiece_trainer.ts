@@ -16,6 +16,7 @@
  *   trainWordPiece(texts, { vocabSize: 30000 })   // specials [PAD] [UNK] [CLS] [SEP] [MASK] first
  */
 
+import { specialTokenJson } from './added_tokens.ts';
 import type { JsonObject } from './json_fields.ts';
 import { NormalizedString } from './normalized_string.ts';
 import { BertNormalizer } from './normalizers.ts';
@@ -170,15 +171,7 @@ export function wordPieceJson(
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specials.map((content) => ({
-      id: id(content),
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: specials.map((content) => specialTokenJson(content, id(content))),
     normalizer: {
       type: 'BertNormalizer',
       clean_text: true,
