@@ -45,8 +45,9 @@ const char* isa_name(Isa i);
 
 // The bf16 GEMM's path (gemm_bf16.cc), chosen once like isa(): AMX tiles, AVX512-BF16 dot
 // products, or f32 FMAs on bf16-rounded values. XFMR_ISA=amx|avx512bf16 name the first two; the
-// f32 names (avx512, avx2, portable) select the f32 fallback. Amx is detected (cpuid and the
-// kernel's permission for tile state) but has no kernel yet: it runs the AVX512-BF16 path.
+// f32 names (avx512, avx2, portable) select the f32 fallback. AMX is detected (cpuid and the
+// kernel's permission for tile state: cpu_has_amx_bf16) but has no kernel yet, so Amx is never
+// chosen: amx (and an AMX CPU) run the AVX512-BF16 path.
 enum class Bf16Path { F32 = 0, Avx512Bf16 = 1, Amx = 2 };
 Bf16Path bf16_path();
 const char* bf16_path_name(Bf16Path p);

@@ -16,13 +16,13 @@
 //  - f32 (any CPU): bf16-rounded f32 copies of A and B go through the f32 GEMM (gemm.cc), so it
 //    runs at that GEMM's speed on whatever ISA it picked. On the Intel CPU this was written on,
 //    VDPBF16PS issues at half the rate of f32 FMAs, so this path beats avx512bf16 there.
-//  - amx: detected (and the tile-data permission requested) but no tile kernel yet: it runs the
-//    avx512bf16 path.
+//  - amx: not written yet. AMX is detected (and the tile-data permission requested, cpu.cc), but
+//    bf16_path() never picks it: XFMR_ISA=amx and AMX CPUs run avx512bf16.
 //
 // Not handled: no GEMV path (M = 1 packs B like any other shape, so decode-sized products cost
 // about as much packing as compute); batch items run one after another, each on the whole pool;
-// VDPBF16PS treats bf16 denormals (|x| < 2^-126) as zero, so the avx512bf16 path differs from the
-// js twin there (the f32 path does not).
+// VDPBF16PS and VCVTNE2PS2BF16 read denormals as zero, so the avx512bf16 path differs from the
+// js twin for inputs below 2^-126 in magnitude (the f32 path does not).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -76,6 +76,42 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // Packing (rounds to bf16). Element (row or column r, k = p) of a panel of width W sits at
 // [p / 2][r][p % 2]; rows past the matrix edge and the pad of an odd kc are zero.
 
+// A run of kc contiguous k values -> pairs at dst + t * 2 * stride (pair t holds k = 2t, 2t + 1; an
+// odd kc leaves the last high half to the caller's zeroing). VCVTNE2PS2BF16 rounds to nearest
+// even like to_bf16, but reads f32 denormals as zero: values the kernel's VDPBF16PS would read as
+// zero anyway once rounded (below 2^-126), bar the few just under 2^-126 that round up to it.
+XFMR_TARGET_AVX512BF16 void pairs_from_run(const float* s, int64_t kc, bf16* dst, int64_t stride) {
+  int64_t p = 0;
+  alignas(64) uint32_t t[16];
+  for (; p + 32 <= kc; p += 32) {
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + p + 16), _mm512_loadu_ps(s + p));
+    _mm512_store_si512(t, (__m512i)v);
+    for (int u = 0; u < 16; u++) std::memcpy(dst + (p / 2 + u) * 2 * stride, &t[u], 4);
+  }
+  for (; p < kc; p++) dst[(p >> 1) * 2 * stride + (p & 1)] = to_bf16(s[p]);
+}
+
+// Rows p and p + 1 of a [K, N] block, 16 columns at a time -> interleaved pairs at d (16 dwords).
+XFMR_TARGET_AVX512BF16 inline void pairs_from_rows(const float* r0, const float* r1, bf16* d) {
+  const __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r0)));
+  const __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r1)));
+  _mm512_storeu_si512(d, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+}
+
+// A [K, N] panel of n <= NR columns (rows contiguous), k [0, kc) -> [kc/2][NR][2] at dst.
+XFMR_TARGET_AVX512BF16 void pack_b_rows(const float* src, int64_t rsb, int NR, int64_t kc, int n, bf16* dst) {
+  const int n16 = n / 16 * 16;
+  int64_t p = 0;
+  for (; p + 2 <= kc; p += 2) {
+    const float* r0 = src + p * rsb;
+    bf16* d = dst + (p >> 1) * NR * 2;
+    for (int q = 0; q < n16; q += 16) pairs_from_rows(r0 + q, r0 + rsb + q, d + q * 2);
+    for (int q = n16; q < n; q++) d[q * 2] = to_bf16(r0[q]), d[q * 2 + 1] = to_bf16(r0[rsb + q]);
+  }
+  if (p < kc)  // odd kc: the high halves stay zero
+    for (int q = 0; q < n; q++) dst[(p >> 1) * NR * 2 + q * 2] = to_bf16(src[p * rsb + q]);
+}
+
 // op(A) rows [i0, i0 + mc), k [p0, p0 + kc) -> ceil(mc / MR) panels of kp * MR * 2 at dst.
 void pack_a(const Problem& P, int MR, int64_t i0, int64_t mc, int64_t p0, int64_t kc, bf16* dst) {
   const int64_t kp = ceil_div(kc, 2);
@@ -83,7 +119,9 @@ void pack_a(const Problem& P, int MR, int64_t i0, int64_t mc, int64_t p0, int64_
     const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
     if (kc % 2 || m < MR) std::memset(dst, 0, kp * MR * 2 * sizeof(bf16));
     const float* src = P.a + (i0 + ir) * P.rsa + p0 * P.csa;
-    if (P.rsa == 1) {  // transA: the m values of one k step are contiguous
+    if (P.csa == 1) {  // rows contiguous in k
+      for (int i = 0; i < m; i++) pairs_from_run(src + i * P.rsa, kc, dst + i * 2, MR);
+    } else if (P.rsa == 1) {  // transA: the m values of one k step are contiguous
       for (int64_t p = 0; p < kc; p++)
         for (int i = 0; i < m; i++) dst[(p >> 1) * MR * 2 + i * 2 + (p & 1)] = to_bf16(src[p * P.csa + i]);
     } else {
@@ -101,17 +139,14 @@ void pack_b(const Problem& P, int NR, int64_t p0, int64_t kc, int64_t j0, int64_
     const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
     if (kc % 2 || n < NR) std::memset(dst, 0, kp * NR * 2 * sizeof(bf16));
     const float* src = P.b + p0 * P.rsb + (j0 + jr) * P.csb;
-    if (P.csb == 1) {  // B stored [K, N]: walk each row of the block once
-      for (int64_t p = 0; p < kc; p++) {
-        bf16* d = dst + (p >> 1) * NR * 2 + (p & 1);
-        const float* s = src + p * P.rsb;
-        for (int q = 0; q < n; q++) d[q * 2] = to_bf16(s[q]);
-      }
-    } else {  // transB, B stored [N, K]: each column of op(B) is contiguous
-      for (int q = 0; q < n; q++) {
-        const float* s = src + q * P.csb;
-        for (int64_t p = 0; p < kc; p++) dst[(p >> 1) * NR * 2 + q * 2 + (p & 1)] = to_bf16(s[p * P.rsb]);
-      }
+    if (P.csb == 1) {  // B stored [K, N]: two rows of the block at a time
+      pack_b_rows(src, P.rsb, NR, kc, n, dst);
+    } else if (P.rsb == 1) {  // transB, B stored [N, K]: each column of op(B) is contiguous
+      for (int q = 0; q < n; q++) pairs_from_run(src + q * P.csb, kc, dst + q * 2, NR);
+    } else {
+      for (int q = 0; q < n; q++)
+        for (int64_t p = 0; p < kc; p++)
+          dst[(p >> 1) * NR * 2 + q * 2 + (p & 1)] = to_bf16(src[q * P.csb + p * P.rsb]);
     }
   }
 }

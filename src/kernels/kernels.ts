@@ -49,7 +49,7 @@ export interface Kernels {
    * nearest even; NaN stays NaN). Products of bf16 values are exact in f32; they are summed in f32,
    * and C stays f32, so the result differs from an exact product of the rounded inputs by f32
    * summation error only (about K * 2^-24 * sum_p |a_ip b_pj|), in an order that differs between
-   * backends. The native AVX512-BF16 path treats bf16 denormals (|x| < 2^-126) as zero.
+   * backends. The native AVX512-BF16 path reads inputs below 2^-126 in magnitude as zero.
    * The inputs stay f32 arrays: the native kernel rounds while it packs its panels.
    */
   gemmBf16(

@@ -12,7 +12,7 @@ import { KERNEL_NAMES, type Kernels } from './kernels.ts';
 /** What the addon reports about the CPU. */
 export interface CpuInfo {
   isa: 'avx512' | 'avx2' | 'portable';
-  /** The path of gemmBf16: AMX tiles (not yet: runs avx512bf16), AVX512-BF16, or f32 math. */
+  /** The path of gemmBf16: AVX512-BF16 or f32 math ('amx' is reserved: no tile kernel yet). */
   bf16: 'amx' | 'avx512bf16' | 'f32';
   avx512f: boolean;
   avx512bw: boolean;

@@ -1,6 +1,7 @@
 /**
  * gemmBf16 (Kernels.gemmBf16) against a float64 reference computed on the bf16-rounded inputs, on
- * every path this CPU has: the native default, XFMR_ISA=amx (only where the CPU has AMX-BF16),
+ * every path this CPU has: the native default, XFMR_ISA=amx (only where the CPU has AMX-BF16; no
+ * tile kernel yet, so it runs avx512bf16),
  * XFMR_ISA=avx512bf16 and XFMR_ISA=avx512 (the f32 path), each in a child process (the path is
  * fixed per process; this file re-runs itself with XFMR_GEMM_BF16_CHILD set), and the js twin.
  *
@@ -155,6 +156,26 @@ function roundingFailures(gemm: Gemm): string[] {
     if (viaA[i] !== want) out.push(`A side: ${v} -> ${viaA[i]}, want ${want}`);
     if (viaB[i] !== want) out.push(`B side: ${v} -> ${viaB[i]}, want ${want}`);
   });
+  // The same values in runs of 32 k and 16+ columns (the native vector packing), against an
+  // identity: C = X @ I and C = I @ op(X), for both layouts of X.
+  const n2 = 48;
+  const X = Float32Array.from({ length: n2 * n2 }, (_, i) => ROUNDING[(i * 7) % n][0]);
+  const I = new Float32Array(n2 * n2);
+  for (let i = 0; i < n2; i++) I[i * n2 + i] = 1;
+  for (const t of [false, true]) {
+    const left = new Float32Array(n2 * n2);
+    const right = new Float32Array(n2 * n2);
+    gemm(X, I, left, 1, n2, n2, n2, t, false, 0, 0, 0, 1, 0);
+    gemm(I, X, right, 1, n2, n2, n2, false, t, 0, 0, 0, 1, 0);
+    for (let i = 0; i < n2; i++)
+      for (let j = 0; j < n2; j++) {
+        const want = roundBf16(t ? X[j * n2 + i] : X[i * n2 + j]);
+        if (left[i * n2 + j] !== want)
+          out.push(`X @ I (trans ${t}): [${i}][${j}] ${left[i * n2 + j]}, want ${want}`);
+        if (right[i * n2 + j] !== want)
+          out.push(`I @ X (trans ${t}): [${i}][${j}] ${right[i * n2 + j]}, want ${want}`);
+      }
+  }
   return out;
 }
 
@@ -209,7 +230,8 @@ if (process.env.XFMR_GEMM_BF16_CHILD) {
 
   const cpu = loadNative().cpu;
   const paths: [string, string, boolean][] = [
-    ['amx', 'amx', Boolean(cpu?.amx_bf16)],
+    // No tile kernel yet: XFMR_ISA=amx runs the AVX512-BF16 kernel (native/cpu.cc).
+    ['amx', 'avx512bf16', Boolean(cpu?.amx_bf16)],
     ['avx512bf16', 'avx512bf16', Boolean(cpu?.avx512bf16 && cpu.isa === 'avx512')],
     ['avx512', 'f32', true],
   ];
@@ -231,7 +253,6 @@ if (process.env.XFMR_GEMM_BF16_CHILD) {
         bf16: string;
         failures: string[];
       };
-      // amx has no tile kernel yet and reports itself, running the avx512bf16 kernel (gemm_bf16.cc).
       assert.equal(out.bf16, path);
       expectNone(out.failures);
     });
