@@ -112,8 +112,35 @@ XFMR_TARGET_AVX512BF16 void pack_b_rows(const float* src, int64_t rsb, int NR, i
     for (int q = 0; q < n; q++) dst[(p >> 1) * NR * 2 + q * 2] = to_bf16(src[p * rsb + q]);
 }
 
+// pack_a for transA (A stored [K, M]): a whole block at a time, so each k pair converts 16 rows of
+// op(A) per vector (a panel is only MR = 6 wide) and scatters the pairs to their panels.
+XFMR_TARGET_AVX512BF16 void pack_a_trans(const Problem& P, int MR, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                                         bf16* dst) {
+  const int64_t kp = ceil_div(kc, 2), panel = kp * MR * 2;
+  if (kc % 2 || mc % MR) std::memset(dst, 0, ceil_div(mc, MR) * panel * sizeof(bf16));
+  const float* src = P.a + i0 * P.rsa + p0 * P.csa;  // op(A)[i0 + i][p0 + p] = src[i + p * csa]
+  alignas(64) uint32_t t[16];
+  for (int64_t p = 0; p < kc; p += 2) {
+    const float* r0 = src + p * P.csa;
+    const float* r1 = p + 1 < kc ? r0 + P.csa : nullptr;
+    bf16* d = dst + (p >> 1) * MR * 2;
+    int64_t i = 0;
+    if (r1)
+      for (; i + 16 <= mc; i += 16) {
+        pairs_from_rows(r0 + i, r1 + i, reinterpret_cast<bf16*>(t));
+        for (int u = 0; u < 16; u++) std::memcpy(d + ((i + u) / MR) * panel + ((i + u) % MR) * 2, &t[u], 4);
+      }
+    for (; i < mc; i++) {
+      bf16* e = d + (i / MR) * panel + (i % MR) * 2;
+      e[0] = to_bf16(r0[i]);
+      if (r1) e[1] = to_bf16(r1[i]);
+    }
+  }
+}
+
 // op(A) rows [i0, i0 + mc), k [p0, p0 + kc) -> ceil(mc / MR) panels of kp * MR * 2 at dst.
 void pack_a(const Problem& P, int MR, int64_t i0, int64_t mc, int64_t p0, int64_t kc, bf16* dst) {
+  if (P.rsa == 1 && P.csa != 1) return pack_a_trans(P, MR, i0, mc, p0, kc, dst);
   const int64_t kp = ceil_div(kc, 2);
   for (int64_t ir = 0; ir < mc; ir += MR, dst += kp * MR * 2) {
     const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
@@ -121,9 +148,6 @@ void pack_a(const Problem& P, int MR, int64_t i0, int64_t mc, int64_t p0, int64_
     const float* src = P.a + (i0 + ir) * P.rsa + p0 * P.csa;
     if (P.csa == 1) {  // rows contiguous in k
       for (int i = 0; i < m; i++) pairs_from_run(src + i * P.rsa, kc, dst + i * 2, MR);
-    } else if (P.rsa == 1) {  // transA: the m values of one k step are contiguous
-      for (int64_t p = 0; p < kc; p++)
-        for (int i = 0; i < m; i++) dst[(p >> 1) * MR * 2 + i * 2 + (p & 1)] = to_bf16(src[p * P.csa + i]);
     } else {
       for (int i = 0; i < m; i++)
         for (int64_t p = 0; p < kc; p++)
