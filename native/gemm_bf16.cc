@@ -1,7 +1,7 @@
 // Kernel family: bf16 GEMM. Batched C_b = alpha * op(A_b) @ op(B_b) + beta * C_b where A and B
-// are f32 arrays rounded to bf16 (round to nearest even) as they are packed or copied; products are exact
-// in f32 and accumulate in f32 (contract: Kernels.gemmBf16 in src/kernels/kernels.ts; oracle:
-// src/kernels/js/gemm.ts).
+// are f32 arrays rounded to bf16 (round to nearest even) as they are packed or copied; products
+// are exact in f32 and accumulate in f32 (contract: Kernels.gemmBf16 in src/kernels/kernels.ts;
+// oracle: src/kernels/js/gemm.ts).
 //
 // Algorithm: the Goto/BLIS scheme of gemm.cc, with bf16 panels. For each [kc x nc] block of
 // op(B), pack it once (shared by all threads) into NR-wide micro-panels; each task packs its
@@ -14,8 +14,10 @@
 //  - avx512bf16: a 6 x 64 tile in 24 zmm accumulators; per pair of k, 4 loads of B (16 column
 //    pairs each), 6 broadcasts of an A pair and 24 VDPBF16PS.
 //  - f32 (any CPU): bf16-rounded f32 copies of A and B go through the f32 GEMM (gemm.cc), so it
-//    runs at that GEMM's speed on whatever ISA it picked. On the Intel CPU this was written on,
-//    VDPBF16PS issues at half the rate of f32 FMAs, so this path beats avx512bf16 there.
+//    runs at that GEMM's speed on whatever ISA it picked. On the Sapphire Rapids VM this was
+//    written on, VDPBF16PS gives half the flops of f32 FMAs (86 against 174 GFLOPS per core in a
+//    register-only loop), so this path (XFMR_ISA=avx512) is the faster one there; the default
+//    still prefers avx512bf16 where the CPU has it.
 //  - amx: not written yet. AMX is detected (and the tile-data permission requested, cpu.cc), but
 //    bf16_path() never picks it: XFMR_ISA=amx and AMX CPUs run avx512bf16.
 //
