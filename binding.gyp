@@ -7,6 +7,7 @@
         "native/threadpool.cc",
         "native/cpu.cc",
         "native/gemm.cc",
+        "native/gemm_bf16.cc",
         "native/attention.cc",
         "native/norms.cc",
         "native/activations.cc",

@@ -10,6 +10,11 @@
  * Peak: bench/native (a bench-only addon) runs a register-only FMA loop (12 independent chains of
  * the widest vector the addon's ISA has) on 1 and on all threads; best of 5 runs of 0.05 s.
  *
+ * bf16: gemmBf16 (its active path, `xfmr info`'s bf16 line; XFMR_ISA=avx512bf16|avx512 picks
+ * another) on the training shapes beside PyTorch's bf16 matmul (torch.matmul on bfloat16
+ * tensors, oneDNN) in one python3 process, timed in alternating bursts like numpy; PyTorch's
+ * figure is its best of torch.set_num_threads(1) and (all), as PEERS.md says is fair.
+ *
  * Usage: npm run bench -- gemm [--quick]   (--quick: shorter bursts, for a smoke run)
  * The last line of output is one JSON object with every figure (keys "MxKxN").
  */
@@ -56,8 +61,16 @@ function random(n: number): Float32Array {
 }
 
 /** Best GFLOPS of repeated calls within `seconds` (at least 2 calls, after one warm-up call). */
-function timeXfmr(k: Kernels, s: Shape, A: Float32Array, B: Float32Array, C: Float32Array, seconds: number) {
-  const run = () => k.gemm(A, B, C, 1, s.M, s.N, s.K, s.transA, s.transB, 0, 0, 0, 1, 0);
+function timeXfmr(
+  k: Kernels,
+  s: Shape,
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+  seconds: number,
+  fn: 'gemm' | 'gemmBf16' = 'gemm',
+) {
+  const run = () => k[fn](A, B, C, 1, s.M, s.N, s.K, s.transA, s.transB, 0, 0, 0, 1, 0);
   run();
   let best = Number.POSITIVE_INFINITY;
   const end = performance.now() + seconds * 1000;
@@ -129,6 +142,66 @@ class NumpyServer {
       if (this.proc.exitCode !== null) return resolve(Number.NaN);
       this.waiting.push((line) => resolve(Number(line)));
       this.proc.stdin.write(`${s.M} ${s.K} ${s.N} ${+s.transA} ${+s.transB} ${seconds}\n`);
+    });
+  }
+
+  close() {
+    this.proc.stdin.end();
+  }
+}
+
+// PyTorch bf16 side: like the numpy server, with bfloat16 tensors and a thread count per request
+// ("M K N transA transB seconds threads"; torch.set_num_threads before timing).
+const TORCH_BF16_SERVER = `${BLAS_INFO_PY}
+import json, sys, time
+import torch
+info = blas_info("torch")
+info["mkldnn"] = bool(torch.backends.mkldnn.is_available())
+print(json.dumps(info), flush=True)
+torch.manual_seed(0)
+cache = {}
+for line in sys.stdin:
+    M, K, N, ta, tb, secs, th = line.split()
+    M, K, N, ta, tb, secs = int(M), int(K), int(N), ta == '1', tb == '1', float(secs)
+    torch.set_num_threads(int(th))
+    k = (M, K, N, ta, tb)
+    if k not in cache:
+        a = torch.rand((K, M) if ta else (M, K)).bfloat16()
+        b = torch.rand((N, K) if tb else (K, N)).bfloat16()
+        cache = {k: (a.t() if ta else a, b.t() if tb else b)}
+    a, b = cache[k]
+    torch.matmul(a, b)
+    best, n, end = float('inf'), 0, time.perf_counter() + secs
+    while n < 2 or time.perf_counter() < end:
+        t = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - t)
+        n += 1
+    print(2.0 * M * N * K / best / 1e9, flush=True)
+`;
+
+class TorchBf16Server {
+  private proc: ChildProcessWithoutNullStreams;
+  private waiting: ((line: string) => void)[] = [];
+  readonly info: Promise<(BlasInfo & { mkldnn: boolean }) | null>;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.proc = spawn(PEER_PYTHON, ['-c', TORCH_BF16_SERVER], { env });
+    this.info = new Promise((resolve) =>
+      this.waiting.push((line) => resolve(line === 'NaN' ? null : JSON.parse(line))),
+    );
+    createInterface({ input: this.proc.stdout }).on('line', (line) => this.waiting.shift()?.(line));
+    this.proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    this.proc.on('exit', () => {
+      for (const w of this.waiting.splice(0)) w('NaN');
+    });
+  }
+
+  time(s: Shape, seconds: number, threads: number): Promise<number> {
+    return new Promise((resolve) => {
+      if (this.proc.exitCode !== null) return resolve(Number.NaN);
+      this.waiting.push((line) => resolve(Number(line)));
+      this.proc.stdin.write(`${s.M} ${s.K} ${s.N} ${+s.transA} ${+s.transB} ${seconds} ${threads}\n`);
     });
   }
 
@@ -221,6 +294,62 @@ async function main() {
   }
   np1?.close();
   npAll?.close();
+
+  // bf16 on the training shapes (M > 1), against PyTorch's bf16 matmul.
+  const bf16Path = native.cpu.bf16;
+  const torchEnv = peerEnv('torch', threads);
+  const torch = torchEnv.blas ? new TorchBf16Server(torchEnv.env) : null;
+  const torchInfo = (await torch?.info) ?? null;
+  console.log(
+    `\nxfmr gemmBf16: path ${bf16Path}; PyTorch bf16 matmul: ` +
+      (torchInfo
+        ? `torch ${torchInfo.version} (${torchInfo.python}), mkldnn ${torchInfo.mkldnn}`
+        : 'not installed'),
+  );
+  const bf: Record<string, number> = {};
+  const bf1: Record<string, number> = {};
+  const tG: Record<string, number> = {};
+  const tThreads: Record<string, number> = {};
+  const bfRatio: Record<string, number> = {};
+  console.log(
+    `${'M x K x N'.padEnd(16)} ${'trans'.padEnd(5)} ${'bf16 1t'.padStart(8)} ${`bf16 ${threads}t`.padStart(8)} ` +
+      `${'torch'.padStart(8)} ${'ratio'.padStart(6)}  (GFLOPS; torch = its best of 1t and ${threads}t; ` +
+      `ratio = xfmr ${threads}t / torch)`,
+  );
+  for (const s of SHAPES.filter((x) => x.M > 1)) {
+    const A = random(s.M * s.K);
+    const B = random(s.K * s.N);
+    const C = new Float32Array(s.M * s.N);
+    let x1 = 0;
+    let xa = 0;
+    let tb = 0;
+    let tbThreads = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      k.setThreads(1);
+      x1 = Math.max(x1, timeXfmr(k, s, A, B, C, BURST_S, 'gemmBf16'));
+      k.setThreads(threads);
+      xa = Math.max(xa, timeXfmr(k, s, A, B, C, BURST_S, 'gemmBf16'));
+      if (torch)
+        for (const t of [...new Set([1, threads])]) {
+          const g = await torch.time(s, BURST_S, t);
+          if (g > tb) [tb, tbThreads] = [g, t];
+        }
+    }
+    const id = key(s);
+    bf1[id] = round1(x1);
+    bf[id] = round1(xa);
+    if (torch) {
+      tG[id] = round1(tb);
+      tThreads[id] = tbThreads;
+      bfRatio[id] = Math.round((xa / tb) * 100) / 100;
+    }
+    const trans = `${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}`;
+    console.log(
+      `${id.padEnd(16)} ${trans.padEnd(5)} ${fmt(x1)} ${fmt(xa)} ${fmt(torch ? tb : null)} ` +
+        `${torch ? bfRatio[id].toFixed(2).padStart(6) : '     -'}  ${s.what}`,
+    );
+  }
+  torch?.close();
   k.setThreads(threads);
   console.log(
     JSON.stringify({
@@ -236,6 +365,15 @@ async function main() {
       // Each side's best of 1 and all threads: OpenBLAS's threaded GEMV can collapse on a busy machine.
       ratio_vs_numpy_best: hasNumpy ? ratioBest : null,
       numpy: hasNumpy ? { blas: npBlas, note: numpyEnv.note } : null,
+      bf16: {
+        path: bf16Path,
+        gflops: bf,
+        gflops_1t: bf1,
+        pytorch_gflops: torch ? tG : null,
+        pytorch_threads: torch ? tThreads : null,
+        ratio_vs_pytorch: torch ? bfRatio : null,
+        pytorch: torchInfo,
+      },
     }),
   );
 }

@@ -110,7 +110,7 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
-// cpuInfo(): { isa, avx512f, avx512bf16, avx2, fma, threads }
+// cpuInfo(): { isa, bf16, avx512f, avx512bw, avx512bf16, amx_bf16, avx2, fma, threads }
 static napi_value cpu_info(napi_env env, napi_callback_info) {
   napi_value o;
   napi_create_object(env, &o);
@@ -122,10 +122,13 @@ static napi_value cpu_info(napi_env env, napi_callback_info) {
   napi_value s;
   napi_create_string_utf8(env, isa_name(isa()), NAPI_AUTO_LENGTH, &s);
   napi_set_named_property(env, o, "isa", s);
+  napi_create_string_utf8(env, bf16_path_name(bf16_path()), NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, o, "bf16", s);
   __builtin_cpu_init();
   set_bool("avx512f", __builtin_cpu_supports("avx512f"));
   set_bool("avx512bw", __builtin_cpu_supports("avx512bw"));
   set_bool("avx512bf16", __builtin_cpu_supports("avx512bf16"));
+  set_bool("amx_bf16", cpu_has_amx_bf16());
   set_bool("avx2", __builtin_cpu_supports("avx2"));
   set_bool("fma", __builtin_cpu_supports("fma"));
   napi_set_named_property(env, o, "threads", make_number(env, num_threads()));
@@ -137,6 +140,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "setThreads", set_threads);
   export_fn(env, exports, "cpuInfo", cpu_info);
   register_gemm(env, exports);
+  register_gemm_bf16(env, exports);
   register_attention(env, exports);
   register_norms(env, exports);
   register_activations(env, exports);

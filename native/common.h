@@ -43,6 +43,10 @@ void export_fn(napi_env env, napi_value exports, const char* name, napi_callback
 
 // Each kernel family registers its functions (one file per family).
 void register_gemm(napi_env env, napi_value exports);
+void register_gemm_bf16(napi_env env, napi_value exports);
+// Batched f32 GEMM on checked arguments (Kernels.gemm's contract).
+void gemm_f32(const float* A, const float* B, float* C, int64_t batch, int64_t M, int64_t N, int64_t K, bool ta,
+              bool tb, int64_t sa, int64_t sb, int64_t sc, float alpha, float beta);
 void register_attention(napi_env env, napi_value exports);
 void register_norms(napi_env env, napi_value exports);
 void register_activations(napi_env env, napi_value exports);

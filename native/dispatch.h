@@ -2,7 +2,7 @@
 //
 // The addon is built without -march (one binary for every x86-64 CPU), so SIMD code carries
 // target attributes and isa() picks a variant at run time. isa() (cpu.cc) detects the CPU once;
-// XFMR_ISA=portable|avx2|avx512 can only lower it (tests use that to run every path on one
+// XFMR_ISA=portable|avx2|avx512 can only lower it (amx and avx512bf16 also pick the bf16 path) (tests use that to run every path on one
 // machine; `xfmr info` shows the choice).
 //
 // An ISA is named by its native vector type V: vf16 (one zmm, AVX-512), vf8 (one ymm, AVX2 + FMA)
@@ -33,6 +33,7 @@
 #define XFMR_X86 1
 #define XFMR_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define XFMR_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define XFMR_TARGET_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
 #endif
 
 namespace xfmr {
@@ -41,6 +42,17 @@ enum class Isa { Portable = 0, Avx2 = 1, Avx512 = 2 };
 // The best ISA this CPU supports, lowered by XFMR_ISA when set. Detected on the first call.
 Isa isa();
 const char* isa_name(Isa i);
+
+// The bf16 GEMM's path (gemm_bf16.cc), chosen once like isa(): AMX tiles, AVX512-BF16 dot
+// products, or f32 FMAs on bf16-rounded values. XFMR_ISA=amx|avx512bf16 name the first two; the
+// f32 names (avx512, avx2, portable) select the f32 fallback. AMX is detected (cpuid and the
+// kernel's permission for tile state: cpu_has_amx_bf16) but has no kernel yet, so Amx is never
+// chosen: amx (and an AMX CPU) run the AVX512-BF16 path.
+enum class Bf16Path { F32 = 0, Avx512Bf16 = 1, Amx = 2 };
+Bf16Path bf16_path();
+const char* bf16_path_name(Bf16Path p);
+// Whether the CPU and OS offer AMX-BF16 (independent of XFMR_ISA).
+bool cpu_has_amx_bf16();
 
 // The argument for the ISA in use. Every run-time choice of ISA goes through here.
 template <class T>

@@ -394,6 +394,15 @@ napi_value js_gemm(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, msg);
     return nullptr;
   }
+  gemm_f32(A, B, C, batch, M, N, K, ta, tb, sa, sb, sc, alpha, beta);
+  return make_undefined(env);
+}
+
+}  // namespace
+
+// The batched f32 GEMM after argument checks (also gemm_bf16.cc's f32 path).
+void gemm_f32(const float* A, const float* B, float* C, int64_t batch, int64_t M, int64_t N, int64_t K, bool ta,
+              bool tb, int64_t sa, int64_t sb, int64_t sc, float alpha, float beta) {
   const Arch& ar = arch();
   reserve_thread_bufs(num_threads());
   auto item = [&](int64_t b) {
@@ -407,13 +416,10 @@ napi_value js_gemm(napi_env env, napi_callback_info info) {
   const double flops = 2.0 * M * N * K;
   if (batch > 1 && sc >= M * N && flops < 4e7 && num_threads() > 1) {
     parallel_tasks(batch, [&](int64_t b, int thread) { gemm_one(item(b), ar, thread); });
-    return make_undefined(env);
+    return;
   }
   for (int64_t b = 0; b < batch; b++) gemm_one(item(b), ar, -1);
-  return make_undefined(env);
 }
-
-}  // namespace
 
 void register_gemm(napi_env env, napi_value exports) {
   export_fn(env, exports, "gemm", js_gemm);

@@ -11,9 +11,10 @@ export async function run(argv: string[]): Promise<void> {
     backend: k.name,
     threads: k.threads(),
     isa: cpu?.isa ?? null,
+    bf16: cpu?.bf16 ?? null,
     cpu_features: cpu
       ? Object.entries(cpu)
-          .filter(([key, v]) => key !== 'isa' && key !== 'threads' && v === true)
+          .filter(([key, v]) => key !== 'isa' && key !== 'bf16' && key !== 'threads' && v === true)
           .map(([key]) => key)
       : [],
     native_kernels: nativeKernelNames().length,
@@ -28,6 +29,7 @@ export async function run(argv: string[]): Promise<void> {
     `backend:  ${info.backend}${info.native_error ? ` (native unavailable: ${info.native_error})` : ''}\n` +
       `threads:  ${info.threads}\n` +
       `isa:      ${info.isa ?? 'n/a'}\n` +
+      `bf16:     ${info.bf16 ?? 'n/a'} (gemmBf16 path)\n` +
       `cpu:      ${info.cpu_features.join(' ') || 'n/a'}\n` +
       `kernels:  ${info.native_kernels} native, the rest on js\n` +
       `node:     ${info.node}\n`,

@@ -44,6 +44,32 @@ export interface Kernels {
   ): void;
 
   /**
+   * bf16 GEMM: the contract of `gemm` (batched, transA/transB, strides, alpha, beta; beta = 0
+   * overwrites C), except that every element of A and B is first rounded to bf16 (round to
+   * nearest even; NaN stays NaN). Products of bf16 values are exact in f32; they are summed in f32,
+   * and C stays f32, so the result differs from an exact product of the rounded inputs by f32
+   * summation error only (about K * 2^-24 * sum_p |a_ip b_pj|), in an order that differs between
+   * backends. The native AVX512-BF16 path reads inputs below 2^-126 in magnitude as zero.
+   * The inputs stay f32 arrays: the native kernel rounds while it packs its panels.
+   */
+  gemmBf16(
+    A: Float32Array,
+    B: Float32Array,
+    C: Float32Array,
+    batch: number,
+    M: number,
+    N: number,
+    K: number,
+    transA: boolean,
+    transB: boolean,
+    strideA: number,
+    strideB: number,
+    strideC: number,
+    alpha: number,
+    beta: number,
+  ): void;
+
+  /**
    * Fused causal scaled-dot-product attention (flash style: online softmax, no [Tq, Tk] matrix).
    * q: [B, Tq, Hq, D]; k, v: batch b starts at b * kvBatchStride and holds rows [Tk, Hkv, D];
    * out: [B, Tq, Hq, D]; lse: [B, Hq, Tq] receives logsumexp of the scaled scores (for backward).
@@ -256,6 +282,7 @@ export interface Kernels {
 /** Names of every kernel function, in one place (used to fill a partial native addon from js). */
 export const KERNEL_NAMES = [
   'gemm',
+  'gemmBf16',
   'attentionForward',
   'attentionBackward',
   'layerNormForward',

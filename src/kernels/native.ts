@@ -12,9 +12,12 @@ import { KERNEL_NAMES, type Kernels } from './kernels.ts';
 /** What the addon reports about the CPU. */
 export interface CpuInfo {
   isa: 'avx512' | 'avx2' | 'portable';
+  /** The path of gemmBf16: AVX512-BF16 or f32 math ('amx' is reserved: no tile kernel yet). */
+  bf16: 'amx' | 'avx512bf16' | 'f32';
   avx512f: boolean;
   avx512bw: boolean;
   avx512bf16: boolean;
+  amx_bf16: boolean;
   avx2: boolean;
   fma: boolean;
   threads: number;

@@ -37,3 +37,57 @@ export function gemm(
     }
   }
 }
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** x rounded to the nearest bf16 (ties to even), as an f32 value; NaN stays NaN. */
+export function roundBf16(x: number): number {
+  f32[0] = x;
+  const u = u32[0];
+  if ((u & 0x7fffffff) > 0x7f800000) return Number.NaN;
+  u32[0] = (((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16) >>> 0;
+  return f32[0];
+}
+
+/** Copies `x` with every element rounded to bf16. */
+export function roundBf16Array(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = roundBf16(x[i]);
+  return out;
+}
+
+/** The js twin of the bf16 GEMM: gemm on bf16-rounded copies of A and B. See Kernels.gemmBf16. */
+export function gemmBf16(
+  A: Float32Array,
+  B: Float32Array,
+  C: Float32Array,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  strideA: number,
+  strideB: number,
+  strideC: number,
+  alpha: number,
+  beta: number,
+): void {
+  gemm(
+    roundBf16Array(A),
+    roundBf16Array(B),
+    C,
+    batch,
+    M,
+    N,
+    K,
+    transA,
+    transB,
+    strideA,
+    strideB,
+    strideC,
+    alpha,
+    beta,
+  );
+}

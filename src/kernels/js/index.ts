@@ -10,7 +10,7 @@ import {
 } from './activations.ts';
 import { attentionBackward, attentionForward } from './attention.ts';
 import { add, addBias, axpy, mul, scale, sumRows, sumSquares } from './elementwise.ts';
-import { gemm } from './gemm.ts';
+import { gemm, gemmBf16 } from './gemm.ts';
 import {
   crossEntropyBackward,
   crossEntropyForward,
@@ -31,6 +31,7 @@ export const jsKernels: Kernels = {
   threads: () => 1,
   setThreads: () => {},
   gemm,
+  gemmBf16,
   attentionForward,
   attentionBackward,
   layerNormForward,
