@@ -44,6 +44,23 @@ void export_fn(napi_env env, napi_value exports, const char* name, napi_callback
 // Each kernel family registers its functions (one file per family).
 void register_gemm(napi_env env, napi_value exports);
 void register_gemm_bf16(napi_env env, napi_value exports);
+// The arguments of gemm and gemmBf16 (Kernels.gemm's contract), unpacked and checked; na and nb are
+// the floats of A and B that the batch reads.
+struct GemmArgs {
+  const float* A;
+  const float* B;
+  float* C;
+  int64_t batch, M, N, K;
+  bool ta, tb;
+  int64_t sa, sb, sc;
+  float alpha, beta;
+  int64_t na, nb;
+};
+// Reads them for the kernel `name`; false when a JS error is pending or there is nothing to do
+// (an empty C), and the caller returns nullptr (undefined) either way.
+bool read_gemm_args(napi_env env, napi_callback_info info, const char* name, GemmArgs& g);
+// C[0:m, 0:n] = alpha * t + beta * C for an m x n corner of an MR x NR tile `t` (GEMM edges).
+void store_partial(const float* t, int NR, float* c, int64_t ldc, int m, int n, float alpha, float beta);
 // Batched f32 GEMM on checked arguments (Kernels.gemm's contract).
 void gemm_f32(const float* A, const float* B, float* C, int64_t batch, int64_t M, int64_t N, int64_t K, bool ta,
               bool tb, int64_t sa, int64_t sb, int64_t sc, float alpha, float beta);

@@ -35,6 +35,16 @@
 #endif
 
 namespace xfmr {
+
+// Writes an m x n corner of a full MR x NR tile held in `t` (matrix edges; gemm_bf16.cc too).
+void store_partial(const float* t, int NR, float* c, int64_t ldc, int m, int n, float alpha, float beta) {
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      float v = alpha * t[i * NR + j];
+      c[i * ldc + j] = beta == 0.f ? v : v + beta * c[i * ldc + j];
+    }
+}
+
 namespace {
 
 // One batch item, with op() folded into strides: op(A)[i][p] = a[i * rsa + p * csa],
@@ -138,15 +148,6 @@ void pack_b(const Problem& P, int NR, int64_t p0, int64_t kc, int64_t j0, int64_
   }
   for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc)
     pack_b_panel(P, NR, p0, kc, j0 + jr, static_cast<int>(std::min<int64_t>(NR, nc - jr)), dst);
-}
-
-// Writes an m x n corner of a full MR x NR tile held in `t` (partial tiles at the matrix edge).
-void store_partial(const float* t, int NR, float* c, int64_t ldc, int m, int n, float alpha, float beta) {
-  for (int i = 0; i < m; i++)
-    for (int j = 0; j < n; j++) {
-      float v = alpha * t[i * NR + j];
-      c[i * ldc + j] = beta == 0.f ? v : v + beta * c[i * ldc + j];
-    }
 }
 
 // Micro-kernel: C[0:m, 0:n] = alpha * (Ap @ Bp) + beta * C, Ap: [kc][MR], Bp: [kc][NR].
@@ -366,39 +367,49 @@ void gemm_one(Problem P, const Arch& ar, int thread) {
 
 // gemm(A, B, C, batch, M, N, K, transA, transB, strideA, strideB, strideC, alpha, beta)
 napi_value js_gemm(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  size_t la = 0, lb = 0, lc = 0;
-  const float* A = a.f32(0, &la);
-  const float* B = a.f32(1, &lb);
-  float* C = a.f32(2, &lc);
-  const int64_t batch = a.int64(3), M = a.int64(4), N = a.int64(5), K = a.int64(6);
-  const bool ta = a.boolean(7), tb = a.boolean(8);
-  const int64_t sa = a.int64(9), sb = a.int64(10), sc = a.int64(11);
-  const float alpha = static_cast<float>(a.num(12)), beta = static_cast<float>(a.num(13));
-  XFMR_CHECK_ARGS(a);
-  if (batch < 0 || M < 0 || N < 0 || K < 0 || sa < 0 || sb < 0 || sc < 0) {
-    napi_throw_range_error(env, nullptr, "gemm: batch, M, N, K and strides must be >= 0");
-    return nullptr;
-  }
-  if (batch == 0 || M == 0 || N == 0) return make_undefined(env);
-  auto need = [&](int64_t stride, int64_t size) { return (batch - 1) * stride + size; };
-  if (static_cast<int64_t>(la) < need(sa, M * K) || static_cast<int64_t>(lb) < need(sb, K * N) ||
-      static_cast<int64_t>(lc) < need(sc, M * N)) {
-    char msg[400];
-    snprintf(msg, sizeof msg,
-             "gemm: arrays too short for batch=%lld M=%lld N=%lld K=%lld strides=(%lld,%lld,%lld): "
-             "A has %zu (needs %lld), B %zu (%lld), C %zu (%lld)",
-             (long long)batch, (long long)M, (long long)N, (long long)K, (long long)sa, (long long)sb,
-             (long long)sc, la, (long long)need(sa, M * K), lb, (long long)need(sb, K * N), lc,
-             (long long)need(sc, M * N));
-    napi_throw_range_error(env, nullptr, msg);
-    return nullptr;
-  }
-  gemm_f32(A, B, C, batch, M, N, K, ta, tb, sa, sb, sc, alpha, beta);
+  GemmArgs g;
+  if (!read_gemm_args(env, info, "gemm", g)) return nullptr;
+  gemm_f32(g.A, g.B, g.C, g.batch, g.M, g.N, g.K, g.ta, g.tb, g.sa, g.sb, g.sc, g.alpha, g.beta);
   return make_undefined(env);
 }
 
 }  // namespace
+
+bool read_gemm_args(napi_env env, napi_callback_info info, const char* name, GemmArgs& g) {
+  Args a(env, info);
+  size_t la = 0, lb = 0, lc = 0;
+  g.A = a.f32(0, &la);
+  g.B = a.f32(1, &lb);
+  g.C = a.f32(2, &lc);
+  g.batch = a.int64(3), g.M = a.int64(4), g.N = a.int64(5), g.K = a.int64(6);
+  g.ta = a.boolean(7), g.tb = a.boolean(8);
+  g.sa = a.int64(9), g.sb = a.int64(10), g.sc = a.int64(11);
+  g.alpha = static_cast<float>(a.num(12)), g.beta = static_cast<float>(a.num(13));
+  if (a.failed) return false;
+  const int64_t batch = g.batch, M = g.M, N = g.N, K = g.K;
+  if (batch < 0 || M < 0 || N < 0 || K < 0 || g.sa < 0 || g.sb < 0 || g.sc < 0) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s: batch, M, N, K and strides must be >= 0", name);
+    napi_throw_range_error(env, nullptr, msg);
+    return false;
+  }
+  if (batch == 0 || M == 0 || N == 0) return false;
+  auto need = [&](int64_t stride, int64_t size) { return (batch - 1) * stride + size; };
+  g.na = need(g.sa, M * K);
+  g.nb = need(g.sb, K * N);
+  const int64_t nc = need(g.sc, M * N);
+  if (static_cast<int64_t>(la) < g.na || static_cast<int64_t>(lb) < g.nb || static_cast<int64_t>(lc) < nc) {
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "%s: arrays too short for batch=%lld M=%lld N=%lld K=%lld strides=(%lld,%lld,%lld): "
+             "A has %zu (needs %lld), B %zu (%lld), C %zu (%lld)",
+             name, (long long)batch, (long long)M, (long long)N, (long long)K, (long long)g.sa, (long long)g.sb,
+             (long long)g.sc, la, (long long)g.na, lb, (long long)g.nb, lc, (long long)nc);
+    napi_throw_range_error(env, nullptr, msg);
+    return false;
+  }
+  return true;
+}
 
 // The batched f32 GEMM after argument checks (also gemm_bf16.cc's f32 path).
 void gemm_f32(const float* A, const float* B, float* C, int64_t batch, int64_t M, int64_t N, int64_t K, bool ta,

@@ -177,15 +177,6 @@ void pack_b(const Problem& P, int NR, int64_t p0, int64_t kc, int64_t j0, int64_
   }
 }
 
-// Writes an m x n corner of an MR x NR tile held in `t`.
-void store_tile(const float* t, int NR, float* c, int64_t ldc, int m, int n, float alpha, float beta) {
-  for (int i = 0; i < m; i++)
-    for (int j = 0; j < n; j++) {
-      const float v = alpha * t[i * NR + j];
-      c[i * ldc + j] = beta == 0.f ? v : v + beta * c[i * ldc + j];
-    }
-}
-
 // Micro-kernel: C[0:m, 0:n] = alpha * (Ap @ Bp) + beta * C over kp pairs of k. beta == 0 never
 // reads C.
 using MicroKernel = void (*)(int64_t kp, const bf16* ap, const bf16* bp, float* c, int64_t ldc, int m, int n,
@@ -233,7 +224,7 @@ XFMR_TARGET_AVX512BF16 void ukernel_avx512bf16(int64_t kp, const bf16* __restric
   alignas(64) float t[MR * NR];
   for (int i = 0; i < MR; i++)
     for (int v = 0; v < NV; v++) _mm512_store_ps(t + i * NR + v * 16, acc[i][v]);
-  store_tile(t, NR, c, ldc, m, n, alpha, beta);
+  store_partial(t, NR, c, ldc, m, n, alpha, beta);
 }
 
 struct Arch {
@@ -353,34 +344,13 @@ void gemm_bf16_via_f32(const float* A, size_t na, const float* B, size_t nb, flo
 
 // gemmBf16(A, B, C, batch, M, N, K, transA, transB, strideA, strideB, strideC, alpha, beta)
 napi_value js_gemm_bf16(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  size_t la = 0, lb = 0, lc = 0;
-  const float* A = a.f32(0, &la);
-  const float* B = a.f32(1, &lb);
-  float* C = a.f32(2, &lc);
-  const int64_t batch = a.int64(3), M = a.int64(4), N = a.int64(5), K = a.int64(6);
-  const bool ta = a.boolean(7), tb = a.boolean(8);
-  const int64_t sa = a.int64(9), sb = a.int64(10), sc = a.int64(11);
-  const float alpha = static_cast<float>(a.num(12)), beta = static_cast<float>(a.num(13));
-  XFMR_CHECK_ARGS(a);
-  if (batch < 0 || M < 0 || N < 0 || K < 0 || sa < 0 || sb < 0 || sc < 0) {
-    napi_throw_range_error(env, nullptr, "gemmBf16: batch, M, N, K and strides must be >= 0");
-    return nullptr;
-  }
-  if (batch == 0 || M == 0 || N == 0) return make_undefined(env);
-  auto need = [&](int64_t stride, int64_t size) { return (batch - 1) * stride + size; };
-  if (static_cast<int64_t>(la) < need(sa, M * K) || static_cast<int64_t>(lb) < need(sb, K * N) ||
-      static_cast<int64_t>(lc) < need(sc, M * N)) {
-    char msg[400];
-    snprintf(msg, sizeof msg,
-             "gemmBf16: arrays too short for batch=%lld M=%lld N=%lld K=%lld strides=(%lld,%lld,%lld): "
-             "A has %zu (needs %lld), B %zu (%lld), C %zu (%lld)",
-             (long long)batch, (long long)M, (long long)N, (long long)K, (long long)sa, (long long)sb,
-             (long long)sc, la, (long long)need(sa, M * K), lb, (long long)need(sb, K * N), lc,
-             (long long)need(sc, M * N));
-    napi_throw_range_error(env, nullptr, msg);
-    return nullptr;
-  }
+  GemmArgs g;
+  if (!read_gemm_args(env, info, "gemmBf16", g)) return nullptr;
+  const float *A = g.A, *B = g.B;
+  float* C = g.C;
+  const int64_t batch = g.batch, M = g.M, N = g.N, K = g.K, sa = g.sa, sb = g.sb, sc = g.sc;
+  const bool ta = g.ta, tb = g.tb;
+  const float alpha = g.alpha, beta = g.beta;
 #ifdef XFMR_X86
   if (bf16_path() != Bf16Path::F32) {
     const Arch& ar = arch();
@@ -399,8 +369,8 @@ napi_value js_gemm_bf16(napi_env env, napi_callback_info info) {
     gemm_f32(A, B, C, batch, M, N, K, ta, tb, sa, sb, sc, alpha, beta);
     return make_undefined(env);
   }
-  gemm_bf16_via_f32(A, static_cast<size_t>(need(sa, M * K)), B, static_cast<size_t>(need(sb, K * N)), C, batch, M,
-                    N, K, ta, tb, sa, sb, sc, alpha, beta);
+  gemm_bf16_via_f32(A, static_cast<size_t>(g.na), B, static_cast<size_t>(g.nb), C, batch, M, N, K, ta, tb, sa, sb, sc,
+                    alpha, beta);
   return make_undefined(env);
 }
 

@@ -52,22 +52,7 @@ export interface Kernels {
    * backends. The native AVX512-BF16 path reads inputs below 2^-126 in magnitude as zero.
    * The inputs stay f32 arrays: the native kernel rounds while it packs its panels.
    */
-  gemmBf16(
-    A: Float32Array,
-    B: Float32Array,
-    C: Float32Array,
-    batch: number,
-    M: number,
-    N: number,
-    K: number,
-    transA: boolean,
-    transB: boolean,
-    strideA: number,
-    strideB: number,
-    strideC: number,
-    alpha: number,
-    beta: number,
-  ): void;
+  gemmBf16: Kernels['gemm'];
 
   /**
    * Fused causal scaled-dot-product attention (flash style: online softmax, no [Tq, Tk] matrix).

@@ -12,22 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { jsKernels, nativeKernels } from '../../src/kernels/index.ts';
 import type { Kernels } from '../../src/kernels/kernels.ts';
 import { loadNative } from '../../src/kernels/native.ts';
+import { makeRandom, TRANS } from './gemm_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
 type Gemm = Kernels['gemm'];
-
-// Deterministic uniform [-1, 1) (a fixed LCG: failures reproduce).
-function makeRandom(seed: number) {
-  let s = seed >>> 0;
-  return (n: number): Float32Array => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      a[i] = s / 2 ** 31 - 1;
-    }
-    return a;
-  };
-}
 
 interface Case {
   batch?: number;
@@ -102,13 +90,6 @@ function check(gemm: Gemm, c: Case, random: (n: number) => Float32Array): string
 }
 
 const SIZES = [1, 7, 13, 31, 127, 64, 65, 300];
-const TRANS: [boolean, boolean][] = [
-  [false, false],
-  [false, true],
-  [true, false],
-  [true, true],
-];
-
 /** Every M, N, K in `sizes` with every transpose pair; beta = 0 over a NaN-filled C. */
 function shapeCases(sizes: number[]): Case[] {
   const cases: Case[] = [];

@@ -18,22 +18,10 @@ import { jsKernels, nativeKernels } from '../../src/kernels/index.ts';
 import { roundBf16, roundBf16Array } from '../../src/kernels/js/gemm.ts';
 import type { Kernels } from '../../src/kernels/kernels.ts';
 import { loadNative } from '../../src/kernels/native.ts';
+import { makeRandom, TRANS } from './gemm_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
 type Gemm = Kernels['gemmBf16'];
-
-// Deterministic uniform [-1, 1) (a fixed LCG: failures reproduce).
-function makeRandom(seed: number) {
-  let s = seed >>> 0;
-  return (n: number): Float32Array => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      a[i] = s / 2 ** 31 - 1;
-    }
-    return a;
-  };
-}
 
 interface Case {
   M: number;
@@ -88,13 +76,6 @@ function check(gemm: Gemm, c: Case, seed: number): { err: string | null; C: Floa
   }
   return { err: null, C };
 }
-
-const TRANS: [boolean, boolean][] = [
-  [false, false],
-  [false, true],
-  [true, false],
-  [true, true],
-];
 
 // Sizes from {1, 17, 63, 1000, 3072}: every transpose on the edge shapes, the large K and large
 // M/N ones on NN and NT (the layouts training uses most), kept to a few seconds of reference.

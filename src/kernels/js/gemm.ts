@@ -58,36 +58,5 @@ export function roundBf16Array(x: Float32Array): Float32Array {
 }
 
 /** The js twin of the bf16 GEMM: gemm on bf16-rounded copies of A and B. See Kernels.gemmBf16. */
-export function gemmBf16(
-  A: Float32Array,
-  B: Float32Array,
-  C: Float32Array,
-  batch: number,
-  M: number,
-  N: number,
-  K: number,
-  transA: boolean,
-  transB: boolean,
-  strideA: number,
-  strideB: number,
-  strideC: number,
-  alpha: number,
-  beta: number,
-): void {
-  gemm(
-    roundBf16Array(A),
-    roundBf16Array(B),
-    C,
-    batch,
-    M,
-    N,
-    K,
-    transA,
-    transB,
-    strideA,
-    strideB,
-    strideC,
-    alpha,
-    beta,
-  );
-}
+export const gemmBf16: typeof gemm = (A, B, C, ...shape) =>
+  gemm(roundBf16Array(A), roundBf16Array(B), C, ...shape);
