@@ -55,6 +55,15 @@ export interface Kernels {
   gemmBf16: Kernels['gemm'];
 
   /**
+   * A Linear layer on bf16 weights kept in memory as bf16 (inference): y = bf16(x) @ W^T.
+   * x: [N, In] f32, rounded to bf16 as gemmBf16 rounds its inputs; w: [Out, In] bf16 bit patterns
+   * (torch.nn.Linear's layout); y: [N, Out] f32, overwritten. Products are exact in f32 and sum in
+   * f32, so the result matches gemmBf16(x, f32(w), transB) up to summation order. Decode (N = 1) is
+   * a GEMV bound by reading w once; larger N reuse each block of w across rows.
+   */
+  linearBf16(x: Float32Array, w: Uint16Array, y: Float32Array, N: number, In: number, Out: number): void;
+
+  /**
    * Fused causal scaled-dot-product attention (flash style: online softmax, no [Tq, Tk] matrix).
    * q: [B, Tq, Hq, D]; k, v: batch b starts at b * kvBatchStride and holds rows [Tk, Hkv, D];
    * out: [B, Tq, Hq, D]; lse: [B, Hq, Tq] receives logsumexp of the scaled scores (for backward).
@@ -268,6 +277,7 @@ export interface Kernels {
 export const KERNEL_NAMES = [
   'gemm',
   'gemmBf16',
+  'linearBf16',
   'attentionForward',
   'attentionBackward',
   'layerNormForward',

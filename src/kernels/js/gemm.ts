@@ -60,3 +60,18 @@ export function roundBf16Array(x: Float32Array): Float32Array {
 /** The js twin of the bf16 GEMM: gemm on bf16-rounded copies of A and B. See Kernels.gemmBf16. */
 export const gemmBf16: typeof gemm = (A, B, C, ...shape) =>
   gemm(roundBf16Array(A), roundBf16Array(B), C, ...shape);
+
+/** The js twin of linearBf16: y[N, Out] = bf16(x) @ W^T for W [Out, In] given as bf16 bits. */
+export function linearBf16(x: Float32Array, w: Uint16Array, y: Float32Array, N: number, In: number, Out: number): void {
+  const xr = roundBf16Array(x.subarray(0, N * In));
+  const wf = new Float32Array(new Uint32Array(In).buffer);
+  const wu = new Uint32Array(wf.buffer);
+  for (let o = 0; o < Out; o++) {
+    for (let p = 0; p < In; p++) wu[p] = w[o * In + p] << 16; // bf16 -> f32 is exact
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let p = 0; p < In; p++) s += xr[n * In + p] * wf[p];
+      y[n * Out + o] = s;
+    }
+  }
+}

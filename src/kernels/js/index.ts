@@ -10,7 +10,7 @@ import {
 } from './activations.ts';
 import { attentionBackward, attentionForward } from './attention.ts';
 import { add, addBias, axpy, mul, scale, sumRows, sumSquares } from './elementwise.ts';
-import { gemm, gemmBf16 } from './gemm.ts';
+import { gemm, gemmBf16, linearBf16 } from './gemm.ts';
 import {
   crossEntropyBackward,
   crossEntropyForward,
@@ -32,6 +32,7 @@ export const jsKernels: Kernels = {
   setThreads: () => {},
   gemm,
   gemmBf16,
+  linearBf16,
   attentionForward,
   attentionBackward,
   layerNormForward,
