@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- decode [--steps N] [--prefill N] [--budget S] [--only xfmr|llama]`: batch-1
+ * `npm run bench -- decode [--steps N] [--prefill N] [--budget S] [--only xfmr|llama] [--no-f16]
+ * [--no-bf16]`: batch-1
  * generation speed of xfmr against llama.cpp (node-llama-cpp 3.21.1) on the same random-weight
  * Llama-style model: d_model 768, 12 layers, 12 heads, 4 KV heads, vocab 32000, SwiGLU FFN 2048,
  * untied head, f32 weights (~125M parameters, ~500 MB).
@@ -14,13 +15,19 @@
  *   f16      llama.cpp again on the same weights stored f16 (decode and prefill, 2 threads): f32 is
  *            not the format llama.cpp is tuned for (its prefill was measured at ~20 GFLOPS in f32
  *            on a loaded machine), so its f16 path is measured beside it rather than assumed
- *            slower. xfmr computes in f32 in every row; `--no-f16` skips this engine.
+ *            slower. `--no-f16` skips this engine.
+ *   bf16     xfmr again with the same model's matrices rounded to bf16 and kept bf16 in memory
+ *            (Module.castMatrices; norms f32, KV cache f32), decode and prefill through the
+ *            linearBf16 kernel: the row issue 15 compares with llama.cpp's f16 weights (the same
+ *            bytes per weight). The weights' memory in f32 and in bf16 is printed and in the JSON.
+ *            Until the addon implements linearBf16 it runs on the js twin (said in the row), which
+ *            is slow: use a small --prefill then. `--no-bf16` skips this engine.
  *   limit    decode is memory-bound: every weight but the embedding table is read once per token, so
  *            tokens/s <= bandwidth / weight bytes. The bandwidth is the figure stated in
  *            /work/shared/PEERS.md for this machine (18 GB/s one thread, 23 GB/s two), not measured.
  *
  * The machine is shared, so the engines take turns: two prefills each, then STEPS tokens each in 4
- * rounds (xfmr, llama.cpp f32 2 threads, f32 1 thread, f16 2 threads, repeat); each figure is the
+ * rounds (xfmr, xfmr bf16, llama.cpp f32 2 threads, f32 1 thread, f16 2 threads, repeat); each figure is the
  * engine's best round, and only the ratios mean much. No round starts after --budget seconds
  * (default 60) of decoding. xfmr and llama.cpp f32 both compute in f32, so their greedy tokens
  * should agree (reported as a check; with 0.02-std random weights a near-tie can make them part).
@@ -35,6 +42,7 @@ import { argmax } from '../src/generate/index.ts';
 import { exportGguf, type GgufTokenizer } from '../src/io/gguf_export.ts';
 import type { NamedTensor } from '../src/io/tensors.ts';
 import { kernels } from '../src/kernels/index.ts';
+import { nativeKernelNames } from '../src/kernels/native.ts';
 import { DecoderLM } from '../src/models/decoder.ts';
 import { llamaConfig } from '../src/models/presets.ts';
 import { BYTE_TO_CHAR } from '../src/tokenizers/byte_level.ts';
@@ -48,6 +56,7 @@ const STEPS = Number(flag('steps', '64'));
 const PREFILL = Number(flag('prefill', '512'));
 const ONLY = flag('only', 'both');
 const F16 = !argv.includes('--no-f16');
+const BF16 = !argv.includes('--no-bf16');
 const THREADS = 2;
 const PROMPT_LEN = 16;
 const WARMUP = 4;
@@ -137,7 +146,7 @@ function newEngine(
   return { name, stop: async () => {}, prefillTokS: 0, decodeTokS: 0, decodeRates: [], ...e };
 }
 
-function xfmrEngine(model: DecoderLM): Engine {
+function xfmrEngine(model: DecoderLM, label: string): Engine {
   let cache = model.createCache(1, PROMPT_LEN + WARMUP + STEPS + 1);
   let logits: Float32Array = new Float32Array(0);
   const greedy: number[] = [];
@@ -146,7 +155,7 @@ function xfmrEngine(model: DecoderLM): Engine {
     greedy.push(id);
     logits = model.extend([Int32Array.of(id)], cache)[0] as Float32Array;
   };
-  return newEngine(`xfmr (${THREADS} threads)`, {
+  return newEngine(`${label} (${THREADS} threads)`, {
     greedy,
     prefill: async () => {
       kernels().setThreads(THREADS);
@@ -289,8 +298,17 @@ async function main(): Promise<void> {
     phase('building the random model');
     const model = new DecoderLM(config, 1234);
     const params = model.numParameters();
-    const embedBytes = config.vocabSize * config.dModel * 4;
-    const bytesPerToken = params * 4 - embedBytes + config.dModel * 4;
+    // Bytes a decode step reads: every weight but the embedding table, of which one row.
+    const readPerToken = (m: DecoderLM): number =>
+      m.parameterBytes() - m.tokEmbeddings.weight.nbytes + m.tokEmbeddings.weight.nbytes / config.vocabSize;
+    const bytesPerToken = readPerToken(model);
+    // The same weights (same seed) with the matrices rounded to bf16 and held as bf16.
+    let model16: DecoderLM | null = null;
+    if (BF16 && ONLY !== 'llama') {
+      phase('rounding a copy of the model to bf16');
+      model16 = new DecoderLM(config, 1234).castMatrices('bf16');
+    }
+    const linearBf16Where = nativeKernelNames().includes('linearBf16') ? 'native' : 'js twin';
     // Prefill FLOPs per token: 2 per weight of the layers' matrices (not the embedding or the head,
     // which a prompt needs for one position only) plus causal attention (q k^T and p v over the
     // average PREFILL / 2 earlier positions).
@@ -305,7 +323,8 @@ async function main(): Promise<void> {
     const engines: Engine[] = [];
     let llamaError: string | null = ONLY === 'xfmr' ? 'not run (--only xfmr)' : null;
     let close = async (): Promise<void> => {};
-    if (ONLY !== 'llama') engines.push(xfmrEngine(model));
+    if (ONLY !== 'llama') engines.push(xfmrEngine(model, 'xfmr'));
+    if (model16) engines.push(xfmrEngine(model16, 'xfmr bf16'));
     if (ONLY !== 'xfmr') {
       const canonical = new Map<string, NamedTensor>();
       for (const [name, p] of model.namedParameters())
@@ -335,7 +354,8 @@ async function main(): Promise<void> {
     phase('done');
     const limit2 = (STATED_BW_GBS[2] * 1e9) / bytesPerToken;
     const limit1 = (STATED_BW_GBS[1] * 1e9) / bytesPerToken;
-    const ours = engines.find((e) => e.name.startsWith('xfmr'));
+    const ours = engines.find((e) => e.name === `xfmr (${THREADS} threads)`);
+    const ours16 = engines.find((e) => e.name === `xfmr bf16 (${THREADS} threads)`);
     const lc2 = engines.find((e) => e.name === `llama.cpp f32 (${THREADS} threads)`);
     const lc1 = engines.find((e) => e.name === 'llama.cpp f32 (1 thread)');
     const lc16 = engines.find((e) => e.name === `llama.cpp f16 (${THREADS} threads)`);
@@ -347,9 +367,17 @@ async function main(): Promise<void> {
       `bandwidth limit (stated in PEERS.md, not measured): ${round(limit2)} tok/s at ${STATED_BW_GBS[2]} GB/s ` +
         `(2 threads), ${round(limit1)} tok/s at ${STATED_BW_GBS[1]} GB/s (1 thread)`,
     );
+    const bytesPerToken16 = model16 ? readPerToken(model16) : null;
+    if (model16 && bytesPerToken16)
+      console.log(
+        `weights in memory: f32 ${(model.parameterBytes() / 2 ** 20).toFixed(1)} MiB, bf16 ` +
+          `${(model16.parameterBytes() / 2 ** 20).toFixed(1)} MiB (norms stay f32); bf16 reads ` +
+          `${(bytesPerToken16 / 1e6).toFixed(0)} MB per decoded token; linearBf16 runs on the ${linearBf16Where}`,
+      );
     for (const e of engines) {
-      // f16 weights are half the bytes (the f32 norms are negligible), so twice the limit.
-      const limit = (e.name.includes('(1 thread)') ? limit1 : limit2) * (e.name.includes('f16') ? 2 : 1);
+      // f16 and bf16 weights are half the bytes (the f32 norms are negligible), so twice the limit.
+      const half = e.name.includes('f16');
+      const limit = (e.name.includes('(1 thread)') ? limit1 : limit2) * (half ? 2 : 1);
       console.log(
         `${e.name.padEnd(28)} decode ${round(e.decodeTokS).toFixed(1).padStart(6)} tok/s ` +
           `(${Math.round((100 * e.decodeTokS) / limit)}% of the limit; rounds ${e.decodeRates.map((x) => round(x)).join(', ')})` +
@@ -380,7 +408,21 @@ async function main(): Promise<void> {
       console.log(
         `prefill GFLOPS: xfmr ${prefillGflops(ours.prefillTokS)}, llama.cpp f32 ${prefillGflops(lc2.prefillTokS)}` +
           (lc16 ? `, f16 ${prefillGflops(lc16.prefillTokS)}` : '') +
+          (ours16 ? `, xfmr bf16 ${prefillGflops(ours16.prefillTokS)}` : '') +
           ' (the f32 GEMM rate of this machine: `npm run bench -- gemm`)',
+      );
+    let agree16: number | null = null;
+    if (ours && ours16) {
+      const n = Math.min(ours.greedy.length, ours16.greedy.length);
+      agree16 = ours16.greedy.findIndex((id, i) => i < n && ours.greedy[i] !== id);
+      if (agree16 < 0) agree16 = n;
+      console.log(`xfmr bf16 greedy tokens agree with xfmr f32 for the first ${agree16} of ${n}`);
+    }
+    if (ours16 && lc16)
+      console.log(
+        `xfmr bf16 / llama.cpp f16 weights (${THREADS} threads): decode ${round(ours16.decodeTokS / lc16.decodeTokS, 2)}x ` +
+          `(issue 15 goal: >= 1), prefill ${round(ours16.prefillTokS / lc16.prefillTokS, 2)}x` +
+          (linearBf16Where === 'native' ? '' : ' (linearBf16 on the js twin: not a figure to compare)'),
       );
     const v = (e: Engine | undefined, k: 'decodeTokS' | 'prefillTokS') => (e ? round(e[k]) : null);
     console.log(
@@ -390,9 +432,11 @@ async function main(): Promise<void> {
           llama_cpp: v(lc2, 'decodeTokS'),
           llama_cpp_1_thread: v(lc1, 'decodeTokS'),
           llama_cpp_f16: v(lc16, 'decodeTokS'),
+          xfmr_bf16: v(ours16, 'decodeTokS'),
         },
         prefill_tok_s: {
           xfmr: v(ours, 'prefillTokS'),
+          xfmr_bf16: v(ours16, 'prefillTokS'),
           llama_cpp: v(lc2, 'prefillTokS'),
           llama_cpp_f16: v(lc16, 'prefillTokS'),
         },
@@ -400,6 +444,7 @@ async function main(): Promise<void> {
           xfmr: ours ? prefillGflops(ours.prefillTokS) : null,
           llama_cpp: lc2 ? prefillGflops(lc2.prefillTokS) : null,
           llama_cpp_f16: lc16 ? prefillGflops(lc16.prefillTokS) : null,
+          xfmr_bf16: ours16 ? prefillGflops(ours16.prefillTokS) : null,
         },
         prefill_flops_per_token: prefillFlopsPerToken,
         bandwidth_limit_tok_s: round(limit2),
@@ -407,6 +452,9 @@ async function main(): Promise<void> {
         bandwidth_gb_s: STATED_BW_GBS[2],
         bandwidth_source: 'stated (PEERS.md)',
         weight_bytes_per_token: bytesPerToken,
+        weight_bytes_per_token_bf16: bytesPerToken16,
+        weight_bytes: { f32: model.parameterBytes(), bf16: model16 ? model16.parameterBytes() : null },
+        linear_bf16_kernel: model16 ? linearBf16Where : null,
         ratio:
           ours && lc2
             ? {
@@ -416,7 +464,15 @@ async function main(): Promise<void> {
                 prefill_vs_f16: lc16 ? round(ours.prefillTokS / lc16.prefillTokS, 2) : null,
               }
             : null,
+        ratio_bf16:
+          ours16 && lc16
+            ? {
+                decode_vs_f16: round(ours16.decodeTokS / lc16.decodeTokS, 2),
+                prefill_vs_f16: round(ours16.prefillTokS / lc16.prefillTokS, 2),
+              }
+            : null,
         greedy_agree_tokens: agree,
+        greedy_agree_tokens_bf16_vs_f32: agree16,
         threads: THREADS,
         steps: STEPS,
         prefill_tokens: PREFILL,

@@ -1,17 +1,24 @@
 /**
- * `xfmr eval [--model DIR] [--sft DIR] [--docs DIR] [--work DIR] [--n N] [--k K] [--json]`: exact
+ * `xfmr eval [--model DIR] [--sft DIR] [--docs DIR] [--work DIR] [--n N] [--k K] [--dtype D] [--json]`: exact
  * match and F1 of a RAG model's answers on held-out questions, without retrieval, with hybrid
  * retrieval over the indexed documents, and with the gold chunk (src/recipe/eval.ts); the SFT
  * model too when --sft is given (default: models/xfmr-rag-tiny-sft when it exists). Prints the
- * table, then the scores as one JSON line (with --json, only the JSON, with samples).
+ * table, then the scores as one JSON line (with --json, only the JSON, with samples). --dtype
+ * auto|f32|bf16: how the models' weights are held (default auto: what each checkpoint holds;
+ * src/cli/dtype.ts), printed on stderr per model.
  */
 import { existsSync } from 'node:fs';
 import { formatTable, runEval, summaryJson } from '../recipe/eval.ts';
 import { Progress } from '../train/progress.ts';
 import { optInt, optString, parseArgs } from './args.ts';
+import { optDtype } from './dtype.ts';
 
 export async function run(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, { values: ['model', 'sft', 'docs', 'work', 'n', 'k', 'seed'], flags: ['json'] });
+  const a = parseArgs(argv, {
+    values: ['model', 'sft', 'docs', 'work', 'n', 'k', 'seed', 'dtype'],
+    flags: ['json'],
+  });
+  const dtype = optDtype(a);
   const model = optString(a, 'model') ?? 'models/xfmr-rag-tiny';
   const sft =
     optString(a, 'sft') ??
@@ -27,6 +34,8 @@ export async function run(argv: string[]): Promise<void> {
     syntheticDocs: optInt(a, 'n', 100),
     k: optInt(a, 'k', 3),
     seed: optInt(a, 'seed', 20240),
+    dtype,
+    onLoad: (dir, weights) => process.stderr.write(`xfmr eval: ${dir}: dtype ${weights}\n`),
     onProgress: (done, total) => {
       progress ??= new Progress('eval', total);
       progress.update(done);

@@ -10,6 +10,8 @@
  *   --seed S               the same seed, prompt and options give the same tokens
  *   --stop STR             a stop string; repeat the option for several (the text ends before it)
  *   --threads N            kernel threads
+ *   --dtype auto|f32|bf16  weight matrices in memory (default auto: what the checkpoint holds;
+ *                          src/cli/dtype.ts says why an f32 checkpoint stays f32), printed on stderr
  *   --json                 print only {"ids": [generated ids], "text": "..."} at the end
  *   --logits FILE          write the logits of the prompt positions: float32 little-endian [T, V]
  *                          (one full forward pass over the prompt; written atomically)
@@ -29,16 +31,17 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { type GenerateOptions, generateStream, type SamplerOptions } from '../generate/index.ts';
 import { writeFileAtomic } from '../io/files.ts';
-import { loadDecoder } from '../models/load.ts';
+import { describeWeights, loadDecoder } from '../models/load.ts';
 import { noGrad } from '../tensor/index.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
+import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 
 const USAGE =
   'usage: xfmr generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] ' +
   '[--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--stop STR]... [--threads N] ' +
-  '[--json] [--logits FILE]';
+  `${DTYPE_USAGE} [--json] [--logits FILE]`;
 
 const VALUES = [
   'model',
@@ -55,6 +58,7 @@ const VALUES = [
   'seed',
   'threads',
   'logits',
+  'dtype',
 ];
 const FLAGS = ['json'];
 const DEFAULT_MAX_TOKENS = 128;
@@ -146,7 +150,7 @@ export async function run(argv: string[]): Promise<void> {
   const { stops, rest } = takeStops(argv);
   const a = parseArgs(rest, { values: VALUES, flags: FLAGS });
   if (a.options.has('help')) {
-    await writeStdout(`${USAGE}\n`);
+    await writeStdout(`${USAGE}\n  ${DTYPE_HELP}\n`);
     return;
   }
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
@@ -162,13 +166,14 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError(`--prompt or --prompt-ids is required (${USAGE})`);
   const json = a.options.has('json');
   const logitsPath = optString(a, 'logits');
+  const dtype = optDtype(a);
   if (a.options.has('threads')) {
     const n = optInt(a, 'threads', 1);
     if (n < 1) throw new UsageError(`--threads must be at least 1, got ${n}`);
     (await import('../kernels/index.ts')).kernels().setThreads(n);
   }
 
-  const loaded = loadDecoder(dir);
+  const loaded = loadDecoder(dir, { dtype });
   const { model, config } = loaded;
   let tokenizer: Tokenizer | null = null;
   if (loaded.tokenizerJson !== undefined) {
@@ -233,6 +238,8 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError(key ? `${SAMPLER_FLAGS[key]}${msg.slice(key.length)}` : msg);
   }
 
+  // After every check, so that a usage error stays the one line on stderr.
+  process.stderr.write(`xfmr generate: dtype ${describeWeights(model)}\n`);
   if (logitsPath !== undefined) {
     const ids = Int32Array.from(prompt);
     const logits = noGrad(() => model.forward(ids, 1, T).data);

@@ -13,7 +13,9 @@
  *                  [--source PREFIX] [--where KEY=VALUE]... [--json]
  *   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME]
  *                [--context-tokens N]) "question" [--k N] [--mode M] [--template T]
- *                [--max-tokens N] [--temperature T] [--grounded] [--json]
+ *                [--max-tokens N] [--temperature T] [--grounded] [--dtype auto|f32|bf16] [--json]
+ *     --dtype               how --model's weights are held (default auto: what the checkpoint
+ *                           holds; src/cli/dtype.ts), printed on stderr
  *   xfmr rag info --db FILE [--json]
  *
  * Queries are embedded with the embedder the index was built with (recorded in the database).
@@ -23,14 +25,16 @@
  */
 import { Progress } from '../train/progress.ts';
 import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
+import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 
 const USAGE = `usage:
   xfmr rag index --db FILE [--embedder hash|DIR] [--pooling mean|cls] [--query-prefix S] [--passage-prefix S]
                  [--max-tokens N] [--overlap N] [--max-bytes N] [--meta KEY=VALUE]... [--no-prune] PATHS...
   xfmr rag query --db FILE "question" [--k N] [--mode hybrid|vector|bm25] [--source PREFIX] [--where KEY=VALUE]... [--json]
   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME] [--context-tokens N]) "question"
-               [--k N] [--mode M] [--template T] [--max-tokens N] [--temperature T] [--grounded] [--json]
-  xfmr rag info --db FILE [--json]`;
+               [--k N] [--mode M] [--template T] [--max-tokens N] [--temperature T] [--grounded] ${DTYPE_USAGE} [--json]
+  xfmr rag info --db FILE [--json]
+ask ${DTYPE_HELP}`;
 
 /** Writes to stdout and resolves once the data is handed to the OS. */
 function writeStdout(s: string): Promise<void> {
@@ -271,6 +275,7 @@ async function runAsk(argv: string[]): Promise<void> {
     'max-tokens',
     'temperature',
     'seed',
+    'dtype',
   ];
   const { taken, rest } = takeRepeated(argv, 'where', VALUES);
   const a = parseArgs(rest, { values: VALUES, flags: ['json', 'no-chat-template', 'grounded'] });
@@ -284,6 +289,9 @@ async function runAsk(argv: string[]): Promise<void> {
   if (modelDir !== undefined)
     for (const o of ['endpoint-model', 'context-tokens'])
       if (a.options.has(o)) throw new UsageError(`--${o} applies to --endpoint, not --model`);
+  if (endpoint !== undefined && a.options.has('dtype'))
+    throw new UsageError('--dtype applies to --model, not --endpoint');
+  const dtype = optDtype(a);
   const template = optString(a, 'template');
   const { checkTemplate } = await import('../rag/prompt.ts');
   if (template !== undefined) {
@@ -303,12 +311,13 @@ async function runAsk(argv: string[]): Promise<void> {
   const { EndpointGenerator, LocalGenerator } = await import('../rag/generator.ts');
   const generator =
     modelDir !== undefined
-      ? LocalGenerator.load(modelDir, { chat: !a.options.has('no-chat-template') })
+      ? LocalGenerator.load(modelDir, { chat: !a.options.has('no-chat-template'), dtype })
       : await EndpointGenerator.connect({
           url: endpoint as string,
           model: optString(a, 'endpoint-model'),
           contextTokens: a.options.has('context-tokens') ? positiveInt(a, 'context-tokens', 4096) : undefined,
         });
+  if (generator instanceof LocalGenerator) process.stderr.write(`xfmr rag: dtype ${generator.weights}\n`);
   const { store, embedder } = await openIndex(db);
   try {
     const r = await answer(q, {

@@ -5,22 +5,24 @@
  * playground. Generations are batched continuously over --batch KV cache slots (each as long as the
  * model's context: memory grows with both); --max-queue requests may wait for a slot, more get 429.
  * `PORT` in the environment sets the port when --port is not given. SIGTERM / SIGINT stop accepting
- * connections, end in-flight streams and exit 0.
+ * connections, end in-flight streams and exit 0. --dtype auto|f32|bf16 picks how the weights are held
+ * (default auto: what the checkpoint holds; src/cli/dtype.ts), printed on stderr.
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { optInt, optString, parseArgs, UsageError } from './args.ts';
+import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 
 const USAGE =
   'usage: xfmr serve --model DIR [--db RAG.sqlite] [--metrics FILE.jsonl] [--host 127.0.0.1] [--port 8080] ' +
-  '[--batch 8] [--max-queue 16] [--model-id NAME]';
+  `[--batch 8] [--max-queue 16] [--model-id NAME] ${DTYPE_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
-    values: ['model', 'db', 'metrics', 'host', 'port', 'batch', 'max-queue', 'model-id'],
+    values: ['model', 'db', 'metrics', 'host', 'port', 'batch', 'max-queue', 'model-id', 'dtype'],
   });
   if (a.options.has('help')) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n`);
     return;
   }
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
@@ -45,8 +47,10 @@ export async function run(argv: string[]): Promise<void> {
   if (batch < 1) throw new UsageError(`--batch must be >= 1, got ${batch}`);
   const maxQueue = optInt(a, 'max-queue', 16);
   if (maxQueue < 0) throw new UsageError(`--max-queue must be >= 0, got ${maxQueue}`);
+  const dtype = optDtype(a);
   const { loadServeModel, startServer } = await import('../serve/server.ts');
-  const m = await loadServeModel(dir, optString(a, 'model-id'));
+  const m = await loadServeModel(dir, optString(a, 'model-id'), { dtype });
+  process.stderr.write(`xfmr serve: dtype ${m.weights}\n`);
   const server = await startServer(m, {
     host: optString(a, 'host') ?? '127.0.0.1',
     port,

@@ -4,6 +4,7 @@
  * small model — trained, fine-tuned and aligned by `npm run recipe` — with the playground at `/`.
  *
  *   xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080]
+ *              [--dtype auto|f32|bf16]
  *
  * Defaults: docs/ and models/xfmr-rag-tiny/ of this package; the database lives in
  * .xfmr-cache/ of this package, one per documents folder. PORT in the environment sets the port
@@ -14,6 +15,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { optString, parseArgs, UsageError } from './args.ts';
+import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEFAULT_DOCS = join(ROOT, 'docs');
@@ -22,14 +24,18 @@ export const DEFAULT_MODEL = join(ROOT, 'models', 'xfmr-rag-tiny');
 export const START_CHUNK_TOKENS = 64;
 
 const USAGE =
-  'usage: xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080] [--max-queue N] [--batch N]';
+  'usage: xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080] [--max-queue N] [--batch N] ' +
+  DTYPE_USAGE;
 
 export async function run(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, { values: ['docs', 'model', 'db', 'host', 'port', 'max-queue', 'batch'] });
+  const a = parseArgs(argv, {
+    values: ['docs', 'model', 'db', 'host', 'port', 'max-queue', 'batch', 'dtype'],
+  });
   if (a.options.has('help')) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n`);
     return;
   }
+  optDtype(a); // checked before indexing starts; xfmr serve reads it
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}" (${USAGE})`);
   const docs = resolve(optString(a, 'docs') ?? DEFAULT_DOCS);
   if (!existsSync(docs)) throw new UsageError(`--docs: ${docs}: no such file or directory`);
@@ -57,7 +63,7 @@ export async function run(argv: string[]): Promise<void> {
   if (process.exitCode) return;
 
   const serveArgs = ['--model', model, '--db', db];
-  for (const k of ['host', 'port', 'max-queue', 'batch']) {
+  for (const k of ['host', 'port', 'max-queue', 'batch', 'dtype']) {
     const v = optString(a, k);
     if (v !== undefined) serveArgs.push(`--${k}`, v);
   }

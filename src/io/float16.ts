@@ -7,14 +7,15 @@
  *   f16:  1.0009765625 (1 + 2^-10) is exact; 1 + 2^-11 is a tie between 0x3c00 and 0x3c01 and
  *         goes to the even one, 0x3c00; 65520 rounds up to +inf; 2^-25 ties to 0, a hair more
  *         rounds to the smallest subnormal 0x0001 (2^-24).
- *   bf16: the top 16 bits of the float32, rounded on the low 16 (0x3f808000 -> tie -> 0x3f80).
- * NaN narrows to a canonical quiet NaN, as PyTorch does: f16 keeps the sign (0x7e00 / 0xfe00),
- * bf16 gives 0x7fc0 (c10's scalar rule; torch's vectorised CPU kernels write 0xffff instead,
- * which is also a NaN). Widening is exact and keeps NaN payloads.
+ * NaN narrows to a canonical quiet NaN, as PyTorch does: f16 keeps the sign (0x7e00 / 0xfe00).
+ * Widening is exact and keeps NaN payloads. The bfloat16 conversions live with the bf16 tensors
+ * (src/tensor/bf16.ts, one implementation) and are re-exported here for the readers and writers.
  *
  * The scalar functions take a JS number that must already be a float32 value (`Math.fround`);
  * a double would be rounded twice. The array functions read float32 bits directly.
  */
+
+export { bf16ArrayToF32, bf16ToF32, f32ArrayToBf16, f32BitsToBf16Bits, f32ToBf16 } from '../tensor/bf16.ts';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -64,13 +65,6 @@ export function f16BitsToF32Bits(h: number): number {
   return (sign | ((113 - shift) << 23) | ((mm & 0x3ff) << 13)) >>> 0;
 }
 
-/** float32 bit pattern -> bfloat16 bit pattern (round to nearest even; NaN -> 0x7fc0). */
-export function f32BitsToBf16Bits(w: number): number {
-  if ((w & 0x7fffffff) > 0x7f800000) return 0x7fc0;
-  // w + 0x7fff + lsb never exceeds 2^32 for a non-NaN w (the largest is 0xff807fff)
-  return ((w >>> 0) + 0x7fff + ((w >>> 16) & 1)) >>> 16;
-}
-
 /** float32 value -> float16 bits. `x` must be a float32 value (see the file comment). */
 export function f32ToF16(x: number): number {
   f32[0] = x;
@@ -80,18 +74,6 @@ export function f32ToF16(x: number): number {
 /** float16 bits -> float32 value (as a JS number). */
 export function f16ToF32(h: number): number {
   u32[0] = f16BitsToF32Bits(h);
-  return f32[0]!;
-}
-
-/** float32 value -> bfloat16 bits. */
-export function f32ToBf16(x: number): number {
-  f32[0] = x;
-  return f32BitsToBf16Bits(u32[0]!);
-}
-
-/** bfloat16 bits -> float32 value. */
-export function bf16ToF32(h: number): number {
-  u32[0] = (h & 0xffff) << 16;
   return f32[0]!;
 }
 
@@ -123,25 +105,5 @@ export function f16ArrayToF32(
   const table = f16Table;
   const w = u32View(out);
   for (let i = 0; i < src.length; i++) w[i] = table[src[i]!]!;
-  return out;
-}
-
-/** Float32Array -> bfloat16 bits. */
-export function f32ArrayToBf16(
-  src: Float32Array,
-  out: Uint16Array = new Uint16Array(src.length),
-): Uint16Array {
-  const w = u32View(src);
-  for (let i = 0; i < w.length; i++) out[i] = f32BitsToBf16Bits(w[i]!);
-  return out;
-}
-
-/** bfloat16 bits -> Float32Array (exact). */
-export function bf16ArrayToF32(
-  src: Uint16Array,
-  out: Float32Array = new Float32Array(src.length),
-): Float32Array {
-  const w = u32View(out);
-  for (let i = 0; i < src.length; i++) w[i] = src[i]! << 16;
   return out;
 }

@@ -1,6 +1,6 @@
 /**
  * Named tensors as plain data: the currency of `src/io/`. Checkpoint readers produce them and
- * writers consume them, so this layer needs nothing from the tensor engine.
+ * writers consume them, so this layer needs nothing from the tensor engine but its bf16 conversions.
  *
  * Storage by dtype (row-major, shape outermost first, as in PyTorch):
  *   F32  -> Float32Array

@@ -13,7 +13,7 @@
  */
 import { Linear } from '../nn/linear.ts';
 import { Module } from '../nn/module.ts';
-import { gradOf, matmul, Rng, record, reshape, Tensor } from '../tensor/index.ts';
+import { gradOf, linear, Rng, record, reshape, Tensor } from '../tensor/index.ts';
 import type { DecoderLM } from './decoder.ts';
 
 /** y = h @ w.T + b with one output: [..., C] -> [...]. */
@@ -54,7 +54,7 @@ export function gatherRows(h: Tensor, index: Int32Array): Tensor {
 
 /** The LM head of a decoder on its hidden states: [..., C] -> logits [..., V] (what forward() applies). */
 export function lmHead(model: DecoderLM, h: Tensor): Tensor {
-  return model.output ? model.output.forward(h) : matmul(h, model.tokEmbeddings.weight, { transB: true });
+  return model.output ? model.output.forward(h) : linear(h, model.tokEmbeddings.weight); // tied: h @ wte.T
 }
 
 /** A reward model: a decoder trunk and a scalar head on the last token. Its LM head is unused. */

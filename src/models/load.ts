@@ -1,12 +1,22 @@
 /**
  * Models <-> model directories in Hugging Face layout. The checkpoint layer (src/io) renames HF
  * tensors to the canonical names our modules use, so this file only builds and fills modules.
+ *
+ * Weight dtype (`dtype` option; only the weight matrices, i.e. Linear and Embedding weights, are
+ * affected: norms and biases are always f32):
+ *   f32   every matrix expanded to f32 (the default: what training needs)
+ *   bf16  every matrix stored bf16 (f32 and F16 files rounded to nearest even; BF16 kept as is)
+ *   auto  what the file holds: BF16 matrices stay bf16, F32 stay f32, F16 become f32 (there is no
+ *         f16 kernel, and rounding F16 to bf16 would lose 3 mantissa bits nobody asked to lose)
+ * A bf16 matrix is the file's Uint16Array itself, so a BF16 checkpoint takes half the memory of
+ * its f32 expansion. Saving writes bf16 matrices as BF16 tensors (a bit-exact round trip).
  */
 import { type JsonObject, type JsonValue, loadModelDir, saveModelDir } from '../io/checkpoint.ts';
 import { toHfConfig } from '../io/hf_config.ts';
-import { type NamedTensor, toFloat32 } from '../io/tensors.ts';
+import { castTensor, type DType as FileDType, type NamedTensor, toFloat32 } from '../io/tensors.ts';
 import { fromHf, toHf } from '../io/weight_names.ts';
 import type { Module } from '../nn/module.ts';
+import { type DType, Tensor } from '../tensor/index.ts';
 import type { ModelConfig } from './config.ts';
 import { DecoderLM } from './decoder.ts';
 import { Encoder } from './encoder.ts';
@@ -19,24 +29,53 @@ export interface LoadedModel<M extends Module> {
   generationConfig?: JsonObject;
 }
 
+/** How to store a loaded model's weight matrices (see the file comment). */
+export type LoadDtype = DType | 'auto';
+
+export const LOAD_DTYPES: readonly LoadDtype[] = ['auto', 'f32', 'bf16'];
+
+export interface LoadOptions {
+  /** Default 'f32'. */
+  dtype?: LoadDtype;
+}
+
+/** The dtype a matrix stored as `file` in the checkpoint gets under `want`. */
+export function matrixDtypeFor(file: FileDType, want: LoadDtype): DType {
+  if (want !== 'auto') return want;
+  return file === 'BF16' ? 'bf16' : 'f32';
+}
+
 function fill(
   model: Module,
   config: ModelConfig,
   tensors: ReadonlyMap<string, NamedTensor>,
   where: string,
+  dtype: LoadDtype,
 ): void {
+  if (!LOAD_DTYPES.includes(dtype))
+    throw new Error(`dtype must be one of ${LOAD_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
   const canonical = fromHf(config, tensors, where);
-  const values = new Map<string, Float32Array>();
-  for (const [name, t] of canonical) values.set(name, toFloat32(t));
-  model.loadStateDict(values, where);
+  const matrices = model.matrixNames();
+  const values = new Map<string, Tensor>();
+  for (const [name, t] of canonical) {
+    const want = matrices.has(name) ? matrixDtypeFor(t.dtype, dtype) : 'f32';
+    // Both keep the file's array when it is already in the wanted dtype (no copy).
+    values.set(
+      name,
+      want === 'bf16'
+        ? Tensor.fromBf16(castTensor(t, 'BF16').data as Uint16Array, t.shape)
+        : Tensor.wrap(toFloat32(t), t.shape),
+    );
+  }
+  model.loadWeights(values, where);
 }
 
 /** Loads a decoder LM (gpt2, llama, qwen2, mistral) from a model directory. */
-export function loadDecoder(dir: string): LoadedModel<DecoderLM> {
+export function loadDecoder(dir: string, options: LoadOptions = {}): LoadedModel<DecoderLM> {
   const d = loadModelDir(dir);
   if (d.config.arch === 'bert') throw new Error(`${dir}: config.json is a BERT encoder, not a decoder LM`);
   const model = new DecoderLM(d.config);
-  fill(model, d.config, d.tensors, `${dir}/model.safetensors`);
+  fill(model, d.config, d.tensors, `${dir}/model.safetensors`, options.dtype ?? 'f32');
   return {
     model,
     config: d.config,
@@ -47,12 +86,12 @@ export function loadDecoder(dir: string): LoadedModel<DecoderLM> {
 }
 
 /** Loads a BERT-style encoder from a model directory. */
-export function loadEncoder(dir: string): LoadedModel<Encoder> {
+export function loadEncoder(dir: string, options: LoadOptions = {}): LoadedModel<Encoder> {
   const d = loadModelDir(dir);
   if (d.config.arch !== 'bert')
     throw new Error(`${dir}: config.json model_type is ${d.config.arch}, not bert`);
   const model = new Encoder(d.config);
-  fill(model, d.config, d.tensors, `${dir}/model.safetensors`);
+  fill(model, d.config, d.tensors, `${dir}/model.safetensors`, options.dtype ?? 'f32');
   return { model, config: d.config, tokenizerJson: d.tokenizerJson };
 }
 
@@ -62,11 +101,26 @@ export function saveModel(
   model: DecoderLM | Encoder,
   extra: { tokenizerJson?: JsonValue; chatTemplate?: string; generationConfig?: JsonObject } = {},
 ): void {
-  const config = model.config;
   const canonical = new Map<string, NamedTensor>();
   for (const [name, p] of model.namedParameters()) {
-    canonical.set(name, { name, shape: [...p.shape], dtype: 'F32', data: p.data });
+    canonical.set(
+      name,
+      p.dtype === 'bf16'
+        ? { name, shape: [...p.shape], dtype: 'BF16', data: p.bf16Data }
+        : { name, shape: [...p.shape], dtype: 'F32', data: p.data },
+    );
   }
+  // torch_dtype says what the matrices are written in (transformers loads them in it by default).
+  const md = model.matrixDtype();
+  const config: ModelConfig = {
+    ...model.config,
+    torchDtype:
+      md === 'bf16'
+        ? 'bfloat16'
+        : md === 'f32' && model.config.torchDtype !== null
+          ? 'float32'
+          : model.config.torchDtype,
+  };
   saveModelDir(dir, {
     config: toHfConfig(config),
     tensors: toHf(config, canonical),
@@ -74,4 +128,9 @@ export function saveModel(
     chatTemplate: extra.chatTemplate,
     generationConfig: extra.generationConfig,
   });
+}
+
+/** What a model's weights are in, for the stderr line of the commands: "bf16 (weights 12.34 MiB)". */
+export function describeWeights(model: Module): string {
+  return `${model.matrixDtype()} (weights ${(model.parameterBytes() / 2 ** 20).toFixed(2)} MiB)`;
 }

@@ -3,11 +3,14 @@ import { embedding, type Rng, type Shape, Tensor } from '../tensor/index.ts';
 import { Module } from './module.ts';
 
 export class Embedding extends Module {
-  readonly weight: Tensor;
-
   constructor(num: number, dim: number, rng: Rng, std = 0.02) {
     super();
-    this.weight = this.param('weight', Tensor.randn([num, dim], rng, std));
+    this.matrix('weight', Tensor.randn([num, dim], rng, std));
+  }
+
+  /** [num, dim]; f32, or bf16 in a model loaded for inference in bf16 (Module.castMatrices). */
+  get weight(): Tensor {
+    return this.getParam('weight');
   }
 
   /** ids (shape S) -> [...S, dim] */

@@ -1,9 +1,8 @@
-/** Linear layer y = x @ W.T + b, with W stored [out, in] like torch.nn.Linear. */
+/** Linear layer y = x @ W.T + b, with W stored [out, in] like torch.nn.Linear (f32 or bf16). */
 import { linear, type Rng, Tensor } from '../tensor/index.ts';
 import { Module } from './module.ts';
 
 export class Linear extends Module {
-  readonly weight: Tensor; // [out, in]
   readonly bias: Tensor | null; // [out]
   readonly inFeatures: number;
   readonly outFeatures: number;
@@ -12,8 +11,13 @@ export class Linear extends Module {
     super();
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
-    this.weight = this.param('weight', Tensor.randn([outFeatures, inFeatures], rng, std));
+    this.matrix('weight', Tensor.randn([outFeatures, inFeatures], rng, std));
     this.bias = bias ? this.param('bias', Tensor.zeros([outFeatures])) : null;
+  }
+
+  /** [out, in]; f32, or bf16 in a model loaded for inference in bf16 (Module.castMatrices). */
+  get weight(): Tensor {
+    return this.getParam('weight');
   }
 
   /** x: [..., in] -> [..., out] */

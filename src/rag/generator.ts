@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { generate } from '../generate/index.ts';
 import { searchQuote } from '../generate/quote_search.ts';
 import type { DecoderLM } from '../models/decoder.ts';
-import { loadDecoder } from '../models/load.ts';
+import { describeWeights, type LoadDtype, loadDecoder } from '../models/load.ts';
 import { renderChat } from '../tokenizers/chat_template.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import { getEncoding } from '../tokenizers/tiktoken.ts';
@@ -79,11 +79,19 @@ export class LocalGenerator implements Generator {
     this.promptOverhead = this.countTokens(this.render('')) + tokenizer.encode('').length;
   }
 
-  /** Loads a decoder model directory; it must have a tokenizer.json. */
-  static load(dir: string, options: { chat?: boolean } = {}): LocalGenerator {
+  /** What the model's weights are in ("bf16 (weights 12.34 MiB)"). */
+  get weights(): string {
+    return describeWeights(this.model);
+  }
+
+  /**
+   * Loads a decoder model directory; it must have a tokenizer.json. `dtype`: how the weights are
+   * held (models/load.ts; default f32).
+   */
+  static load(dir: string, options: { chat?: boolean; dtype?: LoadDtype } = {}): LocalGenerator {
     if (!existsSync(dir) || !statSync(dir).isDirectory())
       throw new Error(`--model: ${dir}: no such directory`);
-    const loaded = loadDecoder(dir);
+    const loaded = loadDecoder(dir, { dtype: options.dtype });
     if (loaded.tokenizerJson === undefined) throw new Error(`--model: ${dir} has no tokenizer.json`);
     let tok: Tokenizer;
     try {

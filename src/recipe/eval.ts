@@ -13,6 +13,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LoadDtype } from '../models/load.ts';
 import { createEmbedder } from '../rag/embedder.ts';
 import { LocalGenerator } from '../rag/generator.ts';
 import { indexPaths } from '../rag/indexer.ts';
@@ -318,21 +319,35 @@ export function summaryJson(results: readonly ModelResult[]): string {
   );
 }
 
-/** Evaluates the given model directories (e.g. SFT and DPO) on the same prompts. */
+/**
+ * Evaluates the given model directories (e.g. SFT and DPO) on the same prompts. `dtype`: how each
+ * model's weights are held (models/load.ts; default f32); `onLoad` hears what they became.
+ */
 export async function runEval(
   models: readonly { dir: string; label: string }[],
-  o: EvalOptions & { docsDir?: string; syntheticDocs?: number; seed?: number },
+  o: EvalOptions & {
+    docsDir?: string;
+    syntheticDocs?: number;
+    seed?: number;
+    dtype?: LoadDtype;
+    onLoad?: (dir: string, weights: string) => void;
+  },
 ): Promise<ModelResult[]> {
   const sets = [syntheticEvalSet(join(o.workDir, 'eval-docs'), o.syntheticDocs ?? 120, o.seed ?? 20240)];
   if (o.docsDir) {
     const docs = await docsEvalSet(o.docsDir);
     if (docs.items.length > 0) sets.push(docs);
   }
-  const first = LocalGenerator.load(models[0].dir, { chat: false });
+  const load = (dir: string): LocalGenerator => {
+    const g = LocalGenerator.load(dir, { chat: false, dtype: o.dtype });
+    o.onLoad?.(dir, g.weights);
+    return g;
+  };
+  const first = load(models[0].dir);
   const prompts = await buildPrompts(sets, first, o);
   const results: ModelResult[] = [];
   for (const m of models) {
-    const gen = m === models[0] ? first : LocalGenerator.load(m.dir, { chat: false });
+    const gen = m === models[0] ? first : load(m.dir);
     for (const decoding of ['free', 'grounded'] as const)
       results.push({
         model: m.dir,

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { basename, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
-import { loadDecoder } from '../models/load.ts';
+import { describeWeights, type LoadOptions, loadDecoder } from '../models/load.ts';
 import { loadChatTemplate } from '../tokenizers/chat_template.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
@@ -31,9 +31,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The model of a directory, ready to serve. */
-export async function loadServeModel(dir: string, modelId?: string): Promise<ServeModel> {
-  const loaded = loadDecoder(dir);
+/**
+ * The model of a directory, ready to serve; `options.dtype` picks how its weights are held
+ * (load.ts), and `weights` says what they became ("bf16 (weights 12.34 MiB)").
+ */
+export async function loadServeModel(
+  dir: string,
+  modelId?: string,
+  options: LoadOptions = {},
+): Promise<ServeModel & { weights: string }> {
+  const loaded = loadDecoder(dir, options);
   if (loaded.tokenizerJson === undefined) throw new Error(`${dir} has no tokenizer.json to serve text with`);
   const tokenizer = loadTokenizerJson(loaded.tokenizerJson as object);
   const eos = resolveEos({ dir, generationConfig: loaded.generationConfig });
@@ -43,7 +50,14 @@ export async function loadServeModel(dir: string, modelId?: string): Promise<Ser
   } catch {
     chatTemplate = loaded.chatTemplate ? { template: loaded.chatTemplate } : undefined;
   }
-  return { id: modelId ?? basename(resolve(dir)), model: loaded.model, tokenizer, eos, chatTemplate };
+  return {
+    id: modelId ?? basename(resolve(dir)),
+    model: loaded.model,
+    tokenizer,
+    eos,
+    chatTemplate,
+    weights: describeWeights(loaded.model),
+  };
 }
 
 /** Starts the HTTP server for a loaded model; rejects on a bad --db or a port in use. */

@@ -1,5 +1,8 @@
 /** The tensor engine: Tensor, autograd, and the ops (each op = forward + backward on the kernels). */
+
 export { backward, gradOf, isGradEnabled, keep, noGrad, record, tidy } from './autograd.ts';
+export { bf16ArrayToF32, bf16ToF32, f32ArrayToBf16, f32ToBf16 } from './bf16.ts';
+export { DTYPES, type DType, dtypeBytes, isDType, type LowDType } from './dtype.ts';
 export { type GeluApprox, gelu, silu, swiglu } from './ops/activation.ts';
 export {
   type AttentionOptions,
@@ -22,4 +25,4 @@ export { concat, permute, reshape, slice, split, transpose } from './ops/shape.t
 export { logSoftmax, softmax } from './ops/softmax.ts';
 export { Rng } from './random.ts';
 export { clearPool, pooledMemory } from './storage.ts';
-export { type Node, type Shape, Tensor } from './tensor.ts';
+export { type Node, type Packed, type Shape, Tensor } from './tensor.ts';

@@ -38,14 +38,15 @@ export class Storage {
     return this;
   }
 
-  /** Drops one reference; the last one returns the buffer to the pool. */
-  release(): void {
+  /** Drops one reference; the last one returns the buffer to the pool (unless `toPool` is false). */
+  release(toPool = true): void {
     if (this.refs <= 0) return;
     this.refs--;
     if (this.refs > 0) return;
     const d = this.data;
     // Only whole buffers are pooled (a wrapped subarray might be part of someone else's memory).
     if (
+      toPool &&
       d.byteOffset === 0 &&
       d.length === d.buffer.byteLength / 4 &&
       pooledBytes + d.byteLength <= POOL_LIMIT_BYTES

@@ -1,10 +1,19 @@
 /**
- * Tensor: a shape over a contiguous float32 buffer, plus what autograd needs (requiresGrad, grad,
- * and the node of the op that produced it). Views (reshape) share storage; other ops copy.
+ * Tensor: a shape over a contiguous buffer of one dtype (dtype.ts), plus what autograd needs
+ * (requiresGrad, grad, and the node of the op that produced it). Views (reshape) share storage;
+ * other ops copy.
  *
- * Ownership: every tensor owns one reference to its Storage. `dispose()` gives it back to the
+ * f32 tensors (everything ops compute) read and write `.data`, a Float32Array. A bf16 tensor holds
+ * an inference weight matrix as bit patterns (`.bf16Data`); `.data` on it throws, naming the
+ * tensor and its dtype, so code that assumes f32 fails loudly instead of reading garbage, and it
+ * can never require a gradient (weights are trained in f32).
+ *
+ * Ownership: every f32 tensor owns one reference to its Storage. `dispose()` gives it back to the
  * pool; `tidy(fn)` (autograd.ts) disposes everything created inside fn that fn does not return.
+ * Low-precision buffers are weights that live as long as their model: not pooled, left to the GC.
  */
+import { bf16ArrayToF32, f32ArrayToBf16 } from './bf16.ts';
+import { type DType, dtypeBytes, type LowDType } from './dtype.ts';
 import { Rng } from './random.ts';
 import { Storage } from './storage.ts';
 
@@ -30,34 +39,92 @@ export function sizeOf(shape: Shape): number {
   return n;
 }
 
+/** What a disposed or low-precision tensor's f32 view is. */
+const EMPTY = new Float32Array(0);
+
+/** The buffer of a low-precision tensor: its raw elements (bf16: one bit pattern each). */
+export interface Packed {
+  dtype: LowDType;
+  bits: Uint16Array;
+}
+
 export class Tensor {
   readonly shape: number[];
   readonly size: number;
-  requiresGrad = false;
+  readonly dtype: DType;
   grad: Tensor | null = null;
   node: Node | null = null;
   name = '';
-  private storage: Storage;
+  private grads = false;
+  private storage: Storage | null;
   private offset: number;
   private view: Float32Array;
+  private packed: Uint16Array | null;
   private disposed = false;
 
-  constructor(shape: Shape, storage: Storage, offset = 0) {
+  /** storage: f32 elements from the pool (Storage) or the raw elements of a low-precision dtype. */
+  constructor(shape: Shape, storage: Storage | Packed, offset = 0) {
     this.shape = [...shape];
     this.size = sizeOf(shape);
-    if (offset + this.size > storage.data.length) {
+    const length = storage instanceof Storage ? storage.data.length : storage.bits.length;
+    if (offset + this.size > length) {
       throw new Error(`tensor of shape [${shape.join(', ')}] does not fit its storage`);
     }
-    this.storage = storage;
     this.offset = offset;
-    this.view = storage.data.subarray(offset, offset + this.size);
+    if (storage instanceof Storage) {
+      this.dtype = 'f32';
+      this.storage = storage;
+      this.view = storage.data.subarray(offset, offset + this.size);
+      this.packed = null;
+    } else {
+      this.dtype = storage.dtype;
+      this.storage = null;
+      this.view = EMPTY;
+      this.packed = storage.bits.subarray(offset, offset + this.size);
+    }
     scopes.at(-1)?.add(this);
   }
 
-  /** The elements, row-major (a view: writes go to the tensor). */
+  /** Whether backward() computes a gradient for this tensor. Only f32 tensors can. */
+  get requiresGrad(): boolean {
+    return this.grads;
+  }
+
+  set requiresGrad(on: boolean) {
+    if (on && this.dtype !== 'f32')
+      throw new Error(
+        `tensor ${this.describe()} is ${this.dtype}: low-precision tensors hold inference weights and ` +
+          'cannot require grad (train from f32 weights: load the model with --dtype f32)',
+      );
+    this.grads = on;
+  }
+
+  /** The elements of an f32 tensor, row-major (a view: writes go to the tensor). */
   get data(): Float32Array {
-    if (this.disposed) throw new Error(`tensor ${this.describe()} was used after dispose()`);
+    this.checkLive();
+    if (this.dtype !== 'f32')
+      throw new Error(
+        `tensor ${this.describe()} is ${this.dtype}: .data holds f32 elements only ` +
+          `(read .${this.dtype}Data, or .cast('f32') for a widened copy)`,
+      );
     return this.view;
+  }
+
+  /** The bit patterns of a bf16 tensor, row-major (a view: writes go to the tensor). */
+  get bf16Data(): Uint16Array {
+    this.checkLive();
+    if (this.dtype !== 'bf16' || this.packed === null)
+      throw new Error(`tensor ${this.describe()} is ${this.dtype}, not bf16: read .data`);
+    return this.packed;
+  }
+
+  /** Bytes its elements take in memory (4 per f32 element, 2 per bf16 element). */
+  get nbytes(): number {
+    return dtypeBytes(this.dtype, this.size);
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new Error(`tensor ${this.describe()} was used after dispose()`);
   }
 
   get ndim(): number {
@@ -68,12 +135,17 @@ export class Tensor {
     return this.disposed;
   }
 
-  /** Frees the buffer (back to the pool) and drops the autograd links. Idempotent. */
-  dispose(): void {
+  /**
+   * Frees the buffer and drops the autograd links. Idempotent. An f32 buffer goes back to the pool
+   * unless `pool` is false (a model's weights replaced for good: pooling them would keep their
+   * memory held after the model stops using it).
+   */
+  dispose(options: { pool?: boolean } = {}): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.storage.release();
-    this.view = new Float32Array(0);
+    this.storage?.release(options.pool ?? true);
+    this.view = EMPTY;
+    this.packed = null;
     this.node = null;
     this.grad?.dispose();
     this.grad = null;
@@ -82,17 +154,35 @@ export class Tensor {
   /** A tensor sharing this one's storage with another shape of the same size (no copy). */
   viewAs(shape: Shape): Tensor {
     const s = resolveShape(shape, this.size, this.shape);
-    return new Tensor(s, this.storage.retain(), this.offset);
+    if (this.storage) return new Tensor(s, this.storage.retain(), this.offset);
+    return new Tensor(s, { dtype: this.dtype as LowDType, bits: this.bf16Data });
+  }
+
+  /**
+   * A copy in `dtype` (same shape and name): f32 -> bf16 rounds to nearest even, bf16 -> f32 is
+   * exact, the same dtype copies.
+   */
+  cast(dtype: DType): Tensor {
+    const t =
+      dtype === 'f32'
+        ? Tensor.wrap(this.dtype === 'f32' ? this.data.slice() : bf16ArrayToF32(this.bf16Data), this.shape)
+        : Tensor.fromBf16(
+            this.dtype === 'bf16' ? this.bf16Data.slice() : f32ArrayToBf16(this.data),
+            this.shape,
+          );
+    t.name = this.name;
+    return t;
   }
 
   /** The single value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) throw new Error(`item() needs a tensor with one element, got shape [${this.shape}]`);
-    return this.data[0];
+    return this.dtype === 'f32' ? this.data[0] : this.toArray()[0];
   }
 
+  /** The values as numbers (bf16 widened exactly). */
   toArray(): number[] {
-    return Array.from(this.data);
+    return Array.from(this.dtype === 'f32' ? this.data : bf16ArrayToF32(this.bf16Data));
   }
 
   describe(): string {
@@ -142,6 +232,14 @@ export class Tensor {
     return new Tensor(shape, Storage.wrap(data));
   }
 
+  /** A bf16 tensor over `bits` (bfloat16 bit patterns, row-major), taking ownership without copying. */
+  static fromBf16(bits: Uint16Array, shape: Shape = [bits.length]): Tensor {
+    if (sizeOf(shape) !== bits.length) {
+      throw new Error(`Tensor.fromBf16: ${bits.length} values do not fill shape [${shape.join(', ')}]`);
+    }
+    return new Tensor(shape, { dtype: 'bf16', bits });
+  }
+
   /** Normal(0, std) values from a seeded RNG. */
   static randn(shape: Shape, rng: Rng, std = 1): Tensor {
     const t = Tensor.empty(shape);
@@ -161,8 +259,8 @@ export class Tensor {
   /** A trainable leaf: requiresGrad, and never disposed by tidy(). */
   static param(t: Tensor, name = ''): Tensor {
     for (const s of scopes) s.delete(t);
-    t.requiresGrad = true;
     t.name = name;
+    t.requiresGrad = true;
     return t;
   }
 }

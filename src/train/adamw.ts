@@ -30,6 +30,12 @@ export class AdamW {
   private readonly decay: boolean[];
 
   constructor(params: Tensor[], options: AdamWOptions = {}) {
+    // bf16 weights (a model loaded for inference) never get a gradient: training would skip them.
+    const low = params.find((p) => p.dtype !== 'f32');
+    if (low)
+      throw new Error(
+        `AdamW: parameter ${low.describe()} is ${low.dtype}; train from f32 weights (load with --dtype f32)`,
+      );
     this.params = params;
     this.lr = options.lr ?? 1e-3;
     this.beta1 = options.beta1 ?? 0.9;

@@ -1,6 +1,10 @@
-/** Embedding lookup: rows of a weight matrix by token id; the backward scatter-adds. */
+/**
+ * Embedding lookup: rows of a weight matrix by token id; the backward scatter-adds. A bf16 table
+ * (an inference model loaded in bf16) gives its rows widened to f32, which is exact.
+ */
 import { kernels } from '../../kernels/index.ts';
 import { gradOf, record } from '../autograd.ts';
+import { bf16ArrayToF32 } from '../bf16.ts';
 import { type Shape, Tensor } from '../tensor.ts';
 
 /** weight: [V, C]; ids: any shape S (flattened) -> out [...S, C]. */
@@ -14,7 +18,12 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape = [id
   const k = kernels();
   const N = ids.length;
   const out = Tensor.empty([...idsShape, C]);
-  k.embeddingForward(weight.data, ids, out.data, N, C);
+  if (weight.dtype === 'bf16') {
+    // A gather of N rows is a copy, not math: no kernel needed for the widening.
+    const w = weight.bf16Data;
+    for (let i = 0; i < N; i++)
+      bf16ArrayToF32(w.subarray(ids[i] * C, (ids[i] + 1) * C), out.data.subarray(i * C));
+  } else k.embeddingForward(weight.data, ids, out.data, N, C);
   return record(out, 'embedding', [weight], (g) => {
     if (weight.requiresGrad) k.embeddingBackward(g.data, ids, gradOf(weight), N, C);
   });
