@@ -224,7 +224,6 @@ function fromFile(f: GgufFile): GgufTokenizerInfo {
     toks.push({ text, type: types?.[i] ?? NORMAL, score: scores?.[i] ?? 0 });
   }
 
-  // Special ids: the model's defaults, then the keys (an out-of-range key keeps the default).
   let pre = 'default';
   let preInfo: GgufPreTokenizer | undefined;
   if (model === 'gpt2') {
@@ -237,6 +236,7 @@ function fromFile(f: GgufFile): GgufTokenizerInfo {
       );
     }
   }
+  // Special ids: the model's defaults, then the keys (an out-of-range key keeps the default).
   const inRange = (id: number | null): number | null => (id !== null && id >= 0 && id < n ? id : null);
   const specialId = (key: string, dflt: number | null): number | null => {
     const base = inRange(dflt);
@@ -254,8 +254,8 @@ function fromFile(f: GgufFile): GgufTokenizerInfo {
   const eosId = specialId('eos_token_id', spm ? 2 : 11);
   const unkId = specialId('unknown_token_id', spm ? 0 : null);
   const padId = specialId('padding_token_id', null);
-  let eotId = specialId('eot_token_id', null);
-  let eomId = specialId('eom_token_id', null);
+  const eotId = specialId('eot_token_id', null);
+  const eomId = specialId('eom_token_id', null);
   const fim: Record<string, number | null> = {
     pre: specialId('prefix_token_id', specialId('fim_pre_token_id', null)),
     suf: specialId('suffix_token_id', specialId('fim_suf_token_id', null)),
@@ -273,60 +273,7 @@ function fromFile(f: GgufFile): GgufTokenizerInfo {
   if (addEos && eosId === null)
     throw new Error(`${file}: tokenizer.ggml.add_eos_token is set but there is no EOS token`);
 
-  // Kinds decided by text, in llama.cpp's order (llama_vocab::impl::load).
-  const control = (id: number) => {
-    const t = toks[id];
-    if (t.type !== CONTROL && t.type !== UNKNOWN) t.type = CONTROL;
-  };
-  const firstNamed = (names: readonly string[]): number | null => {
-    for (const name of names) {
-      const id = byText.get(name);
-      if (id !== undefined) return id;
-    }
-    return null;
-  };
-  // found by name (not by key): made control
-  if (eotId === null) {
-    eotId = firstNamed(EOT_NAMES);
-    if (eotId !== null) control(eotId);
-  }
-  if (eomId === null) {
-    eomId = firstNamed(['<|eom_id|>']);
-    if (eomId !== null) control(eomId);
-  }
-  for (const kind of Object.keys(FIM_NAMES)) {
-    if (fim[kind] !== null) continue;
-    const id = firstNamed(FIM_NAMES[kind]);
-    if (id !== null) control(id);
-    fim[kind] = id;
-  }
-  const eog = new Set<number>();
-  for (const id of [fim.pad, fim.rep, fim.sep]) if (id !== null) eog.add(id);
-  toks.forEach((t, id) => {
-    if (EOG_NAMES.has(t.text)) {
-      eog.add(id);
-      control(id);
-    }
-  });
-  for (const name of ALWAYS_RENDERED) {
-    const id = byText.get(name);
-    if (id !== undefined) toks[id].type = USER_DEFINED;
-  }
-  for (const id of [eosId, eotId, eomId]) if (id !== null) eog.add(id);
-  const eogText = new Set([...eog].map((id) => toks[id].text));
-  // gpt-oss / solar-open: "<|end|>" ends a message, not the generation
-  const hasCall = eogText.has('<|call|>') || eogText.has('<|calls|>');
-  if (eogText.has('<|end|>') && hasCall && (eogText.has('<|return|>') || eogText.has('<|flush|>'))) {
-    const id = byText.get('<|end|>')!;
-    eog.delete(id);
-    toks[id].type = USER_DEFINED;
-  }
-  if (eogText.has('<|tool_response>') && eogText.has('</s>')) {
-    // Gemma 4 / PaddleOCR: "</s>" is plain text there
-    const id = byText.get('</s>')!;
-    eog.delete(id);
-    toks[id].type = NORMAL;
-  }
+  const eog = kindsByName(toks, byText, { eos: eosId, eot: eotId, eom: eomId, fim });
 
   const tokenizerJson =
     model === 'gpt2'
@@ -358,6 +305,74 @@ function fromFile(f: GgufFile): GgufTokenizerInfo {
     eosToken: eosId === null ? null : toks[eosId].text,
     warnings,
   };
+}
+
+/**
+ * Token kinds llama.cpp decides by text (llama_vocab::impl::load, in its order), changing
+ * `toks[i].type`, and its end-of-generation ids. Names found without a key become control tokens.
+ */
+function kindsByName(
+  toks: Tok[],
+  byText: ReadonlyMap<string, number>,
+  ids: { eos: number | null; eot: number | null; eom: number | null; fim: Record<string, number | null> },
+): Set<number> {
+  const control = (id: number) => {
+    const t = toks[id];
+    if (t.type !== CONTROL && t.type !== UNKNOWN) t.type = CONTROL;
+  };
+  const firstNamed = (names: readonly string[]): number | null => {
+    for (const name of names) {
+      const id = byText.get(name);
+      if (id !== undefined) return id;
+    }
+    return null;
+  };
+  // found by name (not by key): made control
+  let eot = ids.eot;
+  if (eot === null) {
+    eot = firstNamed(EOT_NAMES);
+    if (eot !== null) control(eot);
+  }
+  let eom = ids.eom;
+  if (eom === null) {
+    eom = firstNamed(['<|eom_id|>']);
+    if (eom !== null) control(eom);
+  }
+  const fim = { ...ids.fim };
+  for (const kind of Object.keys(FIM_NAMES)) {
+    if (fim[kind] !== null) continue;
+    const id = firstNamed(FIM_NAMES[kind]);
+    if (id !== null) control(id);
+    fim[kind] = id;
+  }
+  const eog = new Set<number>();
+  for (const id of [fim.pad, fim.rep, fim.sep]) if (id !== null) eog.add(id);
+  toks.forEach((t, id) => {
+    if (EOG_NAMES.has(t.text)) {
+      eog.add(id);
+      control(id);
+    }
+  });
+  for (const name of ALWAYS_RENDERED) {
+    const id = byText.get(name);
+    if (id !== undefined) toks[id].type = USER_DEFINED;
+  }
+  for (const id of [ids.eos, eot, eom]) if (id !== null) eog.add(id);
+  const eogText = new Set([...eog].map((id) => toks[id].text));
+  // gpt-oss / solar-open: "<|end|>" ends a message, not the generation
+  const hasCall = eogText.has('<|call|>') || eogText.has('<|calls|>');
+  if (eogText.has('<|end|>') && hasCall && (eogText.has('<|return|>') || eogText.has('<|flush|>'))) {
+    const id = byText.get('<|end|>')!;
+    eog.delete(id);
+    toks[id].type = USER_DEFINED;
+  }
+  if (eogText.has('<|tool_response>') && eogText.has('</s>')) {
+    // Gemma 4 / PaddleOCR: "</s>" is plain text there
+    const id = byText.get('</s>')!;
+    eog.delete(id);
+    toks[id].type = NORMAL;
+  }
+  return eog;
 }
 
 /** Control and unknown tokens are special (parsed only when allowed); user-defined ones always. */
