@@ -313,7 +313,8 @@ class ByteReader {
   private view = new DataView(this.buf.buffer);
   private bufStart = 0;
   pos = 0;
-  private readonly dec = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: a string that starts with U+FEFF (a real token in Llama 2 and Mistral vocabularies) keeps it
+  private readonly dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
   constructor(
     private readonly fd: number,

@@ -18,6 +18,9 @@
  *
  * Not handled: WordPiece, Unigram, SentencePiece-style BPE and character-level tokenizers are
  * refused; llama.cpp needs other vocabulary types for them, which xfmr does not write.
+ *
+ * The reverse (a GGUF file's tokenizer as a tokenizer.json, gpt2 and llama vocabularies) is
+ * gguf_tokenizer_import.ts.
  */
 import { obviousSpecialIds } from '../tokenizers/eos.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';

@@ -1,10 +1,22 @@
 /**
  * The model step of the `tokenizer.json` pipeline: one pre-tokenized word in, tokens out. The four
- * models (BPE, WordPiece, Unigram, WordLevel) live beside this file; `modelFromJSON` picks one.
+ * Hugging Face models (BPE, WordPiece, Unigram, WordLevel) and xfmr's SentencePieceBPE (the merge
+ * by piece scores of GGUF "llama" vocabularies) live beside this file; `modelFromJSON` picks one.
  */
 
-import { asObject, fail, type JsonObject, type JsonValue, typeOf } from '../json_fields.ts';
+import {
+  asArray,
+  asNumber,
+  asObject,
+  asString,
+  fail,
+  type JsonObject,
+  type JsonValue,
+  optInt,
+  typeOf,
+} from '../json_fields.ts';
 import { BPEModel } from './bpe.ts';
+import { SentencePieceBPEModel } from './sentencepiece_bpe.ts';
 import { UnigramModel } from './unigram.ts';
 import { WordLevelModel } from './wordlevel.ts';
 import { WordPieceModel } from './wordpiece.ts';
@@ -26,7 +38,7 @@ export interface Model {
   toJSON(): JsonObject;
 }
 
-const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram', 'WordLevel'] as const;
+const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram', 'WordLevel', 'SentencePieceBPE'] as const;
 
 /** The model described by `v`. Old files may omit `type`; then it is inferred as HF does. */
 export function modelFromJSON(v: JsonValue | undefined, path = 'model'): Model {
@@ -50,6 +62,8 @@ export function modelFromJSON(v: JsonValue | undefined, path = 'model'): Model {
       return UnigramModel.fromJSON(o, path);
     case 'WordLevel':
       return WordLevelModel.fromJSON(o, path);
+    case 'SentencePieceBPE':
+      return SentencePieceBPEModel.fromJSON(o, path);
   }
   fail(`${path}.type`, `names an unknown model "${type}"`);
 }
@@ -68,6 +82,23 @@ export function readVocab(o: JsonObject, path: string): { vocab: Map<string, num
     byId[id] = key;
   }
   return { vocab, byId };
+}
+
+/** `vocab` as [piece, score] pairs by id and the optional `unk_id` (Unigram, SentencePieceBPE). */
+export function readScoredVocab(
+  o: JsonObject,
+  path: string,
+): { pieces: [string, number][]; unkId: number | null } {
+  const pieces = asArray(o.vocab, `${path}.vocab`).map((e, i): [string, number] => {
+    const pair = asArray(e, `${path}.vocab[${i}]`);
+    if (pair.length !== 2) fail(`${path}.vocab[${i}]`, 'must be a pair [piece, score]');
+    return [asString(pair[0], `${path}.vocab[${i}][0]`), asNumber(pair[1], `${path}.vocab[${i}][1]`)];
+  });
+  const unkId = optInt(o, 'unk_id', path, null);
+  if (unkId !== null && unkId < 0) fail(`${path}.unk_id`, `is ${unkId}, not an id`);
+  if (unkId !== null && unkId >= pieces.length)
+    fail(`${path}.unk_id`, `is ${unkId}, past the end of model.vocab`);
+  return { pieces, unkId };
 }
 
 /** The vocabulary as a JSON object ordered by id. */

@@ -17,9 +17,9 @@
  * bit-identical.
  */
 
-import { asArray, asNumber, asString, fail, type JsonObject, optBool, optInt } from '../json_fields.ts';
+import { type JsonObject, optBool } from '../json_fields.ts';
 import { charWidth } from '../normalized_string.ts';
-import type { Model, ModelToken } from './model.ts';
+import { type Model, type ModelToken, readScoredVocab } from './model.ts';
 
 /** A trie over UTF-16 code units: `prefixes(s, i)` lists the pieces that start at s[i]. */
 export class PieceTrie {
@@ -82,15 +82,7 @@ export class UnigramModel implements Model {
   }
 
   static fromJSON(o: JsonObject, path: string): UnigramModel {
-    const list = asArray(o.vocab, `${path}.vocab`);
-    const pieces = list.map((e, i): [string, number] => {
-      const pair = asArray(e, `${path}.vocab[${i}]`);
-      if (pair.length !== 2) fail(`${path}.vocab[${i}]`, 'must be a pair [piece, score]');
-      return [asString(pair[0], `${path}.vocab[${i}][0]`), asNumber(pair[1], `${path}.vocab[${i}][1]`)];
-    });
-    const unkId = optInt(o, 'unk_id', path, null);
-    if (unkId !== null && unkId >= pieces.length)
-      fail(`${path}.unk_id`, `is ${unkId}, past the end of model.vocab`);
+    const { pieces, unkId } = readScoredVocab(o, path);
     return new UnigramModel(pieces, unkId, optBool(o, 'byte_fallback', path, false));
   }
 
