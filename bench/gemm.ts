@@ -22,7 +22,8 @@
  * bound by reading W) and a batch and a prefill, in GB/s of weight traffic (Out * In * 2 bytes
  * per call) beside the f32 GEMM on the same weights in f32 (x @ W^T, 4 bytes per weight) and
  * PyTorch's bf16 matmul on [N, In] @ [Out, In]^T (torch.nn.functional.linear's product), each
- * in the same run; "speedup" is the f32 GEMM's time over linearBf16's.
+ * in the same run; "speedup" is the f32 GEMM's time over linearBf16's; GFLOPS for the batch and
+ * prefill rows, where GB/s of weights says less.
  *
  * Usage: npm run bench -- gemm [--quick]   (--quick: shorter bursts, for a smoke run)
  * The last line of output is one JSON object with every figure (keys "MxKxN").
@@ -400,9 +401,10 @@ async function main() {
   console.log(
     `\nxfmr linearBf16 (bf16 weights; N <= 32 streams W, larger N runs the ${bf16Path} GEMM path):\n` +
       `${'N x In x Out'.padEnd(16)} ${'bf16 1t'.padStart(8)} ${`bf16 ${threads}t`.padStart(8)} ` +
-      `${`f32 ${threads}t`.padStart(8)} ${'speedup'.padStart(7)} ${'torch'.padStart(8)} ${'ratio'.padStart(6)}  ` +
-      `(GB/s of weights; f32 = gemm on f32 weights; speedup = f32 time / bf16 time at ${threads}t; ` +
-      `torch = bf16 matmul, best of 1t and ${threads}t; ratio = xfmr ${threads}t / torch)`,
+      `${`f32 ${threads}t`.padStart(8)} ${'speedup'.padStart(7)} ${'torch'.padStart(8)} ${'ratio'.padStart(6)} ` +
+      `${'GFLOPS'.padStart(8)}  (GB/s of weights; f32 = gemm on f32 weights; speedup = f32 time / bf16 time ` +
+      `at ${threads}t; torch = bf16 matmul, best of 1t and ${threads}t; ratio = xfmr ${threads}t / torch; ` +
+      `GFLOPS = bf16 at ${threads}t)`,
   );
   const lin: Record<string, number> = {};
   const lin1: Record<string, number> = {};
@@ -410,6 +412,7 @@ async function main() {
   const linSpeedup: Record<string, number> = {};
   const linTorch: Record<string, number> = {};
   const linRatio: Record<string, number> = {};
+  const linGflops: Record<string, number> = {};
   for (const s of LINEAR) {
     const x = random(s.N * s.In);
     const wf = random(s.Out * s.In);
@@ -437,6 +440,7 @@ async function main() {
     const id = linearKey(s);
     lin1[id] = round1(b1);
     lin[id] = round1(ba);
+    linGflops[id] = round1(ba * s.N); // 2 N flops per 2-byte weight
     linF32[id] = round1(fa);
     // f32 time / bf16 time = (4 bytes / fa) / (2 bytes / ba).
     linSpeedup[id] = Math.round(((2 * ba) / fa) * 100) / 100;
@@ -446,7 +450,8 @@ async function main() {
     }
     console.log(
       `${id.padEnd(16)} ${fmt(b1)} ${fmt(ba)} ${fmt(fa)} ${linSpeedup[id].toFixed(2).padStart(7)} ` +
-        `${fmt(torch ? tb : null)} ${torch ? linRatio[id].toFixed(2).padStart(6) : '     -'}  ${s.what}`,
+        `${fmt(torch ? tb : null)} ${torch ? linRatio[id].toFixed(2).padStart(6) : '     -'} ` +
+        `${fmt(linGflops[id])}  ${s.what}`,
     );
   }
   torch?.close();
@@ -479,6 +484,7 @@ async function main() {
       linear_bf16: {
         gbps: lin,
         gbps_1t: lin1,
+        gflops: linGflops,
         f32_gemm_gbps: linF32,
         speedup_vs_f32: linSpeedup,
         pytorch_gbps: torch ? linTorch : null,

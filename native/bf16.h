@@ -59,7 +59,9 @@ struct Bf16Arch {
   void (*task_end)();
 };
 
-// The driver (gemm_bf16.cc): one product on the whole pool. Empty M or N do nothing; K = 0 scales C.
+// The driver (gemm_bf16.cc): one product on the whole pool, with packing buffers shared between
+// calls, so it is called from the JS thread (inside a pool task it runs serially, but two tasks
+// calling it at once would share those buffers). Empty M or N do nothing; K = 0 scales C.
 void gemm_bf16_one(const Bf16Problem& P, const Bf16Arch& ar);
 // The driver's arch for a path other than F32 (gemm_bf16.cc).
 const Bf16Arch& bf16_arch(Bf16Path p);

@@ -234,7 +234,7 @@ XFMR_TARGET_AVX512BF16 void ukernel_avx512bf16(int64_t kp, const bf16* __restric
 struct PackBuf {
   std::vector<bf16> v;
   bf16* at(size_t n) {
-    v.resize(n + 32);
+    if (v.size() < n + 32) v.resize(n + 32);  // grow only: resizing up again would zero-fill
     const uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
     return v.data() + ((64 - p % 64) % 64) / sizeof(bf16);
   }
