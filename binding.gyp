@@ -8,6 +8,8 @@
         "native/cpu.cc",
         "native/gemm.cc",
         "native/gemm_bf16.cc",
+        "native/gemm_amx.cc",
+        "native/linear_bf16.cc",
         "native/attention.cc",
         "native/norms.cc",
         "native/activations.cc",

@@ -10,10 +10,20 @@
  * Peak: bench/native (a bench-only addon) runs a register-only FMA loop (12 independent chains of
  * the widest vector the addon's ISA has) on 1 and on all threads; best of 5 runs of 0.05 s.
  *
- * bf16: gemmBf16 (its active path, `xfmr info`'s bf16 line; XFMR_ISA=avx512bf16|avx512 picks
+ * bf16: gemmBf16 (its active path, `xfmr info`'s bf16 line; XFMR_ISA=amx|avx512bf16|avx512 picks
  * another) on the training shapes beside PyTorch's bf16 matmul (torch.matmul on bfloat16
  * tensors, oneDNN) in one python3 process, timed in alternating bursts like numpy; PyTorch's
- * figure is its best of torch.set_num_threads(1) and (all), as PEERS.md says is fair.
+ * figure is its best of torch.set_num_threads(1) and (all), as PEERS.md says is fair. Beside the
+ * FMA peak, the bench addon's VDPBF16PS peak: where it is below the FMA peak (Sapphire Rapids
+ * without AMX: about half), rounding to bf16 and running the f32 GEMM (the f32 path) beats the
+ * avx512bf16 path, which is why that is the default without AMX (native/cpu.cc).
+ *
+ * linearBf16 (bf16 weights kept in memory, inference): decode shapes (N = 1 row of x, a GEMV
+ * bound by reading W) and a batch and a prefill, in GB/s of weight traffic (Out * In * 2 bytes
+ * per call) beside the f32 GEMM on the same weights in f32 (x @ W^T, 4 bytes per weight) and
+ * PyTorch's bf16 matmul on [N, In] @ [Out, In]^T (torch.nn.functional.linear's product), each
+ * in the same run; "speedup" is the f32 GEMM's time over linearBf16's; GFLOPS for the batch and
+ * prefill rows, where GB/s of weights says less.
  *
  * Usage: npm run bench -- gemm [--quick]   (--quick: shorter bursts, for a smoke run)
  * The last line of output is one JSON object with every figure (keys "MxKxN").
@@ -24,7 +34,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { nativeKernels } from '../src/kernels/index.ts';
 import type { Kernels } from '../src/kernels/kernels.ts';
 import { loadNative } from '../src/kernels/native.ts';
-import { benchAddon, bestPeak } from './native/index.ts';
+import { benchAddon, bestBf16DotPeak, bestPeak } from './native/index.ts';
 import { BLAS_INFO_PY, type BlasInfo, describeBlas, PEER_PYTHON, peerEnv } from './peers/python.ts';
 
 interface Shape {
@@ -60,7 +70,20 @@ function random(n: number): Float32Array {
   return a;
 }
 
-/** Best GFLOPS of repeated calls within `seconds` (at least 2 calls, after one warm-up call). */
+/** Best seconds per call of `run` within `seconds` (at least 2 calls, after one warm-up call). */
+function bestSeconds(run: () => void, seconds: number): number {
+  run();
+  let best = Number.POSITIVE_INFINITY;
+  const end = performance.now() + seconds * 1000;
+  for (let n = 0; n < 2 || performance.now() < end; n++) {
+    const t = performance.now();
+    run();
+    best = Math.min(best, performance.now() - t);
+  }
+  return best / 1000;
+}
+
+/** Best GFLOPS of repeated calls within `seconds`. */
 function timeXfmr(
   k: Kernels,
   s: Shape,
@@ -71,15 +94,31 @@ function timeXfmr(
   fn: 'gemm' | 'gemmBf16' = 'gemm',
 ) {
   const run = () => k[fn](A, B, C, 1, s.M, s.N, s.K, s.transA, s.transB, 0, 0, 0, 1, 0);
-  run();
-  let best = Number.POSITIVE_INFINITY;
-  const end = performance.now() + seconds * 1000;
-  for (let n = 0; n < 2 || performance.now() < end; n++) {
-    const t = performance.now();
-    run();
-    best = Math.min(best, performance.now() - t);
-  }
-  return flopsOf(s) / (best / 1000) / 1e9;
+  return flopsOf(s) / bestSeconds(run, seconds) / 1e9;
+}
+
+// linearBf16 shapes: y[N, Out] = x[N, In] @ W^T.
+interface LinearShape {
+  N: number;
+  In: number;
+  Out: number;
+  what: string;
+}
+const LINEAR: LinearShape[] = [
+  { N: 1, In: 768, Out: 768, what: 'decode, attention projection (C=768)' },
+  { N: 1, In: 768, Out: 3072, what: 'decode, MLP up' },
+  { N: 1, In: 3072, Out: 768, what: 'decode, MLP down' },
+  { N: 1, In: 2048, Out: 8192, what: 'decode, 1B-class MLP up (32 MB of bf16)' },
+  { N: 1, In: 8192, Out: 2048, what: 'decode, 1B-class MLP down' },
+  { N: 8, In: 2048, Out: 8192, what: 'batched decode, 8 sequences' },
+  { N: 256, In: 768, Out: 3072, what: 'prefill, 256 tokens' },
+];
+const linearKey = (s: LinearShape) => `${s.N}x${s.In}x${s.Out}`;
+
+/** bf16 bit patterns of w (truncated: any bf16 values do for timing). */
+function bf16Bits(w: Float32Array): Uint16Array {
+  const u = new Uint32Array(w.buffer, w.byteOffset, w.length);
+  return Uint16Array.from(u, (v) => v >>> 16);
 }
 
 // numpy side: a python3 process that first prints its BLAS (one JSON line), then reads
@@ -226,6 +265,7 @@ async function main() {
   const addon = benchAddon();
   const peak1 = typeof addon === 'string' ? null : bestPeak(addon, 1);
   const peakAll = typeof addon === 'string' ? null : bestPeak(addon, threads);
+  const dotPeak1 = typeof addon === 'string' ? null : bestBf16DotPeak(addon, 1);
   console.log(`xfmr gemm: isa ${native.cpu.isa}, ${threads} threads`);
   console.log(
     typeof addon === 'string'
@@ -297,6 +337,14 @@ async function main() {
 
   // bf16 on the training shapes (M > 1), against PyTorch's bf16 matmul.
   const bf16Path = native.cpu.bf16;
+  if (typeof addon !== 'string')
+    console.log(
+      dotPeak1 === null
+        ? '\nVDPBF16PS peak: no AVX512-BF16 on this CPU'
+        : `\nVDPBF16PS peak (register-only, 1 thread): ${fmt(dotPeak1, 0)} GFLOPS against the f32 FMA peak ` +
+            `${fmt(peak1, 0)}: ${dotPeak1 > (peak1 ?? 0) ? 'the avx512bf16 path can beat' : 'the f32 path beats'} ` +
+            `avx512bf16 here${native.cpu.amx_bf16 ? ' (AMX runs neither)' : ''}`,
+    );
   const torchEnv = peerEnv('torch', threads);
   const torch = torchEnv.blas ? new TorchBf16Server(torchEnv.env) : null;
   const torchInfo = (await torch?.info) ?? null;
@@ -349,6 +397,63 @@ async function main() {
         `${torch ? bfRatio[id].toFixed(2).padStart(6) : '     -'}  ${s.what}`,
     );
   }
+  // linearBf16 at decode shapes, in GB/s of weight traffic, against f32 weights and PyTorch bf16.
+  console.log(
+    `\nxfmr linearBf16 (bf16 weights; N <= 32 streams W, larger N runs the ${bf16Path} GEMM path):\n` +
+      `${'N x In x Out'.padEnd(16)} ${'bf16 1t'.padStart(8)} ${`bf16 ${threads}t`.padStart(8)} ` +
+      `${`f32 ${threads}t`.padStart(8)} ${'speedup'.padStart(7)} ${'torch'.padStart(8)} ${'ratio'.padStart(6)} ` +
+      `${'GFLOPS'.padStart(8)}  (GB/s of weights; f32 = gemm on f32 weights; speedup = f32 time / bf16 time ` +
+      `at ${threads}t; torch = bf16 matmul, best of 1t and ${threads}t; ratio = xfmr ${threads}t / torch; ` +
+      `GFLOPS = bf16 at ${threads}t)`,
+  );
+  const lin: Record<string, number> = {};
+  const lin1: Record<string, number> = {};
+  const linF32: Record<string, number> = {};
+  const linSpeedup: Record<string, number> = {};
+  const linTorch: Record<string, number> = {};
+  const linRatio: Record<string, number> = {};
+  const linGflops: Record<string, number> = {};
+  for (const s of LINEAR) {
+    const x = random(s.N * s.In);
+    const wf = random(s.Out * s.In);
+    const w = bf16Bits(wf);
+    const y = new Float32Array(s.N * s.Out);
+    const bytes = s.Out * s.In * 2;
+    let b1 = 0;
+    let ba = 0;
+    let fa = 0;
+    let tb = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      k.setThreads(1);
+      b1 = Math.max(b1, bytes / bestSeconds(() => k.linearBf16(x, w, y, s.N, s.In, s.Out), BURST_S) / 1e9);
+      k.setThreads(threads);
+      ba = Math.max(ba, bytes / bestSeconds(() => k.linearBf16(x, w, y, s.N, s.In, s.Out), BURST_S) / 1e9);
+      const f32 = () => k.gemm(x, wf, y, 1, s.N, s.Out, s.In, false, true, 0, 0, 0, 1, 0);
+      fa = Math.max(fa, (2 * bytes) / bestSeconds(f32, BURST_S) / 1e9);
+      if (torch) {
+        const shape: Shape = { M: s.N, K: s.In, N: s.Out, transA: false, transB: true, what: s.what };
+        // GFLOPS -> GB/s of bf16 weights: 2 N flops per 2 bytes.
+        for (const t of [...new Set([1, threads])])
+          tb = Math.max(tb, (await torch.time(shape, BURST_S, t)) / s.N);
+      }
+    }
+    const id = linearKey(s);
+    lin1[id] = round1(b1);
+    lin[id] = round1(ba);
+    linGflops[id] = round1(ba * s.N); // 2 N flops per 2-byte weight
+    linF32[id] = round1(fa);
+    // f32 time / bf16 time = (4 bytes / fa) / (2 bytes / ba).
+    linSpeedup[id] = Math.round(((2 * ba) / fa) * 100) / 100;
+    if (torch) {
+      linTorch[id] = round1(tb);
+      linRatio[id] = Math.round((ba / tb) * 100) / 100;
+    }
+    console.log(
+      `${id.padEnd(16)} ${fmt(b1)} ${fmt(ba)} ${fmt(fa)} ${linSpeedup[id].toFixed(2).padStart(7)} ` +
+        `${fmt(torch ? tb : null)} ${torch ? linRatio[id].toFixed(2).padStart(6) : '     -'} ` +
+        `${fmt(linGflops[id])}  ${s.what}`,
+    );
+  }
   torch?.close();
   k.setThreads(threads);
   console.log(
@@ -373,6 +478,17 @@ async function main() {
         pytorch_threads: torch ? tThreads : null,
         ratio_vs_pytorch: torch ? bfRatio : null,
         pytorch: torchInfo,
+        dot_peak_gflops_1t: dotPeak1 === null ? null : round1(dotPeak1),
+      },
+      // keys "NxInxOut"; GB/s of weight traffic
+      linear_bf16: {
+        gbps: lin,
+        gbps_1t: lin1,
+        gflops: linGflops,
+        f32_gemm_gbps: linF32,
+        speedup_vs_f32: linSpeedup,
+        pytorch_gbps: torch ? linTorch : null,
+        ratio_vs_pytorch: torch ? linRatio : null,
       },
     }),
   );

@@ -45,23 +45,28 @@ float* Args::f32(size_t i, size_t* len) {
   return static_cast<float*>(data);
 }
 
-int32_t* Args::i32(size_t i, size_t* len) {
+// A typed array of the given type, or nullptr after a TypeError naming `what`.
+static void* typed(Args& a, size_t i, napi_typedarray_type want, const char* what, size_t* len) {
   bool is_ta = false;
-  napi_is_typedarray(env, argv[i], &is_ta);
-  if (!is_ta) {
-    fail(i, "an Int32Array");
-    return nullptr;
-  }
-  napi_typedarray_type type;
-  size_t n;
-  void* data;
-  napi_get_typedarray_info(env, argv[i], &type, &n, &data, nullptr, nullptr);
-  if (type != napi_int32_array) {
-    fail(i, "an Int32Array");
+  napi_is_typedarray(a.env, a.argv[i], &is_ta);
+  napi_typedarray_type type = napi_int8_array;
+  size_t n = 0;
+  void* data = nullptr;
+  if (is_ta) napi_get_typedarray_info(a.env, a.argv[i], &type, &n, &data, nullptr, nullptr);
+  if (!is_ta || type != want) {
+    a.fail(i, what);
     return nullptr;
   }
   if (len) *len = n;
-  return static_cast<int32_t*>(data);
+  return data;
+}
+
+int32_t* Args::i32(size_t i, size_t* len) {
+  return static_cast<int32_t*>(typed(*this, i, napi_int32_array, "an Int32Array", len));
+}
+
+uint16_t* Args::u16(size_t i, size_t* len) {
+  return static_cast<uint16_t*>(typed(*this, i, napi_uint16_array, "a Uint16Array", len));
 }
 
 double Args::num(size_t i) {
@@ -110,7 +115,8 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
-// cpuInfo(): { isa, bf16, avx512f, avx512bw, avx512bf16, amx_bf16, avx2, fma, threads }
+// cpuInfo(): { isa, bf16, avx512f, avx512bw, avx512bf16, amx_bf16, avx2, fma, threads }; bf16 is
+// bf16_path()'s name (resolving it runs the AMX self-check on an AMX CPU).
 static napi_value cpu_info(napi_env env, napi_callback_info) {
   napi_value o;
   napi_create_object(env, &o);
@@ -141,6 +147,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "cpuInfo", cpu_info);
   register_gemm(env, exports);
   register_gemm_bf16(env, exports);
+  register_linear_bf16(env, exports);
   register_attention(env, exports);
   register_norms(env, exports);
   register_activations(env, exports);

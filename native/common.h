@@ -30,6 +30,7 @@ struct Args {
   Args(napi_env env, napi_callback_info info);
   float* f32(size_t i, size_t* len = nullptr);        // Float32Array (or null -> nullptr)
   int32_t* i32(size_t i, size_t* len = nullptr);      // Int32Array
+  uint16_t* u16(size_t i, size_t* len = nullptr);     // Uint16Array (bf16 bit patterns)
   double num(size_t i);
   int64_t int64(size_t i);
   bool boolean(size_t i);
@@ -44,6 +45,7 @@ void export_fn(napi_env env, napi_value exports, const char* name, napi_callback
 // Each kernel family registers its functions (one file per family).
 void register_gemm(napi_env env, napi_value exports);
 void register_gemm_bf16(napi_env env, napi_value exports);
+void register_linear_bf16(napi_env env, napi_value exports);
 // The arguments of gemm and gemmBf16 (Kernels.gemm's contract), unpacked and checked; na and nb are
 // the floats of A and B that the batch reads.
 struct GemmArgs {

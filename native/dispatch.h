@@ -2,8 +2,8 @@
 //
 // The addon is built without -march (one binary for every x86-64 CPU), so SIMD code carries
 // target attributes and isa() picks a variant at run time. isa() (cpu.cc) detects the CPU once;
-// XFMR_ISA=portable|avx2|avx512 can only lower it (amx and avx512bf16 also pick the bf16 path) (tests use that to run every path on one
-// machine; `xfmr info` shows the choice).
+// XFMR_ISA=portable|avx2|avx512 can only lower it (tests use that to run every path on one machine;
+// `xfmr info` shows the choice); XFMR_ISA also names the bf16 paths (Bf16Path below).
 //
 // An ISA is named by its native vector type V: vf16 (one zmm, AVX-512), vf8 (one ymm, AVX2 + FMA)
 // or vf4 (one xmm, SSE2 on x86-64: the portable path). A kernel is written once, as an
@@ -43,16 +43,26 @@ enum class Isa { Portable = 0, Avx2 = 1, Avx512 = 2 };
 Isa isa();
 const char* isa_name(Isa i);
 
-// The bf16 GEMM's path (gemm_bf16.cc), chosen once like isa(): AMX tiles, AVX512-BF16 dot
-// products, or f32 FMAs on bf16-rounded values. XFMR_ISA=amx|avx512bf16 name the first two; the
-// f32 names (avx512, avx2, portable) select the f32 fallback. AMX is detected (cpuid and the
-// kernel's permission for tile state: cpu_has_amx_bf16) but has no kernel yet, so Amx is never
-// chosen: amx (and an AMX CPU) run the AVX512-BF16 path.
-enum class Bf16Path { F32 = 0, Avx512Bf16 = 1, Amx = 2 };
+// The bf16 GEMM's path (gemm_bf16.cc, linear_bf16.cc): AMX tiles, the same AMX driver on emulated
+// tiles, AVX512-BF16 dot products, or f32 FMAs on bf16-rounded values. Default: amx where the CPU
+// and OS offer AMX-BF16 and its self-check passes, f32 elsewhere (cpu.cc says why). XFMR_ISA=
+//   amx           the default (amx where available, else f32);
+//   amx-emulated  the AMX driver with each tile instruction emulated in C++ (any CPU; only when
+//                 named: it exists so tests run the whole AMX driver where there is no AMX);
+//   avx512bf16    the VDPBF16PS micro-kernel where the CPU has AVX512-BF16, else f32;
+//   avx512, avx2, portable   the f32 path.
+enum class Bf16Path { F32 = 0, Avx512Bf16 = 1, Amx = 2, AmxEmulated = 3 };
+// The path in use, resolved once (gemm_bf16.cc): bf16_path_requested(), except that Amx whose
+// self-check fails becomes F32, with one line on stderr.
 Bf16Path bf16_path();
+// What the CPU and XFMR_ISA ask for, before the AMX self-check (cpu.cc).
+Bf16Path bf16_path_requested();
 const char* bf16_path_name(Bf16Path p);
-// Whether the CPU and OS offer AMX-BF16 (independent of XFMR_ISA).
+// Whether the CPU and OS offer AMX-BF16 (independent of XFMR_ISA); asks Linux for the tile-data
+// permission on the first call.
 bool cpu_has_amx_bf16();
+// Whether the CPU has AVX-512 (F, BW, VL, DQ) with AVX512-BF16 (independent of XFMR_ISA).
+bool cpu_has_avx512bf16();
 
 // The argument for the ISA in use. Every run-time choice of ISA goes through here.
 template <class T>

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 export interface BenchAddon {
   /** GFLOPS of the register-only FMA loop on `threads` threads for about `seconds`. */
   fmaPeak(threads: number, seconds: number): number;
+  /** GFLOPS of a register-only VDPBF16PS loop (64 flops each); null without AVX512-BF16. */
+  bf16DotPeak(threads: number, seconds: number): number | null;
   /** The ISA the loop runs on: the addon's own choice (XFMR_ISA lowers it). */
   isa(): string;
 }
@@ -40,9 +42,23 @@ export function benchAddon(): BenchAddon | string {
   }
 }
 
-/** Best of `runs` fmaPeak runs of `seconds` each (the machine may be shared). */
-export function bestPeak(addon: BenchAddon, threads: number, runs = 5, seconds = 0.05): number {
+/** The best of `runs` calls of `f` (the machine may be shared); null when `f` is. */
+function bestOf(runs: number, f: () => number | null): number | null {
   let best = 0;
-  for (let i = 0; i < runs; i++) best = Math.max(best, addon.fmaPeak(threads, seconds));
+  for (let i = 0; i < runs; i++) {
+    const g = f();
+    if (g === null) return null;
+    best = Math.max(best, g);
+  }
   return best;
+}
+
+/** Best of `runs` fmaPeak runs of `seconds` each. */
+export function bestPeak(addon: BenchAddon, threads: number, runs = 5, seconds = 0.05): number {
+  return bestOf(runs, () => addon.fmaPeak(threads, seconds)) ?? 0;
+}
+
+/** Best of `runs` bf16DotPeak runs of `seconds` each; null without AVX512-BF16. */
+export function bestBf16DotPeak(addon: BenchAddon, threads: number, runs = 5, seconds = 0.05): number | null {
+  return bestOf(runs, () => addon.bf16DotPeak(threads, seconds));
 }

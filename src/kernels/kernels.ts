@@ -49,7 +49,7 @@ export interface Kernels {
    * nearest even; NaN stays NaN). Products of bf16 values are exact in f32; they are summed in f32,
    * and C stays f32, so the result differs from an exact product of the rounded inputs by f32
    * summation error only (about K * 2^-24 * sum_p |a_ip b_pj|), in an order that differs between
-   * backends. The native AVX512-BF16 path reads inputs below 2^-126 in magnitude as zero.
+   * backends. The native amx and avx512bf16 paths read inputs below 2^-126 in magnitude as zero.
    * The inputs stay f32 arrays: the native kernel rounds while it packs its panels.
    */
   gemmBf16: Kernels['gemm'];
@@ -58,8 +58,9 @@ export interface Kernels {
    * A Linear layer on bf16 weights kept in memory as bf16 (inference): y = bf16(x) @ W^T.
    * x: [N, In] f32, rounded to bf16 as gemmBf16 rounds its inputs; w: [Out, In] bf16 bit patterns
    * (torch.nn.Linear's layout); y: [N, Out] f32, overwritten. Products are exact in f32 and sum in
-   * f32, so the result matches gemmBf16(x, f32(w), transB) up to summation order. Decode (N = 1) is
-   * a GEMV bound by reading w once; larger N reuse each block of w across rows.
+   * f32, so the result matches gemmBf16(x, f32(w), transB) up to summation order (and, for N > 32 on
+   * the amx and avx512bf16 paths, reads inputs below 2^-126 as zero like it). Decode (N = 1) is a
+   * GEMV bound by reading w once; larger N reuse each block of w across rows.
    */
   linearBf16(x: Float32Array, w: Uint16Array, y: Float32Array, N: number, In: number, Out: number): void;
 

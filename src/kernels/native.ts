@@ -12,8 +12,14 @@ import { KERNEL_NAMES, type Kernels } from './kernels.ts';
 /** What the addon reports about the CPU. */
 export interface CpuInfo {
   isa: 'avx512' | 'avx2' | 'portable';
-  /** The path of gemmBf16: AVX512-BF16 or f32 math ('amx' is reserved: no tile kernel yet). */
-  bf16: 'amx' | 'avx512bf16' | 'f32';
+  /**
+   * The path of the bf16 kernels (gemmBf16, and linearBf16's prefill): AMX tiles (where the CPU
+   * has AMX-BF16 and the self-check at first use passed), the AMX driver on emulated tiles (only
+   * with XFMR_ISA=amx-emulated), AVX512-BF16 dot products (only with XFMR_ISA=avx512bf16), or f32
+   * math on bf16-rounded inputs (the default without AMX: faster than VDPBF16PS on the CPUs
+   * measured; native/cpu.cc).
+   */
+  bf16: 'amx' | 'amx-emulated' | 'avx512bf16' | 'f32';
   avx512f: boolean;
   avx512bw: boolean;
   avx512bf16: boolean;
