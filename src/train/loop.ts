@@ -9,6 +9,11 @@
  * One step: for each micro-batch, next() -> loss() -> backward (scaled by 1 / gradAccum); then the
  * global gradient norm; a non-finite loss or norm skips the update (gradients are dropped and the
  * step still counts, so the schedule and the data move on); else AdamW at lrAt(schedule, step).
+ *
+ * Precision (`dtype`): the steps, evaluations and PPO's rollouts run inside one compute-precision
+ * scope (tensor/precision.ts). In bf16 the GEMMs and attention take bf16 operands; weights, AdamW
+ * moments, gradients and everything else stay f32, so checkpoints and resume are unchanged, and
+ * the dtype is saved in each checkpoint: a resumed run keeps it (runDtype).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,9 +21,20 @@ import { type JsonObject, type JsonValue, writeFileAtomic } from '../io/files.ts
 import type { DecoderLM } from '../models/decoder.ts';
 import { saveModel } from '../models/load.ts';
 import type { Module } from '../nn/module.ts';
-import { backward, noGrad, scale, type Tensor, tidy } from '../tensor/index.ts';
+import {
+  backward,
+  type ComputeDtype,
+  type DtypeChoice,
+  type DtypeResolution,
+  noGrad,
+  resolveDtype,
+  scale,
+  type Tensor,
+  tidy,
+  withComputeDtype,
+} from '../tensor/index.ts';
 import type { AdamW } from './adamw.ts';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { latestCheckpoint, loadCheckpoint, readTrainerState, saveCheckpoint } from './checkpoint.ts';
 import type { Batch } from './data.ts';
 import { Progress } from './progress.ts';
 import { lrAt, type Schedule } from './schedule.ts';
@@ -77,6 +93,11 @@ export interface LoopOptions<M extends Metrics = NoMetrics> extends ModelFiles {
   /** Stop after this many non-finite steps in a row. */
   maxSkipped: number;
   resume: boolean;
+  /**
+   * Compute precision (tensor/precision.ts): f32, bf16, or auto (bf16 where the CPU has bf16
+   * units). Left out: f32 for a new run. A resumed run keeps its checkpoint's (runDtype).
+   */
+  dtype?: DtypeChoice;
   /** Print progress and evaluations on stderr (default true). */
   progress?: boolean;
   /** The progress bar's label (default "train"). */
@@ -102,6 +123,25 @@ export interface LoopResult<M extends Metrics = NoMetrics, E extends Metrics = N
   evals: (E & { step: number })[];
   skipped: number;
   startStep: number;
+  /** The compute precision the run used. */
+  dtype: ComputeDtype;
+}
+
+/**
+ * The compute dtype of the run in `out`: with `resume` and a checkpoint there, the checkpoint's
+ * (one from before bf16 is f32), and an explicit f32 or bf16 that differs is an error naming both;
+ * else `choice` resolved (auto: from the CPU), f32 when left out.
+ */
+export function runDtype(choice: DtypeChoice | undefined, out: string, resume: boolean): DtypeResolution {
+  const latest = resume ? latestCheckpoint(out) : null;
+  if (!latest) return resolveDtype(choice ?? 'f32');
+  const saved = readTrainerState(latest.dir).dtype ?? 'f32';
+  if ((choice === 'f32' || choice === 'bf16') && choice !== saved)
+    throw new Error(
+      `--dtype ${choice} conflicts with the checkpoint to resume (${latest.dir}), trained in ${saved}: ` +
+        `resume with --dtype ${saved} (or auto), or start a new run without --resume`,
+    );
+  return { dtype: saved, reason: 'from the checkpoint' };
 }
 
 export async function trainLoop<B, M extends Metrics, E extends Metrics>(
@@ -115,6 +155,8 @@ export async function trainLoop<B, M extends Metrics, E extends Metrics>(
   let step = 0;
   let skipped = 0;
   let tokens = 0;
+  const precision = runDtype(o.dtype, o.out, o.resume);
+  if (!quiet) process.stderr.write(`dtype: ${precision.dtype} (${precision.reason})\n`);
   const latest = o.resume ? latestCheckpoint(o.out) : null;
   if (o.resume && !latest) process.stderr.write(`xfmr: no checkpoint in ${o.out}, starting from step 0\n`);
   if (latest) {
@@ -133,77 +175,92 @@ export async function trainLoop<B, M extends Metrics, E extends Metrics>(
     process.stderr.write(`xfmr: resumed from ${latest.dir} at step ${step}\n`);
   } else writeFileAtomic(metricsPath, '');
   const log = (m: JsonObject) => appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
-  const result: LoopResult<M, E> = { losses: [], steps: [], evals: [], skipped, startStep: step };
+  const result: LoopResult<M, E> = {
+    losses: [],
+    steps: [],
+    evals: [],
+    skipped,
+    startStep: step,
+    dtype: precision.dtype,
+  };
   const progress = quiet ? null : new Progress(o.label ?? 'train', o.steps);
   const t0 = performance.now();
   const tokens0 = tokens;
   let inARow = 0;
-  task.setTraining(false);
-  while (step < o.steps) {
-    const lr = lrAt(o.schedule, step);
-    let loss = 0;
-    const sums: Metrics = {};
-    for (let micro = 0; micro < o.gradAccum; micro++) {
-      const b = await task.next();
-      task.setTraining(true);
-      let value = 0;
-      tidy(() => {
-        const r = task.loss(b);
-        backward(o.gradAccum > 1 ? scale(r.loss, 1 / o.gradAccum) : r.loss);
-        value = r.loss.item();
-        tokens += r.tokens ?? 0;
-        for (const [k, v] of Object.entries(r.metrics ?? {})) sums[k] = (sums[k] ?? 0) + v / o.gradAccum;
-      });
-      task.setTraining(false);
-      loss += value / o.gradAccum;
-    }
-    const norm = opt.gradNorm();
-    step++;
-    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-      opt.zeroGrad();
-      skipped++;
-      inARow++;
-      process.stderr.write(
-        `xfmr: step ${step}: non-finite ${Number.isFinite(loss) ? 'gradients' : 'loss'}, update skipped\n`,
-      );
-      if (inARow >= o.maxSkipped) {
-        throw new Error(
-          `training diverged: ${inARow} non-finite steps in a row (at step ${step}); lower --lr or --max-grad-norm, or check the data`,
-        );
+  await withComputeDtype(precision.dtype, async () => {
+    task.setTraining(false);
+    while (step < o.steps) {
+      const lr = lrAt(o.schedule, step);
+      let loss = 0;
+      const sums: Metrics = {};
+      for (let micro = 0; micro < o.gradAccum; micro++) {
+        const b = await task.next();
+        task.setTraining(true);
+        let value = 0;
+        tidy(() => {
+          const r = task.loss(b);
+          backward(o.gradAccum > 1 ? scale(r.loss, 1 / o.gradAccum) : r.loss);
+          value = r.loss.item();
+          tokens += r.tokens ?? 0;
+          for (const [k, v] of Object.entries(r.metrics ?? {})) sums[k] = (sums[k] ?? 0) + v / o.gradAccum;
+        });
+        task.setTraining(false);
+        loss += value / o.gradAccum;
       }
-    } else {
-      inARow = 0;
-      opt.update({ lr, maxGradNorm: o.maxGradNorm, gradNorm: norm });
-      opt.zeroGrad();
-      result.losses.push(loss);
-      const elapsed = (performance.now() - t0) / 1000;
-      const m = {
-        step,
-        loss,
-        ...(sums as M),
-        lr,
-        grad_norm: norm,
-        tokens,
-        tok_s: (tokens - tokens0) / elapsed,
-        elapsed_s: elapsed,
-      };
-      result.steps.push(m);
-      log(m);
-      o.onStep?.(m);
-      progress?.update(step, `loss ${loss.toFixed(4)} ${m.tok_s.toFixed(0)} tok/s`);
+      const norm = opt.gradNorm();
+      step++;
+      if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+        opt.zeroGrad();
+        skipped++;
+        inARow++;
+        process.stderr.write(
+          `xfmr: step ${step}: non-finite ${Number.isFinite(loss) ? 'gradients' : 'loss'}, update skipped\n`,
+        );
+        if (inARow >= o.maxSkipped) {
+          throw new Error(
+            `training diverged: ${inARow} non-finite steps in a row (at step ${step}); lower --lr or --max-grad-norm, or check the data`,
+          );
+        }
+      } else {
+        inARow = 0;
+        opt.update({ lr, maxGradNorm: o.maxGradNorm, gradNorm: norm });
+        opt.zeroGrad();
+        result.losses.push(loss);
+        const elapsed = (performance.now() - t0) / 1000;
+        const m = {
+          step,
+          loss,
+          ...(sums as M),
+          lr,
+          grad_norm: norm,
+          tokens,
+          tok_s: (tokens - tokens0) / elapsed,
+          elapsed_s: elapsed,
+        };
+        result.steps.push(m);
+        log(m);
+        o.onStep?.(m);
+        progress?.update(step, `loss ${loss.toFixed(4)} ${m.tok_s.toFixed(0)} tok/s`);
+      }
+      if (task.evaluate && o.evalEvery > 0 && (step % o.evalEvery === 0 || step === o.steps)) {
+        const e = { step, ...(await task.evaluate()) };
+        result.evals.push(e);
+        log(e);
+        if (!quiet) process.stderr.write(`step ${step}: ${formatMetrics(e)}\n`);
+      }
+      if (o.checkpointEvery > 0 && (step % o.checkpointEvery === 0 || step === o.steps)) {
+        saveCheckpoint(o.out, task.modules, opt, {
+          step,
+          skipped,
+          tokens,
+          dtype: precision.dtype,
+          task: task.state(),
+        });
+      }
+      // Let signals and I/O through between steps.
+      await new Promise((r) => setImmediate(r));
     }
-    if (task.evaluate && o.evalEvery > 0 && (step % o.evalEvery === 0 || step === o.steps)) {
-      const e = { step, ...(await task.evaluate()) };
-      result.evals.push(e);
-      log(e);
-      if (!quiet) process.stderr.write(`step ${step}: ${formatMetrics(e)}\n`);
-    }
-    if (o.checkpointEvery > 0 && (step % o.checkpointEvery === 0 || step === o.steps)) {
-      saveCheckpoint(o.out, task.modules, opt, { step, skipped, tokens, task: task.state() });
-    }
-    // Let signals and I/O through between steps.
-    await new Promise((r) => setImmediate(r));
-  }
+  });
   result.skipped = skipped;
   task.save?.(o.out, { tokenizerJson: o.tokenizerJson, chatTemplate: o.chatTemplate });
   return result;
@@ -227,6 +284,8 @@ export interface RunOptions<M extends Metrics = NoMetrics> extends ModelFiles {
   maxSkipped?: number;
   /** Default 1. */
   maxGradNorm?: number;
+  /** Compute precision (LoopOptions.dtype); default f32 for a new run. */
+  dtype?: DtypeChoice;
   progress?: boolean;
   onStep?: (m: StepMetrics & M) => void;
 }
@@ -244,6 +303,7 @@ export function loopOptions<M extends Metrics>(
     checkpointEvery: o.checkpointEvery ?? 0,
     maxSkipped: o.maxSkipped ?? 10,
     resume: o.resume ?? false,
+    dtype: o.dtype,
     progress: o.progress,
     onStep: o.onStep,
     tokenizerJson: o.tokenizerJson,

@@ -62,7 +62,14 @@ export const gemmBf16: typeof gemm = (A, B, C, ...shape) =>
   gemm(roundBf16Array(A), roundBf16Array(B), C, ...shape);
 
 /** The js twin of linearBf16: y[N, Out] = bf16(x) @ W^T for W [Out, In] given as bf16 bits. */
-export function linearBf16(x: Float32Array, w: Uint16Array, y: Float32Array, N: number, In: number, Out: number): void {
+export function linearBf16(
+  x: Float32Array,
+  w: Uint16Array,
+  y: Float32Array,
+  N: number,
+  In: number,
+  Out: number,
+): void {
   const xr = roundBf16Array(x.subarray(0, N * In));
   const wf = new Float32Array(new Uint32Array(In).buffer);
   const wu = new Uint32Array(wf.buffer);
