@@ -240,12 +240,12 @@ test('bf16 training tracks f32 (losses within 2% relative at every step) yet com
   assert.ok(worst > 1e-5, `bf16 and f32 losses differ by only ${worst}`);
   let dw = 0;
   let wmax = 0;
-  f32.weights.forEach((w, i) =>
+  f32.weights.forEach((w, i) => {
     w.forEach((x, j) => {
       dw = Math.max(dw, Math.abs(x - bf16.weights[i][j]));
       wmax = Math.max(wmax, Math.abs(x));
-    }),
-  );
+    });
+  });
   assert.ok(dw / wmax > 1e-4, `bf16 and f32 weights differ by only ${dw / wmax} of the largest`);
 });
 
