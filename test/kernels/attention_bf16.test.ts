@@ -1,8 +1,8 @@
 /**
  * The fused attention in bf16 (Kernels.attentionForward/Backward with bf16 = true) against a
- * float64 reference computed on the bf16-rounded q, k, v (and dout), on awkward shapes (D not a
- * multiple of 16, size-1 dims, GQA/MQA, decode steps in a KV cache, several tiles, rows with no
- * key), on both backends, and on the native AVX2 and portable paths in child processes (this file
+ * float64 reference computed on the bf16-rounded q, k, v (and dout), on the awkward shapes of
+ * attention_cases.ts (D not a multiple of 16, size-1 dims, GQA/MQA, decode steps in a KV cache,
+ * several tiles, rows with no key), on both backends, and on the native AVX2 and portable paths in child processes (this file
  * re-runs itself with XFMR_ATTN_BF16_CHILD set; the ISA is fixed per process).
  *
  * Bounds, per element, with u = 2^-8 (bf16 keeps 8 significant bits: rounding to nearest errs by
@@ -25,34 +25,11 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cpuInfo, jsKernels, type Kernels, nativeKernels } from '../../src/kernels/index.ts';
 import { roundBf16Array } from '../../src/kernels/js/gemm.ts';
+import { ATTN_CASES, type AttnCase } from './attention_cases.ts';
 import { makeRandom } from './gemm_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
-interface Shape {
-  B: number;
-  Tq: number;
-  Tk: number;
-  Hq: number;
-  Hkv: number;
-  D: number;
-  qOffset: number;
-  causal: boolean;
-  /** Keys per sequence in the KV store (kvBatchStride = cache * Hkv * D); default Tk. */
-  cache?: number;
-  why: string;
-}
-
-const SHAPES: Shape[] = [
-  { B: 2, Tq: 13, Tk: 13, Hq: 4, Hkv: 2, D: 7, qOffset: 0, causal: true, why: 'GQA, D=7' },
-  { B: 1, Tq: 31, Tk: 31, Hq: 3, Hkv: 3, D: 13, qOffset: 0, causal: false, why: 'MHA, not causal' },
-  { B: 2, Tq: 1, Tk: 37, Hq: 6, Hkv: 1, D: 16, qOffset: 36, causal: true, cache: 50, why: 'MQA decode' },
-  { B: 1, Tq: 5, Tk: 17, Hq: 4, Hkv: 2, D: 64, qOffset: 12, causal: true, cache: 24, why: 'chunked prefill' },
-  { B: 1, Tq: 130, Tk: 130, Hq: 2, Hkv: 1, D: 80, qOffset: 0, causal: true, why: 'tiles, split bwd' },
-  { B: 2, Tq: 70, Tk: 100, Hq: 2, Hkv: 2, D: 32, qOffset: 0, causal: false, why: 'Tk > Tq' },
-  { B: 1, Tq: 4, Tk: 6, Hq: 2, Hkv: 1, D: 8, qOffset: -2, causal: true, why: 'rows with no key' },
-  { B: 2, Tq: 40, Tk: 40, Hq: 4, Hkv: 2, D: 128, qOffset: 0, causal: true, why: 'D=128' },
-  { B: 2, Tq: 3, Tk: 1, Hq: 2, Hkv: 1, D: 1, qOffset: 0, causal: false, why: 'size-1 dims' },
-];
+type Shape = AttnCase;
 
 const label = (s: Shape) =>
   `${s.why}: B=${s.B} Tq=${s.Tq} Tk=${s.Tk} Hq=${s.Hq} Hkv=${s.Hkv} D=${s.D} off=${s.qOffset}${s.causal ? ' causal' : ''}`;
@@ -231,7 +208,7 @@ function ratios(k: Kernels, s: Shape, seed: number): Record<string, number> {
 
 function failures(k: Kernels): string[] {
   const out: string[] = [];
-  SHAPES.forEach((s, i) => {
+  ATTN_CASES.forEach((s, i) => {
     for (const [what, r] of Object.entries(ratios(k, s, 700 + i)))
       if (!(r <= 1)) out.push(`${k.name} ${label(s)}: ${what} error is ${r.toFixed(2)}x its bound`);
   });
@@ -277,7 +254,7 @@ if (process.env.XFMR_ATTN_BF16_CHILD) {
 
   test('attention bf16: native and js agree within the sum of their bounds', { skip }, () => {
     const nat = requireNative();
-    SHAPES.forEach((s, i) => {
+    ATTN_CASES.forEach((s, i) => {
       const x = inputs(s, 900 + i);
       const fwd = run(jsKernels, s, x, true);
       const ref = reference(s, x, fwd);
@@ -304,7 +281,7 @@ if (process.env.XFMR_ATTN_BF16_CHILD) {
     // If p or ds were not rounded, out and dq would match the reference to f32 accuracy, far inside
     // the bound; with the rounding the worst error is a sizeable fraction of it.
     for (const backend of [jsKernels, nativeKernels()].filter((k): k is Kernels => k !== null)) {
-      const s = SHAPES[4];
+      const s = ATTN_CASES.find((c) => c.why === 'tiles, split bwd') as Shape;
       const r = ratios(backend, s, 42);
       for (const what of ['out', 'dq', 'dk', 'dv'] as const)
         assert.ok(
