@@ -149,14 +149,24 @@ export async function trainLoop<B, M extends Metrics, E extends Metrics>(
   opt: AdamW,
   o: LoopOptions<M>,
 ): Promise<LoopResult<M, E>> {
+  const precision = runDtype(o.dtype, o.out, o.resume);
+  if (o.progress !== false) process.stderr.write(`dtype: ${precision.dtype} (${precision.reason})\n`);
+  return withComputeDtype(precision.dtype, () => runLoop(task, opt, o, precision.dtype));
+}
+
+/** trainLoop inside its compute-precision scope. */
+async function runLoop<B, M extends Metrics, E extends Metrics>(
+  task: TrainTask<B, M, E>,
+  opt: AdamW,
+  o: LoopOptions<M>,
+  dtype: ComputeDtype,
+): Promise<LoopResult<M, E>> {
   mkdirSync(o.out, { recursive: true });
   const metricsPath = join(o.out, 'metrics.jsonl');
   const quiet = o.progress === false;
   let step = 0;
   let skipped = 0;
   let tokens = 0;
-  const precision = runDtype(o.dtype, o.out, o.resume);
-  if (!quiet) process.stderr.write(`dtype: ${precision.dtype} (${precision.reason})\n`);
   const latest = o.resume ? latestCheckpoint(o.out) : null;
   if (o.resume && !latest) process.stderr.write(`xfmr: no checkpoint in ${o.out}, starting from step 0\n`);
   if (latest) {
@@ -175,92 +185,77 @@ export async function trainLoop<B, M extends Metrics, E extends Metrics>(
     process.stderr.write(`xfmr: resumed from ${latest.dir} at step ${step}\n`);
   } else writeFileAtomic(metricsPath, '');
   const log = (m: JsonObject) => appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
-  const result: LoopResult<M, E> = {
-    losses: [],
-    steps: [],
-    evals: [],
-    skipped,
-    startStep: step,
-    dtype: precision.dtype,
-  };
+  const result: LoopResult<M, E> = { losses: [], steps: [], evals: [], skipped, startStep: step, dtype };
   const progress = quiet ? null : new Progress(o.label ?? 'train', o.steps);
   const t0 = performance.now();
   const tokens0 = tokens;
   let inARow = 0;
-  await withComputeDtype(precision.dtype, async () => {
-    task.setTraining(false);
-    while (step < o.steps) {
-      const lr = lrAt(o.schedule, step);
-      let loss = 0;
-      const sums: Metrics = {};
-      for (let micro = 0; micro < o.gradAccum; micro++) {
-        const b = await task.next();
-        task.setTraining(true);
-        let value = 0;
-        tidy(() => {
-          const r = task.loss(b);
-          backward(o.gradAccum > 1 ? scale(r.loss, 1 / o.gradAccum) : r.loss);
-          value = r.loss.item();
-          tokens += r.tokens ?? 0;
-          for (const [k, v] of Object.entries(r.metrics ?? {})) sums[k] = (sums[k] ?? 0) + v / o.gradAccum;
-        });
-        task.setTraining(false);
-        loss += value / o.gradAccum;
-      }
-      const norm = opt.gradNorm();
-      step++;
-      if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-        opt.zeroGrad();
-        skipped++;
-        inARow++;
-        process.stderr.write(
-          `xfmr: step ${step}: non-finite ${Number.isFinite(loss) ? 'gradients' : 'loss'}, update skipped\n`,
-        );
-        if (inARow >= o.maxSkipped) {
-          throw new Error(
-            `training diverged: ${inARow} non-finite steps in a row (at step ${step}); lower --lr or --max-grad-norm, or check the data`,
-          );
-        }
-      } else {
-        inARow = 0;
-        opt.update({ lr, maxGradNorm: o.maxGradNorm, gradNorm: norm });
-        opt.zeroGrad();
-        result.losses.push(loss);
-        const elapsed = (performance.now() - t0) / 1000;
-        const m = {
-          step,
-          loss,
-          ...(sums as M),
-          lr,
-          grad_norm: norm,
-          tokens,
-          tok_s: (tokens - tokens0) / elapsed,
-          elapsed_s: elapsed,
-        };
-        result.steps.push(m);
-        log(m);
-        o.onStep?.(m);
-        progress?.update(step, `loss ${loss.toFixed(4)} ${m.tok_s.toFixed(0)} tok/s`);
-      }
-      if (task.evaluate && o.evalEvery > 0 && (step % o.evalEvery === 0 || step === o.steps)) {
-        const e = { step, ...(await task.evaluate()) };
-        result.evals.push(e);
-        log(e);
-        if (!quiet) process.stderr.write(`step ${step}: ${formatMetrics(e)}\n`);
-      }
-      if (o.checkpointEvery > 0 && (step % o.checkpointEvery === 0 || step === o.steps)) {
-        saveCheckpoint(o.out, task.modules, opt, {
-          step,
-          skipped,
-          tokens,
-          dtype: precision.dtype,
-          task: task.state(),
-        });
-      }
-      // Let signals and I/O through between steps.
-      await new Promise((r) => setImmediate(r));
+  task.setTraining(false);
+  while (step < o.steps) {
+    const lr = lrAt(o.schedule, step);
+    let loss = 0;
+    const sums: Metrics = {};
+    for (let micro = 0; micro < o.gradAccum; micro++) {
+      const b = await task.next();
+      task.setTraining(true);
+      let value = 0;
+      tidy(() => {
+        const r = task.loss(b);
+        backward(o.gradAccum > 1 ? scale(r.loss, 1 / o.gradAccum) : r.loss);
+        value = r.loss.item();
+        tokens += r.tokens ?? 0;
+        for (const [k, v] of Object.entries(r.metrics ?? {})) sums[k] = (sums[k] ?? 0) + v / o.gradAccum;
+      });
+      task.setTraining(false);
+      loss += value / o.gradAccum;
     }
-  });
+    const norm = opt.gradNorm();
+    step++;
+    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+      opt.zeroGrad();
+      skipped++;
+      inARow++;
+      process.stderr.write(
+        `xfmr: step ${step}: non-finite ${Number.isFinite(loss) ? 'gradients' : 'loss'}, update skipped\n`,
+      );
+      if (inARow >= o.maxSkipped) {
+        throw new Error(
+          `training diverged: ${inARow} non-finite steps in a row (at step ${step}); lower --lr or --max-grad-norm, or check the data`,
+        );
+      }
+    } else {
+      inARow = 0;
+      opt.update({ lr, maxGradNorm: o.maxGradNorm, gradNorm: norm });
+      opt.zeroGrad();
+      result.losses.push(loss);
+      const elapsed = (performance.now() - t0) / 1000;
+      const m = {
+        step,
+        loss,
+        ...(sums as M),
+        lr,
+        grad_norm: norm,
+        tokens,
+        tok_s: (tokens - tokens0) / elapsed,
+        elapsed_s: elapsed,
+      };
+      result.steps.push(m);
+      log(m);
+      o.onStep?.(m);
+      progress?.update(step, `loss ${loss.toFixed(4)} ${m.tok_s.toFixed(0)} tok/s`);
+    }
+    if (task.evaluate && o.evalEvery > 0 && (step % o.evalEvery === 0 || step === o.steps)) {
+      const e = { step, ...(await task.evaluate()) };
+      result.evals.push(e);
+      log(e);
+      if (!quiet) process.stderr.write(`step ${step}: ${formatMetrics(e)}\n`);
+    }
+    if (o.checkpointEvery > 0 && (step % o.checkpointEvery === 0 || step === o.steps)) {
+      saveCheckpoint(o.out, task.modules, opt, { step, skipped, tokens, dtype, task: task.state() });
+    }
+    // Let signals and I/O through between steps.
+    await new Promise((r) => setImmediate(r));
+  }
   result.skipped = skipped;
   task.save?.(o.out, { tokenizerJson: o.tokenizerJson, chatTemplate: o.chatTemplate });
   return result;

@@ -31,126 +31,127 @@ interface Summary {
 }
 
 for (const dtype of ['f32', 'bf16'] as const)
-  test(`a SIGKILLed pretrain (--dtype ${dtype}) resumes with exactly the losses and weights of an uninterrupted run`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'xfmr-resume-'));
-    try {
-      // A corpus with structure (a repeating pattern plus noise), so the loss moves.
-      const rng = new Rng(4);
-      const tokens = Array.from({ length: 20000 }, (_, i) =>
-        rng.random() < 0.8 ? (i * 7) % 40 : rng.int(40),
-      );
-      writeShards(join(dir, 'data'), tokens, {
+  test(`a SIGKILLed pretrain (--dtype ${dtype}) resumes with exactly the losses and weights of an uninterrupted run`, () =>
+    pretrainResumes(dtype));
+
+async function pretrainResumes(dtype: 'f32' | 'bf16'): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'xfmr-resume-'));
+  try {
+    // A corpus with structure (a repeating pattern plus noise), so the loss moves.
+    const rng = new Rng(4);
+    const tokens = Array.from({ length: 20000 }, (_, i) => (rng.random() < 0.8 ? (i * 7) % 40 : rng.int(40)));
+    writeShards(join(dir, 'data'), tokens, {
+      vocabSize: 40,
+      separatorId: null,
+      tokenizer: 'test',
+      sources: [],
+    });
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        arch: 'llama',
         vocabSize: 40,
-        separatorId: null,
-        tokenizer: 'test',
-        sources: [],
-      });
-      writeFileSync(
-        join(dir, 'config.json'),
-        JSON.stringify({
-          arch: 'llama',
-          vocabSize: 40,
-          contextLength: 32,
-          dModel: 32,
-          nLayers: 2,
-          nHeads: 4,
-          nKvHeads: 2,
-          ffnDim: 64,
-        }),
-      );
-      const steps = 40;
-      const args = (out: string) => [
-        BIN,
-        'pretrain',
-        '--config',
-        join(dir, 'config.json'),
-        '--data',
-        join(dir, 'data'),
-        '--out',
-        out,
-        '--steps',
-        String(steps),
-        '--batch-size',
-        '4',
-        '--block-size',
-        '32',
-        '--checkpoint-every',
-        '5',
-        '--eval-every',
-        '0',
-        '--lr',
-        '3e-3',
-        '--json',
-        '--threads',
-        '1',
-        '--dtype',
-        dtype,
-      ];
-      const full = spawnSync(process.execPath, args(join(dir, 'a')), { encoding: 'utf8' });
-      assert.equal(full.status, 0, full.stderr);
-      assert.match(full.stderr, new RegExp(`^dtype: ${dtype} \\(requested\\)$`, 'm'));
-      const a = JSON.parse(full.stdout) as Summary;
-      assert.equal(a.dtype, dtype);
-      assert.equal(a.losses.length, steps);
+        contextLength: 32,
+        dModel: 32,
+        nLayers: 2,
+        nHeads: 4,
+        nKvHeads: 2,
+        ffnDim: 64,
+      }),
+    );
+    const steps = 40;
+    const args = (out: string) => [
+      BIN,
+      'pretrain',
+      '--config',
+      join(dir, 'config.json'),
+      '--data',
+      join(dir, 'data'),
+      '--out',
+      out,
+      '--steps',
+      String(steps),
+      '--batch-size',
+      '4',
+      '--block-size',
+      '32',
+      '--checkpoint-every',
+      '5',
+      '--eval-every',
+      '0',
+      '--lr',
+      '3e-3',
+      '--json',
+      '--threads',
+      '1',
+      '--dtype',
+      dtype,
+    ];
+    const full = spawnSync(process.execPath, args(join(dir, 'a')), { encoding: 'utf8' });
+    assert.equal(full.status, 0, full.stderr);
+    assert.match(full.stderr, new RegExp(`^dtype: ${dtype} \\(requested\\)$`, 'm'));
+    const a = JSON.parse(full.stdout) as Summary;
+    assert.equal(a.dtype, dtype);
+    assert.equal(a.losses.length, steps);
+    assert.ok(
+      a.losses[steps - 1] < a.losses[0] - 0.3,
+      `loss should fall: ${a.losses[0]} -> ${a.losses[steps - 1]}`,
+    );
+
+    // The same run, killed as soon as its first checkpoint is complete.
+    const out = join(dir, 'b');
+    const child = spawn(process.execPath, args(out), { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_, sig) => resolve(sig)),
+    );
+    while (!existsSync(join(out, 'latest.json'))) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL');
+    const killedAt = (JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { step: number }).step;
+    assert.ok(killedAt < steps, 'the run was killed before it finished');
+
+    const resumed = spawnSync(process.execPath, [...args(out), '--resume'], { encoding: 'utf8' });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    const b = JSON.parse(resumed.stdout) as Summary;
+    assert.match(resumed.stderr, new RegExp(`^dtype: ${dtype} \\(from the checkpoint\\)$`, 'm'));
+    assert.equal(b.dtype, dtype);
+    assert.equal(b.start_step, killedAt);
+    assert.equal(b.losses.length, steps - killedAt);
+    b.losses.forEach((l, i) => {
+      const ref = a.losses[killedAt + i];
       assert.ok(
-        a.losses[steps - 1] < a.losses[0] - 0.3,
-        `loss should fall: ${a.losses[0]} -> ${a.losses[steps - 1]}`,
+        Math.abs(l - ref) <= 1e-6 * Math.abs(ref),
+        `step ${killedAt + i + 1}: resumed ${l} vs uninterrupted ${ref}`,
       );
-
-      // The same run, killed as soon as its first checkpoint is complete.
-      const out = join(dir, 'b');
-      const child = spawn(process.execPath, args(out), { stdio: 'ignore' });
-      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-        child.on('exit', (_, sig) => resolve(sig)),
-      );
-      while (!existsSync(join(out, 'latest.json'))) await new Promise((r) => setTimeout(r, 5));
-      child.kill('SIGKILL');
-      assert.equal(await exited, 'SIGKILL');
-      const killedAt = (JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { step: number }).step;
-      assert.ok(killedAt < steps, 'the run was killed before it finished');
-
-      const resumed = spawnSync(process.execPath, [...args(out), '--resume'], { encoding: 'utf8' });
-      assert.equal(resumed.status, 0, resumed.stderr);
-      const b = JSON.parse(resumed.stdout) as Summary;
-      assert.match(resumed.stderr, new RegExp(`^dtype: ${dtype} \\(from the checkpoint\\)$`, 'm'));
-      assert.equal(b.dtype, dtype);
-      assert.equal(b.start_step, killedAt);
-      assert.equal(b.losses.length, steps - killedAt);
-      b.losses.forEach((l, i) => {
-        const ref = a.losses[killedAt + i];
-        assert.ok(
-          Math.abs(l - ref) <= 1e-6 * Math.abs(ref),
-          `step ${killedAt + i + 1}: resumed ${l} vs uninterrupted ${ref}`,
-        );
-      });
-      // The metrics log holds each step once.
-      const logged = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as { step: number }).step);
-      assert.deepEqual(
-        logged,
-        Array.from({ length: steps }, (_, i) => i + 1),
-      );
-      assert.deepEqual(
-        readFileSync(join(out, 'model.safetensors')),
-        readFileSync(join(dir, 'a', 'model.safetensors')),
-        'the same final weights, byte for byte',
-      );
-      // Resuming with the other dtype named explicitly is refused, naming both.
-      const other = dtype === 'bf16' ? 'f32' : 'bf16';
-      const wrong = spawnSync(process.execPath, [...args(out), '--resume', '--dtype', other], {
-        encoding: 'utf8',
-      });
-      assert.notEqual(wrong.status, 0);
-      assert.match(
-        wrong.stderr,
-        new RegExp(`--dtype ${other} conflicts with the checkpoint .* trained in ${dtype}`),
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    });
+    // The metrics log holds each step once.
+    const logged = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepEqual(
+      logged,
+      Array.from({ length: steps }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      readFileSync(join(out, 'model.safetensors')),
+      readFileSync(join(dir, 'a', 'model.safetensors')),
+      'the same final weights, byte for byte',
+    );
+    // Resuming with the other dtype named explicitly is refused, naming both.
+    const other = dtype === 'bf16' ? 'f32' : 'bf16';
+    const wrong = spawnSync(process.execPath, [...args(out), '--resume', '--dtype', other], {
+      encoding: 'utf8',
+    });
+    assert.notEqual(wrong.status, 0);
+    assert.match(
+      wrong.stderr,
+      new RegExp(`--dtype ${other} conflicts with the checkpoint .* trained in ${dtype}`),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Starts `node bin/xfmr.js args`, SIGKILLs it once OUT/latest.json exists; returns the step it had saved. */
 async function killAfterFirstCheckpoint(args: string[], out: string): Promise<number> {
