@@ -1,8 +1,12 @@
 """PyTorch peer of `npm run bench -- train`: the same GPT-2-style model, batch and optimizer.
 
-Prints one JSON line: {"tok_s": N, "peak_rss_mb": N, "threads": N, "torch": "version"}.
-Usage: python3 bench/peers/train_torch.py THREADS STEPS
+DTYPE f32 (default) trains in float32; bf16 runs the forward under
+torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed precision (matmuls on bf16 operands,
+float32 weights, AdamW and loss), with the backward outside the autocast region as its docs say.
+Prints one JSON line: {"tok_s": N, "peak_rss_mb": N, "threads": N, "dtype": D, "torch": "version"}.
+Usage: python3 bench/peers/train_torch.py THREADS STEPS [f32|bf16]
 """
+import contextlib
 import json
 import math
 import resource
@@ -13,6 +17,9 @@ import torch
 import torch.nn.functional as F
 
 threads, steps = int(sys.argv[1]), int(sys.argv[2])
+dtype = sys.argv[3] if len(sys.argv) > 3 else "f32"
+if dtype not in ("f32", "bf16"):
+    sys.exit(f"DTYPE must be f32 or bf16, got {dtype!r}")
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 V, T, C, L, H, B = 65, 256, 384, 6, 6, 16
@@ -64,7 +71,9 @@ tgt = torch.randint(0, V, (B, T))
 
 
 def step():
-    loss = model(idx, tgt)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
+    with autocast:
+        loss = model(idx, tgt)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -81,5 +90,6 @@ print(json.dumps({
     "tok_s": B * T / best,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "threads": threads,
+    "dtype": dtype,
     "torch": torch.__version__,
 }))

@@ -230,6 +230,26 @@ function trainRows(j: unknown): Row[] {
         `${num(j, 'threads', 'pytorch') ?? '-'}, OpenBLAS ${num(j, 'threads', 'pytorch_blas') ?? '-'}): ${f(p, 0)} (${f(mp, 0)} MB)`,
       `${r(x, p)}; xfmr uses ${r(mx, mp)} the memory`,
     ],
+    ...bf16TrainRow(j),
+  ];
+}
+
+/** The bf16 mixed-precision row of `bench -- train` (absent from results made before it). */
+function bf16TrainRow(j: unknown): Row[] {
+  const x = num(j, 'train_tok_s', 'xfmr_bf16');
+  if (x === null) return [];
+  const p = num(j, 'train_tok_s', 'pytorch_bf16');
+  const fpt = num(j, 'flops_per_token');
+  const amx = num(j, 'ceiling_tok_s', 'amx_nominal');
+  const here = num(j, 'ceiling_tok_s', 'measured_bf16_gemm');
+  return [
+    [
+      `same, bf16 mixed precision (--dtype bf16), tok/s; ceiling at ${f(fpt === null ? null : fpt / 1e6)} MFLOP/token: ` +
+        `${f(here, 0)} at this machine's bf16 GEMM rate, ${f(amx, 0)} at the nominal AMX peak`,
+      f(x, 0),
+      `PyTorch 1.13 torch.autocast bf16, its best of 1 and 2 threads (${num(j, 'threads', 'pytorch_bf16') ?? '-'}): ${f(p, 0)}`,
+      r(x, p),
+    ],
   ];
 }
 

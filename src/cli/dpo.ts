@@ -6,8 +6,10 @@
  * rewards/accuracies, rewards/margins) to OUT/metrics.jsonl. --resume continues a killed run from
  * its last checkpoint (--checkpoint-every steps, default 100).
  */
+import { withComputeDtype } from '../tensor/index.ts';
 import { cacheReferenceLogProbs, trainDpo } from '../train/dpo.ts';
 import { disposeModel, referenceModel } from '../train/logprobs.ts';
+import { runDtype } from '../train/loop.ts';
 import type { DpoLossType } from '../train/preference_loss.ts';
 import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
 import { ALIGN_FLAGS, ALIGN_VALUES, loadAlignmentModel, loadPreferences } from './reward.ts';
@@ -41,15 +43,20 @@ export async function run(argv: string[]): Promise<void> {
   const beta = optNumber(a, 'beta', 0.1);
   const labelSmoothing = optNumber(a, 'label-smoothing', 0);
   // The reference: a frozen copy of --model (also on --resume), used once for the caches and freed.
+  // Its log-probs are computed at the run's precision, so policy and reference start out equal.
+  const loop = runOptions(a, out, 100);
+  const dtype = runDtype(loop.dtype, out, loop.resume).dtype;
   const ref = referenceModel(m.model);
-  const cache = cacheReferenceLogProbs(ref, train, m.maxLen);
-  const heldCache = heldOut.length > 0 ? cacheReferenceLogProbs(ref, heldOut, m.maxLen) : null;
+  const { cache, heldCache } = withComputeDtype(dtype, () => ({
+    cache: cacheReferenceLogProbs(ref, train, m.maxLen),
+    heldCache: heldOut.length > 0 ? cacheReferenceLogProbs(ref, heldOut, m.maxLen) : null,
+  }));
   disposeModel(ref);
   process.stderr.write(
     `xfmr dpo: ${train.length} train / ${heldOut.length} held-out pairs, beta ${beta}, ${loss}${labelSmoothing ? `, label smoothing ${labelSmoothing}` : ''}, ${steps} steps\n`,
   );
   const result = await trainDpo(m.model, train, cache, {
-    ...runOptions(a, out, 100),
+    ...loop,
     beta,
     loss,
     labelSmoothing,
@@ -70,6 +77,7 @@ export async function run(argv: string[]): Promise<void> {
     out,
     steps,
     start_step: result.startStep,
+    dtype: result.dtype,
     beta,
     loss,
     final_loss: result.losses.at(-1) ?? null,

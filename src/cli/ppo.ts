@@ -9,7 +9,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { PolicyWithValue } from '../models/heads.ts';
-import { saveModel } from '../models/load.ts';
 import { loadRewardModel } from '../models/load_reward.ts';
 import { freeze, referenceModel } from '../train/logprobs.ts';
 import { trainPpo } from '../train/ppo.ts';
@@ -103,7 +102,14 @@ export async function run(argv: string[]): Promise<void> {
     chatTemplate: m.chatTemplate,
   });
   const last = result.evals.at(-1) ?? null;
-  const summary = { out, iterations, start_step: result.startStep, skipped: result.skipped, last };
+  const summary = {
+    out,
+    iterations,
+    start_step: result.startStep,
+    dtype: result.dtype,
+    skipped: result.skipped,
+    last,
+  };
   if (a.options.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else process.stdout.write(`PPO policy in ${out}\n`);
 }

@@ -114,6 +114,7 @@ export async function run(argv: string[]): Promise<void> {
     out,
     steps,
     start_step: result.startStep,
+    dtype: result.dtype,
     final_loss: result.losses.at(-1) ?? null,
     val_loss: last?.val_loss ?? null,
     skipped: result.skipped,

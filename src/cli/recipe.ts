@@ -1,7 +1,8 @@
 /**
  * `xfmr recipe [default|smoke] [--work DIR] [--out DIR] [--out-sft DIR] [--docs DIR] [--seed S]
- * [--threads N] [--reuse-pretrain] [--json]`: trains the shipped RAG model end to end (src/recipe/recipe.ts):
- * tokenizer, pretraining, SFT, DPO, export and evaluation. Progress and the report go to stderr
+ * [--threads N] [--dtype f32|bf16|auto] [--reuse-pretrain] [--json]`: trains the shipped RAG model
+ * end to end (src/recipe/recipe.ts): tokenizer, pretraining, SFT, DPO (at --dtype, default auto),
+ * export and evaluation. Progress and the report go to stderr
  * and to WORK/recipe.log (copied next to the model); --json prints the stage reports and eval
  * scores as one JSON document on stdout.
  */
@@ -10,10 +11,11 @@ import { join } from 'node:path';
 import { summaryJson } from '../recipe/eval.ts';
 import { RECIPES, runRecipe } from '../recipe/recipe.ts';
 import { optInt, optString, parseArgs, UsageError } from './args.ts';
+import { dtypeOption } from './train_options.ts';
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
-    values: ['work', 'out', 'out-sft', 'docs', 'seed', 'threads', 'kjv'],
+    values: ['work', 'out', 'out-sft', 'docs', 'seed', 'threads', 'kjv', 'dtype'],
     flags: ['json', 'reuse-pretrain'],
   });
   const name = a.positionals[0] ?? 'default';
@@ -37,7 +39,15 @@ export async function run(argv: string[]): Promise<void> {
   log(`command: xfmr recipe ${argv.join(' ')}`.trimEnd());
   const result = await runRecipe(
     cfg,
-    { work, out, outSft, docs, kjv: optString(a, 'kjv'), reusePretrain: a.options.has('reuse-pretrain') },
+    {
+      work,
+      out,
+      outSft,
+      docs,
+      kjv: optString(a, 'kjv'),
+      reusePretrain: a.options.has('reuse-pretrain'),
+      dtype: dtypeOption(a),
+    },
     log,
   );
   log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s`);

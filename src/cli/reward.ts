@@ -13,6 +13,7 @@ import type { DecoderLM } from '../models/decoder.ts';
 import { RewardModel } from '../models/heads.ts';
 import { loadDecoder } from '../models/load.ts';
 import { saveRewardModel } from '../models/load_reward.ts';
+import { withComputeDtype } from '../tensor/index.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import { loadTokenizer } from '../tokenizers/load.ts';
 import {
@@ -128,7 +129,8 @@ export async function run(argv: string[]): Promise<void> {
     evalEvery: optInt(a, 'eval-every', 100),
   });
   if (!a.options.has('no-normalize')) {
-    const n = normalizeRewardModel(rm, preferenceRows(train), m.maxLen);
+    // Scored at the precision the model was trained in, as PPO will score with it.
+    const n = withComputeDtype(result.dtype, () => normalizeRewardModel(rm, preferenceRows(train), m.maxLen));
     process.stderr.write(
       `scores normalised to mean 0, std 1 on the training responses (mean ${n.mean.toFixed(3)}, std ${n.std.toFixed(3)} removed)\n`,
     );
@@ -139,6 +141,7 @@ export async function run(argv: string[]): Promise<void> {
     out,
     steps,
     start_step: result.startStep,
+    dtype: result.dtype,
     train_loss: result.losses.at(-1) ?? null,
     skipped: result.skipped,
     eval: held,

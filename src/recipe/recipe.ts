@@ -12,13 +12,17 @@
  * Each stage is a function in stages/ (text.ts, pretrain.ts, finetune.ts, release.ts) that takes
  * the StageContext and what earlier stages made, and returns what later ones need with a report.
  *
- * Every random choice comes from `seed`; with the same seed, backend and thread count a rerun
- * gives the same losses up to floating-point reassociation in threaded kernels (see RECIPE.md for
- * the tolerance observed). Work files go to `work`; the models to `out` and `outSft`.
+ * Every random choice comes from `seed`; with the same seed, backend, thread count and dtype a
+ * rerun gives the same losses up to floating-point reassociation in threaded kernels (see RECIPE.md
+ * for the tolerance observed). Work files go to `work`; the models to `out` and `outSft`.
+ *
+ * The training stages (pretrain, SFT, DPO) compute in `dtype` (default auto: bf16 where the CPU has
+ * AMX or AVX512-BF16); export and evaluation run in f32, as the shipped model is used.
  */
 import { mkdirSync } from 'node:fs';
 import type { JsonObject, JsonValue } from '../io/checkpoint.ts';
 import { kernels } from '../kernels/index.ts';
+import { type ComputeDtype, type DtypeChoice, resolveDtype } from '../tensor/index.ts';
 import { formatTable, type ModelResult, summaryJson } from './eval.ts';
 import { dpoStage, sftStage } from './stages/finetune.ts';
 import { pretrainStage } from './stages/pretrain.ts';
@@ -102,6 +106,8 @@ export interface RecipePaths {
    * of the later stages); the pretraining stage is deterministic in the seed, so this only saves time.
    */
   reusePretrain?: boolean;
+  /** Compute precision of the training stages (tensor/precision.ts); default auto. */
+  dtype?: DtypeChoice;
 }
 
 export interface StageReport {
@@ -118,6 +124,8 @@ export interface StageContext {
   cfg: RecipeConfig;
   paths: RecipePaths;
   log: Log;
+  /** The training stages' compute precision (paths.dtype resolved). */
+  dtype: ComputeDtype;
 }
 
 function timed<T>(reports: StageReport[], stage: string, log: Log, fn: () => T): T;
@@ -145,14 +153,16 @@ export async function runRecipe(
   cfg: RecipeConfig,
   paths: RecipePaths,
   log: Log,
-): Promise<{ stages: StageReport[]; eval: ModelResult[] }> {
+): Promise<{ stages: StageReport[]; eval: ModelResult[]; dtype: ComputeDtype }> {
   mkdirSync(paths.work, { recursive: true });
   kernels().setThreads(cfg.threads);
+  const precision = resolveDtype(paths.dtype ?? 'auto');
   log(
     `xfmr recipe ${cfg.name}: seed ${cfg.seed}, backend ${kernels().name}, ${kernels().threads()} threads, node ${process.version}`,
   );
+  log(`dtype: ${precision.dtype} (${precision.reason})`);
   log(`config ${JSON.stringify(cfg)}`);
-  const ctx: StageContext = { cfg, paths, log };
+  const ctx: StageContext = { cfg, paths, log, dtype: precision.dtype };
   const stages: StageReport[] = [];
   const corpus = timed(stages, 'corpus', log, () => corpusStage(ctx));
   const tokenizer = timed(stages, 'tokenizer', log, () => tokenizerStage(ctx, corpus));
@@ -164,5 +174,5 @@ export async function runRecipe(
   log(formatTable(results));
   log(`stages ${JSON.stringify(stages)}`);
   log(`eval ${summaryJson(results)}`);
-  return { stages, eval: results };
+  return { stages, eval: results, dtype: precision.dtype };
 }

@@ -5,7 +5,8 @@
  *   checkpoints/step-000100/   weights.safetensors    the trained modules, `KEY.canonical.name`, F32
  *                              optimizer.safetensors  AdamW moments `m.NAME`, `v.NAME`; its step in metadata
  *                              state.json             loop step, skip count, the trainer's own state
- *                                                     (data position, RNG states, PPO's KL coefficient)
+ *                                                     (data position, RNG states, PPO's KL coefficient),
+ *                                                     the compute dtype (f32 or bf16)
  *   latest.json                {"step": 100, "dir": "checkpoints/step-000100"}
  *
  * A checkpoint directory is complete before latest.json (written atomically) points to it, so a
@@ -18,7 +19,7 @@ import { type JsonValue, writeFileAtomic } from '../io/files.ts';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
 import { type NamedTensor, toFloat32 } from '../io/tensors.ts';
 import type { Module } from '../nn/module.ts';
-import type { Tensor } from '../tensor/index.ts';
+import type { ComputeDtype, Tensor } from '../tensor/index.ts';
 import type { AdamW } from './adamw.ts';
 
 /** The loop's own state, and the trainer's under `task`. */
@@ -27,6 +28,8 @@ export interface TrainerState {
   skipped: number;
   /** Tokens seen so far (the metrics log counts on from it). */
   tokens: number;
+  /** The compute precision of the run (absent in checkpoints from before bf16: those are f32). */
+  dtype?: ComputeDtype;
   task: JsonValue;
 }
 
@@ -105,6 +108,16 @@ export function latestCheckpoint(out: string): { step: number; dir: string } | n
   return { step: j.step, dir: join(out, j.dir) };
 }
 
+/** The state a checkpoint saved (state.json), without loading its tensors. */
+export function readTrainerState(dir: string): TrainerState {
+  const path = join(dir, 'state.json');
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as TrainerState;
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+}
+
 /** Restores weights and optimizer state in place; returns the saved state. */
 export function loadCheckpoint(
   dir: string,
@@ -132,5 +145,5 @@ export function loadCheckpoint(
     opt.v[i].set(toFloat32(v));
   });
   opt.step = Number(metadata?.step ?? 0);
-  return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as TrainerState;
+  return readTrainerState(dir);
 }

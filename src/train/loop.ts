@@ -9,6 +9,11 @@
  * One step: for each micro-batch, next() -> loss() -> backward (scaled by 1 / gradAccum); then the
  * global gradient norm; a non-finite loss or norm skips the update (gradients are dropped and the
  * step still counts, so the schedule and the data move on); else AdamW at lrAt(schedule, step).
+ *
+ * Precision (`dtype`): the steps, evaluations and PPO's rollouts run inside one compute-precision
+ * scope (tensor/precision.ts). In bf16 the GEMMs and attention take bf16 operands; weights, AdamW
+ * moments, gradients and everything else stay f32, so checkpoints and resume are unchanged, and
+ * the dtype is saved in each checkpoint: a resumed run keeps it (runDtype).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,9 +21,20 @@ import { type JsonObject, type JsonValue, writeFileAtomic } from '../io/files.ts
 import type { DecoderLM } from '../models/decoder.ts';
 import { saveModel } from '../models/load.ts';
 import type { Module } from '../nn/module.ts';
-import { backward, noGrad, scale, type Tensor, tidy } from '../tensor/index.ts';
+import {
+  backward,
+  type ComputeDtype,
+  type DtypeChoice,
+  type DtypeResolution,
+  noGrad,
+  resolveDtype,
+  scale,
+  type Tensor,
+  tidy,
+  withComputeDtype,
+} from '../tensor/index.ts';
 import type { AdamW } from './adamw.ts';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { latestCheckpoint, loadCheckpoint, readTrainerState, saveCheckpoint } from './checkpoint.ts';
 import type { Batch } from './data.ts';
 import { Progress } from './progress.ts';
 import { lrAt, type Schedule } from './schedule.ts';
@@ -77,6 +93,11 @@ export interface LoopOptions<M extends Metrics = NoMetrics> extends ModelFiles {
   /** Stop after this many non-finite steps in a row. */
   maxSkipped: number;
   resume: boolean;
+  /**
+   * Compute precision (tensor/precision.ts): f32, bf16, or auto (bf16 where the CPU has bf16
+   * units). Left out: f32 for a new run. A resumed run keeps its checkpoint's (runDtype).
+   */
+  dtype?: DtypeChoice;
   /** Print progress and evaluations on stderr (default true). */
   progress?: boolean;
   /** The progress bar's label (default "train"). */
@@ -102,12 +123,43 @@ export interface LoopResult<M extends Metrics = NoMetrics, E extends Metrics = N
   evals: (E & { step: number })[];
   skipped: number;
   startStep: number;
+  /** The compute precision the run used. */
+  dtype: ComputeDtype;
+}
+
+/**
+ * The compute dtype of the run in `out`: with `resume` and a checkpoint there, the checkpoint's
+ * (one from before bf16 is f32), and an explicit f32 or bf16 that differs is an error naming both;
+ * else `choice` resolved (auto: from the CPU), f32 when left out.
+ */
+export function runDtype(choice: DtypeChoice | undefined, out: string, resume: boolean): DtypeResolution {
+  const latest = resume ? latestCheckpoint(out) : null;
+  if (!latest) return resolveDtype(choice ?? 'f32');
+  const saved = readTrainerState(latest.dir).dtype ?? 'f32';
+  if ((choice === 'f32' || choice === 'bf16') && choice !== saved)
+    throw new Error(
+      `--dtype ${choice} conflicts with the checkpoint to resume (${latest.dir}), trained in ${saved}: ` +
+        `resume with --dtype ${saved} (or auto), or start a new run without --resume`,
+    );
+  return { dtype: saved, reason: 'from the checkpoint' };
 }
 
 export async function trainLoop<B, M extends Metrics, E extends Metrics>(
   task: TrainTask<B, M, E>,
   opt: AdamW,
   o: LoopOptions<M>,
+): Promise<LoopResult<M, E>> {
+  const precision = runDtype(o.dtype, o.out, o.resume);
+  if (o.progress !== false) process.stderr.write(`dtype: ${precision.dtype} (${precision.reason})\n`);
+  return withComputeDtype(precision.dtype, () => runLoop(task, opt, o, precision.dtype));
+}
+
+/** trainLoop inside its compute-precision scope. */
+async function runLoop<B, M extends Metrics, E extends Metrics>(
+  task: TrainTask<B, M, E>,
+  opt: AdamW,
+  o: LoopOptions<M>,
+  dtype: ComputeDtype,
 ): Promise<LoopResult<M, E>> {
   mkdirSync(o.out, { recursive: true });
   const metricsPath = join(o.out, 'metrics.jsonl');
@@ -133,7 +185,7 @@ export async function trainLoop<B, M extends Metrics, E extends Metrics>(
     process.stderr.write(`xfmr: resumed from ${latest.dir} at step ${step}\n`);
   } else writeFileAtomic(metricsPath, '');
   const log = (m: JsonObject) => appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
-  const result: LoopResult<M, E> = { losses: [], steps: [], evals: [], skipped, startStep: step };
+  const result: LoopResult<M, E> = { losses: [], steps: [], evals: [], skipped, startStep: step, dtype };
   const progress = quiet ? null : new Progress(o.label ?? 'train', o.steps);
   const t0 = performance.now();
   const tokens0 = tokens;
@@ -199,7 +251,7 @@ export async function trainLoop<B, M extends Metrics, E extends Metrics>(
       if (!quiet) process.stderr.write(`step ${step}: ${formatMetrics(e)}\n`);
     }
     if (o.checkpointEvery > 0 && (step % o.checkpointEvery === 0 || step === o.steps)) {
-      saveCheckpoint(o.out, task.modules, opt, { step, skipped, tokens, task: task.state() });
+      saveCheckpoint(o.out, task.modules, opt, { step, skipped, tokens, dtype, task: task.state() });
     }
     // Let signals and I/O through between steps.
     await new Promise((r) => setImmediate(r));
@@ -227,6 +279,8 @@ export interface RunOptions<M extends Metrics = NoMetrics> extends ModelFiles {
   maxSkipped?: number;
   /** Default 1. */
   maxGradNorm?: number;
+  /** Compute precision (LoopOptions.dtype); default f32 for a new run. */
+  dtype?: DtypeChoice;
   progress?: boolean;
   onStep?: (m: StepMetrics & M) => void;
 }
@@ -244,6 +298,7 @@ export function loopOptions<M extends Metrics>(
     checkpointEvery: o.checkpointEvery ?? 0,
     maxSkipped: o.maxSkipped ?? 10,
     resume: o.resume ?? false,
+    dtype: o.dtype,
     progress: o.progress,
     onStep: o.onStep,
     tokenizerJson: o.tokenizerJson,

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { cpuInfo, jsKernels, type Kernels, nativeKernels } from '../../src/kernels/index.ts';
 import { KERNEL_NAMES } from '../../src/kernels/kernels.ts';
 import { nativeKernelNames } from '../../src/kernels/native.ts';
+import { ATTN_CASES } from './attention_cases.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
 type Output = Float32Array | number;
@@ -373,56 +374,8 @@ for (const n of [1, 13, 127, 70001]) {
   });
 }
 
-// Attention. cache: the KV cache length (kvBatchStride = cache * Hkv * D), >= Tk.
-interface AttnCase {
-  B: number;
-  Tq: number;
-  Tk: number;
-  Hq: number;
-  Hkv: number;
-  D: number;
-  qOffset: number;
-  causal: boolean;
-  cache?: number;
-  isa?: boolean;
-  why: string;
-}
-const attnCases: AttnCase[] = [
-  { B: 2, Tq: 13, Tk: 13, Hq: 4, Hkv: 2, D: 7, qOffset: 0, causal: true, isa: true, why: 'GQA, D=7' },
-  { B: 1, Tq: 31, Tk: 31, Hq: 3, Hkv: 3, D: 13, qOffset: 0, causal: false, why: 'MHA, not causal' },
-  {
-    B: 2,
-    Tq: 1,
-    Tk: 37,
-    Hq: 6,
-    Hkv: 1,
-    D: 16,
-    qOffset: 36,
-    causal: true,
-    cache: 50,
-    isa: true,
-    why: 'MQA decode',
-  },
-  { B: 3, Tq: 1, Tk: 20, Hq: 4, Hkv: 4, D: 64, qOffset: 19, causal: true, cache: 29, why: 'MHA decode' },
-  { B: 1, Tq: 5, Tk: 17, Hq: 4, Hkv: 2, D: 13, qOffset: 12, causal: true, cache: 24, why: 'chunked prefill' },
-  {
-    B: 1,
-    Tq: 130,
-    Tk: 130,
-    Hq: 2,
-    Hkv: 1,
-    D: 80,
-    qOffset: 0,
-    causal: true,
-    isa: true,
-    why: 'tiles, split bwd',
-  },
-  { B: 2, Tq: 70, Tk: 200, Hq: 2, Hkv: 2, D: 32, qOffset: 0, causal: false, why: 'Tk > Tq' },
-  { B: 1, Tq: 4, Tk: 6, Hq: 2, Hkv: 1, D: 8, qOffset: -2, causal: true, why: 'rows with no key' },
-  { B: 4, Tq: 64, Tk: 64, Hq: 8, Hkv: 2, D: 128, qOffset: 0, causal: true, why: 'D=128, many pairs' },
-  { B: 2, Tq: 3, Tk: 1, Hq: 2, Hkv: 1, D: 1, qOffset: 0, causal: false, isa: true, why: 'size-1 dims' },
-];
-for (const a of attnCases) {
+// Attention, on the shared awkward shapes (attention_cases.ts).
+for (const a of ATTN_CASES) {
   const { B, Tq, Tk, Hq, Hkv, D, qOffset, causal } = a;
   const stride = (a.cache ?? Tk) * Hkv * D;
   const scale = 1 / Math.sqrt(D);
@@ -435,7 +388,7 @@ for (const a of attnCases) {
     const v = rand(kn, 62);
     const out = new Float32Array(qn);
     const lse = new Float32Array(B * Hq * Tq);
-    k.attentionForward(q, kk, v, out, lse, B, Tq, Tk, Hq, Hkv, D, stride, qOffset, scale, causal);
+    k.attentionForward(q, kk, v, out, lse, B, Tq, Tk, Hq, Hkv, D, stride, qOffset, scale, causal, false);
     return { q, kk, v, out, lse };
   };
   cases.push({
@@ -475,6 +428,7 @@ for (const a of attnCases) {
         qOffset,
         scale,
         causal,
+        false,
       );
       return [dq, dk, dv];
     },
@@ -539,10 +493,13 @@ if (process.env.XFMR_PARITY_CHILD === '1') {
     );
     const q = new Float32Array(16);
     assert.throws(
-      () => k.attentionForward(q, q, q, q, q, 1, 1, 1, 3, 2, 4, 4, 0, 1, true),
+      () => k.attentionForward(q, q, q, q, q, 1, 1, 1, 3, 2, 4, 4, 0, 1, true, false),
       /multiple of Hkv/,
     );
-    assert.throws(() => k.attentionForward(q, q, q, q, q, 1, 1, 8, 1, 1, 4, 32, 0, 1, true), /k has 16/);
+    assert.throws(
+      () => k.attentionForward(q, q, q, q, q, 1, 1, 8, 1, 1, 4, 32, 0, 1, true, false),
+      /k has 16/,
+    );
   });
 
   // Other ISAs (and thread counts: 3 threads on 2 cores, and 1) in child processes.

@@ -11,6 +11,10 @@
  * norm weights and biases are not 1 and 0, and the embeddings are small enough that the first
  * norm sees the eps: a weight loaded transposed, a wrong eps (the script checks this margin:
  * >= 3.9e-4), a wrong theta or GQA head mapping all fail these checks.
+ *
+ * The same models in bf16 mixed precision (withComputeDtype('bf16')) are checked against the same
+ * weights run under torch.autocast('cpu', dtype=torch.bfloat16) (NAME.autocast.safetensors, made by
+ * the same script), within the looser bounds TOL_BF16 explains.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -22,11 +26,24 @@ import { DecoderLM } from '../../src/models/decoder.ts';
 import { Encoder } from '../../src/models/encoder.ts';
 import { bertConfig, gpt2Config, llamaConfig } from '../../src/models/presets.ts';
 import type { Module } from '../../src/nn/module.ts';
-import { backward, Tensor } from '../../src/tensor/index.ts';
+import { backward, Tensor, withComputeDtype } from '../../src/tensor/index.ts';
 import { BACKENDS, withBackend } from '../tensor/backends.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const TOL = 1e-4;
+/**
+ * bf16 against torch.autocast: outputs (logits, hidden states, loss) within 5e-2, gradients within
+ * 1e-1, relative to the largest magnitude as above. Why so loose: the two are different bf16
+ * computations, not one computation in two orders. Autocast rounds every matmul OUTPUT to bf16 and
+ * runs softmax, GELU and SiLU on bf16 inputs in bf16; xfmr rounds only GEMM operands (2^-8
+ * relative each) and keeps every result f32. Each therefore sits its own distance from the exact
+ * result: autocast at 1.4e-2 to 2.4e-2 (outputs) and 2.6e-2 to 4.4e-2 (gradients) from float64
+ * (the fixture script prints these), xfmr at about 1e-2; the bounds are twice autocast's own
+ * distance, rounded up. A transposed weight, a wrong GQA mapping or a missing term is off by O(1)
+ * and still fails; a wrong norm eps (3e-3) is below bf16's resolution and is the f32 case's job;
+ * a bf16 path that silently ran f32 is caught by its distance from the float64 logits.
+ */
+const TOL_BF16 = { outputs: 5e-2, gradients: 1e-1 };
 
 // The same field values as CONFIGS in make_model_fixture.py (checked against the fixture below).
 const small = { vocabSize: 61, contextLength: 16, dModel: 24, nLayers: 2, nHeads: 4, ffnDim: 40 };
@@ -41,6 +58,8 @@ interface Fixture {
   weights: Map<string, Float32Array>;
   shapes: Map<string, number[]>;
   golden: TensorMap;
+  /** The same outputs from torch.autocast('cpu', dtype=torch.bfloat16) (NAME.autocast.safetensors). */
+  autocast: TensorMap;
   B: number;
   T: number;
 }
@@ -59,18 +78,22 @@ function loadFixture(name: string): Fixture {
     assert.ok(t.data instanceof Float32Array, `${n}: expected F32 weights, got ${t.dtype}`);
     weights.set(n, t.data);
   }
+  const auto = readSafetensors(join(FIXTURES, `${name}.autocast.safetensors`));
+  assert.equal(auto.metadata?.autocast, 'cpu bfloat16', `${name}: the autocast file says how it was made`);
+  assert.equal(auto.metadata?.config, metadata.config, `${name}: the autocast file is of the same model`);
   return {
     file,
     weights,
     shapes: new Map([...w].map(([n, t]) => [n, t.shape])),
     golden,
+    autocast: auto.tensors,
     B: Number(metadata.batch),
     T: Number(metadata.seq),
   };
 }
 
-function f32(fx: Fixture, name: string): Float32Array {
-  const t = fx.golden.get(name);
+function f32(fx: Fixture, name: string, from: 'golden' | 'autocast' = 'golden'): Float32Array {
+  const t = fx[from].get(name);
   assert.ok(t && t.data instanceof Float32Array, `golden tensor ${name} missing or not F32`);
   return t.data;
 }
@@ -91,7 +114,13 @@ function maxAbs(a: Float32Array): number {
  * Asserts max |got - want| / scale <= TOL (scale: max |want| unless given); returns the error.
  * NaN anywhere fails (the comparison is false).
  */
-function expectClose(what: string, got: Float32Array, want: Float32Array, scale = maxAbs(want)): number {
+function expectClose(
+  what: string,
+  got: Float32Array,
+  want: Float32Array,
+  scale = maxAbs(want),
+  tol = TOL,
+): number {
   assert.equal(got.length, want.length, `${what}: ${got.length} values, torch has ${want.length}`);
   let diff = 0;
   for (let i = 0; i < got.length; i++) {
@@ -99,7 +128,7 @@ function expectClose(what: string, got: Float32Array, want: Float32Array, scale 
     diff = Number.isNaN(d) ? Number.NaN : Math.max(diff, d);
   }
   const err = diff / scale;
-  assert.ok(err <= TOL, `${what}: max |xfmr - torch| / ${scale.toExponential(2)} = ${err.toExponential(2)}`);
+  assert.ok(err <= tol, `${what}: max |xfmr - torch| / ${scale.toExponential(2)} = ${err.toExponential(2)}`);
   return err;
 }
 
@@ -116,58 +145,95 @@ function load(model: Module, fx: Fixture): void {
  * zero in exact arithmetic without RoPE (adding q.b to every score of a row leaves the softmax
  * unchanged), so it is held to the same bound measured against the model's largest gradient.
  */
-function expectGrads(model: Module, fx: Fixture, config: ModelConfig): number {
-  const want = new Map([...model.namedParameters().keys()].map((n) => [n, f32(fx, `grad.${n}`)]));
+function expectGrads(
+  model: Module,
+  fx: Fixture,
+  config: ModelConfig,
+  from: 'golden' | 'autocast' = 'golden',
+  tol = TOL,
+): number {
+  const want = new Map([...model.namedParameters().keys()].map((n) => [n, f32(fx, `grad.${n}`, from)]));
   const largest = Math.max(...[...want.values()].map(maxAbs));
   let worst = 0;
   for (const [name, p] of model.namedParameters()) {
     assert.ok(p.grad, `${name}: no gradient`);
     const zero = config.position !== 'rope' && name.endsWith('attention.wk.bias');
     const g = want.get(name) as Float32Array;
-    worst = Math.max(worst, expectClose(`grad ${name}`, p.grad.data, g, zero ? largest : maxAbs(g)));
+    worst = Math.max(worst, expectClose(`grad ${name}`, p.grad.data, g, zero ? largest : maxAbs(g), tol));
   }
   return worst;
 }
 
 const e = (x: number) => x.toExponential(1);
 
+/** max |a - b| / max |b|: how far apart two outputs are (no assertion). */
+function distance(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d / maxAbs(b);
+}
+
+/** f32 against the float64 golden at TOL; bf16 against torch.autocast's at TOL_BF16. */
+const CASES = [
+  { dtype: 'f32', from: 'golden', tol: { outputs: TOL, gradients: TOL } },
+  { dtype: 'bf16', from: 'autocast', tol: TOL_BF16 },
+] as const;
+
 for (const backend of BACKENDS) {
   describe(`parity with PyTorch on ${backend}`, () => {
-    for (const name of ['gpt2', 'llama']) {
-      test(`${name}: logits, loss and every gradient`, (t) =>
+    for (const { dtype, from, tol } of CASES) {
+      const against = from === 'golden' ? 'float64 torch' : 'torch.autocast bf16';
+      for (const name of ['gpt2', 'llama']) {
+        test(`${name} in ${dtype}: logits, loss and every gradient against ${against}`, (t) =>
+          withBackend(backend, () => {
+            const config = CONFIGS[name];
+            const fx = loadFixture(name);
+            const model = new DecoderLM(config);
+            load(model, fx);
+            const ids = i32(fx, 'ids');
+            const targets = i32(fx, 'targets');
+            assert.ok(targets.includes(-100), 'the fixture ignores one target');
+            const out = withComputeDtype(dtype, () => model.forward(ids, fx.B, fx.T));
+            const logits = expectClose('logits', out.data, f32(fx, 'logits', from), undefined, tol.outputs);
+            const lossT = withComputeDtype(dtype, () => model.loss(ids, targets, fx.B, fx.T));
+            const loss = expectClose('loss', lossT.data, f32(fx, 'loss', from), undefined, tol.outputs);
+            backward(lossT);
+            const grads = expectGrads(model, fx, config, from, tol.gradients);
+            t.diagnostic(`max rel error: logits ${e(logits)}, loss ${e(loss)}, gradients ${e(grads)}`);
+            if (dtype === 'bf16') {
+              // Not silently f32: bf16 logits sit well outside the f32 tolerance of the float64 ones.
+              const off = distance(out.data, f32(fx, 'logits'));
+              t.diagnostic(`bf16 logits vs float64: ${e(off)}`);
+              assert.ok(off > 10 * TOL, `bf16 logits are within ${e(off)} of float64: was bf16 used?`);
+            }
+          }));
+      }
+
+      test(`bert in ${dtype}: hidden states and every gradient against ${against}`, (t) =>
         withBackend(backend, () => {
-          const config = CONFIGS[name];
-          const fx = loadFixture(name);
-          const model = new DecoderLM(config);
+          const config = CONFIGS.bert;
+          const fx = loadFixture('bert');
+          const model = new Encoder(config);
           load(model, fx);
-          const ids = i32(fx, 'ids');
-          const targets = i32(fx, 'targets');
-          assert.ok(targets.includes(-100), 'the fixture ignores one target');
-          const logits = expectClose('logits', model.forward(ids, fx.B, fx.T).data, f32(fx, 'logits'));
-          const lossT = model.loss(ids, targets, fx.B, fx.T);
-          const loss = expectClose('loss', lossT.data, f32(fx, 'loss'));
-          backward(lossT);
-          const grads = expectGrads(model, fx, config);
-          t.diagnostic(`max rel error: logits ${e(logits)}, loss ${e(loss)}, gradients ${e(grads)}`);
+          const probe = f32(fx, 'probe');
+          const h = withComputeDtype(dtype, () =>
+            model.forward(i32(fx, 'ids'), fx.B, fx.T, i32(fx, 'types')),
+          ); // [B, T, C]
+          const hidden = expectClose('hidden', h.data, f32(fx, 'hidden', from), undefined, tol.outputs);
+          // loss = sum(hidden * probe), so d loss / d hidden = probe
+          let sum = 0;
+          for (let i = 0; i < probe.length; i++) sum += h.data[i] * probe[i];
+          const loss = expectClose(
+            'loss',
+            Float32Array.of(sum),
+            f32(fx, 'loss', from),
+            undefined,
+            tol.outputs,
+          );
+          backward(h, Tensor.wrap(probe, h.shape));
+          const grads = expectGrads(model, fx, config, from, tol.gradients);
+          t.diagnostic(`max rel error: hidden ${e(hidden)}, loss ${e(loss)}, gradients ${e(grads)}`);
         }));
     }
-
-    test('bert: hidden states and every gradient', (t) =>
-      withBackend(backend, () => {
-        const config = CONFIGS.bert;
-        const fx = loadFixture('bert');
-        const model = new Encoder(config);
-        load(model, fx);
-        const probe = f32(fx, 'probe');
-        const h = model.forward(i32(fx, 'ids'), fx.B, fx.T, i32(fx, 'types')); // [B, T, C]
-        const hidden = expectClose('hidden', h.data, f32(fx, 'hidden'));
-        // loss = sum(hidden * probe), so d loss / d hidden = probe
-        let sum = 0;
-        for (let i = 0; i < probe.length; i++) sum += h.data[i] * probe[i];
-        const loss = expectClose('loss', Float32Array.of(sum), f32(fx, 'loss'));
-        backward(h, Tensor.wrap(probe, h.shape));
-        const grads = expectGrads(model, fx, config);
-        t.diagnostic(`max rel error: hidden ${e(hidden)}, loss ${e(loss)}, gradients ${e(grads)}`);
-      }));
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The recipe end to end at smoke scale (a few seconds): every stage runs, the model directory has
  * what the server needs (f16 weights, tokenizer, EOS in generation_config.json), the GGUF is
- * written, and the same seed reproduces the same losses exactly.
+ * written, the same seed reproduces the same losses exactly, and the training stages run at the
+ * dtype given (auto by default, printed in the log).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openSafetensors } from '../../src/io/safetensors.ts';
 import { RECIPES, runRecipe } from '../../src/recipe/recipe.ts';
+import { type DtypeChoice, resolveDtype } from '../../src/tensor/index.ts';
 import { resolveEos } from '../../src/tokenizers/eos.ts';
 import { loadTokenizer } from '../../src/tokenizers/load.ts';
 
@@ -17,7 +19,7 @@ const verse = (i: number) =>
   `  ${i} And the man was called Enoch, and he went from Bethel to Hebron with seven servants; and he lived ${i} years.`;
 const KJV = ['Genesis 1', '', ...Array.from({ length: 60 }, (_, i) => verse(i + 1)), ''].join('\n');
 
-async function smoke(dir: string) {
+async function smoke(dir: string, dtype?: DtypeChoice) {
   mkdirSync(dir, { recursive: true });
   const kjv = join(dir, 'kjv.txt');
   writeFileSync(kjv, KJV);
@@ -27,6 +29,7 @@ async function smoke(dir: string) {
     outSft: join(dir, 'model-sft'),
     docs: 'docs',
     kjv,
+    dtype,
   };
   const lines: string[] = [];
   const r = await runRecipe(RECIPES.smoke, paths, (l) => lines.push(l));
@@ -67,6 +70,15 @@ test('smoke recipe: all stages, a servable f16 model directory, GGUF, and exact 
       readFileSync(join(b.paths.out, 'model.safetensors')),
       readFileSync(join(a.paths.out, 'model.safetensors')),
     );
+    // The dtype: auto by default, said in the log; the other one trains to other losses.
+    const auto = resolveDtype('auto');
+    assert.equal(a.r.dtype, auto.dtype);
+    assert.ok(a.lines.includes(`dtype: ${auto.dtype} (${auto.reason})`), 'the log names the dtype');
+    const other = auto.dtype === 'bf16' ? 'f32' : 'bf16';
+    const c = await smoke(join(dir, 'c'), other);
+    assert.equal(c.r.dtype, other);
+    const pretrainLoss = (r: typeof a.r) => r.stages.find((x) => x.stage === 'pretrain')?.final_loss;
+    assert.notEqual(pretrainLoss(c.r), pretrainLoss(a.r), `${other} and ${auto.dtype} pretrain alike`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

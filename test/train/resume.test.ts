@@ -1,8 +1,9 @@
 /**
- * Resume is exact: `xfmr pretrain` and `xfmr ppo` killed with SIGKILL after a checkpoint and run
- * again with --resume produce the same losses (1e-6 relative; PPO's iteration metrics exactly) as
- * an uninterrupted run from that step. DPO, the reward model and SFT resume through the same loop
- * (their in-process resume tests are beside their trainers).
+ * Resume is exact: `xfmr pretrain` (in f32 and in bf16) and `xfmr ppo` killed with SIGKILL after a
+ * checkpoint and run again with --resume produce the same losses (1e-6 relative; PPO's iteration
+ * metrics exactly) and the same final weights, byte for byte, as an uninterrupted run. DPO, the
+ * reward model and SFT resume through the same loop (their in-process resume tests are beside
+ * their trainers).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -25,10 +26,15 @@ const BIN = join(import.meta.dirname, '..', '..', 'bin', 'xfmr.js');
 
 interface Summary {
   start_step: number;
+  dtype: string;
   losses: number[];
 }
 
-test('a SIGKILLed pretrain resumes with exactly the losses of an uninterrupted run', async () => {
+for (const dtype of ['f32', 'bf16'] as const)
+  test(`a SIGKILLed pretrain (--dtype ${dtype}) resumes with exactly the losses and weights of an uninterrupted run`, () =>
+    pretrainResumes(dtype));
+
+async function pretrainResumes(dtype: 'f32' | 'bf16'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'xfmr-resume-'));
   try {
     // A corpus with structure (a repeating pattern plus noise), so the loss moves.
@@ -78,10 +84,14 @@ test('a SIGKILLed pretrain resumes with exactly the losses of an uninterrupted r
       '--json',
       '--threads',
       '1',
+      '--dtype',
+      dtype,
     ];
     const full = spawnSync(process.execPath, args(join(dir, 'a')), { encoding: 'utf8' });
     assert.equal(full.status, 0, full.stderr);
+    assert.match(full.stderr, new RegExp(`^dtype: ${dtype} \\(requested\\)$`, 'm'));
     const a = JSON.parse(full.stdout) as Summary;
+    assert.equal(a.dtype, dtype);
     assert.equal(a.losses.length, steps);
     assert.ok(
       a.losses[steps - 1] < a.losses[0] - 0.3,
@@ -103,6 +113,8 @@ test('a SIGKILLed pretrain resumes with exactly the losses of an uninterrupted r
     const resumed = spawnSync(process.execPath, [...args(out), '--resume'], { encoding: 'utf8' });
     assert.equal(resumed.status, 0, resumed.stderr);
     const b = JSON.parse(resumed.stdout) as Summary;
+    assert.match(resumed.stderr, new RegExp(`^dtype: ${dtype} \\(from the checkpoint\\)$`, 'm'));
+    assert.equal(b.dtype, dtype);
     assert.equal(b.start_step, killedAt);
     assert.equal(b.losses.length, steps - killedAt);
     b.losses.forEach((l, i) => {
@@ -121,10 +133,25 @@ test('a SIGKILLed pretrain resumes with exactly the losses of an uninterrupted r
       logged,
       Array.from({ length: steps }, (_, i) => i + 1),
     );
+    assert.deepEqual(
+      readFileSync(join(out, 'model.safetensors')),
+      readFileSync(join(dir, 'a', 'model.safetensors')),
+      'the same final weights, byte for byte',
+    );
+    // Resuming with the other dtype named explicitly is refused, naming both.
+    const other = dtype === 'bf16' ? 'f32' : 'bf16';
+    const wrong = spawnSync(process.execPath, [...args(out), '--resume', '--dtype', other], {
+      encoding: 'utf8',
+    });
+    assert.notEqual(wrong.status, 0);
+    assert.match(
+      wrong.stderr,
+      new RegExp(`--dtype ${other} conflicts with the checkpoint .* trained in ${dtype}`),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
 
 /** Starts `node bin/xfmr.js args`, SIGKILLs it once OUT/latest.json exists; returns the step it had saved. */
 async function killAfterFirstCheckpoint(args: string[], out: string): Promise<number> {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { JsonValue } from '../../io/checkpoint.ts';
 import type { DecoderLM } from '../../models/decoder.ts';
 import { saveModel } from '../../models/load.ts';
+import { withComputeDtype } from '../../tensor/index.ts';
 import { AdamW } from '../../train/adamw.ts';
 import { cacheReferenceLogProbs, evaluateDpo, trainDpo } from '../../train/dpo.ts';
 import { disposeModel, referenceModel } from '../../train/logprobs.ts';
@@ -33,7 +34,7 @@ function saveWithEos(dir: string, model: DecoderLM, tokenizerJson: JsonValue, eo
 }
 
 export async function sftStage(
-  { cfg, paths, log }: StageContext,
+  { cfg, paths, log, dtype }: StageContext,
   model: DecoderLM,
   verses: Verse[],
   { tok, tokenizerJson, eos }: RecipeTokenizer,
@@ -90,6 +91,7 @@ export async function sftStage(
     checkpointEvery: 0,
     maxSkipped: 10,
     resume: false,
+    dtype,
     tokenizerJson,
   });
   saveWithEos(join(work, 'sft'), model, tokenizerJson, eos);
@@ -105,7 +107,7 @@ export async function sftStage(
 }
 
 export async function dpoStage(
-  { cfg, paths, log }: StageContext,
+  { cfg, paths, log, dtype }: StageContext,
   model: DecoderLM,
   { tok, tokenizerJson, eos }: RecipeTokenizer,
 ): Promise<{ report: { [key: string]: number | null } }> {
@@ -124,9 +126,12 @@ export async function dpoStage(
   const nHeld = Math.max(1, Math.floor(examples.length / 10));
   const train = examples.slice(nHeld);
   const held = examples.slice(0, nHeld);
+  // Reference log-probs and the held-out evaluations at the training precision, like the policy's.
   const ref = referenceModel(model);
-  const cache = cacheReferenceLogProbs(ref, train, maxLen, 16);
-  const heldCache = cacheReferenceLogProbs(ref, held, maxLen, 16);
+  const [cache, heldCache] = withComputeDtype(dtype, () => [
+    cacheReferenceLogProbs(ref, train, maxLen, 16),
+    cacheReferenceLogProbs(ref, held, maxLen, 16),
+  ]);
   disposeModel(ref);
   const o = {
     beta: d.beta,
@@ -140,9 +145,10 @@ export async function dpoStage(
     weightDecay: 0,
     seed: cfg.seed + 51,
   };
-  const before = evaluateDpo(model, held, heldCache, o, 16);
+  const before = withComputeDtype(dtype, () => evaluateDpo(model, held, heldCache, o, 16));
   const r = await trainDpo(model, train, cache, {
     ...o,
+    dtype,
     out: join(work, 'dpo'),
     onStep: (l) => {
       if (l.step % 10 === 0 || l.step === d.steps)
@@ -151,7 +157,7 @@ export async function dpoStage(
         );
     },
   });
-  const after = evaluateDpo(model, held, heldCache, o, 16);
+  const after = withComputeDtype(dtype, () => evaluateDpo(model, held, heldCache, o, 16));
   saveWithEos(join(work, 'dpo'), model, tokenizerJson, eos);
   return {
     report: {

@@ -27,7 +27,7 @@ export interface PretrainReport {
 }
 
 export async function pretrainStage(
-  { cfg, paths, log }: StageContext,
+  { cfg, paths, log, dtype }: StageContext,
   corpus: Corpus,
   { tok, tokenizerJson, eos }: RecipeTokenizer,
 ): Promise<{ model: DecoderLM; report: PretrainReport }> {
@@ -48,6 +48,7 @@ export async function pretrainStage(
     pretrainDocs: cfg.pretrainDocs,
     kjvBytes: cfg.kjvBytes,
     pretrain: cfg.pretrain,
+    dtype,
   });
   const stampPath = join(pretrainDir, 'recipe-stamp.json');
   const reuse =
@@ -112,6 +113,7 @@ export async function pretrainStage(
       checkpointEvery: 0,
       maxSkipped: 10,
       resume: false,
+      dtype,
       tokenizerJson,
     },
   );
