@@ -445,6 +445,8 @@ export function importGguf(path: string): {
       initStd: 0.02,
       slidingWindow: null,
       torchDtype: null,
+      ropeScaling: null,
+      qkNorm: false,
     };
     checkModelConfig(config, path);
     for (const [name, shape] of canonicalShapes(config)) {

@@ -7,15 +7,17 @@
  *   gpt2                  decoder, pre-norm, causal
  *   llama/qwen2/mistral   decoder, pre-norm, causal; Q/K rows in Hugging Face's rotary layout
  *                         (the two halves of each head are the rotated pairs)
+ *   qwen3                 as llama, with per-head RMSNorm of q and k (qkNorm)
  *   bert                  encoder, POST-norm (norm after each residual add), bidirectional,
  *                         LayerNorm after the embeddings, token type embeddings
  */
 import type { BlockConfig } from '../nn/block.ts';
 import type { FfnType } from '../nn/mlp.ts';
 import type { NormType } from '../nn/norm.ts';
+import type { RopeScaling } from '../tensor/index.ts';
 
-export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'mistral' | 'bert';
-export const ARCHS: readonly Arch[] = ['gpt2', 'llama', 'qwen2', 'mistral', 'bert'];
+export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'bert';
+export const ARCHS: readonly Arch[] = ['gpt2', 'llama', 'qwen2', 'qwen3', 'mistral', 'bert'];
 
 export type { FfnType, NormType };
 export type PositionType = 'learned' | 'rope';
@@ -41,6 +43,10 @@ export interface ModelConfig {
   position: PositionType;
   /** RoPE base theta (unused with learned positions). */
   ropeTheta: number;
+  /** RoPE frequency scaling (config.json's rope_scaling), or null. */
+  ropeScaling: RopeScaling | null;
+  /** Per-head RMSNorm of q and k before RoPE (Qwen3). */
+  qkNorm: boolean;
   /** Bias on the attention output projection (wo). */
   attnBias: boolean;
   /** Biases on the q, k, v projections. */
@@ -95,6 +101,19 @@ export function checkModelConfig(c: ModelConfig, where: string): void {
   if (c.position === 'rope' && c.headDim % 2 !== 0) fail(`headDim (${c.headDim}) must be even for RoPE`);
   if (!(c.normEps > 0)) fail(`normEps must be > 0, got ${c.normEps}`);
   if (c.position === 'rope' && !(c.ropeTheta > 0)) fail(`ropeTheta must be > 0, got ${c.ropeTheta}`);
+  const s = c.ropeScaling;
+  if (s) {
+    if (c.position !== 'rope') fail('ropeScaling needs RoPE positions');
+    if (!(s.factor >= 1)) fail(`ropeScaling.factor must be >= 1, got ${s.factor}`);
+    if (s.type === 'llama3' && !(s.highFreqFactor > s.lowFreqFactor && s.lowFreqFactor > 0))
+      fail(
+        `ropeScaling: llama3 needs 0 < lowFreqFactor < highFreqFactor, got ${s.lowFreqFactor}, ${s.highFreqFactor}`,
+      );
+    if (s.type !== 'linear' && !positiveInt(s.originalContext))
+      fail(`ropeScaling.originalContext must be a positive integer, got ${s.originalContext}`);
+    if (s.type === 'yarn' && !(s.betaFast > 0 && s.betaSlow > 0 && s.attentionFactor > 0))
+      fail('ropeScaling: yarn needs positive betaFast, betaSlow and attentionFactor');
+  }
   if (!Number.isSafeInteger(c.typeVocabSize) || c.typeVocabSize < 0) {
     fail(`typeVocabSize must be a non-negative integer, got ${c.typeVocabSize}`);
   }

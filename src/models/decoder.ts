@@ -83,7 +83,10 @@ export class DecoderLM extends Module implements CausalLM {
     this.output = c.tiedEmbeddings
       ? null
       : this.child('output', new Linear(c.dModel, c.vocabSize, false, rng, c.initStd));
-    this.rot = c.position === 'rope' ? ropeTable(c.headDim, c.contextLength, c.ropeTheta, false) : null;
+    this.rot =
+      c.position === 'rope'
+        ? ropeTable(c.headDim, c.contextLength, c.ropeTheta, false, c.ropeScaling ?? null)
+        : null;
     this.nameParameters();
   }
 

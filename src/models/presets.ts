@@ -14,6 +14,8 @@ const BASE = {
   initStd: 0.02,
   slidingWindow: null,
   torchDtype: null,
+  ropeScaling: null,
+  qkNorm: false,
 } as const;
 
 export function gpt2Config(o: Partial<ModelConfig> = {}): ModelConfig {
@@ -80,6 +82,10 @@ export const qwen2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
     ...o,
   });
 
+/** Qwen3: Llama with per-head q/k RMSNorm, no biases, tied embeddings in the small sizes. */
+export const qwen3Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
+  llamaConfig({ arch: 'qwen3', qkNorm: true, ropeTheta: 1000000, normEps: 1e-6, tiedEmbeddings: true, ...o });
+
 export const mistralConfig = (o: Partial<ModelConfig> = {}): ModelConfig =>
   llamaConfig({ arch: 'mistral', nKvHeads: 8, ...o });
 
@@ -145,6 +151,7 @@ export const FAMILY: Record<ModelConfig['arch'], (o: Partial<ModelConfig>) => Mo
   gpt2: gpt2Config,
   llama: llamaConfig,
   qwen2: qwen2Config,
+  qwen3: qwen3Config,
   mistral: mistralConfig,
   bert: bertConfig,
 };

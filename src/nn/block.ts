@@ -29,6 +29,8 @@ export interface BlockConfig {
   /** Post-norm (BERT) instead of pre-norm (GPT-2, Llama). */
   postNorm: boolean;
   causal: boolean;
+  /** Per-head RMSNorm of q and k (Qwen3). */
+  qkNorm?: boolean;
 }
 
 export class Block extends Module {
@@ -60,6 +62,8 @@ export class Block extends Module {
           qkvBias: c.qkvBias,
           outBias: c.attnBias,
           causal: c.causal,
+          qkNorm: c.qkNorm,
+          normEps: c.normEps,
         },
         rng,
         std,

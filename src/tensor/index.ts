@@ -17,7 +17,14 @@ export { crossEntropy, gatherLogProbs, IGNORE_INDEX } from './ops/loss.ts';
 export { type MatmulOptions, matmul } from './ops/matmul.ts';
 export { layerNorm, rmsNorm } from './ops/norm.ts';
 export { mean, meanLast, sum, sumLast } from './ops/reduce.ts';
-export { type RopeTable, rope, ropeTable } from './ops/rope.ts';
+export {
+  type RopeScaling,
+  type RopeTable,
+  rope,
+  ropeFrequencies,
+  ropeTable,
+  yarnAttentionFactor,
+} from './ops/rope.ts';
 export { concat, permute, reshape, slice, split, transpose } from './ops/shape.ts';
 export { logSoftmax, softmax } from './ops/softmax.ts';
 export { Rng } from './random.ts';

@@ -55,6 +55,8 @@ const BASE: Omit<ModelConfig, 'arch'> = {
   normEps: 1e-5,
   position: 'learned',
   ropeTheta: 10000,
+  ropeScaling: null,
+  qkNorm: false,
   attnBias: true,
   qkvBias: true,
   mlpBias: true,

@@ -143,6 +143,8 @@ describe('parseHfConfig', () => {
       initStd: 0.02,
       slidingWindow: null,
       torchDtype: null,
+      ropeScaling: null,
+      qkNorm: false,
     } satisfies ModelConfig);
     assert.equal(parseHfConfig({ ...GPT2, activation_function: 'gelu' }).ffnType, 'gelu');
     assert.equal(parseHfConfig({ ...GPT2, n_inner: 1000 }).ffnDim, 1000);
@@ -169,6 +171,70 @@ describe('parseHfConfig', () => {
     });
     assert.equal(mha.nKvHeads, 32);
     assert.deepEqual([mha.attnBias, mha.qkvBias, mha.mlpBias], [true, true, true]);
+  });
+
+  test('rope_scaling: llama3 (Llama 3.2), yarn (Qwen2.5 long context) and linear', () => {
+    const llama3 = {
+      ...LLAMA,
+      max_position_embeddings: 131072,
+      rope_theta: 500000,
+      rope_scaling: {
+        factor: 32,
+        high_freq_factor: 4,
+        low_freq_factor: 1,
+        original_max_position_embeddings: 8192,
+        rope_type: 'llama3',
+      },
+    };
+    assert.deepEqual(parseHfConfig(llama3).ropeScaling, {
+      type: 'llama3',
+      factor: 32,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalContext: 8192,
+    });
+    // yarn with its defaults (beta 32 / 1, attention factor 0.1 ln(factor) + 1), older `type` key
+    const yarn = parseHfConfig({
+      ...QWEN2,
+      rope_scaling: { type: 'yarn', factor: 4, original_max_position_embeddings: 32768 },
+    }).ropeScaling;
+    assert.deepEqual(yarn, {
+      type: 'yarn',
+      factor: 4,
+      originalContext: 32768,
+      betaFast: 32,
+      betaSlow: 1,
+      attentionFactor: 0.1 * Math.log(4) + 1,
+    });
+    const linear = { ...LLAMA, rope_scaling: { type: 'linear', factor: 2 } };
+    assert.deepEqual(parseHfConfig(linear).ropeScaling, { type: 'linear', factor: 2 });
+    for (const json of [llama3, linear]) {
+      const c = parseHfConfig(json);
+      assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+    }
+  });
+
+  test('qwen3: explicit head_dim, per-head q/k norms, attention_bias names both biases', () => {
+    const qwen3 = {
+      ...QWEN2,
+      architectures: ['Qwen3ForCausalLM'],
+      model_type: 'qwen3',
+      hidden_size: 1024,
+      num_attention_heads: 16,
+      num_key_value_heads: 8,
+      head_dim: 128,
+      intermediate_size: 3072,
+      attention_bias: false,
+      max_position_embeddings: 40960,
+    };
+    const c = parseHfConfig(qwen3);
+    assert.equal(c.arch, 'qwen3');
+    assert.equal(c.headDim, 128); // q: 16 * 128 = 2048 rows from a 1024-wide stream
+    assert.equal(c.qkNorm, true);
+    assert.deepEqual([c.attnBias, c.qkvBias, c.mlpBias], [false, false, false]);
+    assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+    assert.deepEqual(toHfConfig(c).architectures, ['Qwen3ForCausalLM']);
+    assert.equal(parseHfConfig(QWEN2).qkNorm, false);
   });
 
   test('eos_token_id may be a list (Llama 3)', () => {
@@ -221,9 +287,18 @@ describe('parseHfConfig', () => {
       [{ ...LLAMA, hidden_size: undefined }, /m\.json: missing hidden_size/],
       [{ ...LLAMA, num_attention_heads: 'x' }, /m\.json: num_attention_heads must be a non-negative integer/],
       [
-        { ...LLAMA, rope_scaling: { rope_type: 'llama3', factor: 8 } },
-        /m\.json: rope_scaling .* is not supported/,
+        { ...LLAMA, rope_scaling: { rope_type: 'dynamic', factor: 8 } },
+        /m\.json: rope_scaling .* is not supported \(linear, llama3 and yarn are\)/,
       ],
+      [
+        { ...LLAMA, rope_scaling: { rope_type: 'llama3', factor: 8 } },
+        /m\.json: rope_scaling\.low_freq_factor must be a number, got null/,
+      ],
+      [
+        { ...LLAMA, rope_scaling: { rope_type: 'yarn', factor: 4, mscale: 0.7 } },
+        /m\.json: rope_scaling\.mscale is not supported for yarn scaling/,
+      ],
+      [{ ...LLAMA, rope_scaling: 'yarn' }, /m\.json: rope_scaling must be an object or null/],
       [{ ...LLAMA, hidden_act: 'gelu' }, /m\.json: hidden_act "gelu" is not supported/],
       [{ ...LLAMA, num_key_value_heads: 5 }, /m\.json: nHeads \(32\) must be a multiple of nKvHeads \(5\)/],
       [{ ...GPT2, activation_function: 'relu' }, /m\.json: activation_function "relu"/],

@@ -134,6 +134,10 @@ describe('Llama family', () => {
     ],
     ['qwen2', tinyLlama({ arch: 'qwen2', qkvBias: true, tiedEmbeddings: true })],
     ['mistral head_dim != d/h', tinyLlama({ arch: 'mistral', headDim: 16, nHeads: 4, nKvHeads: 1 })],
+    [
+      'qwen3 q/k norms, head_dim != d/h',
+      tinyLlama({ arch: 'qwen3', qkNorm: true, headDim: 16, tiedEmbeddings: true }),
+    ],
   ];
   for (const [name, c] of cases) {
     test(`${name}: round trip and HF names`, () => {
@@ -157,6 +161,10 @@ describe('Llama family', () => {
       assert.equal(hf.has('model.layers.0.self_attn.o_proj.bias'), c.attnBias);
       assert.equal(hf.has('model.layers.0.mlp.up_proj.bias'), c.mlpBias);
       assert.equal(hf.has('lm_head.weight'), !c.tiedEmbeddings);
+      assert.equal(
+        hf.get('model.layers.1.self_attn.k_norm.weight')?.shape[0],
+        c.qkNorm ? c.headDim : undefined,
+      );
       assert.equal(
         hf.get('model.layers.1.mlp.gate_proj.weight')!.data,
         canon.get('layers.1.feed_forward.w1.weight')!.data,

@@ -11,6 +11,10 @@
  * norm weights and biases are not 1 and 0, and the embeddings are small enough that the first
  * norm sees the eps: a weight loaded transposed, a wrong eps (the script checks this margin:
  * >= 3.9e-4), a wrong theta or GQA head mapping all fail these checks.
+ *
+ * The families beyond plain Llama (scripts/fixtures/make_family_fixture.py), one feature each:
+ * qwen3 (per-head q/k RMSNorm, head_dim != d_model / n_heads), llama3, linear and yarn RoPE
+ * scaling (sized so each scaling changes some rotary pairs and keeps others).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -20,7 +24,7 @@ import type { TensorMap } from '../../src/io/tensors.ts';
 import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { Encoder } from '../../src/models/encoder.ts';
-import { bertConfig, gpt2Config, llamaConfig } from '../../src/models/presets.ts';
+import { bertConfig, gpt2Config, llamaConfig, qwen3Config } from '../../src/models/presets.ts';
 import type { Module } from '../../src/nn/module.ts';
 import { backward, Tensor } from '../../src/tensor/index.ts';
 import { BACKENDS, withBackend } from '../tensor/backends.ts';
@@ -30,10 +34,37 @@ const TOL = 1e-4;
 
 // The same field values as CONFIGS in make_model_fixture.py (checked against the fixture below).
 const small = { vocabSize: 61, contextLength: 16, dModel: 24, nLayers: 2, nHeads: 4, ffnDim: 40 };
+const llama = { ...small, nKvHeads: 2, normEps: 1e-6, ropeTheta: 500 };
 const CONFIGS: Record<string, ModelConfig> = {
   gpt2: gpt2Config(small),
-  llama: llamaConfig({ ...small, nKvHeads: 2, normEps: 1e-6, ropeTheta: 500 }),
+  llama: llamaConfig(llama),
   bert: bertConfig(small),
+  qwen3: qwen3Config({ ...llama, headDim: 8, ropeTheta: 1000 }),
+  llama3: llamaConfig({
+    ...llama,
+    headDim: 8,
+    contextLength: 32,
+    ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 64 },
+  }),
+  linear: llamaConfig({
+    ...llama,
+    headDim: 8,
+    contextLength: 32,
+    ropeScaling: { type: 'linear', factor: 2 },
+  }),
+  yarn: llamaConfig({
+    ...llama,
+    headDim: 8,
+    contextLength: 32,
+    ropeScaling: {
+      type: 'yarn',
+      factor: 4,
+      originalContext: 16,
+      betaFast: 32,
+      betaSlow: 1,
+      attentionFactor: 0.1 * Math.log(4) + 1,
+    },
+  }),
 };
 
 interface Fixture {
@@ -53,7 +84,7 @@ function loadFixture(name: string): Fixture {
   // The fixture was made for exactly this config: every field the script set must agree.
   const want = JSON.parse(metadata.config) as Record<string, unknown>;
   const have = CONFIGS[name] as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(want)) assert.equal(have[k], v, `${name}: config field ${k}`);
+  for (const [k, v] of Object.entries(want)) assert.deepEqual(have[k], v, `${name}: config field ${k}`);
   const weights = new Map<string, Float32Array>();
   for (const [n, t] of w) {
     assert.ok(t.data instanceof Float32Array, `${n}: expected F32 weights, got ${t.dtype}`);
@@ -133,7 +164,7 @@ const e = (x: number) => x.toExponential(1);
 
 for (const backend of BACKENDS) {
   describe(`parity with PyTorch on ${backend}`, () => {
-    for (const name of ['gpt2', 'llama']) {
+    for (const name of ['gpt2', 'llama', 'qwen3', 'llama3', 'linear', 'yarn']) {
       test(`${name}: logits, loss and every gradient`, (t) =>
         withBackend(backend, () => {
           const config = CONFIGS[name];
