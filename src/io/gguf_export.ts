@@ -447,6 +447,11 @@ export function importGguf(path: string): {
       torchDtype: null,
       ropeScaling: null,
       qkNorm: false,
+      scaleEmbeddings: false,
+      sandwichNorm: false,
+      normUnitOffset: false,
+      queryScale: null,
+      finalLogitSoftcap: null,
     };
     checkModelConfig(config, path);
     for (const [name, shape] of canonicalShapes(config)) {

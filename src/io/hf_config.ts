@@ -153,11 +153,16 @@ function parseGpt2(k: Keys): ModelConfig {
     torchDtype: k.torchDtype(),
     ropeScaling: null,
     qkNorm: false,
+    scaleEmbeddings: false,
+    sandwichNorm: false,
+    normUnitOffset: false,
+    queryScale: null,
+    finalLogitSoftcap: null,
   };
 }
 
 /** Per-family defaults of the Llama-like config classes in transformers. */
-type LlamaFamily = 'llama' | 'qwen2' | 'qwen3' | 'mistral';
+type LlamaFamily = 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'gemma2';
 
 const LLAMA_DEFAULTS: Record<
   LlamaFamily,
@@ -166,6 +171,7 @@ const LLAMA_DEFAULTS: Record<
   llama: { context: 2048, kvHeads: null, bos: 1, eos: 2 },
   qwen2: { context: 32768, kvHeads: null, bos: null, eos: null },
   qwen3: { context: 32768, kvHeads: null, bos: null, eos: null },
+  gemma2: { context: 8192, kvHeads: null, bos: 2, eos: 1 },
   mistral: { context: 4096 * 32, kvHeads: 8, bos: 1, eos: 2 },
 };
 
@@ -244,16 +250,25 @@ function ropeScalingJson(s: RopeScaling | null | undefined): JsonObject | null {
 
 function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
   const d = LLAMA_DEFAULTS[arch];
-  const act = k.str('hidden_act', 'silu');
-  if (act !== 'silu' && act !== 'swish')
-    k.fail(`hidden_act ${JSON.stringify(act)} is not supported (silu is)`);
+  const gemma = arch === 'gemma2';
+  if (gemma) {
+    const act = k.str('hidden_activation', k.str('hidden_act', 'gelu_pytorch_tanh'));
+    if (act !== 'gelu_pytorch_tanh')
+      k.fail(`hidden_activation ${JSON.stringify(act)} is not supported (gelu_pytorch_tanh is)`);
+    if (k.get(['attn_logit_softcapping']) !== null)
+      k.fail('attn_logit_softcapping is not supported yet (set it to null to run without the cap)');
+  } else {
+    const act = k.str('hidden_act', 'silu');
+    if (act !== 'silu' && act !== 'swish')
+      k.fail(`hidden_act ${JSON.stringify(act)} is not supported (silu is)`);
+  }
   const dModel = k.int('hidden_size');
   const nHeads = k.int('num_attention_heads');
   const contextLength = k.int('max_position_embeddings', d.context);
   // Llama and Qwen3 name one flag for the q/k/v and output biases; Qwen2 always has q/k/v biases.
-  const sharedBias = (arch === 'llama' || arch === 'qwen3') && k.bool('attention_bias', false);
+  const sharedBias = (arch === 'llama' || arch === 'qwen3' || gemma) && k.bool('attention_bias', false);
   let slidingWindow: number | null = null;
-  if (arch === 'mistral') slidingWindow = k.tokenId('sliding_window', 4096);
+  if (arch === 'mistral' || gemma) slidingWindow = k.tokenId('sliding_window', 4096);
   if ((arch === 'qwen2' || arch === 'qwen3') && k.bool('use_sliding_window', false))
     slidingWindow = k.int('sliding_window', 4096);
   return {
@@ -266,17 +281,23 @@ function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
     nKvHeads: k.int('num_key_value_heads', d.kvHeads ?? nHeads),
     headDim: k.headDim(dModel, nHeads, 'hidden_size'),
     ffnDim: k.int('intermediate_size'),
-    ffnType: 'swiglu',
+    ffnType: gemma ? 'geglu' : 'swiglu',
     norm: 'rmsnorm',
     normEps: k.num('rms_norm_eps', 1e-6),
     position: 'rope',
     ropeTheta: k.num('rope_theta', 10000),
     ropeScaling: parseRopeScaling(k, contextLength),
     qkNorm: arch === 'qwen3',
+    scaleEmbeddings: gemma,
+    sandwichNorm: gemma,
+    normUnitOffset: gemma,
+    queryScale: gemma ? k.num('query_pre_attn_scalar', 256) : null,
+    finalLogitSoftcap:
+      gemma && k.get(['final_logit_softcapping']) ? k.num('final_logit_softcapping', 30) : null,
     attnBias: sharedBias,
     qkvBias: arch === 'qwen2' || sharedBias,
     mlpBias: arch === 'llama' && k.bool('mlp_bias', false),
-    tiedEmbeddings: k.bool('tie_word_embeddings', false),
+    tiedEmbeddings: k.bool('tie_word_embeddings', gemma),
     typeVocabSize: 0,
     bosTokenId: k.tokenId('bos_token_id', d.bos),
     eosTokenId: k.eos(d.eos),
@@ -322,6 +343,11 @@ function parseBert(k: Keys): ModelConfig {
     torchDtype: k.torchDtype(),
     ropeScaling: null,
     qkNorm: false,
+    scaleEmbeddings: false,
+    sandwichNorm: false,
+    normUnitOffset: false,
+    queryScale: null,
+    finalLogitSoftcap: null,
   };
 }
 
@@ -354,6 +380,7 @@ const ARCHITECTURES: Record<Arch, string> = {
   llama: 'LlamaForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
   qwen3: 'Qwen3ForCausalLM',
+  gemma2: 'Gemma2ForCausalLM',
   mistral: 'MistralForCausalLM',
   bert: 'BertModel',
 };
@@ -428,8 +455,20 @@ export function toHfConfig(c: ModelConfig): JsonObject {
       position_embedding_type: 'absolute',
     });
   }
-  need(c.ffnType === 'swiglu' && c.norm === 'rmsnorm' && c.position === 'rope', 'a non-Llama block');
-  if (c.arch === 'llama' || c.arch === 'qwen3')
+  const gemma = c.arch === 'gemma2';
+  need(
+    c.ffnType === (gemma ? 'geglu' : 'swiglu') && c.norm === 'rmsnorm' && c.position === 'rope',
+    `a ${c.ffnType} ${c.norm} block with ${c.position} positions`,
+  );
+  for (const [flag, what] of [
+    [c.scaleEmbeddings, 'embeddings scaled by sqrt(d)'],
+    [c.sandwichNorm, 'sandwich norms'],
+    [c.normUnitOffset, 'RMSNorm weights stored as offsets from 1'],
+  ] as const)
+    need(flag === gemma, `${flag ? '' : 'no '}${what}`);
+  if (!gemma)
+    need(c.queryScale === null && c.finalLogitSoftcap === null, 'query_pre_attn_scalar or a logit soft-cap');
+  if (c.arch === 'llama' || c.arch === 'qwen3' || gemma)
     need(c.qkvBias === c.attnBias, 'q/k/v biases without an output bias (or the reverse)');
   need(Boolean(c.qkNorm) === (c.arch === 'qwen3'), `${c.qkNorm ? 'with' : 'without'} q/k norms`);
   if (c.arch === 'qwen2') need(c.qkvBias && !c.attnBias && !c.mlpBias, 'biases other than on q, k, v');
@@ -442,16 +481,20 @@ export function toHfConfig(c: ModelConfig): JsonObject {
     num_attention_heads: c.nHeads,
     num_key_value_heads: c.nKvHeads,
     head_dim: c.headDim,
-    hidden_act: 'silu',
+    hidden_act: gemma ? undefined : 'silu',
+    hidden_activation: gemma ? 'gelu_pytorch_tanh' : undefined,
+    query_pre_attn_scalar: gemma ? (c.queryScale ?? c.headDim) : undefined,
+    final_logit_softcapping: gemma ? c.finalLogitSoftcap : undefined,
+    attn_logit_softcapping: gemma ? null : undefined,
     max_position_embeddings: c.contextLength,
     rms_norm_eps: c.normEps,
     rope_theta: c.ropeTheta,
     rope_scaling: ropeScalingJson(c.ropeScaling),
     attention_dropout: c.dropout,
-    attention_bias: c.arch === 'llama' || c.arch === 'qwen3' ? c.attnBias : undefined,
+    attention_bias: c.arch === 'llama' || c.arch === 'qwen3' || gemma ? c.attnBias : undefined,
     mlp_bias: c.arch === 'llama' ? c.mlpBias : undefined,
     sliding_window:
-      c.arch === 'mistral' || c.arch === 'qwen2' || c.arch === 'qwen3' ? c.slidingWindow : undefined,
+      c.arch === 'mistral' || c.arch === 'qwen2' || c.arch === 'qwen3' || gemma ? c.slidingWindow : undefined,
     use_sliding_window: c.arch === 'qwen2' || c.arch === 'qwen3' ? c.slidingWindow !== null : undefined,
     max_window_layers: c.arch === 'qwen2' || c.arch === 'qwen3' ? c.nLayers : undefined,
   });

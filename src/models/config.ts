@@ -8,6 +8,8 @@
  *   llama/qwen2/mistral   decoder, pre-norm, causal; Q/K rows in Hugging Face's rotary layout
  *                         (the two halves of each head are the rotated pairs)
  *   qwen3                 as llama, with per-head RMSNorm of q and k (qkNorm)
+ *   gemma2                decoder, pre-norm, causal; GeGLU, sandwich norms with (1 + w) weights,
+ *                         embeddings scaled by sqrt(d), tied head, optional final logit soft-cap
  *   bert                  encoder, POST-norm (norm after each residual add), bidirectional,
  *                         LayerNorm after the embeddings, token type embeddings
  */
@@ -16,8 +18,8 @@ import type { FfnType } from '../nn/mlp.ts';
 import type { NormType } from '../nn/norm.ts';
 import type { RopeScaling } from '../tensor/index.ts';
 
-export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'bert';
-export const ARCHS: readonly Arch[] = ['gpt2', 'llama', 'qwen2', 'qwen3', 'mistral', 'bert'];
+export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'gemma2' | 'bert';
+export const ARCHS: readonly Arch[] = ['gpt2', 'llama', 'qwen2', 'qwen3', 'mistral', 'gemma2', 'bert'];
 
 export type { FfnType, NormType };
 export type PositionType = 'learned' | 'rope';
@@ -47,6 +49,16 @@ export interface ModelConfig {
   ropeScaling: RopeScaling | null;
   /** Per-head RMSNorm of q and k before RoPE (Qwen3). */
   qkNorm: boolean;
+  /** Token embeddings multiplied by sqrt(dModel) (Gemma). */
+  scaleEmbeddings: boolean;
+  /** Norms on the outputs of attention and MLP too, before each residual add (Gemma 2/3). */
+  sandwichNorm: boolean;
+  /** RMSNorm weights are stored as offsets from 1: y = x / rms(x) * (1 + w) (Gemma). */
+  normUnitOffset: boolean;
+  /** Attention scores are scaled by queryScale^-1/2 instead of headDim^-1/2 (Gemma's query_pre_attn_scalar). */
+  queryScale: number | null;
+  /** logits = cap * tanh(logits / cap) on the LM head's output (Gemma 2's final_logit_softcapping). */
+  finalLogitSoftcap: number | null;
   /** Bias on the attention output projection (wo). */
   attnBias: boolean;
   /** Biases on the q, k, v projections. */
@@ -118,6 +130,10 @@ export function checkModelConfig(c: ModelConfig, where: string): void {
     fail(`typeVocabSize must be a non-negative integer, got ${c.typeVocabSize}`);
   }
   if (!(c.dropout >= 0 && c.dropout < 1)) fail(`dropout must be in [0, 1), got ${c.dropout}`);
+  if (c.queryScale !== null && !(c.queryScale > 0)) fail(`queryScale must be > 0, got ${c.queryScale}`);
+  if (c.finalLogitSoftcap !== null && !(c.finalLogitSoftcap > 0))
+    fail(`finalLogitSoftcap must be > 0, got ${c.finalLogitSoftcap}`);
+  if (c.normUnitOffset && c.norm !== 'rmsnorm') fail('normUnitOffset applies to RMSNorm only');
 }
 
 /** The part of the config a transformer block reads; `arch` decides norm placement and masking. */

@@ -16,6 +16,11 @@ const BASE = {
   torchDtype: null,
   ropeScaling: null,
   qkNorm: false,
+  scaleEmbeddings: false,
+  sandwichNorm: false,
+  normUnitOffset: false,
+  queryScale: null,
+  finalLogitSoftcap: null,
 } as const;
 
 export function gpt2Config(o: Partial<ModelConfig> = {}): ModelConfig {
@@ -86,6 +91,19 @@ export const qwen2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
 export const qwen3Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
   llamaConfig({ arch: 'qwen3', qkNorm: true, ropeTheta: 1000000, normEps: 1e-6, tiedEmbeddings: true, ...o });
 
+/** Gemma 2 without its sliding-window layers and attention soft-cap (not implemented yet). */
+export const gemma2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
+  llamaConfig({
+    arch: 'gemma2',
+    ffnType: 'geglu',
+    scaleEmbeddings: true,
+    sandwichNorm: true,
+    normUnitOffset: true,
+    tiedEmbeddings: true,
+    ropeTheta: 10000,
+    ...o,
+  });
+
 export const mistralConfig = (o: Partial<ModelConfig> = {}): ModelConfig =>
   llamaConfig({ arch: 'mistral', nKvHeads: 8, ...o });
 
@@ -152,6 +170,7 @@ export const FAMILY: Record<ModelConfig['arch'], (o: Partial<ModelConfig>) => Mo
   llama: llamaConfig,
   qwen2: qwen2Config,
   qwen3: qwen3Config,
+  gemma2: gemma2Config,
   mistral: mistralConfig,
   bert: bertConfig,
 };

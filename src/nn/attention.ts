@@ -33,6 +33,8 @@ export interface AttentionConfig {
   qkNorm?: boolean;
   /** The eps of those norms. */
   normEps?: number;
+  /** Score scale; default 1 / sqrt(headDim). */
+  scale?: number;
 }
 
 /** Rows [start, start + length) of a ragged batch belong to cache sequence `seq`. */
@@ -101,8 +103,8 @@ export class Attention extends Module {
     const [B, T] = x.shape;
     const { q, k, v } = this.qkv(x, rot);
     const causal = this.cfg.causal;
-    if (weights) weights(attentionWeights(q, k, { causal }));
-    const y = attention(q, k, v, { causal, qOffset: 0 }); // [B, T, H, D]
+    if (weights) weights(attentionWeights(q, k, { causal, scale: this.cfg.scale }));
+    const y = attention(q, k, v, { causal, qOffset: 0, scale: this.cfg.scale }); // [B, T, H, D]
     return this.wo.forward(reshape(y, [B, T, this.cfg.nHeads * this.cfg.headDim]));
   }
 
@@ -125,7 +127,10 @@ export class Attention extends Module {
     for (const r of rows) for (let i = 0; i < r.length; i++) positions[r.start + i] = r.past + i;
     const { q, k, v } = this.qkv(reshape(x, [1, N, -1]), rot, positions); // q: [1, N, H, D]
     for (const r of rows) cache.append(layer, r.seq, k.data, v.data, r.start, r.length);
-    const y = attentionCached(reshape(q, [N, H, D]), cache.store(layer), rows, { causal: this.cfg.causal });
+    const y = attentionCached(reshape(q, [N, H, D]), cache.store(layer), rows, {
+      causal: this.cfg.causal,
+      scale: this.cfg.scale,
+    });
     return this.wo.forward(reshape(y, [N, H * D]));
   }
 }

@@ -1,6 +1,6 @@
 /** The tensor engine: Tensor, autograd, and the ops (each op = forward + backward on the kernels). */
 export { backward, gradOf, isGradEnabled, keep, noGrad, record, tidy } from './autograd.ts';
-export { type GeluApprox, gelu, silu, swiglu } from './ops/activation.ts';
+export { type GeluApprox, gelu, silu, softcap, swiglu } from './ops/activation.ts';
 export {
   type AttentionOptions,
   attention,

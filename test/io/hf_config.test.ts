@@ -145,6 +145,11 @@ describe('parseHfConfig', () => {
       torchDtype: null,
       ropeScaling: null,
       qkNorm: false,
+      scaleEmbeddings: false,
+      sandwichNorm: false,
+      normUnitOffset: false,
+      queryScale: null,
+      finalLogitSoftcap: null,
     } satisfies ModelConfig);
     assert.equal(parseHfConfig({ ...GPT2, activation_function: 'gelu' }).ffnType, 'gelu');
     assert.equal(parseHfConfig({ ...GPT2, n_inner: 1000 }).ffnDim, 1000);
@@ -235,6 +240,49 @@ describe('parseHfConfig', () => {
     assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
     assert.deepEqual(toHfConfig(c).architectures, ['Qwen3ForCausalLM']);
     assert.equal(parseHfConfig(QWEN2).qkNorm, false);
+  });
+
+  test('gemma2: GeGLU, sandwich (1 + w) norms, sqrt(d) embeddings, soft-cap; refuses what is missing', () => {
+    const gemma2 = {
+      architectures: ['Gemma2ForCausalLM'],
+      model_type: 'gemma2',
+      vocab_size: 256000,
+      hidden_size: 2304,
+      intermediate_size: 9216,
+      num_hidden_layers: 26,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      head_dim: 256,
+      hidden_activation: 'gelu_pytorch_tanh',
+      max_position_embeddings: 4096,
+      query_pre_attn_scalar: 256,
+      sliding_window: 4096,
+      final_logit_softcapping: 30.0,
+      attn_logit_softcapping: null,
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000,
+      bos_token_id: 2,
+      eos_token_id: 1,
+      pad_token_id: 0,
+    };
+    const c = parseHfConfig(gemma2);
+    assert.equal(c.arch, 'gemma2');
+    assert.equal(c.ffnType, 'geglu');
+    assert.deepEqual(
+      [c.scaleEmbeddings, c.sandwichNorm, c.normUnitOffset, c.tiedEmbeddings],
+      [true, true, true, true],
+    );
+    assert.equal(c.queryScale, 256);
+    assert.equal(c.finalLogitSoftcap, 30);
+    assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+    assert.throws(
+      () => parseHfConfig({ ...gemma2, attn_logit_softcapping: 50 }, 'g.json'),
+      /g\.json: attn_logit_softcapping is not supported yet/,
+    );
+    assert.throws(
+      () => parseHfConfig({ ...gemma2, hidden_activation: 'silu' }, 'g.json'),
+      /g\.json: hidden_activation "silu" is not supported/,
+    );
   });
 
   test('eos_token_id may be a list (Llama 3)', () => {

@@ -138,6 +138,17 @@ describe('Llama family', () => {
       'qwen3 q/k norms, head_dim != d/h',
       tinyLlama({ arch: 'qwen3', qkNorm: true, headDim: 16, tiedEmbeddings: true }),
     ],
+    [
+      'gemma2 sandwich norms',
+      tinyLlama({
+        arch: 'gemma2',
+        ffnType: 'geglu',
+        scaleEmbeddings: true,
+        sandwichNorm: true,
+        normUnitOffset: true,
+        tiedEmbeddings: true,
+      }),
+    ],
   ];
   for (const [name, c] of cases) {
     test(`${name}: round trip and HF names`, () => {
@@ -165,6 +176,12 @@ describe('Llama family', () => {
         hf.get('model.layers.1.self_attn.k_norm.weight')?.shape[0],
         c.qkNorm ? c.headDim : undefined,
       );
+      // Gemma's post_attention_layernorm is the attention output's norm; Llama's is the MLP input's
+      assert.equal(
+        hf.get('model.layers.1.post_attention_layernorm.weight')!.data,
+        canon.get(`layers.1.${c.sandwichNorm ? 'post_attention_norm' : 'ffn_norm'}.weight`)!.data,
+      );
+      assert.equal(hf.has('model.layers.1.post_feedforward_layernorm.weight'), c.sandwichNorm);
       assert.equal(
         hf.get('model.layers.1.mlp.gate_proj.weight')!.data,
         canon.get('layers.1.feed_forward.w1.weight')!.data,

@@ -14,7 +14,9 @@
  *
  * The families beyond plain Llama (scripts/fixtures/make_family_fixture.py), one feature each:
  * qwen3 (per-head q/k RMSNorm, head_dim != d_model / n_heads), llama3, linear and yarn RoPE
- * scaling (sized so each scaling changes some rotary pairs and keeps others).
+ * scaling (sized so each scaling changes some rotary pairs and keeps others), and gemma2's block
+ * (sqrt(d)-scaled embeddings, GeGLU, sandwich norms with (1 + w) weights, query_pre_attn_scalar,
+ * final logit soft-cap; not yet its sliding window or attention soft-cap).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -24,7 +26,7 @@ import type { TensorMap } from '../../src/io/tensors.ts';
 import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { Encoder } from '../../src/models/encoder.ts';
-import { bertConfig, gpt2Config, llamaConfig, qwen3Config } from '../../src/models/presets.ts';
+import { bertConfig, gemma2Config, gpt2Config, llamaConfig, qwen3Config } from '../../src/models/presets.ts';
 import type { Module } from '../../src/nn/module.ts';
 import { backward, Tensor } from '../../src/tensor/index.ts';
 import { BACKENDS, withBackend } from '../tensor/backends.ts';
@@ -46,6 +48,7 @@ const CONFIGS: Record<string, ModelConfig> = {
     contextLength: 32,
     ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 64 },
   }),
+  gemma2: gemma2Config({ ...llama, headDim: 8, ropeTheta: 10000, queryScale: 10, finalLogitSoftcap: 1 }),
   linear: llamaConfig({
     ...llama,
     headDim: 8,
@@ -164,7 +167,7 @@ const e = (x: number) => x.toExponential(1);
 
 for (const backend of BACKENDS) {
   describe(`parity with PyTorch on ${backend}`, () => {
-    for (const name of ['gpt2', 'llama', 'qwen3', 'llama3', 'linear', 'yarn']) {
+    for (const name of ['gpt2', 'llama', 'qwen3', 'llama3', 'linear', 'yarn', 'gemma2']) {
       test(`${name}: logits, loss and every gradient`, (t) =>
         withBackend(backend, () => {
           const config = CONFIGS[name];
