@@ -94,12 +94,33 @@ const dq = new Float32Array(n);
 const dk = new Float32Array(n);
 const dv = new Float32Array(n);
 const fusedForward = () =>
-  k.attentionForward(q, kk, v, out, lse, B, T, T, H, H, D, T * H * D, 0, scale, true);
+  k.attentionForward(q, kk, v, out, lse, B, T, T, H, H, D, T * H * D, 0, scale, true, false);
 const fusedBackward = () => {
   dq.fill(0);
   dk.fill(0);
   dv.fill(0);
-  k.attentionBackward(q, kk, v, out, dout, lse, dq, dk, dv, B, T, T, H, H, D, T * H * D, 0, scale, true);
+  k.attentionBackward(
+    q,
+    kk,
+    v,
+    out,
+    dout,
+    lse,
+    dq,
+    dk,
+    dv,
+    B,
+    T,
+    T,
+    H,
+    H,
+    D,
+    T * H * D,
+    0,
+    scale,
+    true,
+    false,
+  );
 };
 
 // ---- unfused ----

@@ -30,6 +30,15 @@
 // XFMR_DISPATCH (dispatch.h); the matrix products go through the register-blocked micro-kernel of
 // simd_mm.h, whose block fills each ISA's register file.
 //
+// bf16 (the trailing `bf16` argument; Kernels.attentionForward states the contract): the operands
+// of every product are rounded to bf16 as they are packed (Q, dO) or copied tile by tile (K, V,
+// which are otherwise read in place), and P and dS are rounded where they are stored into their
+// tiles, after the f32 row sums and the f32 dS have used them. The products then run through the
+// same f32 micro-kernel: a product of two bf16 values is exact in f32, so this computes what bf16
+// dot-product units would, with f32 accumulation; the softmax statistics (max, sum, lse) and
+// delta = rowsum(dO * out) stay f32, from the unrounded values. It is a numerics mode, not a
+// speed-up: no bf16 instructions are used here.
+//
 // Memory: the backward keeps Q, dO, their transposes and dQ for all rows of its (b, hk), so each
 // thread holds about 5x the size of q / (B * Hkv) of scratch (plus one dQ per task when split).
 //
@@ -62,6 +71,7 @@ struct AttnShape {
   int64_t B, Tq, Tk, Hq, Hkv, D, Dp, kv_stride, q_offset, group, rows;
   float scale;
   bool causal;
+  bool bf16;  // round the operands of the products to bf16 (see the opening note)
 
   // Keys [0, visible(r)) are seen by row r.
   int64_t visible(int64_t r) const {
@@ -134,14 +144,18 @@ XFMR_INLINE void prefetch_row(const float* p, int64_t n, bool write) {
   }
 }
 
-// Query rows [r0, r0 + n) of (b, hk) times `mul`, as rows [n, Dp] (zero-padded past D).
+// Query rows [r0, r0 + n) of (b, hk) times `mul`, as rows [n, Dp] (zero-padded past D); in bf16
+// mode each value is rounded to bf16 before the multiply.
 XFMR_INLINE void pack_q(const float* base, const AttnShape& s, int64_t b, int64_t hk, int64_t r0, int64_t n,
                         float mul, float* rows) {
   for (int64_t rr = 0; rr < n; rr++) {
     if (rr + kAhead < n) prefetch_row(base + s.q_index(b, hk, r0 + rr + kAhead), s.D, false);
     const float* src = base + s.q_index(b, hk, r0 + rr);
     float* d = rows + rr * s.Dp;
-    for (int64_t c = 0; c < s.D; c++) d[c] = src[c] * mul;
+    if (s.bf16)
+      for (int64_t c = 0; c < s.D; c++) d[c] = round_bf16(src[c]) * mul;
+    else
+      for (int64_t c = 0; c < s.D; c++) d[c] = src[c] * mul;
     std::fill(d + s.D, d + s.Dp, 0.f);
   }
 }
@@ -167,17 +181,22 @@ XFMR_INLINE void transpose_rows(const float* rows, int64_t n, int64_t D, int64_t
 }
 
 // K or V rows [j0, j0 + nk) of (b, hk) as a matrix operand: in place (row stride Hkv * D) when D is
-// a multiple of kPad, else copied into `pad` as [nk, Dp], zero-padded past D.
+// a multiple of kPad and values are not rounded, else copied into `pad` as [nk, Dp], zero-padded
+// past D (and rounded to bf16 in bf16 mode).
 XFMR_INLINE const float* kv_rows(const float* base, const AttnShape& s, int64_t b, int64_t hk, int64_t j0,
                                  int64_t nk, float* pad, int64_t* ld) {
-  if (s.D == s.Dp) {
+  if (s.D == s.Dp && !s.bf16) {
     *ld = s.Hkv * s.D;
     return base + s.k_index(b, hk, j0);
   }
   for (int64_t jj = 0; jj < nk; jj++) {
     const float* src = base + s.k_index(b, hk, j0 + jj);
-    std::copy(src, src + s.D, pad + jj * s.Dp);
-    std::fill(pad + jj * s.Dp + s.D, pad + (jj + 1) * s.Dp, 0.f);
+    float* d = pad + jj * s.Dp;
+    if (s.bf16)
+      for (int64_t c = 0; c < s.D; c++) d[c] = round_bf16(src[c]);
+    else
+      std::copy(src, src + s.D, d);
+    std::fill(d + s.D, d + s.Dp, 0.f);
   }
   *ld = s.Dp;
   return pad;
@@ -200,7 +219,7 @@ XFMR_INLINE mask_t<V> load_i32(const int32_t* p) {
 
 // Floats of per-thread scratch for one forward task.
 int64_t fwd_scratch(const AttnShape& s) {
-  return s.D * kBq + 2 * kBq * s.Dp + kBk * kBq + kBk * s.Dp + 4 * kBq;
+  return s.D * kBq + 2 * kBq * s.Dp + kBk * kBq + 2 * kBk * s.Dp + 4 * kBq;
 }
 
 // Rows [r0, r1) of (b, hk): out and lse. Scores are kept transposed, St[key][row], so K and V are
@@ -217,8 +236,9 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
   float* Q = Qt + D * kBq;    // [kBq, Dp]   scale * q (staging for the transpose)
   float* O = Q + kBq * Dp;    // [kBq, Dp]   unnormalised output
   float* St = O + kBq * Dp;   // [kBk, kBq]  scores, then probabilities
-  float* Vpad = St + kBk * kBq;  // [kBk, Dp] V rows when D is not a multiple of kPad
-  float* m = Vpad + kBk * Dp;    // [kBq] running max
+  float* Vpad = St + kBk * kBq;  // [kBk, Dp] V rows when D is not a multiple of kPad, or bf16
+  float* Kpad = Vpad + kBk * Dp;  // [kBk, Dp] K rows in bf16 mode
+  float* m = Kpad + kBk * Dp;    // [kBq] running max
   float* l = m + kBq;            // [kBq] running sum
   float* alpha = l + kBq;        // [kBq] rescale of this key tile
   int32_t* vis = reinterpret_cast<int32_t*>(alpha + kBq);  // [kBq] keys visible per row
@@ -231,7 +251,10 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
   const int64_t kend = s.visible(r1 - 1);  // later rows see at least as many keys
   for (int64_t j0 = 0; j0 < kend; j0 += kBk) {
     const int64_t nk = std::min(kBk, kend - j0);
-    mm(With<V>{}, false, nk, nrp, D, k + s.k_index(b, hk, j0), s.Hkv * D, Qt, kBq, St, kBq, false);  // St = K (scale Q)^T
+    // K in place (its first D columns are the operand), or rounded to bf16 into Kpad.
+    int64_t ldk = s.Hkv * D;
+    const float* Kr = s.bf16 ? kv_rows(k, s, b, hk, j0, nk, Kpad, &ldk) : k + s.k_index(b, hk, j0);
+    mm(With<V>{}, false, nk, nrp, D, Kr, ldk, Qt, kBq, St, kBq, false);  // St = K (scale Q)^T
     for (int64_t c = 0; c < nrp; c += W) {
       const mask_t<V> vc = load_i32<V>(vis + c);
       V mx = splat<V>(-INFINITY);
@@ -242,11 +265,11 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
       const V msub = mnew == splat<V>(-INFINITY) ? V{} : mnew;
       const V a = vexp(mold - msub);
       V sum{};
-      for (int64_t j = 0; j < nk; j++) {  // P = exp(S - m), 0 where masked
+      for (int64_t j = 0; j < nk; j++) {  // P = exp(S - m), 0 where masked; l sums the unrounded P
         float* p = St + j * kBq + c;
         V e = vexp_nonpos(load<V>(p) - msub);
         e = static_cast<int32_t>(j0 + j) < vc ? e : V{};
-        store<V>(p, e);
+        store<V>(p, s.bf16 ? vround_bf16(e) : e);
         sum += e;
       }
       store<V>(l + c, load<V>(l + c) * a + sum);
@@ -283,7 +306,7 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
 // Floats of per-thread scratch for one backward task (dQ excluded when it has its own buffer).
 int64_t bwd_scratch(const AttnShape& s, bool with_dq) {
   const int64_t rows_p = round_up(s.rows, kPad);
-  return (with_dq ? 3 : 2) * s.rows * s.Dp + 2 * s.D * rows_p + 3 * rows_p + 2 * kBkB * kBqB + 3 * kBkB * s.Dp;
+  return (with_dq ? 3 : 2) * s.rows * s.Dp + 2 * s.D * rows_p + 3 * rows_p + 2 * kBkB * kBqB + 4 * kBkB * s.Dp;
 }
 
 struct BwdArgs {
@@ -310,8 +333,9 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
   int32_t* vis = reinterpret_cast<int32_t*>(delta + rows_p);  // [rows_p]
   float* St = delta + 2 * rows_p;     // [kBkB, kBqB]   P^T
   float* dSt = St + kBkB * kBqB;        // [kBkB, kBqB]   dP^T, then dS^T
-  float* Kpad = dSt + kBkB * kBqB;      // [kBkB, Dp]    K rows when D is not a multiple of kPad
-  float* dKa = Kpad + kBkB * Dp;       // [kBkB, Dp]
+  float* Kpad = dSt + kBkB * kBqB;      // [kBkB, Dp]    K rows when D is not a multiple of kPad, or bf16
+  float* Vpad = Kpad + kBkB * Dp;      // [kBkB, Dp]    V rows in bf16 mode
+  float* dKa = Vpad + kBkB * Dp;       // [kBkB, Dp]
   float* dVa = dKa + kBkB * Dp;        // [kBkB, Dp]
   pack_q(a.q, s, b, hk, 0, rows, s.scale, Q);
   pack_q(a.dout, s, b, hk, 0, rows, 1.f, dO);
@@ -322,7 +346,8 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
   for (int64_t r = 0; r < rows_p; r++) {
     if (r + kAhead < rows) prefetch_row(a.out + s.q_index(b, hk, r + kAhead), D, false);
     lse_r[r] = r < rows ? a.lse[s.lse_index(b, hk, r)] : 0.f;
-    delta[r] = r < rows ? row_dot<V>(dO + r * Dp, a.out + s.q_index(b, hk, r), D) : 0.f;
+    // From dout itself, not the packed dO (which bf16 mode rounds): delta is a statistic, kept f32.
+    delta[r] = r < rows ? row_dot<V>(a.dout + s.q_index(b, hk, r), a.out + s.q_index(b, hk, r), D) : 0.f;
   }
   for (int64_t kt = kt0; kt < kt1; kt++) {
     const int64_t j0 = kt * kBkB;
@@ -332,16 +357,18 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
     if (first >= rows) break;
     const int64_t rstart = first / kPad * kPad;  // aligned, so column blocks stay inside rows_p
     const int64_t nk = std::min(kBkB, s.Tk - j0);
-    const float* Kj = a.k + s.k_index(b, hk, j0);
-    const float* Vj = a.v + s.k_index(b, hk, j0);
-    int64_t ldkr;
+    // K and V in place, or (bf16) rounded copies: Kr doubles as Kj then, Vr as Vj.
+    int64_t ldkr, ldvj = ldk;
     const float* Kr = kv_rows(a.k, s, b, hk, j0, nk, Kpad, &ldkr);
+    const float* Kj = s.bf16 ? Kr : a.k + s.k_index(b, hk, j0);
+    const int64_t ldkj = s.bf16 ? ldkr : ldk;
+    const float* Vj = s.bf16 ? kv_rows(a.v, s, b, hk, j0, nk, Vpad, &ldvj) : a.v + s.k_index(b, hk, j0);
     std::fill(dKa, dKa + nk * Dp, 0.f);
     std::fill(dVa, dVa + nk * Dp, 0.f);
     for (int64_t r0 = rstart; r0 < rows; r0 += kBqB) {
       const int64_t nr = std::min(kBqB, rows - r0), nrp = round_up(nr, kPad);
-      mm(With<V>{}, false, nk, nrp, D, Kj, ldk, Qt + r0, rows_p, St, kBqB, false);   // St = K (scale Q)^T
-      mm(With<V>{}, false, nk, nrp, D, Vj, ldk, dOt + r0, rows_p, dSt, kBqB, false);  // dP^T = V dO^T
+      mm(With<V>{}, false, nk, nrp, D, Kj, ldkj, Qt + r0, rows_p, St, kBqB, false);  // St = K (scale Q)^T
+      mm(With<V>{}, false, nk, nrp, D, Vj, ldvj, dOt + r0, rows_p, dSt, kBqB, false);  // dP^T = V dO^T
       for (int64_t c = 0; c < nrp; c += W) {
         const mask_t<V> vc = load_i32<V>(vis + r0 + c);
         const V l = load<V>(lse_r + r0 + c), dl = load<V>(delta + r0 + c);
@@ -349,8 +376,9 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
           float *p = St + j * kBqB + c, *ds = dSt + j * kBqB + c;
           V e = vexp_nonpos(load<V>(p) - l);
           e = static_cast<int32_t>(j0 + j) < vc ? e : V{};  // select: e is garbage where masked
-          store<V>(p, e);
-          store<V>(ds, e * (load<V>(ds) - dl));
+          const V d = e * (load<V>(ds) - dl);  // dS from the unrounded P
+          store<V>(p, s.bf16 ? vround_bf16(e) : e);
+          store<V>(ds, s.bf16 ? vround_bf16(d) : d);
         }
       }
       mm(With<V>{}, false, nk, Dp, nr, St, kBqB, dO + r0 * Dp, Dp, dVa, Dp, true);     // dV += P^T dO
@@ -403,7 +431,7 @@ struct Scratch {
 // ---- N-API entry points: argument order as in src/kernels/kernels.ts ----
 
 // Unpacks the shape arguments shared by forward (first = 5) and backward (first = 9):
-// B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal.
+// B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal, bf16.
 bool read_shape(KernelArgs& a, size_t first, AttnShape& s) {
   s.B = a.dim(first, "B");
   s.Tq = a.dim(first + 1, "Tq");
@@ -415,6 +443,7 @@ bool read_shape(KernelArgs& a, size_t first, AttnShape& s) {
   s.q_offset = a.integer(first + 7);
   s.scale = static_cast<float>(a.num(first + 8));
   s.causal = a.flag(first + 9);
+  s.bf16 = a.flag(first + 10);
   if (a.bad()) return false;
   if (s.Hkv < 1 || s.Hq % s.Hkv != 0) {
     a.range_error("Hq (%lld) must be a multiple of Hkv (%lld >= 1)", static_cast<long long>(s.Hq),
@@ -431,7 +460,8 @@ int64_t kv_len(const AttnShape& s) {
   return s.B > 0 && s.Tk > 0 ? (s.B - 1) * s.kv_stride + s.Tk * s.Hkv * s.D : 0;
 }
 
-// attentionForward(q, k, v, out, lse, B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal)
+// attentionForward(q, k, v, out, lse, B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal,
+//                  bf16)
 napi_value attention_forward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "attentionForward");
   AttnShape s{};
@@ -458,7 +488,7 @@ napi_value attention_forward_napi(napi_env env, napi_callback_info info) {
 }
 
 // attentionBackward(q, k, v, out, dout, lse, dq, dk, dv, B, Tq, Tk, Hq, Hkv, D, kvBatchStride,
-//                   qOffset, scale, causal)
+//                   qOffset, scale, causal, bf16)
 napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "attentionBackward");
   AttnShape s{};

@@ -1,6 +1,6 @@
 // Vectorised exp, sigmoid and erfc on any simd vector type (vf16 / vf8 / vf4), accurate to a few
-// float ulps. Generic vector operations only, so they compile for whichever ISA the calling
-// XFMR_DISPATCH variant targets (see dispatch.h).
+// float ulps, and rounding to bf16. Generic vector operations only, so they compile for whichever
+// ISA the calling XFMR_DISPATCH variant targets (see dispatch.h).
 #pragma once
 #include "simd_kernel.h"
 
@@ -83,6 +83,34 @@ XFMR_INLINE V verfc_pos(const V& z) {
   p = p * t + splat<V>(1.00002368f);
   p = p * t + splat<V>(-1.26551223f);
   return t * vexp(p - z * z);
+}
+
+// x rounded to the nearest bf16 (ties to even), kept as a float: the upper 16 bits of its bit
+// pattern. NaN stays NaN (its bits unchanged) instead of rounding into infinity; the js twin's
+// roundBf16 (src/kernels/js/gemm.ts) is the same rounding. Products of two such values are exact
+// in float, so f32 FMAs on them compute what bf16 dot-product units do.
+XFMR_INLINE float round_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return x;
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&x, &u, sizeof u);
+  return x;
+}
+template <class V>
+XFMR_INLINE V vround_bf16(const V& x) {
+  using I = mask_t<V>;
+  I u;
+  std::memcpy(&u, &x, sizeof u);
+  // On the magnitude, so the int32 add cannot overflow (NaN lanes are zeroed first, then restored).
+  const I mag = u & 0x7fffffff;
+  const I nan = mag > 0x7f800000;
+  const I m = nan ? I{} : mag;
+  I r = ((m + 0x7fff + ((m >> 16) & 1)) & ~0xffff) | (u & ~0x7fffffff);
+  r = nan ? u : r;
+  V y;
+  std::memcpy(&y, &r, sizeof y);
+  return y;
 }
 
 }  // namespace xfmr::simd

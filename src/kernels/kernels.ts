@@ -69,6 +69,13 @@ export interface Kernels {
    * out: [B, Tq, Hq, D]; lse: [B, Hq, Tq] receives logsumexp of the scaled scores (for backward).
    * Query head h reads KV head floor(h / (Hq / Hkv)) (GQA; Hkv = Hq is MHA, Hkv = 1 is MQA).
    * Query i sits at absolute position qOffset + i; with causal it sees keys j <= qOffset + i.
+   *
+   * bf16 (mixed precision, as torch.autocast does it): q, k and v are rounded to bf16 (round to
+   * nearest even) as the operands of QK^T and PV, and the probabilities P are rounded to bf16
+   * before PV; scores, the softmax statistics (max, sum, lse) and the normaliser sum the unrounded
+   * f32 values. Against exact math on the rounded q, k, v, each output then errs by at most about
+   * 2^-8 * sum_j p_j |v_j| (the rounding of P; where it rounds P from differs between backends, the
+   * native kernel rounding exp(s - running max) of its key tile) plus f32 error. bf16 false is f32.
    */
   attentionForward(
     q: Float32Array,
@@ -86,9 +93,16 @@ export interface Kernels {
     qOffset: number,
     scale: number,
     causal: boolean,
+    bf16: boolean,
   ): void;
 
-  /** Backward of attentionForward (recomputes probabilities from lse); adds into dq, dk, dv. */
+  /**
+   * Backward of attentionForward (recomputes probabilities from lse); adds into dq, dk, dv.
+   * With p = exp(s - lse), delta = rowsum(dout * out), dP = dout v^T and dS = P (dP - delta):
+   * dv += P^T dout, dq += scale dS k, dk += scale dS^T q. bf16: q, k, v, dout are rounded to bf16
+   * as product operands (delta uses the f32 dout), and P and dS are rounded before the products
+   * that take them (dv, dq, dk), after dS has used the unrounded P.
+   */
   attentionBackward(
     q: Float32Array,
     k: Float32Array,
@@ -109,6 +123,7 @@ export interface Kernels {
     qOffset: number,
     scale: number,
     causal: boolean,
+    bf16: boolean,
   ): void;
 
   /** LayerNorm over the last axis. x, y: [N, C]; w, b: [C] (b may be null); mean, rstd: [N]. */

@@ -3,6 +3,7 @@
  * a backward closure); `backward(loss)` walks the graph in reverse topological order. Kernels add
  * into gradient buffers, so a tensor used twice simply receives two contributions.
  */
+import { computeDtype, withComputeDtype } from './precision.ts';
 import { type Node, scopes, Tensor } from './tensor.ts';
 
 let gradEnabled = true;
@@ -25,6 +26,8 @@ export function noGrad<T>(fn: () => T): T {
 /**
  * Marks `out` as produced by an op from `inputs`. When grad is enabled and any input requires a
  * gradient, the node is recorded and out.requiresGrad is set. Returns out.
+ * The backward runs at the compute precision of the forward (precision.ts): backward() runs f32,
+ * and a node recorded in a bf16 scope re-enters it.
  */
 export function record(
   out: Tensor,
@@ -34,7 +37,9 @@ export function record(
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, backward } satisfies Node;
+    const dtype = computeDtype();
+    const run = dtype === 'f32' ? backward : (g: Tensor) => withComputeDtype(dtype, () => backward(g));
+    out.node = { op, inputs, backward: run } satisfies Node;
   }
   return out;
 }
@@ -100,17 +105,19 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
     if (grad.size !== root.size) throw new Error(`backward(): gradient size ${grad.size} != ${root.size}`);
     for (let i = 0; i < seed.length; i++) seed[i] += grad.data[i];
   } else seed[0] += 1;
-  for (const t of order) {
-    const node = t.node;
-    if (!node || !t.grad) continue;
-    node.backward(t.grad);
-    if (!options.retainGraph) {
-      // Intermediate gradients and the tape are not needed any more: free them now.
-      t.node = null;
-      t.grad.dispose();
-      t.grad = null;
+  withComputeDtype('f32', () => {
+    for (const t of order) {
+      const node = t.node;
+      if (!node || !t.grad) continue;
+      node.backward(t.grad);
+      if (!options.retainGraph) {
+        // Intermediate gradients and the tape are not needed any more: free them now.
+        t.node = null;
+        t.grad.dispose();
+        t.grad = null;
+      }
     }
-  }
+  });
 }
 
 type Kept =

@@ -27,6 +27,15 @@ export {
 } from './ops/rope.ts';
 export { concat, permute, reshape, slice, split, transpose } from './ops/shape.ts';
 export { logSoftmax, softmax } from './ops/softmax.ts';
+export {
+  type ComputeDtype,
+  computeDtype,
+  DTYPE_CHOICES,
+  type DtypeChoice,
+  type DtypeResolution,
+  resolveDtype,
+  withComputeDtype,
+} from './precision.ts';
 export { Rng } from './random.ts';
 export { clearPool, pooledMemory } from './storage.ts';
 export { type Node, type Shape, Tensor } from './tensor.ts';

@@ -435,7 +435,7 @@ for (const a of attnCases) {
     const v = rand(kn, 62);
     const out = new Float32Array(qn);
     const lse = new Float32Array(B * Hq * Tq);
-    k.attentionForward(q, kk, v, out, lse, B, Tq, Tk, Hq, Hkv, D, stride, qOffset, scale, causal);
+    k.attentionForward(q, kk, v, out, lse, B, Tq, Tk, Hq, Hkv, D, stride, qOffset, scale, causal, false);
     return { q, kk, v, out, lse };
   };
   cases.push({
@@ -475,6 +475,7 @@ for (const a of attnCases) {
         qOffset,
         scale,
         causal,
+        false,
       );
       return [dq, dk, dv];
     },
@@ -539,10 +540,13 @@ if (process.env.XFMR_PARITY_CHILD === '1') {
     );
     const q = new Float32Array(16);
     assert.throws(
-      () => k.attentionForward(q, q, q, q, q, 1, 1, 1, 3, 2, 4, 4, 0, 1, true),
+      () => k.attentionForward(q, q, q, q, q, 1, 1, 1, 3, 2, 4, 4, 0, 1, true, false),
       /multiple of Hkv/,
     );
-    assert.throws(() => k.attentionForward(q, q, q, q, q, 1, 1, 8, 1, 1, 4, 32, 0, 1, true), /k has 16/);
+    assert.throws(
+      () => k.attentionForward(q, q, q, q, q, 1, 1, 8, 1, 1, 4, 32, 0, 1, true, false),
+      /k has 16/,
+    );
   });
 
   // Other ISAs (and thread counts: 3 threads on 2 cores, and 1) in child processes.

@@ -2,7 +2,13 @@
  * Pure-TypeScript causal attention with GQA, the oracle of the native fused kernel.
  * Computes one query row at a time: s = q . k_j * scale, p = softmax(s), out = sum_j p_j v_j.
  * Layouts as in Kernels.attentionForward: q/out [B, Tq, Hq, D], k/v rows [Tk, Hkv, D] per batch.
+ * bf16 emulates the native kernel's rounding (Kernels.attentionForward): rounded copies of q, k, v
+ * (and dout) feed the products, and p (ds) is rounded where it multiplies.
  */
+import { roundBf16, roundBf16Array } from './gemm.ts';
+
+const same = (x: number) => x;
+
 export function attentionForward(
   q: Float32Array,
   k: Float32Array,
@@ -19,7 +25,10 @@ export function attentionForward(
   qOffset: number,
   scale: number,
   causal: boolean,
+  bf16: boolean,
 ): void {
+  const [qr, kr, vr] = bf16 ? [q, k, v].map(roundBf16Array) : [q, k, v];
+  const roundP = bf16 ? roundBf16 : same;
   const group = Hq / Hkv;
   const s = new Float64Array(Tk);
   const acc = new Float64Array(D);
@@ -33,7 +42,7 @@ export function attentionForward(
         for (let j = 0; j <= last; j++) {
           const kj = b * kvBatchStride + (j * Hkv + hk) * D;
           let dot = 0;
-          for (let d = 0; d < D; d++) dot += q[qi + d] * k[kj + d];
+          for (let d = 0; d < D; d++) dot += qr[qi + d] * kr[kj + d];
           s[j] = dot * scale;
           if (s[j] > max) max = s[j];
         }
@@ -41,9 +50,10 @@ export function attentionForward(
         acc.fill(0);
         for (let j = 0; j <= last; j++) {
           const p = Math.exp(s[j] - max);
-          sum += p;
+          sum += p; // the normaliser sums the unrounded p
+          const pr = roundP(p);
           const vj = b * kvBatchStride + (j * Hkv + hk) * D;
-          for (let d = 0; d < D; d++) acc[d] += p * v[vj + d];
+          for (let d = 0; d < D; d++) acc[d] += pr * vr[vj + d];
         }
         // A row with no visible key (only possible with qOffset < 0) outputs zeros.
         for (let d = 0; d < D; d++) out[qi + d] = last >= 0 ? acc[d] / sum : 0;
@@ -56,6 +66,7 @@ export function attentionForward(
 /**
  * Backward: with p_j = exp(s_j - lse) and delta = sum_d dout . out,
  * dv_j += p_j dout; ds_j = p_j (dout . v_j - delta); dq += scale ds_j k_j; dk_j += scale ds_j q.
+ * bf16: delta from the unrounded dout; p and ds rounded where they multiply, ds before the scale.
  */
 export function attentionBackward(
   q: Float32Array,
@@ -77,7 +88,10 @@ export function attentionBackward(
   qOffset: number,
   scale: number,
   causal: boolean,
+  bf16: boolean,
 ): void {
+  const round = bf16 ? roundBf16 : same;
+  const [qr, kr, vr, dor] = bf16 ? [q, k, v, dout].map(roundBf16Array) : [q, k, v, dout];
   const group = Hq / Hkv;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < Hq; h++) {
@@ -93,15 +107,16 @@ export function attentionBackward(
           let dot = 0;
           let dpv = 0;
           for (let d = 0; d < D; d++) {
-            dot += q[qi + d] * k[kj + d];
-            dpv += dout[qi + d] * v[kj + d];
+            dot += qr[qi + d] * kr[kj + d];
+            dpv += dor[qi + d] * vr[kj + d];
           }
           const p = Math.exp(dot * scale - l);
-          const ds = p * (dpv - delta) * scale;
+          const ds = round(p * (dpv - delta)) * scale;
+          const pr = round(p);
           for (let d = 0; d < D; d++) {
-            dv[kj + d] += p * dout[qi + d];
-            dq[qi + d] += ds * k[kj + d];
-            dk[kj + d] += ds * q[qi + d];
+            dv[kj + d] += pr * dor[qi + d];
+            dq[qi + d] += ds * kr[kj + d];
+            dk[kj + d] += ds * qr[qi + d];
           }
         }
       }

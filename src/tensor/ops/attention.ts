@@ -9,6 +9,7 @@
  */
 import { kernels } from '../../kernels/index.ts';
 import { gradOf, record } from '../autograd.ts';
+import { computeDtype } from '../precision.ts';
 import { Tensor } from '../tensor.ts';
 import { add, scale } from './elementwise.ts';
 import { matmul } from './matmul.ts';
@@ -55,7 +56,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const kern = kernels();
   const out = Tensor.empty(q.shape);
   const lse = new Float32Array(B * Hq * Tq); // logsumexp of each score row, kept for backward
-  const shape = [B, Tq, Tk, Hq, Hkv, D, Tk * Hkv * D, qOffset, sc, causal] as const;
+  // bf16 scope: bf16 operands for QK^T and PV (kernels.ts), captured for the backward too.
+  const bf16 = computeDtype() === 'bf16';
+  const shape = [B, Tq, Tk, Hq, Hkv, D, Tk * Hkv * D, qOffset, sc, causal, bf16] as const;
   kern.attentionForward(q.data, k.data, v.data, out.data, lse, ...shape);
   return record(out, 'attention', [q, k, v], (g) => {
     const dq = q.requiresGrad ? gradOf(q) : new Float32Array(q.size);
@@ -100,6 +103,7 @@ export function attentionCached(
   const causal = options.causal ?? true;
   const sc = options.scale ?? 1 / Math.sqrt(D);
   const kern = kernels();
+  const bf16 = computeDtype() === 'bf16';
   const out = Tensor.empty(q.shape);
   const row = Hq * D;
   for (const r of rows) {
@@ -127,6 +131,7 @@ export function attentionCached(
       r.past,
       sc,
       causal,
+      bf16,
     );
   }
   return out;

@@ -3,8 +3,15 @@
  *   C_i = op(A_i) @ op(B_i) (+ C_i when accumulate), i in [0, batch)
  * op(A): [M, K], stored [K, M] when transA; op(B): [K, N], stored [N, K] when transB; C: [M, N].
  * Operand i starts at i * stride (stride 0: one matrix shared by every item).
+ *
+ * Precision follows the scope (precision.ts): in bf16 it calls gemmBf16, which rounds A and B to
+ * bf16 while packing them and accumulates and writes C in f32. Autocast's "bf16 copies of the
+ * weights, refreshed once per step" give the same numbers: a weight only changes at the optimizer
+ * step, so rounding it at each use rounds the same values, and it costs nothing beside the packing
+ * copy every GEMM makes anyway, with no second copy of the weights held in memory.
  */
 import { kernels } from '../../kernels/index.ts';
+import { computeDtype } from '../precision.ts';
 
 export interface Gemm {
   a: Float32Array;
@@ -24,7 +31,8 @@ export interface Gemm {
 }
 
 export function gemm(g: Gemm): void {
-  kernels().gemm(
+  const k = kernels();
+  (computeDtype() === 'bf16' ? k.gemmBf16 : k.gemm)(
     g.a,
     g.b,
     g.c,
