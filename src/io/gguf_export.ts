@@ -445,6 +445,13 @@ export function importGguf(path: string): {
       initStd: 0.02,
       slidingWindow: null,
       torchDtype: null,
+      ropeScaling: null,
+      qkNorm: false,
+      scaleEmbeddings: false,
+      sandwichNorm: false,
+      normUnitOffset: false,
+      queryScale: null,
+      finalLogitSoftcap: null,
     };
     checkModelConfig(config, path);
     for (const [name, shape] of canonicalShapes(config)) {

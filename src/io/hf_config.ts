@@ -6,12 +6,14 @@
  * Qwen2Config, MistralConfig, BertConfig), except the sizes that define the model (vocabulary,
  * width, depth, heads, FFN size), which must be present: a config without them is a mistake,
  * not a request for a 7B model. Features the models here do not implement are refused with a
- * message naming the key rather than silently ignored: rope_scaling (other than "default"),
+ * message naming the key rather than silently ignored: rope_scaling other than linear, llama3
+ * and yarn (or their options beyond those read below),
  * gated activations other than SiLU, relu/silu MLPs in GPT-2 and BERT, relative position
  * embeddings in BERT, GPT-2's scale_attn_by_inverse_layer_idx.
  */
 
 import { ARCHS, type Arch, checkModelConfig, type FfnType, type ModelConfig } from '../models/config.ts';
+import { type RopeScaling, yarnAttentionFactor } from '../tensor/index.ts';
 import { isJsonObject, type JsonObject, type JsonValue, readJsonFile } from './files.ts';
 
 /** Reads keys of one config.json with messages naming the file and key. */
@@ -149,54 +151,153 @@ function parseGpt2(k: Keys): ModelConfig {
     initStd: k.num('initializer_range', 0.02),
     slidingWindow: null,
     torchDtype: k.torchDtype(),
+    ropeScaling: null,
+    qkNorm: false,
+    scaleEmbeddings: false,
+    sandwichNorm: false,
+    normUnitOffset: false,
+    queryScale: null,
+    finalLogitSoftcap: null,
   };
 }
 
 /** Per-family defaults of the Llama-like config classes in transformers. */
+type LlamaFamily = 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'gemma2';
+
 const LLAMA_DEFAULTS: Record<
-  'llama' | 'qwen2' | 'mistral',
+  LlamaFamily,
   { context: number; kvHeads: number | null; bos: number | null; eos: number | null }
 > = {
   llama: { context: 2048, kvHeads: null, bos: 1, eos: 2 },
   qwen2: { context: 32768, kvHeads: null, bos: null, eos: null },
+  qwen3: { context: 32768, kvHeads: null, bos: null, eos: null },
+  gemma2: { context: 8192, kvHeads: null, bos: 2, eos: 1 },
   mistral: { context: 4096 * 32, kvHeads: 8, bos: 1, eos: 2 },
 };
 
-function parseLlamaFamily(k: Keys, arch: 'llama' | 'qwen2' | 'mistral'): ModelConfig {
+/**
+ * config.json's `rope_scaling` (Hugging Face's names: rope_type or type, factor,
+ * original_max_position_embeddings, low_freq_factor / high_freq_factor for llama3, beta_fast /
+ * beta_slow / attention_factor for yarn); null for none or "default".
+ */
+function parseRopeScaling(k: Keys, contextLength: number): RopeScaling | null {
+  const s = k.json.rope_scaling;
+  if (s === undefined || s === null) return null;
+  if (!isJsonObject(s)) k.fail(`rope_scaling must be an object or null, got ${JSON.stringify(s)}`);
+  const type = s.rope_type ?? s.type;
+  if (type === 'default') return null;
+  const num = (key: string, dflt?: number): number => {
+    const v = s[key] ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      k.fail(`rope_scaling.${key} must be a number, got ${JSON.stringify(s[key] ?? null)}`);
+    return v;
+  };
+  const known = new Set(['rope_type', 'type', 'factor', 'original_max_position_embeddings']);
+  const refuseOthers = (extra: string[]) => {
+    for (const key of Object.keys(s))
+      if (!known.has(key) && !extra.includes(key) && s[key] !== null)
+        k.fail(`rope_scaling.${key} is not supported for ${type} scaling`);
+  };
+  const factor = num('factor');
+  const originalContext = num('original_max_position_embeddings', contextLength);
+  if (type === 'linear') {
+    refuseOthers([]);
+    return { type, factor };
+  }
+  if (type === 'llama3') {
+    refuseOthers(['low_freq_factor', 'high_freq_factor']);
+    return {
+      type,
+      factor,
+      lowFreqFactor: num('low_freq_factor'),
+      highFreqFactor: num('high_freq_factor'),
+      originalContext,
+    };
+  }
+  if (type === 'yarn') {
+    refuseOthers(['beta_fast', 'beta_slow', 'attention_factor']);
+    return {
+      type,
+      factor,
+      originalContext,
+      betaFast: num('beta_fast', 32),
+      betaSlow: num('beta_slow', 1),
+      attentionFactor: num('attention_factor', yarnAttentionFactor(factor)),
+    };
+  }
+  return k.fail(`rope_scaling ${JSON.stringify(s)} is not supported (linear, llama3 and yarn are)`);
+}
+
+function ropeScalingJson(s: RopeScaling | null | undefined): JsonObject | null {
+  if (!s) return null;
+  const base = { rope_type: s.type, factor: s.factor };
+  if (s.type === 'linear') return base;
+  if (s.type === 'llama3')
+    return {
+      ...base,
+      low_freq_factor: s.lowFreqFactor,
+      high_freq_factor: s.highFreqFactor,
+      original_max_position_embeddings: s.originalContext,
+    };
+  return {
+    ...base,
+    original_max_position_embeddings: s.originalContext,
+    beta_fast: s.betaFast,
+    beta_slow: s.betaSlow,
+    attention_factor: s.attentionFactor,
+  };
+}
+
+function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
   const d = LLAMA_DEFAULTS[arch];
-  const act = k.str('hidden_act', 'silu');
-  if (act !== 'silu' && act !== 'swish')
-    k.fail(`hidden_act ${JSON.stringify(act)} is not supported (silu is)`);
-  const scaling = k.json.rope_scaling;
-  if (scaling !== undefined && scaling !== null) {
-    const type = isJsonObject(scaling) ? (scaling.rope_type ?? scaling.type) : undefined;
-    if (type !== 'default') k.fail(`rope_scaling ${JSON.stringify(scaling)} is not supported`);
+  const gemma = arch === 'gemma2';
+  if (gemma) {
+    const act = k.str('hidden_activation', k.str('hidden_act', 'gelu_pytorch_tanh'));
+    if (act !== 'gelu_pytorch_tanh')
+      k.fail(`hidden_activation ${JSON.stringify(act)} is not supported (gelu_pytorch_tanh is)`);
+    if (k.get(['attn_logit_softcapping']) !== null)
+      k.fail('attn_logit_softcapping is not supported yet (set it to null to run without the cap)');
+  } else {
+    const act = k.str('hidden_act', 'silu');
+    if (act !== 'silu' && act !== 'swish')
+      k.fail(`hidden_act ${JSON.stringify(act)} is not supported (silu is)`);
   }
   const dModel = k.int('hidden_size');
   const nHeads = k.int('num_attention_heads');
-  const llamaBias = arch === 'llama' && k.bool('attention_bias', false);
+  const contextLength = k.int('max_position_embeddings', d.context);
+  // Llama and Qwen3 name one flag for the q/k/v and output biases; Qwen2 always has q/k/v biases.
+  const sharedBias = (arch === 'llama' || arch === 'qwen3' || gemma) && k.bool('attention_bias', false);
   let slidingWindow: number | null = null;
-  if (arch === 'mistral') slidingWindow = k.tokenId('sliding_window', 4096);
-  if (arch === 'qwen2' && k.bool('use_sliding_window', false)) slidingWindow = k.int('sliding_window', 4096);
+  if (arch === 'mistral' || gemma) slidingWindow = k.tokenId('sliding_window', 4096);
+  if ((arch === 'qwen2' || arch === 'qwen3') && k.bool('use_sliding_window', false))
+    slidingWindow = k.int('sliding_window', 4096);
   return {
     arch,
     vocabSize: k.int('vocab_size'),
-    contextLength: k.int('max_position_embeddings', d.context),
+    contextLength,
     dModel,
     nLayers: k.int('num_hidden_layers'),
     nHeads,
     nKvHeads: k.int('num_key_value_heads', d.kvHeads ?? nHeads),
     headDim: k.headDim(dModel, nHeads, 'hidden_size'),
     ffnDim: k.int('intermediate_size'),
-    ffnType: 'swiglu',
+    ffnType: gemma ? 'geglu' : 'swiglu',
     norm: 'rmsnorm',
     normEps: k.num('rms_norm_eps', 1e-6),
     position: 'rope',
     ropeTheta: k.num('rope_theta', 10000),
-    attnBias: llamaBias,
-    qkvBias: arch === 'qwen2' || llamaBias, // Qwen2 always has q/k/v biases
+    ropeScaling: parseRopeScaling(k, contextLength),
+    qkNorm: arch === 'qwen3',
+    scaleEmbeddings: gemma,
+    sandwichNorm: gemma,
+    normUnitOffset: gemma,
+    queryScale: gemma ? k.num('query_pre_attn_scalar', 256) : null,
+    finalLogitSoftcap:
+      gemma && k.get(['final_logit_softcapping']) ? k.num('final_logit_softcapping', 30) : null,
+    attnBias: sharedBias,
+    qkvBias: arch === 'qwen2' || sharedBias,
     mlpBias: arch === 'llama' && k.bool('mlp_bias', false),
-    tiedEmbeddings: k.bool('tie_word_embeddings', false),
+    tiedEmbeddings: k.bool('tie_word_embeddings', gemma),
     typeVocabSize: 0,
     bosTokenId: k.tokenId('bos_token_id', d.bos),
     eosTokenId: k.eos(d.eos),
@@ -240,6 +341,13 @@ function parseBert(k: Keys): ModelConfig {
     initStd: k.num('initializer_range', 0.02),
     slidingWindow: null,
     torchDtype: k.torchDtype(),
+    ropeScaling: null,
+    qkNorm: false,
+    scaleEmbeddings: false,
+    sandwichNorm: false,
+    normUnitOffset: false,
+    queryScale: null,
+    finalLogitSoftcap: null,
   };
 }
 
@@ -271,6 +379,8 @@ const ARCHITECTURES: Record<Arch, string> = {
   gpt2: 'GPT2LMHeadModel',
   llama: 'LlamaForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
+  gemma2: 'Gemma2ForCausalLM',
   mistral: 'MistralForCausalLM',
   bert: 'BertModel',
 };
@@ -345,9 +455,22 @@ export function toHfConfig(c: ModelConfig): JsonObject {
       position_embedding_type: 'absolute',
     });
   }
-  need(c.ffnType === 'swiglu' && c.norm === 'rmsnorm' && c.position === 'rope', 'a non-Llama block');
-  if (c.arch === 'llama')
+  const gemma = c.arch === 'gemma2';
+  need(
+    c.ffnType === (gemma ? 'geglu' : 'swiglu') && c.norm === 'rmsnorm' && c.position === 'rope',
+    `a ${c.ffnType} ${c.norm} block with ${c.position} positions`,
+  );
+  for (const [flag, what] of [
+    [c.scaleEmbeddings, 'embeddings scaled by sqrt(d)'],
+    [c.sandwichNorm, 'sandwich norms'],
+    [c.normUnitOffset, 'RMSNorm weights stored as offsets from 1'],
+  ] as const)
+    need(flag === gemma, `${flag ? '' : 'no '}${what}`);
+  if (!gemma)
+    need(c.queryScale === null && c.finalLogitSoftcap === null, 'query_pre_attn_scalar or a logit soft-cap');
+  if (c.arch === 'llama' || c.arch === 'qwen3' || gemma)
     need(c.qkvBias === c.attnBias, 'q/k/v biases without an output bias (or the reverse)');
+  need(Boolean(c.qkNorm) === (c.arch === 'qwen3'), `${c.qkNorm ? 'with' : 'without'} q/k norms`);
   if (c.arch === 'qwen2') need(c.qkvBias && !c.attnBias && !c.mlpBias, 'biases other than on q, k, v');
   if (c.arch === 'mistral') need(!c.qkvBias && !c.attnBias && !c.mlpBias, 'biases');
   return dropUndefined({
@@ -358,16 +481,21 @@ export function toHfConfig(c: ModelConfig): JsonObject {
     num_attention_heads: c.nHeads,
     num_key_value_heads: c.nKvHeads,
     head_dim: c.headDim,
-    hidden_act: 'silu',
+    hidden_act: gemma ? undefined : 'silu',
+    hidden_activation: gemma ? 'gelu_pytorch_tanh' : undefined,
+    query_pre_attn_scalar: gemma ? (c.queryScale ?? c.headDim) : undefined,
+    final_logit_softcapping: gemma ? c.finalLogitSoftcap : undefined,
+    attn_logit_softcapping: gemma ? null : undefined,
     max_position_embeddings: c.contextLength,
     rms_norm_eps: c.normEps,
     rope_theta: c.ropeTheta,
-    rope_scaling: null,
+    rope_scaling: ropeScalingJson(c.ropeScaling),
     attention_dropout: c.dropout,
-    attention_bias: c.arch === 'llama' ? c.attnBias : undefined,
+    attention_bias: c.arch === 'llama' || c.arch === 'qwen3' || gemma ? c.attnBias : undefined,
     mlp_bias: c.arch === 'llama' ? c.mlpBias : undefined,
-    sliding_window: c.arch === 'mistral' || c.arch === 'qwen2' ? c.slidingWindow : undefined,
-    use_sliding_window: c.arch === 'qwen2' ? c.slidingWindow !== null : undefined,
-    max_window_layers: c.arch === 'qwen2' ? c.nLayers : undefined,
+    sliding_window:
+      c.arch === 'mistral' || c.arch === 'qwen2' || c.arch === 'qwen3' || gemma ? c.slidingWindow : undefined,
+    use_sliding_window: c.arch === 'qwen2' || c.arch === 'qwen3' ? c.slidingWindow !== null : undefined,
+    max_window_layers: c.arch === 'qwen2' || c.arch === 'qwen3' ? c.nLayers : undefined,
   });
 }

@@ -13,7 +13,9 @@
  *   layers.N.attention.wk.weight       [nKvHeads * headDim, dModel]    .bias if qkvBias
  *   layers.N.attention.wv.weight       [nKvHeads * headDim, dModel]    .bias if qkvBias
  *   layers.N.attention.wo.weight       [dModel, nHeads * headDim]      .bias if attnBias
+ *   layers.N.attention.{q,k}_norm.weight [headDim]                     qkNorm (Qwen3)
  *   layers.N.ffn_norm.weight           [dModel]   (+ .bias for LayerNorm)
+ *   layers.N.post_{attention,ffn}_norm.weight [dModel]               sandwichNorm (Gemma)
  *   layers.N.feed_forward.w1.weight    [ffnDim, dModel]   gate (swiglu) or the up projection (gelu)
  *   layers.N.feed_forward.w2.weight    [dModel, ffnDim]   down projection
  *   layers.N.feed_forward.w3.weight    [ffnDim, dModel]   up projection, swiglu only
@@ -122,7 +124,19 @@ function llamaRules(c: ModelConfig): Rule[] {
     layer(r, `${h}.self_attn.k_proj`, `${L}.attention.wk`, [kv, D], c.qkvBias);
     layer(r, `${h}.self_attn.v_proj`, `${L}.attention.wv`, [kv, D], c.qkvBias);
     layer(r, `${h}.self_attn.o_proj`, `${L}.attention.wo`, [D, q], c.attnBias);
-    layer(r, `${h}.post_attention_layernorm`, `${L}.ffn_norm`, [D], false);
+    if (c.qkNorm) {
+      layer(r, `${h}.self_attn.q_norm`, `${L}.attention.q_norm`, [c.headDim], false);
+      layer(r, `${h}.self_attn.k_norm`, `${L}.attention.k_norm`, [c.headDim], false);
+    }
+    if (c.sandwichNorm) {
+      // Gemma: post_attention_layernorm normalises the attention output; the MLP's input norm is
+      // pre_feedforward_layernorm (in Llama, post_attention_layernorm is that input norm)
+      layer(r, `${h}.post_attention_layernorm`, `${L}.post_attention_norm`, [D], false);
+      layer(r, `${h}.pre_feedforward_layernorm`, `${L}.ffn_norm`, [D], false);
+      layer(r, `${h}.post_feedforward_layernorm`, `${L}.post_ffn_norm`, [D], false);
+    } else {
+      layer(r, `${h}.post_attention_layernorm`, `${L}.ffn_norm`, [D], false);
+    }
     layer(r, `${h}.mlp.gate_proj`, `${L}.feed_forward.w1`, [F, D], c.mlpBias);
     layer(r, `${h}.mlp.down_proj`, `${L}.feed_forward.w2`, [D, F], c.mlpBias);
     layer(r, `${h}.mlp.up_proj`, `${L}.feed_forward.w3`, [F, D], c.mlpBias);

@@ -7,15 +7,19 @@
  *   gpt2                  decoder, pre-norm, causal
  *   llama/qwen2/mistral   decoder, pre-norm, causal; Q/K rows in Hugging Face's rotary layout
  *                         (the two halves of each head are the rotated pairs)
+ *   qwen3                 as llama, with per-head RMSNorm of q and k (qkNorm)
+ *   gemma2                decoder, pre-norm, causal; GeGLU, sandwich norms with (1 + w) weights,
+ *                         embeddings scaled by sqrt(d), tied head, optional final logit soft-cap
  *   bert                  encoder, POST-norm (norm after each residual add), bidirectional,
  *                         LayerNorm after the embeddings, token type embeddings
  */
 import type { BlockConfig } from '../nn/block.ts';
 import type { FfnType } from '../nn/mlp.ts';
 import type { NormType } from '../nn/norm.ts';
+import type { RopeScaling } from '../tensor/index.ts';
 
-export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'mistral' | 'bert';
-export const ARCHS: readonly Arch[] = ['gpt2', 'llama', 'qwen2', 'mistral', 'bert'];
+export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'gemma2' | 'bert';
+export const ARCHS: readonly Arch[] = ['gpt2', 'llama', 'qwen2', 'qwen3', 'mistral', 'gemma2', 'bert'];
 
 export type { FfnType, NormType };
 export type PositionType = 'learned' | 'rope';
@@ -41,6 +45,20 @@ export interface ModelConfig {
   position: PositionType;
   /** RoPE base theta (unused with learned positions). */
   ropeTheta: number;
+  /** RoPE frequency scaling (config.json's rope_scaling), or null. */
+  ropeScaling: RopeScaling | null;
+  /** Per-head RMSNorm of q and k before RoPE (Qwen3). */
+  qkNorm: boolean;
+  /** Token embeddings multiplied by sqrt(dModel) (Gemma). */
+  scaleEmbeddings: boolean;
+  /** Norms on the outputs of attention and MLP too, before each residual add (Gemma 2/3). */
+  sandwichNorm: boolean;
+  /** RMSNorm weights are stored as offsets from 1: y = x / rms(x) * (1 + w) (Gemma). */
+  normUnitOffset: boolean;
+  /** Attention scores are scaled by queryScale^-1/2 instead of headDim^-1/2 (Gemma's query_pre_attn_scalar). */
+  queryScale: number | null;
+  /** logits = cap * tanh(logits / cap) on the LM head's output (Gemma 2's final_logit_softcapping). */
+  finalLogitSoftcap: number | null;
   /** Bias on the attention output projection (wo). */
   attnBias: boolean;
   /** Biases on the q, k, v projections. */
@@ -95,10 +113,27 @@ export function checkModelConfig(c: ModelConfig, where: string): void {
   if (c.position === 'rope' && c.headDim % 2 !== 0) fail(`headDim (${c.headDim}) must be even for RoPE`);
   if (!(c.normEps > 0)) fail(`normEps must be > 0, got ${c.normEps}`);
   if (c.position === 'rope' && !(c.ropeTheta > 0)) fail(`ropeTheta must be > 0, got ${c.ropeTheta}`);
+  const s = c.ropeScaling;
+  if (s) {
+    if (c.position !== 'rope') fail('ropeScaling needs RoPE positions');
+    if (!(s.factor >= 1)) fail(`ropeScaling.factor must be >= 1, got ${s.factor}`);
+    if (s.type === 'llama3' && !(s.highFreqFactor > s.lowFreqFactor && s.lowFreqFactor > 0))
+      fail(
+        `ropeScaling: llama3 needs 0 < lowFreqFactor < highFreqFactor, got ${s.lowFreqFactor}, ${s.highFreqFactor}`,
+      );
+    if (s.type !== 'linear' && !positiveInt(s.originalContext))
+      fail(`ropeScaling.originalContext must be a positive integer, got ${s.originalContext}`);
+    if (s.type === 'yarn' && !(s.betaFast > 0 && s.betaSlow > 0 && s.attentionFactor > 0))
+      fail('ropeScaling: yarn needs positive betaFast, betaSlow and attentionFactor');
+  }
   if (!Number.isSafeInteger(c.typeVocabSize) || c.typeVocabSize < 0) {
     fail(`typeVocabSize must be a non-negative integer, got ${c.typeVocabSize}`);
   }
   if (!(c.dropout >= 0 && c.dropout < 1)) fail(`dropout must be in [0, 1), got ${c.dropout}`);
+  if (c.queryScale !== null && !(c.queryScale > 0)) fail(`queryScale must be > 0, got ${c.queryScale}`);
+  if (c.finalLogitSoftcap !== null && !(c.finalLogitSoftcap > 0))
+    fail(`finalLogitSoftcap must be > 0, got ${c.finalLogitSoftcap}`);
+  if (c.normUnitOffset && c.norm !== 'rmsnorm') fail('normUnitOffset applies to RMSNorm only');
 }
 
 /** The part of the config a transformer block reads; `arch` decides norm placement and masking. */

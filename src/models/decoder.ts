@@ -22,6 +22,8 @@ import {
   Rng,
   type RopeTable,
   ropeTable,
+  scale,
+  softcap,
   Tensor,
   tidy,
 } from '../tensor/index.ts';
@@ -79,11 +81,14 @@ export class DecoderLM extends Module implements CausalLM {
     this.layers = Array.from({ length: c.nLayers }, (_, i) =>
       this.child(`layers.${i}`, new Block(blockConfig(c), rng)),
     );
-    this.norm = this.child('norm', makeNorm(c.norm, c.dModel, c.normEps));
+    this.norm = this.child('norm', makeNorm(c.norm, c.dModel, c.normEps, c.normUnitOffset));
     this.output = c.tiedEmbeddings
       ? null
       : this.child('output', new Linear(c.dModel, c.vocabSize, false, rng, c.initStd));
-    this.rot = c.position === 'rope' ? ropeTable(c.headDim, c.contextLength, c.ropeTheta, false) : null;
+    this.rot =
+      c.position === 'rope'
+        ? ropeTable(c.headDim, c.contextLength, c.ropeTheta, false, c.ropeScaling ?? null)
+        : null;
     this.nameParameters();
   }
 
@@ -96,7 +101,15 @@ export class DecoderLM extends Module implements CausalLM {
   }
 
   private head(x: Tensor): Tensor {
-    return this.output ? this.output.forward(x) : linear(x, this.tokEmbeddings.weight); // tied: x @ wte.T
+    const logits = this.output ? this.output.forward(x) : linear(x, this.tokEmbeddings.weight); // tied: x @ wte.T
+    const cap = this.config.finalLogitSoftcap;
+    return cap ? softcap(logits, cap) : logits;
+  }
+
+  /** Token embeddings of ids (shape: [B, T] or [N]), times sqrt(d) where the family scales them. */
+  private embed(ids: Int32Array, shape?: number[]): Tensor {
+    const x = this.tokEmbeddings.forward(ids, shape);
+    return this.config.scaleEmbeddings ? scale(x, Math.sqrt(this.config.dModel)) : x;
   }
 
   /** ids: [B, T] (row-major) -> logits [B, T, V]. */
@@ -123,7 +136,7 @@ export class DecoderLM extends Module implements CausalLM {
     const want = options?.returnAttention;
     if (want !== undefined && !(Number.isInteger(want) && want >= 0 && want < this.layers.length))
       throw new RangeError(`layer must be an integer in [0, ${this.layers.length}), got ${want}`);
-    let x = this.tokEmbeddings.forward(ids, [B, T]); // [B, T, C]
+    let x = this.embed(ids, [B, T]); // [B, T, C]
     if (this.posEmbeddings) {
       const pos = Int32Array.from({ length: B * T }, (_, i) => i % T);
       x = add(x, this.posEmbeddings.forward(pos, [B, T]));
@@ -180,7 +193,7 @@ export class DecoderLM extends Module implements CausalLM {
     const V = this.config.vocabSize;
     noGrad(() =>
       tidy(() => {
-        let x = this.tokEmbeddings.forward(ids); // [N, C]
+        let x = this.embed(ids); // [N, C]
         if (this.posEmbeddings) {
           const over = pos.findIndex((p) => p >= this.config.contextLength);
           if (over >= 0)

@@ -14,6 +14,13 @@ const BASE = {
   initStd: 0.02,
   slidingWindow: null,
   torchDtype: null,
+  ropeScaling: null,
+  qkNorm: false,
+  scaleEmbeddings: false,
+  sandwichNorm: false,
+  normUnitOffset: false,
+  queryScale: null,
+  finalLogitSoftcap: null,
 } as const;
 
 export function gpt2Config(o: Partial<ModelConfig> = {}): ModelConfig {
@@ -77,6 +84,23 @@ export const qwen2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
     ropeTheta: 1000000,
     normEps: 1e-6,
     tiedEmbeddings: true,
+    ...o,
+  });
+
+/** Qwen3: Llama with per-head q/k RMSNorm, no biases, tied embeddings in the small sizes. */
+export const qwen3Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
+  llamaConfig({ arch: 'qwen3', qkNorm: true, ropeTheta: 1000000, normEps: 1e-6, tiedEmbeddings: true, ...o });
+
+/** Gemma 2 without its sliding-window layers and attention soft-cap (not implemented yet). */
+export const gemma2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
+  llamaConfig({
+    arch: 'gemma2',
+    ffnType: 'geglu',
+    scaleEmbeddings: true,
+    sandwichNorm: true,
+    normUnitOffset: true,
+    tiedEmbeddings: true,
+    ropeTheta: 10000,
     ...o,
   });
 
@@ -145,6 +169,8 @@ export const FAMILY: Record<ModelConfig['arch'], (o: Partial<ModelConfig>) => Mo
   gpt2: gpt2Config,
   llama: llamaConfig,
   qwen2: qwen2Config,
+  qwen3: qwen3Config,
+  gemma2: gemma2Config,
   mistral: mistralConfig,
   bert: bertConfig,
 };

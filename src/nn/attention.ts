@@ -1,6 +1,6 @@
 /**
  * Causal self-attention with grouped-query heads (MHA when nKvHeads = nHeads, MQA when 1):
- *   q, k, v = x Wq, x Wk, x Wv;  (RoPE on q, k);  y = softmax(q k^T / sqrt(d) + mask) v;  out = y Wo
+ *   q, k, v = x Wq, x Wk, x Wv;  (per-head RMSNorm of q, k); (RoPE on q, k);  y = softmax(q k^T / sqrt(d) + mask) v;  out = y Wo
  * One path: `qkv` makes the projections for training and for inference, then the attention op of
  * src/tensor/ops/attention.ts runs on them, with autograd (`forward`) or on a KV cache
  * (`forwardCached`, a ragged batch of rows from several sequences, each with its own past).
@@ -19,6 +19,7 @@ import {
 import type { StaticKVCache } from './kv_cache.ts';
 import { Linear } from './linear.ts';
 import { Module } from './module.ts';
+import { RMSNorm } from './norm.ts';
 
 export interface AttentionConfig {
   dModel: number;
@@ -28,6 +29,12 @@ export interface AttentionConfig {
   qkvBias: boolean;
   outBias: boolean;
   causal: boolean;
+  /** Qwen3, Gemma 3: RMSNorm over each head's q and k (weights [headDim]) before RoPE. */
+  qkNorm?: boolean;
+  /** The eps of those norms. */
+  normEps?: number;
+  /** Score scale; default 1 / sqrt(headDim). */
+  scale?: number;
 }
 
 /** Rows [start, start + length) of a ragged batch belong to cache sequence `seq`. */
@@ -42,6 +49,8 @@ export class Attention extends Module {
   readonly wk: Linear;
   readonly wv: Linear;
   readonly wo: Linear;
+  readonly qNorm: RMSNorm | null;
+  readonly kNorm: RMSNorm | null;
 
   constructor(
     readonly cfg: AttentionConfig,
@@ -56,6 +65,9 @@ export class Attention extends Module {
     this.wk = this.child('wk', new Linear(C, Hkv * D, cfg.qkvBias, rng, std));
     this.wv = this.child('wv', new Linear(C, Hkv * D, cfg.qkvBias, rng, std));
     this.wo = this.child('wo', new Linear(H * D, C, cfg.outBias, rng, projStd));
+    const eps = cfg.normEps ?? 1e-6;
+    this.qNorm = cfg.qkNorm ? this.child('q_norm', new RMSNorm(D, eps)) : null;
+    this.kNorm = cfg.qkNorm ? this.child('k_norm', new RMSNorm(D, eps)) : null;
   }
 
   /**
@@ -72,6 +84,10 @@ export class Attention extends Module {
     let q = reshape(this.wq.forward(x), [B, T, H, D]);
     let k = reshape(this.wk.forward(x), [B, T, Hkv, D]);
     const v = reshape(this.wv.forward(x), [B, T, Hkv, D]);
+    if (this.qNorm && this.kNorm) {
+      q = this.qNorm.forward(q); // over the last axis: each head's D values
+      k = this.kNorm.forward(k);
+    }
     if (rot) {
       q = rope(q, rot, positions);
       k = rope(k, rot, positions);
@@ -87,8 +103,8 @@ export class Attention extends Module {
     const [B, T] = x.shape;
     const { q, k, v } = this.qkv(x, rot);
     const causal = this.cfg.causal;
-    if (weights) weights(attentionWeights(q, k, { causal }));
-    const y = attention(q, k, v, { causal, qOffset: 0 }); // [B, T, H, D]
+    if (weights) weights(attentionWeights(q, k, { causal, scale: this.cfg.scale }));
+    const y = attention(q, k, v, { causal, qOffset: 0, scale: this.cfg.scale }); // [B, T, H, D]
     return this.wo.forward(reshape(y, [B, T, this.cfg.nHeads * this.cfg.headDim]));
   }
 
@@ -111,7 +127,10 @@ export class Attention extends Module {
     for (const r of rows) for (let i = 0; i < r.length; i++) positions[r.start + i] = r.past + i;
     const { q, k, v } = this.qkv(reshape(x, [1, N, -1]), rot, positions); // q: [1, N, H, D]
     for (const r of rows) cache.append(layer, r.seq, k.data, v.data, r.start, r.length);
-    const y = attentionCached(reshape(q, [N, H, D]), cache.store(layer), rows, { causal: this.cfg.causal });
+    const y = attentionCached(reshape(q, [N, H, D]), cache.store(layer), rows, {
+      causal: this.cfg.causal,
+      scale: this.cfg.scale,
+    });
     return this.wo.forward(reshape(y, [N, H * D]));
   }
 }

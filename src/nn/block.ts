@@ -1,6 +1,8 @@
 /**
  * A transformer block. Pre-norm (GPT-2, Llama): x += attn(norm1(x)); x += mlp(norm2(x)).
  * Post-norm (BERT): x = norm1(x + attn(x)); x = norm2(x + mlp(x)).
+ * Sandwich (Gemma 2/3): pre-norm with a norm on each branch's output too:
+ * x += norm1b(attn(norm1(x))); x += norm2b(mlp(norm2(x))).
  */
 import { add, dropout, type Rng, type RopeTable, type Tensor } from '../tensor/index.ts';
 import { Attention, type Segment } from './attention.ts';
@@ -29,6 +31,14 @@ export interface BlockConfig {
   /** Post-norm (BERT) instead of pre-norm (GPT-2, Llama). */
   postNorm: boolean;
   causal: boolean;
+  /** Per-head RMSNorm of q and k (Qwen3). */
+  qkNorm?: boolean;
+  /** Norms on the attention and MLP outputs too (Gemma). */
+  sandwichNorm?: boolean;
+  /** RMSNorm scales by (1 + w) (Gemma). */
+  normUnitOffset?: boolean;
+  /** Attention scores scaled by queryScale^-1/2 (Gemma's query_pre_attn_scalar); null: headDim. */
+  queryScale?: number | null;
 }
 
 export class Block extends Module {
@@ -36,6 +46,8 @@ export class Block extends Module {
   readonly feedForward: MLP;
   readonly attentionNorm: Norm;
   readonly ffnNorm: Norm;
+  readonly postAttentionNorm: Norm | null;
+  readonly postFfnNorm: Norm | null;
   readonly postNorm: boolean;
 
   constructor(
@@ -48,7 +60,8 @@ export class Block extends Module {
     // GPT-2: residual projections scaled by 1/sqrt(2 L) so the residual stream's variance stays put.
     const projStd = std / Math.sqrt(2 * c.nLayers);
     this.postNorm = c.postNorm;
-    this.attentionNorm = this.child('attention_norm', makeNorm(c.norm, c.dModel, c.normEps));
+    const norm = () => makeNorm(c.norm, c.dModel, c.normEps, c.normUnitOffset);
+    this.attentionNorm = this.child('attention_norm', norm());
     this.attention = this.child(
       'attention',
       new Attention(
@@ -60,13 +73,18 @@ export class Block extends Module {
           qkvBias: c.qkvBias,
           outBias: c.attnBias,
           causal: c.causal,
+          qkNorm: c.qkNorm,
+          normEps: c.normEps,
+          scale: c.queryScale ? 1 / Math.sqrt(c.queryScale) : undefined,
         },
         rng,
         std,
         projStd,
       ),
     );
-    this.ffnNorm = this.child('ffn_norm', makeNorm(c.norm, c.dModel, c.normEps));
+    this.ffnNorm = this.child('ffn_norm', norm());
+    this.postAttentionNorm = c.sandwichNorm ? this.child('post_attention_norm', norm()) : null;
+    this.postFfnNorm = c.sandwichNorm ? this.child('post_ffn_norm', norm()) : null;
     this.feedForward = this.child(
       'feed_forward',
       new MLP(c.dModel, c.ffnDim, c.ffnType, c.mlpBias, rng, std, projStd),
@@ -85,8 +103,21 @@ export class Block extends Module {
       x = this.attentionNorm.forward(add(x, d(this.attention.forward(x, rot, weights))));
       return this.ffnNorm.forward(add(x, d(this.feedForward.forward(x))));
     }
-    x = add(x, d(this.attention.forward(this.attentionNorm.forward(x), rot, weights)));
-    return add(x, d(this.feedForward.forward(this.ffnNorm.forward(x))));
+    x = add(
+      x,
+      d(
+        this.after(
+          this.postAttentionNorm,
+          this.attention.forward(this.attentionNorm.forward(x), rot, weights),
+        ),
+      ),
+    );
+    return add(x, d(this.after(this.postFfnNorm, this.feedForward.forward(this.ffnNorm.forward(x)))));
+  }
+
+  /** A branch's output through its sandwich norm, when the block has one. */
+  private after(norm: Norm | null, y: Tensor): Tensor {
+    return norm ? norm.forward(y) : y;
   }
 
   /** Inference on a ragged batch x [N, C] with a KV cache (pre-norm decoders only). */
@@ -97,7 +128,8 @@ export class Block extends Module {
     layer: number,
     rot: RopeTable | null,
   ): Tensor {
-    x = add(x, this.attention.forwardCached(this.attentionNorm.forward(x), segments, cache, layer, rot));
-    return add(x, this.feedForward.forward(this.ffnNorm.forward(x)));
+    const attn = this.attention.forwardCached(this.attentionNorm.forward(x), segments, cache, layer, rot);
+    x = add(x, this.after(this.postAttentionNorm, attn));
+    return add(x, this.after(this.postFfnNorm, this.feedForward.forward(this.ffnNorm.forward(x))));
   }
 }

@@ -1,5 +1,5 @@
 /** Normalisation layers over the last axis: LayerNorm (weight and bias) and RMSNorm (weight only). */
-import { layerNorm, rmsNorm, Tensor } from '../tensor/index.ts';
+import { addScalar, layerNorm, rmsNorm, Tensor } from '../tensor/index.ts';
 import { Module } from './module.ts';
 
 export type NormType = 'layernorm' | 'rmsnorm';
@@ -26,22 +26,27 @@ export class LayerNorm extends Module implements Norm {
   }
 }
 
+/**
+ * y = x / sqrt(mean(x^2) + eps) * w. With unitOffset the stored weight is an offset from 1 and the
+ * scale is (1 + w), as Gemma stores it (it initialises at 0 and decays towards the identity).
+ */
 export class RMSNorm extends Module implements Norm {
   readonly weight: Tensor;
 
   constructor(
     dim: number,
     readonly eps = 1e-6,
+    readonly unitOffset = false,
   ) {
     super();
-    this.weight = this.param('weight', Tensor.ones([dim]));
+    this.weight = this.param('weight', unitOffset ? Tensor.zeros([dim]) : Tensor.ones([dim]));
   }
 
   forward(x: Tensor): Tensor {
-    return rmsNorm(x, this.weight, this.eps);
+    return rmsNorm(x, this.unitOffset ? addScalar(this.weight, 1) : this.weight, this.eps);
   }
 }
 
-export function makeNorm(kind: NormType, dim: number, eps: number): LayerNorm | RMSNorm {
-  return kind === 'layernorm' ? new LayerNorm(dim, eps) : new RMSNorm(dim, eps);
+export function makeNorm(kind: NormType, dim: number, eps: number, unitOffset = false): LayerNorm | RMSNorm {
+  return kind === 'layernorm' ? new LayerNorm(dim, eps) : new RMSNorm(dim, eps, unitOffset);
 }

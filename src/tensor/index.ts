@@ -3,7 +3,7 @@
 export { backward, gradOf, isGradEnabled, keep, noGrad, record, tidy } from './autograd.ts';
 export { bf16ArrayToF32, bf16ToF32, f32ArrayToBf16, f32ToBf16 } from './bf16.ts';
 export { DTYPES, type DType, dtypeBytes, isDType, type LowDType } from './dtype.ts';
-export { type GeluApprox, gelu, silu, swiglu } from './ops/activation.ts';
+export { type GeluApprox, gelu, silu, softcap, swiglu } from './ops/activation.ts';
 export {
   type AttentionOptions,
   attention,
@@ -20,7 +20,14 @@ export { crossEntropy, gatherLogProbs, IGNORE_INDEX } from './ops/loss.ts';
 export { type MatmulOptions, matmul } from './ops/matmul.ts';
 export { layerNorm, rmsNorm } from './ops/norm.ts';
 export { mean, meanLast, sum, sumLast } from './ops/reduce.ts';
-export { type RopeTable, rope, ropeTable } from './ops/rope.ts';
+export {
+  type RopeScaling,
+  type RopeTable,
+  rope,
+  ropeFrequencies,
+  ropeTable,
+  yarnAttentionFactor,
+} from './ops/rope.ts';
 export { concat, permute, reshape, slice, split, transpose } from './ops/shape.ts';
 export { logSoftmax, softmax } from './ops/softmax.ts';
 export {

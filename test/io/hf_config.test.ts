@@ -143,6 +143,13 @@ describe('parseHfConfig', () => {
       initStd: 0.02,
       slidingWindow: null,
       torchDtype: null,
+      ropeScaling: null,
+      qkNorm: false,
+      scaleEmbeddings: false,
+      sandwichNorm: false,
+      normUnitOffset: false,
+      queryScale: null,
+      finalLogitSoftcap: null,
     } satisfies ModelConfig);
     assert.equal(parseHfConfig({ ...GPT2, activation_function: 'gelu' }).ffnType, 'gelu');
     assert.equal(parseHfConfig({ ...GPT2, n_inner: 1000 }).ffnDim, 1000);
@@ -169,6 +176,113 @@ describe('parseHfConfig', () => {
     });
     assert.equal(mha.nKvHeads, 32);
     assert.deepEqual([mha.attnBias, mha.qkvBias, mha.mlpBias], [true, true, true]);
+  });
+
+  test('rope_scaling: llama3 (Llama 3.2), yarn (Qwen2.5 long context) and linear', () => {
+    const llama3 = {
+      ...LLAMA,
+      max_position_embeddings: 131072,
+      rope_theta: 500000,
+      rope_scaling: {
+        factor: 32,
+        high_freq_factor: 4,
+        low_freq_factor: 1,
+        original_max_position_embeddings: 8192,
+        rope_type: 'llama3',
+      },
+    };
+    assert.deepEqual(parseHfConfig(llama3).ropeScaling, {
+      type: 'llama3',
+      factor: 32,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalContext: 8192,
+    });
+    // yarn with its defaults (beta 32 / 1, attention factor 0.1 ln(factor) + 1), older `type` key
+    const yarn = parseHfConfig({
+      ...QWEN2,
+      rope_scaling: { type: 'yarn', factor: 4, original_max_position_embeddings: 32768 },
+    }).ropeScaling;
+    assert.deepEqual(yarn, {
+      type: 'yarn',
+      factor: 4,
+      originalContext: 32768,
+      betaFast: 32,
+      betaSlow: 1,
+      attentionFactor: 0.1 * Math.log(4) + 1,
+    });
+    const linear = { ...LLAMA, rope_scaling: { type: 'linear', factor: 2 } };
+    assert.deepEqual(parseHfConfig(linear).ropeScaling, { type: 'linear', factor: 2 });
+    for (const json of [llama3, linear]) {
+      const c = parseHfConfig(json);
+      assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+    }
+  });
+
+  test('qwen3: explicit head_dim, per-head q/k norms, attention_bias names both biases', () => {
+    const qwen3 = {
+      ...QWEN2,
+      architectures: ['Qwen3ForCausalLM'],
+      model_type: 'qwen3',
+      hidden_size: 1024,
+      num_attention_heads: 16,
+      num_key_value_heads: 8,
+      head_dim: 128,
+      intermediate_size: 3072,
+      attention_bias: false,
+      max_position_embeddings: 40960,
+    };
+    const c = parseHfConfig(qwen3);
+    assert.equal(c.arch, 'qwen3');
+    assert.equal(c.headDim, 128); // q: 16 * 128 = 2048 rows from a 1024-wide stream
+    assert.equal(c.qkNorm, true);
+    assert.deepEqual([c.attnBias, c.qkvBias, c.mlpBias], [false, false, false]);
+    assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+    assert.deepEqual(toHfConfig(c).architectures, ['Qwen3ForCausalLM']);
+    assert.equal(parseHfConfig(QWEN2).qkNorm, false);
+  });
+
+  test('gemma2: GeGLU, sandwich (1 + w) norms, sqrt(d) embeddings, soft-cap; refuses what is missing', () => {
+    const gemma2 = {
+      architectures: ['Gemma2ForCausalLM'],
+      model_type: 'gemma2',
+      vocab_size: 256000,
+      hidden_size: 2304,
+      intermediate_size: 9216,
+      num_hidden_layers: 26,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      head_dim: 256,
+      hidden_activation: 'gelu_pytorch_tanh',
+      max_position_embeddings: 4096,
+      query_pre_attn_scalar: 256,
+      sliding_window: 4096,
+      final_logit_softcapping: 30.0,
+      attn_logit_softcapping: null,
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000,
+      bos_token_id: 2,
+      eos_token_id: 1,
+      pad_token_id: 0,
+    };
+    const c = parseHfConfig(gemma2);
+    assert.equal(c.arch, 'gemma2');
+    assert.equal(c.ffnType, 'geglu');
+    assert.deepEqual(
+      [c.scaleEmbeddings, c.sandwichNorm, c.normUnitOffset, c.tiedEmbeddings],
+      [true, true, true, true],
+    );
+    assert.equal(c.queryScale, 256);
+    assert.equal(c.finalLogitSoftcap, 30);
+    assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+    assert.throws(
+      () => parseHfConfig({ ...gemma2, attn_logit_softcapping: 50 }, 'g.json'),
+      /g\.json: attn_logit_softcapping is not supported yet/,
+    );
+    assert.throws(
+      () => parseHfConfig({ ...gemma2, hidden_activation: 'silu' }, 'g.json'),
+      /g\.json: hidden_activation "silu" is not supported/,
+    );
   });
 
   test('eos_token_id may be a list (Llama 3)', () => {
@@ -221,9 +335,18 @@ describe('parseHfConfig', () => {
       [{ ...LLAMA, hidden_size: undefined }, /m\.json: missing hidden_size/],
       [{ ...LLAMA, num_attention_heads: 'x' }, /m\.json: num_attention_heads must be a non-negative integer/],
       [
-        { ...LLAMA, rope_scaling: { rope_type: 'llama3', factor: 8 } },
-        /m\.json: rope_scaling .* is not supported/,
+        { ...LLAMA, rope_scaling: { rope_type: 'dynamic', factor: 8 } },
+        /m\.json: rope_scaling .* is not supported \(linear, llama3 and yarn are\)/,
       ],
+      [
+        { ...LLAMA, rope_scaling: { rope_type: 'llama3', factor: 8 } },
+        /m\.json: rope_scaling\.low_freq_factor must be a number, got null/,
+      ],
+      [
+        { ...LLAMA, rope_scaling: { rope_type: 'yarn', factor: 4, mscale: 0.7 } },
+        /m\.json: rope_scaling\.mscale is not supported for yarn scaling/,
+      ],
+      [{ ...LLAMA, rope_scaling: 'yarn' }, /m\.json: rope_scaling must be an object or null/],
       [{ ...LLAMA, hidden_act: 'gelu' }, /m\.json: hidden_act "gelu" is not supported/],
       [{ ...LLAMA, num_key_value_heads: 5 }, /m\.json: nHeads \(32\) must be a multiple of nKvHeads \(5\)/],
       [{ ...GPT2, activation_function: 'relu' }, /m\.json: activation_function "relu"/],

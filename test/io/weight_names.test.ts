@@ -134,6 +134,21 @@ describe('Llama family', () => {
     ],
     ['qwen2', tinyLlama({ arch: 'qwen2', qkvBias: true, tiedEmbeddings: true })],
     ['mistral head_dim != d/h', tinyLlama({ arch: 'mistral', headDim: 16, nHeads: 4, nKvHeads: 1 })],
+    [
+      'qwen3 q/k norms, head_dim != d/h',
+      tinyLlama({ arch: 'qwen3', qkNorm: true, headDim: 16, tiedEmbeddings: true }),
+    ],
+    [
+      'gemma2 sandwich norms',
+      tinyLlama({
+        arch: 'gemma2',
+        ffnType: 'geglu',
+        scaleEmbeddings: true,
+        sandwichNorm: true,
+        normUnitOffset: true,
+        tiedEmbeddings: true,
+      }),
+    ],
   ];
   for (const [name, c] of cases) {
     test(`${name}: round trip and HF names`, () => {
@@ -157,6 +172,16 @@ describe('Llama family', () => {
       assert.equal(hf.has('model.layers.0.self_attn.o_proj.bias'), c.attnBias);
       assert.equal(hf.has('model.layers.0.mlp.up_proj.bias'), c.mlpBias);
       assert.equal(hf.has('lm_head.weight'), !c.tiedEmbeddings);
+      assert.equal(
+        hf.get('model.layers.1.self_attn.k_norm.weight')?.shape[0],
+        c.qkNorm ? c.headDim : undefined,
+      );
+      // Gemma's post_attention_layernorm is the attention output's norm; Llama's is the MLP input's
+      assert.equal(
+        hf.get('model.layers.1.post_attention_layernorm.weight')!.data,
+        canon.get(`layers.1.${c.sandwichNorm ? 'post_attention_norm' : 'ffn_norm'}.weight`)!.data,
+      );
+      assert.equal(hf.has('model.layers.1.post_feedforward_layernorm.weight'), c.sandwichNorm);
       assert.equal(
         hf.get('model.layers.1.mlp.gate_proj.weight')!.data,
         canon.get('layers.1.feed_forward.w1.weight')!.data,

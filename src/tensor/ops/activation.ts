@@ -1,4 +1,7 @@
-/** Activations: GELU (tanh approximation or exact erf), SiLU, and the SwiGLU product silu(gate) * up. */
+/**
+ * Activations: GELU (tanh approximation or exact erf), SiLU, the SwiGLU product silu(gate) * up,
+ * and soft-capping.
+ */
 import { kernels } from '../../kernels/index.ts';
 import { gradOf, record } from '../autograd.ts';
 import { Tensor } from '../tensor.ts';
@@ -34,5 +37,26 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
     const dg = gate.requiresGrad ? gradOf(gate) : new Float32Array(gate.size);
     const du = up.requiresGrad ? gradOf(up) : new Float32Array(up.size);
     k.swigluBackward(gate.data, up.data, g.data, dg, du, gate.size);
+  });
+}
+
+/**
+ * Soft-capping, cap * tanh(x / cap): near identity for |x| << cap, never beyond +-cap (Gemma 2's
+ * logits). A plain loop, not a kernel: it runs once per forward, on the logits.
+ */
+export function softcap(x: Tensor, cap: number): Tensor {
+  if (!(cap > 0)) throw new Error(`softcap: cap must be > 0, got ${cap}`);
+  const out = Tensor.empty(x.shape);
+  const xs = x.data;
+  const ys = out.data;
+  for (let i = 0; i < xs.length; i++) ys[i] = cap * Math.tanh(xs[i] / cap);
+  return record(out, 'softcap', [x], (g) => {
+    if (!x.requiresGrad) return;
+    const dx = gradOf(x);
+    const gs = g.data;
+    for (let i = 0; i < ys.length; i++) {
+      const t = ys[i] / cap; // d/dx cap tanh(x / cap) = 1 - tanh^2
+      dx[i] += gs[i] * (1 - t * t);
+    }
   });
 }

@@ -16,17 +16,87 @@ export interface RopeTable {
   interleaved: boolean;
 }
 
-/** Precomputes cos/sin for positions [0, maxPos) (angles in float64, then rounded). */
-export function ropeTable(rotDim: number, maxPos: number, theta = 10000, interleaved = false): RopeTable {
+/**
+ * Frequency scaling for contexts longer than pretraining (config.json's `rope_scaling`):
+ *   linear  every frequency divided by factor (position interpolation, Chen et al. 2023)
+ *   llama3  low frequencies divided by factor, high ones kept, a linear blend between (Llama 3.1)
+ *   yarn    per-dimension blend of interpolation and extrapolation by wavelength, and cos/sin
+ *           multiplied by attentionFactor (Peng et al. 2023; Qwen2.5 long context)
+ * originalContext is the pretraining context (original_max_position_embeddings).
+ */
+export type RopeScaling =
+  | { type: 'linear'; factor: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContext: number }
+  | {
+      type: 'yarn';
+      factor: number;
+      originalContext: number;
+      betaFast: number;
+      betaSlow: number;
+      attentionFactor: number;
+    };
+
+/** yarn's default attention factor, 0.1 ln(factor) + 1 (1 when not stretching). */
+export function yarnAttentionFactor(factor: number): number {
+  return factor <= 1 ? 1 : 0.1 * Math.log(factor) + 1;
+}
+
+/** The rotation frequency of each pair i in [0, rotDim / 2): theta^(-2i / rotDim), then scaled. */
+export function ropeFrequencies(
+  rotDim: number,
+  theta: number,
+  scaling: RopeScaling | null = null,
+): Float64Array {
+  const half = rotDim / 2;
+  const base = Float64Array.from({ length: half }, (_, i) => theta ** (-(2 * i) / rotDim));
+  if (!scaling) return base;
+  const { factor } = scaling;
+  if (scaling.type === 'linear') return base.map((f) => f / factor);
+  if (scaling.type === 'llama3') {
+    const { lowFreqFactor: lo, highFreqFactor: hi, originalContext: ctx } = scaling;
+    return base.map((f) => {
+      const wavelen = (2 * Math.PI) / f;
+      if (wavelen < ctx / hi) return f; // high frequency: kept
+      if (wavelen > ctx / lo) return f / factor; // low frequency: interpolated
+      const smooth = (ctx / wavelen - lo) / (hi - lo);
+      return (1 - smooth) * (f / factor) + smooth * f;
+    });
+  }
+  // yarn: dims rotating fewer than betaSlow times over the original context are interpolated, more
+  // than betaFast times extrapolated (kept), with a linear ramp between (dims counted in pairs).
+  const correctionDim = (rotations: number) =>
+    (rotDim * Math.log(scaling.originalContext / (rotations * 2 * Math.PI))) / (2 * Math.log(theta));
+  const low = Math.max(Math.floor(correctionDim(scaling.betaFast)), 0);
+  let high = Math.min(Math.ceil(correctionDim(scaling.betaSlow)), rotDim - 1);
+  if (high === low) high += 0.001;
+  return base.map((f, i) => {
+    const extrapolate = 1 - Math.min(Math.max((i - low) / (high - low), 0), 1);
+    return (f / factor) * (1 - extrapolate) + f * extrapolate;
+  });
+}
+
+/**
+ * Precomputes cos/sin for positions [0, maxPos) (angles in float64, then rounded). With yarn
+ * scaling both are multiplied by its attention factor, which scales q.k by its square.
+ */
+export function ropeTable(
+  rotDim: number,
+  maxPos: number,
+  theta = 10000,
+  interleaved = false,
+  scaling: RopeScaling | null = null,
+): RopeTable {
   if (rotDim % 2 !== 0) throw new Error(`rope: rotary dim ${rotDim} must be even`);
   const half = rotDim / 2;
+  const freq = ropeFrequencies(rotDim, theta, scaling);
+  const m = scaling?.type === 'yarn' ? scaling.attentionFactor : 1;
   const cos = new Float32Array(maxPos * half);
   const sin = new Float32Array(maxPos * half);
   for (let p = 0; p < maxPos; p++) {
     for (let i = 0; i < half; i++) {
-      const angle = p * theta ** (-(2 * i) / rotDim);
-      cos[p * half + i] = Math.cos(angle);
-      sin[p * half + i] = Math.sin(angle);
+      const angle = p * freq[i];
+      cos[p * half + i] = m * Math.cos(angle);
+      sin[p * half + i] = m * Math.sin(angle);
     }
   }
   return { cos, sin, maxPos, rotDim, interleaved };
