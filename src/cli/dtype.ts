@@ -5,7 +5,7 @@
  *
  *   auto  (default) what the checkpoint holds: BF16 matrices stay bf16, F32 ones stay f32, F16 ones
  *         become f32. An f32 checkpoint is not rounded to bf16 under auto, even on a CPU with
- *         AVX512-BF16 or AMX (where CONVENTIONS.md's training auto picks bf16 compute): training keeps
+ *         AMX (where training's auto picks bf16 compute): training keeps
  *         f32 master weights whatever it computes in, but rounding inference weights throws their
  *         low 16 bits away, so the same command would give other tokens than the f32 model (and
  *         than PyTorch on the same checkpoint) depending on the machine it runs on. Halving the

@@ -11,8 +11,8 @@ export const LOOP_VALUES = ['checkpoint-every', 'max-skipped', 'max-grad-norm', 
 export const LOOP_FLAGS = ['resume'];
 
 /**
- * --dtype f32|bf16|auto (default auto: bf16 where the CPU has AMX or AVX512-BF16, f32 elsewhere
- * and on the js backend; CONVENTIONS.md). The loop prints the choice and keeps a checkpoint's on
+ * --dtype f32|bf16|auto (default auto: bf16 where the bf16 GEMM runs on AMX tiles, f32 elsewhere
+ * and on the js backend; see resolveDtype for why AVX512-BF16 alone stays f32). The loop prints the choice and keeps a checkpoint's on
  * --resume.
  */
 export function dtypeOption(a: ParsedArgs): DtypeChoice {

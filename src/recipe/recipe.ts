@@ -17,7 +17,7 @@
  * for the tolerance observed). Work files go to `work`; the models to `out` and `outSft`.
  *
  * The training stages (pretrain, SFT, DPO) compute in `dtype` (default auto: bf16 where the CPU has
- * AMX or AVX512-BF16); export and evaluation run in f32, as the shipped model is used.
+ * AMX; see resolveDtype); export and evaluation run in f32, as the shipped model is used.
  */
 import { mkdirSync } from 'node:fs';
 import type { JsonObject, JsonValue } from '../io/checkpoint.ts';
