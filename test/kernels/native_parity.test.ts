@@ -1,7 +1,7 @@
 /**
  * Native kernels against the js oracle on awkward shapes: sizes 1, primes, non-multiples of the
  * SIMD width, shapes large enough to take the threaded paths, attention decode steps reading a KV
- * cache, GQA/MQA/MHA, causal and not. Backward kernels get pre-filled gradient buffers, so a
+ * cache, GQA/MQA/MHA, causal and not, sliding windows and soft-capped scores. Backward kernels get pre-filled gradient buffers, so a
  * kernel that overwrites instead of adding fails. A subset runs again in child processes under
  * XFMR_ISA=avx2 and XFMR_ISA=portable (the ISA is fixed per process).
  *
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { cpuInfo, jsKernels, type Kernels, nativeKernels } from '../../src/kernels/index.ts';
 import { KERNEL_NAMES } from '../../src/kernels/kernels.ts';
 import { nativeKernelNames } from '../../src/kernels/native.ts';
+import { type AttnShape, attnLabel } from './attention_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
 type Output = Float32Array | number;
@@ -374,18 +375,8 @@ for (const n of [1, 13, 127, 70001]) {
 }
 
 // Attention. cache: the KV cache length (kvBatchStride = cache * Hkv * D), >= Tk.
-interface AttnCase {
-  B: number;
-  Tq: number;
-  Tk: number;
-  Hq: number;
-  Hkv: number;
-  D: number;
-  qOffset: number;
-  causal: boolean;
-  cache?: number;
+interface AttnCase extends AttnShape {
   isa?: boolean;
-  why: string;
 }
 const attnCases: AttnCase[] = [
   { B: 2, Tq: 13, Tk: 13, Hq: 4, Hkv: 2, D: 7, qOffset: 0, causal: true, isa: true, why: 'GQA, D=7' },
@@ -421,12 +412,60 @@ const attnCases: AttnCase[] = [
   { B: 1, Tq: 4, Tk: 6, Hq: 2, Hkv: 1, D: 8, qOffset: -2, causal: true, why: 'rows with no key' },
   { B: 4, Tq: 64, Tk: 64, Hq: 8, Hkv: 2, D: 128, qOffset: 0, causal: true, why: 'D=128, many pairs' },
   { B: 2, Tq: 3, Tk: 1, Hq: 2, Hkv: 1, D: 1, qOffset: 0, causal: false, isa: true, why: 'size-1 dims' },
+  // Sliding windows: tiles whose rows see different key ranges, tiles no row sees, window 1, and a
+  // decode step whose window starts mid-cache; soft-capped scores (|s| up to ~8 here, so a cap of
+  // 2 bends them hard).
+  {
+    B: 1,
+    Tq: 130,
+    Tk: 130,
+    Hq: 4,
+    Hkv: 2,
+    D: 24,
+    qOffset: 0,
+    causal: true,
+    window: 37,
+    isa: true,
+    why: 'window',
+  },
+  { B: 2, Tq: 70, Tk: 70, Hq: 2, Hkv: 1, D: 16, qOffset: 0, causal: true, window: 1, why: 'window 1' },
+  {
+    B: 1,
+    Tq: 200,
+    Tk: 200,
+    Hq: 1,
+    Hkv: 1,
+    D: 32,
+    qOffset: 0,
+    causal: true,
+    window: 40,
+    softcap: 2,
+    isa: true,
+    why: 'window + softcap, split bwd',
+  },
+  {
+    B: 2,
+    Tq: 3,
+    Tk: 45,
+    Hq: 6,
+    Hkv: 2,
+    D: 20,
+    qOffset: 42,
+    causal: true,
+    window: 9,
+    cache: 64,
+    isa: true,
+    why: 'windowed cache',
+  },
+  { B: 2, Tq: 33, Tk: 33, Hq: 4, Hkv: 4, D: 64, qOffset: 0, causal: true, softcap: 3, why: 'softcap' },
 ];
 for (const a of attnCases) {
   const { B, Tq, Tk, Hq, Hkv, D, qOffset, causal } = a;
+  const window = a.window ?? 0;
+  const cap = a.softcap ?? 0;
   const stride = (a.cache ?? Tk) * Hkv * D;
   const scale = 1 / Math.sqrt(D);
-  const label = `attention ${a.why}: B=${B} Tq=${Tq} Tk=${Tk} Hq=${Hq} Hkv=${Hkv} D=${D} off=${qOffset}${causal ? ' causal' : ''}`;
+  const label = `attention ${attnLabel(a)}`;
   const qn = B * Tq * Hq * D;
   const kn = B * stride;
   const forward = (k: Kernels) => {
@@ -435,7 +474,26 @@ for (const a of attnCases) {
     const v = rand(kn, 62);
     const out = new Float32Array(qn);
     const lse = new Float32Array(B * Hq * Tq);
-    k.attentionForward(q, kk, v, out, lse, B, Tq, Tk, Hq, Hkv, D, stride, qOffset, scale, causal, false);
+    k.attentionForward(
+      q,
+      kk,
+      v,
+      out,
+      lse,
+      B,
+      Tq,
+      Tk,
+      Hq,
+      Hkv,
+      D,
+      stride,
+      qOffset,
+      scale,
+      causal,
+      window,
+      cap,
+      false,
+    );
     return { q, kk, v, out, lse };
   };
   cases.push({
@@ -475,6 +533,8 @@ for (const a of attnCases) {
         qOffset,
         scale,
         causal,
+        window,
+        cap,
         false,
       );
       return [dq, dk, dv];
@@ -540,11 +600,11 @@ if (process.env.XFMR_PARITY_CHILD === '1') {
     );
     const q = new Float32Array(16);
     assert.throws(
-      () => k.attentionForward(q, q, q, q, q, 1, 1, 1, 3, 2, 4, 4, 0, 1, true, false),
+      () => k.attentionForward(q, q, q, q, q, 1, 1, 1, 3, 2, 4, 4, 0, 1, true, 0, 0, false),
       /multiple of Hkv/,
     );
     assert.throws(
-      () => k.attentionForward(q, q, q, q, q, 1, 1, 8, 1, 1, 4, 32, 0, 1, true, false),
+      () => k.attentionForward(q, q, q, q, q, 1, 1, 8, 1, 1, 4, 32, 0, 1, true, 0, 0, false),
       /k has 16/,
     );
   });

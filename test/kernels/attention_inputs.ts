@@ -1,0 +1,93 @@
+/**
+ * What the fused-attention kernel tests share (attention_bf16, attention_window, native_parity):
+ * a shape with its mask options, seeded inputs with pre-filled gradients, and one forward +
+ * backward call of Kernels.attentionForward / attentionBackward.
+ */
+import type { Kernels } from '../../src/kernels/index.ts';
+import { makeRandom } from './gemm_inputs.ts';
+
+export interface AttnShape {
+  B: number;
+  Tq: number;
+  Tk: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+  qOffset: number;
+  causal: boolean;
+  /** Sliding window and score soft-cap; 0 or absent: none. */
+  window?: number;
+  softcap?: number;
+  /** Keys per sequence in the KV store (kvBatchStride = cache * Hkv * D); default Tk. */
+  cache?: number;
+  why: string;
+}
+
+export const attnLabel = (s: AttnShape) =>
+  `${s.why}: B=${s.B} Tq=${s.Tq} Tk=${s.Tk} Hq=${s.Hq} Hkv=${s.Hkv} D=${s.D} off=${s.qOffset}` +
+  `${s.causal ? ' causal' : ''}${s.window ? ` window=${s.window}` : ''}${s.softcap ? ` softcap=${s.softcap}` : ''}`;
+
+export interface AttnInputs {
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  dout: Float32Array;
+  /** Pre-filled gradients: the kernel adds into them. */
+  dq0: Float32Array;
+  dk0: Float32Array;
+  dv0: Float32Array;
+  stride: number;
+  scale: number;
+}
+
+/** q, k in [-2, 2) (peaked rows, not uniform ones: scores up to ~8 at D = 16), the rest in [-1, 1). */
+export function attnInputs(s: AttnShape, seed: number): AttnInputs {
+  const r = makeRandom(seed);
+  const stride = (s.cache ?? s.Tk) * s.Hkv * s.D;
+  const qn = s.B * s.Tq * s.Hq * s.D;
+  const kn = s.B * stride;
+  const x2 = (a: Float32Array) => a.map((x) => 2 * x);
+  return {
+    q: x2(r(qn)),
+    k: x2(r(kn)),
+    v: r(kn),
+    dout: r(qn),
+    dq0: r(qn),
+    dk0: r(kn),
+    dv0: r(kn),
+    stride,
+    scale: 1 / Math.sqrt(s.D),
+  };
+}
+
+export interface AttnResult {
+  out: Float32Array;
+  lse: Float32Array;
+  dq: Float32Array;
+  dk: Float32Array;
+  dv: Float32Array;
+}
+
+/**
+ * Forward, then backward into copies of the pre-filled gradients. The backward starts from
+ * `given` (out, lse) when set (so that several backends' backwards see the same forward), else
+ * from this forward; `window` overrides the shape's.
+ */
+export function runAttention(
+  k: Kernels,
+  s: AttnShape,
+  x: AttnInputs,
+  o: { bf16?: boolean; given?: { out: Float32Array; lse: Float32Array }; window?: number } = {},
+): AttnResult {
+  const out = new Float32Array(x.q.length);
+  const lse = new Float32Array(s.B * s.Hq * s.Tq);
+  const dims = [s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, x.stride, s.qOffset, x.scale, s.causal] as const;
+  const mask = [o.window ?? s.window ?? 0, s.softcap ?? 0, o.bf16 ?? false] as const;
+  k.attentionForward(x.q, x.k, x.v, out, lse, ...dims, ...mask);
+  const f = o.given ?? { out, lse };
+  const dq = x.dq0.slice();
+  const dk = x.dk0.slice();
+  const dv = x.dv0.slice();
+  k.attentionBackward(x.q, x.k, x.v, f.out, x.dout, f.lse, dq, dk, dv, ...dims, ...mask);
+  return { out, lse, dq, dk, dv };
+}
