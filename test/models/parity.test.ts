@@ -14,9 +14,12 @@
  *
  * The families beyond plain Llama (scripts/fixtures/make_family_fixture.py), one feature each:
  * qwen3 (per-head q/k RMSNorm, head_dim != d_model / n_heads), llama3, linear and yarn RoPE
- * scaling (sized so each scaling changes some rotary pairs and keeps others), and gemma2's block
+ * scaling (sized so each scaling changes some rotary pairs and keeps others), gemma2's block
  * (sqrt(d)-scaled embeddings, GeGLU, sandwich norms with (1 + w) weights, query_pre_attn_scalar,
- * final logit soft-cap; not yet its sliding window or attention soft-cap).
+ * final logit soft-cap), mistral's sliding window (3, shorter than the 7 tokens, on every layer)
+ * and gemma2sw: gemma2 with its window (3) on the even layers only and attention scores
+ * soft-capped at 1. The script checks that each of these moves the logits by far more than the
+ * tolerance (dropping the window, the cap, or sliding every layer instead of the even ones).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -26,7 +29,14 @@ import type { TensorMap } from '../../src/io/tensors.ts';
 import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { Encoder } from '../../src/models/encoder.ts';
-import { bertConfig, gemma2Config, gpt2Config, llamaConfig, qwen3Config } from '../../src/models/presets.ts';
+import {
+  bertConfig,
+  gemma2Config,
+  gpt2Config,
+  llamaConfig,
+  mistralConfig,
+  qwen3Config,
+} from '../../src/models/presets.ts';
 import type { Module } from '../../src/nn/module.ts';
 import { backward, Tensor } from '../../src/tensor/index.ts';
 import { BACKENDS, withBackend } from '../tensor/backends.ts';
@@ -49,6 +59,16 @@ const CONFIGS: Record<string, ModelConfig> = {
     ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 64 },
   }),
   gemma2: gemma2Config({ ...llama, headDim: 8, ropeTheta: 10000, queryScale: 10, finalLogitSoftcap: 1 }),
+  mistral: mistralConfig({ ...llama, slidingWindow: 3 }),
+  gemma2sw: gemma2Config({
+    ...llama,
+    headDim: 8,
+    ropeTheta: 10000,
+    queryScale: 10,
+    finalLogitSoftcap: 1,
+    slidingWindow: 3,
+    attnLogitSoftcap: 1,
+  }),
   linear: llamaConfig({
     ...llama,
     headDim: 8,
@@ -167,7 +187,17 @@ const e = (x: number) => x.toExponential(1);
 
 for (const backend of BACKENDS) {
   describe(`parity with PyTorch on ${backend}`, () => {
-    for (const name of ['gpt2', 'llama', 'qwen3', 'llama3', 'linear', 'yarn', 'gemma2']) {
+    for (const name of [
+      'gpt2',
+      'llama',
+      'qwen3',
+      'llama3',
+      'linear',
+      'yarn',
+      'gemma2',
+      'mistral',
+      'gemma2sw',
+    ]) {
       test(`${name}: logits, loss and every gradient`, (t) =>
         withBackend(backend, () => {
           const config = CONFIGS[name];
