@@ -32,6 +32,7 @@ import {
   attnLabel,
   runAttention,
   type AttnShape as Shape,
+  WINDOWED,
 } from './attention_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
@@ -45,32 +46,8 @@ const SHAPES: Shape[] = [
   { B: 1, Tq: 4, Tk: 6, Hq: 2, Hkv: 1, D: 8, qOffset: -2, causal: true, why: 'rows with no key' },
   { B: 2, Tq: 40, Tk: 40, Hq: 4, Hkv: 2, D: 128, qOffset: 0, causal: true, why: 'D=128' },
   { B: 2, Tq: 3, Tk: 1, Hq: 2, Hkv: 1, D: 1, qOffset: 0, causal: false, why: 'size-1 dims' },
-  {
-    B: 1,
-    Tq: 130,
-    Tk: 130,
-    Hq: 4,
-    Hkv: 2,
-    D: 24,
-    qOffset: 0,
-    causal: true,
-    window: 37,
-    softcap: 2,
-    why: 'window, cap',
-  },
-  {
-    B: 2,
-    Tq: 3,
-    Tk: 45,
-    Hq: 6,
-    Hkv: 2,
-    D: 20,
-    qOffset: 42,
-    causal: true,
-    window: 9,
-    cache: 64,
-    why: 'windowed cache',
-  },
+  { ...WINDOWED.tiles, softcap: 2 },
+  WINDOWED.cache,
 ];
 
 /** Forward, then backward from the given forward's out and lse (the same for every backend). */

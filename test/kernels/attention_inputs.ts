@@ -23,6 +23,53 @@ export interface AttnShape {
   why: string;
 }
 
+/**
+ * Shapes with sliding windows and soft-caps that several kernel tests run (each adds its own):
+ * row and key tiles that a window cuts anywhere (T = 130: forward row tiles of 32 and key tiles of
+ * 64, backward key tiles of 32), a KV cache whose window starts mid-cache, and one (b, hk) pair
+ * long enough that the backward splits its key tiles across tasks.
+ */
+export const WINDOWED = {
+  tiles: {
+    B: 1,
+    Tq: 130,
+    Tk: 130,
+    Hq: 4,
+    Hkv: 2,
+    D: 24,
+    qOffset: 0,
+    causal: true,
+    window: 37,
+    why: 'window, GQA',
+  },
+  cache: {
+    B: 2,
+    Tq: 3,
+    Tk: 45,
+    Hq: 6,
+    Hkv: 2,
+    D: 20,
+    qOffset: 42,
+    causal: true,
+    window: 9,
+    cache: 64,
+    why: 'windowed KV cache (qOffset > 0)',
+  },
+  split: {
+    B: 1,
+    Tq: 200,
+    Tk: 200,
+    Hq: 1,
+    Hkv: 1,
+    D: 32,
+    qOffset: 0,
+    causal: true,
+    window: 45,
+    softcap: 2,
+    why: 'window + cap, one pair: split bwd',
+  },
+} satisfies Record<string, AttnShape>;
+
 export const attnLabel = (s: AttnShape) =>
   `${s.why}: B=${s.B} Tq=${s.Tq} Tk=${s.Tk} Hq=${s.Hq} Hkv=${s.Hkv} D=${s.D} off=${s.qOffset}` +
   `${s.causal ? ' causal' : ''}${s.window ? ` window=${s.window}` : ''}${s.softcap ? ` softcap=${s.softcap}` : ''}`;

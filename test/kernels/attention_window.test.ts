@@ -21,41 +21,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { jsKernels, type Kernels, nativeKernels } from '../../src/kernels/index.ts';
-import { type AttnShape, attnInputs, attnLabel, runAttention } from './attention_inputs.ts';
+import { type AttnShape, attnInputs, attnLabel, runAttention, WINDOWED } from './attention_inputs.ts';
 import { makeRandom } from './gemm_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
-/** Both options given, so that every shape states its mask. */
-type Shape = AttnShape & { window: number; softcap: number };
-
+type Shape = AttnShape;
+const WINDOW_1: Shape = {
+  B: 2,
+  Tq: 70,
+  Tk: 70,
+  Hq: 3,
+  Hkv: 1,
+  D: 7,
+  qOffset: 0,
+  causal: true,
+  window: 1,
+  why: 'window 1',
+};
 const SHAPES: Shape[] = [
-  // T = 130: fwd row tiles of 32 and key tiles of 64, bwd key tiles of 32 cut the window anywhere.
-  {
-    B: 1,
-    Tq: 130,
-    Tk: 130,
-    Hq: 4,
-    Hkv: 2,
-    D: 24,
-    qOffset: 0,
-    causal: true,
-    window: 37,
-    softcap: 0,
-    why: 'GQA',
-  },
-  {
-    B: 2,
-    Tq: 70,
-    Tk: 70,
-    Hq: 3,
-    Hkv: 1,
-    D: 7,
-    qOffset: 0,
-    causal: true,
-    window: 1,
-    softcap: 0,
-    why: 'window 1',
-  },
+  WINDOWED.tiles,
+  WINDOW_1,
   {
     B: 1,
     Tq: 31,
@@ -69,99 +54,24 @@ const SHAPES: Shape[] = [
     softcap: 1.5,
     why: 'cap',
   },
+  WINDOWED.split,
+  WINDOWED.cache,
   {
-    B: 1,
-    Tq: 200,
-    Tk: 200,
-    Hq: 1,
-    Hkv: 1,
-    D: 32,
-    qOffset: 0,
-    causal: true,
-    window: 45,
-    softcap: 2,
-    why: 'one pair: split bwd',
-  },
-  {
-    B: 2,
-    Tq: 3,
-    Tk: 45,
-    Hq: 6,
-    Hkv: 2,
-    D: 20,
-    qOffset: 42,
-    causal: true,
-    window: 9,
-    softcap: 0,
-    cache: 64,
-    why: 'KV cache (qOffset > 0)',
-  },
-  {
-    B: 2,
+    ...WINDOWED.cache,
     Tq: 1,
     Tk: 37,
     Hq: 4,
     Hkv: 1,
     D: 16,
     qOffset: 36,
-    causal: true,
     window: 5,
     softcap: 3,
-    cache: 50,
     why: 'decode',
   },
-  {
-    B: 2,
-    Tq: 33,
-    Tk: 33,
-    Hq: 4,
-    Hkv: 4,
-    D: 64,
-    qOffset: 0,
-    causal: true,
-    window: 0,
-    softcap: 3,
-    why: 'cap only',
-  },
-  {
-    B: 1,
-    Tq: 20,
-    Tk: 20,
-    Hq: 2,
-    Hkv: 1,
-    D: 8,
-    qOffset: 0,
-    causal: false,
-    window: 5,
-    softcap: 0,
-    why: 'not causal',
-  },
-  {
-    B: 1,
-    Tq: 6,
-    Tk: 6,
-    Hq: 2,
-    Hkv: 1,
-    D: 8,
-    qOffset: -2,
-    causal: true,
-    window: 2,
-    softcap: 0,
-    why: 'rows see none',
-  },
-  {
-    B: 1,
-    Tq: 4,
-    Tk: 6,
-    Hq: 2,
-    Hkv: 1,
-    D: 8,
-    qOffset: 8,
-    causal: false,
-    window: 3,
-    softcap: 0,
-    why: 'past the keys',
-  },
+  { B: 2, Tq: 33, Tk: 33, Hq: 4, Hkv: 4, D: 64, qOffset: 0, causal: true, softcap: 3, why: 'cap only' },
+  { B: 1, Tq: 20, Tk: 20, Hq: 2, Hkv: 1, D: 8, qOffset: 0, causal: false, window: 5, why: 'not causal' },
+  { B: 1, Tq: 6, Tk: 6, Hq: 2, Hkv: 1, D: 8, qOffset: -2, causal: true, window: 2, why: 'rows see none' },
+  { B: 1, Tq: 4, Tk: 6, Hq: 2, Hkv: 1, D: 8, qOffset: 8, causal: false, window: 3, why: 'past the keys' },
 ];
 
 type Vec = ArrayLike<number>;
@@ -181,7 +91,9 @@ interface Reference {
 
 /** Float64 attention of (q, k, v) and the gradients of sum(out * dout), from the definitions. */
 function reference(s: Shape, stride: number, scale: number, q: Vec, k: Vec, v: Vec, dout: Vec): Reference {
-  const { B, Tq, Tk, Hq, Hkv, D, qOffset, causal, window, softcap } = s;
+  const { B, Tq, Tk, Hq, Hkv, D, qOffset, causal } = s;
+  const window = s.window ?? 0;
+  const softcap = s.softcap ?? 0;
   const group = Hq / Hkv;
   const ref: Reference = {
     out: new Float64Array(q.length),
@@ -347,7 +259,7 @@ for (const kern of backends) {
   });
 
   test(`attention window/softcap (${kern.name}): window 1 attends to its own key only`, () => {
-    const s = SHAPES[1];
+    const s = WINDOW_1;
     const x = attnInputs(s, 12);
     const { out } = runAttention(kern, s, x);
     const group = s.Hq / s.Hkv;
@@ -363,7 +275,7 @@ for (const kern of backends) {
   for (const bf16 of [false, true])
     test(`attention window/softcap (${kern.name}${bf16 ? ', bf16' : ''}): keys outside every window change nothing`, () => {
       // The KV-cache shape: rows at 42..44 with window 9 see keys 34..44 only.
-      for (const s of [SHAPES[4], { ...SHAPES[4], softcap: 2 }]) {
+      for (const s of [WINDOWED.cache, { ...WINDOWED.cache, softcap: 2 }]) {
         const x = attnInputs(s, 13);
         const base = runAttention(kern, s, x, { bf16 });
         const r = makeRandom(99);

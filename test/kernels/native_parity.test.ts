@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { cpuInfo, jsKernels, type Kernels, nativeKernels } from '../../src/kernels/index.ts';
 import { KERNEL_NAMES } from '../../src/kernels/kernels.ts';
 import { nativeKernelNames } from '../../src/kernels/native.ts';
-import { type AttnShape, attnLabel } from './attention_inputs.ts';
+import { type AttnShape, attnLabel, WINDOWED } from './attention_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
 type Output = Float32Array | number;
@@ -412,51 +412,12 @@ const attnCases: AttnCase[] = [
   { B: 1, Tq: 4, Tk: 6, Hq: 2, Hkv: 1, D: 8, qOffset: -2, causal: true, why: 'rows with no key' },
   { B: 4, Tq: 64, Tk: 64, Hq: 8, Hkv: 2, D: 128, qOffset: 0, causal: true, why: 'D=128, many pairs' },
   { B: 2, Tq: 3, Tk: 1, Hq: 2, Hkv: 1, D: 1, qOffset: 0, causal: false, isa: true, why: 'size-1 dims' },
-  // Sliding windows: tiles whose rows see different key ranges, tiles no row sees, window 1, and a
-  // decode step whose window starts mid-cache; soft-capped scores (|s| up to ~8 here, so a cap of
-  // 2 bends them hard).
-  {
-    B: 1,
-    Tq: 130,
-    Tk: 130,
-    Hq: 4,
-    Hkv: 2,
-    D: 24,
-    qOffset: 0,
-    causal: true,
-    window: 37,
-    isa: true,
-    why: 'window',
-  },
+  // Sliding windows (tiles a window cuts, window 1, a cache whose window starts mid-cache, a split
+  // backward) and soft-capped scores (|s| up to ~8 here, so caps of 2 and 3 bend them hard).
+  { ...WINDOWED.tiles, isa: true },
   { B: 2, Tq: 70, Tk: 70, Hq: 2, Hkv: 1, D: 16, qOffset: 0, causal: true, window: 1, why: 'window 1' },
-  {
-    B: 1,
-    Tq: 200,
-    Tk: 200,
-    Hq: 1,
-    Hkv: 1,
-    D: 32,
-    qOffset: 0,
-    causal: true,
-    window: 40,
-    softcap: 2,
-    isa: true,
-    why: 'window + softcap, split bwd',
-  },
-  {
-    B: 2,
-    Tq: 3,
-    Tk: 45,
-    Hq: 6,
-    Hkv: 2,
-    D: 20,
-    qOffset: 42,
-    causal: true,
-    window: 9,
-    cache: 64,
-    isa: true,
-    why: 'windowed cache',
-  },
+  { ...WINDOWED.split, isa: true },
+  { ...WINDOWED.cache, isa: true },
   { B: 2, Tq: 33, Tk: 33, Hq: 4, Hkv: 4, D: 64, qOffset: 0, causal: true, softcap: 3, why: 'softcap' },
 ];
 for (const a of attnCases) {
