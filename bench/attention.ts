@@ -12,6 +12,10 @@
  * permute dQ, dK, dV back. Its buffers are allocated once, outside the timing (a tensor library
  * would allocate them per call, so this flatters the unfused path).
  *
+ * Sliding window: the fused kernel at T = 2048 (B = 1) with a window of 256 against the same call
+ * without one; the kernel visits only the key tiles a window can see, so the work is T w - w^2 / 2
+ * scores instead of T^2 / 2 (4.3x fewer here), and the printed speed-up should approach that.
+ *
  * FLOPs counted for both paths as the causal attention needs them: 4 B H T^2 D / 2 forward, 2.5x
  * that backward (the unfused gemms do twice that, the masked half included). Times are best of N
  * (the machine may be shared); CPU times summed over threads are printed too, as they move less
@@ -94,7 +98,7 @@ const dq = new Float32Array(n);
 const dk = new Float32Array(n);
 const dv = new Float32Array(n);
 const fusedForward = () =>
-  k.attentionForward(q, kk, v, out, lse, B, T, T, H, H, D, T * H * D, 0, scale, true, false);
+  k.attentionForward(q, kk, v, out, lse, B, T, T, H, H, D, T * H * D, 0, scale, true, 0, 0, false);
 const fusedBackward = () => {
   dq.fill(0);
   dk.fill(0);
@@ -119,6 +123,8 @@ const fusedBackward = () => {
     0,
     scale,
     true,
+    0,
+    0,
     false,
   );
 };
@@ -218,6 +224,37 @@ const unfusedFwdBwd = best(
   slow ? 2 : 20,
 );
 
+// ---- sliding window ----
+const W = { B: 1, T: 2048, window: 256 };
+const wn = W.B * W.T * H * D;
+const [wq, wk, wv, wdo] = [5, 6, 7, 8].map((seed) => rand(wn, seed));
+const [wo, wdq, wdk, wdv] = [0, 0, 0, 0].map(() => new Float32Array(wn));
+const wlse = new Float32Array(W.B * H * W.T);
+const windowed = (window: number) => () => {
+  const dims = [W.B, W.T, W.T, H, H, D, W.T * H * D, 0, scale, true, window, 0, false] as const;
+  k.attentionForward(wq, wk, wv, wo, wlse, ...dims);
+  k.attentionBackward(wq, wk, wv, wo, wdo, wlse, wdq, wdk, wdv, ...dims);
+};
+// Best of 5, alternated (after a warm-up of each), so that both see the same load from other
+// processes.
+const windowFull: Timing = { ms: Number.POSITIVE_INFINITY, cpu: Number.POSITIVE_INFINITY };
+const windowSliding: Timing = { ...windowFull };
+const pair = [
+  [windowed(0), windowFull],
+  [windowed(W.window), windowSliding],
+] as const;
+for (const [fn] of pair) fn();
+for (let i = 0; i < 5; i++)
+  for (const [fn, t] of pair) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    fn();
+    t.ms = Math.min(t.ms, performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    t.cpu = Math.min(t.cpu, (c.user + c.system) / 1000);
+  }
+const windowWork = (W.T * W.T) / 2 / (W.T * W.window - (W.window * W.window) / 2);
+
 // ---- PyTorch ----
 interface TorchRun {
   blas: BlasInfo;
@@ -290,6 +327,14 @@ const result = {
     fwd: round(unfusedFwd.cpu / fusedFwd.cpu),
     fwdbwd: round(unfusedFwdBwd.cpu / fusedFwdBwd.cpu),
   },
+  sliding_window: {
+    shape: { B: W.B, H, T: W.T, D, window: W.window },
+    full_fwdbwd_ms: round(windowFull.ms),
+    window_fwdbwd_ms: round(windowSliding.ms),
+    speedup: round(windowFull.ms / windowSliding.ms),
+    speedup_cpu: round(windowFull.cpu / windowSliding.cpu),
+    work_ratio: round(windowWork),
+  },
   shape: { B, H, T, D, causal: true },
   threads: k.threads(),
   gemm: gemmKind,
@@ -317,4 +362,10 @@ if (torchFwd && torchFwdBwd) {
 console.log(`speed-up fused/unfused: fwd ${result.speedup.fwd}x, fwd+bwd ${result.speedup.fwdbwd}x`);
 console.log(`  by cpu time:          fwd ${result.speedup_cpu.fwd}x, fwd+bwd ${result.speedup_cpu.fwdbwd}x`);
 console.log(`fused vs unfused max relative difference: ${result.agreement}`);
+console.log(
+  `sliding window ${W.window} at B=${W.B} T=${W.T}: fwd+bwd ${windowSliding.ms.toFixed(2)} ms against ` +
+    `${windowFull.ms.toFixed(2)} ms without: ${result.sliding_window.speedup}x ` +
+    `(by cpu time ${result.sliding_window.speedup_cpu}x; ` +
+    `${result.sliding_window.work_ratio.toFixed(1)}x fewer scores)`,
+);
 console.log(JSON.stringify(result));

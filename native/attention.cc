@@ -1,6 +1,7 @@
 // Kernel family: fused scaled-dot-product attention (FlashAttention-2 style), forward and
-// backward, with GQA/MQA, causal masking relative to qOffset, and K/V read in place from a KV cache
-// (kvBatchStride). Contract: Kernels.attentionForward/Backward; oracle: src/kernels/js/attention.ts.
+// backward, with GQA/MQA, causal masking relative to qOffset, sliding windows, score soft-capping,
+// and K/V read in place from a KV cache (kvBatchStride). Contract:
+// Kernels.attentionForward/Backward; oracle: src/kernels/js/attention.ts.
 //
 // Rows. For one (batch b, KV head hk) the `rows` = Tq * group query vectors that read this KV head
 // are numbered r = i * group + g (query position i, head hk * group + g): one row tile then shares
@@ -15,14 +16,22 @@
 // then out = O / l and lse = m + log l. Scores are kept transposed (keys x rows) so that K and V
 // are read in place as matrix operands (no per-tile packing when D is a multiple of 16; only
 // (scale Q)^T is packed, once per task) and the softmax is vertical: one query row per SIMD lane,
-// no horizontal reductions. Only key tiles some row can see are visited (causal), and the only
-// [Tq, Tk]-shaped state is one tile.
+// no horizontal reductions. Only keys some row of the tile can see are visited: from the first
+// row's window start to the last row's causal end, so a sliding window of w keys costs
+// O(T (w + kBq / group)) instead of O(T^2); rows see different keys within that range, and the
+// per-row bounds [first, visible) mask the rest inside the tile. The only [Tq, Tk]-shaped state is
+// one tile.
+//
+// Soft-capping (softcap > 0): St = softcap tanh(St / softcap) right after the product, before the
+// mask and the softmax; the backward recomputes t = tanh and multiplies dS by 1 - t^2.
 //
 // Backward, per (b, hk) (so dk/dv rows have a single writer), key tiles outer, row tiles inner,
 // with the same transposed tiles:
 //   P^T = exp(St - lse) (recomputed), dV += P^T dO, dP^T = V dO^T, dS^T = P^T (dP^T - delta),
 //   dK += dS^T (scale Q), dQ += dS K, with delta = rowsum(dO * out).
-// dQ is kept for all rows of the task and added to dq (times scale) at the end. When B * Hkv is
+// dQ is kept for all rows of the task and added to dq (times scale) at the end. A key tile visits
+// only the row tiles that see some of its keys (from its causal start to its window end), and only
+// the key tiles some row sees are tasks. When B * Hkv is
 // too small to feed the threads, the key tiles of one (b, hk) are also split across tasks; each
 // split then writes its dQ to a private buffer, summed afterwards (no atomics).
 //
@@ -47,6 +56,7 @@
 // wastes SIMD lanes in St; K/V that overlap between batches (kvBatchStride < Tk * Hkv * D) make
 // the backward run serially, since their gradients would race.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "math_vec.h"
@@ -69,14 +79,21 @@ XFMR_INLINE int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m;
 
 struct AttnShape {
   int64_t B, Tq, Tk, Hq, Hkv, D, Dp, kv_stride, q_offset, group, rows;
+  int64_t window;  // 0: no sliding window
   float scale;
+  float softcap;  // 0: scores not capped
   bool causal;
   bool bf16;  // round the operands of the products to bf16 (see the opening note)
 
-  // Keys [0, visible(r)) are seen by row r.
+  // Keys [first(r), visible(r)) are seen by row r (none when first >= visible). Both are
+  // non-decreasing in r, which the tile ranges below rely on.
   int64_t visible(int64_t r) const {
     if (!causal) return Tk;
     return std::min(Tk, std::max<int64_t>(0, q_offset + r / group + 1));
+  }
+  int64_t first(int64_t r) const {
+    if (window <= 0) return 0;
+    return std::min(Tk, std::max<int64_t>(0, q_offset + r / group - window + 1));
   }
   // Offset of row r of (b, hk) in q / out / dq / dout ([B, Tq, Hq, D]).
   int64_t q_index(int64_t b, int64_t hk, int64_t r) const {
@@ -202,24 +219,102 @@ XFMR_INLINE const float* kv_rows(const float* base, const AttnShape& s, int64_t 
   return pad;
 }
 
-// vis[rr] = keys visible to row r0 + rr for rr < n, 0 for the padding up to round_up(n, kPad).
-XFMR_INLINE void visible_rows(const AttnShape& s, int64_t r0, int64_t n, int32_t* vis) {
-  for (int64_t rr = 0; rr < n; rr++) vis[rr] = static_cast<int32_t>(s.visible(r0 + rr));
-  std::fill(vis + n, vis + round_up(n, kPad), 0);
+// Masks. Row r0 + rr sees keys [lo, hi) = [first, visible) of the row. Most key tiles need no
+// mask at all (every row sees all their keys), those on the causal diagonal only the end, and only
+// those where some row's window starts need both ends; each tile takes the cheapest that is exact
+// (TileMask, a template parameter of the loops that apply it). Per row, for rr < n:
+//   hi[rr]              = hi                 the end: j visible iff j < hi
+//   mid[rr], span[rr]   = lo + hi - 1, hi - lo   both ends: lo <= j < hi iff |2j - mid| < span
+// as floats (exact while 2j < 2^24; read_shape caps Tk). One comparison per lane in either case:
+// GCC 12 turns a select on two lane comparisons into scalar code (the forward took 2.5x as long).
+// The padding up to round_up(n, kPad) sees no key (hi = span = 0).
+enum TileMask { kNoMask, kEndMask, kBothMask };
+XFMR_INLINE void visible_rows(const AttnShape& s, int64_t r0, int64_t n, float* hi, float* mid, float* span) {
+  for (int64_t rr = 0; rr < n; rr++) {
+    const int64_t a = s.first(r0 + rr), e = s.visible(r0 + rr);
+    hi[rr] = static_cast<float>(e);
+    mid[rr] = static_cast<float>(a + e - 1);
+    span[rr] = static_cast<float>(e - a);
+  }
+  for (float* p : {hi, mid, span}) std::fill(p + n, p + round_up(n, kPad), 0.f);
 }
-
+// The mask that rows [r0, r1) need on keys [j0, j1) (first and visible grow with the row).
+XFMR_INLINE TileMask tile_mask(const AttnShape& s, int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+  if (s.first(r1 - 1) > j0) return kBothMask;
+  return s.visible(r0) < j1 ? kEndMask : kNoMask;
+}
+// The row-lane bounds of visible_rows at column c, walked key by key: seek(j0v) with j0v the
+// first key in every lane, then for each key apply (x where the lane's row sees the key, else
+// `hidden`) and next. The key's position is kept as a vector stepped by one add: GCC 12 builds a
+// splat of a run-time float from sixteen masked broadcasts, too slow for every key or column.
+template <TileMask kMask, class V>
+struct LaneMask {
+  V hi, mid, span, at;  // at: the key j (kEndMask) or 2j - mid (kBothMask)
+  XFMR_INLINE LaneMask(const float* h, const float* m, const float* s, int64_t c)
+      : hi(load<V>(h + c)), mid(load<V>(m + c)), span(load<V>(s + c)) {}
+  XFMR_INLINE void seek(const V& j0v) {
+    if constexpr (kMask == kEndMask) at = j0v;
+    if constexpr (kMask == kBothMask) at = j0v + j0v - mid;
+  }
+  XFMR_INLINE void next() {
+    if constexpr (kMask == kEndMask) at += splat<V>(1.f);
+    if constexpr (kMask == kBothMask) at += splat<V>(2.f);
+  }
+  XFMR_INLINE V apply(const V& x, const V& hidden) const {
+    if constexpr (kMask == kNoMask) return x;
+    if constexpr (kMask == kEndMask) return at < hi ? x : hidden;
+    return vmax(at, -at) < span ? x : hidden;
+  }
+};
+// St = softcap tanh(St / softcap) on rows [0, nk) and columns [0, ncols) of a tile with row
+// stride ld (ncols a multiple of the lane count).
 template <class V>
-XFMR_INLINE mask_t<V> load_i32(const int32_t* p) {
-  mask_t<V> v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
+XFMR_INLINE void cap_scores(float* St, int64_t ld, int64_t nk, int64_t ncols, float softcap) {
+  const V cap = splat<V>(softcap), inv = splat<V>(1.f / softcap);
+  for (int64_t j = 0; j < nk; j++)
+    for (int64_t c = 0; c < ncols; c += lanes<V>) {
+      float* p = St + j * ld + c;
+      store<V>(p, cap * vtanh(load<V>(p) * inv));
+    }
 }
 
 // ---- forward ----
 
 // Floats of per-thread scratch for one forward task.
 int64_t fwd_scratch(const AttnShape& s) {
-  return s.D * kBq + 2 * kBq * s.Dp + kBk * kBq + 2 * kBk * s.Dp + 4 * kBq;
+  return s.D * kBq + 2 * kBq * s.Dp + kBk * kBq + 2 * kBk * s.Dp + 6 * kBq;
+}
+
+// The online-softmax step of key tile [j0, j0 + nk) for the rows of St's columns [0, nrp): St
+// (scores, [nk, kBq]) becomes P = exp(St - m') in place, 0 where masked and rounded to bf16 in
+// bf16 mode; m (running max), l (running sum of the unrounded P) and alpha (= e^(m - m'), the
+// rescale of the rows' output) are updated. Masked scores take no part in the max.
+template <TileMask kMask, class V>
+XFMR_INLINE void fwd_softmax(float* St, int64_t nk, int64_t nrp, int64_t j0, const float* hi, const float* mid,
+                             const float* span, float* m, float* l, float* alpha, bool bf16) {
+  const V j0v = splat<V>(static_cast<float>(j0));
+  for (int64_t c = 0; c < nrp; c += lanes<V>) {
+    LaneMask<kMask, V> mask(hi, mid, span, c);
+    V mx = splat<V>(-INFINITY);
+    mask.seek(j0v);
+    for (int64_t j = 0; j < nk; j++, mask.next())
+      mx = vmax(mx, mask.apply(load<V>(St + j * kBq + c), splat<V>(-INFINITY)));
+    const V mold = load<V>(m + c), mnew = vmax(mold, mx);
+    // A row that has seen no key yet keeps m = -inf; exp against 0 then gives alpha = 0.
+    const V msub = mnew == splat<V>(-INFINITY) ? V{} : mnew;
+    const V a = vexp(mold - msub);
+    V sum{};
+    mask.seek(j0v);
+    for (int64_t j = 0; j < nk; j++, mask.next()) {
+      float* p = St + j * kBq + c;
+      const V e = mask.apply(vexp_nonpos(load<V>(p) - msub), V{});
+      store<V>(p, bf16 ? vround_bf16(e) : e);
+      sum += e;
+    }
+    store<V>(l + c, load<V>(l + c) * a + sum);
+    store<V>(m + c, mnew);
+    store<V>(alpha + c, a);
+  }
 }
 
 // Rows [r0, r1) of (b, hk): out and lse. Scores are kept transposed, St[key][row], so K and V are
@@ -241,40 +336,28 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
   float* m = Kpad + kBk * Dp;    // [kBq] running max
   float* l = m + kBq;            // [kBq] running sum
   float* alpha = l + kBq;        // [kBq] rescale of this key tile
-  int32_t* vis = reinterpret_cast<int32_t*>(alpha + kBq);  // [kBq] keys visible per row
+  float* hi = alpha + kBq;       // [kBq] keys seen per row, as visible_rows encodes them
+  float* mid = hi + kBq;         // [kBq]
+  float* span = mid + kBq;       // [kBq]
   pack_q(q, s, b, hk, r0, nr, s.scale, Q);
   transpose_rows<V>(Q, nr, D, Dp, Qt, kBq);
-  visible_rows(s, r0, nr, vis);
+  visible_rows(s, r0, nr, hi, mid, span);
   std::fill(O, O + nr * Dp, 0.f);
   std::fill(m, m + nrp, -INFINITY);
   std::fill(l, l + nrp, 0.f);
-  const int64_t kend = s.visible(r1 - 1);  // later rows see at least as many keys
-  for (int64_t j0 = 0; j0 < kend; j0 += kBk) {
+  // Keys some row sees: from the first row's window start to the last row's causal end.
+  const int64_t kbegin = s.first(r0), kend = s.visible(r1 - 1);
+  for (int64_t j0 = kbegin; j0 < kend; j0 += kBk) {
     const int64_t nk = std::min(kBk, kend - j0);
     // K in place (its first D columns are the operand), or rounded to bf16 into Kpad.
     int64_t ldk = s.Hkv * D;
     const float* Kr = s.bf16 ? kv_rows(k, s, b, hk, j0, nk, Kpad, &ldk) : k + s.k_index(b, hk, j0);
     mm(With<V>{}, false, nk, nrp, D, Kr, ldk, Qt, kBq, St, kBq, false);  // St = K (scale Q)^T
-    for (int64_t c = 0; c < nrp; c += W) {
-      const mask_t<V> vc = load_i32<V>(vis + c);
-      V mx = splat<V>(-INFINITY);
-      for (int64_t j = 0; j < nk; j++)  // max over the keys each row can see
-        mx = vmax(mx, static_cast<int32_t>(j0 + j) < vc ? load<V>(St + j * kBq + c) : splat<V>(-INFINITY));
-      const V mold = load<V>(m + c), mnew = vmax(mold, mx);
-      // A row that has seen no key yet keeps m = -inf; exp against 0 then gives alpha = 0.
-      const V msub = mnew == splat<V>(-INFINITY) ? V{} : mnew;
-      const V a = vexp(mold - msub);
-      V sum{};
-      for (int64_t j = 0; j < nk; j++) {  // P = exp(S - m), 0 where masked; l sums the unrounded P
-        float* p = St + j * kBq + c;
-        V e = vexp_nonpos(load<V>(p) - msub);
-        e = static_cast<int32_t>(j0 + j) < vc ? e : V{};
-        store<V>(p, s.bf16 ? vround_bf16(e) : e);
-        sum += e;
-      }
-      store<V>(l + c, load<V>(l + c) * a + sum);
-      store<V>(m + c, mnew);
-      store<V>(alpha + c, a);
+    if (s.softcap > 0) cap_scores<V>(St, kBq, nk, nrp, s.softcap);
+    switch (tile_mask(s, r0, r1, j0, j0 + nk)) {
+      case kNoMask: fwd_softmax<kNoMask, V>(St, nk, nrp, j0, hi, mid, span, m, l, alpha, s.bf16); break;
+      case kEndMask: fwd_softmax<kEndMask, V>(St, nk, nrp, j0, hi, mid, span, m, l, alpha, s.bf16); break;
+      case kBothMask: fwd_softmax<kBothMask, V>(St, nk, nrp, j0, hi, mid, span, m, l, alpha, s.bf16); break;
     }
     for (int64_t rr = 0; rr < nr; rr++)
       if (alpha[rr] != 1.f) {
@@ -294,7 +377,7 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
       const float inv = 1.f / l[rr];
       for (int64_t c = 0; c < D; c++) dst[c] = o[c] * inv;
       lse[s.lse_index(b, hk, r0 + rr)] = m[rr] + std::log(l[rr]);
-    } else {  // no visible key (qOffset < 0 or Tk = 0): zeros, as the js oracle
+    } else {  // no visible key (qOffset < 0, a window past the keys, Tk = 0): zeros, as the js oracle
       std::fill(dst, dst + D, 0.f);
       lse[s.lse_index(b, hk, r0 + rr)] = -INFINITY;
     }
@@ -306,7 +389,49 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
 // Floats of per-thread scratch for one backward task (dQ excluded when it has its own buffer).
 int64_t bwd_scratch(const AttnShape& s, bool with_dq) {
   const int64_t rows_p = round_up(s.rows, kPad);
-  return (with_dq ? 3 : 2) * s.rows * s.Dp + 2 * s.D * rows_p + 3 * rows_p + 2 * kBkB * kBqB + 4 * kBkB * s.Dp;
+  return (with_dq ? 3 : 2) * s.rows * s.Dp + 2 * s.D * rows_p + 5 * rows_p + 2 * kBkB * kBqB + 4 * kBkB * s.Dp;
+}
+
+// P^T and dS^T of key tile [j0, j0 + nk) against the rows of columns [0, nrp), in place: St (the
+// scores, [nk, kBqB]) becomes P^T = exp(St - lse), and dSt (dP^T) becomes dS^T = P^T (dP^T - delta),
+// times 1 - t^2 with the soft-cap (St then holds raw scores and the capped one is softcap t,
+// t = tanh(St / softcap)). Both are 0 where masked, and rounded to bf16 in bf16 mode after dS has
+// used the unrounded P.
+template <TileMask kMask, bool kCap, class V>
+XFMR_INLINE void bwd_p_ds(float* St, float* dSt, int64_t nk, int64_t nrp, int64_t j0, const float* hi,
+                          const float* mid, const float* span, const float* lse, const float* delta, float softcap,
+                          bool bf16) {
+  const V cap = splat<V>(softcap), inv = splat<V>(kCap ? 1.f / softcap : 0.f), one = splat<V>(1.f);
+  const V j0v = splat<V>(static_cast<float>(j0));
+  for (int64_t c = 0; c < nrp; c += lanes<V>) {
+    LaneMask<kMask, V> mask(hi, mid, span, c);
+    const V l = load<V>(lse + c), dl = load<V>(delta + c);
+    mask.seek(j0v);
+    for (int64_t j = 0; j < nk; j++, mask.next()) {
+      float *p = St + j * kBqB + c, *ds = dSt + j * kBqB + c;
+      V e, d;
+      if constexpr (kCap) {
+        const V t = vtanh(load<V>(p) * inv);
+        e = mask.apply(vexp_nonpos(cap * t - l), V{});  // garbage where masked, then 0
+        d = e * (load<V>(ds) - dl) * (one - t * t);
+      } else {
+        e = mask.apply(vexp_nonpos(load<V>(p) - l), V{});
+        d = e * (load<V>(ds) - dl);  // dS from the unrounded P
+      }
+      store<V>(p, bf16 ? vround_bf16(e) : e);
+      store<V>(ds, bf16 ? vround_bf16(d) : d);
+    }
+  }
+}
+template <bool kCap, class V>
+XFMR_INLINE void bwd_p_ds(TileMask mode, float* St, float* dSt, int64_t nk, int64_t nrp, int64_t j0,
+                          const float* hi, const float* mid, const float* span, const float* lse,
+                          const float* delta, float softcap, bool bf16) {
+  switch (mode) {
+    case kNoMask: bwd_p_ds<kNoMask, kCap, V>(St, dSt, nk, nrp, j0, hi, mid, span, lse, delta, softcap, bf16); break;
+    case kEndMask: bwd_p_ds<kEndMask, kCap, V>(St, dSt, nk, nrp, j0, hi, mid, span, lse, delta, softcap, bf16); break;
+    case kBothMask: bwd_p_ds<kBothMask, kCap, V>(St, dSt, nk, nrp, j0, hi, mid, span, lse, delta, softcap, bf16); break;
+  }
 }
 
 struct BwdArgs {
@@ -320,7 +445,6 @@ struct BwdArgs {
 template <class V>
 XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b, int64_t hk, int64_t kt0,
                                int64_t kt1, float* scratch, float* dQ, bool add_dq) {
-  constexpr int W = lanes<V>;
   const BwdArgs& a = *ap;
   const AttnShape& s = *sp;
   const int64_t rows = s.rows, rows_p = round_up(rows, kPad), D = s.D, Dp = s.Dp, ldk = s.Hkv * D;
@@ -330,8 +454,10 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
   float* dOt = Qt + D * rows_p;       // [D, rows_p]  dout, transposed
   float* lse_r = dOt + D * rows_p;    // [rows_p]
   float* delta = lse_r + rows_p;      // [rows_p]     rowsum(dout * out)
-  int32_t* vis = reinterpret_cast<int32_t*>(delta + rows_p);  // [rows_p]
-  float* St = delta + 2 * rows_p;     // [kBkB, kBqB]   P^T
+  float* hi = delta + rows_p;         // [rows_p]     keys seen per row (visible_rows)
+  float* mid = hi + rows_p;           // [rows_p]
+  float* span = mid + rows_p;         // [rows_p]
+  float* St = span + rows_p;          // [kBkB, kBqB]   P^T
   float* dSt = St + kBkB * kBqB;        // [kBkB, kBqB]   dP^T, then dS^T
   float* Kpad = dSt + kBkB * kBqB;      // [kBkB, Dp]    K rows when D is not a multiple of kPad, or bf16
   float* Vpad = Kpad + kBkB * Dp;      // [kBkB, Dp]    V rows in bf16 mode
@@ -341,7 +467,7 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
   pack_q(a.dout, s, b, hk, 0, rows, 1.f, dO);
   transpose_rows<V>(Q, rows, D, Dp, Qt, rows_p);
   transpose_rows<V>(dO, rows, D, Dp, dOt, rows_p);
-  visible_rows(s, 0, rows, vis);
+  visible_rows(s, 0, rows, hi, mid, span);
   std::fill(dQ, dQ + rows * Dp, 0.f);
   for (int64_t r = 0; r < rows_p; r++) {
     if (r + kAhead < rows) prefetch_row(a.out + s.q_index(b, hk, r + kAhead), D, false);
@@ -357,6 +483,11 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
     if (first >= rows) break;
     const int64_t rstart = first / kPad * kPad;  // aligned, so column blocks stay inside rows_p
     const int64_t nk = std::min(kBkB, s.Tk - j0);
+    // Rows from rend on are past the window of every key here (their first key is later).
+    const int64_t rend =
+        s.window > 0 ? std::min(rows, std::max<int64_t>(0, (j0 + nk - 1 + s.window - s.q_offset) * s.group))
+                     : rows;
+    if (rend <= first) continue;
     // K and V in place, or (bf16) rounded copies: Kr doubles as Kj then, Vr as Vj.
     int64_t ldkr, ldvj = ldk;
     const float* Kr = kv_rows(a.k, s, b, hk, j0, nk, Kpad, &ldkr);
@@ -365,22 +496,14 @@ XFMR_INLINE void attn_bwd_body(const BwdArgs* ap, const AttnShape* sp, int64_t b
     const float* Vj = s.bf16 ? kv_rows(a.v, s, b, hk, j0, nk, Vpad, &ldvj) : a.v + s.k_index(b, hk, j0);
     std::fill(dKa, dKa + nk * Dp, 0.f);
     std::fill(dVa, dVa + nk * Dp, 0.f);
-    for (int64_t r0 = rstart; r0 < rows; r0 += kBqB) {
-      const int64_t nr = std::min(kBqB, rows - r0), nrp = round_up(nr, kPad);
+    for (int64_t r0 = rstart; r0 < rend; r0 += kBqB) {
+      const int64_t nr = std::min(kBqB, rend - r0), nrp = round_up(nr, kPad);
       mm(With<V>{}, false, nk, nrp, D, Kj, ldkj, Qt + r0, rows_p, St, kBqB, false);  // St = K (scale Q)^T
       mm(With<V>{}, false, nk, nrp, D, Vj, ldvj, dOt + r0, rows_p, dSt, kBqB, false);  // dP^T = V dO^T
-      for (int64_t c = 0; c < nrp; c += W) {
-        const mask_t<V> vc = load_i32<V>(vis + r0 + c);
-        const V l = load<V>(lse_r + r0 + c), dl = load<V>(delta + r0 + c);
-        for (int64_t j = 0; j < nk; j++) {
-          float *p = St + j * kBqB + c, *ds = dSt + j * kBqB + c;
-          V e = vexp_nonpos(load<V>(p) - l);
-          e = static_cast<int32_t>(j0 + j) < vc ? e : V{};  // select: e is garbage where masked
-          const V d = e * (load<V>(ds) - dl);  // dS from the unrounded P
-          store<V>(p, s.bf16 ? vround_bf16(e) : e);
-          store<V>(ds, s.bf16 ? vround_bf16(d) : d);
-        }
-      }
+      const TileMask mode = tile_mask(s, r0, r0 + nr, j0, j0 + nk);
+      const float *h = hi + r0, *md = mid + r0, *sp = span + r0, *l = lse_r + r0, *dl = delta + r0;
+      if (s.softcap > 0) bwd_p_ds<true, V>(mode, St, dSt, nk, nrp, j0, h, md, sp, l, dl, s.softcap, s.bf16);
+      else bwd_p_ds<false, V>(mode, St, dSt, nk, nrp, j0, h, md, sp, l, dl, 0.f, s.bf16);
       mm(With<V>{}, false, nk, Dp, nr, St, kBqB, dO + r0 * Dp, Dp, dVa, Dp, true);     // dV += P^T dO
       mm(With<V>{}, false, nk, Dp, nr, dSt, kBqB, Q + r0 * Dp, Dp, dKa, Dp, true);     // dK += dS^T (scale Q)
       mm(With<V>{}, true, nr, Dp, nk, dSt, kBqB, Kr, ldkr, dQ + r0 * Dp, Dp, true);  // dQ += dS K
@@ -431,7 +554,7 @@ struct Scratch {
 // ---- N-API entry points: argument order as in src/kernels/kernels.ts ----
 
 // Unpacks the shape arguments shared by forward (first = 5) and backward (first = 9):
-// B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal, bf16.
+// B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal, window, softcap, bf16.
 bool read_shape(KernelArgs& a, size_t first, AttnShape& s) {
   s.B = a.dim(first, "B");
   s.Tq = a.dim(first + 1, "Tq");
@@ -443,8 +566,20 @@ bool read_shape(KernelArgs& a, size_t first, AttnShape& s) {
   s.q_offset = a.integer(first + 7);
   s.scale = static_cast<float>(a.num(first + 8));
   s.causal = a.flag(first + 9);
-  s.bf16 = a.flag(first + 10);
+  s.window = a.integer(first + 10);
+  const double softcap = a.num(first + 11);
+  s.softcap = static_cast<float>(softcap);
+  s.bf16 = a.flag(first + 12);
   if (a.bad()) return false;
+  if (s.Tk > (int64_t{1} << 23)) {  // key indices are compared as floats (visible_rows)
+    a.range_error("Tk (%lld) must be at most 2^23", static_cast<long long>(s.Tk));
+    return false;
+  }
+  if (s.window < 0 || !(softcap >= 0) || std::isinf(softcap)) {
+    a.range_error("window (%lld) and softcap (%g) must be >= 0 and finite (0: none)",
+                  static_cast<long long>(s.window), softcap);
+    return false;
+  }
   if (s.Hkv < 1 || s.Hq % s.Hkv != 0) {
     a.range_error("Hq (%lld) must be a multiple of Hkv (%lld >= 1)", static_cast<long long>(s.Hq),
                   static_cast<long long>(s.Hkv));
@@ -461,7 +596,7 @@ int64_t kv_len(const AttnShape& s) {
 }
 
 // attentionForward(q, k, v, out, lse, B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal,
-//                  bf16)
+//                  window, softcap, bf16)
 napi_value attention_forward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "attentionForward");
   AttnShape s{};
@@ -488,7 +623,7 @@ napi_value attention_forward_napi(napi_env env, napi_callback_info info) {
 }
 
 // attentionBackward(q, k, v, out, dout, lse, dq, dk, dv, B, Tq, Tk, Hq, Hkv, D, kvBatchStride,
-//                   qOffset, scale, causal, bf16)
+//                   qOffset, scale, causal, window, softcap, bf16)
 napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "attentionBackward");
   AttnShape s{};
@@ -505,17 +640,19 @@ napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
   args.dv = a.f32(8, "dv", kv_len(s));
   if (a.bad() || s.B == 0 || s.rows == 0 || s.D == 0 || s.Tk == 0) return nullptr;
   const int64_t pairs = s.B * s.Hkv, threads = num_threads();
+  // Key tiles [kt_first, kt_first + ktiles) hold the keys some row sees: from the first row's
+  // window start to the last row's causal end.
+  const int64_t kend = s.visible(s.rows - 1), kbegin = std::min(s.first(0), kend);
+  const int64_t kt_first = kbegin / kBkB, ktiles = (kend + kBkB - 1) / kBkB - kt_first;
+  if (ktiles <= 0) return nullptr;
   if (s.B > 1 && s.kv_stride < s.Tk * s.Hkv * s.D) {
     // Batches share K/V rows, so their dk/dv would race: one thread, one (b, hk) at a time.
     Scratch scratch(bwd_scratch(s, true));
     float* dQ = scratch.p + bwd_scratch(s, false);
-    for (int64_t p = 0; p < pairs; p++) attn_bwd(&args, &s, p / s.Hkv, p % s.Hkv, 0, INT64_MAX, scratch.p, dQ, true);
+    for (int64_t p = 0; p < pairs; p++)
+      attn_bwd(&args, &s, p / s.Hkv, p % s.Hkv, kt_first, kt_first + ktiles, scratch.p, dQ, true);
     return nullptr;
   }
-  // Key tiles some row can see, and how many tasks share them per (b, hk).
-  int64_t kend = s.causal ? std::min(s.Tk, std::max<int64_t>(0, s.q_offset + s.Tq)) : s.Tk;
-  const int64_t ktiles = (kend + kBkB - 1) / kBkB;
-  if (ktiles == 0) return nullptr;
   int64_t splits = 1;
   if (pairs < 2 * threads) {
     splits = std::min(ktiles, (4 * threads + pairs - 1) / pairs);
@@ -528,7 +665,8 @@ napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
     Scratch scratch(threads * per);
     parallel_tasks(pairs, [&](int64_t p, int thread) {
       float* mine = scratch.p + thread * per;
-      attn_bwd(&args, &s, p / s.Hkv, p % s.Hkv, 0, ktiles, mine, mine + bwd_scratch(s, false), true);
+      attn_bwd(&args, &s, p / s.Hkv, p % s.Hkv, kt_first, kt_first + ktiles, mine, mine + bwd_scratch(s, false),
+               true);
     });
     return nullptr;
   }
@@ -540,7 +678,7 @@ napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
   parallel_tasks(pairs * splits, [&](int64_t t, int thread) {
     const int64_t p = t / splits, sp = t % splits;
     float* dQ = dqs.p + t * dq_floats;
-    const int64_t kt0 = sp * tiles_per, kt1 = std::min(ktiles, kt0 + tiles_per);
+    const int64_t kt0 = kt_first + sp * tiles_per, kt1 = std::min(kt_first + ktiles, kt0 + tiles_per);
     if (kt0 < kt1) attn_bwd(&args, &s, p / s.Hkv, p % s.Hkv, kt0, kt1, scratch.p + thread * per, dQ, false);
     else std::fill(dQ, dQ + dq_floats, 0.f);
   });

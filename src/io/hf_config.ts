@@ -5,14 +5,24 @@
  * Missing keys take the defaults of the `transformers` config class (GPT2Config, LlamaConfig,
  * Qwen2Config, MistralConfig, BertConfig), except the sizes that define the model (vocabulary,
  * width, depth, heads, FFN size), which must be present: a config without them is a mistake,
- * not a request for a 7B model. Features the models here do not implement are refused with a
+ * not a request for a 7B model. Sliding windows follow Hugging Face's layer rules: every layer in
+ * Mistral, layers from max_window_layers on in Qwen2/Qwen3 (with use_sliding_window), the even
+ * layers in Gemma 2, or `layer_types` where the config lists it (transformers >= 4.53 writes it for
+ * Qwen2/Qwen3/Gemma 2). Features the models here do not implement are refused with a
  * message naming the key rather than silently ignored: rope_scaling other than linear, llama3
  * and yarn (or their options beyond those read below),
  * gated activations other than SiLU, relu/silu MLPs in GPT-2 and BERT, relative position
  * embeddings in BERT, GPT-2's scale_attn_by_inverse_layer_idx.
  */
 
-import { ARCHS, type Arch, checkModelConfig, type FfnType, type ModelConfig } from '../models/config.ts';
+import {
+  ARCHS,
+  type Arch,
+  checkModelConfig,
+  type FfnType,
+  isSlidingLayer,
+  type ModelConfig,
+} from '../models/config.ts';
 import { type RopeScaling, yarnAttentionFactor } from '../tensor/index.ts';
 import { isJsonObject, type JsonObject, type JsonValue, readJsonFile } from './files.ts';
 
@@ -81,6 +91,21 @@ class Keys {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
       this.fail(`${name} must be a token id, got ${JSON.stringify(v)}`);
     }
+    return v;
+  }
+
+  /**
+   * A positive number that may be switched off: absent gives `dflt`, null gives null (the
+   * transformers classes read None as off for sliding_window and the soft-caps).
+   */
+  optional(name: string, dflt: number | null, integer: boolean): number | null {
+    const v = this.json[name];
+    if (v === undefined) return dflt;
+    if (v === null) return null;
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v) || (integer && !Number.isSafeInteger(v)))
+      this.fail(
+        `${name} must be a positive ${integer ? 'integer' : 'number'} or null, got ${JSON.stringify(v)}`,
+      );
     return v;
   }
 
@@ -255,8 +280,6 @@ function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
     const act = k.str('hidden_activation', k.str('hidden_act', 'gelu_pytorch_tanh'));
     if (act !== 'gelu_pytorch_tanh')
       k.fail(`hidden_activation ${JSON.stringify(act)} is not supported (gelu_pytorch_tanh is)`);
-    if (k.get(['attn_logit_softcapping']) !== null)
-      k.fail('attn_logit_softcapping is not supported yet (set it to null to run without the cap)');
   } else {
     const act = k.str('hidden_act', 'silu');
     if (act !== 'silu' && act !== 'swish')
@@ -268,15 +291,19 @@ function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
   // Llama and Qwen3 name one flag for the q/k/v and output biases; Qwen2 always has q/k/v biases.
   const sharedBias = (arch === 'llama' || arch === 'qwen3' || gemma) && k.bool('attention_bias', false);
   let slidingWindow: number | null = null;
-  if (arch === 'mistral' || gemma) slidingWindow = k.tokenId('sliding_window', 4096);
+  if (arch === 'mistral' || gemma) slidingWindow = k.optional('sliding_window', 4096, true);
   if ((arch === 'qwen2' || arch === 'qwen3') && k.bool('use_sliding_window', false))
-    slidingWindow = k.int('sliding_window', 4096);
+    slidingWindow = k.optional('sliding_window', 4096, true);
+  const nLayers = k.int('num_hidden_layers');
+  const slidingLayers = slidingWindow === null ? null : parseSlidingLayers(k, arch, nLayers);
+  // Gemma2Config's defaults: both soft-caps on (50 and 30) unless the key is null.
+  const attnLogitSoftcap = gemma ? k.optional('attn_logit_softcapping', 50, false) : null;
   return {
     arch,
     vocabSize: k.int('vocab_size'),
     contextLength,
     dModel,
-    nLayers: k.int('num_hidden_layers'),
+    nLayers,
     nHeads,
     nKvHeads: k.int('num_key_value_heads', d.kvHeads ?? nHeads),
     headDim: k.headDim(dModel, nHeads, 'hidden_size'),
@@ -292,8 +319,7 @@ function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
     sandwichNorm: gemma,
     normUnitOffset: gemma,
     queryScale: gemma ? k.num('query_pre_attn_scalar', 256) : null,
-    finalLogitSoftcap:
-      gemma && k.get(['final_logit_softcapping']) ? k.num('final_logit_softcapping', 30) : null,
+    finalLogitSoftcap: gemma ? k.optional('final_logit_softcapping', 30, false) : null,
     attnBias: sharedBias,
     qkvBias: arch === 'qwen2' || sharedBias,
     mlpBias: arch === 'llama' && k.bool('mlp_bias', false),
@@ -305,8 +331,38 @@ function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
     dropout: k.num('attention_dropout', 0),
     initStd: k.num('initializer_range', 0.02),
     slidingWindow,
+    // Only when they say something, so a config without them compares equal to the presets.
+    ...(slidingLayers ? { slidingLayers } : {}),
+    ...(attnLogitSoftcap !== null ? { attnLogitSoftcap } : {}),
     torchDtype: k.torchDtype(),
   };
+}
+
+/**
+ * Which layers slide (ModelConfig.slidingLayers): `layer_types` when the config lists it (Qwen2,
+ * Qwen3, Gemma 2 in transformers >= 4.53), else for Qwen2/Qwen3 the layers from max_window_layers
+ * on (Qwen2Config's default 28: "the first max_window_layers layers use full attention"). Null
+ * when that is the family's own pattern (isSlidingLayer), which needs no list.
+ */
+function parseSlidingLayers(k: Keys, arch: LlamaFamily, nLayers: number): boolean[] | null {
+  let layers: boolean[] | null = null;
+  const types = k.json.layer_types;
+  if (types !== undefined && types !== null && arch !== 'mistral' && arch !== 'llama') {
+    if (
+      !Array.isArray(types) ||
+      types.length !== nLayers ||
+      !types.every((t) => t === 'sliding_attention' || t === 'full_attention')
+    )
+      k.fail(
+        `layer_types must list "sliding_attention" or "full_attention" for each of the ${nLayers} layers`,
+      );
+    layers = types.map((t) => t === 'sliding_attention');
+  } else if (arch === 'qwen2' || arch === 'qwen3') {
+    const from = k.int('max_window_layers', 28);
+    layers = Array.from({ length: nLayers }, (_, i) => i >= from);
+  }
+  if (layers?.every((slides, i) => slides === isSlidingLayer({ arch }, i))) return null;
+  return layers;
 }
 
 function parseBert(k: Keys): ModelConfig {
@@ -419,6 +475,7 @@ export function toHfConfig(c: ModelConfig): JsonObject {
     need(c.norm === 'layernorm' && c.position === 'learned', `${c.norm} with ${c.position} positions`);
     need(c.ffnType !== 'swiglu', 'a swiglu MLP');
     need(c.attnBias && c.qkvBias && c.mlpBias, 'linear layers without biases');
+    need(c.slidingWindow === null && c.attnLogitSoftcap == null, 'a sliding window or an attention soft-cap');
     return dropUndefined({
       ...common,
       n_positions: c.contextLength,
@@ -473,6 +530,24 @@ export function toHfConfig(c: ModelConfig): JsonObject {
   need(Boolean(c.qkNorm) === (c.arch === 'qwen3'), `${c.qkNorm ? 'with' : 'without'} q/k norms`);
   if (c.arch === 'qwen2') need(c.qkvBias && !c.attnBias && !c.mlpBias, 'biases other than on q, k, v');
   if (c.arch === 'mistral') need(!c.qkvBias && !c.attnBias && !c.mlpBias, 'biases');
+  if (!gemma) need(c.attnLogitSoftcap == null, 'an attention soft-cap');
+  // The sliding layers, in the family's own keys (older transformers ignore layer_types).
+  const qwen = c.arch === 'qwen2' || c.arch === 'qwen3';
+  const sliding = Array.from({ length: c.nLayers }, (_, i) => isSlidingLayer(c, i));
+  const firstSliding = sliding.includes(true) ? sliding.indexOf(true) : c.nLayers;
+  if (c.slidingWindow !== null) {
+    need(c.arch !== 'llama', 'a sliding window');
+    const rule: Record<string, (i: number) => boolean> = {
+      mistral: () => true,
+      gemma2: (i) => i % 2 === 0,
+      qwen2: (i) => i >= firstSliding,
+      qwen3: (i) => i >= firstSliding,
+    };
+    need(
+      sliding.every((slides, i) => slides === rule[c.arch]?.(i)),
+      `sliding-window layers [${sliding.flatMap((x, i) => (x ? [i] : []))}]`,
+    );
+  }
   return dropUndefined({
     ...common,
     hidden_size: c.dModel,
@@ -485,7 +560,7 @@ export function toHfConfig(c: ModelConfig): JsonObject {
     hidden_activation: gemma ? 'gelu_pytorch_tanh' : undefined,
     query_pre_attn_scalar: gemma ? (c.queryScale ?? c.headDim) : undefined,
     final_logit_softcapping: gemma ? c.finalLogitSoftcap : undefined,
-    attn_logit_softcapping: gemma ? null : undefined,
+    attn_logit_softcapping: gemma ? (c.attnLogitSoftcap ?? null) : undefined,
     max_position_embeddings: c.contextLength,
     rms_norm_eps: c.normEps,
     rope_theta: c.ropeTheta,
@@ -493,9 +568,8 @@ export function toHfConfig(c: ModelConfig): JsonObject {
     attention_dropout: c.dropout,
     attention_bias: c.arch === 'llama' || c.arch === 'qwen3' || gemma ? c.attnBias : undefined,
     mlp_bias: c.arch === 'llama' ? c.mlpBias : undefined,
-    sliding_window:
-      c.arch === 'mistral' || c.arch === 'qwen2' || c.arch === 'qwen3' || gemma ? c.slidingWindow : undefined,
-    use_sliding_window: c.arch === 'qwen2' || c.arch === 'qwen3' ? c.slidingWindow !== null : undefined,
-    max_window_layers: c.arch === 'qwen2' || c.arch === 'qwen3' ? c.nLayers : undefined,
+    sliding_window: c.arch === 'mistral' || qwen || gemma ? c.slidingWindow : undefined,
+    use_sliding_window: qwen ? c.slidingWindow !== null : undefined,
+    max_window_layers: qwen ? (c.slidingWindow === null ? c.nLayers : firstSliding) : undefined,
   });
 }

@@ -69,7 +69,13 @@ export interface Kernels {
    * q: [B, Tq, Hq, D]; k, v: batch b starts at b * kvBatchStride and holds rows [Tk, Hkv, D];
    * out: [B, Tq, Hq, D]; lse: [B, Hq, Tq] receives logsumexp of the scaled scores (for backward).
    * Query head h reads KV head floor(h / (Hq / Hkv)) (GQA; Hkv = Hq is MHA, Hkv = 1 is MQA).
-   * Query i sits at absolute position qOffset + i; with causal it sees keys j <= qOffset + i.
+   * Query i sits at absolute position p = qOffset + i; with causal it sees keys j <= p.
+   * window > 0 (sliding-window attention) also hides the keys j <= p - window: with causal, query p
+   * sees keys p - window < j <= p, itself and the window - 1 before it, as Hugging Face's mask
+   * (masking_utils.sliding_window_overlay: kv_idx > q_idx - sliding_window; Mistral, Qwen2, Gemma 2).
+   * window 0 is no limit. softcap > 0 bends each score s = scale q.k into softcap tanh(s / softcap)
+   * before the mask and softmax (Gemma 2's attn_logit_softcapping); lse is then of the capped
+   * scores. 0 is no cap. A row that sees no key outputs zeros, with lse -inf.
    *
    * bf16 (mixed precision, as torch.autocast does it): q, k and v are rounded to bf16 (round to
    * nearest even) as the operands of QK^T and PV, and the probabilities P are rounded to bf16
@@ -94,15 +100,19 @@ export interface Kernels {
     qOffset: number,
     scale: number,
     causal: boolean,
+    window: number,
+    softcap: number,
     bf16: boolean,
   ): void;
 
   /**
-   * Backward of attentionForward (recomputes probabilities from lse); adds into dq, dk, dv.
-   * With p = exp(s - lse), delta = rowsum(dout * out), dP = dout v^T and dS = P (dP - delta):
-   * dv += P^T dout, dq += scale dS k, dk += scale dS^T q. bf16: q, k, v, dout are rounded to bf16
-   * as product operands (delta uses the f32 dout), and P and dS are rounded before the products
-   * that take them (dv, dq, dk), after dS has used the unrounded P.
+   * Backward of attentionForward (recomputes probabilities from lse); adds into dq, dk, dv, with
+   * the forward's window and softcap. With p = exp(s - lse), delta = rowsum(dout * out),
+   * dP = dout v^T and dS = P (dP - delta): dv += P^T dout, dq += scale dS k, dk += scale dS^T q.
+   * With softcap, s is the capped score and dS is multiplied by its derivative 1 - (s / softcap)^2
+   * (tanh' = 1 - tanh^2) before dq and dk. bf16: q, k, v, dout are rounded to bf16 as product
+   * operands (delta uses the f32 dout), and P and dS are rounded before the products that take
+   * them (dv, dq, dk), after dS has used the unrounded P.
    */
   attentionBackward(
     q: Float32Array,
@@ -124,6 +134,8 @@ export interface Kernels {
     qOffset: number,
     scale: number,
     causal: boolean,
+    window: number,
+    softcap: number,
     bf16: boolean,
   ): void;
 

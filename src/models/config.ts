@@ -9,7 +9,9 @@
  *                         (the two halves of each head are the rotated pairs)
  *   qwen3                 as llama, with per-head RMSNorm of q and k (qkNorm)
  *   gemma2                decoder, pre-norm, causal; GeGLU, sandwich norms with (1 + w) weights,
- *                         embeddings scaled by sqrt(d), tied head, optional final logit soft-cap
+ *                         embeddings scaled by sqrt(d), tied head, optional final logit soft-cap;
+ *                         its sliding window applies to the even layers only (local, global,
+ *                         local, ...), unless slidingLayers says otherwise
  *   bert                  encoder, POST-norm (norm after each residual add), bidirectional,
  *                         LayerNorm after the embeddings, token type embeddings
  */
@@ -77,8 +79,19 @@ export interface ModelConfig {
   dropout: number;
   /** Std of the normal initialiser (initializer_range). */
   initStd: number;
-  /** Sliding-window attention span (Mistral, Qwen2 with use_sliding_window), else null. */
+  /**
+   * Sliding-window attention span (Mistral, Qwen2/3 with use_sliding_window, Gemma 2), else null:
+   * in a windowed layer the token at position p attends to keys p - slidingWindow < j <= p.
+   */
   slidingWindow: number | null;
+  /**
+   * Which layers use slidingWindow (Hugging Face's layer_types, true = "sliding_attention");
+   * absent or null: the family's pattern, every layer except in gemma2, whose even layers slide.
+   * Optional, so configs written before it stay valid.
+   */
+  slidingLayers?: boolean[] | null;
+  /** Attention scores soft-capped, cap * tanh(s / cap), before the softmax (Gemma 2's attn_logit_softcapping). */
+  attnLogitSoftcap?: number | null;
   /** The dtype the weights were saved in (`torch_dtype`), when the config says. */
   torchDtype: 'float32' | 'float16' | 'bfloat16' | null;
 }
@@ -134,10 +147,38 @@ export function checkModelConfig(c: ModelConfig, where: string): void {
   if (c.finalLogitSoftcap !== null && !(c.finalLogitSoftcap > 0))
     fail(`finalLogitSoftcap must be > 0, got ${c.finalLogitSoftcap}`);
   if (c.normUnitOffset && c.norm !== 'rmsnorm') fail('normUnitOffset applies to RMSNorm only');
+  if (c.slidingWindow !== null && !positiveInt(c.slidingWindow))
+    fail(`slidingWindow must be a positive integer or null, got ${c.slidingWindow}`);
+  if (c.slidingLayers && c.slidingLayers.length !== c.nLayers)
+    fail(`slidingLayers has ${c.slidingLayers.length} entries for ${c.nLayers} layers`);
+  if (c.attnLogitSoftcap != null && !(c.attnLogitSoftcap > 0 && Number.isFinite(c.attnLogitSoftcap)))
+    fail(`attnLogitSoftcap must be > 0, got ${c.attnLogitSoftcap}`);
+  if (c.arch === 'bert' && (c.slidingWindow !== null || c.attnLogitSoftcap != null))
+    fail('the bert encoder has no sliding window or attention soft-cap');
 }
 
-/** The part of the config a transformer block reads; `arch` decides norm placement and masking. */
-export function blockConfig(c: ModelConfig): BlockConfig {
+/** Whether layer i uses the sliding window (when there is one): see slidingLayers. */
+export function isSlidingLayer(c: Pick<ModelConfig, 'arch' | 'slidingLayers'>, layer: number): boolean {
+  if (c.slidingLayers) return c.slidingLayers[layer];
+  return c.arch !== 'gemma2' || layer % 2 === 0;
+}
+
+/** The attention window of layer i: slidingWindow where the layer slides, else 0 (unlimited). */
+export function layerWindow(c: ModelConfig, layer: number): number {
+  return c.slidingWindow !== null && isSlidingLayer(c, layer) ? c.slidingWindow : 0;
+}
+
+/**
+ * The part of the config the transformer block `layer` reads; `arch` decides norm placement and
+ * masking, and the layer its window.
+ */
+export function blockConfig(c: ModelConfig, layer: number): BlockConfig {
   const encoder = c.arch === 'bert';
-  return { ...c, postNorm: encoder, causal: !encoder };
+  return {
+    ...c,
+    postNorm: encoder,
+    causal: !encoder,
+    window: layerWindow(c, layer),
+    attnSoftcap: c.attnLogitSoftcap ?? null,
+  };
 }

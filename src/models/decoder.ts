@@ -1,7 +1,8 @@
 /**
  * The decoder-only language model (GPT-2 and Llama families, Qwen2 and Mistral as Llama variants):
  *   x = tok_embeddings[ids] (+ pos_embeddings[pos] for learned positions)
- *   x = blocks(x)          (pre-norm, causal; RoPE inside attention when configured)
+ *   x = blocks(x)          (pre-norm, causal; RoPE inside attention when configured; layer i's
+ *                           sliding window, layerWindow(config, i), in training and on the cache)
  *   logits = norm(x) @ output.T   (output = tok_embeddings when tied)
  * Parameter names are the canonical checkpoint names of src/io/weight_names.ts.
  */
@@ -37,20 +38,6 @@ export interface HiddenWithAttention {
   attention: Tensor;
 }
 
-/**
- * Sliding-window attention (Mistral, Qwen2 with use_sliding_window) is not implemented: a window
- * shorter than the context would be ignored silently, so such a config is refused. Within one
- * window full attention is exact, hence the advice.
- */
-function checkAttentionSpan(c: ModelConfig): void {
-  if (c.slidingWindow !== null && c.slidingWindow < c.contextLength)
-    throw new Error(
-      `model config: sliding_window ${c.slidingWindow} is shorter than the context length ` +
-        `${c.contextLength} (max_position_embeddings), and sliding-window attention is not implemented; ` +
-        `set max_position_embeddings to at most ${c.slidingWindow} in config.json to run it exactly within one window`,
-    );
-}
-
 export class DecoderLM extends Module implements CausalLM {
   readonly tokEmbeddings: Embedding;
   readonly posEmbeddings: Embedding | null;
@@ -69,7 +56,6 @@ export class DecoderLM extends Module implements CausalLM {
     super();
     checkModelConfig(config, 'model config');
     if (config.arch === 'bert') throw new Error('DecoderLM: arch "bert" is an encoder (use Encoder)');
-    checkAttentionSpan(config);
     const rng = new Rng(seed);
     const c = config;
     this.dropRng = new Rng(seed + 1);
@@ -79,7 +65,7 @@ export class DecoderLM extends Module implements CausalLM {
         ? this.child('pos_embeddings', new Embedding(c.contextLength, c.dModel, rng, c.initStd / 2))
         : null;
     this.layers = Array.from({ length: c.nLayers }, (_, i) =>
-      this.child(`layers.${i}`, new Block(blockConfig(c), rng)),
+      this.child(`layers.${i}`, new Block(blockConfig(c, i), rng)),
     );
     this.norm = this.child('norm', makeNorm(c.norm, c.dModel, c.normEps, c.normUnitOffset));
     this.output = c.tiedEmbeddings

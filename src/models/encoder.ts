@@ -43,7 +43,7 @@ export class Encoder extends Module {
         : null;
     this.embNorm = this.child('emb_norm', new LayerNorm(c.dModel, c.normEps));
     this.layers = Array.from({ length: c.nLayers }, (_, i) =>
-      this.child(`layers.${i}`, new Block(blockConfig(c), rng)),
+      this.child(`layers.${i}`, new Block(blockConfig(c, i), rng)),
     );
     this.nameParameters();
   }

@@ -91,7 +91,10 @@ export const qwen2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
 export const qwen3Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
   llamaConfig({ arch: 'qwen3', qkNorm: true, ropeTheta: 1000000, normEps: 1e-6, tiedEmbeddings: true, ...o });
 
-/** Gemma 2 without its sliding-window layers and attention soft-cap (not implemented yet). */
+/**
+ * Gemma 2's block. Its sliding window (even layers) and soft-caps are off unless given:
+ * slidingWindow, attnLogitSoftcap and finalLogitSoftcap (4096, 50 and 30 in the released models).
+ */
 export const gemma2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
   llamaConfig({
     arch: 'gemma2',

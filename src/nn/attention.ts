@@ -1,6 +1,9 @@
 /**
  * Causal self-attention with grouped-query heads (MHA when nKvHeads = nHeads, MQA when 1):
- *   q, k, v = x Wq, x Wk, x Wv;  (per-head RMSNorm of q, k); (RoPE on q, k);  y = softmax(q k^T / sqrt(d) + mask) v;  out = y Wo
+ *   q, k, v = x Wq, x Wk, x Wv;  (per-head RMSNorm of q, k); (RoPE on q, k);
+ *   y = softmax(cap(q k^T / sqrt(d)) + mask) v;  out = y Wo
+ * where the mask is causal, optionally limited to a sliding window (Mistral, Gemma 2's local
+ * layers), and cap is Gemma 2's optional soft-cap of the scores.
  * One path: `qkv` makes the projections for training and for inference, then the attention op of
  * src/tensor/ops/attention.ts runs on them, with autograd (`forward`) or on a KV cache
  * (`forwardCached`, a ragged batch of rows from several sequences, each with its own past).
@@ -14,6 +17,7 @@ import {
   type RopeTable,
   reshape,
   rope,
+  type ScoreOptions,
   type Tensor,
 } from '../tensor/index.ts';
 import type { StaticKVCache } from './kv_cache.ts';
@@ -35,6 +39,10 @@ export interface AttentionConfig {
   normEps?: number;
   /** Score scale; default 1 / sqrt(headDim). */
   scale?: number;
+  /** Sliding window: each query sees itself and the window - 1 keys before it; 0 or absent: all. */
+  window?: number;
+  /** Scores soft-capped at cap tanh(s / cap) (Gemma 2's attn_logit_softcapping); absent: none. */
+  softcap?: number;
 }
 
 /** Rows [start, start + length) of a ragged batch belong to cache sequence `seq`. */
@@ -102,9 +110,9 @@ export class Attention extends Module {
   forward(x: Tensor, rot: RopeTable | null, weights?: (p: Tensor) => void): Tensor {
     const [B, T] = x.shape;
     const { q, k, v } = this.qkv(x, rot);
-    const causal = this.cfg.causal;
-    if (weights) weights(attentionWeights(q, k, { causal, scale: this.cfg.scale }));
-    const y = attention(q, k, v, { causal, qOffset: 0, scale: this.cfg.scale }); // [B, T, H, D]
+    const opts = this.scoreOptions();
+    if (weights) weights(attentionWeights(q, k, opts));
+    const y = attention(q, k, v, { ...opts, qOffset: 0 }); // [B, T, H, D]
     return this.wo.forward(reshape(y, [B, T, this.cfg.nHeads * this.cfg.headDim]));
   }
 
@@ -121,16 +129,19 @@ export class Attention extends Module {
     rot: RopeTable | null,
   ): Tensor {
     const N = x.shape[0];
-    const { nHeads: H, nKvHeads: Hkv, headDim: D } = this.cfg;
+    const { nHeads: H, headDim: D } = this.cfg;
     const rows: CachedRows[] = segments.map((s) => ({ ...s, past: cache.lengths[s.seq] }));
     const positions = new Int32Array(N);
     for (const r of rows) for (let i = 0; i < r.length; i++) positions[r.start + i] = r.past + i;
     const { q, k, v } = this.qkv(reshape(x, [1, N, -1]), rot, positions); // q: [1, N, H, D]
     for (const r of rows) cache.append(layer, r.seq, k.data, v.data, r.start, r.length);
-    const y = attentionCached(reshape(q, [N, H, D]), cache.store(layer), rows, {
-      causal: this.cfg.causal,
-      scale: this.cfg.scale,
-    });
+    const y = attentionCached(reshape(q, [N, H, D]), cache.store(layer), rows, this.scoreOptions());
     return this.wo.forward(reshape(y, [N, H * D]));
+  }
+
+  /** The mask and score options of this layer, the same on every path. */
+  private scoreOptions(): ScoreOptions {
+    const { causal, scale, window, softcap } = this.cfg;
+    return { causal, scale, window, softcap };
   }
 }

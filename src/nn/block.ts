@@ -39,6 +39,10 @@ export interface BlockConfig {
   normUnitOffset?: boolean;
   /** Attention scores scaled by queryScale^-1/2 (Gemma's query_pre_attn_scalar); null: headDim. */
   queryScale?: number | null;
+  /** Sliding window of this block's attention (0 or absent: none), see AttentionConfig. */
+  window?: number;
+  /** Soft-cap of the attention scores (Gemma 2); null or absent: none. */
+  attnSoftcap?: number | null;
 }
 
 export class Block extends Module {
@@ -76,6 +80,8 @@ export class Block extends Module {
           qkNorm: c.qkNorm,
           normEps: c.normEps,
           scale: c.queryScale ? 1 / Math.sqrt(c.queryScale) : undefined,
+          window: c.window,
+          softcap: c.attnSoftcap ?? undefined,
         },
         rng,
         std,

@@ -11,6 +11,7 @@ export {
   attentionWeights,
   type CachedRows,
   type KVStore,
+  type ScoreOptions,
 } from './ops/attention.ts';
 export { dropout } from './ops/dropout.ts';
 export { add, addScalar, broadcastShapes, div, mul, scale, sub } from './ops/elementwise.ts';

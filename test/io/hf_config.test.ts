@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseHfConfig, readHfConfig, toHfConfig } from '../../src/io/hf_config.ts';
-import type { ModelConfig } from '../../src/models/config.ts';
+import { layerWindow, type ModelConfig } from '../../src/models/config.ts';
 import { tempDir, tinyBert, tinyGpt2, tinyLlama } from './helpers.ts';
 
 // config.json of openai-community/gpt2 (abridged to the keys that matter)
@@ -274,10 +274,49 @@ describe('parseHfConfig', () => {
     );
     assert.equal(c.queryScale, 256);
     assert.equal(c.finalLogitSoftcap, 30);
+    assert.equal(c.attnLogitSoftcap, undefined); // null in the file: no cap
     assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+    // Attention soft-cap and the alternating window: even layers slide (Gemma2DecoderLayer's
+    // is_sliding = not layer_idx % 2).
+    const capped = parseHfConfig({ ...gemma2, attn_logit_softcapping: 50 });
+    assert.equal(capped.attnLogitSoftcap, 50);
+    assert.equal(capped.slidingWindow, 4096);
+    assert.deepEqual(
+      [0, 1, 2, 25].map((i) => layerWindow(capped, i)),
+      [4096, 0, 4096, 0],
+    );
+    assert.equal(toHfConfig(capped).attn_logit_softcapping, 50);
+    assert.deepEqual(parseHfConfig(toHfConfig(capped)), capped);
+    // Absent keys take Gemma2Config's defaults (caps 50 and 30); null turns them off.
+    const defaults = parseHfConfig({
+      ...gemma2,
+      attn_logit_softcapping: undefined,
+      final_logit_softcapping: undefined,
+    });
+    assert.deepEqual([defaults.attnLogitSoftcap, defaults.finalLogitSoftcap], [50, 30]);
+    assert.equal(parseHfConfig({ ...gemma2, final_logit_softcapping: null }).finalLogitSoftcap, null);
+    // layer_types (transformers >= 4.53) decides where it is given.
+    const types = Array.from({ length: 26 }, (_, i) =>
+      i % 3 === 0 ? 'full_attention' : 'sliding_attention',
+    );
+    const custom = parseHfConfig({ ...gemma2, layer_types: types });
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => layerWindow(custom, i)),
+      [0, 4096, 4096, 0],
+    );
     assert.throws(
-      () => parseHfConfig({ ...gemma2, attn_logit_softcapping: 50 }, 'g.json'),
-      /g\.json: attn_logit_softcapping is not supported yet/,
+      () => toHfConfig(custom),
+      /gemma2 config\.json cannot express sliding-window layers \[1,2,4,5,/,
+    );
+    const even = types.map((_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
+    assert.deepEqual(parseHfConfig({ ...gemma2, layer_types: even }), c); // the default pattern: no list
+    assert.throws(
+      () => parseHfConfig({ ...gemma2, layer_types: ['sliding_attention'] }, 'g.json'),
+      /g\.json: layer_types must list "sliding_attention" or "full_attention" for each of the 26 layers/,
+    );
+    assert.throws(
+      () => parseHfConfig({ ...gemma2, attn_logit_softcapping: -1 }, 'g.json'),
+      /g\.json: attn_logit_softcapping must be a positive number or null, got -1/,
     );
     assert.throws(
       () => parseHfConfig({ ...gemma2, hidden_activation: 'silu' }, 'g.json'),
@@ -301,9 +340,30 @@ describe('parseHfConfig', () => {
     assert.equal(c.headDim, 64);
     assert.equal(c.ropeTheta, 1e6);
     assert.equal(c.slidingWindow, null);
-    assert.equal(
-      parseHfConfig({ ...QWEN2, use_sliding_window: true, sliding_window: 4096 }).slidingWindow,
-      4096,
+    // With use_sliding_window, the layers from max_window_layers on slide (Qwen2Config: "the first
+    // max_window_layers layers use full attention"); here 24 of 24 use full attention.
+    const on = { ...QWEN2, use_sliding_window: true, sliding_window: 4096 };
+    const none = parseHfConfig(on);
+    assert.equal(none.slidingWindow, 4096);
+    assert.deepEqual(
+      [0, 23].map((i) => layerWindow(none, i)),
+      [0, 0],
+    );
+    const late = parseHfConfig({ ...on, max_window_layers: 20 });
+    assert.deepEqual(
+      [0, 19, 20, 23].map((i) => layerWindow(late, i)),
+      [0, 0, 4096, 4096],
+    );
+    const all = parseHfConfig({ ...on, max_window_layers: 0 });
+    assert.equal(all.slidingLayers, undefined); // every layer: the family default, no list
+    for (const c2 of [none, late, all]) assert.deepEqual(parseHfConfig(toHfConfig(c2)), c2);
+    assert.equal(toHfConfig(late).max_window_layers, 20);
+    assert.equal(toHfConfig(all).max_window_layers, 0);
+    // Qwen2Config's default max_window_layers is 28
+    const deep = parseHfConfig({ ...on, num_hidden_layers: 30, max_window_layers: undefined });
+    assert.deepEqual(
+      [27, 28].map((i) => layerWindow(deep, i)),
+      [0, 4096],
     );
   });
 
@@ -314,7 +374,37 @@ describe('parseHfConfig', () => {
     assert.equal(c.slidingWindow, null);
     assert.equal(c.bosTokenId, 1);
     assert.equal(c.eosTokenId, 2);
-    assert.equal(parseHfConfig({ ...MISTRAL, sliding_window: undefined }).slidingWindow, 4096);
+    const windowed = parseHfConfig({ ...MISTRAL, sliding_window: undefined });
+    assert.equal(windowed.slidingWindow, 4096);
+    assert.deepEqual(
+      [0, 39].map((i) => layerWindow(windowed, i)),
+      [4096, 4096],
+    ); // every layer
+    assert.deepEqual(parseHfConfig(toHfConfig(windowed)), windowed);
+    assert.throws(
+      () =>
+        toHfConfig({
+          ...windowed,
+          slidingLayers: windowed.slidingLayers ?? [true, ...Array(39).fill(false)],
+        }),
+      /mistral config\.json cannot express sliding-window layers \[0\]/,
+    );
+    assert.throws(
+      () => toHfConfig({ ...parseHfConfig(LLAMA), slidingWindow: 64 }),
+      /llama config\.json cannot express a sliding window/,
+    );
+    assert.throws(
+      () => toHfConfig({ ...windowed, attnLogitSoftcap: 50 }),
+      /mistral config\.json cannot express an attention soft-cap/,
+    );
+    assert.throws(
+      () => toHfConfig({ ...tinyGpt2(), slidingWindow: 8 }),
+      /gpt2 config\.json cannot express a sliding window or an attention soft-cap/,
+    );
+    assert.throws(
+      () => parseHfConfig({ ...MISTRAL, sliding_window: 0 }, 'm.json'),
+      /m\.json: sliding_window must be a positive integer or null, got 0/,
+    );
   });
 
   test('bert', () => {

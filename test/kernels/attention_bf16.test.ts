@@ -1,8 +1,8 @@
 /**
  * The fused attention in bf16 (Kernels.attentionForward/Backward with bf16 = true) against a
- * float64 reference computed on the bf16-rounded q, k, v (and dout), on the awkward shapes of
- * attention_cases.ts (D not a multiple of 16, size-1 dims, GQA/MQA, decode steps in a KV cache,
- * several tiles, rows with no key), on both backends, and on the native AVX2 and portable paths in child processes (this file
+ * float64 reference computed on the bf16-rounded q, k, v (and dout), on awkward shapes (D not a
+ * multiple of 16, size-1 dims, GQA/MQA, decode steps in a KV cache, several tiles, rows with no
+ * key, sliding windows and soft-capped scores), on both backends, and on the native AVX2 and portable paths in child processes (this file
  * re-runs itself with XFMR_ATTN_BF16_CHILD set; the ISA is fixed per process).
  *
  * Bounds, per element, with u = 2^-8 (bf16 keeps 8 significant bits: rounding to nearest errs by
@@ -10,7 +10,8 @@
  * rounds each p (forward, and backward for dv) and each ds (backward, for dq and dk) to bf16. So
  *   |out - ref|  <= 1.25 u sum_j p_j |v_j|
  *   |dv_j - ref| <= 1.25 u sum_i p_ij |dout_i|
- *   |dq_i - ref| <= 1.25 u scale sum_j p_ij (|dP_ij| + |delta_i|) |k_j|     (dk likewise with q_i)
+ *   |dq_i - ref| <= 1.25 u scale sum_j p_ij (|dP_ij| + |delta_i|) c_ij |k_j|   (dk likewise with q_i)
+ * with c_ij = 1 - tanh^2 of the capped score (1 without a soft-cap; the scores are f32 either way)
  * where u is the rounding and the extra u/4 covers f32 error in scores, exp and the sums (below
  * 1e-4 relative for these inputs: |q|, |k| <= 2, D <= 128). Gradients add into pre-filled O(1)
  * buffers, one f32 add per row or key for the js twin: (Tq group + Tk) 2^-24 (|pre-filled| + |ref|)
@@ -25,74 +26,27 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cpuInfo, jsKernels, type Kernels, nativeKernels } from '../../src/kernels/index.ts';
 import { roundBf16Array } from '../../src/kernels/js/gemm.ts';
-import { ATTN_CASES, type AttnCase } from './attention_cases.ts';
-import { makeRandom } from './gemm_inputs.ts';
+import {
+  ATTN_CASES,
+  type AttnInputs,
+  attnInputs,
+  attnLabel,
+  runAttention,
+  type AttnShape as Shape,
+  WINDOWED,
+} from './attention_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
-type Shape = AttnCase;
-
-const label = (s: Shape) =>
-  `${s.why}: B=${s.B} Tq=${s.Tq} Tk=${s.Tk} Hq=${s.Hq} Hkv=${s.Hkv} D=${s.D} off=${s.qOffset}${s.causal ? ' causal' : ''}`;
-
-interface Inputs {
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
-  dout: Float32Array;
-  /** Pre-filled gradients: the kernel adds into them. */
-  dq0: Float32Array;
-  dk0: Float32Array;
-  dv0: Float32Array;
-  stride: number;
-  scale: number;
-}
-
-function inputs(s: Shape, seed: number): Inputs {
-  const r = makeRandom(seed);
-  const stride = (s.cache ?? s.Tk) * s.Hkv * s.D;
-  const qn = s.B * s.Tq * s.Hq * s.D;
-  const kn = s.B * stride;
-  const x2 = (a: Float32Array) => a.map((x) => 2 * x); // [-2, 2): peaked rows, not uniform ones
-  return {
-    q: x2(r(qn)),
-    k: x2(r(kn)),
-    v: r(kn),
-    dout: r(qn),
-    dq0: r(qn),
-    dk0: r(kn),
-    dv0: r(kn),
-    stride,
-    scale: 1 / Math.sqrt(s.D),
-  };
-}
-
-interface Result {
-  out: Float32Array;
-  lse: Float32Array;
-  dq: Float32Array;
-  dk: Float32Array;
-  dv: Float32Array;
-}
+const SHAPES: Shape[] = [...ATTN_CASES, { ...WINDOWED.tiles, softcap: 2 }, WINDOWED.cache];
 
 /** Forward, then backward from the given forward's out and lse (the same for every backend). */
-function run(
+const run = (
   k: Kernels,
   s: Shape,
-  x: Inputs,
+  x: AttnInputs,
   bf16: boolean,
   given?: { out: Float32Array; lse: Float32Array },
-): Result {
-  const out = new Float32Array(x.q.length);
-  const lse = new Float32Array(s.B * s.Hq * s.Tq);
-  const dims = [s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.D, x.stride, s.qOffset, x.scale, s.causal, bf16] as const;
-  k.attentionForward(x.q, x.k, x.v, out, lse, ...dims);
-  const f = given ?? { out, lse };
-  const dq = x.dq0.slice();
-  const dk = x.dk0.slice();
-  const dv = x.dv0.slice();
-  k.attentionBackward(x.q, x.k, x.v, f.out, x.dout, f.lse, dq, dk, dv, ...dims);
-  return { out, lse, dq, dk, dv };
-}
+) => runAttention(k, s, x, { bf16, given });
 
 interface Reference {
   out: Float64Array;
@@ -108,8 +62,10 @@ interface Reference {
 }
 
 /** Float64 attention on the rounded inputs; the backward from `given` (out, lse). */
-function reference(s: Shape, x: Inputs, given: { out: Float32Array; lse: Float32Array }): Reference {
+function reference(s: Shape, x: AttnInputs, given: { out: Float32Array; lse: Float32Array }): Reference {
   const { B, Tq, Tk, Hq, Hkv, D, qOffset, causal } = s;
+  const window = s.window ?? 0;
+  const cap = s.softcap ?? 0;
   const [q, k, v, dor] = [x.q, x.k, x.v, x.dout].map(roundBf16Array);
   const group = Hq / Hkv;
   const ref: Reference = {
@@ -130,30 +86,34 @@ function reference(s: Shape, x: Inputs, given: { out: Float32Array; lse: Float32
       for (let i = 0; i < Tq; i++) {
         const qi = ((b * Tq + i) * Hq + h) * D;
         const last = causal ? Math.min(Tk - 1, qOffset + i) : Tk - 1;
+        const first = window > 0 ? Math.max(0, qOffset + i - window + 1) : 0;
         const li = (b * Hq + h) * Tq + i;
-        if (last < 0) {
+        if (last < first) {
           ref.lse[li] = -Infinity;
           continue;
         }
         const kj = (j: number) => b * x.stride + (j * Hkv + hk) * D;
-        const sc: number[] = [];
-        for (let j = 0; j <= last; j++) {
+        const sc: number[] = []; // sc[j - first]: the capped score
+        const slope: number[] = []; // its derivative in the raw score, 1 - tanh^2
+        for (let j = first; j <= last; j++) {
           let dot = 0;
           for (let d = 0; d < D; d++) dot += q[qi + d] * k[kj(j) + d];
-          sc.push(dot * x.scale);
+          const t = cap > 0 ? Math.tanh((dot * x.scale) / cap) : 0;
+          sc.push(cap > 0 ? cap * t : dot * x.scale);
+          slope.push(1 - t * t);
         }
         const max = Math.max(...sc);
         const sum = sc.reduce((a, t) => a + Math.exp(t - max), 0);
         ref.lse[li] = max + Math.log(sum);
         let delta = 0; // from the f32 dout and the given out, as the contract says
         for (let d = 0; d < D; d++) delta += x.dout[qi + d] * given.out[qi + d];
-        for (let j = 0; j <= last; j++) {
-          const p = Math.exp(sc[j] - max) / sum;
-          const pb = Math.exp(sc[j] - given.lse[li]); // the backward's p: from the given lse
+        for (let j = first; j <= last; j++) {
+          const p = Math.exp(sc[j - first] - max) / sum;
+          const pb = Math.exp(sc[j - first] - given.lse[li]); // the backward's p: from the given lse
           let dP = 0;
           for (let d = 0; d < D; d++) dP += dor[qi + d] * v[kj(j) + d];
-          const ds = pb * (dP - delta);
-          const dsMag = pb * (Math.abs(dP) + Math.abs(delta));
+          const ds = pb * (dP - delta) * slope[j - first];
+          const dsMag = pb * (Math.abs(dP) + Math.abs(delta)) * slope[j - first];
           for (let d = 0; d < D; d++) {
             const o = kj(j) + d;
             ref.out[qi + d] += p * v[o];
@@ -183,7 +143,7 @@ function worstRatio(got: Float32Array, want: Float64Array, bound: Float64Array, 
 
 /** Ratios of error to bound for one backend on one shape (each must be <= 1). */
 function ratios(k: Kernels, s: Shape, seed: number): Record<string, number> {
-  const x = inputs(s, seed);
+  const x = attnInputs(s, seed);
   const fwd = run(jsKernels, s, x, true); // the one forward every backward starts from
   const ref = reference(s, x, fwd);
   const r = run(k, s, x, true, fwd);
@@ -208,9 +168,9 @@ function ratios(k: Kernels, s: Shape, seed: number): Record<string, number> {
 
 function failures(k: Kernels): string[] {
   const out: string[] = [];
-  ATTN_CASES.forEach((s, i) => {
+  SHAPES.forEach((s, i) => {
     for (const [what, r] of Object.entries(ratios(k, s, 700 + i)))
-      if (!(r <= 1)) out.push(`${k.name} ${label(s)}: ${what} error is ${r.toFixed(2)}x its bound`);
+      if (!(r <= 1)) out.push(`${k.name} ${attnLabel(s)}: ${what} error is ${r.toFixed(2)}x its bound`);
   });
   return out;
 }
@@ -254,8 +214,8 @@ if (process.env.XFMR_ATTN_BF16_CHILD) {
 
   test('attention bf16: native and js agree within the sum of their bounds', { skip }, () => {
     const nat = requireNative();
-    ATTN_CASES.forEach((s, i) => {
-      const x = inputs(s, 900 + i);
+    SHAPES.forEach((s, i) => {
+      const x = attnInputs(s, 900 + i);
       const fwd = run(jsKernels, s, x, true);
       const ref = reference(s, x, fwd);
       const a = run(jsKernels, s, x, true, fwd);
@@ -271,7 +231,7 @@ if (process.env.XFMR_ATTN_BF16_CHILD) {
           const tol = 2 * bound[j] + ((s.Tq * s.Hq) / s.Hkv + s.Tk) * 2 ** -23 * (1 + Math.abs(js[j]));
           assert.ok(
             Math.abs(js[j] - native[j]) <= tol,
-            `${label(s)} ${what}[${j}]: js ${js[j]}, native ${native[j]}`,
+            `${attnLabel(s)} ${what}[${j}]: js ${js[j]}, native ${native[j]}`,
           );
         }
     });
@@ -281,14 +241,14 @@ if (process.env.XFMR_ATTN_BF16_CHILD) {
     // If p or ds were not rounded, out and dq would match the reference to f32 accuracy, far inside
     // the bound; with the rounding the worst error is a sizeable fraction of it.
     for (const backend of [jsKernels, nativeKernels()].filter((k): k is Kernels => k !== null)) {
-      const s = ATTN_CASES.find((c) => c.why === 'tiles, split bwd') as Shape;
+      const s = SHAPES[4];
       const r = ratios(backend, s, 42);
       for (const what of ['out', 'dq', 'dk', 'dv'] as const)
         assert.ok(
           r[what] > 1 / 16,
           `${backend.name} ${what}: worst error only ${r[what].toFixed(4)}x the bound`,
         );
-      const x = inputs(s, 42);
+      const x = attnInputs(s, 42);
       const bf = run(backend, s, x, true);
       const f32 = run(backend, s, x, false);
       let diff = 0;
@@ -310,7 +270,7 @@ if (process.env.XFMR_ATTN_BF16_CHILD) {
         why: 'one key',
       };
       const y = {
-        ...inputs(one, 7),
+        ...attnInputs(one, 7),
         dq0: new Float32Array(5),
         dk0: new Float32Array(5),
         dv0: new Float32Array(5),

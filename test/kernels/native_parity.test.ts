@@ -1,7 +1,7 @@
 /**
  * Native kernels against the js oracle on awkward shapes: sizes 1, primes, non-multiples of the
  * SIMD width, shapes large enough to take the threaded paths, attention decode steps reading a KV
- * cache, GQA/MQA/MHA, causal and not. Backward kernels get pre-filled gradient buffers, so a
+ * cache, GQA/MQA/MHA, causal and not, sliding windows and soft-capped scores. Backward kernels get pre-filled gradient buffers, so a
  * kernel that overwrites instead of adding fails. A subset runs again in child processes under
  * XFMR_ISA=avx2 and XFMR_ISA=portable (the ISA is fixed per process).
  *
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { cpuInfo, jsKernels, type Kernels, nativeKernels } from '../../src/kernels/index.ts';
 import { KERNEL_NAMES } from '../../src/kernels/kernels.ts';
 import { nativeKernelNames } from '../../src/kernels/native.ts';
-import { ATTN_CASES } from './attention_cases.ts';
+import { ATTN_CASES, type AttnShape, attnLabel, WINDOWED } from './attention_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
 type Output = Float32Array | number;
@@ -374,12 +374,24 @@ for (const n of [1, 13, 127, 70001]) {
   });
 }
 
-// Attention, on the shared awkward shapes (attention_cases.ts).
-for (const a of ATTN_CASES) {
+// Attention, on the shared awkward shapes (attention_inputs.ts) and these masks.
+const attnCases: AttnShape[] = [
+  ...ATTN_CASES,
+  // Sliding windows (tiles a window cuts, window 1, a cache whose window starts mid-cache, a split
+  // backward) and soft-capped scores (|s| up to ~8 here, so caps of 2 and 3 bend them hard).
+  { ...WINDOWED.tiles, isa: true },
+  { B: 2, Tq: 70, Tk: 70, Hq: 2, Hkv: 1, D: 16, qOffset: 0, causal: true, window: 1, why: 'window 1' },
+  { ...WINDOWED.split, isa: true },
+  { ...WINDOWED.cache, isa: true },
+  { B: 2, Tq: 33, Tk: 33, Hq: 4, Hkv: 4, D: 64, qOffset: 0, causal: true, softcap: 3, why: 'softcap' },
+];
+for (const a of attnCases) {
   const { B, Tq, Tk, Hq, Hkv, D, qOffset, causal } = a;
+  const window = a.window ?? 0;
+  const cap = a.softcap ?? 0;
   const stride = (a.cache ?? Tk) * Hkv * D;
   const scale = 1 / Math.sqrt(D);
-  const label = `attention ${a.why}: B=${B} Tq=${Tq} Tk=${Tk} Hq=${Hq} Hkv=${Hkv} D=${D} off=${qOffset}${causal ? ' causal' : ''}`;
+  const label = `attention ${attnLabel(a)}`;
   const qn = B * Tq * Hq * D;
   const kn = B * stride;
   const forward = (k: Kernels) => {
@@ -388,7 +400,26 @@ for (const a of ATTN_CASES) {
     const v = rand(kn, 62);
     const out = new Float32Array(qn);
     const lse = new Float32Array(B * Hq * Tq);
-    k.attentionForward(q, kk, v, out, lse, B, Tq, Tk, Hq, Hkv, D, stride, qOffset, scale, causal, false);
+    k.attentionForward(
+      q,
+      kk,
+      v,
+      out,
+      lse,
+      B,
+      Tq,
+      Tk,
+      Hq,
+      Hkv,
+      D,
+      stride,
+      qOffset,
+      scale,
+      causal,
+      window,
+      cap,
+      false,
+    );
     return { q, kk, v, out, lse };
   };
   cases.push({
@@ -428,6 +459,8 @@ for (const a of ATTN_CASES) {
         qOffset,
         scale,
         causal,
+        window,
+        cap,
         false,
       );
       return [dq, dk, dv];
@@ -493,11 +526,11 @@ if (process.env.XFMR_PARITY_CHILD === '1') {
     );
     const q = new Float32Array(16);
     assert.throws(
-      () => k.attentionForward(q, q, q, q, q, 1, 1, 1, 3, 2, 4, 4, 0, 1, true, false),
+      () => k.attentionForward(q, q, q, q, q, 1, 1, 1, 3, 2, 4, 4, 0, 1, true, 0, 0, false),
       /multiple of Hkv/,
     );
     assert.throws(
-      () => k.attentionForward(q, q, q, q, q, 1, 1, 8, 1, 1, 4, 32, 0, 1, true, false),
+      () => k.attentionForward(q, q, q, q, q, 1, 1, 8, 1, 1, 4, 32, 0, 1, true, 0, 0, false),
       /k has 16/,
     );
   });

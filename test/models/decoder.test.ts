@@ -1,12 +1,20 @@
 /**
  * The decoder LM: shapes, parameter names, and the KV-cache path against a full recompute at
- * every position, for a batch of sequences of unequal lengths, GPT-2 and Llama styles.
+ * every position, for a batch of sequences of unequal lengths, GPT-2 and Llama styles, and with
+ * sliding windows shorter than the sequences (Mistral: every layer; Gemma 2: even layers, with
+ * soft-capped attention scores; Qwen2: the layers from max_window_layers on).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
-import { gpt2Config, llamaConfig, qwen2Config } from '../../src/models/presets.ts';
+import {
+  gemma2Config,
+  gpt2Config,
+  llamaConfig,
+  mistralConfig,
+  qwen2Config,
+} from '../../src/models/presets.ts';
 import { noGrad, Rng, tidy } from '../../src/tensor/index.ts';
 import { BACKENDS, withBackend } from '../tensor/backends.ts';
 
@@ -16,6 +24,25 @@ const CONFIGS: Record<string, ModelConfig> = {
   'llama (GQA)': llamaConfig({ ...small, nKvHeads: 2, headDim: 6, ffnDim: 40 }),
   'llama (MQA, untied)': llamaConfig({ ...small, nKvHeads: 1, headDim: 6, ffnDim: 40 }),
   qwen2: qwen2Config({ ...small, nKvHeads: 2, headDim: 6, ffnDim: 40 }),
+  'mistral (window 4)': mistralConfig({ ...small, nKvHeads: 2, headDim: 6, ffnDim: 40, slidingWindow: 4 }),
+  'gemma2 (window 3 on even layers, capped scores)': gemma2Config({
+    ...small,
+    nLayers: 3,
+    nKvHeads: 2,
+    headDim: 6,
+    ffnDim: 40,
+    slidingWindow: 3,
+    attnLogitSoftcap: 0.5,
+    finalLogitSoftcap: 2,
+  }),
+  'qwen2 (window 5 from layer 1)': qwen2Config({
+    ...small,
+    nKvHeads: 2,
+    headDim: 6,
+    ffnDim: 40,
+    slidingWindow: 5,
+    slidingLayers: [false, true],
+  }),
 };
 
 function maxRelDiff(a: Float32Array, b: Float32Array): number {
@@ -113,16 +140,43 @@ for (const backend of BACKENDS) {
       assert.throws(() => model.extend([new Int32Array([1])], cache), /KV cache used after dispose/);
     });
 
-    test('a sliding window shorter than the context is refused, naming the fields; a longer one is full attention', () => {
-      const llama = { ...CONFIGS['llama (GQA)'], arch: 'mistral' as const };
-      assert.throws(
-        () => new DecoderLM({ ...llama, slidingWindow: 16 }),
-        /sliding_window 16 is shorter than the context length 32 \(max_position_embeddings\).*at most 16/,
-      );
-      const full = new DecoderLM({ ...llama, slidingWindow: null });
-      const windowed = new DecoderLM({ ...llama, slidingWindow: 32 });
-      const ids = Int32Array.from({ length: 32 }, (_, i) => (i * 7) % 61);
-      assert.deepEqual(windowed.forward(ids, 1, 32).toArray(), full.forward(ids, 1, 32).toArray());
-    });
+    test('a sliding window changes exactly the positions past it; layers follow the family pattern', () =>
+      withBackend(backend, () => {
+        const mistral = CONFIGS['mistral (window 4)'];
+        const V = mistral.vocabSize;
+        const ids = Int32Array.from({ length: 12 }, (_, i) => (i * 7) % 61);
+        const logits = (c: ModelConfig) =>
+          noGrad(() => tidy(() => new DecoderLM(c, 3).forward(ids, 1, ids.length).toArray()));
+        const windowed = logits(mistral);
+        const full = logits({ ...mistral, slidingWindow: null });
+        // Positions 0..3 see no more than 4 tokens either way; later ones lose the oldest.
+        assert.deepEqual(windowed.slice(0, 4 * V), full.slice(0, 4 * V));
+        for (let t = 4; t < ids.length; t++) {
+          const d = maxRelDiff(
+            Float32Array.from(windowed.slice(t * V, (t + 1) * V)),
+            Float32Array.from(full.slice(t * V, (t + 1) * V)),
+          );
+          assert.ok(d > 1e-4, `position ${t}: the window changed nothing (${d})`);
+        }
+        // A window as long as the context is full attention.
+        assert.deepEqual(logits({ ...mistral, slidingWindow: mistral.contextLength }), full);
+        const windows = (c: ModelConfig) => new DecoderLM(c).layers.map((b) => b.attention.cfg.window);
+        assert.deepEqual(windows(mistral), [4, 4]);
+        assert.deepEqual(windows(CONFIGS['gemma2 (window 3 on even layers, capped scores)']), [3, 0, 3]);
+        assert.deepEqual(windows(CONFIGS['qwen2 (window 5 from layer 1)']), [0, 5]);
+        const gemma = new DecoderLM(CONFIGS['gemma2 (window 3 on even layers, capped scores)']);
+        assert.deepEqual(
+          gemma.layers.map((b) => b.attention.cfg.softcap),
+          [0.5, 0.5, 0.5],
+        );
+        assert.throws(
+          () => new DecoderLM({ ...mistral, slidingLayers: [true] }),
+          /slidingLayers has 1 entries for 2 layers/,
+        );
+        assert.throws(
+          () => new DecoderLM({ ...mistral, slidingWindow: 0 }),
+          /slidingWindow must be a positive integer/,
+        );
+      }));
   });
 }

@@ -16,11 +16,15 @@
  * weights run under torch.autocast('cpu', dtype=torch.bfloat16) (NAME.autocast.safetensors, made by
  * the same script), within the looser bounds TOL_BF16 explains.
  *
- * The families beyond plain Llama (scripts/fixtures/make_family_fixture.py, float64 only), one
- * feature each: qwen3 (per-head q/k RMSNorm, head_dim != d_model / n_heads), llama3, linear and
- * yarn RoPE scaling (sized so each scaling changes some rotary pairs and keeps others), and
- * gemma2's block (sqrt(d)-scaled embeddings, GeGLU, sandwich norms with (1 + w) weights,
- * query_pre_attn_scalar, final logit soft-cap; not yet its sliding window or attention soft-cap).
+ * The families beyond plain Llama (scripts/fixtures/make_family_fixture.py, float64 only), one feature
+ * each:
+ * qwen3 (per-head q/k RMSNorm, head_dim != d_model / n_heads), llama3, linear and yarn RoPE
+ * scaling (sized so each scaling changes some rotary pairs and keeps others), gemma2's block
+ * (sqrt(d)-scaled embeddings, GeGLU, sandwich norms with (1 + w) weights, query_pre_attn_scalar,
+ * final logit soft-cap), mistral's sliding window (3, shorter than the 7 tokens, on every layer)
+ * and gemma2sw: gemma2 with its window (3) on the even layers only and attention scores
+ * soft-capped at 1. The script checks that each of these moves the logits by far more than the
+ * tolerance (dropping the window, the cap, or sliding every layer instead of the even ones).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -31,7 +35,14 @@ import type { TensorMap } from '../../src/io/tensors.ts';
 import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { Encoder } from '../../src/models/encoder.ts';
-import { bertConfig, gemma2Config, gpt2Config, llamaConfig, qwen3Config } from '../../src/models/presets.ts';
+import {
+  bertConfig,
+  gemma2Config,
+  gpt2Config,
+  llamaConfig,
+  mistralConfig,
+  qwen3Config,
+} from '../../src/models/presets.ts';
 import type { Module } from '../../src/nn/module.ts';
 import { backward, Tensor, withComputeDtype } from '../../src/tensor/index.ts';
 import { BACKENDS, withBackend } from '../tensor/backends.ts';
@@ -67,6 +78,16 @@ const CONFIGS: Record<string, ModelConfig> = {
     ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 64 },
   }),
   gemma2: gemma2Config({ ...llama, headDim: 8, ropeTheta: 10000, queryScale: 10, finalLogitSoftcap: 1 }),
+  mistral: mistralConfig({ ...llama, slidingWindow: 3 }),
+  gemma2sw: gemma2Config({
+    ...llama,
+    headDim: 8,
+    ropeTheta: 10000,
+    queryScale: 10,
+    finalLogitSoftcap: 1,
+    slidingWindow: 3,
+    attnLogitSoftcap: 1,
+  }),
   linear: llamaConfig({
     ...llama,
     headDim: 8,
@@ -222,7 +243,7 @@ for (const backend of BACKENDS) {
   describe(`parity with PyTorch on ${backend}`, () => {
     for (const { dtype, from, tol } of CASES) {
       const against = from === 'golden' ? 'float64 torch' : 'torch.autocast bf16';
-      const families = ['qwen3', 'llama3', 'linear', 'yarn', 'gemma2'];
+      const families = ['qwen3', 'llama3', 'linear', 'yarn', 'gemma2', 'mistral', 'gemma2sw'];
       for (const name of ['gpt2', 'llama', ...(from === 'golden' ? families : [])]) {
         test(`${name} in ${dtype}: logits, loss and every gradient against ${against}`, (t) =>
           withBackend(backend, () => {

@@ -306,6 +306,72 @@ for (const backend of BACKENDS) {
       });
     });
 
+    run('attention with a sliding window and soft-capped scores: gradients, weights, cache, errors', () => {
+      // Gradients through the window mask and tanh (finite differences on both backends).
+      for (const [window, softcap] of [
+        [2, 0],
+        [1, 0],
+        [3, 1.5],
+        [0, 0.8],
+      ]) {
+        const q = input([2, 5, 4, 3], rng);
+        const k = input([2, 5, 2, 3], rng);
+        const v = input([2, 5, 2, 3], rng);
+        gradcheck(`attention window=${window} softcap=${softcap}`, [q, k, v], (a, b, c) =>
+          attention(a, b, c, { window, softcap }),
+        );
+        gradcheck(`attentionWeights window=${window} softcap=${softcap}`, [q, k], (a, b) =>
+          attentionWeights(a, b, { window, softcap }),
+        );
+      }
+      // The weights hide exactly the keys outside p - window < j <= p, apply the cap, and
+      // weights @ v is the fused output.
+      const [B, T, Hq, Hkv, D, window, cap] = [1, 7, 2, 1, 4, 3, 0.5];
+      const q = Tensor.randn([B, T, Hq, D], rng);
+      const k = Tensor.randn([B, T, Hkv, D], rng);
+      const v = Tensor.randn([B, T, Hkv, D], rng);
+      const P = attentionWeights(q, k, { window, softcap: cap }).data; // [B, Hq, T, T]
+      const y = attention(q, k, v, { window, softcap: cap }).data;
+      for (let h = 0; h < Hq; h++)
+        for (let i = 0; i < T; i++) {
+          const row = P.subarray((h * T + i) * T, (h * T + i + 1) * T);
+          // softmax of cap tanh(s / cap) over the visible keys, from the scores themselves
+          const s = Array.from({ length: T }, (_, j) => {
+            let dot = 0;
+            for (let d = 0; d < D; d++) dot += q.data[(i * Hq + h) * D + d] * k.data[j * D + d];
+            return cap * Math.tanh(dot / Math.sqrt(D) / cap);
+          });
+          const seen = (j: number) => j <= i && j > i - window;
+          const z = s.reduce((a, x, j) => a + (seen(j) ? Math.exp(x) : 0), 0);
+          for (let j = 0; j < T; j++) {
+            const want = seen(j) ? Math.exp(s[j]) / z : 0;
+            assert.ok(Math.abs(row[j] - want) < 1e-6, `h${h} i${i} j${j}: ${row[j]} vs ${want}`);
+          }
+          for (let d = 0; d < D; d++) {
+            const ref = row.reduce((a, p, j) => a + p * v.data[j * D + d], 0);
+            assert.ok(Math.abs(y[(i * Hq + h) * D + d] - ref) < 1e-5, `h${h} i${i} d${d}`);
+          }
+        }
+      // The cached path, one token at a time, equals the whole sequence with the same window.
+      const stride = T * Hkv * D;
+      const store = { k: k.data.slice(), v: v.data.slice(), nKvHeads: Hkv, seqStride: stride };
+      for (let t = 0; t < T; t++) {
+        const qt = Tensor.wrap(q.data.slice(t * Hq * D, (t + 1) * Hq * D), [1, Hq, D]);
+        const got = attentionCached(qt, store, [{ seq: 0, start: 0, length: 1, past: t }], {
+          window,
+          softcap: cap,
+        }).data;
+        const want = y.subarray(t * Hq * D, (t + 1) * Hq * D);
+        for (let i = 0; i < got.length; i++)
+          assert.ok(Math.abs(got[i] - want[i]) < 1e-6, `token ${t} at ${i}: ${got[i]} vs ${want[i]}`);
+      }
+      // Bad options name themselves.
+      assert.throws(() => attention(q, k, v, { window: -1 }), /window must be a non-negative integer/);
+      assert.throws(() => attention(q, k, v, { window: 1.5 }), /window must be a non-negative integer/);
+      assert.throws(() => attention(q, k, v, { window: 2, causal: false }), /sliding window needs causal/);
+      assert.throws(() => attentionWeights(q, k, { softcap: -1 }), /softcap must be a finite number >= 0/);
+    });
+
     run('RoPE with a position per token equals RoPE with an offset per row', () => {
       const table = ropeTable(4, 16);
       const a = Tensor.randn([1, 3, 2, 4], rng);

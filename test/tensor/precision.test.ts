@@ -99,7 +99,7 @@ for (const backend of BACKENDS) {
       const kern = kernels();
       const want = new Float32Array(q.size);
       const lse = new Float32Array(B * H * T);
-      const shape = [B, T, T, H, H, D, T * H * D, 0, 1 / Math.sqrt(D), true, true] as const;
+      const shape = [B, T, T, H, H, D, T * H * D, 0, 1 / Math.sqrt(D), true, 0, 0, true] as const;
       kern.attentionForward(q.data, k.data, v.data, want, lse, ...shape);
       assert.deepEqual(out.data, want);
       const dout = Tensor.randn(out.shape, rng);

@@ -1,6 +1,7 @@
 /**
  * Pure-TypeScript causal attention with GQA, the oracle of the native fused kernel.
- * Computes one query row at a time: s = q . k_j * scale, p = softmax(s), out = sum_j p_j v_j.
+ * Computes one query row at a time: s = q . k_j * scale (then softcap tanh(s / softcap) when
+ * capped), p = softmax(s) over the keys the row sees, out = sum_j p_j v_j.
  * Layouts as in Kernels.attentionForward: q/out [B, Tq, Hq, D], k/v rows [Tk, Hkv, D] per batch.
  * bf16 emulates the native kernel's rounding (Kernels.attentionForward): rounded copies of q, k, v
  * (and dout) feed the products, and p (ds) is rounded where it multiplies.
@@ -8,6 +9,22 @@
 import { roundBf16, roundBf16Array } from './gemm.ts';
 
 const same = (x: number) => x;
+
+/**
+ * The keys query position p sees, [first, last] (empty when last < first): j <= p when causal,
+ * j > p - window when window > 0 (Kernels.attentionForward).
+ */
+export function visibleKeys(
+  p: number,
+  Tk: number,
+  causal: boolean,
+  window: number,
+): { first: number; last: number } {
+  return {
+    first: window > 0 ? Math.max(0, p - window + 1) : 0,
+    last: causal ? Math.min(Tk - 1, p) : Tk - 1,
+  };
+}
 
 export function attentionForward(
   q: Float32Array,
@@ -25,6 +42,8 @@ export function attentionForward(
   qOffset: number,
   scale: number,
   causal: boolean,
+  window: number,
+  softcap: number,
   bf16: boolean,
 ): void {
   const [qr, kr, vr] = bf16 ? [q, k, v].map(roundBf16Array) : [q, k, v];
@@ -37,27 +56,28 @@ export function attentionForward(
       const hk = Math.floor(h / group);
       for (let i = 0; i < Tq; i++) {
         const qi = ((b * Tq + i) * Hq + h) * D;
-        const last = causal ? Math.min(Tk - 1, qOffset + i) : Tk - 1;
+        const { first, last } = visibleKeys(qOffset + i, Tk, causal, window);
         let max = -Infinity;
-        for (let j = 0; j <= last; j++) {
+        for (let j = first; j <= last; j++) {
           const kj = b * kvBatchStride + (j * Hkv + hk) * D;
           let dot = 0;
           for (let d = 0; d < D; d++) dot += qr[qi + d] * kr[kj + d];
-          s[j] = dot * scale;
+          s[j] = softcap > 0 ? softcap * Math.tanh((dot * scale) / softcap) : dot * scale;
           if (s[j] > max) max = s[j];
         }
         let sum = 0;
         acc.fill(0);
-        for (let j = 0; j <= last; j++) {
+        for (let j = first; j <= last; j++) {
           const p = Math.exp(s[j] - max);
           sum += p; // the normaliser sums the unrounded p
           const pr = roundP(p);
           const vj = b * kvBatchStride + (j * Hkv + hk) * D;
           for (let d = 0; d < D; d++) acc[d] += pr * vr[vj + d];
         }
-        // A row with no visible key (only possible with qOffset < 0) outputs zeros.
-        for (let d = 0; d < D; d++) out[qi + d] = last >= 0 ? acc[d] / sum : 0;
-        lse[(b * Hq + h) * Tq + i] = last >= 0 ? max + Math.log(sum) : -Infinity;
+        // A row with no visible key (qOffset < 0, or a window past the last key) outputs zeros.
+        const seen = last >= first;
+        for (let d = 0; d < D; d++) out[qi + d] = seen ? acc[d] / sum : 0;
+        lse[(b * Hq + h) * Tq + i] = seen ? max + Math.log(sum) : -Infinity;
       }
     }
   }
@@ -66,6 +86,8 @@ export function attentionForward(
 /**
  * Backward: with p_j = exp(s_j - lse) and delta = sum_d dout . out,
  * dv_j += p_j dout; ds_j = p_j (dout . v_j - delta); dq += scale ds_j k_j; dk_j += scale ds_j q.
+ * With softcap, s_j = softcap tanh(r_j / softcap) of the raw score r_j, and ds_j is multiplied by
+ * ds_j/dr_j = 1 - tanh^2 before the scale.
  * bf16: delta from the unrounded dout; p and ds rounded where they multiply, ds before the scale.
  */
 export function attentionBackward(
@@ -88,6 +110,8 @@ export function attentionBackward(
   qOffset: number,
   scale: number,
   causal: boolean,
+  window: number,
+  softcap: number,
   bf16: boolean,
 ): void {
   const round = bf16 ? roundBf16 : same;
@@ -98,11 +122,11 @@ export function attentionBackward(
       const hk = Math.floor(h / group);
       for (let i = 0; i < Tq; i++) {
         const qi = ((b * Tq + i) * Hq + h) * D;
-        const last = causal ? Math.min(Tk - 1, qOffset + i) : Tk - 1;
+        const { first, last } = visibleKeys(qOffset + i, Tk, causal, window);
         const l = lse[(b * Hq + h) * Tq + i];
         let delta = 0;
         for (let d = 0; d < D; d++) delta += dout[qi + d] * out[qi + d];
-        for (let j = 0; j <= last; j++) {
+        for (let j = first; j <= last; j++) {
           const kj = b * kvBatchStride + (j * Hkv + hk) * D;
           let dot = 0;
           let dpv = 0;
@@ -110,8 +134,9 @@ export function attentionBackward(
             dot += qr[qi + d] * kr[kj + d];
             dpv += dor[qi + d] * vr[kj + d];
           }
-          const p = Math.exp(dot * scale - l);
-          const ds = round(p * (dpv - delta)) * scale;
+          const t = softcap > 0 ? Math.tanh((dot * scale) / softcap) : 0;
+          const p = Math.exp((softcap > 0 ? softcap * t : dot * scale) - l);
+          const ds = round(p * (dpv - delta) * (1 - t * t)) * scale;
           const pr = round(p);
           for (let d = 0; d < D; d++) {
             dv[kj + d] += pr * dor[qi + d];

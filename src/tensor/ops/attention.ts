@@ -5,23 +5,52 @@
  *   attentionCached   inference on a ragged batch whose keys and values live in a KV cache;
  *   attentionWeights  the probabilities themselves, [B, Hq, Tq, Tk], for inspection (heatmaps).
  * Query head h reads KV head floor(h / (Hq / Hkv)): MHA when Hkv = Hq, MQA when Hkv = 1, else GQA.
- * Not handled: sliding windows and padding masks (the models refuse configs that need them).
+ * All three take the same mask and score options: causal, a sliding window (query at position p
+ * sees keys p - window < j <= p, Hugging Face's definition) and a soft-cap of the scores
+ * (cap tanh(s / cap), Gemma 2). Not handled: padding masks; and a windowed KV store still holds
+ * every key (memory grows with the sequence, not the window: the window only limits what is read).
  */
 import { kernels } from '../../kernels/index.ts';
 import { gradOf, record } from '../autograd.ts';
 import { computeDtype } from '../precision.ts';
 import { Tensor } from '../tensor.ts';
+import { softcap as capScores } from './activation.ts';
 import { add, scale } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { permute, reshape } from './shape.ts';
 import { softmax } from './softmax.ts';
 
-export interface AttentionOptions {
+/** The mask and the scores, shared by the three forms. */
+export interface ScoreOptions {
   causal?: boolean;
   /** Default 1 / sqrt(head dim). */
   scale?: number;
+  /**
+   * Sliding window: the query at absolute position p sees only keys j > p - window (with causal:
+   * itself and the window - 1 keys before it, as Mistral and Gemma 2 in Hugging Face). 0 or
+   * absent: no window. Needs causal.
+   */
+  window?: number;
+  /** Scores s become cap tanh(s / cap) before the softmax (Gemma 2's attn_logit_softcapping). */
+  softcap?: number;
+}
+
+export interface AttentionOptions extends ScoreOptions {
   /** Absolute position of the first query (for a KV cache holding earlier keys). Default Tk - Tq. */
   qOffset?: number;
+}
+
+/** The options with their defaults, checked: a bad window or cap names itself. */
+function scoreOptions(o: ScoreOptions, D: number) {
+  const causal = o.causal ?? true;
+  const window = o.window ?? 0;
+  const softcap = o.softcap ?? 0;
+  if (!Number.isSafeInteger(window) || window < 0)
+    throw new Error(`attention: window must be a non-negative integer (0: none), got ${window}`);
+  if (window > 0 && !causal) throw new Error('attention: a sliding window needs causal masking');
+  if (!(softcap >= 0 && Number.isFinite(softcap)))
+    throw new Error(`attention: softcap must be a finite number >= 0 (0: none), got ${softcap}`);
+  return { causal, window, softcap, scale: o.scale ?? 1 / Math.sqrt(D) };
 }
 
 interface Dims {
@@ -50,15 +79,15 @@ function dims(q: Tensor, k: Tensor, v: Tensor | null): Dims {
 /** q: [B, Tq, Hq, D], k and v: [B, Tk, Hkv, D] -> out [B, Tq, Hq, D]. */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const { B, Tq, Tk, Hq, Hkv, D } = dims(q, k, v);
-  const causal = options.causal ?? true;
-  const sc = options.scale ?? 1 / Math.sqrt(D);
+  const o = scoreOptions(options, D);
   const qOffset = options.qOffset ?? Tk - Tq;
   const kern = kernels();
   const out = Tensor.empty(q.shape);
   const lse = new Float32Array(B * Hq * Tq); // logsumexp of each score row, kept for backward
   // bf16 scope: bf16 operands for QK^T and PV (kernels.ts), captured for the backward too.
   const bf16 = computeDtype() === 'bf16';
-  const shape = [B, Tq, Tk, Hq, Hkv, D, Tk * Hkv * D, qOffset, sc, causal, bf16] as const;
+  const mask = [o.scale, o.causal, o.window, o.softcap, bf16] as const;
+  const shape = [B, Tq, Tk, Hq, Hkv, D, Tk * Hkv * D, qOffset, ...mask] as const;
   kern.attentionForward(q.data, k.data, v.data, out.data, lse, ...shape);
   return record(out, 'attention', [q, k, v], (g) => {
     const dq = q.requiresGrad ? gradOf(q) : new Float32Array(q.size);
@@ -88,20 +117,21 @@ export interface CachedRows {
 /**
  * Inference on a ragged batch (no autograd): q: [N, Hq, D] holds the new rows of several
  * sequences; each group of rows attends to its sequence's first past + length keys in `store`
- * (the caller has appended the new keys and values there) -> out [N, Hq, D].
+ * (the caller has appended the new keys and values there) -> out [N, Hq, D]. Row i of a group
+ * sits at position past + i, so a window hides the same keys as in `attention` over the whole
+ * sequence (the store keeps every key; the window only limits what is read).
  */
 export function attentionCached(
   q: Tensor,
   store: KVStore,
   rows: readonly CachedRows[],
-  options: { causal?: boolean; scale?: number } = {},
+  options: ScoreOptions = {},
 ): Tensor {
   if (q.ndim !== 3) throw new Error(`attentionCached: q must be [N, H, D], got [${q.shape}]`);
   const [, Hq, D] = q.shape;
   const Hkv = store.nKvHeads;
   if (Hq % Hkv !== 0) throw new Error(`attention: ${Hq} query heads are not a multiple of ${Hkv} KV heads`);
-  const causal = options.causal ?? true;
-  const sc = options.scale ?? 1 / Math.sqrt(D);
+  const o = scoreOptions(options, D);
   const kern = kernels();
   const bf16 = computeDtype() === 'bf16';
   const out = Tensor.empty(q.shape);
@@ -129,8 +159,10 @@ export function attentionCached(
       D,
       store.seqStride,
       r.past,
-      sc,
-      causal,
+      o.scale,
+      o.causal,
+      o.window,
+      o.softcap,
       bf16,
     );
   }
@@ -138,23 +170,30 @@ export function attentionCached(
 }
 
 /**
- * The attention probabilities, P = softmax(q @ k.T * scale + mask): q: [B, Tq, Hq, D],
- * k: [B, Tk, Hkv, D] -> [B, Hq, Tq, Tk], P[b, h, i, j] = how much query i attends to key j.
- * Composed of ops, so it is differentiable, but it materialises [Tq, Tk] per head: for
- * inspection, not training.
+ * The attention probabilities, P = softmax(cap(q @ k.T * scale) + mask): q: [B, Tq, Hq, D],
+ * k: [B, Tk, Hkv, D] -> [B, Hq, Tq, Tk], P[b, h, i, j] = how much query i attends to key j (0
+ * where the mask hides key j). Composed of ops, so it is differentiable, but it materialises
+ * [Tq, Tk] per head: for inspection, not training.
  */
 export function attentionWeights(q: Tensor, k: Tensor, options: AttentionOptions = {}): Tensor {
   const { B, Tq, Tk, Hq, Hkv, D } = dims(q, k, null);
+  const o = scoreOptions(options, D);
   const group = Hq / Hkv;
   const qOffset = options.qOffset ?? Tk - Tq;
   // Heads sharing a KV head are stacked along the rows so one batched GEMM serves the group.
   const qh = reshape(permute(q, [0, 2, 1, 3]), [B, Hkv, group * Tq, D]); // [B, Hkv, group*Tq, D]
   const kh = permute(k, [0, 2, 1, 3]); // [B, Hkv, Tk, D]
-  const scores = scale(matmul(qh, kh, { transB: true }), options.scale ?? 1 / Math.sqrt(D));
-  let s = reshape(scores, [B, Hq, Tq, Tk]);
-  if (options.causal ?? true) {
-    const mask = new Float32Array(Tq * Tk); // -inf above the diagonal shifted by qOffset
-    for (let i = 0; i < Tq; i++) for (let j = qOffset + i + 1; j < Tk; j++) mask[i * Tk + j] = -Infinity;
+  const scores = scale(matmul(qh, kh, { transB: true }), o.scale);
+  let s = reshape(o.softcap > 0 ? capScores(scores, o.softcap) : scores, [B, Hq, Tq, Tk]);
+  if (o.causal || o.window > 0) {
+    // -inf on the keys query i (at position qOffset + i) does not see: after it when causal,
+    // at or before qOffset + i - window when windowed.
+    const mask = new Float32Array(Tq * Tk);
+    for (let i = 0; i < Tq; i++) {
+      const p = qOffset + i;
+      for (let j = 0; j < Tk; j++)
+        if ((o.causal && j > p) || (o.window > 0 && j <= p - o.window)) mask[i * Tk + j] = -Infinity;
+    }
     s = add(s, Tensor.wrap(mask, [Tq, Tk]));
   }
   return softmax(s);
