@@ -13,12 +13,21 @@
  * u64 count and the items. All little-endian. A row-major PyTorch tensor of shape [out, in] is
  * written unchanged with dims [in, out].
  *
- * Tensor data types: F32, F16, BF16, I32 and I64 are read and written; quantised types are listed by
- * the reader (so a quantised file opens and its metadata can be inspected) but not decoded.
+ * Tensor data types: every ggml type id of `kernels/quant_types.ts` is known, sized and checked.
+ * F32, F16, BF16, I32 and I64 tensors are read and written as typed arrays (`NamedTensor`); any
+ * type, the quantized block types included, is read and written as raw blocks
+ * (`QuantizedTensor`, see `quantized.ts`). A tensor's row (its innermost dim) must be a whole
+ * number of blocks of its type.
+ *
+ * The reader validates the whole header before any tensor data is read: unknown value or tensor
+ * type ids, counts and lengths that cannot fit in the file, misaligned offsets, partial blocks
+ * and data ranges past the end of the file are errors naming the file, the tensor and the field.
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { type GgmlTypeInfo, ggmlType, ggmlTypeById } from '../kernels/quant_types.ts';
 import { bytesOf, readExactSync, writeAllSync, writeFileAtomic } from './files.ts';
+import { checkQuantized, type QuantizedTensor, quantizedBytes } from './quantized.ts';
 import {
   allocData,
   checkTensor,
@@ -78,24 +87,30 @@ export const gv = {
   f32s: (value: number[]): GgufValue => ({ type: 'array', itemType: 'f32', value }),
 };
 
-/** ggml tensor type ids this module reads and writes, and their dtypes. */
-const GGML_OF: Readonly<Record<DType, number>> = { F32: 0, F16: 1, BF16: 30, I32: 26, I64: 27 };
-const DTYPE_OF_GGML: Readonly<Record<number, DType>> = {
-  0: 'F32',
-  1: 'F16',
-  30: 'BF16',
-  26: 'I32',
-  27: 'I64',
-};
+/** The dtypes read and written as typed arrays; their ggml type names are the same strings. */
+const DTYPES: readonly DType[] = ['F32', 'F16', 'BF16', 'I32', 'I64'];
+const dtypeOf = (type: string): DType | undefined => DTYPES.find((d) => d === type);
 
-/** A tensor to write; `data` may be a function so big tensors are produced one at a time. */
-export interface GgufTensorSpec {
-  name: string;
-  /** Row-major shape, outermost first (as in PyTorch); written reversed as GGUF dims. */
-  shape: number[];
-  dtype: DType;
-  data: TensorData | (() => TensorData);
-}
+/**
+ * A tensor to write: typed-array data of a `dtype`, or the raw blocks of any ggml type (`type`,
+ * e.g. 'Q4_K'). `data` may be a function so big tensors are produced one at a time.
+ */
+export type GgufTensorSpec =
+  | {
+      name: string;
+      /** Row-major shape, outermost first (as in PyTorch); written reversed as GGUF dims. */
+      shape: number[];
+      dtype: DType;
+      data: TensorData | (() => TensorData);
+    }
+  | {
+      name: string;
+      shape: number[];
+      /** ggml type name (`kernels/quant_types.ts`). */
+      type: string;
+      /** The blocks, rows one after the other (`QuantizedTensor.data`). */
+      data: Uint8Array | (() => Uint8Array);
+    };
 
 function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
@@ -257,15 +272,29 @@ export function writeGguf(
   for (const t of tensors) {
     if (names.has(t.name)) throw new Error(`${path}: duplicate tensor ${t.name}`);
     names.add(t.name);
-    const ggml = GGML_OF[t.dtype];
     if (t.shape.length < 1 || t.shape.length > 4) {
       throw new Error(`${path}: tensor ${t.name}: GGUF tensors have 1 to 4 dims, got ${shapeStr(t.shape)}`);
     }
-    const bytes = numel(t.shape) * DTYPE_BYTES[t.dtype];
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`${path}: tensor ${t.name}: invalid shape ${shapeStr(t.shape)}`);
+    }
+    let type: GgmlTypeInfo;
+    let bytes: number;
+    if ('dtype' in t) {
+      type = ggmlType(t.dtype);
+      bytes = numel(t.shape) * DTYPE_BYTES[t.dtype];
+    } else {
+      try {
+        type = ggmlType(t.type);
+        bytes = quantizedBytes(t.type, t.shape, t.name);
+      } catch (e) {
+        throw new Error(`${path}: tensor ${t.name}: ${(e as Error).message}`);
+      }
+    }
     w.str(t.name);
     w.u32(t.shape.length);
     for (let i = t.shape.length - 1; i >= 0; i--) w.u64(t.shape[i]!);
-    w.u32(ggml);
+    w.u32(type.id);
     w.u64(offset);
     sizes.push(bytes);
     offset = alignUp(offset + bytes, alignment);
@@ -276,9 +305,17 @@ export function writeGguf(
     writeAllSync(fd, header);
     writeAllSync(fd, pad.subarray(0, alignUp(header.length, alignment) - header.length));
     tensors.forEach((t, i) => {
-      const data = typeof t.data === 'function' ? t.data() : t.data;
-      checkTensor({ name: t.name, shape: t.shape, dtype: t.dtype, data }, path);
-      writeAllSync(fd, bytesOf(data));
+      let bytes: Uint8Array;
+      if ('dtype' in t) {
+        const data = typeof t.data === 'function' ? t.data() : t.data;
+        checkTensor({ name: t.name, shape: t.shape, dtype: t.dtype, data }, path);
+        bytes = bytesOf(data);
+      } else {
+        const data = typeof t.data === 'function' ? t.data() : t.data;
+        checkQuantized({ name: t.name, shape: t.shape, type: t.type, data }, path);
+        bytes = data;
+      }
+      writeAllSync(fd, bytes);
       writeAllSync(fd, pad.subarray(0, alignUp(sizes[i]!, alignment) - sizes[i]!));
     });
   });
@@ -291,9 +328,14 @@ export interface GgufTensorInfo {
   dims: number[];
   /** Row-major shape (dims reversed). */
   shape: number[];
+  /** ggml type id. */
   ggmlType: number;
+  /** ggml type name ('F32', 'Q4_K', ...). */
+  type: string;
   /** Absolute byte position of the data in the file. */
   start: number;
+  /** Bytes of data. */
+  bytes: number;
 }
 
 export interface GgufFile {
@@ -304,6 +346,8 @@ export interface GgufFile {
   readonly tensors: ReadonlyMap<string, GgufTensorInfo>;
   /** Reads one F32/F16/BF16/I32/I64 tensor with its row-major shape. */
   read(name: string): NamedTensor;
+  /** Reads the raw data of a tensor of any type (blocks for the quantized types). */
+  readQuantized(name: string): QuantizedTensor;
   close(): void;
 }
 
@@ -441,6 +485,32 @@ function readValue(r: ByteReader, key: string, file: string, size: number): Gguf
   return { type: 'array', itemType: itemName, value } as GgufValue;
 }
 
+/**
+ * Bytes of the data of a tensor with GGUF dims `dims` (innermost first) of `type`, checked before
+ * anything is allocated: the row must be whole blocks, and the size must fit in the file (checked
+ * as the product grows, so absurd dims cannot overflow it).
+ */
+function dataBytes(path: string, name: string, type: GgmlTypeInfo, dims: number[], fileSize: number): number {
+  const row = dims[0]!;
+  if (row % type.blockSize !== 0) {
+    throw new Error(
+      `${path}: tensor ${name}: row length ${row} is not a multiple of ${type.name}'s block size ${type.blockSize}`,
+    );
+  }
+  if (dims.includes(0)) return 0;
+  let bytes = (row / type.blockSize) * type.typeSize;
+  for (let d = 1; d < dims.length; d++) {
+    bytes *= dims[d]!;
+    if (bytes > fileSize) break;
+  }
+  if (bytes > fileSize) {
+    throw new Error(
+      `${path}: tensor ${name}: dims [${dims.join(', ')}] of ${type.name} need more bytes than the file has (${fileSize}; corrupted file?)`,
+    );
+  }
+  return bytes;
+}
+
 /** Opens a GGUF file (v2 or v3), parses and validates its header; tensors are read on demand. */
 export function openGguf(path: string): GgufFile {
   const fd = openSync(path, 'r');
@@ -477,28 +547,38 @@ export function openGguf(path: string): GgufFile {
       if (nDims < 1 || nDims > 4) throw new Error(`${path}: tensor ${name}: ${nDims} dims (corrupted file?)`);
       const dims: number[] = [];
       for (let d = 0; d < nDims; d++) dims.push(r.u64n(`tensor ${name} dims`));
-      const ggmlType = r.u32(`tensor ${name} type`);
+      const ggmlTypeId = r.u32(`tensor ${name} type`);
+      const type = ggmlTypeById(ggmlTypeId);
+      if (type === undefined) {
+        throw new Error(`${path}: tensor ${name}: unknown ggml type ${ggmlTypeId} (corrupted file?)`);
+      }
       const offset = r.u64n(`tensor ${name} offset`);
       if (offset % alignment !== 0) {
         throw new Error(
           `${path}: tensor ${name}: offset ${offset} is not a multiple of the alignment ${alignment}`,
         );
       }
-      infos.push({ name, dims, shape: [...dims].reverse(), ggmlType, start: offset });
+      const bytes = dataBytes(path, name, type, dims, size);
+      infos.push({
+        name,
+        dims,
+        shape: [...dims].reverse(),
+        ggmlType: ggmlTypeId,
+        type: type.name,
+        start: offset,
+        bytes,
+      });
     }
     const dataStart = alignUp(r.pos, alignment);
     const tensors = new Map<string, GgufTensorInfo>();
     for (const t of infos) {
       if (tensors.has(t.name)) throw new Error(`${path}: duplicate tensor ${t.name}`);
       t.start += dataStart;
-      const dtype = DTYPE_OF_GGML[t.ggmlType];
-      if (dtype !== undefined) {
-        const end = t.start + numel(t.shape) * DTYPE_BYTES[dtype];
-        if (end > size) {
-          throw new Error(
-            `${path}: tensor ${t.name}: data ends at byte ${end} past the end of the file (${size} bytes; truncated?)`,
-          );
-        }
+      const end = t.start + t.bytes;
+      if (end > size) {
+        throw new Error(
+          `${path}: tensor ${t.name}: data ends at byte ${end} past the end of the file (${size} bytes; truncated?)`,
+        );
       }
       tensors.set(t.name, t);
     }
@@ -523,24 +603,36 @@ class OpenGguf implements GgufFile {
     this.fd = fd;
   }
 
-  read(name: string): NamedTensor {
+  private info(name: string): { fd: number; t: GgufTensorInfo } {
     if (this.fd === null) throw new Error(`${this.path}: file is closed`);
     const t = this.tensors.get(name);
     if (t === undefined) throw new Error(`${this.path}: no tensor named ${name}`);
-    const dtype = DTYPE_OF_GGML[t.ggmlType];
+    return { fd: this.fd, t };
+  }
+
+  read(name: string): NamedTensor {
+    const { fd, t } = this.info(name);
+    const dtype = dtypeOf(t.type);
     if (dtype === undefined) {
       throw new Error(
-        `${this.path}: tensor ${name}: ggml type ${t.ggmlType} is not supported (F32, F16, BF16, I32, I64 are)`,
+        `${this.path}: tensor ${name}: ${t.type} is not a plain dtype (F32, F16, BF16, I32, I64); read its blocks with readQuantized`,
       );
     }
     const data = allocData(dtype, numel(t.shape));
     readExactSync(
-      this.fd,
+      fd,
       bytesOf(data),
       t.start,
       () => new Error(`${this.path}: tensor ${name}: truncated file`),
     );
     return { name, shape: [...t.shape], dtype, data };
+  }
+
+  readQuantized(name: string): QuantizedTensor {
+    const { fd, t } = this.info(name);
+    const data = new Uint8Array(t.bytes);
+    readExactSync(fd, data, t.start, () => new Error(`${this.path}: tensor ${name}: truncated file`));
+    return { name, shape: [...t.shape], type: t.type, data };
   }
 
   close(): void {
