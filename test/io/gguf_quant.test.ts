@@ -17,7 +17,7 @@ import type { NamedTensor } from '../../src/io/tensors.ts';
 import { QUANT_CODECS } from '../../src/kernels/js/quant/index.ts';
 import { QUANT_TYPES, type QuantType } from '../../src/kernels/quant_types.ts';
 import type { ModelConfig } from '../../src/models/config.ts';
-import { randomCanonical, randomF32, rng, tempDir, tinyLlama } from './helpers.ts';
+import { llamaGgufName, randomCanonical, randomF32, rng, tempDir, tinyLlama } from './helpers.ts';
 
 const dir = tempDir();
 
@@ -266,7 +266,7 @@ describe('exportGguf / importGguf with quantized matrices', () => {
       for (const [name, t] of canon) {
         const got = back.tensors.get(name)!;
         const gguf =
-          t.shape.length === 1 ? 'F32' : (f.tensors.get(ggufName(name))?.type as QuantType | 'F32');
+          t.shape.length === 1 ? 'F32' : (f.tensors.get(llamaGgufName(name))?.type as QuantType | 'F32');
         if (gguf === 'F32') {
           assert.deepEqual(got.data, t.data, name);
         } else if (gguf === 'F16' || gguf === 'BF16') {
@@ -299,20 +299,3 @@ describe('exportGguf / importGguf with quantized matrices', () => {
     );
   });
 });
-
-/** The GGUF name of a canonical llama tensor (enough for the names this test uses). */
-function ggufName(canon: string): string {
-  const table: [RegExp, string][] = [
-    [/^tok_embeddings\.weight$/, 'token_embd.weight'],
-    [/^output\.weight$/, 'output.weight'],
-    [/^layers\.(\d+)\.attention\.wq\.weight$/, 'blk.$1.attn_q.weight'],
-    [/^layers\.(\d+)\.attention\.wk\.weight$/, 'blk.$1.attn_k.weight'],
-    [/^layers\.(\d+)\.attention\.wv\.weight$/, 'blk.$1.attn_v.weight'],
-    [/^layers\.(\d+)\.attention\.wo\.weight$/, 'blk.$1.attn_output.weight'],
-    [/^layers\.(\d+)\.feed_forward\.w1\.weight$/, 'blk.$1.ffn_gate.weight'],
-    [/^layers\.(\d+)\.feed_forward\.w2\.weight$/, 'blk.$1.ffn_down.weight'],
-    [/^layers\.(\d+)\.feed_forward\.w3\.weight$/, 'blk.$1.ffn_up.weight'],
-  ];
-  for (const [re, out] of table) if (re.test(canon)) return canon.replace(re, out);
-  throw new Error(`no GGUF name for ${canon}`);
-}
