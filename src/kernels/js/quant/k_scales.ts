@@ -8,15 +8,21 @@
  * weighted squared error; the super-block then stores those scales as 6-bit (or int8) multiples
  * of one f16 `d`, and the values are re-quantized against the scales as stored.
  *
+ * Q4_K and Q5_K decode the same way once their levels are unpacked, so `dequantizeMinsK` and
+ * `vecDotMinsK` serve both, given the type's unpacking.
+ *
  * 12-byte scales layout (`get_scale_min_k4`), sc[j] and m[j] 6 bits each, j = 0..7:
  *   bytes 0..3   sc[0..3] in bits 0-5, the high 2 bits of sc[4..7] in bits 6-7
  *   bytes 4..7   m[0..3]  in bits 0-5, the high 2 bits of m[4..7]  in bits 6-7
  *   bytes 8..11  the low 4 bits of sc[4..7] (bits 0-3) and of m[4..7] (bits 4-7)
  */
+import type { BlockFormat } from './block_math.ts';
 import * as blockMath from './block_math.ts';
+import * as q8k from './q8_k.ts';
 
 // tsx turns each use of an imported binding into a getter call; local copies keep the loops fast
-const { f32, nearestInt, readF16, writeF16 } = blockMath;
+const { blocksIn, f32, floatsOut, nearestInt, readF16, readI8, readI16, writeF16 } = blockMath;
+const { Q8_K, q8KScale } = q8k;
 
 /** ggml's GROUP_MAX_EPS (1e-15f): a group whose largest magnitude is below it quantizes to 0. */
 export const GROUP_MAX_EPS = f32(1e-15);
@@ -265,4 +271,72 @@ export function makeQxQuants(
     }
   }
   return scale;
+}
+
+/** Unpacks the 256 levels q of the super-block at byte `bo` of `src` into L[0..256). */
+export type UnpackLevels = (src: Uint8Array, bo: number, L: Uint8Array) => void;
+
+const unpacked = new Uint8Array(256);
+
+/**
+ * Q4_K / Q5_K super-blocks -> float32 values (`dequantize_row_q4_K` / `_q5_K`): value i of
+ * sub-block j is d * sc[j] * q - dmin * m[j], in float32 as ggml computes it
+ * (`(d * sc) * q - dmin * m`, each product rounded). d at byte 0, dmin at 2, scales at 4.
+ */
+export function dequantizeMinsK(
+  f: BlockFormat,
+  unpack: UnpackLevels,
+  src: Uint8Array,
+  n: number,
+  out?: Float32Array,
+): Float32Array {
+  blocksIn(f, src, n, 'input');
+  const y = floatsOut(f, n, out);
+  for (let yo = 0, bo = 0; yo < n; yo += 256, bo += f.typeSize) {
+    const d = readF16(src, bo);
+    const dmin = readF16(src, bo + 2);
+    unpack(src, bo, unpacked);
+    for (let j = 0; j < 8; j++) {
+      const dj = f32(d * scaleMinK4(j, src, bo + 4, 0));
+      const mj = f32(dmin * scaleMinK4(j, src, bo + 4, 1));
+      for (let i = 32 * j; i < 32 * j + 32; i++) y[yo + i] = f32(f32(dj * unpacked[i]!) - mj);
+    }
+  }
+  return y;
+}
+
+/**
+ * The dot of Q4_K / Q5_K weights `w` with Q8_K activations `a` over n values
+ * (`ggml_vec_dot_q4_K_q8_K` / `_q5_K_q8_K`). Per super-block, with exact integer sums:
+ *   d_w * d_a * sum_j sc[j] * (q . a_q over sub-block j) - dmin_w * d_a * sum_j m[j] * bsum_j
+ * where bsum_j (the activation quants summed over sub-block j) comes from the Q8_K bsums. The
+ * scaling and the sum over super-blocks are in float64 (see `vecDotQ8_0`).
+ */
+export function vecDotMinsK(
+  f: BlockFormat,
+  unpack: UnpackLevels,
+  w: Uint8Array,
+  a: Uint8Array,
+  n: number,
+): number {
+  const nb = blocksIn(f, w, n, 'weights');
+  blocksIn(Q8_K, a, n, 'activations');
+  let sum = 0;
+  for (let i = 0; i < nb; i++) {
+    const wo = i * f.typeSize;
+    const ao = i * 292;
+    unpack(w, wo, unpacked);
+    let sumSc = 0;
+    let sumMin = 0;
+    for (let j = 0; j < 8; j++) {
+      let sumi = 0;
+      for (let l = 32 * j; l < 32 * j + 32; l++) sumi += unpacked[l]! * readI8(a, ao + 4 + l);
+      const bsum = readI16(a, ao + 260 + 4 * j) + readI16(a, ao + 262 + 4 * j);
+      sumSc += scaleMinK4(j, w, wo + 4, 0) * sumi;
+      sumMin += scaleMinK4(j, w, wo + 4, 1) * bsum;
+    }
+    const da = q8KScale(a, i);
+    sum += readF16(w, wo) * da * sumSc - readF16(w, wo + 2) * da * sumMin;
+  }
+  return sum;
 }

@@ -15,12 +15,10 @@
 import type { BlockFormat } from './block_math.ts';
 import * as blockMath from './block_math.ts';
 import * as kScales from './k_scales.ts';
-import * as q8k from './q8_k.ts';
 
 // tsx turns each use of an imported binding into a getter call; local copies keep the loops fast
-const { blocksIn, bytesOut, f32, floatsIn, floatsOut, readF16, readI8, readI16 } = blockMath;
-const { quantizeScalesMinsK, scaleMinK4 } = kScales;
-const { Q8_K, q8KScale } = q8k;
+const { bytesOut, floatsIn } = blockMath;
+const { dequantizeMinsK, quantizeScalesMinsK, vecDotMinsK } = kScales;
 
 export const Q5_K: BlockFormat = { name: 'Q5_K', blockSize: 256, typeSize: 176 };
 
@@ -59,44 +57,10 @@ export function quantizeQ5_K(x: Float32Array, n: number, out?: Uint8Array): Uint
 
 /** Q5_K super-blocks -> float32 values (`dequantize_row_q5_K`, float32 arithmetic). */
 export function dequantizeQ5_K(src: Uint8Array, n: number, out?: Float32Array): Float32Array {
-  blocksIn(Q5_K, src, n, 'input');
-  const y = floatsOut(Q5_K, n, out);
-  for (let yo = 0, bo = 0; yo < n; yo += 256, bo += 176) {
-    const d = readF16(src, bo);
-    const dmin = readF16(src, bo + 2);
-    unpackQ5K(src, bo, levels);
-    for (let j = 0; j < 8; j++) {
-      const dj = f32(d * scaleMinK4(j, src, bo + 4, 0));
-      const mj = f32(dmin * scaleMinK4(j, src, bo + 4, 1));
-      for (let i = 32 * j; i < 32 * j + 32; i++) y[yo + i] = f32(f32(dj * levels[i]!) - mj);
-    }
-  }
-  return y;
+  return dequantizeMinsK(Q5_K, unpackQ5K, src, n, out);
 }
 
-/**
- * The dot of Q5_K weights `w` with Q8_K activations `a` over n values
- * (`ggml_vec_dot_q5_K_q8_K`), as `vecDotQ4_K` with 5-bit levels.
- */
+/** The dot of Q5_K weights `w` with Q8_K activations `a` over n values (see `vecDotMinsK`). */
 export function vecDotQ5_K(w: Uint8Array, a: Uint8Array, n: number): number {
-  const nb = blocksIn(Q5_K, w, n, 'weights');
-  blocksIn(Q8_K, a, n, 'activations');
-  let sum = 0;
-  for (let i = 0; i < nb; i++) {
-    const wo = i * 176;
-    const ao = i * 292;
-    unpackQ5K(w, wo, levels);
-    let sumSc = 0;
-    let sumMin = 0;
-    for (let j = 0; j < 8; j++) {
-      let sumi = 0;
-      for (let l = 32 * j; l < 32 * j + 32; l++) sumi += levels[l]! * readI8(a, ao + 4 + l);
-      const bsum = readI16(a, ao + 260 + 4 * j) + readI16(a, ao + 262 + 4 * j);
-      sumSc += scaleMinK4(j, w, wo + 4, 0) * sumi;
-      sumMin += scaleMinK4(j, w, wo + 4, 1) * bsum;
-    }
-    const da = q8KScale(a, i);
-    sum += readF16(w, wo) * da * sumSc - readF16(w, wo + 2) * da * sumMin;
-  }
-  return sum;
+  return vecDotMinsK(Q5_K, unpackQ5K, w, a, n);
 }
