@@ -136,19 +136,3 @@ export function quantizeActivations(type: DotType, x: Float32Array, n: number, o
       return quantizeQ8_K(x, n, out);
   }
 }
-
-/** The dot of n quantized weights with float32 activations x, quantized first as llama.cpp does. */
-export function vecDotF32(codec: QuantCodec, w: Uint8Array, x: Float32Array, n: number): number {
-  return codec.vecDot(w, quantizeActivations(codec.dotType, x, n), n);
-}
-
-export {
-  dequantizeBF16,
-  dequantizeF16,
-  dequantizeQ4_0,
-  dequantizeQ4_K,
-  dequantizeQ5_K,
-  dequantizeQ6_K,
-  dequantizeQ8_0,
-  quantizeQ8_K,
-};
