@@ -13,12 +13,22 @@
  * u64 count and the items. All little-endian. A row-major PyTorch tensor of shape [out, in] is
  * written unchanged with dims [in, out].
  *
- * Tensor data types: F32, F16, BF16, I32 and I64 are read and written; quantised types are listed by
- * the reader (so a quantised file opens and its metadata can be inspected) but not decoded.
+ * Tensor data types: every ggml type id of `kernels/quant_types.ts` is known, sized and checked.
+ * F32, F16, BF16, I32 and I64 tensors are read and written as typed arrays (`NamedTensor`); any
+ * type, the quantized block types included, is read and written as raw blocks
+ * (`QuantizedTensor`, see `quantized.ts`). A tensor's row (its innermost dim) must be a whole
+ * number of blocks of its type.
+ *
+ * The reader validates the whole header before any tensor data is read: unknown value or tensor
+ * type ids, counts and lengths that cannot fit in the file, misaligned offsets, partial blocks
+ * and data ranges past the end of the file are errors naming the file, the tensor and the field.
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { type GgmlTypeInfo, ggmlType, ggmlTypeById } from '../kernels/quant_types.ts';
 import { bytesOf, readExactSync, writeAllSync, writeFileAtomic } from './files.ts';
+import { ByteReader, ByteWriter, type GgufValue, readValue } from './gguf_values.ts';
+import { checkQuantized, type QuantizedTensor, quantizedBytes } from './quantized.ts';
 import {
   allocData,
   checkTensor,
@@ -34,194 +44,43 @@ export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_VERSION = 3;
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 
-/** GGUF metadata value type ids. */
-export const GGUF_TYPE = {
-  u8: 0,
-  i8: 1,
-  u16: 2,
-  i16: 3,
-  u32: 4,
-  i32: 5,
-  f32: 6,
-  bool: 7,
-  string: 8,
-  array: 9,
-  u64: 10,
-  i64: 11,
-  f64: 12,
-} as const;
+export {
+  GGUF_TYPE,
+  type GgufBigintType,
+  type GgufItemType,
+  GgufKv,
+  type GgufNumberType,
+  type GgufValue,
+  gv,
+} from './gguf_values.ts';
 
-export type GgufNumberType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64';
-export type GgufBigintType = 'u64' | 'i64';
-export type GgufItemType = GgufNumberType | GgufBigintType | 'bool' | 'string';
+/** The dtypes read and written as typed arrays; their ggml type names are the same strings. */
+const DTYPES: readonly DType[] = ['F32', 'F16', 'BF16', 'I32', 'I64'];
+const dtypeOf = (type: string): DType | undefined => DTYPES.find((d) => d === type);
 
-/** A metadata value with its GGUF type. Nested arrays are not supported. */
-export type GgufValue =
-  | { type: GgufNumberType; value: number }
-  | { type: GgufBigintType; value: bigint }
-  | { type: 'bool'; value: boolean }
-  | { type: 'string'; value: string }
-  | { type: 'array'; itemType: GgufNumberType; value: number[] }
-  | { type: 'array'; itemType: GgufBigintType; value: bigint[] }
-  | { type: 'array'; itemType: 'bool'; value: boolean[] }
-  | { type: 'array'; itemType: 'string'; value: string[] };
-
-/** Constructors for the value types exporters use. */
-export const gv = {
-  u32: (value: number): GgufValue => ({ type: 'u32', value }),
-  i32: (value: number): GgufValue => ({ type: 'i32', value }),
-  f32: (value: number): GgufValue => ({ type: 'f32', value }),
-  bool: (value: boolean): GgufValue => ({ type: 'bool', value }),
-  str: (value: string): GgufValue => ({ type: 'string', value }),
-  strs: (value: string[]): GgufValue => ({ type: 'array', itemType: 'string', value }),
-  i32s: (value: number[]): GgufValue => ({ type: 'array', itemType: 'i32', value }),
-  f32s: (value: number[]): GgufValue => ({ type: 'array', itemType: 'f32', value }),
-};
-
-/** ggml tensor type ids this module reads and writes, and their dtypes. */
-const GGML_OF: Readonly<Record<DType, number>> = { F32: 0, F16: 1, BF16: 30, I32: 26, I64: 27 };
-const DTYPE_OF_GGML: Readonly<Record<number, DType>> = {
-  0: 'F32',
-  1: 'F16',
-  30: 'BF16',
-  26: 'I32',
-  27: 'I64',
-};
-
-/** A tensor to write; `data` may be a function so big tensors are produced one at a time. */
-export interface GgufTensorSpec {
-  name: string;
-  /** Row-major shape, outermost first (as in PyTorch); written reversed as GGUF dims. */
-  shape: number[];
-  dtype: DType;
-  data: TensorData | (() => TensorData);
-}
+/**
+ * A tensor to write: typed-array data of a `dtype`, or the raw blocks of any ggml type (`type`,
+ * e.g. 'Q4_K'). `data` may be a function so big tensors are produced one at a time.
+ */
+export type GgufTensorSpec =
+  | {
+      name: string;
+      /** Row-major shape, outermost first (as in PyTorch); written reversed as GGUF dims. */
+      shape: number[];
+      dtype: DType;
+      data: TensorData | (() => TensorData);
+    }
+  | {
+      name: string;
+      shape: number[];
+      /** ggml type name (`kernels/quant_types.ts`). */
+      type: string;
+      /** The blocks, rows one after the other (`QuantizedTensor.data`). */
+      data: Uint8Array | (() => Uint8Array);
+    };
 
 function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
-}
-
-/** A growable little-endian byte buffer for the header. */
-class ByteWriter {
-  private buf = new Uint8Array(1 << 16);
-  private view = new DataView(this.buf.buffer);
-  length = 0;
-  private readonly enc = new TextEncoder();
-
-  private reserve(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.length + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.length));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-
-  u8(v: number): void {
-    this.reserve(1);
-    this.view.setUint8(this.length, v);
-    this.length += 1;
-  }
-  u32(v: number): void {
-    this.reserve(4);
-    this.view.setUint32(this.length, v, true);
-    this.length += 4;
-  }
-  u64(v: number | bigint): void {
-    this.reserve(8);
-    this.view.setBigUint64(this.length, BigInt(v), true);
-    this.length += 8;
-  }
-  bytes(b: Uint8Array): void {
-    this.reserve(b.length);
-    this.buf.set(b, this.length);
-    this.length += b.length;
-  }
-  str(s: string): void {
-    const b = this.enc.encode(s);
-    this.u64(b.length);
-    this.bytes(b);
-  }
-  /** One item of a numeric/bool/string type (the type id is written by the caller). */
-  item(type: GgufItemType, v: number | bigint | boolean | string, where: string): void {
-    const check = (ok: boolean): void => {
-      if (!ok) throw new Error(`${where}: ${JSON.stringify(String(v))} is not a valid ${type}`);
-    };
-    const int = (lo: number, hi: number): void =>
-      check(typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi);
-    switch (type) {
-      case 'u8':
-        int(0, 0xff);
-        this.u8(v as number);
-        return;
-      case 'i8':
-        int(-0x80, 0x7f);
-        this.reserve(1);
-        this.view.setInt8(this.length, v as number);
-        this.length += 1;
-        return;
-      case 'u16':
-      case 'i16':
-        if (type === 'u16') int(0, 0xffff);
-        else int(-0x8000, 0x7fff);
-        this.reserve(2);
-        if (type === 'u16') this.view.setUint16(this.length, v as number, true);
-        else this.view.setInt16(this.length, v as number, true);
-        this.length += 2;
-        return;
-      case 'u32':
-        int(0, 0xffffffff);
-        this.u32(v as number);
-        return;
-      case 'i32':
-        int(-0x80000000, 0x7fffffff);
-        this.reserve(4);
-        this.view.setInt32(this.length, v as number, true);
-        this.length += 4;
-        return;
-      case 'f32':
-      case 'f64':
-        check(typeof v === 'number');
-        this.reserve(type === 'f32' ? 4 : 8);
-        if (type === 'f32') this.view.setFloat32(this.length, v as number, true);
-        else this.view.setFloat64(this.length, v as number, true);
-        this.length += type === 'f32' ? 4 : 8;
-        return;
-      case 'u64':
-      case 'i64':
-        check(typeof v === 'bigint');
-        this.reserve(8);
-        if (type === 'u64') this.view.setBigUint64(this.length, v as bigint, true);
-        else this.view.setBigInt64(this.length, v as bigint, true);
-        this.length += 8;
-        return;
-      case 'bool':
-        check(typeof v === 'boolean');
-        this.u8(v ? 1 : 0);
-        return;
-      case 'string':
-        check(typeof v === 'string');
-        this.str(v as string);
-        return;
-    }
-  }
-  value(key: string, v: GgufValue): void {
-    this.u32(GGUF_TYPE[v.type]);
-    if (v.type !== 'array') {
-      this.item(v.type, v.value, `kv ${key}`);
-      return;
-    }
-    if (!(v.itemType in GGUF_TYPE) || (v.itemType as string) === 'array') {
-      throw new Error(`kv ${key}: unsupported array item type ${v.itemType}`);
-    }
-    this.u32(GGUF_TYPE[v.itemType]);
-    this.u64(v.value.length);
-    for (let i = 0; i < v.value.length; i++) this.item(v.itemType, v.value[i]!, `kv ${key}[${i}]`);
-  }
-  result(): Uint8Array {
-    return this.buf.subarray(0, this.length);
-  }
 }
 
 /**
@@ -257,15 +116,29 @@ export function writeGguf(
   for (const t of tensors) {
     if (names.has(t.name)) throw new Error(`${path}: duplicate tensor ${t.name}`);
     names.add(t.name);
-    const ggml = GGML_OF[t.dtype];
     if (t.shape.length < 1 || t.shape.length > 4) {
       throw new Error(`${path}: tensor ${t.name}: GGUF tensors have 1 to 4 dims, got ${shapeStr(t.shape)}`);
     }
-    const bytes = numel(t.shape) * DTYPE_BYTES[t.dtype];
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`${path}: tensor ${t.name}: invalid shape ${shapeStr(t.shape)}`);
+    }
+    let type: GgmlTypeInfo;
+    let bytes: number;
+    if ('dtype' in t) {
+      type = ggmlType(t.dtype);
+      bytes = numel(t.shape) * DTYPE_BYTES[t.dtype];
+    } else {
+      try {
+        type = ggmlType(t.type);
+        bytes = quantizedBytes(t.type, t.shape, t.name);
+      } catch (e) {
+        throw new Error(`${path}: tensor ${t.name}: ${(e as Error).message}`);
+      }
+    }
     w.str(t.name);
     w.u32(t.shape.length);
     for (let i = t.shape.length - 1; i >= 0; i--) w.u64(t.shape[i]!);
-    w.u32(ggml);
+    w.u32(type.id);
     w.u64(offset);
     sizes.push(bytes);
     offset = alignUp(offset + bytes, alignment);
@@ -276,9 +149,17 @@ export function writeGguf(
     writeAllSync(fd, header);
     writeAllSync(fd, pad.subarray(0, alignUp(header.length, alignment) - header.length));
     tensors.forEach((t, i) => {
-      const data = typeof t.data === 'function' ? t.data() : t.data;
-      checkTensor({ name: t.name, shape: t.shape, dtype: t.dtype, data }, path);
-      writeAllSync(fd, bytesOf(data));
+      let bytes: Uint8Array;
+      if ('dtype' in t) {
+        const data = typeof t.data === 'function' ? t.data() : t.data;
+        checkTensor({ name: t.name, shape: t.shape, dtype: t.dtype, data }, path);
+        bytes = bytesOf(data);
+      } else {
+        const data = typeof t.data === 'function' ? t.data() : t.data;
+        checkQuantized({ name: t.name, shape: t.shape, type: t.type, data }, path);
+        bytes = data;
+      }
+      writeAllSync(fd, bytes);
       writeAllSync(fd, pad.subarray(0, alignUp(sizes[i]!, alignment) - sizes[i]!));
     });
   });
@@ -291,9 +172,14 @@ export interface GgufTensorInfo {
   dims: number[];
   /** Row-major shape (dims reversed). */
   shape: number[];
+  /** ggml type id. */
   ggmlType: number;
+  /** ggml type name ('F32', 'Q4_K', ...). */
+  type: string;
   /** Absolute byte position of the data in the file. */
   start: number;
+  /** Bytes of data. */
+  bytes: number;
 }
 
 export interface GgufFile {
@@ -304,142 +190,35 @@ export interface GgufFile {
   readonly tensors: ReadonlyMap<string, GgufTensorInfo>;
   /** Reads one F32/F16/BF16/I32/I64 tensor with its row-major shape. */
   read(name: string): NamedTensor;
+  /** Reads the raw data of a tensor of any type (blocks for the quantized types). */
+  readQuantized(name: string): QuantizedTensor;
   close(): void;
 }
 
-/** Sequential reader over a file descriptor with a refillable window (headers only). */
-class ByteReader {
-  private buf = new Uint8Array(0);
-  private view = new DataView(this.buf.buffer);
-  private bufStart = 0;
-  pos = 0;
-  // ignoreBOM: a string that starts with U+FEFF (a real token in Llama 2 and Mistral vocabularies) keeps it
-  private readonly dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-  constructor(
-    private readonly fd: number,
-    private readonly size: number,
-    private readonly file: string,
-  ) {}
-
-  /** Makes `n` bytes from `pos` available; `what` names the field for a truncation error. */
-  private need(n: number, what: string): number {
-    if (this.pos + n > this.size) {
-      throw new Error(
-        `${this.file}: truncated file while reading ${what} (at byte ${this.pos}, needs ${n} more)`,
-      );
-    }
-    const rel = this.pos - this.bufStart;
-    if (rel >= 0 && rel + n <= this.buf.length) return rel;
-    const len = Math.min(Math.max(n, 1 << 20), this.size - this.pos);
-    this.buf = new Uint8Array(len);
-    this.view = new DataView(this.buf.buffer);
-    this.bufStart = this.pos;
-    readExactSync(
-      this.fd,
-      this.buf,
-      this.pos,
-      () => new Error(`${this.file}: truncated while reading ${what}`),
+/**
+ * Bytes of the data of a tensor with GGUF dims `dims` (innermost first) of `type`, checked before
+ * anything is allocated: the row must be whole blocks, and the size must fit in the file (checked
+ * as the product grows, so absurd dims cannot overflow it).
+ */
+function dataBytes(path: string, name: string, type: GgmlTypeInfo, dims: number[], fileSize: number): number {
+  const row = dims[0]!;
+  if (row % type.blockSize !== 0) {
+    throw new Error(
+      `${path}: tensor ${name}: row length ${row} is not a multiple of ${type.name}'s block size ${type.blockSize}`,
     );
-    return 0;
   }
-
-  u8(what: string): number {
-    const r = this.need(1, what);
-    this.pos += 1;
-    return this.view.getUint8(r);
+  if (dims.includes(0)) return 0;
+  let bytes = (row / type.blockSize) * type.typeSize;
+  for (let d = 1; d < dims.length; d++) {
+    bytes *= dims[d]!;
+    if (bytes > fileSize) break;
   }
-  u32(what: string): number {
-    const r = this.need(4, what);
-    this.pos += 4;
-    return this.view.getUint32(r, true);
+  if (bytes > fileSize) {
+    throw new Error(
+      `${path}: tensor ${name}: dims [${dims.join(', ')}] of ${type.name} need more bytes than the file has (${fileSize}; corrupted file?)`,
+    );
   }
-  /** A u64 that must fit a JS safe integer. */
-  u64n(what: string): number {
-    const r = this.need(8, what);
-    this.pos += 8;
-    const v = this.view.getBigUint64(r, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER))
-      throw new Error(`${this.file}: ${what} ${v} is too large (corrupted file?)`);
-    return Number(v);
-  }
-  str(what: string): string {
-    const n = this.u64n(`${what} length`);
-    if (n > this.size - this.pos) {
-      throw new Error(
-        `${this.file}: ${what}: string of ${n} bytes runs past the end of the file (corrupted file?)`,
-      );
-    }
-    const r = this.need(n, what);
-    this.pos += n;
-    try {
-      return this.dec.decode(this.buf.subarray(r, r + n));
-    } catch {
-      throw new Error(`${this.file}: ${what} is not valid UTF-8`);
-    }
-  }
-  item(type: number, what: string): number | bigint | boolean | string {
-    let r: number;
-    const take = (n: number): number => {
-      r = this.need(n, what);
-      this.pos += n;
-      return r;
-    };
-    switch (type) {
-      case 0:
-        return this.view.getUint8(take(1));
-      case 1:
-        return this.view.getInt8(take(1));
-      case 2:
-        return this.view.getUint16(take(2), true);
-      case 3:
-        return this.view.getInt16(take(2), true);
-      case 4:
-        return this.view.getUint32(take(4), true);
-      case 5:
-        return this.view.getInt32(take(4), true);
-      case 6:
-        return this.view.getFloat32(take(4), true);
-      case 7: {
-        const b = this.view.getUint8(take(1));
-        if (b > 1) throw new Error(`${this.file}: ${what}: bool byte ${b} (corrupted file?)`);
-        return b === 1;
-      }
-      case 8:
-        return this.str(what);
-      case 10:
-        return this.view.getBigUint64(take(8), true);
-      case 11:
-        return this.view.getBigInt64(take(8), true);
-      case 12:
-        return this.view.getFloat64(take(8), true);
-      default:
-        throw new Error(`${this.file}: ${what}: unknown value type ${type} (corrupted file?)`);
-    }
-  }
-}
-
-const TYPE_NAME = Object.fromEntries(Object.entries(GGUF_TYPE).map(([k, v]) => [v, k])) as Record<
-  number,
-  GgufItemType | 'array'
->;
-
-function readValue(r: ByteReader, key: string, file: string, size: number): GgufValue {
-  const type = r.u32(`type of kv ${key}`);
-  const name = TYPE_NAME[type];
-  if (name === undefined) throw new Error(`${file}: kv ${key}: unknown value type ${type} (corrupted file?)`);
-  if (name !== 'array') return { type: name, value: r.item(type, `kv ${key}`) } as GgufValue;
-  const itemType = r.u32(`item type of kv ${key}`);
-  const itemName = TYPE_NAME[itemType];
-  if (itemName === undefined || itemName === 'array') {
-    throw new Error(`${file}: kv ${key}: unsupported array item type ${itemType}`);
-  }
-  const n = r.u64n(`length of kv ${key}`);
-  if (n > size - r.pos)
-    throw new Error(`${file}: kv ${key}: array of ${n} items runs past the end of the file`);
-  const value: (number | bigint | boolean | string)[] = new Array(n);
-  for (let i = 0; i < n; i++) value[i] = r.item(itemType, `kv ${key}[${i}]`);
-  return { type: 'array', itemType: itemName, value } as GgufValue;
+  return bytes;
 }
 
 /** Opens a GGUF file (v2 or v3), parses and validates its header; tensors are read on demand. */
@@ -478,28 +257,38 @@ export function openGguf(path: string): GgufFile {
       if (nDims < 1 || nDims > 4) throw new Error(`${path}: tensor ${name}: ${nDims} dims (corrupted file?)`);
       const dims: number[] = [];
       for (let d = 0; d < nDims; d++) dims.push(r.u64n(`tensor ${name} dims`));
-      const ggmlType = r.u32(`tensor ${name} type`);
+      const ggmlTypeId = r.u32(`tensor ${name} type`);
+      const type = ggmlTypeById(ggmlTypeId);
+      if (type === undefined) {
+        throw new Error(`${path}: tensor ${name}: unknown ggml type ${ggmlTypeId} (corrupted file?)`);
+      }
       const offset = r.u64n(`tensor ${name} offset`);
       if (offset % alignment !== 0) {
         throw new Error(
           `${path}: tensor ${name}: offset ${offset} is not a multiple of the alignment ${alignment}`,
         );
       }
-      infos.push({ name, dims, shape: [...dims].reverse(), ggmlType, start: offset });
+      const bytes = dataBytes(path, name, type, dims, size);
+      infos.push({
+        name,
+        dims,
+        shape: [...dims].reverse(),
+        ggmlType: ggmlTypeId,
+        type: type.name,
+        start: offset,
+        bytes,
+      });
     }
     const dataStart = alignUp(r.pos, alignment);
     const tensors = new Map<string, GgufTensorInfo>();
     for (const t of infos) {
       if (tensors.has(t.name)) throw new Error(`${path}: duplicate tensor ${t.name}`);
       t.start += dataStart;
-      const dtype = DTYPE_OF_GGML[t.ggmlType];
-      if (dtype !== undefined) {
-        const end = t.start + numel(t.shape) * DTYPE_BYTES[dtype];
-        if (end > size) {
-          throw new Error(
-            `${path}: tensor ${t.name}: data ends at byte ${end} past the end of the file (${size} bytes; truncated?)`,
-          );
-        }
+      const end = t.start + t.bytes;
+      if (end > size) {
+        throw new Error(
+          `${path}: tensor ${t.name}: data ends at byte ${end} past the end of the file (${size} bytes; truncated?)`,
+        );
       }
       tensors.set(t.name, t);
     }
@@ -524,19 +313,24 @@ class OpenGguf implements GgufFile {
     this.fd = fd;
   }
 
-  read(name: string): NamedTensor {
+  private info(name: string): { fd: number; t: GgufTensorInfo } {
     if (this.fd === null) throw new Error(`${this.path}: file is closed`);
     const t = this.tensors.get(name);
     if (t === undefined) throw new Error(`${this.path}: no tensor named ${name}`);
-    const dtype = DTYPE_OF_GGML[t.ggmlType];
+    return { fd: this.fd, t };
+  }
+
+  read(name: string): NamedTensor {
+    const { fd, t } = this.info(name);
+    const dtype = dtypeOf(t.type);
     if (dtype === undefined) {
       throw new Error(
-        `${this.path}: tensor ${name}: ggml type ${t.ggmlType} is not supported (F32, F16, BF16, I32, I64 are)`,
+        `${this.path}: tensor ${name}: ${t.type} is not a plain dtype (F32, F16, BF16, I32, I64); read its blocks with readQuantized`,
       );
     }
     const data = allocData(dtype, numel(t.shape));
     readExactSync(
-      this.fd,
+      fd,
       bytesOf(data),
       t.start,
       () => new Error(`${this.path}: tensor ${name}: truncated file`),
@@ -544,54 +338,15 @@ class OpenGguf implements GgufFile {
     return { name, shape: [...t.shape], dtype, data };
   }
 
+  readQuantized(name: string): QuantizedTensor {
+    const { fd, t } = this.info(name);
+    const data = new Uint8Array(t.bytes);
+    readExactSync(fd, data, t.start, () => new Error(`${this.path}: tensor ${name}: truncated file`));
+    return { name, shape: [...t.shape], type: t.type, data };
+  }
+
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-  }
-}
-
-/** Typed access to metadata values, with errors naming the file and key. */
-export class GgufKv {
-  constructor(
-    readonly kv: ReadonlyMap<string, GgufValue>,
-    readonly file: string,
-  ) {}
-
-  private get(key: string): GgufValue {
-    const v = this.kv.get(key);
-    if (v === undefined) throw new Error(`${this.file}: missing key ${key}`);
-    return v;
-  }
-  has(key: string): boolean {
-    return this.kv.has(key);
-  }
-  num(key: string): number {
-    const v = this.get(key);
-    if (v.type === 'array' || typeof v.value !== 'number')
-      throw new Error(`${this.file}: key ${key} is not a number`);
-    return v.value;
-  }
-  str(key: string): string {
-    const v = this.get(key);
-    if (v.type !== 'string') throw new Error(`${this.file}: key ${key} is not a string`);
-    return v.value;
-  }
-  bool(key: string): boolean {
-    const v = this.get(key);
-    if (v.type !== 'bool') throw new Error(`${this.file}: key ${key} is not a bool`);
-    return v.value;
-  }
-  strs(key: string): string[] {
-    const v = this.get(key);
-    if (v.type !== 'array' || v.itemType !== 'string')
-      throw new Error(`${this.file}: key ${key} is not a string array`);
-    return v.value;
-  }
-  nums(key: string): number[] {
-    const v = this.get(key);
-    if (v.type !== 'array' || !v.value.every((x) => typeof x === 'number')) {
-      throw new Error(`${this.file}: key ${key} is not a number array`);
-    }
-    return v.value as number[];
   }
 }

@@ -14,8 +14,11 @@
  *
  * Tensor names: token_embd, position_embd (gpt2), blk.N.{attn_norm, attn_q, attn_k, attn_v,
  * attn_qkv (gpt2), attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}, output_norm, output, each
- * with `.weight` / `.bias`. With `dtype: 'F16'`, matrices (2-D) are written F16 and norm weights
- * and biases (1-D) stay F32, as llama.cpp's converter does.
+ * with `.weight` / `.bias`. `dtype` is the file type of `gguf_file_types.ts`: with 'F16',
+ * matrices (2-D) are written F16 and norm weights and biases (1-D) stay F32, as llama.cpp's
+ * converter does; with a quantized type (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, or the Q4_K_M / Q5_K_M
+ * mixes) the matrices are quantized by ggml's reference quantizers (`kernels/js/quant/`), so the
+ * file holds the bytes llama-quantize would write from the same f32 weights.
  *
  * RoPE: Hugging Face rotates the pairs (i, i + headDim/2) of each head, llama.cpp's `llama`
  * architecture the adjacent pairs (2i, 2i + 1). Permuting the rows of Q (per head) and K (per KV
@@ -33,6 +36,8 @@ import {
   openGguf,
   writeGguf,
 } from './gguf.ts';
+import { GGUF_FTYPE_ID, type GgufFileType, ggufTensorType, isGgufFileType } from './gguf_file_types.ts';
+import { dequantizeTensor, quantizeTensor } from './quantized.ts';
 import {
   allocData,
   castTensor,
@@ -69,8 +74,8 @@ export interface GgufTokenizer {
 }
 
 export interface GgufExportOptions {
-  /** Matrix dtype (default 'F32'; norms and biases are always F32). */
-  dtype?: 'F32' | 'F16';
+  /** File type: the matrices' type or mix (default 'F32'; norms and biases are always F32). */
+  dtype?: GgufFileType;
   /** `general.name`. */
   name?: string;
 }
@@ -180,6 +185,7 @@ export function exportGguf(
   checkModelConfig(config, path);
   const arch = ggufArch(config);
   const dtype = options.dtype ?? 'F32';
+  if (!isGgufFileType(dtype)) throw new Error(`${path}: unknown GGUF file type ${JSON.stringify(dtype)}`);
   const c = config;
   // validate every canonical tensor up front
   for (const [name, shape] of canonicalShapes(c)) {
@@ -193,11 +199,6 @@ export function exportGguf(
     }
   }
   const get = (name: string): NamedTensor => canonical.get(name)!;
-  /** Output dtype: 2-D tensors take the file dtype, 1-D stay F32. */
-  const cast = (t: NamedTensor, name: string): NamedTensor => {
-    const out = castTensor(t, t.shape.length >= 2 ? dtype : 'F32');
-    return { ...out, name };
-  };
   const plans: Plan[] = [];
   const add = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
     const t = canonical.get(canon);
@@ -205,7 +206,7 @@ export function exportGguf(
     plans.push({
       name: gguf,
       shape: t.shape,
-      make: () => cast(transform ? transform(get(canon)) : get(canon), gguf),
+      make: () => ({ ...(transform ? transform(get(canon)) : get(canon)), name: gguf }),
     });
   };
   const both = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
@@ -230,11 +231,8 @@ export function exportGguf(
           name,
           shape: [3 * first.shape[0]!, ...first.shape.slice(1)],
           make: () =>
-            cast(
-              concatRows(
-                names.map((n) => castTensor(get(n), 'F32')),
-                name,
-              ),
+            concatRows(
+              names.map((n) => castTensor(get(n), 'F32')),
               name,
             ),
         });
@@ -261,7 +259,10 @@ export function exportGguf(
   const kv = new Map<string, GgufValue>();
   kv.set('general.architecture', gv.str(arch));
   if (options.name !== undefined) kv.set('general.name', gv.str(options.name));
-  kv.set('general.file_type', gv.u32(dtype === 'F32' ? 0 : 1)); // LLAMA_FTYPE_ALL_F32 / MOSTLY_F16
+  kv.set('general.file_type', gv.u32(GGUF_FTYPE_ID[dtype]));
+  // GGML_QNT_VERSION, which llama.cpp's quantizer writes into every quantized file
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16')
+    kv.set('general.quantization_version', gv.u32(2));
   kv.set('general.alignment', gv.u32(32));
   kv.set(`${arch}.vocab_size`, gv.u32(c.vocabSize));
   kv.set(`${arch}.context_length`, gv.u32(c.contextLength));
@@ -284,9 +285,13 @@ export function exportGguf(
   }
   tokenizerKv(kv, tokenizer, c, path);
 
+  const typeContext = { nLayers: c.nLayers, tiedEmbeddings: !plans.some((p) => p.name === 'output.weight') };
   const specs: GgufTensorSpec[] = plans.map((p) => {
-    const is2d = p.shape.length >= 2;
-    return { name: p.name, shape: p.shape, dtype: is2d ? dtype : 'F32', data: () => p.make().data };
+    const type = ggufTensorType(dtype, p.name, p.shape, typeContext);
+    if (type === 'F32' || type === 'F16' || type === 'BF16') {
+      return { name: p.name, shape: p.shape, dtype: type, data: () => castTensor(p.make(), type).data };
+    }
+    return { name: p.name, shape: p.shape, type, data: () => quantizeTensor(p.make(), type).data };
   });
   writeGguf(path, kv, specs);
 }
@@ -314,9 +319,11 @@ function f32Decimal(x: number): number {
 }
 
 /**
- * Reads a GGUF written by `exportGguf` (or llama.cpp's converter, for the same architectures
- * with F32/F16/BF16 tensors) back into a config, canonical tensors (as stored: F16 matrices stay
- * F16) and tokenizer metadata. Q/K rows are un-permuted for the `llama` architecture.
+ * Reads a GGUF written by `exportGguf` (or llama.cpp's converter or quantizer, for the same
+ * architectures) back into a config, canonical tensors and tokenizer metadata. F32/F16/BF16
+ * tensors come back as stored (F16 matrices stay F16); quantized ones (Q8_0, Q4_0, Q4_K, Q5_K,
+ * Q6_K) are dequantized to F32, bit-exact with ggml's `to_float`. Q/K rows are un-permuted for the
+ * `llama` architecture.
  */
 export function importGguf(path: string): {
   config: ModelConfig;
@@ -339,9 +346,14 @@ export function importGguf(path: string): {
     const dModel = k.num(`${arch}.embedding_length`);
     const gpt2 = arch === 'gpt2';
     const tensors: TensorMap = new Map();
+    const readAny = (gguf: string): NamedTensor => {
+      const type = f.tensors.get(gguf)!.type;
+      if (type === 'F32' || type === 'F16' || type === 'BF16') return f.read(gguf);
+      return dequantizeTensor(f.readQuantized(gguf), path);
+    };
     const read = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
       if (!has(gguf)) return;
-      const t = f.read(gguf);
+      const t = readAny(gguf);
       tensors.set(canon, { ...(transform ? transform(t) : t), name: canon });
     };
     const both = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
@@ -362,7 +374,7 @@ export function importGguf(path: string): {
         for (const part of ['weight', 'bias']) {
           const name = `${B}.attn_qkv.${part}`;
           if (!has(name)) throw new Error(`${path}: missing tensor ${name}`);
-          const qkv = f.read(name);
+          const qkv = readAny(name);
           const rows = qkv.shape[0]! / 3;
           ['wq', 'wk', 'wv'].forEach((n, j) => {
             const canon = `${L}.attention.${n}.${part}`;

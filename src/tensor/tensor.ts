@@ -12,7 +12,7 @@
  * pool; `tidy(fn)` (autograd.ts) disposes everything created inside fn that fn does not return.
  * Low-precision buffers are weights that live as long as their model: not pooled, left to the GC.
  */
-import { bf16ArrayToF32, f32ArrayToBf16 } from './bf16.ts';
+import { bf16ArrayToF32, f32ArrayToBf16 } from '../kernels/float16.ts';
 import { type DType, dtypeBytes, type LowDType } from './dtype.ts';
 import { Rng } from './random.ts';
 import { Storage } from './storage.ts';

@@ -9,48 +9,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Token } from 'node-llama-cpp';
 import { argmax } from '../../src/generate/index.ts';
 import { loadDecoder } from '../../src/models/load.ts';
 import { byteLevelTokenizerJson, TINY_LLAMA, tempDir, writeJson, xfmr } from '../cli/helpers.ts';
+import { llamaCppGreedy } from './llama_cpp.ts';
 
 const STEPS = 32;
 const PROMPT = [5, 17, 42, 99, 7, 256, 260];
-
-/** Greedy ids from node-llama-cpp, or the reason it cannot run here. */
-async function llamaCppGreedy(gguf: string, prompt: number[], steps: number): Promise<number[] | string> {
-  let mod: typeof import('node-llama-cpp');
-  try {
-    mod = await import('node-llama-cpp');
-  } catch (e) {
-    return `node-llama-cpp is not installed (${(e as Error).message.split('\n')[0]})`;
-  }
-  let llama: Awaited<ReturnType<typeof mod.getLlama>>;
-  try {
-    llama = await mod.getLlama({ gpu: false, build: 'never', logLevel: mod.LlamaLogLevel.error });
-  } catch (e) {
-    return `node-llama-cpp's native binary cannot load on this machine (${(e as Error).message.split('\n')[0]})`;
-  }
-  try {
-    const model = await llama.loadModel({ modelPath: gguf });
-    const ctx = await model.createContext({
-      contextSize: 128,
-      flashAttention: false,
-      threads: 2,
-      experimentalKvCacheKeyType: 'F32',
-      experimentalKvCacheValueType: 'F32',
-    });
-    const seq = ctx.getSequence();
-    const got: number[] = [];
-    for await (const t of seq.evaluate(prompt as Token[], { temperature: 0 })) {
-      got.push(t);
-      if (got.length >= steps) break;
-    }
-    return got;
-  } finally {
-    await llama.dispose();
-  }
-}
 
 test('a GGUF exported by xfmr gives the same greedy tokens in node-llama-cpp (32 steps)', async (t) => {
   const dir = tempDir('xfmr-llamacpp-');
@@ -80,11 +45,12 @@ test('a GGUF exported by xfmr gives the same greedy tokens in node-llama-cpp (32
   const ours = JSON.parse(gen.stdout).ids as number[];
   assert.equal(ours.length, STEPS);
 
-  const theirs = await llamaCppGreedy(gguf, PROMPT, STEPS);
-  if (typeof theirs === 'string') {
-    t.skip(theirs);
+  const run = await llamaCppGreedy(gguf, PROMPT, STEPS);
+  if (typeof run === 'string') {
+    t.skip(run);
     return;
   }
+  const theirs = run.ids;
   const first = ours.findIndex((id, i) => theirs[i] !== id);
   if (first >= 0) {
     // report how close the call was at the first difference (a near-tie would be numerical noise)

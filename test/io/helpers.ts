@@ -116,3 +116,20 @@ export function sameTensors(
   }
   return true;
 }
+
+/** The GGUF name of a canonical llama matrix (`layers.0.attention.wq.weight` -> `blk.0.attn_q.weight`). */
+export function llamaGgufName(canon: string): string {
+  const table: [RegExp, string][] = [
+    [/^tok_embeddings\.weight$/, 'token_embd.weight'],
+    [/^output\.weight$/, 'output.weight'],
+    [/^layers\.(\d+)\.attention\.wq\.weight$/, 'blk.$1.attn_q.weight'],
+    [/^layers\.(\d+)\.attention\.wk\.weight$/, 'blk.$1.attn_k.weight'],
+    [/^layers\.(\d+)\.attention\.wv\.weight$/, 'blk.$1.attn_v.weight'],
+    [/^layers\.(\d+)\.attention\.wo\.weight$/, 'blk.$1.attn_output.weight'],
+    [/^layers\.(\d+)\.feed_forward\.w1\.weight$/, 'blk.$1.ffn_gate.weight'],
+    [/^layers\.(\d+)\.feed_forward\.w2\.weight$/, 'blk.$1.ffn_down.weight'],
+    [/^layers\.(\d+)\.feed_forward\.w3\.weight$/, 'blk.$1.ffn_up.weight'],
+  ];
+  for (const [re, out] of table) if (re.test(canon)) return canon.replace(re, out);
+  throw new Error(`no GGUF name for ${canon}`);
+}

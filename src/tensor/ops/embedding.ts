@@ -2,9 +2,10 @@
  * Embedding lookup: rows of a weight matrix by token id; the backward scatter-adds. A bf16 table
  * (an inference model loaded in bf16) gives its rows widened to f32, which is exact.
  */
+
+import { bf16ArrayToF32 } from '../../kernels/float16.ts';
 import { kernels } from '../../kernels/index.ts';
 import { gradOf, record } from '../autograd.ts';
-import { bf16ArrayToF32 } from '../bf16.ts';
 import { type Shape, Tensor } from '../tensor.ts';
 
 /** weight: [V, C]; ids: any shape S (flattened) -> out [...S, C]. */

@@ -8,9 +8,10 @@
  * dW (low-precision tensors cannot require grad); dx, for a gradient that flows through frozen
  * bf16 weights, uses the exactly widened W.
  */
+
+import { bf16ArrayToF32 } from '../../kernels/float16.ts';
 import { kernels } from '../../kernels/index.ts';
 import { gradOf, record } from '../autograd.ts';
-import { bf16ArrayToF32 } from '../bf16.ts';
 import { Tensor } from '../tensor.ts';
 import { gemm } from './gemm.ts';
 
