@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { type GenerateOptions, generateStream, type SamplerOptions } from '../generate/index.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { describeWeights, loadDecoder } from '../models/load.ts';
+import { isGgufPath } from '../models/load_gguf.ts';
 import { noGrad } from '../tensor/index.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
@@ -156,8 +157,9 @@ export async function run(argv: string[]): Promise<void> {
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
   const dir = optString(a, 'model');
   if (!dir) throw new UsageError(`--model is required (${USAGE})`);
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new UsageError(`--model: ${dir}: no such directory`);
+  if (!existsSync(dir)) throw new UsageError(`--model: ${dir}: no such directory or .gguf file`);
+  if (!statSync(dir).isDirectory() && !isGgufPath(dir))
+    throw new UsageError(`--model: ${dir} is a file; give a model directory or a .gguf file`);
   const promptText = optString(a, 'prompt');
   const promptIds = optString(a, 'prompt-ids');
   if (promptText !== undefined && promptIds !== undefined)

@@ -22,6 +22,11 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
     describe: 'generate text: --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--json]',
     load: async () => (await import('./generate.ts')).run,
   },
+  quantize: {
+    describe:
+      'write a GGUF with quantized weights: --model DIR|FILE.gguf --type q8_0|q4_0|q4_k_m|q5_k_m --out FILE.gguf',
+    load: async () => (await import('./quantize.ts')).run,
+  },
   info: { describe: 'backend, CPU features and threads', load: async () => (await import('./info.ts')).run },
   init: {
     describe:

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isGgufPath } from '../models/load_gguf.ts';
 import { optString, parseArgs, UsageError } from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 
@@ -40,9 +41,9 @@ export async function run(argv: string[]): Promise<void> {
   const docs = resolve(optString(a, 'docs') ?? DEFAULT_DOCS);
   if (!existsSync(docs)) throw new UsageError(`--docs: ${docs}: no such file or directory`);
   const model = optString(a, 'model') ?? DEFAULT_MODEL;
-  if (!existsSync(join(model, 'config.json')))
+  if (isGgufPath(model) ? !existsSync(model) : !existsSync(join(model, 'config.json')))
     throw new UsageError(
-      `--model: ${model} has no config.json (run \`npm run recipe\` to train the default model, or give --model DIR)`,
+      `--model: ${model} has no config.json and is no .gguf file (run \`npm run recipe\` to train the default model, or give --model DIR|FILE.gguf)`,
     );
   let db = optString(a, 'db');
   if (db === undefined) {

@@ -27,6 +27,7 @@
  */
 
 import { checkModelConfig, type ModelConfig } from '../models/config.ts';
+import { ropeFrequencies } from '../tensor/index.ts';
 import {
   type GgufFile,
   GgufKv,
@@ -48,6 +49,7 @@ import {
   shapeStr,
   sliceRows,
   type TensorMap,
+  toFloat32,
 } from './tensors.ts';
 import { canonicalShapes } from './weight_names.ts';
 
@@ -120,13 +122,12 @@ export function unpermuteQkFromGguf(t: NamedTensor, nHeads: number): NamedTensor
 // ---------------------------------------------------------------------------------------------
 // Export
 
-type GgufArch = 'llama' | 'qwen2' | 'gpt2';
+type GgufArch = 'llama' | 'qwen2' | 'qwen3' | 'gpt2';
 
 function ggufArch(c: ModelConfig): GgufArch {
   if (c.arch === 'llama' || c.arch === 'mistral') return 'llama';
-  if (c.arch === 'qwen2') return 'qwen2';
-  if (c.arch === 'gpt2') return 'gpt2';
-  throw new Error(`GGUF export: arch ${c.arch} is not supported (llama, mistral, qwen2, gpt2 are)`);
+  if (c.arch === 'qwen2' || c.arch === 'qwen3' || c.arch === 'gpt2') return c.arch;
+  throw new Error(`GGUF export: arch ${c.arch} is not supported (llama, mistral, qwen2, qwen3, gpt2 are)`);
 }
 
 /** One output tensor: GGUF name, and how to make it from the canonical tensors. */
@@ -213,6 +214,16 @@ export function exportGguf(
     add(`${gguf}.weight`, `${canon}.weight`, transform);
     add(`${gguf}.bias`, `${canon}.bias`, transform);
   };
+  // RoPE scaling as llama.cpp reads it: per-pair divisors of the base frequencies
+  const s = c.ropeScaling;
+  if (s?.type === 'yarn') throw new Error(`${path}: yarn RoPE scaling is not written to GGUF yet`);
+  if (s) {
+    const base = ropeFrequencies(c.headDim, c.ropeTheta);
+    const scaled = ropeFrequencies(c.headDim, c.ropeTheta, s);
+    const data = Float32Array.from(base, (f, i) => f / scaled[i]!);
+    const freqs: NamedTensor = { name: 'rope_freqs.weight', shape: [data.length], dtype: 'F32', data };
+    plans.push({ name: freqs.name, shape: freqs.shape, make: () => freqs });
+  }
 
   add('token_embd.weight', 'tok_embeddings.weight');
   if (arch === 'gpt2') add('position_embd.weight', 'pos_embeddings.weight');
@@ -241,6 +252,10 @@ export function exportGguf(
       both(`${B}.attn_q`, `${L}.attention.wq`, permQ);
       both(`${B}.attn_k`, `${L}.attention.wk`, permK);
       both(`${B}.attn_v`, `${L}.attention.wv`);
+      if (c.qkNorm) {
+        both(`${B}.attn_q_norm`, `${L}.attention.q_norm`);
+        both(`${B}.attn_k_norm`, `${L}.attention.k_norm`);
+      }
     }
     both(`${B}.attn_output`, `${L}.attention.wo`);
     both(`${B}.ffn_norm`, `${L}.ffn_norm`);
@@ -279,6 +294,7 @@ export function exportGguf(
     kv.set(`${arch}.attention.layer_norm_rms_epsilon`, gv.f32(c.normEps));
     if (c.headDim * c.nHeads !== c.dModel) {
       if (arch === 'qwen2') throw new Error(`${path}: llama.cpp's qwen2 needs headDim * nHeads = dModel`);
+      // qwen3 sets head_dim apart from d_model / n_heads (llama.cpp reads key_length)
       kv.set(`${arch}.attention.key_length`, gv.u32(c.headDim));
       kv.set(`${arch}.attention.value_length`, gv.u32(c.headDim));
     }
@@ -335,9 +351,9 @@ export function importGguf(path: string): {
   try {
     const k = new GgufKv(f.kv, path);
     const arch = k.str('general.architecture');
-    if (arch !== 'llama' && arch !== 'qwen2' && arch !== 'gpt2') {
+    if (arch !== 'llama' && arch !== 'qwen2' && arch !== 'qwen3' && arch !== 'gpt2') {
       throw new Error(
-        `${path}: GGUF architecture ${JSON.stringify(arch)} is not supported (llama, qwen2, gpt2)`,
+        `${path}: GGUF architecture ${JSON.stringify(arch)} is not supported (llama, qwen2, qwen3, gpt2)`,
       );
     }
     const has = (n: string): boolean => f.tensors.has(n);
@@ -386,6 +402,8 @@ export function importGguf(path: string): {
         both(`${B}.attn_q`, `${L}.attention.wq`, permQ);
         both(`${B}.attn_k`, `${L}.attention.wk`, permK);
         both(`${B}.attn_v`, `${L}.attention.wv`);
+        both(`${B}.attn_q_norm`, `${L}.attention.q_norm`);
+        both(`${B}.attn_k_norm`, `${L}.attention.k_norm`);
         both(`${B}.ffn_gate`, `${L}.feed_forward.w1`);
         both(`${B}.ffn_up`, `${L}.feed_forward.w3`);
       }
@@ -457,8 +475,11 @@ export function importGguf(path: string): {
       initStd: 0.02,
       slidingWindow: null,
       torchDtype: null,
-      ropeScaling: null,
-      qkNorm: false,
+      // Llama 3.1+ files carry their llama3 scaling as per-pair divisors (rope_freqs.weight)
+      ropeScaling: has('rope_freqs.weight')
+        ? { type: 'factors', factors: Array.from(toFloat32(readAny('rope_freqs.weight'))) }
+        : null,
+      qkNorm: tensors.has('layers.0.attention.q_norm.weight'),
       scaleEmbeddings: false,
       sandwichNorm: false,
       normUnitOffset: false,

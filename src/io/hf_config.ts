@@ -255,6 +255,8 @@ function parseRopeScaling(k: Keys, contextLength: number): RopeScaling | null {
 
 function ropeScalingJson(s: RopeScaling | null | undefined): JsonObject | null {
   if (!s) return null;
+  if (s.type === 'factors')
+    throw new Error('config.json cannot express per-pair RoPE factors (from a GGUF rope_freqs tensor)');
   const base = { rope_type: s.type, factor: s.factor };
   if (s.type === 'linear') return base;
   if (s.type === 'llama3')

@@ -16,7 +16,8 @@ import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadModelDir, saveModelDir } from './checkpoint.ts';
 import type { JsonObject } from './files.ts';
-import { exportGguf, type GgufExportOptions } from './gguf_export.ts';
+import { openGguf } from './gguf.ts';
+import { exportGguf, type GgufExportOptions, importGguf } from './gguf_export.ts';
 import { ggufTokenizerFromJson } from './gguf_tokenizer.ts';
 import { castTensor, type FloatDType, type TensorMap } from './tensors.ts';
 import { fromHf, toHf } from './weight_names.ts';
@@ -73,4 +74,34 @@ export function exportGgufFile(
     name: options.name ?? basename(resolve(dir)),
   });
   return { warnings };
+}
+
+/**
+ * Re-writes GGUF file `src` as `out` with other tensor types (xfmr quantize on a .gguf): the
+ * weights are read (quantized ones dequantized) and written again with the same metadata-derived
+ * config and tokenizer. Quantizing an already quantized file adds the new rounding to the old.
+ */
+export function requantizeGgufFile(
+  src: string,
+  out: string,
+  options: GgufExportOptions = {},
+): { warnings: string[] } {
+  const g = importGguf(src);
+  const types = new Set([...readGgufTensorTypes(src)]);
+  const warnings = [...types].some((t) => t !== 'F32' && t !== 'F16' && t !== 'BF16')
+    ? [`${src} is already quantized (${[...types].join(', ')}): its rounding stays in the new file`]
+    : [];
+  const name = options.name ?? basename(src).replace(/\.gguf$/i, '');
+  exportGguf(out, g.config, g.tensors, g.tokenizer, { ...options, name });
+  return { warnings };
+}
+
+/** The ggml type of every tensor of a GGUF file. */
+function readGgufTensorTypes(path: string): string[] {
+  const f = openGguf(path);
+  try {
+    return [...f.tensors.values()].map((t) => t.type);
+  } finally {
+    f.close();
+  }
 }

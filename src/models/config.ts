@@ -127,7 +127,10 @@ export function checkModelConfig(c: ModelConfig, where: string): void {
   if (!(c.normEps > 0)) fail(`normEps must be > 0, got ${c.normEps}`);
   if (c.position === 'rope' && !(c.ropeTheta > 0)) fail(`ropeTheta must be > 0, got ${c.ropeTheta}`);
   const s = c.ropeScaling;
-  if (s) {
+  if (s?.type === 'factors') {
+    if (s.factors.length !== c.headDim / 2 || !s.factors.every((f) => f > 0))
+      fail(`ropeScaling.factors must be ${c.headDim / 2} positive numbers (one per rotary pair)`);
+  } else if (s) {
     if (c.position !== 'rope') fail('ropeScaling needs RoPE positions');
     if (!(s.factor >= 1)) fail(`ropeScaling.factor must be >= 1, got ${s.factor}`);
     if (s.type === 'llama3' && !(s.highFreqFactor > s.lowFreqFactor && s.lowFreqFactor > 0))

@@ -20,6 +20,7 @@ import { type DType, Tensor } from '../tensor/index.ts';
 import type { ModelConfig } from './config.ts';
 import { DecoderLM } from './decoder.ts';
 import { Encoder } from './encoder.ts';
+import { isGgufPath, loadGgufDecoder } from './load_gguf.ts';
 
 export interface LoadedModel<M extends Module> {
   model: M;
@@ -52,9 +53,18 @@ function fill(
   where: string,
   dtype: LoadDtype,
 ): void {
+  fillCanonical(model, fromHf(config, tensors, where), where, dtype);
+}
+
+/** Fills `model` from tensors under the canonical names (weight_names.ts), each matrix in its dtype. */
+export function fillCanonical(
+  model: Module,
+  canonical: ReadonlyMap<string, NamedTensor>,
+  where: string,
+  dtype: LoadDtype,
+): void {
   if (!LOAD_DTYPES.includes(dtype))
     throw new Error(`dtype must be one of ${LOAD_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
-  const canonical = fromHf(config, tensors, where);
   const matrices = model.matrixNames();
   const values = new Map<string, Tensor>();
   for (const [name, t] of canonical) {
@@ -70,8 +80,12 @@ function fill(
   model.loadWeights(values, where);
 }
 
-/** Loads a decoder LM (gpt2, llama, qwen2, mistral) from a model directory. */
+/**
+ * Loads a decoder LM from a model directory (Hugging Face layout) or a `.gguf` file (its
+ * tokenizer and chat template come from the file's metadata: load_gguf.ts).
+ */
 export function loadDecoder(dir: string, options: LoadOptions = {}): LoadedModel<DecoderLM> {
+  if (isGgufPath(dir)) return loadGgufDecoder(dir, options);
   const d = loadModelDir(dir);
   if (d.config.arch === 'bert') throw new Error(`${dir}: config.json is a BERT encoder, not a decoder LM`);
   const model = new DecoderLM(d.config);

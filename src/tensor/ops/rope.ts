@@ -22,9 +22,12 @@ export interface RopeTable {
  *   llama3  low frequencies divided by factor, high ones kept, a linear blend between (Llama 3.1)
  *   yarn    per-dimension blend of interpolation and extrapolation by wavelength, and cos/sin
  *           multiplied by attentionFactor (Peng et al. 2023; Qwen2.5 long context)
+ *   factors each frequency divided by its own factor (llama.cpp's rope_freqs tensor, which is how
+ *           GGUF files carry llama3 scaling)
  * originalContext is the pretraining context (original_max_position_embeddings).
  */
 export type RopeScaling =
+  | { type: 'factors'; factors: number[] }
   | { type: 'linear'; factor: number }
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContext: number }
   | {
@@ -50,6 +53,7 @@ export function ropeFrequencies(
   const half = rotDim / 2;
   const base = Float64Array.from({ length: half }, (_, i) => theta ** (-(2 * i) / rotDim));
   if (!scaling) return base;
+  if (scaling.type === 'factors') return base.map((f, i) => f / scaling.factors[i]!);
   const { factor } = scaling;
   if (scaling.type === 'linear') return base.map((f) => f / factor);
   if (scaling.type === 'llama3') {

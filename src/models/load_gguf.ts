@@ -1,0 +1,36 @@
+/**
+ * A decoder LM from one `.gguf` file, the format people download (llama.cpp, Ollama, LM Studio):
+ * the architecture and hyperparameters from its metadata, the weights (F32/F16/BF16 as stored;
+ * quantized ones dequantized to f32 for now), the tokenizer and chat template from
+ * `tokenizer.ggml.*` (io/gguf_tokenizer_import.ts, exact to llama.cpp's tokenization), and the
+ * end-of-generation ids llama.cpp stops on as the generation config's eos_token_id.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { importGguf } from '../io/gguf_export.ts';
+import { tokenizerFromGguf } from '../io/gguf_tokenizer_import.ts';
+import type { ModelConfig } from './config.ts';
+import { DecoderLM } from './decoder.ts';
+import { fillCanonical, type LoadedModel, type LoadOptions } from './load.ts';
+
+/** Whether `path` names a GGUF file (by its extension; a directory never is). */
+export function isGgufPath(path: string): boolean {
+  return path.toLowerCase().endsWith('.gguf') && !(existsSync(path) && statSync(path).isDirectory());
+}
+
+export function loadGgufDecoder(path: string, options: LoadOptions = {}): LoadedModel<DecoderLM> {
+  if (!existsSync(path)) throw new Error(`${path}: no such file`);
+  const g = importGguf(path);
+  const tok = tokenizerFromGguf(path);
+  for (const w of tok.warnings) process.stderr.write(`xfmr: ${path}: ${w}\n`);
+  const eos = tok.eosIds.length > 1 ? tok.eosIds : (tok.eosIds[0] ?? g.config.eosTokenId);
+  const config: ModelConfig = { ...g.config, bosTokenId: tok.bosId ?? g.config.bosTokenId, eosTokenId: eos };
+  const model = new DecoderLM(config);
+  fillCanonical(model, g.tensors, path, options.dtype ?? 'f32');
+  return {
+    model,
+    config,
+    tokenizerJson: tok.tokenizerJson,
+    chatTemplate: tok.chatTemplate ?? undefined,
+    generationConfig: { bos_token_id: tok.bosId, eos_token_id: tok.eosIds },
+  };
+}
