@@ -37,8 +37,10 @@ struct Pool {
     }
   }
 
-  void worker(int id) {
-    uint64_t seen = 0;
+  // `seen` starts at the generation current when the worker is created: a worker that started at 0
+  // after set_num_threads would take the last job's generation for a new one, run nothing and
+  // decrement `busy` for a job it never joined, leaving the caller spinning on a busy of -1.
+  void worker(int id, uint64_t seen) {
     for (;;) {
       // Spin for ~100 us waiting for the next job, then sleep.
       auto start = std::chrono::steady_clock::now();
@@ -60,7 +62,8 @@ struct Pool {
 
   void start(int n) {
     size = std::max(1, n);
-    for (int i = 1; i < size; i++) workers.emplace_back([this, i] { worker(i); });
+    const uint64_t g = generation.load(std::memory_order_acquire);
+    for (int i = 1; i < size; i++) workers.emplace_back([this, i, g] { worker(i, g); });
   }
 
   void shutdown() {
