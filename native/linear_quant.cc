@@ -267,6 +267,19 @@ RowsFn rows_fn() {
 #endif
 }
 
+}  // namespace
+
+const char* quant_path_name() {
+  const RowsFn fn = rows_fn();
+#ifdef XFMR_X86
+  if (fn == RowsFn(qvnni::rows)) return "avx512vnni";
+  if (fn == RowsFn(qavx2::rows)) return "avx2";
+#endif
+  return fn == RowsFn(rows_portable) ? "portable" : "unknown";
+}
+
+namespace {
+
 bool parse_type(napi_env env, napi_value v, QType& t, int& block, int& bytes) {
   char s[8] = {};
   size_t n = 0;
