@@ -212,7 +212,10 @@ export class Tensor {
       t = Tensor.fromQuant(dtype as QuantDType, this.quantData.slice(), this.shape);
     else if (dtype === 'f32') t = Tensor.wrap(this.toF32(), this.shape);
     else if (dtype === 'bf16')
-      t = Tensor.fromBf16(this.dtype === 'bf16' ? this.bf16Data.slice() : f32ArrayToBf16(this.toF32()), this.shape);
+      t = Tensor.fromBf16(
+        this.dtype === 'bf16' ? this.bf16Data.slice() : f32ArrayToBf16(this.toF32()),
+        this.shape,
+      );
     else {
       const x = this.toF32();
       t = Tensor.fromQuant(dtype, QUANT_CODECS[ggmlTypeOf(dtype)].quantize(x, x.length), this.shape);
@@ -295,7 +298,9 @@ export class Tensor {
     if (!isQuantDType(dtype)) throw new Error(`Tensor.fromQuant: ${String(dtype)} is not a quantized dtype`);
     const want = dtypeBytes(dtype, sizeOf(shape));
     if (bytes.length !== want)
-      throw new Error(`Tensor.fromQuant: ${bytes.length} bytes do not fill ${dtype} shape [${shape.join(', ')}] (${want} bytes)`);
+      throw new Error(
+        `Tensor.fromQuant: ${bytes.length} bytes do not fill ${dtype} shape [${shape.join(', ')}] (${want} bytes)`,
+      );
     return new Tensor(shape, { dtype, bytes });
   }
 

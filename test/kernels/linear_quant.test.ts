@@ -26,8 +26,8 @@ import { readF16, readF32, readI8 } from '../../src/kernels/js/quant/block_math.
 import { QUANT_CODECS, quantizeActivations } from '../../src/kernels/js/quant/index.ts';
 import { scaleMinK4 } from '../../src/kernels/js/quant/k_scales.ts';
 import type { Kernels } from '../../src/kernels/kernels.ts';
-import { LINEAR_QUANT_TYPES, type LinearQuantType } from '../../src/kernels/quant_types.ts';
 import { loadNative } from '../../src/kernels/native.ts';
+import { LINEAR_QUANT_TYPES, type LinearQuantType } from '../../src/kernels/quant_types.ts';
 import { makeRandom } from './gemm_inputs.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
@@ -109,7 +109,8 @@ function problems(): Problem[] {
     all = [];
     for (const type of LINEAR_QUANT_TYPES)
       for (const N of [1, 3, 17])
-        for (const In of INS[type]) for (const Out of [1, 7, 1000]) all.push(problem(type, N, In, Out, all.length + 1));
+        for (const In of INS[type])
+          for (const Out of [1, 7, 1000]) all.push(problem(type, N, In, Out, all.length + 1));
   }
   return all;
 }
@@ -121,7 +122,9 @@ function runShapes(linear: Linear): string[] {
     linear(P.x, P.w, P.type, y, P.N, P.In, P.Out);
     for (let i = 0; i < y.length; i++)
       if (!(Math.abs(y[i] - P.twin[i]) <= P.bound[i])) {
-        out.push(`${P.type} N=${P.N} In=${P.In} Out=${P.Out}: y[${i}] = ${y[i]}, twin ${P.twin[i]} +- ${P.bound[i]}`);
+        out.push(
+          `${P.type} N=${P.N} In=${P.In} Out=${P.Out}: y[${i}] = ${y[i]}, twin ${P.twin[i]} +- ${P.bound[i]}`,
+        );
         break;
       }
   }
@@ -162,7 +165,10 @@ if (process.env.XFMR_LINEAR_QUANT_CHILD) {
           }
           const got = P.twin[n * P.Out + o];
           // W_p is d * sc * q - mn in f32 (one or two roundings each): 2^-22 relative per product
-          assert.ok(Math.abs(got - s) <= 2 ** -22 * mag + 2 ** -24 * Math.abs(s), `${P.type}: ${got} vs ${s}`);
+          assert.ok(
+            Math.abs(got - s) <= 2 ** -22 * mag + 2 ** -24 * Math.abs(s),
+            `${P.type}: ${got} vs ${s}`,
+          );
         }
       }
     }
@@ -210,13 +216,20 @@ if (process.env.XFMR_LINEAR_QUANT_CHILD) {
   });
 
   const paths: [string, string, string | false][] = [
-    ['avx512', 'avx512vnni', cpu?.isa === 'avx512' && cpu.quant === 'avx512vnni' ? false : 'no AVX512-VNNI here'],
+    [
+      'avx512',
+      'avx512vnni',
+      cpu?.isa === 'avx512' && cpu.quant === 'avx512vnni' ? false : 'no AVX512-VNNI here',
+    ],
     ['avx2', 'avx2', cpu?.avx2 ? false : 'this CPU has no AVX2'],
     ['portable', 'portable', false],
   ];
   for (const [isa, path, missing] of paths) {
     test(`linearQuant: XFMR_ISA=${isa} runs the ${path} path and passes (child process)`, {
-      skip: skip || missing || (path === cpu?.quant && !process.env.XFMR_ISA ? 'the default path, tested above' : false),
+      skip:
+        skip ||
+        missing ||
+        (path === cpu?.quant && !process.env.XFMR_ISA ? 'the default path, tested above' : false),
     }, () => {
       requireNative();
       const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
@@ -225,7 +238,10 @@ if (process.env.XFMR_LINEAR_QUANT_CHILD) {
         timeout: 300_000,
       });
       assert.equal(r.status, 0, `child failed: ${r.stderr}`);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { quant: string; failures: string[] };
+      const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
+        quant: string;
+        failures: string[];
+      };
       assert.equal(out.quant, path);
       expectNone(out.failures);
     });

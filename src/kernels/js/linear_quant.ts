@@ -24,13 +24,16 @@ export function checkLinearQuant(
   Out: number,
 ): number {
   if (!['Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'].includes(type))
-    throw new TypeError(`linearQuant: type must be Q8_0, Q4_0, Q4_K, Q5_K or Q6_K, got ${JSON.stringify(type)}`);
+    throw new TypeError(
+      `linearQuant: type must be Q8_0, Q4_0, Q4_K, Q5_K or Q6_K, got ${JSON.stringify(type)}`,
+    );
   for (const [k, v] of [
     ['N', N],
     ['In', In],
     ['Out', Out],
   ] as const)
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`linearQuant: ${k} must be an integer >= 0, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new RangeError(`linearQuant: ${k} must be an integer >= 0, got ${v}`);
   const t = ggmlType(type);
   if (In % t.blockSize !== 0)
     throw new RangeError(`linearQuant: In=${In} is not a multiple of ${type}'s block size ${t.blockSize}`);
