@@ -10,6 +10,7 @@
         "native/gemm_bf16.cc",
         "native/gemm_amx.cc",
         "native/linear_bf16.cc",
+        "native/linear_quant.cc",
         "native/attention.cc",
         "native/norms.cc",
         "native/activations.cc",

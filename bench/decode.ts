@@ -22,6 +22,11 @@
  *            bytes per weight). The weights' memory in f32 and in bf16 is printed and in the JSON.
  *            Until the addon implements linearBf16 it runs on the js twin (said in the row), which
  *            is slow: use a small --prefill then. `--no-bf16` skips this engine.
+ *   q8_0, q4_k_m  the same weights quantized by xfmr's GGUF writer (llama-quantize's reference
+ *            quantizers, byte-exact): llama.cpp loads each file, and xfmr loads the same file with
+ *            dtype auto, its matrices kept quantized in memory and computed with by linearQuant
+ *            (activations quantized to 8 bits per block, as llama.cpp does). Each row's bandwidth
+ *            limit is printed beside it (its bytes per token). `--no-quant` skips them.
  *   limit    decode is memory-bound: every weight but the embedding table is read once per token, so
  *            tokens/s <= bandwidth / weight bytes. The bandwidth is the figure stated in
  *            /work/shared/PEERS.md for this machine (18 GB/s one thread, 23 GB/s two), not measured.
@@ -44,6 +49,8 @@ import type { NamedTensor } from '../src/io/tensors.ts';
 import { kernels } from '../src/kernels/index.ts';
 import { nativeKernelNames } from '../src/kernels/native.ts';
 import { DecoderLM } from '../src/models/decoder.ts';
+import { describeWeights } from '../src/models/load.ts';
+import { loadGgufDecoder } from '../src/models/load_gguf.ts';
 import { llamaConfig } from '../src/models/presets.ts';
 import { BYTE_TO_CHAR } from '../src/tokenizers/byte_level.ts';
 
@@ -57,6 +64,12 @@ const PREFILL = Number(flag('prefill', '512'));
 const ONLY = flag('only', 'both');
 const F16 = !argv.includes('--no-f16');
 const BF16 = !argv.includes('--no-bf16');
+const QUANT = !argv.includes('--no-quant');
+/** The quantized rows: GGUF file type, label, JSON key suffix. */
+const QUANT_ROWS = [
+  ['Q8_0', 'q8_0'],
+  ['Q4_K_M', 'q4_k_m'],
+] as const;
 const THREADS = 2;
 const PROMPT_LEN = 16;
 const WARMUP = 4;
@@ -321,6 +334,8 @@ async function main(): Promise<void> {
       4 * config.nLayers * config.nHeads * (config.dModel / config.nHeads) * ((PREFILL + 1) / 2);
     const prefillGflops = (tokS: number) => round((tokS * prefillFlopsPerToken) / 1e9);
     const engines: Engine[] = [];
+    /** Bytes a decode step reads, per quantized row (xfmr's model of the file). */
+    const quantBytes = new Map<string, number>();
     let llamaError: string | null = ONLY === 'xfmr' ? 'not run (--only xfmr)' : null;
     let close = async (): Promise<void> => {};
     if (ONLY !== 'llama') engines.push(xfmrEngine(model, 'xfmr'));
@@ -338,6 +353,19 @@ async function main(): Promise<void> {
         exportGguf(gguf16, config, canonical, tokenizer, { dtype: 'F16', name: 'bench' });
         files.push({ path: gguf16, label: 'f16', threads: [THREADS] });
       }
+      if (QUANT)
+        for (const [ftype, label] of QUANT_ROWS) {
+          const path = join(tmp, `llama-768-${label}.gguf`);
+          phase(`writing ${path}`);
+          exportGguf(path, config, canonical, tokenizer, { dtype: ftype, name: 'bench' });
+          files.push({ path, label, threads: [THREADS] });
+          if (ONLY !== 'llama') {
+            const qm = loadGgufDecoder(path, { dtype: 'auto' }).model;
+            quantBytes.set(label, readPerToken(qm));
+            phase(`xfmr ${label}: ${describeWeights(qm)}`);
+            engines.push(xfmrEngine(qm, `xfmr ${label}`));
+          }
+        }
       const lc = await llamaCppEngines(files);
       if (typeof lc === 'string') llamaError = lc;
       else {
@@ -425,6 +453,29 @@ async function main(): Promise<void> {
           (linearBf16Where === 'native' ? '' : ' (linearBf16 on the js twin: not a figure to compare)'),
       );
     const v = (e: Engine | undefined, k: 'decodeTokS' | 'prefillTokS') => (e ? round(e[k]) : null);
+    // The quantized rows: xfmr and llama.cpp on the same file, the ratio and the bandwidth limit.
+    const quantDecode: Record<string, number | null> = {};
+    const quantPrefill: Record<string, number | null> = {};
+    const quantLimit: Record<string, number | null> = {};
+    const quantRatio: Record<string, number | null> = {};
+    for (const [, label] of QUANT ? QUANT_ROWS : []) {
+      const ox = engines.find((e) => e.name === `xfmr ${label} (${THREADS} threads)`);
+      const ol = engines.find((e) => e.name === `llama.cpp ${label} (${THREADS} threads)`);
+      const bytes = quantBytes.get(label);
+      const limit = bytes ? (STATED_BW_GBS[2] * 1e9) / bytes : null;
+      quantDecode[`xfmr_${label}`] = v(ox, 'decodeTokS');
+      quantDecode[`llama_cpp_${label}`] = v(ol, 'decodeTokS');
+      quantPrefill[`xfmr_${label}`] = v(ox, 'prefillTokS');
+      quantPrefill[`llama_cpp_${label}`] = v(ol, 'prefillTokS');
+      quantLimit[label] = limit === null ? null : round(limit);
+      quantRatio[label] = ox && ol ? round(ox.decodeTokS / ol.decodeTokS, 2) : null;
+      console.log(
+        `${label}: decode xfmr ${v(ox, 'decodeTokS')} tok/s, llama.cpp ${v(ol, 'decodeTokS')} tok/s ` +
+          `(${quantRatio[label] ?? 'n/a'}x; goal >= 1), bandwidth limit ${limit === null ? 'n/a' : round(limit)} tok/s ` +
+          `(${bytes ? (bytes / 1e6).toFixed(0) : '?'} MB per token at ${STATED_BW_GBS[2]} GB/s, stated); ` +
+          `prefill xfmr ${v(ox, 'prefillTokS')}, llama.cpp ${v(ol, 'prefillTokS')} tok/s`,
+      );
+    }
     console.log(
       JSON.stringify({
         decode_tok_s: {
@@ -433,7 +484,11 @@ async function main(): Promise<void> {
           llama_cpp_1_thread: v(lc1, 'decodeTokS'),
           llama_cpp_f16: v(lc16, 'decodeTokS'),
           xfmr_bf16: v(ours16, 'decodeTokS'),
+          ...quantDecode,
         },
+        quant_prefill_tok_s: quantPrefill,
+        quant_bandwidth_limit_tok_s: quantLimit,
+        quant_decode_ratio_vs_llama_cpp: quantRatio,
         prefill_tok_s: {
           xfmr: v(ours, 'prefillTokS'),
           xfmr_bf16: v(ours16, 'prefillTokS'),

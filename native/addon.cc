@@ -115,7 +115,7 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
-// cpuInfo(): { isa, bf16, avx512f, avx512bw, avx512bf16, amx_bf16, avx2, fma, threads }; bf16 is
+// cpuInfo(): { isa, bf16, quant, avx512f, avx512bw, avx512bf16, amx_bf16, avx2, fma, threads }; bf16 is
 // bf16_path()'s name (resolving it runs the AMX self-check on an AMX CPU).
 static napi_value cpu_info(napi_env env, napi_callback_info) {
   napi_value o;
@@ -130,6 +130,8 @@ static napi_value cpu_info(napi_env env, napi_callback_info) {
   napi_set_named_property(env, o, "isa", s);
   napi_create_string_utf8(env, bf16_path_name(bf16_path()), NAPI_AUTO_LENGTH, &s);
   napi_set_named_property(env, o, "bf16", s);
+  napi_create_string_utf8(env, quant_path_name(), NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, o, "quant", s);
   __builtin_cpu_init();
   set_bool("avx512f", __builtin_cpu_supports("avx512f"));
   set_bool("avx512bw", __builtin_cpu_supports("avx512bw"));
@@ -148,6 +150,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_gemm(env, exports);
   register_gemm_bf16(env, exports);
   register_linear_bf16(env, exports);
+  register_linear_quant(env, exports);
   register_attention(env, exports);
   register_norms(env, exports);
   register_activations(env, exports);

@@ -10,8 +10,11 @@
  *         low 16 bits away, so the same command would give other tokens than the f32 model (and
  *         than PyTorch on the same checkpoint) depending on the machine it runs on. Halving the
  *         memory and the bytes a decode step reads is one flag away: --dtype bf16.
- *   bf16  every matrix bf16 (f32 and F16 checkpoints are rounded to nearest even)
- *   f32   every matrix f32 (a BF16 checkpoint is widened, exactly)
+ *         A GGUF file's quantized matrices (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay quantized: linear
+ *         computes with the blocks as llama.cpp does (activations quantized to 8 bits per block).
+ *   bf16  every matrix bf16 (f32 and F16 checkpoints are rounded to nearest even; quantized ones
+ *         are dequantized, then rounded)
+ *   f32   every matrix f32 (a BF16 checkpoint is widened, exactly; quantized ones dequantized)
  */
 import { LOAD_DTYPES, type LoadDtype } from '../models/load.ts';
 import { optString, type ParsedArgs, UsageError } from './args.ts';
@@ -23,7 +26,8 @@ export const DTYPE_USAGE = '[--dtype auto|f32|bf16]';
 export const DTYPE_HELP =
   '--dtype auto|f32|bf16   weight matrices in memory: auto (default) keeps what the checkpoint holds ' +
   '(BF16 stays bf16, F32 stays f32: rounding an f32 checkpoint would change its tokens, machine by ' +
-  'machine), bf16 rounds to bf16 (half the memory, faster decode), f32 widens';
+  "machine; a GGUF file's Q8_0/Q4_0/Q4_K/Q5_K/Q6_K matrices stay quantized), bf16 rounds to bf16 " +
+  '(half the memory, faster decode; quantized ones are dequantized first), f32 widens (dequantizes)';
 
 /** The --dtype option (default auto); a bad value is a usage error naming the option. */
 export function optDtype(a: ParsedArgs): LoadDtype {

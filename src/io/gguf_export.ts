@@ -26,6 +26,7 @@
  * (convert_hf_to_gguf's `permute`). `unpermuteQkFromGguf` is its inverse, used on import.
  */
 
+import { LINEAR_QUANT_TYPES } from '../kernels/quant_types.ts';
 import { checkModelConfig, type ModelConfig } from '../models/config.ts';
 import { ropeFrequencies } from '../tensor/index.ts';
 import {
@@ -38,7 +39,7 @@ import {
   writeGguf,
 } from './gguf.ts';
 import { GGUF_FTYPE_ID, type GgufFileType, ggufTensorType, isGgufFileType } from './gguf_file_types.ts';
-import { dequantizeTensor, quantizeTensor } from './quantized.ts';
+import { checkQuantized, dequantizeTensor, type QuantizedTensor, quantizeTensor } from './quantized.ts';
 import {
   allocData,
   castTensor,
@@ -95,18 +96,44 @@ function permuteRows(t: NamedTensor, nHeads: number, toGguf: boolean): NamedTens
   const src = t.data as unknown as { [i: number]: number };
   const out = allocData(t.dtype, t.data.length);
   const dst = out as unknown as { [i: number]: number };
+  forEachRowMove(nHeads, half, toGguf, (from, to) => {
+    for (let c = 0; c < rowSize; c++) dst[to * rowSize + c] = src[from * rowSize + c]!;
+  });
+  return { name: t.name, shape: [...t.shape], dtype: t.dtype, data: out };
+}
+
+/** Calls move(from, to) for every row of the Q/K permutation (heads of 2 * half rows). */
+function forEachRowMove(
+  nHeads: number,
+  half: number,
+  toGguf: boolean,
+  move: (from: number, to: number) => void,
+): void {
   for (let h = 0; h < nHeads; h++) {
     const base = h * 2 * half;
     for (let i = 0; i < half; i++) {
       for (let j = 0; j < 2; j++) {
         const gguf = base + 2 * i + j; // llama.cpp: adjacent pairs
         const hf = base + j * half + i; // Hugging Face: halves
-        const [from, to] = toGguf ? [hf, gguf] : [gguf, hf];
-        for (let c = 0; c < rowSize; c++) dst[to * rowSize + c] = src[from * rowSize + c]!;
+        if (toGguf) move(hf, gguf);
+        else move(gguf, hf);
       }
     }
   }
-  return { name: t.name, shape: [...t.shape], dtype: t.dtype, data: out };
+}
+
+/** `unpermuteQkFromGguf` on a quantized tensor: its rows are whole blocks, moved as bytes. */
+function unpermuteQuantized(t: QuantizedTensor, nHeads: number): QuantizedTensor {
+  const rows = t.shape[0]!;
+  if (nHeads <= 0 || rows % nHeads !== 0 || (rows / nHeads) % 2 !== 0) {
+    throw new Error(`tensor ${t.name}: ${rows} rows cannot be split into ${nHeads} heads of even size`);
+  }
+  const rb = t.data.length / rows;
+  const out = new Uint8Array(t.data.length);
+  forEachRowMove(nHeads, rows / nHeads / 2, false, (from, to) =>
+    out.set(t.data.subarray(from * rb, (from + 1) * rb), to * rb),
+  );
+  return { ...t, shape: [...t.shape], data: out };
 }
 
 /** HF half-split Q/K rows -> llama.cpp interleaved rows; `nHeads` = heads in this tensor. */
@@ -338,12 +365,18 @@ function f32Decimal(x: number): number {
  * Reads a GGUF written by `exportGguf` (or llama.cpp's converter or quantizer, for the same
  * architectures) back into a config, canonical tensors and tokenizer metadata. F32/F16/BF16
  * tensors come back as stored (F16 matrices stay F16); quantized ones (Q8_0, Q4_0, Q4_K, Q5_K,
- * Q6_K) are dequantized to F32, bit-exact with ggml's `to_float`. Q/K rows are un-permuted for the
- * `llama` architecture.
+ * Q6_K) are dequantized to F32, bit-exact with ggml's `to_float`, unless `keepQuantized`: then
+ * the 2-D ones of a type a Linear computes with (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) come back as their
+ * blocks in `quantized` (under the canonical name, absent from `tensors`). Q/K rows are un-permuted
+ * for the `llama` architecture (quantized rows are whole blocks, moved as bytes).
  */
-export function importGguf(path: string): {
+export function importGguf(
+  path: string,
+  options: { keepQuantized?: boolean } = {},
+): {
   config: ModelConfig;
   tensors: TensorMap;
+  quantized: Map<string, QuantizedTensor>;
   tokenizer: GgufTokenizer;
   kv: ReadonlyMap<string, GgufValue>;
 } {
@@ -367,8 +400,24 @@ export function importGguf(path: string): {
       if (type === 'F32' || type === 'F16' || type === 'BF16') return f.read(gguf);
       return dequantizeTensor(f.readQuantized(gguf), path);
     };
+    const nLayers = k.num(`${arch}.block_count`);
+    const nKvHeads = gpt2 ? nHeads : k.num(`${arch}.attention.head_count_kv`);
+    const permQ = arch === 'llama' ? (t: NamedTensor) => unpermuteQkFromGguf(t, nHeads) : undefined;
+    const permK = arch === 'llama' ? (t: NamedTensor) => unpermuteQkFromGguf(t, nKvHeads) : undefined;
+    const quantized = new Map<string, QuantizedTensor>();
+    const keep = (gguf: string): boolean =>
+      options.keepQuantized === true &&
+      f.tensors.get(gguf)!.shape.length === 2 &&
+      (LINEAR_QUANT_TYPES as readonly string[]).includes(f.tensors.get(gguf)!.type);
     const read = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
       if (!has(gguf)) return;
+      if (keep(gguf)) {
+        const q = f.readQuantized(gguf);
+        checkQuantized(q, path);
+        const heads = transform === permQ ? nHeads : transform === permK ? nKvHeads : 0;
+        quantized.set(canon, { ...(heads > 0 ? unpermuteQuantized(q, heads) : q), name: canon });
+        return;
+      }
       const t = readAny(gguf);
       tensors.set(canon, { ...(transform ? transform(t) : t), name: canon });
     };
@@ -376,10 +425,6 @@ export function importGguf(path: string): {
       read(`${gguf}.weight`, `${canon}.weight`, transform);
       read(`${gguf}.bias`, `${canon}.bias`, transform);
     };
-    const nLayers = k.num(`${arch}.block_count`);
-    const nKvHeads = gpt2 ? nHeads : k.num(`${arch}.attention.head_count_kv`);
-    const permQ = arch === 'llama' ? (t: NamedTensor) => unpermuteQkFromGguf(t, nHeads) : undefined;
-    const permK = arch === 'llama' ? (t: NamedTensor) => unpermuteQkFromGguf(t, nKvHeads) : undefined;
     read('token_embd.weight', 'tok_embeddings.weight');
     read('position_embd.weight', 'pos_embeddings.weight');
     for (let i = 0; i < nLayers; i++) {
@@ -414,7 +459,7 @@ export function importGguf(path: string): {
     both('output_norm', 'norm');
     read('output.weight', 'output.weight');
     // GPT-2 files always carry `output`: it is tied when it equals the embedding
-    let tied = !tensors.has('output.weight');
+    let tied = !tensors.has('output.weight') && !quantized.has('output.weight');
     if (gpt2 && !tied) {
       const a = tensors.get('output.weight')!.data;
       const b = tensors.get('tok_embeddings.weight')?.data;
@@ -488,7 +533,7 @@ export function importGguf(path: string): {
     };
     checkModelConfig(config, path);
     for (const [name, shape] of canonicalShapes(config)) {
-      const t = tensors.get(name);
+      const t = tensors.get(name) ?? quantized.get(name);
       if (t === undefined)
         throw new Error(`${path}: missing tensor for ${name} (expected shape ${shapeStr(shape)})`);
       if (!sameShape(t.shape, shape)) {
@@ -497,7 +542,7 @@ export function importGguf(path: string): {
         );
       }
     }
-    return { config, tensors, tokenizer, kv: f.kv };
+    return { config, tensors, quantized, tokenizer, kv: f.kv };
   } finally {
     f.close();
   }

@@ -14,6 +14,8 @@
  * - Attention tensors use the layout the projections produce, [B, T, H, D], so no transpose is
  *   ever materialised; K/V may live inside a larger KV cache (see `kvBatchStride`).
  */
+import type { LinearQuantType } from './quant_types.ts';
+
 export interface Kernels {
   readonly name: 'js' | 'native';
   /** Threads used by parallel kernels (1 for js). */
@@ -63,6 +65,27 @@ export interface Kernels {
    * GEMV bound by reading w once; larger N reuse each block of w across rows.
    */
   linearBf16(x: Float32Array, w: Uint16Array, y: Float32Array, N: number, In: number, Out: number): void;
+
+  /**
+   * A Linear layer on ggml-quantized weights kept in memory as their blocks (inference), computed
+   * as llama.cpp's CPU backend does: y[N, Out] = x[N, In] @ W^T. w: [Out, In] as `type` blocks
+   * (Q8_0, Q4_0: 32 values a block; Q4_K, Q5_K, Q6_K: 256), row after row, so In must be a whole
+   * number of blocks. Each row of x is first quantized to 8 bits per block exactly like
+   * `quantizeActivations` (Q8_0 for Q8_0/Q4_0 weights, Q8_K for the K-quants); each block's dot is
+   * an exact integer sum, scaled by the f16/f32 block scales and summed in f32 (the js twin sums in
+   * float64): the result differs from the twin by f32 rounding of the per-block terms and of their
+   * sum only, about (In / blockSize + 2) * 2^-24 * sum over blocks |term|. Decode (N = 1) is a GEMV
+   * bound by reading w once. Arrays shorter than the shapes need, or In not whole blocks: RangeError.
+   */
+  linearQuant(
+    x: Float32Array,
+    w: Uint8Array,
+    type: LinearQuantType,
+    y: Float32Array,
+    N: number,
+    In: number,
+    Out: number,
+  ): void;
 
   /**
    * Fused causal scaled-dot-product attention (flash style: online softmax, no [Tq, Tk] matrix).
@@ -306,6 +329,7 @@ export const KERNEL_NAMES = [
   'gemm',
   'gemmBf16',
   'linearBf16',
+  'linearQuant',
   'attentionForward',
   'attentionBackward',
   'layerNormForward',

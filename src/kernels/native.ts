@@ -20,6 +20,8 @@ export interface CpuInfo {
    * measured; native/cpu.cc).
    */
   bf16: 'amx' | 'amx-emulated' | 'avx512bf16' | 'f32';
+  /** linearQuant's integer dot products: AVX-512 VNNI, AVX2 (maddubs), or scalar (native/linear_quant.cc). */
+  quant: 'avx512vnni' | 'avx2' | 'portable';
   avx512f: boolean;
   avx512bw: boolean;
   avx512bf16: boolean;

@@ -87,6 +87,10 @@ export function ggmlType(name: string): GgmlTypeInfo {
 export const QUANT_TYPES = ['F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const;
 export type QuantType = (typeof QUANT_TYPES)[number];
 
+/** The block types a Linear layer computes with directly (Kernels.linearQuant). */
+export const LINEAR_QUANT_TYPES = ['Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const;
+export type LinearQuantType = (typeof LINEAR_QUANT_TYPES)[number];
+
 export function isQuantType(name: string): name is QuantType {
   return (QUANT_TYPES as readonly string[]).includes(name);
 }

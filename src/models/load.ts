@@ -7,16 +7,20 @@
  *   f32   every matrix expanded to f32 (the default: what training needs)
  *   bf16  every matrix stored bf16 (f32 and F16 files rounded to nearest even; BF16 kept as is)
  *   auto  what the file holds: BF16 matrices stay bf16, F32 stay f32, F16 become f32 (there is no
- *         f16 kernel, and rounding F16 to bf16 would lose 3 mantissa bits nobody asked to lose)
+ *         f16 kernel, and rounding F16 to bf16 would lose 3 mantissa bits nobody asked to lose);
+ *         a GGUF file's quantized matrices (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay quantized, their
+ *         blocks used in place (f32 and bf16 dequantize them, then bf16 rounds)
  * A bf16 matrix is the file's Uint16Array itself, so a BF16 checkpoint takes half the memory of
  * its f32 expansion. Saving writes bf16 matrices as BF16 tensors (a bit-exact round trip).
  */
+
 import { type JsonObject, type JsonValue, loadModelDir, saveModelDir } from '../io/checkpoint.ts';
 import { toHfConfig } from '../io/hf_config.ts';
+import type { QuantizedTensor } from '../io/quantized.ts';
 import { castTensor, type DType as FileDType, type NamedTensor, toFloat32 } from '../io/tensors.ts';
 import { fromHf, toHf } from '../io/weight_names.ts';
 import type { Module } from '../nn/module.ts';
-import { type DType, Tensor } from '../tensor/index.ts';
+import { type DType, quantDTypeOf, Tensor } from '../tensor/index.ts';
 import type { ModelConfig } from './config.ts';
 import { DecoderLM } from './decoder.ts';
 import { Encoder } from './encoder.ts';
@@ -31,7 +35,7 @@ export interface LoadedModel<M extends Module> {
 }
 
 /** How to store a loaded model's weight matrices (see the file comment). */
-export type LoadDtype = DType | 'auto';
+export type LoadDtype = 'f32' | 'bf16' | 'auto';
 
 export const LOAD_DTYPES: readonly LoadDtype[] = ['auto', 'f32', 'bf16'];
 
@@ -41,7 +45,7 @@ export interface LoadOptions {
 }
 
 /** The dtype a matrix stored as `file` in the checkpoint gets under `want`. */
-export function matrixDtypeFor(file: FileDType, want: LoadDtype): DType {
+export function matrixDtypeFor(file: FileDType, want: LoadDtype): 'f32' | 'bf16' {
   if (want !== 'auto') return want;
   return file === 'BF16' ? 'bf16' : 'f32';
 }
@@ -56,12 +60,16 @@ function fill(
   fillCanonical(model, fromHf(config, tensors, where), where, dtype);
 }
 
-/** Fills `model` from tensors under the canonical names (weight_names.ts), each matrix in its dtype. */
+/**
+ * Fills `model` from tensors under the canonical names (weight_names.ts), each matrix in its dtype.
+ * `quantized` (a GGUF file's blocks, loaded under dtype auto) become quantized matrices as they are.
+ */
 export function fillCanonical(
   model: Module,
   canonical: ReadonlyMap<string, NamedTensor>,
   where: string,
   dtype: LoadDtype,
+  quantized: ReadonlyMap<string, QuantizedTensor> = new Map(),
 ): void {
   if (!LOAD_DTYPES.includes(dtype))
     throw new Error(`dtype must be one of ${LOAD_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
@@ -76,6 +84,14 @@ export function fillCanonical(
         ? Tensor.fromBf16(castTensor(t, 'BF16').data as Uint16Array, t.shape)
         : Tensor.wrap(toFloat32(t), t.shape),
     );
+  }
+  for (const [name, q] of quantized) {
+    const d = quantDTypeOf(q.type);
+    if (d === undefined || !matrices.has(name))
+      throw new Error(
+        `${where}: tensor ${name} is ${q.type}, which only a weight matrix of a linear type may be`,
+      );
+    values.set(name, Tensor.fromQuant(d, q.data, q.shape));
   }
   model.loadWeights(values, where);
 }
@@ -121,7 +137,8 @@ export function saveModel(
       name,
       p.dtype === 'bf16'
         ? { name, shape: [...p.shape], dtype: 'BF16', data: p.bf16Data }
-        : { name, shape: [...p.shape], dtype: 'F32', data: p.data },
+        : // quantized matrices are written dequantized (safetensors has no ggml block types)
+          { name, shape: [...p.shape], dtype: 'F32', data: p.dtype === 'f32' ? p.data : p.cast('f32').data },
     );
   }
   // torch_dtype says what the matrices are written in (transformers loads them in it by default).
@@ -144,7 +161,17 @@ export function saveModel(
   });
 }
 
-/** What a model's weights are in, for the stderr line of the commands: "bf16 (weights 12.34 MiB)". */
+/**
+ * What a model's weights are in, for the stderr line of the commands: "bf16 (weights 12.34 MiB)";
+ * a model with matrices of several dtypes (a Q4_K_M file) lists each with its bytes:
+ * "mixed: q4_k 40.50 MiB, q6_k 20.25 MiB, f32 0.10 MiB (weights 60.85 MiB)".
+ */
 export function describeWeights(model: Module): string {
-  return `${model.matrixDtype()} (weights ${(model.parameterBytes() / 2 ** 20).toFixed(2)} MiB)`;
+  const total = `(weights ${(model.parameterBytes() / 2 ** 20).toFixed(2)} MiB)`;
+  const md = model.matrixDtype();
+  if (md !== 'mixed') return `${md} ${total}`;
+  const by = new Map<DType, number>();
+  for (const p of model.parameters()) by.set(p.dtype, (by.get(p.dtype) ?? 0) + p.nbytes);
+  const parts = [...by].sort((a, b) => b[1] - a[1]).map(([d, b]) => `${d} ${(b / 2 ** 20).toFixed(2)} MiB`);
+  return `mixed: ${parts.join(', ')} ${total}`;
 }

@@ -1,7 +1,8 @@
 /**
  * A decoder LM from one `.gguf` file, the format people download (llama.cpp, Ollama, LM Studio):
  * the architecture and hyperparameters from its metadata, the weights (F32/F16/BF16 as stored;
- * quantized ones dequantized to f32 for now), the tokenizer and chat template from
+ * quantized matrices kept quantized under dtype auto (the CLI's default) and computed with by
+ * linearQuant; dequantized under f32 and bf16), the tokenizer and chat template from
  * `tokenizer.ggml.*` (io/gguf_tokenizer_import.ts, exact to llama.cpp's tokenization), and the
  * end-of-generation ids llama.cpp stops on as the generation config's eos_token_id.
  */
@@ -19,13 +20,14 @@ export function isGgufPath(path: string): boolean {
 
 export function loadGgufDecoder(path: string, options: LoadOptions = {}): LoadedModel<DecoderLM> {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  const g = importGguf(path);
+  const dtype = options.dtype ?? 'f32';
+  const g = importGguf(path, { keepQuantized: dtype === 'auto' });
   const tok = tokenizerFromGguf(path);
   for (const w of tok.warnings) process.stderr.write(`xfmr: ${path}: ${w}\n`);
   const eos = tok.eosIds.length > 1 ? tok.eosIds : (tok.eosIds[0] ?? g.config.eosTokenId);
   const config: ModelConfig = { ...g.config, bosTokenId: tok.bosId ?? g.config.bosTokenId, eosTokenId: eos };
   const model = new DecoderLM(config);
-  fillCanonical(model, g.tensors, path, options.dtype ?? 'f32');
+  fillCanonical(model, g.tensors, path, dtype, g.quantized);
   return {
     model,
     config,

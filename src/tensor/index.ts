@@ -3,7 +3,18 @@
 // The bf16 conversions live with the kernels (the quantized codecs use them too): one implementation.
 export { bf16ArrayToF32, bf16ToF32, f32ArrayToBf16, f32ToBf16 } from '../kernels/float16.ts';
 export { backward, gradOf, isGradEnabled, keep, noGrad, record, tidy } from './autograd.ts';
-export { DTYPES, type DType, dtypeBytes, isDType, type LowDType } from './dtype.ts';
+export {
+  DTYPES,
+  type DType,
+  dtypeBytes,
+  ggmlTypeOf,
+  isDType,
+  isQuantDType,
+  type LowDType,
+  QUANT_DTYPES,
+  type QuantDType,
+  quantDTypeOf,
+} from './dtype.ts';
 export { type GeluApprox, gelu, silu, softcap, swiglu } from './ops/activation.ts';
 export {
   type AttentionOptions,

@@ -4,16 +4,19 @@
  * other ops copy.
  *
  * f32 tensors (everything ops compute) read and write `.data`, a Float32Array. A bf16 tensor holds
- * an inference weight matrix as bit patterns (`.bf16Data`); `.data` on it throws, naming the
- * tensor and its dtype, so code that assumes f32 fails loudly instead of reading garbage, and it
- * can never require a gradient (weights are trained in f32).
+ * an inference weight matrix as bit patterns (`.bf16Data`), a quantized one (q8_0, q4_k, ...) as
+ * ggml's raw blocks (`.quantData`, a Uint8Array); `.data` on either throws, naming the tensor and
+ * its dtype, so code that assumes f32 fails loudly instead of reading garbage, and neither can
+ * ever require a gradient (weights are trained in f32). A quantized tensor's shape counts
+ * elements; its last dim must be a whole number of blocks.
  *
  * Ownership: every f32 tensor owns one reference to its Storage. `dispose()` gives it back to the
  * pool; `tidy(fn)` (autograd.ts) disposes everything created inside fn that fn does not return.
  * Low-precision buffers are weights that live as long as their model: not pooled, left to the GC.
  */
 import { bf16ArrayToF32, f32ArrayToBf16 } from '../kernels/float16.ts';
-import { type DType, dtypeBytes, type LowDType } from './dtype.ts';
+import { QUANT_CODECS } from '../kernels/js/quant/index.ts';
+import { DTYPE_LAYOUT, type DType, dtypeBytes, ggmlTypeOf, isQuantDType, type QuantDType } from './dtype.ts';
 import { Rng } from './random.ts';
 import { Storage } from './storage.ts';
 
@@ -42,11 +45,11 @@ export function sizeOf(shape: Shape): number {
 /** What a disposed or low-precision tensor's f32 view is. */
 const EMPTY = new Float32Array(0);
 
-/** The buffer of a low-precision tensor: its raw elements (bf16: one bit pattern each). */
-export interface Packed {
-  dtype: LowDType;
-  bits: Uint16Array;
-}
+/**
+ * The buffer of a low-precision tensor: bf16 bit patterns (one per element), or the raw ggml blocks
+ * of a quantized dtype (the tensor's rows one after the other).
+ */
+export type Packed = { dtype: 'bf16'; bits: Uint16Array } | { dtype: QuantDType; bytes: Uint8Array };
 
 export class Tensor {
   readonly shape: number[];
@@ -60,27 +63,46 @@ export class Tensor {
   private offset: number;
   private view: Float32Array;
   private packed: Uint16Array | null;
+  private blocks: Uint8Array | null;
   private disposed = false;
 
   /** storage: f32 elements from the pool (Storage) or the raw elements of a low-precision dtype. */
   constructor(shape: Shape, storage: Storage | Packed, offset = 0) {
     this.shape = [...shape];
     this.size = sizeOf(shape);
-    const length = storage instanceof Storage ? storage.data.length : storage.bits.length;
-    if (offset + this.size > length) {
-      throw new Error(`tensor of shape [${shape.join(', ')}] does not fit its storage`);
-    }
     this.offset = offset;
+    this.packed = null;
+    this.blocks = null;
     if (storage instanceof Storage) {
+      if (offset + this.size > storage.data.length)
+        throw new Error(`tensor of shape [${shape.join(', ')}] does not fit its storage`);
       this.dtype = 'f32';
       this.storage = storage;
       this.view = storage.data.subarray(offset, offset + this.size);
-      this.packed = null;
-    } else {
-      this.dtype = storage.dtype;
+    } else if (storage.dtype === 'bf16') {
+      if (offset + this.size > storage.bits.length)
+        throw new Error(`tensor of shape [${shape.join(', ')}] does not fit its storage`);
+      this.dtype = 'bf16';
       this.storage = null;
       this.view = EMPTY;
       this.packed = storage.bits.subarray(offset, offset + this.size);
+    } else {
+      // offset counts bytes here; rows must be whole blocks
+      const { blockElems } = DTYPE_LAYOUT[storage.dtype];
+      const row = this.shape.length > 0 ? this.shape[this.shape.length - 1] : 1;
+      if (row % blockElems !== 0)
+        throw new Error(
+          `${storage.dtype} tensor of shape [${shape.join(', ')}]: rows of ${row} are not whole blocks of ${blockElems}`,
+        );
+      const bytes = dtypeBytes(storage.dtype, this.size);
+      if (offset + bytes > storage.bytes.length)
+        throw new Error(
+          `${storage.dtype} tensor of shape [${shape.join(', ')}] needs ${bytes} bytes, its buffer has ${storage.bytes.length - offset}`,
+        );
+      this.dtype = storage.dtype;
+      this.storage = null;
+      this.view = EMPTY;
+      this.blocks = storage.bytes.subarray(offset, offset + bytes);
     }
     scopes.at(-1)?.add(this);
   }
@@ -105,7 +127,7 @@ export class Tensor {
     if (this.dtype !== 'f32')
       throw new Error(
         `tensor ${this.describe()} is ${this.dtype}: .data holds f32 elements only ` +
-          `(read .${this.dtype}Data, or .cast('f32') for a widened copy)`,
+          `(read .${this.dtype === 'bf16' ? 'bf16Data' : 'quantData'}, or .cast('f32') for a widened copy)`,
       );
     return this.view;
   }
@@ -118,7 +140,15 @@ export class Tensor {
     return this.packed;
   }
 
-  /** Bytes its elements take in memory (4 per f32 element, 2 per bf16 element). */
+  /** The raw ggml blocks of a quantized tensor, rows one after the other (a view). */
+  get quantData(): Uint8Array {
+    this.checkLive();
+    if (this.blocks === null)
+      throw new Error(`tensor ${this.describe()} is ${this.dtype}, not a quantized dtype (q8_0, q4_k, ...)`);
+    return this.blocks;
+  }
+
+  /** Bytes its elements take in memory (4 per f32 element, 2 per bf16 element, blocks for quantized). */
   get nbytes(): number {
     return dtypeBytes(this.dtype, this.size);
   }
@@ -146,6 +176,7 @@ export class Tensor {
     this.storage?.release(options.pool ?? true);
     this.view = EMPTY;
     this.packed = null;
+    this.blocks = null;
     this.node = null;
     this.grad?.dispose();
     this.grad = null;
@@ -155,21 +186,40 @@ export class Tensor {
   viewAs(shape: Shape): Tensor {
     const s = resolveShape(shape, this.size, this.shape);
     if (this.storage) return new Tensor(s, this.storage.retain(), this.offset);
-    return new Tensor(s, { dtype: this.dtype as LowDType, bits: this.bf16Data });
+    if (this.dtype === 'bf16') return new Tensor(s, { dtype: 'bf16', bits: this.bf16Data });
+    const d = this.dtype as QuantDType;
+    const rowElems = DTYPE_LAYOUT[d].blockElems;
+    if ((s.at(-1) ?? 1) % rowElems !== 0)
+      throw new Error(`cannot view ${d} tensor ${this.describe()} as [${s}]: rows must stay whole blocks`);
+    return new Tensor(s, { dtype: d, bytes: this.quantData });
+  }
+
+  /** The elements widened to f32 (a new array): bf16 exactly, quantized as ggml dequantizes. */
+  private toF32(): Float32Array {
+    if (this.dtype === 'f32') return this.data.slice();
+    if (this.dtype === 'bf16') return bf16ArrayToF32(this.bf16Data);
+    return QUANT_CODECS[ggmlTypeOf(this.dtype)].dequantize(this.quantData, this.size);
   }
 
   /**
    * A copy in `dtype` (same shape and name): f32 -> bf16 rounds to nearest even, bf16 -> f32 is
-   * exact, the same dtype copies.
+   * exact, quantized -> f32 dequantizes (ggml's to_float), anything -> a quantized dtype goes
+   * through f32 and ggml's reference quantizer; the same dtype copies.
    */
   cast(dtype: DType): Tensor {
-    const t =
-      dtype === 'f32'
-        ? Tensor.wrap(this.dtype === 'f32' ? this.data.slice() : bf16ArrayToF32(this.bf16Data), this.shape)
-        : Tensor.fromBf16(
-            this.dtype === 'bf16' ? this.bf16Data.slice() : f32ArrayToBf16(this.data),
-            this.shape,
-          );
+    let t: Tensor;
+    if (dtype === this.dtype && this.dtype !== 'f32' && this.dtype !== 'bf16')
+      t = Tensor.fromQuant(dtype as QuantDType, this.quantData.slice(), this.shape);
+    else if (dtype === 'f32') t = Tensor.wrap(this.toF32(), this.shape);
+    else if (dtype === 'bf16')
+      t = Tensor.fromBf16(
+        this.dtype === 'bf16' ? this.bf16Data.slice() : f32ArrayToBf16(this.toF32()),
+        this.shape,
+      );
+    else {
+      const x = this.toF32();
+      t = Tensor.fromQuant(dtype, QUANT_CODECS[ggmlTypeOf(dtype)].quantize(x, x.length), this.shape);
+    }
     t.name = this.name;
     return t;
   }
@@ -180,9 +230,9 @@ export class Tensor {
     return this.dtype === 'f32' ? this.data[0] : this.toArray()[0];
   }
 
-  /** The values as numbers (bf16 widened exactly). */
+  /** The values as numbers (bf16 widened exactly, quantized dequantized). */
   toArray(): number[] {
-    return Array.from(this.dtype === 'f32' ? this.data : bf16ArrayToF32(this.bf16Data));
+    return Array.from(this.dtype === 'f32' ? this.data : this.toF32());
   }
 
   describe(): string {
@@ -238,6 +288,20 @@ export class Tensor {
       throw new Error(`Tensor.fromBf16: ${bits.length} values do not fill shape [${shape.join(', ')}]`);
     }
     return new Tensor(shape, { dtype: 'bf16', bits });
+  }
+
+  /**
+   * A quantized tensor over `bytes` (ggml blocks of `dtype`, rows of shape[last] elements one after
+   * the other), taking ownership without copying. The byte count must be exactly the shape's.
+   */
+  static fromQuant(dtype: QuantDType, bytes: Uint8Array, shape: Shape): Tensor {
+    if (!isQuantDType(dtype)) throw new Error(`Tensor.fromQuant: ${String(dtype)} is not a quantized dtype`);
+    const want = dtypeBytes(dtype, sizeOf(shape));
+    if (bytes.length !== want)
+      throw new Error(
+        `Tensor.fromQuant: ${bytes.length} bytes do not fill ${dtype} shape [${shape.join(', ')}] (${want} bytes)`,
+      );
+    return new Tensor(shape, { dtype, bytes });
   }
 
   /** Normal(0, std) values from a seeded RNG. */

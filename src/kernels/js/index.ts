@@ -11,6 +11,7 @@ import {
 import { attentionBackward, attentionForward } from './attention.ts';
 import { add, addBias, axpy, mul, scale, sumRows, sumSquares } from './elementwise.ts';
 import { gemm, gemmBf16, linearBf16 } from './gemm.ts';
+import { linearQuant } from './linear_quant.ts';
 import {
   crossEntropyBackward,
   crossEntropyForward,
@@ -33,6 +34,7 @@ export const jsKernels: Kernels = {
   gemm,
   gemmBf16,
   linearBf16,
+  linearQuant,
   attentionForward,
   attentionBackward,
   layerNormForward,

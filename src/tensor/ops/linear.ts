@@ -12,6 +12,7 @@
 import { bf16ArrayToF32 } from '../../kernels/float16.ts';
 import { kernels } from '../../kernels/index.ts';
 import { gradOf, record } from '../autograd.ts';
+import { ggmlTypeOf, isQuantDType } from '../dtype.ts';
 import { Tensor } from '../tensor.ts';
 import { gemm } from './gemm.ts';
 
@@ -27,6 +28,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const y = Tensor.empty([...x.shape.slice(0, -1), Out]);
   if (weight.dtype === 'bf16')
     k.linearBf16(x.data, weight.bf16Data, y.data, N, In, Out); // [N, Out]
+  else if (isQuantDType(weight.dtype))
+    k.linearQuant(x.data, weight.quantData, ggmlTypeOf(weight.dtype), y.data, N, In, Out); // [N, Out]
   else gemm({ a: x.data, b: weight.data, c: y.data, M: N, N: Out, K: In, transB: true }); // [N, Out]
   if (bias) k.addBias(y.data, bias.data, y.data, N, Out);
   const inputs = bias ? [x, weight, bias] : [x, weight];
@@ -34,8 +37,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     const dy = g.data; // [N, Out]
     // dx: [N, In] = dy @ W
     if (x.requiresGrad) {
-      const w = weight.dtype === 'bf16' ? bf16ArrayToF32(weight.bf16Data) : weight.data;
+      const wide = isQuantDType(weight.dtype) ? weight.cast('f32') : null;
+      const w = wide ? wide.data : weight.dtype === 'bf16' ? bf16ArrayToF32(weight.bf16Data) : weight.data;
       gemm({ a: dy, b: w, c: gradOf(x), M: N, N: In, K: Out, accumulate: true });
+      wide?.dispose();
     }
     // dW: [Out, In] = dy^T @ x
     if (weight.requiresGrad)
