@@ -562,8 +562,9 @@ export function importGguf(path: string): {
       dropout: 0,
       initStd: 0.02,
       slidingWindow,
-      slidingLayers,
-      attnLogitSoftcap: gemma ? f32Decimal(optNum('gemma2.attn_logit_softcapping') ?? 50) : null,
+      // optional fields only where the file has them, as configs written without them read
+      ...(slidingLayers ? { slidingLayers } : {}),
+      ...(gemma ? { attnLogitSoftcap: f32Decimal(optNum('gemma2.attn_logit_softcapping') ?? 50) } : {}),
       torchDtype: null,
       // Llama 3.1+ files carry their llama3 scaling as per-pair divisors (rope_freqs.weight)
       ropeScaling: has('rope_freqs.weight')
