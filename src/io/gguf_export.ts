@@ -3,14 +3,31 @@
  * the RoPE permutation, on top of the container in `gguf.ts`.
  *
  *   config arch      GGUF architecture   notes
- *   llama, mistral   llama               Q/K rows permuted (see below); Mistral's sliding window
- *                                        is not expressible and is dropped (fine while prompts
- *                                        stay within the window)
- *   qwen2            qwen2               llama.cpp runs it with NEOX (half-split) RoPE: no
- *                                        permutation; q/k/v biases written
+ *   llama, mistral   llama               Q/K rows permuted (see below)
+ *   qwen2, qwen3     qwen2, qwen3        llama.cpp runs them with NEOX (half-split) RoPE: no
+ *                                        permutation; q/k/v biases written (qwen2)
+ *   gemma2           gemma2              NEOX RoPE; every RMSNorm weight written as 1 + w, as
+ *                                        convert_hf_to_gguf does (llama.cpp's norm multiplies by
+ *                                        the stored weight); post_attention_norm / post_ffw_norm
+ *                                        for the sandwich norms; no `output` (tied); the sqrt(d)
+ *                                        embedding scale and GeGLU are implied by the arch
  *   gpt2             gpt2                q/k/v fused into attn_qkv; `output` is always written
  *                                        (a copy of token_embd when tied), as convert_hf_to_gguf does
  *   bert             -                   not exported
+ *
+ * Sliding windows. llama.cpp's `llama`, `qwen2` and `qwen3` have no sliding window (its converter
+ * maps Mistral to `llama` and drops the window), so llama.cpp attends to every earlier position
+ * there and its outputs differ from the windowed model's once a sequence is longer than the
+ * window. The window is still written as `{arch}.attention.sliding_window` (with
+ * `sliding_window_pattern`, one bool per layer, when only some layers slide), which llama.cpp
+ * ignores and `importGguf` reads back, so xfmr keeps the model it was given. Gemma 2's window is
+ * llama.cpp's `gemma2.attention.sliding_window`, on the even layers, as in xfmr.
+ *
+ * Gemma 2 as llama.cpp runs it: the attention scale is headDim^-1/2 (dModel/nHeads for the
+ * 46-layer 27B; no query_pre_attn_scalar key is read), both soft-caps are always applied (50 and
+ * 30 when absent) and the even layers always slide (4096 when absent), so export needs those
+ * fields explicit, and refuses what llama.cpp would compute differently: another queryScale,
+ * another layer pattern, untied embeddings, biases, q/k norms, RoPE scaling.
  *
  * Tensor names: token_embd, position_embd (gpt2), blk.N.{attn_norm, attn_q, attn_k, attn_v,
  * attn_qkv (gpt2), attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}, output_norm, output, each
@@ -149,12 +166,49 @@ export function unpermuteQkFromGguf(t: NamedTensor, nHeads: number): NamedTensor
 // ---------------------------------------------------------------------------------------------
 // Export
 
-type GgufArch = 'llama' | 'qwen2' | 'qwen3' | 'gpt2';
+type GgufArch = 'llama' | 'qwen2' | 'qwen3' | 'gemma2' | 'gpt2';
 
 function ggufArch(c: ModelConfig): GgufArch {
   if (c.arch === 'llama' || c.arch === 'mistral') return 'llama';
-  if (c.arch === 'qwen2' || c.arch === 'qwen3' || c.arch === 'gpt2') return c.arch;
-  throw new Error(`GGUF export: arch ${c.arch} is not supported (llama, mistral, qwen2, qwen3, gpt2 are)`);
+  if (c.arch === 'qwen2' || c.arch === 'qwen3' || c.arch === 'gemma2' || c.arch === 'gpt2') return c.arch;
+  throw new Error(
+    `GGUF export: arch ${c.arch} is not supported (llama, mistral, qwen2, qwen3, gemma2, gpt2 are)`,
+  );
+}
+
+/** The attention scale llama.cpp's gemma2 uses, as xfmr's queryScale (scale = queryScale^-1/2). */
+export function gemma2QueryScale(c: Pick<ModelConfig, 'nLayers' | 'dModel' | 'nHeads' | 'headDim'>): number {
+  // llama.cpp: 1/sqrt(n_embd / n_head) for the 46-layer 27B, else 1/sqrt(head_dim)
+  return c.nLayers === 46 ? c.dModel / c.nHeads : c.headDim;
+}
+
+/** Throws for a Gemma 2 config that llama.cpp's gemma2 would compute differently (see the header). */
+function checkGemma2(c: ModelConfig, path: string): void {
+  const fail = (msg: string): never => {
+    throw new Error(`${path}: gemma2 GGUF export: ${msg}`);
+  };
+  if (c.slidingWindow === null)
+    fail("slidingWindow is null; llama.cpp's gemma2 always slides its even layers");
+  if (c.attnLogitSoftcap == null)
+    fail("attnLogitSoftcap is null; llama.cpp's gemma2 always soft-caps scores");
+  if (c.finalLogitSoftcap === null)
+    fail("finalLogitSoftcap is null; llama.cpp's gemma2 always soft-caps logits");
+  const qs = gemma2QueryScale(c);
+  if (c.queryScale !== null && c.queryScale !== qs)
+    fail(`queryScale ${c.queryScale} is not expressible; llama.cpp scales scores by ${qs}^-1/2`);
+  if (c.slidingLayers?.some((s, i) => s !== (i % 2 === 0)))
+    fail('slidingLayers must be the even layers (llama.cpp reads no other pattern for gemma2)');
+  if (!c.tiedEmbeddings) fail('the LM head must be tied to the embeddings');
+  if (c.qkvBias || c.attnBias || c.mlpBias || c.qkNorm) fail('biases and q/k norms are not part of gemma2');
+  if (c.ropeScaling) fail("RoPE scaling is not applied by llama.cpp's gemma2");
+  if (c.ffnType !== 'geglu' || !c.sandwichNorm || !c.normUnitOffset || !c.scaleEmbeddings)
+    fail('needs GeGLU, sandwich norms with (1 + w) weights and scaled embeddings');
+}
+
+/** A norm weight w stored as 1 + w (toGguf) or back (Gemma's convention; exact in f32 for |w| < 1). */
+function shiftNorm(t: NamedTensor, toGguf: boolean): NamedTensor {
+  const data = Float32Array.from(toFloat32(t), (w) => (toGguf ? w + 1 : w - 1));
+  return { name: t.name, shape: [...t.shape], dtype: 'F32', data };
 }
 
 /** One output tensor: GGUF name, and how to make it from the canonical tensors. */
@@ -242,8 +296,12 @@ export function exportGguf(
     add(`${gguf}.bias`, `${canon}.bias`, transform);
   };
   // RoPE scaling as llama.cpp reads it: per-pair divisors of the base frequencies
+  if (arch === 'gemma2') checkGemma2(c, path);
   const s = c.ropeScaling;
-  if (s?.type === 'yarn') throw new Error(`${path}: yarn RoPE scaling is not written to GGUF yet`);
+  if (s?.type === 'yarn')
+    throw new Error(
+      `${path}: yarn RoPE scaling is not written to GGUF (llama.cpp's yarn attention factor differs from Hugging Face's)`,
+    );
   if (s) {
     const base = ropeFrequencies(c.headDim, c.ropeTheta);
     const scaled = ropeFrequencies(c.headDim, c.ropeTheta, s);
@@ -256,10 +314,11 @@ export function exportGguf(
   if (arch === 'gpt2') add('position_embd.weight', 'pos_embeddings.weight');
   const permQ = arch === 'llama' ? (t: NamedTensor) => permuteQkForGguf(t, c.nHeads) : undefined;
   const permK = arch === 'llama' ? (t: NamedTensor) => permuteQkForGguf(t, c.nKvHeads) : undefined;
+  const norm = c.normUnitOffset ? (t: NamedTensor) => shiftNorm(t, true) : undefined;
   for (let i = 0; i < c.nLayers; i++) {
     const L = `layers.${i}`;
     const B = `blk.${i}`;
-    both(`${B}.attn_norm`, `${L}.attention_norm`);
+    both(`${B}.attn_norm`, `${L}.attention_norm`, norm);
     if (arch === 'gpt2') {
       for (const part of ['weight', 'bias']) {
         const names = ['wq', 'wk', 'wv'].map((n) => `${L}.attention.${n}.${part}`);
@@ -285,7 +344,8 @@ export function exportGguf(
       }
     }
     both(`${B}.attn_output`, `${L}.attention.wo`);
-    both(`${B}.ffn_norm`, `${L}.ffn_norm`);
+    if (c.sandwichNorm) both(`${B}.post_attention_norm`, `${L}.post_attention_norm`, norm);
+    both(`${B}.ffn_norm`, `${L}.ffn_norm`, norm);
     if (arch === 'gpt2') {
       both(`${B}.ffn_up`, `${L}.feed_forward.w1`);
     } else {
@@ -293,8 +353,9 @@ export function exportGguf(
       both(`${B}.ffn_up`, `${L}.feed_forward.w3`);
     }
     both(`${B}.ffn_down`, `${L}.feed_forward.w2`);
+    if (c.sandwichNorm) both(`${B}.post_ffw_norm`, `${L}.post_ffn_norm`, norm);
   }
-  both('output_norm', 'norm');
+  both('output_norm', 'norm', norm);
   if (!c.tiedEmbeddings) add('output.weight', 'output.weight');
   else if (arch === 'gpt2') add('output.weight', 'tok_embeddings.weight');
 
@@ -319,11 +380,25 @@ export function exportGguf(
     kv.set(`${arch}.rope.dimension_count`, gv.u32(c.headDim));
     kv.set(`${arch}.rope.freq_base`, gv.f32(c.ropeTheta));
     kv.set(`${arch}.attention.layer_norm_rms_epsilon`, gv.f32(c.normEps));
-    if (c.headDim * c.nHeads !== c.dModel) {
+    if (c.headDim * c.nHeads !== c.dModel || arch === 'gemma2') {
       if (arch === 'qwen2') throw new Error(`${path}: llama.cpp's qwen2 needs headDim * nHeads = dModel`);
       // qwen3 sets head_dim apart from d_model / n_heads (llama.cpp reads key_length)
       kv.set(`${arch}.attention.key_length`, gv.u32(c.headDim));
       kv.set(`${arch}.attention.value_length`, gv.u32(c.headDim));
+    }
+    if (c.slidingWindow !== null) {
+      kv.set(`${arch}.attention.sliding_window`, gv.u32(c.slidingWindow));
+      if (arch !== 'gemma2' && c.slidingLayers && !c.slidingLayers.every((x) => x)) {
+        kv.set(`${arch}.attention.sliding_window_pattern`, {
+          type: 'array',
+          itemType: 'bool',
+          value: [...c.slidingLayers],
+        });
+      }
+    }
+    if (arch === 'gemma2') {
+      kv.set('gemma2.attn_logit_softcapping', gv.f32(c.attnLogitSoftcap!));
+      kv.set('gemma2.final_logit_softcapping', gv.f32(c.finalLogitSoftcap!));
     }
   }
   tokenizerKv(kv, tokenizer, c, path);
@@ -368,7 +443,8 @@ function f32Decimal(x: number): number {
  * Q6_K) are dequantized to F32, bit-exact with ggml's `to_float`, unless `keepQuantized`: then
  * the 2-D ones of a type a Linear computes with (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) come back as their
  * blocks in `quantized` (under the canonical name, absent from `tensors`). Q/K rows are un-permuted
- * for the `llama` architecture (quantized rows are whole blocks, moved as bytes).
+ * for the `llama` architecture (quantized rows are whole blocks, moved as bytes); a `llama` file
+ * with a sliding window key is a Mistral; gemma2's norm weights come back as offsets from 1.
  */
 export function importGguf(
   path: string,
@@ -384,11 +460,12 @@ export function importGguf(
   try {
     const k = new GgufKv(f.kv, path);
     const arch = k.str('general.architecture');
-    if (arch !== 'llama' && arch !== 'qwen2' && arch !== 'qwen3' && arch !== 'gpt2') {
+    if (arch !== 'llama' && arch !== 'qwen2' && arch !== 'qwen3' && arch !== 'gemma2' && arch !== 'gpt2') {
       throw new Error(
-        `${path}: GGUF architecture ${JSON.stringify(arch)} is not supported (llama, qwen2, qwen3, gpt2)`,
+        `${path}: GGUF architecture ${JSON.stringify(arch)} is not supported (llama, qwen2, qwen3, gemma2, gpt2)`,
       );
     }
+    const gemma = arch === 'gemma2';
     const has = (n: string): boolean => f.tensors.has(n);
     const tokens = k.strs('tokenizer.ggml.tokens');
     const nHeads = k.num(`${arch}.attention.head_count`);
@@ -425,12 +502,13 @@ export function importGguf(
       read(`${gguf}.weight`, `${canon}.weight`, transform);
       read(`${gguf}.bias`, `${canon}.bias`, transform);
     };
+    const norm = gemma ? (t: NamedTensor) => shiftNorm(t, false) : undefined;
     read('token_embd.weight', 'tok_embeddings.weight');
     read('position_embd.weight', 'pos_embeddings.weight');
     for (let i = 0; i < nLayers; i++) {
       const L = `layers.${i}`;
       const B = `blk.${i}`;
-      both(`${B}.attn_norm`, `${L}.attention_norm`);
+      both(`${B}.attn_norm`, `${L}.attention_norm`, norm);
       if (gpt2) {
         for (const part of ['weight', 'bias']) {
           const name = `${B}.attn_qkv.${part}`;
@@ -453,10 +531,14 @@ export function importGguf(
         both(`${B}.ffn_up`, `${L}.feed_forward.w3`);
       }
       both(`${B}.attn_output`, `${L}.attention.wo`);
-      both(`${B}.ffn_norm`, `${L}.ffn_norm`);
+      both(`${B}.ffn_norm`, `${L}.ffn_norm`, norm);
       both(`${B}.ffn_down`, `${L}.feed_forward.w2`);
+      if (gemma) {
+        both(`${B}.post_attention_norm`, `${L}.post_attention_norm`, norm);
+        both(`${B}.post_ffw_norm`, `${L}.post_ffn_norm`, norm);
+      }
     }
-    both('output_norm', 'norm');
+    both('output_norm', 'norm', norm);
     read('output.weight', 'output.weight');
     // GPT-2 files always carry `output`: it is tied when it equals the embedding
     let tied = !tensors.has('output.weight') && !quantized.has('output.weight');
@@ -472,6 +554,12 @@ export function importGguf(
     const headDim = k.has(`${arch}.attention.key_length`)
       ? k.num(`${arch}.attention.key_length`)
       : dModel / nHeads;
+    const optNum = (key: string): number | null => (k.has(key) ? k.num(key) : null);
+    // gemma2: llama.cpp's defaults when a key is absent (llama-hparams.h, models/gemma2.cpp)
+    const slidingWindow = optNum(`${arch}.attention.sliding_window`) ?? (gemma ? 4096 : null);
+    const pattern = f.kv.get(`${arch}.attention.sliding_window_pattern`);
+    const slidingLayers =
+      !gemma && pattern?.type === 'array' && pattern.itemType === 'bool' ? [...pattern.value] : null;
     const optId = (key: string): number | undefined => (k.has(key) ? k.num(key) : undefined);
     const tokenizer: GgufTokenizer = {
       tokens,
@@ -490,7 +578,7 @@ export function importGguf(
     if (k.has('tokenizer.ggml.scores')) tokenizer.scores = k.nums('tokenizer.ggml.scores');
     if (k.has('tokenizer.chat_template')) tokenizer.chatTemplate = k.str('tokenizer.chat_template');
     const config: ModelConfig = {
-      arch,
+      arch: arch === 'llama' && slidingWindow !== null ? 'mistral' : arch,
       vocabSize: tokens.length,
       contextLength: k.num(`${arch}.context_length`),
       dModel,
@@ -499,7 +587,7 @@ export function importGguf(
       nKvHeads,
       headDim,
       ffnDim: k.num(ffnKey),
-      ffnType: gpt2 ? 'gelu_tanh' : 'swiglu',
+      ffnType: gpt2 ? 'gelu_tanh' : gemma ? 'geglu' : 'swiglu',
       norm: gpt2 ? 'layernorm' : 'rmsnorm',
       normEps: f32Decimal(
         k.num(gpt2 ? 'gpt2.attention.layer_norm_epsilon' : `${arch}.attention.layer_norm_rms_epsilon`),
@@ -518,18 +606,21 @@ export function importGguf(
       padTokenId: tokenizer.padId ?? null,
       dropout: 0,
       initStd: 0.02,
-      slidingWindow: null,
+      slidingWindow,
+      // optional fields only where the file has them, as configs written without them read
+      ...(slidingLayers ? { slidingLayers } : {}),
+      ...(gemma ? { attnLogitSoftcap: f32Decimal(optNum('gemma2.attn_logit_softcapping') ?? 50) } : {}),
       torchDtype: null,
       // Llama 3.1+ files carry their llama3 scaling as per-pair divisors (rope_freqs.weight)
       ropeScaling: has('rope_freqs.weight')
         ? { type: 'factors', factors: Array.from(toFloat32(readAny('rope_freqs.weight'))) }
         : null,
       qkNorm: tensors.has('layers.0.attention.q_norm.weight'),
-      scaleEmbeddings: false,
-      sandwichNorm: false,
-      normUnitOffset: false,
-      queryScale: null,
-      finalLogitSoftcap: null,
+      scaleEmbeddings: gemma,
+      sandwichNorm: gemma,
+      normUnitOffset: gemma,
+      queryScale: gemma ? gemma2QueryScale({ nLayers, dModel, nHeads, headDim }) : null,
+      finalLogitSoftcap: gemma ? f32Decimal(optNum('gemma2.final_logit_softcapping') ?? 30) : null,
     };
     checkModelConfig(config, path);
     for (const [name, shape] of canonicalShapes(config)) {

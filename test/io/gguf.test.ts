@@ -1,7 +1,8 @@
 /**
  * GGUF: byte layout checked by hand, write -> read round trips of every value type, alignment,
  * the RoPE row permutation (against RoPE itself, not just its inverse), and the llama / qwen2 /
- * gpt2 exporters round-tripping through the importer.
+ * gemma2 / gpt2 exporters round-tripping through the importer (config, tensors, and for gemma2 and
+ * the windowed families the logits too), and the refusals of what llama.cpp cannot express.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
@@ -17,8 +18,9 @@ import {
   permuteQkForGguf,
   unpermuteQkFromGguf,
 } from '../../src/io/gguf_export.ts';
-import type { NamedTensor } from '../../src/io/tensors.ts';
+import { type NamedTensor, type TensorMap, toFloat32 } from '../../src/io/tensors.ts';
 import type { ModelConfig } from '../../src/models/config.ts';
+import { DecoderLM } from '../../src/models/decoder.ts';
 import { randomCanonical, randomF32, rng, sameTensors, tempDir, tinyGpt2, tinyLlama } from './helpers.ts';
 
 const dir = tempDir();
@@ -374,6 +376,136 @@ describe('exportGguf / importGguf', () => {
     assert.ok(sameTensors(back.tensors, canon));
   });
 
+  test('gemma2: keys, 1 + w norms, sandwich norm names, tied; round trip of config and logits', () => {
+    const c = tinyLlama({
+      arch: 'gemma2',
+      ffnType: 'geglu',
+      scaleEmbeddings: true,
+      sandwichNorm: true,
+      normUnitOffset: true,
+      tiedEmbeddings: true,
+      slidingWindow: 4,
+      attnLogitSoftcap: 50,
+      finalLogitSoftcap: 30,
+      queryScale: 8,
+      eosTokenId: 0,
+    });
+    const canon = randomCanonical(c, 9);
+    const p = join(dir, 'gemma2.gguf');
+    exportGguf(p, c, canon, tokenizerFor(c));
+    const f = openGguf(p);
+    const want: [string, GgufValue][] = [
+      ['general.architecture', gv.str('gemma2')],
+      ['gemma2.attention.key_length', gv.u32(8)],
+      ['gemma2.attention.value_length', gv.u32(8)],
+      ['gemma2.attention.sliding_window', gv.u32(4)],
+      ['gemma2.attn_logit_softcapping', gv.f32(50)],
+      ['gemma2.final_logit_softcapping', gv.f32(30)],
+    ];
+    for (const [k, v] of want) assert.deepEqual(f.kv.get(k), v, k);
+    assert.ok(!f.tensors.has('output.weight'), 'the head is token_embd');
+    for (const [gguf, canonName] of [
+      ['blk.1.attn_norm.weight', 'layers.1.attention_norm.weight'],
+      ['blk.1.post_attention_norm.weight', 'layers.1.post_attention_norm.weight'],
+      ['blk.1.ffn_norm.weight', 'layers.1.ffn_norm.weight'],
+      ['blk.1.post_ffw_norm.weight', 'layers.1.post_ffn_norm.weight'],
+      ['output_norm.weight', 'norm.weight'],
+    ] as const) {
+      const w = canon.get(canonName)!.data as Float32Array;
+      assert.deepEqual([...f.read(gguf).data], [...Float32Array.from(w, (x) => x + 1)], gguf);
+    }
+    // NEOX RoPE in llama.cpp's gemma2: Q stays in Hugging Face's layout
+    assert.deepEqual(
+      [...f.read('blk.0.attn_q.weight').data],
+      [...canon.get('layers.0.attention.wq.weight')!.data],
+    );
+    f.close();
+    const back = importGguf(p);
+    assert.deepEqual(back.config, { ...c, torchDtype: null, dropout: 0, initStd: 0.02 });
+    // (1 + w) - 1 in f32 is w up to half an ulp of 1 + w
+    for (const [name, t] of canon) {
+      const b = toFloat32(back.tensors.get(name)!);
+      const tol = name.includes('norm') ? 2 ** -24 : 0;
+      let d = 0;
+      toFloat32(t).forEach((x, i) => {
+        d = Math.max(d, Math.abs(b[i]! - x));
+      });
+      assert.ok(d <= tol, `${name}: max |difference| ${d}`);
+    }
+    assert.ok(maxLogitDiff(c, canon, back.config, back.tensors) <= 1e-5);
+  });
+
+  test('sliding windows: mistral as llama with the window key, qwen2 layer pattern; read back', () => {
+    const m = tinyLlama({ arch: 'mistral', slidingWindow: 3, eosTokenId: 0 });
+    const canon = randomCanonical(m, 10);
+    const p = join(dir, 'mistral.gguf');
+    exportGguf(p, m, canon, tokenizerFor(m));
+    let f = openGguf(p);
+    assert.deepEqual(f.kv.get('general.architecture'), gv.str('llama'));
+    assert.deepEqual(f.kv.get('llama.attention.sliding_window'), gv.u32(3));
+    assert.ok(!f.kv.has('llama.attention.sliding_window_pattern'));
+    f.close();
+    let back = importGguf(p);
+    assert.deepEqual(back.config, { ...m, torchDtype: null, dropout: 0, initStd: 0.02 });
+    assert.ok(sameTensors(back.tensors, canon));
+    // the window matters on this sequence (6 > 3 tokens), so the logits check it was applied
+    assert.ok(maxLogitDiff(m, canon, { ...m, slidingWindow: null }, canon) > 1e-3);
+    assert.equal(maxLogitDiff(m, canon, back.config, back.tensors), 0);
+
+    const q = tinyLlama({ arch: 'qwen2', slidingWindow: 3, slidingLayers: [false, true], eosTokenId: 0 });
+    const qc = randomCanonical(q, 11);
+    const pq = join(dir, 'qwen2w.gguf');
+    exportGguf(pq, q, qc, tokenizerFor(q));
+    f = openGguf(pq);
+    assert.deepEqual(f.kv.get('qwen2.attention.sliding_window_pattern'), {
+      type: 'array',
+      itemType: 'bool',
+      value: [false, true],
+    });
+    f.close();
+    back = importGguf(pq);
+    assert.deepEqual(back.config, { ...q, torchDtype: null, dropout: 0, initStd: 0.02 });
+  });
+
+  test('refusals: what llama.cpp would compute differently', () => {
+    const g = tinyLlama({
+      arch: 'gemma2',
+      ffnType: 'geglu',
+      scaleEmbeddings: true,
+      sandwichNorm: true,
+      normUnitOffset: true,
+      tiedEmbeddings: true,
+      slidingWindow: 4,
+      attnLogitSoftcap: 50,
+      finalLogitSoftcap: 30,
+    });
+    const canon = randomCanonical(g);
+    const p = join(dir, 'refused.gguf');
+    const cases: [Partial<ModelConfig>, RegExp][] = [
+      [{ slidingWindow: null }, /refused\.gguf: gemma2 GGUF export: slidingWindow is null/],
+      [{ attnLogitSoftcap: null }, /attnLogitSoftcap is null/],
+      [{ finalLogitSoftcap: null }, /finalLogitSoftcap is null/],
+      [{ queryScale: 16 }, /queryScale 16 is not expressible; llama\.cpp scales scores by 8\^-1\/2/],
+      [{ slidingLayers: [true, true] }, /slidingLayers must be the even layers/],
+    ];
+    for (const [o, re] of cases)
+      assert.throws(() => exportGguf(p, { ...g, ...o }, canon, tokenizerFor(g)), re);
+    const l = tinyLlama({
+      ropeScaling: {
+        type: 'yarn',
+        factor: 4,
+        originalContext: 8,
+        betaFast: 32,
+        betaSlow: 1,
+        attentionFactor: 1.1,
+      },
+    });
+    assert.throws(
+      () => exportGguf(p, l, randomCanonical(l), tokenizerFor(l)),
+      /refused\.gguf: yarn RoPE scaling is not written to GGUF/,
+    );
+  });
+
   test('refusals name the file and tensor', () => {
     const c = tinyLlama();
     const canon = randomCanonical(c);
@@ -394,3 +526,19 @@ describe('exportGguf / importGguf', () => {
     );
   });
 });
+
+/** Max |logit difference| of two models on the same 6 tokens (ids < 11), each from config + tensors. */
+function maxLogitDiff(ca: ModelConfig, ta: TensorMap, cb: ModelConfig, tb: TensorMap): number {
+  const logits = (c: ModelConfig, t: TensorMap): Float32Array => {
+    const model = new DecoderLM(c);
+    model.loadStateDict(new Map([...t].map(([n, x]) => [n, toFloat32(x)])));
+    const cache = model.createCache(1, 6);
+    const rows = [1, 5, 2, 9, 3, 7].map((id) => model.extend([Int32Array.of(id)], cache)[0]!);
+    return Float32Array.from(rows.flatMap((r) => [...r]));
+  };
+  const a = logits(ca, ta);
+  const b = logits(cb, tb);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d;
+}
