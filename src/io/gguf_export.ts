@@ -300,7 +300,7 @@ export function exportGguf(
   const s = c.ropeScaling;
   if (s?.type === 'yarn')
     throw new Error(
-      `${path}: yarn RoPE scaling is not written to GGUF (llama.cpp's yarn attention factor differs from Hugging Face's)`,
+      `${path}: yarn RoPE scaling is not written to GGUF (parity with llama.cpp's yarn is not checked yet)`,
     );
   if (s) {
     const base = ropeFrequencies(c.headDim, c.ropeTheta);
