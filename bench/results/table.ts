@@ -213,7 +213,44 @@ function decodeRows(j: unknown): Row[] {
       `f32 ${f(p('llama_cpp'), 0)} (${f(g('llama_cpp'), 0)}), f16 ${f(p('llama_cpp_f16'), 0)} (${f(g('llama_cpp_f16'), 0)})`,
       `${r(p('xfmr'), p('llama_cpp'))}, ${r(p('xfmr'), p('llama_cpp_f16'))}`,
     ],
+    ...decodeLowPrecisionRows(j),
   ];
+}
+
+/**
+ * The rows of `bench -- decode`'s low-precision engines, each against llama.cpp on the same bytes
+ * per weight (absent from results made before they existed): xfmr bf16 against llama.cpp f16,
+ * and each quantized GGUF file that both engines load.
+ */
+function decodeLowPrecisionRows(j: unknown): Row[] {
+  const d = (k: string) => num(j, 'decode_tok_s', k);
+  const rows: Row[] = [];
+  if (d('xfmr_bf16') !== null)
+    rows.push([
+      'same, xfmr on bf16 weights (`--dtype bf16`) against llama.cpp f16 (both 2 bytes per weight), decode tok/s',
+      f(d('xfmr_bf16')),
+      `llama.cpp f16: ${f(d('llama_cpp_f16'))}`,
+      r(d('xfmr_bf16'), d('llama_cpp_f16')),
+    ]);
+  for (const [key, label] of [
+    ['q8_0', 'Q8_0'],
+    ['q4_k_m', 'Q4_K_M'],
+    ['qwen05_q4_k_m', 'Q4_K_M of a Qwen2.5-0.5B-shaped model (d896 L24 V151936)'],
+  ] as const) {
+    const x = d(`xfmr_${key}`);
+    if (x === null) continue;
+    const limit = num(j, 'quant_bandwidth_limit_tok_s', key);
+    const px = num(j, 'quant_prefill_tok_s', `xfmr_${key}`);
+    const pl = num(j, 'quant_prefill_tok_s', `llama_cpp_${key}`);
+    rows.push([
+      `same, the ${label} GGUF file both load, decode tok/s${limit === null ? '' : ` (bandwidth limit ${f(limit, 0)})`}` +
+        (px === null ? '' : `; prefill tok/s xfmr ${f(px, 0)}, llama.cpp ${f(pl, 0)}`),
+      f(x),
+      `llama.cpp ${label.split(' ')[0]}: ${f(d(`llama_cpp_${key}`))}`,
+      r(x, d(`llama_cpp_${key}`)) + (px === null ? '' : ` (prefill ${r(px, pl)})`),
+    ]);
+  }
+  return rows;
 }
 
 function trainRows(j: unknown): Row[] {
