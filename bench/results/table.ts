@@ -103,6 +103,23 @@ function gemmRows(j: unknown): Row[] {
       gemv.map((k) => f(n(k))).join(', '),
       `${range(gemv.map((k) => (x(k) && n(k) ? (x(k) ?? 0) / (n(k) ?? 1) : null)))} (${range(gemv.map(best))})`,
     ],
+    ...bf16GemmRows(j, [main, ...train]),
+  ];
+}
+
+/** The bf16 GEMM row of `bench -- gemm` (absent from results made before it). */
+function bf16GemmRows(j: unknown, shapes: string[]): Row[] {
+  const path = str(j, 'bf16', 'path');
+  if (path === null) return [];
+  const x = (k: string) => num(j, 'bf16', 'gflops', k);
+  const p = (k: string) => num(j, 'bf16', 'pytorch_gflops', k);
+  return [
+    [
+      `same, bf16 operands with f32 accumulation, the five training shapes (${path === 'f32' ? 'this VM has no AMX: bf16-rounded operands through the f32 kernel' : `path ${path}`})`,
+      shapes.map((k) => f(x(k))).join(', '),
+      `PyTorch 1.13 bf16 matmul: ${shapes.map((k) => f(p(k))).join(', ')}`,
+      range(shapes.map((k) => (x(k) && p(k) ? (x(k) ?? 0) / (p(k) ?? 1) : null))),
+    ],
   ];
 }
 
