@@ -2,7 +2,15 @@
  * A small argument parser for the `xfmr` subcommands: `--name value`, `--name=value`, boolean
  * flags, and positionals. Unknown options are an error that names them.
  */
+import { modelPathProblem } from '../models/load_gguf.ts';
+
 export class UsageError extends Error {}
+
+/** Throws a UsageError naming `--model` unless `path` is a model directory or a .gguf file. */
+export function requireModelPath(path: string): void {
+  const problem = modelPathProblem(path);
+  if (problem) throw new UsageError(`--model: ${problem}`);
+}
 
 export interface ParsedArgs {
   options: Map<string, string | true>;

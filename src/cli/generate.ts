@@ -1,5 +1,5 @@
 /**
- * `xfmr generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options] [--json] [--logits FILE]`
+ * `xfmr generate --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) [options] [--json] [--logits FILE]`
  *
  * Streams the generated text to stdout as it is produced (never half a UTF-8 character). Options:
  *   --max-tokens N         exactly N new tokens unless EOS or a stop string comes first
@@ -26,21 +26,27 @@
  * repetition_penalty from generation_config.json when it sets them (do_sample false means greedy);
  * otherwise temperature 1 with no filtering. Timing goes to stderr.
  */
-import { existsSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { type GenerateOptions, generateStream, type SamplerOptions } from '../generate/index.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { describeWeights, loadDecoder } from '../models/load.ts';
-import { isGgufPath } from '../models/load_gguf.ts';
 import { noGrad } from '../tensor/index.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
-import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
+import {
+  optInt,
+  optNumber,
+  optString,
+  type ParsedArgs,
+  parseArgs,
+  requireModelPath,
+  UsageError,
+} from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 
 const USAGE =
-  'usage: xfmr generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] ' +
+  'usage: xfmr generate --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] ' +
   '[--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--stop STR]... [--threads N] ' +
   `${DTYPE_USAGE} [--json] [--logits FILE]`;
 
@@ -157,9 +163,7 @@ export async function run(argv: string[]): Promise<void> {
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
   const dir = optString(a, 'model');
   if (!dir) throw new UsageError(`--model is required (${USAGE})`);
-  if (!existsSync(dir)) throw new UsageError(`--model: ${dir}: no such directory or .gguf file`);
-  if (!statSync(dir).isDirectory() && !isGgufPath(dir))
-    throw new UsageError(`--model: ${dir} is a file; give a model directory or a .gguf file`);
+  requireModelPath(dir);
   const promptText = optString(a, 'prompt');
   const promptIds = optString(a, 'prompt-ids');
   if (promptText !== undefined && promptIds !== undefined)

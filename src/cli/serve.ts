@@ -8,13 +8,13 @@
  * connections, end in-flight streams and exit 0. --dtype auto|f32|bf16 picks how the weights are held
  * (default auto: what the checkpoint holds; src/cli/dtype.ts), printed on stderr.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { optInt, optString, parseArgs, UsageError } from './args.ts';
+import { optInt, optString, parseArgs, requireModelPath, UsageError } from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 
 const USAGE =
-  'usage: xfmr serve --model DIR [--db RAG.sqlite] [--metrics FILE.jsonl] [--host 127.0.0.1] [--port 8080] ' +
+  'usage: xfmr serve --model DIR|FILE.gguf [--db RAG.sqlite] [--metrics FILE.jsonl] [--host 127.0.0.1] [--port 8080] ' +
   `[--batch 8] [--max-queue 16] [--model-id NAME] ${DTYPE_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
@@ -28,8 +28,7 @@ export async function run(argv: string[]): Promise<void> {
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
   const dir = optString(a, 'model');
   if (!dir) throw new UsageError(`--model is required (${USAGE})`);
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new UsageError(`--model: ${dir}: no such directory`);
+  requireModelPath(dir);
   const db = optString(a, 'db');
   if (db !== undefined && !existsSync(db)) throw new UsageError(`--db: ${db}: no such file`);
   const metrics = optString(a, 'metrics');

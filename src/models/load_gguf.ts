@@ -18,6 +18,16 @@ export function isGgufPath(path: string): boolean {
   return path.toLowerCase().endsWith('.gguf') && !(existsSync(path) && statSync(path).isDirectory());
 }
 
+/**
+ * Why `path` cannot name a decoder model, or null when it can: a model directory or a `.gguf`
+ * file, the two things every `--model` option takes.
+ */
+export function modelPathProblem(path: string): string | null {
+  if (!existsSync(path)) return `${path}: no such directory or .gguf file`;
+  if (statSync(path).isDirectory() || isGgufPath(path)) return null;
+  return `${path} is a file; give a model directory or a .gguf file`;
+}
+
 export function loadGgufDecoder(path: string, options: LoadOptions = {}): LoadedModel<DecoderLM> {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
   const dtype = options.dtype ?? 'f32';

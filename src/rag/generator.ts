@@ -14,12 +14,12 @@
  * The prompt goes in as one user message: through the model's chat template when the directory
  * has one (and `chat` is not false), as raw text otherwise; endpoints get /chat/completions.
  */
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from '../generate/index.ts';
 import { searchQuote } from '../generate/quote_search.ts';
 import type { DecoderLM } from '../models/decoder.ts';
 import { describeWeights, type LoadDtype, loadDecoder } from '../models/load.ts';
+import { modelPathProblem } from '../models/load_gguf.ts';
 import { renderChat } from '../tokenizers/chat_template.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import { getEncoding } from '../tokenizers/tiktoken.ts';
@@ -89,8 +89,8 @@ export class LocalGenerator implements Generator {
    * held (models/load.ts; default f32).
    */
   static load(dir: string, options: { chat?: boolean; dtype?: LoadDtype } = {}): LocalGenerator {
-    if (!existsSync(dir) || !statSync(dir).isDirectory())
-      throw new Error(`--model: ${dir}: no such directory`);
+    const problem = modelPathProblem(dir);
+    if (problem) throw new Error(`--model: ${problem}`);
     const loaded = loadDecoder(dir, { dtype: options.dtype });
     if (loaded.tokenizerJson === undefined) throw new Error(`--model: ${dir} has no tokenizer.json`);
     let tok: Tokenizer;

@@ -15,6 +15,8 @@ import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { loadDecoder, saveModel } from '../../src/models/load.ts';
 import { llamaConfig, qwen3Config } from '../../src/models/presets.ts';
+import { LocalGenerator } from '../../src/rag/generator.ts';
+import { loadServeModel } from '../../src/serve/server.ts';
 import { loadTokenizerJson } from '../../src/tokenizers/tokenizer_json.ts';
 import { byteLevelTokenizerJson, tempDir, xfmr } from '../cli/helpers.ts';
 
@@ -162,6 +164,11 @@ describe('xfmr quantize and the CLI on .gguf', () => {
       [['quantize', '--model', dir, '--type', 'q8_0', '--out', 'x.bin'], /--out: x\.bin must end in \.gguf/],
       [['quantize', '--model', '/nope', '--type', 'q8_0', '--out', 'x.gguf'], /--model: \/nope: no such/],
       [['generate', '--model', '/nope/m.gguf', '--prompt-ids', '1'], /--model: \/nope\/m\.gguf: no such/],
+      [['serve', '--model', '/nope/m.gguf'], /--model: \/nope\/m\.gguf: no such/],
+      [
+        ['serve', '--model', join(dir, 'config.json')],
+        /--model: .*config\.json is a file; give a model directory or a \.gguf file/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = await xfmr(args);
@@ -169,5 +176,24 @@ describe('xfmr quantize and the CLI on .gguf', () => {
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
+  });
+
+  test('serve, rag ask and eval load a .gguf as they load a directory', async () => {
+    const [dir, gguf] = write(llamaConfig(small), 5);
+    // serve: the same tokenizer and end-of-generation ids, the same greedy continuation
+    const fromDir = await loadServeModel(dir);
+    const fromGguf = await loadServeModel(gguf);
+    assert.equal(fromGguf.id, 'model.gguf');
+    // the file states <|endoftext|> (the last id) as tokenizer.ggml.eos_token_id; the directory,
+    // with no generation_config.json, states none
+    assert.deepEqual(fromGguf.eos, [V - 1]);
+    assert.deepEqual(fromGguf.tokenizer.encode('hello world'), fromDir.tokenizer.encode('hello world'));
+    assert.ok(relErr(logits(fromGguf.model as DecoderLM), logits(fromDir.model as DecoderLM)) < 1e-5);
+    // rag ask and eval answer through LocalGenerator
+    const opts = { maxTokens: 5, temperature: 0 };
+    const a = await LocalGenerator.load(gguf, { chat: false }).complete('hello', opts);
+    const b = await LocalGenerator.load(dir, { chat: false }).complete('hello', opts);
+    assert.equal(a, b);
+    assert.throws(() => LocalGenerator.load(join(dir, 'config.json')), /--model: .*config\.json is a file/);
   });
 });
