@@ -19,7 +19,7 @@ import type { JsonValue } from '../../src/io/files.ts';
 import { openGguf } from '../../src/io/gguf.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { describeWeights, loadDecoder, saveModel } from '../../src/models/load.ts';
-import { llamaConfig } from '../../src/models/presets.ts';
+import { gemma2Config, llamaConfig, qwen2Config } from '../../src/models/presets.ts';
 import { byteLevelTokenizerJson, tempDir, xfmr } from '../cli/helpers.ts';
 
 const TOKENIZER = byteLevelTokenizerJson(40, true) as JsonValue;
@@ -40,7 +40,7 @@ describe('a quantized GGUF kept quantized (dtype auto)', () => {
   const root = tempDir('xfmr-gguf-quant-');
   const dir = join(root, 'model');
   // d 256, ffn 512: every matrix row is whole 256-blocks, so Q4_K_M keeps its K-quants
-  const config = llamaConfig({
+  const shape = {
     vocabSize: V,
     contextLength: 64,
     dModel: 256,
@@ -50,7 +50,8 @@ describe('a quantized GGUF kept quantized (dtype auto)', () => {
     headDim: 64,
     ffnDim: 512,
     initStd: 0.05,
-  });
+  };
+  const config = llamaConfig(shape);
   saveModel(dir, new DecoderLM(config, 21), { tokenizerJson: TOKENIZER });
 
   for (const type of ['q8_0', 'q4_k_m'] as const) {
@@ -93,6 +94,27 @@ describe('a quantized GGUF kept quantized (dtype auto)', () => {
       assert.deepEqual(JSON.parse(a.stdout).ids, JSON.parse(b.stdout).ids);
     });
   }
+
+  test('qwen2 and gemma2 (no Q/K row permutation in their GGUF) load kept quantized as dequantized', async () => {
+    // Regression: the kept-quantized reader took "no transform" for the Q/K permutation of the
+    // archs that have none, and refused token_embd ("rows cannot be split into heads").
+    for (const [name, make, extra] of [
+      ['qwen2', qwen2Config, {}],
+      // llama.cpp's gemma2 always slides its even layers and caps: its export requires them
+      ['gemma2', gemma2Config, { slidingWindow: 16, attnLogitSoftcap: 50, finalLogitSoftcap: 30 }],
+    ] as const) {
+      const d = join(root, name);
+      saveModel(d, new DecoderLM(make({ ...shape, ...extra }), 5), { tokenizerJson: TOKENIZER });
+      const file = join(root, `${name}-q8_0.gguf`);
+      const q = await xfmr(['quantize', '--model', d, '--type', 'q8_0', '--out', file]);
+      assert.equal(q.code, 0, q.stderr);
+      const kept = loadDecoder(file, { dtype: 'auto' }).model;
+      const wide = loadDecoder(file, { dtype: 'f32' }).model;
+      assert.equal(kept.namedParameters().get('layers.0.attention.wq.weight')!.dtype, 'q8_0');
+      const err = relErr(kept.forward(IDS, 1, IDS.length).data, wide.forward(IDS, 1, IDS.length).data);
+      assert.ok(err > 0 && err < 5e-2, `${name}: logits ${err.toExponential(2)} from the dequantized model`);
+    }
+  });
 
   test('a quantized matrix cannot train, and .data names its dtype', async () => {
     const file = join(root, 'model-q8_0.gguf');
