@@ -13,7 +13,7 @@
  * The chosen type and the cache's size are printed on stderr (kvCacheLine).
  */
 import { KV_TYPES, type KVType } from '../kernels/kv_types.ts';
-import { optString, type ParsedArgs, UsageError } from './args.ts';
+import { optChoice, type ParsedArgs } from './args.ts';
 
 /** The usage text of the option. */
 export const KV_TYPE_USAGE = '[--kv-type f32|f16|q8_0]';
@@ -26,11 +26,7 @@ export const KV_TYPE_HELP =
 
 /** The --kv-type option (default f32); a bad value is a usage error naming the option. */
 export function optKvType(a: ParsedArgs): KVType {
-  const v = optString(a, 'kv-type');
-  if (v === undefined) return 'f32';
-  const t = KV_TYPES.find((x) => x === v);
-  if (t === undefined) throw new UsageError(`--kv-type must be one of ${KV_TYPES.join(', ')}, got "${v}"`);
-  return t;
+  return optChoice(a, 'kv-type', KV_TYPES, 'f32');
 }
 
 /**

@@ -10,7 +10,14 @@ import { before, test } from 'node:test';
 import { generate } from '../../src/generate/index.ts';
 import { LocalGenerator } from '../../src/rag/generator.ts';
 import { loadServeModel, startServer } from '../../src/serve/server.ts';
-import { byteLevelTokenizerJson, TINY_LLAMA, tempDir, writeJson, xfmr, xfmrAll } from './helpers.ts';
+import {
+  byteLevelTokenizerJson,
+  expectOneLineErrors,
+  TINY_LLAMA,
+  tempDir,
+  writeJson,
+  xfmr,
+} from './helpers.ts';
 
 const dir = tempDir();
 const model = join(dir, 'model');
@@ -105,13 +112,5 @@ test('a bad --kv-type is one line on stderr naming the option, in every command 
       /^xfmr: --kv-type applies to --model, not --endpoint$/,
     ],
   ];
-  const results = await xfmrAll(cases.map(([args]) => args));
-  for (const [i, [args, pattern]] of cases.entries()) {
-    const r = results[i];
-    assert.notEqual(r.code, 0, args.join(' '));
-    assert.equal(r.stdout, '', args.join(' '));
-    const lines = r.stderr.trim().split('\n');
-    assert.equal(lines.length, 1, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(lines[0], pattern, args.join(' '));
-  }
+  await expectOneLineErrors(cases);
 });
