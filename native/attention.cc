@@ -53,7 +53,9 @@
 // tiles the bf16 mode already uses, so the products and the softmax are the f32 path's, and the
 // cache itself is never copied. f16 widens with vcvtph2ps on AVX-512 (scalar elsewhere), q8_0 with
 // vpmovsxbd + one multiply by the block's scale (exact: an int8 times an f16 fits in an f32).
-// The f32 path is the same code with the widening compiled out (a template parameter).
+// The f32 path is the same code with the widening compiled out (a template parameter). Not
+// handled: the AVX2 and portable variants widen with scalar code (no F16C in their targets), and a
+// widened tile is stored and read back rather than fed to the products straight from registers.
 //
 // Memory: the backward keeps Q, dO, their transposes and dQ for all rows of its (b, hk), so each
 // thread holds about 5x the size of q / (B * Hkv) of scratch (plus one dQ per task when split).
@@ -296,7 +298,15 @@ XFMR_TARGET_AVX512 inline void widen_q8(With<vf16>, const uint8_t* base, int64_t
 template <Kv T, class V>
 XFMR_INLINE void widen_rows(const void* base, const AttnShape& s, int64_t b, int64_t hk, int64_t j0, int64_t nk,
                             float* pad) {
+  // Bytes of a row and the start of row j (for prefetching kAhead rows ahead, as prefetch_row does).
+  const int64_t row_bytes = T == Kv::F16 ? 2 * s.D : (s.D + kQ8Block - 1) / kQ8Block * kQ8Bytes + kQ8Bytes;
+  const auto at = [&](int64_t j) XFMR_INLINE_LAMBDA {
+    const int64_t e = s.k_index(b, hk, j);
+    return static_cast<const char*>(base) + (T == Kv::F16 ? 2 * e : e / kQ8Block * kQ8Bytes);
+  };
   for (int64_t jj = 0; jj < nk; jj++) {
+    if (jj + kAhead < nk)
+      for (int64_t c = 0; c < row_bytes; c += 64) __builtin_prefetch(at(j0 + jj + kAhead) + c, 0, 3);
     const int64_t e = s.k_index(b, hk, j0 + jj);
     float* d = pad + jj * s.Dp;
     if constexpr (T == Kv::F16) widen_f16(With<V>{}, static_cast<const uint16_t*>(base) + e, s.D, d);

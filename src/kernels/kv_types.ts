@@ -17,6 +17,10 @@
  *   f16   |x16 - x| <= 2^-11 |x| (normal range, |x| >= 2^-14; below, 2^-25 absolute)
  *   q8_0  |q d - x| <= amax / 254 + 127 |d - amax / 127| <= amax / 254 + amax 2^-11, amax the
  *         largest |x| of the block (half a step, plus the f16 rounding of the stored scale)
+ *
+ * Not handled: q8_0 for rows that are not whole blocks (nKvHeads x headDim not a multiple of 32;
+ * llama.cpp refuses those too); 4-bit cache types; K and V in different types (llama.cpp's
+ * --cache-type-k / --cache-type-v may differ).
  */
 import { ggmlType, rowBytes } from './quant_types.ts';
 
