@@ -69,6 +69,10 @@ uint16_t* Args::u16(size_t i, size_t* len) {
   return static_cast<uint16_t*>(typed(*this, i, napi_uint16_array, "a Uint16Array", len));
 }
 
+uint8_t* Args::u8(size_t i, size_t* len) {
+  return static_cast<uint8_t*>(typed(*this, i, napi_uint8_array, "a Uint8Array", len));
+}
+
 double Args::num(size_t i) {
   double v = 0;
   if (napi_get_value_double(env, argv[i], &v) != napi_ok) fail(i, "a number");

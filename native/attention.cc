@@ -48,6 +48,15 @@
 // delta = rowsum(dO * out) stay f32, from the unrounded values. It is a numerics mode, not a
 // speed-up: no bf16 instructions are used here.
 //
+// Low-precision KV caches (attentionForwardKV, inference): the forward reads K and V stored as f16
+// or q8_0 (src/kernels/kv_types.ts) and widens each key tile to f32 as it goes, into the Kpad/Vpad
+// tiles the bf16 mode already uses, so the products and the softmax are the f32 path's, and the
+// cache itself is never copied. f16 widens with vcvtph2ps on AVX-512 (scalar elsewhere), q8_0 with
+// vpmovsxbd + one multiply by the block's scale (exact: an int8 times an f16 fits in an f32).
+// The f32 path is the same code with the widening compiled out (a template parameter). Not
+// handled: the AVX2 and portable variants widen with scalar code (no F16C in their targets), and a
+// widened tile is stored and read back rather than fed to the products straight from registers.
+//
 // Memory: the backward keeps Q, dO, their transposes and dQ for all rows of its (b, hk), so each
 // thread holds about 5x the size of q / (B * Hkv) of scratch (plus one dQ per task when split).
 //
@@ -219,6 +228,95 @@ XFMR_INLINE const float* kv_rows(const float* base, const AttnShape& s, int64_t 
   return pad;
 }
 
+// ---- widening a low-precision KV cache (attentionForwardKV) ----
+
+enum class Kv { F32, F16, Q8_0 };
+constexpr int64_t kQ8Block = 32, kQ8Bytes = 34;  // ggml's Q8_0: f16 d, then 32 int8
+
+// IEEE binary16 bits -> float (exact; subnormals, inf and NaN included).
+XFMR_INLINE float half_to_float(uint16_t h) {
+  const uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ffu, sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t u;
+  if (e == 0) {
+    const float f = static_cast<float>(m) * 0x1p-24f;  // subnormal (or zero): m 2^-24, exact
+    std::memcpy(&u, &f, 4);
+  } else {
+    u = (e == 31 ? 0x7f800000u : (e + 112) << 23) | (m << 13);
+  }
+  u |= sign;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// dst[0, n) = the f16 values src[0, n).
+template <class V>
+XFMR_INLINE void widen_f16(With<V>, const uint16_t* src, int64_t n, float* dst) {
+  for (int64_t c = 0; c < n; c++) dst[c] = half_to_float(src[c]);
+}
+// dst[0, n) = q * d for the n values of a q8_0 store from value e (run by run within blocks).
+template <class V>
+XFMR_INLINE void widen_q8(With<V>, const uint8_t* base, int64_t e, int64_t n, float* dst) {
+  for (int64_t c = 0; c < n;) {
+    const int64_t at = e + c, off = at % kQ8Block, run = std::min(kQ8Block - off, n - c);
+    const uint8_t* blk = base + at / kQ8Block * kQ8Bytes;
+    const float d = half_to_float(static_cast<uint16_t>(blk[0] | blk[1] << 8));
+    const int8_t* q = reinterpret_cast<const int8_t*>(blk + 2 + off);
+    for (int64_t i = 0; i < run; i++) dst[c + i] = d * static_cast<float>(q[i]);
+    c += run;
+  }
+}
+#ifdef XFMR_X86
+// GCC 12's intrinsics build "undefined" vectors that -Wall reports (as for transpose16 above).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+XFMR_TARGET_AVX512 inline void widen_f16(With<vf16>, const uint16_t* src, int64_t n, float* dst) {
+  for (int64_t c = 0; c < n; c += 16) {
+    const __mmask16 m = n - c >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - c)) - 1);
+    _mm512_mask_storeu_ps(dst + c, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src + c)));
+  }
+}
+XFMR_TARGET_AVX512 inline void widen_q8(With<vf16>, const uint8_t* base, int64_t e, int64_t n, float* dst) {
+  for (int64_t c = 0; c < n;) {
+    const int64_t at = e + c, off = at % kQ8Block, run = std::min(kQ8Block - off, n - c);
+    const uint8_t* blk = base + at / kQ8Block * kQ8Bytes;
+    const __m512 d = _mm512_set1_ps(half_to_float(static_cast<uint16_t>(blk[0] | blk[1] << 8)));
+    for (int64_t i = 0; i < run; i += 16) {
+      const __mmask16 m = run - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (run - i)) - 1);
+      const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, blk + 2 + off + i)));
+      _mm512_mask_storeu_ps(dst + c + i, m, _mm512_mul_ps(d, q));
+    }
+    c += run;
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
+// K or V rows [j0, j0 + nk) of (b, hk) from an f16 or q8_0 store, widened into `pad` as [nk, Dp]
+// (zero-padded past D; rounded to bf16 in bf16 mode, as kv_rows rounds f32 rows).
+template <Kv T, class V>
+XFMR_INLINE void widen_rows(const void* base, const AttnShape& s, int64_t b, int64_t hk, int64_t j0, int64_t nk,
+                            float* pad) {
+  // Bytes of a row and the start of row j (for prefetching kAhead rows ahead, as prefetch_row does).
+  const int64_t row_bytes = T == Kv::F16 ? 2 * s.D : (s.D + kQ8Block - 1) / kQ8Block * kQ8Bytes + kQ8Bytes;
+  const auto at = [&](int64_t j) XFMR_INLINE_LAMBDA {
+    const int64_t e = s.k_index(b, hk, j);
+    return static_cast<const char*>(base) + (T == Kv::F16 ? 2 * e : e / kQ8Block * kQ8Bytes);
+  };
+  for (int64_t jj = 0; jj < nk; jj++) {
+    if (jj + kAhead < nk)
+      for (int64_t c = 0; c < row_bytes; c += 64) __builtin_prefetch(at(j0 + jj + kAhead) + c, 0, 3);
+    const int64_t e = s.k_index(b, hk, j0 + jj);
+    float* d = pad + jj * s.Dp;
+    if constexpr (T == Kv::F16) widen_f16(With<V>{}, static_cast<const uint16_t*>(base) + e, s.D, d);
+    else widen_q8(With<V>{}, static_cast<const uint8_t*>(base), e, s.D, d);
+    if (s.bf16)
+      for (int64_t c = 0; c < s.D; c++) d[c] = round_bf16(d[c]);
+    std::fill(d + s.D, d + s.Dp, 0.f);
+  }
+}
+
 // Masks. Row r0 + rr sees keys [lo, hi) = [first, visible) of the row. Most key tiles need no
 // mask at all (every row sees all their keys), those on the causal diagonal only the end, and only
 // those where some row's window starts need both ends; each tile takes the cheapest that is exact
@@ -320,8 +418,9 @@ XFMR_INLINE void fwd_softmax(float* St, int64_t nk, int64_t nrp, int64_t j0, con
 // Rows [r0, r1) of (b, hk): out and lse. Scores are kept transposed, St[key][row], so K and V are
 // read in place and the online softmax runs down the columns, one query row per SIMD lane.
 // V: the ISA's vector (dispatch.h).
-template <class V>
-XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, float* out, float* lse,
+// T: how K and V are stored (f32: read in place; f16, q8_0: widened tile by tile).
+template <Kv T, class V>
+XFMR_INLINE void attn_fwd_impl(const float* q, const void* k, const void* v, float* out, float* lse,
                                const AttnShape* sp, int64_t b, int64_t hk, int64_t r0, int64_t r1,
                                float* scratch) {
   constexpr int W = lanes<V>;
@@ -349,9 +448,16 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
   const int64_t kbegin = s.first(r0), kend = s.visible(r1 - 1);
   for (int64_t j0 = kbegin; j0 < kend; j0 += kBk) {
     const int64_t nk = std::min(kBk, kend - j0);
-    // K in place (its first D columns are the operand), or rounded to bf16 into Kpad.
+    // K in place (its first D columns are the operand), or rounded to bf16 / widened into Kpad.
     int64_t ldk = s.Hkv * D;
-    const float* Kr = s.bf16 ? kv_rows(k, s, b, hk, j0, nk, Kpad, &ldk) : k + s.k_index(b, hk, j0);
+    const float* Kr = Kpad;
+    if constexpr (T == Kv::F32) {
+      const float* kf = static_cast<const float*>(k);
+      Kr = s.bf16 ? kv_rows(kf, s, b, hk, j0, nk, Kpad, &ldk) : kf + s.k_index(b, hk, j0);
+    } else {
+      widen_rows<T, V>(k, s, b, hk, j0, nk, Kpad);
+      ldk = Dp;
+    }
     mm(With<V>{}, false, nk, nrp, D, Kr, ldk, Qt, kBq, St, kBq, false);  // St = K (scale Q)^T
     if (s.softcap > 0) cap_scores<V>(St, kBq, nk, nrp, s.softcap);
     switch (tile_mask(s, r0, r1, j0, j0 + nk)) {
@@ -365,8 +471,10 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
         const V va = splat<V>(alpha[rr]);
         for (int64_t c = 0; c < Dp; c += W) store<V>(o + c, load<V>(o + c) * va);
       }
-    int64_t ldv;
-    const float* Vr = kv_rows(v, s, b, hk, j0, nk, Vpad, &ldv);
+    int64_t ldv = Dp;
+    const float* Vr = Vpad;
+    if constexpr (T == Kv::F32) Vr = kv_rows(static_cast<const float*>(v), s, b, hk, j0, nk, Vpad, &ldv);
+    else widen_rows<T, V>(v, s, b, hk, j0, nk, Vpad);
     mm(With<V>{}, true, nr, Dp, nk, St, kBq, Vr, ldv, O, Dp, true);  // O += P V
   }
   for (int64_t rr = 0; rr < nr; rr++) {
@@ -382,6 +490,20 @@ XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, f
       lse[s.lse_index(b, hk, r0 + rr)] = -INFINITY;
     }
   }
+}
+
+template <class V>
+XFMR_INLINE void attn_fwd_body(const float* q, const float* k, const float* v, float* out, float* lse,
+                               const AttnShape* sp, int64_t b, int64_t hk, int64_t r0, int64_t r1,
+                               float* scratch) {
+  attn_fwd_impl<Kv::F32, V>(q, k, v, out, lse, sp, b, hk, r0, r1, scratch);
+}
+template <class V>
+XFMR_INLINE void attn_fwd_kv_body(const float* q, const void* k, const void* v, Kv t, float* out, float* lse,
+                                  const AttnShape* sp, int64_t b, int64_t hk, int64_t r0, int64_t r1,
+                                  float* scratch) {
+  if (t == Kv::F16) attn_fwd_impl<Kv::F16, V>(q, k, v, out, lse, sp, b, hk, r0, r1, scratch);
+  else attn_fwd_impl<Kv::Q8_0, V>(q, k, v, out, lse, sp, b, hk, r0, r1, scratch);
 }
 
 // ---- backward ----
@@ -534,6 +656,10 @@ XFMR_DISPATCH(attn_fwd, attn_fwd_body,
               (const float* q, const float* k, const float* v, float* out, float* lse, const AttnShape* s,
                int64_t b, int64_t hk, int64_t r0, int64_t r1, float* scratch),
               (q, k, v, out, lse, s, b, hk, r0, r1, scratch))
+XFMR_DISPATCH(attn_fwd_kv, attn_fwd_kv_body,
+              (const float* q, const void* k, const void* v, Kv t, float* out, float* lse, const AttnShape* s,
+               int64_t b, int64_t hk, int64_t r0, int64_t r1, float* scratch),
+              (q, k, v, t, out, lse, s, b, hk, r0, r1, scratch))
 XFMR_DISPATCH(attn_bwd, attn_bwd_body,
               (const BwdArgs* a, const AttnShape* s, int64_t b, int64_t hk, int64_t kt0, int64_t kt1,
                float* scratch, float* dQ, bool add_dq),
@@ -595,6 +721,23 @@ int64_t kv_len(const AttnShape& s) {
   return s.B > 0 && s.Tk > 0 ? (s.B - 1) * s.kv_stride + s.Tk * s.Hkv * s.D : 0;
 }
 
+// Runs fwd(b, hk, r0, r1, scratch) for every (b, hk, row tile) on the pool.
+template <class F>
+void forward_tasks(const AttnShape& s, F&& fwd) {
+  const int64_t pairs = s.B * s.Hkv, threads = num_threads();
+  // Smaller row tiles when there are too few (b, hk, tile) tasks to keep the threads busy.
+  int64_t bq = kBq;
+  while (bq > 16 && pairs * ((s.rows + bq - 1) / bq) < 2 * threads) bq /= 2;
+  const int64_t tiles = (s.rows + bq - 1) / bq;
+  Scratch scratch(threads * fwd_scratch(s));
+  // Task order: the last row tiles (the most keys when causal) of every head first.
+  parallel_tasks(pairs * tiles, [&](int64_t t, int thread) {
+    const int64_t tile = tiles - 1 - t / pairs, pair = t % pairs;
+    const int64_t r0 = tile * bq, r1 = std::min(s.rows, r0 + bq);
+    fwd(pair / s.Hkv, pair % s.Hkv, r0, r1, scratch.p + thread * fwd_scratch(s));
+  });
+}
+
 // attentionForward(q, k, v, out, lse, B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal,
 //                  window, softcap, bf16)
 napi_value attention_forward_napi(napi_env env, napi_callback_info info) {
@@ -607,17 +750,37 @@ napi_value attention_forward_napi(napi_env env, napi_callback_info info) {
   float* out = a.f32(3, "out", q_len(s));
   float* lse = a.f32(4, "lse", s.B * s.Hq * s.Tq);
   if (a.bad() || s.B == 0 || s.rows == 0 || s.D == 0) return nullptr;
-  const int64_t pairs = s.B * s.Hkv, threads = num_threads();
-  // Smaller row tiles when there are too few (b, hk, tile) tasks to keep the threads busy.
-  int64_t bq = kBq;
-  while (bq > 16 && pairs * ((s.rows + bq - 1) / bq) < 2 * threads) bq /= 2;
-  const int64_t tiles = (s.rows + bq - 1) / bq;
-  Scratch scratch(threads * fwd_scratch(s));
-  // Task order: the last row tiles (the most keys when causal) of every head first.
-  parallel_tasks(pairs * tiles, [&](int64_t t, int thread) {
-    const int64_t tile = tiles - 1 - t / pairs, pair = t % pairs;
-    const int64_t r0 = tile * bq, r1 = std::min(s.rows, r0 + bq);
-    attn_fwd(q, k, v, out, lse, &s, pair / s.Hkv, pair % s.Hkv, r0, r1, scratch.p + thread * fwd_scratch(s));
+  forward_tasks(s, [&](int64_t b, int64_t hk, int64_t r0, int64_t r1, float* scratch) {
+    attn_fwd(q, k, v, out, lse, &s, b, hk, r0, r1, scratch);
+  });
+  return nullptr;
+}
+
+// attentionForwardKV(q, k, v, kvType, out, lse, B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset,
+//                    scale, causal, window, softcap, bf16): k, v f16 (Uint16Array) or q8_0 blocks
+//                    (Uint8Array), counted in values as attentionForward counts floats.
+napi_value attention_forward_kv_napi(napi_env env, napi_callback_info info) {
+  KernelArgs a(env, info, "attentionForwardKV");
+  AttnShape s{};
+  if (!read_shape(a, 6, s)) return nullptr;
+  static const char* const kTypes[] = {"f16", "q8_0"};
+  const Kv t = a.choice(3, "\"f16\" or \"q8_0\" (kvType)", kTypes, 2) == 0 ? Kv::F16 : Kv::Q8_0;
+  const int64_t n = kv_len(s);
+  const void *k = nullptr, *v = nullptr;
+  if (t == Kv::F16) {
+    k = a.u16(1, "k", n);
+    v = a.u16(2, "v", n);
+  } else {
+    const int64_t bytes = (n + kQ8Block - 1) / kQ8Block * kQ8Bytes;  // the blocks holding values [0, n)
+    k = a.u8(1, "k", bytes);
+    v = a.u8(2, "v", bytes);
+  }
+  const float* q = a.f32(0, "q", q_len(s));
+  float* out = a.f32(4, "out", q_len(s));
+  float* lse = a.f32(5, "lse", s.B * s.Hq * s.Tq);
+  if (a.bad() || s.B == 0 || s.rows == 0 || s.D == 0) return nullptr;
+  forward_tasks(s, [&](int64_t b, int64_t hk, int64_t r0, int64_t r1, float* scratch) {
+    attn_fwd_kv(q, k, v, t, out, lse, &s, b, hk, r0, r1, scratch);
   });
   return nullptr;
 }
@@ -699,6 +862,7 @@ napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
 
 void register_attention(napi_env env, napi_value exports) {
   export_fn(env, exports, "attentionForward", attention_forward_napi);
+  export_fn(env, exports, "attentionForwardKV", attention_forward_kv_napi);
   export_fn(env, exports, "attentionBackward", attention_backward_napi);
 }
 

@@ -30,7 +30,8 @@ struct Args {
   Args(napi_env env, napi_callback_info info);
   float* f32(size_t i, size_t* len = nullptr);        // Float32Array (or null -> nullptr)
   int32_t* i32(size_t i, size_t* len = nullptr);      // Int32Array
-  uint16_t* u16(size_t i, size_t* len = nullptr);     // Uint16Array (bf16 bit patterns)
+  uint16_t* u16(size_t i, size_t* len = nullptr);     // Uint16Array (bf16 / f16 bit patterns)
+  uint8_t* u8(size_t i, size_t* len = nullptr);       // Uint8Array (quantized blocks)
   double num(size_t i);
   int64_t int64(size_t i);
   bool boolean(size_t i);

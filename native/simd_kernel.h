@@ -189,6 +189,21 @@ class KernelArgs {
     return p;
   }
 
+  // A Uint16Array / Uint8Array of at least `need` elements (as f32 above, never null).
+  uint16_t* u16(size_t i, const char* name, int64_t need) { return need_len(a_.u16(i, &len_), name, need); }
+  uint8_t* u8(size_t i, const char* name, int64_t need) { return need_len(a_.u8(i, &len_), name, need); }
+  // A string argument that must be one of choices[0, n) (`what` lists them): its index, or -1
+  // after a TypeError.
+  int choice(size_t i, const char* what, const char* const* choices, int n) {
+    char buf[32] = {};
+    size_t len = 0;
+    if (!bad() && napi_get_value_string_utf8(a_.env, a_.argv[i], buf, sizeof buf, &len) == napi_ok)
+      for (int c = 0; c < n; c++)
+        if (std::strcmp(buf, choices[c]) == 0) return c;
+    a_.fail(i, what);
+    return -1;
+  }
+
   void range_error(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
     if (bad()) return;
     failed_ = true;
@@ -202,9 +217,17 @@ class KernelArgs {
   }
 
  private:
+  template <class T>
+  T* need_len(T* p, const char* name, int64_t need) {
+    if (!bad() && static_cast<int64_t>(len_) < need)
+      range_error("%s has %zu elements, needs at least %lld", name, len_, static_cast<long long>(need));
+    return p;
+  }
+
   Args a_;
   const char* kernel_;
   bool failed_ = false;
+  size_t len_ = 0;
 };
 
 // Rows per parallel chunk so that each chunk touches about `work` floats (threads only pay off

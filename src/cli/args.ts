@@ -54,6 +54,20 @@ export function optString(p: ParsedArgs, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** One of `choices` (default `fallback`); anything else is a usage error naming the option. */
+export function optChoice<T extends string>(
+  p: ParsedArgs,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const v = optString(p, name);
+  if (v === undefined) return fallback;
+  const c = choices.find((x) => x === v);
+  if (c === undefined) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got "${v}"`);
+  return c;
+}
+
 export function optNumber(p: ParsedArgs, name: string, fallback: number): number {
   const v = optString(p, name);
   if (v === undefined) return fallback;

@@ -17,7 +17,7 @@
  *   f32   every matrix f32 (a BF16 checkpoint is widened, exactly; quantized ones dequantized)
  */
 import { LOAD_DTYPES, type LoadDtype } from '../models/load.ts';
-import { optString, type ParsedArgs, UsageError } from './args.ts';
+import { optChoice, type ParsedArgs } from './args.ts';
 
 /** The usage text of the option. */
 export const DTYPE_USAGE = '[--dtype auto|f32|bf16]';
@@ -31,9 +31,5 @@ export const DTYPE_HELP =
 
 /** The --dtype option (default auto); a bad value is a usage error naming the option. */
 export function optDtype(a: ParsedArgs): LoadDtype {
-  const v = optString(a, 'dtype');
-  if (v === undefined) return 'auto';
-  const d = LOAD_DTYPES.find((x) => x === v);
-  if (d === undefined) throw new UsageError(`--dtype must be one of ${LOAD_DTYPES.join(', ')}, got "${v}"`);
-  return d;
+  return optChoice(a, 'dtype', LOAD_DTYPES, 'auto');
 }

@@ -12,6 +12,8 @@
  *   --threads N            kernel threads
  *   --dtype auto|f32|bf16  weight matrices in memory (default auto: what the checkpoint holds;
  *                          src/cli/dtype.ts says why an f32 checkpoint stays f32), printed on stderr
+ *   --kv-type f32|f16|q8_0 how the KV cache stores keys and values (default f32, exact;
+ *                          src/cli/kv_type.ts); its type and bytes are printed on stderr
  *   --json                 print only {"ids": [generated ids], "text": "..."} at the end
  *   --logits FILE          write the logits of the prompt positions: float32 little-endian [T, V]
  *                          (one full forward pass over the prompt; written atomically)
@@ -31,6 +33,7 @@ import { join } from 'node:path';
 import { type GenerateOptions, generateStream, type SamplerOptions } from '../generate/index.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { describeWeights, loadDecoder } from '../models/load.ts';
+import { kvCacheBytes } from '../nn/kv_cache.ts';
 import { noGrad } from '../tensor/index.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
@@ -44,11 +47,12 @@ import {
   UsageError,
 } from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
+import { KV_TYPE_HELP, KV_TYPE_USAGE, kvCacheLine, optKvType } from './kv_type.ts';
 
 const USAGE =
   'usage: xfmr generate --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] ' +
   '[--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--stop STR]... [--threads N] ' +
-  `${DTYPE_USAGE} [--json] [--logits FILE]`;
+  `${DTYPE_USAGE} ${KV_TYPE_USAGE} [--json] [--logits FILE]`;
 
 const VALUES = [
   'model',
@@ -66,6 +70,7 @@ const VALUES = [
   'threads',
   'logits',
   'dtype',
+  'kv-type',
 ];
 const FLAGS = ['json'];
 const DEFAULT_MAX_TOKENS = 128;
@@ -157,7 +162,7 @@ export async function run(argv: string[]): Promise<void> {
   const { stops, rest } = takeStops(argv);
   const a = parseArgs(rest, { values: VALUES, flags: FLAGS });
   if (a.options.has('help')) {
-    await writeStdout(`${USAGE}\n  ${DTYPE_HELP}\n`);
+    await writeStdout(`${USAGE}\n  ${DTYPE_HELP}\n  ${KV_TYPE_HELP}\n`);
     return;
   }
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
@@ -173,13 +178,14 @@ export async function run(argv: string[]): Promise<void> {
   const json = a.options.has('json');
   const logitsPath = optString(a, 'logits');
   const dtype = optDtype(a);
+  const kvType = optKvType(a);
   if (a.options.has('threads')) {
     const n = optInt(a, 'threads', 1);
     if (n < 1) throw new UsageError(`--threads must be at least 1, got ${n}`);
     (await import('../kernels/index.ts')).kernels().setThreads(n);
   }
 
-  const loaded = loadDecoder(dir, { dtype });
+  const loaded = loadDecoder(dir, { dtype, kvType });
   const { model, config } = loaded;
   let tokenizer: Tokenizer | null = null;
   if (loaded.tokenizerJson !== undefined) {
@@ -246,6 +252,9 @@ export async function run(argv: string[]): Promise<void> {
 
   // After every check, so that a usage error stays the one line on stderr.
   process.stderr.write(`xfmr generate: dtype ${describeWeights(model)}\n`);
+  // the cache generateStream allocates: prompt + new tokens, one sequence
+  const kvBytes = kvCacheBytes(config, kvType, T + maxTokens, 1);
+  process.stderr.write(kvCacheLine('generate', kvType, T + maxTokens, 1, kvBytes));
   if (logitsPath !== undefined) {
     const ids = Int32Array.from(prompt);
     const logits = noGrad(() => model.forward(ids, 1, T).data);

@@ -19,7 +19,8 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
     load: async () => (await import('./export.ts')).run,
   },
   generate: {
-    describe: 'generate text: --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--json]',
+    describe:
+      'generate text: --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--json]',
     load: async () => (await import('./generate.ts')).run,
   },
   quantize: {

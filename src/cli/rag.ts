@@ -13,9 +13,12 @@
  *                  [--source PREFIX] [--where KEY=VALUE]... [--json]
  *   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME]
  *                [--context-tokens N]) "question" [--k N] [--mode M] [--template T]
- *                [--max-tokens N] [--temperature T] [--grounded] [--dtype auto|f32|bf16] [--json]
+ *                [--max-tokens N] [--temperature T] [--grounded] [--dtype auto|f32|bf16]
+ *                [--kv-type f32|f16|q8_0] [--json]
  *     --dtype               how --model's weights are held (default auto: what the checkpoint
  *                           holds; src/cli/dtype.ts), printed on stderr
+ *     --kv-type             how --model's KV cache stores keys and values (default f32;
+ *                           src/cli/kv_type.ts), printed on stderr with its largest size
  *   xfmr rag info --db FILE [--json]
  *
  * Queries are embedded with the embedder the index was built with (recorded in the database).
@@ -26,15 +29,18 @@
 import { Progress } from '../train/progress.ts';
 import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
+import { KV_TYPE_HELP, KV_TYPE_USAGE, kvCacheLine, optKvType } from './kv_type.ts';
 
 const USAGE = `usage:
   xfmr rag index --db FILE [--embedder hash|DIR] [--pooling mean|cls] [--query-prefix S] [--passage-prefix S]
                  [--max-tokens N] [--overlap N] [--max-bytes N] [--meta KEY=VALUE]... [--no-prune] PATHS...
   xfmr rag query --db FILE "question" [--k N] [--mode hybrid|vector|bm25] [--source PREFIX] [--where KEY=VALUE]... [--json]
   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME] [--context-tokens N]) "question"
-               [--k N] [--mode M] [--template T] [--max-tokens N] [--temperature T] [--grounded] ${DTYPE_USAGE} [--json]
+               [--k N] [--mode M] [--template T] [--max-tokens N] [--temperature T] [--grounded] ${DTYPE_USAGE}
+               ${KV_TYPE_USAGE} [--json]
   xfmr rag info --db FILE [--json]
-ask ${DTYPE_HELP}`;
+ask ${DTYPE_HELP}
+ask ${KV_TYPE_HELP}`;
 
 /** Writes to stdout and resolves once the data is handed to the OS. */
 function writeStdout(s: string): Promise<void> {
@@ -276,6 +282,7 @@ async function runAsk(argv: string[]): Promise<void> {
     'temperature',
     'seed',
     'dtype',
+    'kv-type',
   ];
   const { taken, rest } = takeRepeated(argv, 'where', VALUES);
   const a = parseArgs(rest, { values: VALUES, flags: ['json', 'no-chat-template', 'grounded'] });
@@ -289,9 +296,11 @@ async function runAsk(argv: string[]): Promise<void> {
   if (modelDir !== undefined)
     for (const o of ['endpoint-model', 'context-tokens'])
       if (a.options.has(o)) throw new UsageError(`--${o} applies to --endpoint, not --model`);
-  if (endpoint !== undefined && a.options.has('dtype'))
-    throw new UsageError('--dtype applies to --model, not --endpoint');
+  for (const o of ['dtype', 'kv-type'])
+    if (endpoint !== undefined && a.options.has(o))
+      throw new UsageError(`--${o} applies to --model, not --endpoint`);
   const dtype = optDtype(a);
+  const kvType = optKvType(a);
   const template = optString(a, 'template');
   const { checkTemplate } = await import('../rag/prompt.ts');
   if (template !== undefined) {
@@ -311,13 +320,18 @@ async function runAsk(argv: string[]): Promise<void> {
   const { EndpointGenerator, LocalGenerator } = await import('../rag/generator.ts');
   const generator =
     modelDir !== undefined
-      ? LocalGenerator.load(modelDir, { chat: !a.options.has('no-chat-template'), dtype })
+      ? LocalGenerator.load(modelDir, { chat: !a.options.has('no-chat-template'), dtype, kvType })
       : await EndpointGenerator.connect({
           url: endpoint as string,
           model: optString(a, 'endpoint-model'),
           contextTokens: a.options.has('context-tokens') ? positiveInt(a, 'context-tokens', 4096) : undefined,
         });
-  if (generator instanceof LocalGenerator) process.stderr.write(`xfmr rag: dtype ${generator.weights}\n`);
+  if (generator instanceof LocalGenerator) {
+    process.stderr.write(`xfmr rag: dtype ${generator.weights}\n`);
+    const { kvCacheBytes } = await import('../nn/kv_cache.ts');
+    const bytes = kvCacheBytes(generator.model.config, kvType, generator.contextTokens, 1);
+    process.stderr.write(kvCacheLine('rag', kvType, generator.contextTokens, 1, bytes, true));
+  }
   const { store, embedder } = await openIndex(db);
   try {
     const r = await answer(q, {

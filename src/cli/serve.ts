@@ -6,23 +6,25 @@
  * model's context: memory grows with both); --max-queue requests may wait for a slot, more get 429.
  * `PORT` in the environment sets the port when --port is not given. SIGTERM / SIGINT stop accepting
  * connections, end in-flight streams and exit 0. --dtype auto|f32|bf16 picks how the weights are held
- * (default auto: what the checkpoint holds; src/cli/dtype.ts), printed on stderr.
+ * (default auto: what the checkpoint holds; src/cli/dtype.ts), --kv-type f32|f16|q8_0 how the KV
+ * cache stores keys and values (default f32; src/cli/kv_type.ts); both are printed on stderr.
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { optInt, optString, parseArgs, requireModelPath, UsageError } from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
+import { KV_TYPE_HELP, KV_TYPE_USAGE, kvCacheLine, optKvType } from './kv_type.ts';
 
 const USAGE =
   'usage: xfmr serve --model DIR|FILE.gguf [--db RAG.sqlite] [--metrics FILE.jsonl] [--host 127.0.0.1] [--port 8080] ' +
-  `[--batch 8] [--max-queue 16] [--model-id NAME] ${DTYPE_USAGE}`;
+  `[--batch 8] [--max-queue 16] [--model-id NAME] ${DTYPE_USAGE} ${KV_TYPE_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
-    values: ['model', 'db', 'metrics', 'host', 'port', 'batch', 'max-queue', 'model-id', 'dtype'],
+    values: ['model', 'db', 'metrics', 'host', 'port', 'batch', 'max-queue', 'model-id', 'dtype', 'kv-type'],
   });
   if (a.options.has('help')) {
-    process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n`);
+    process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n  ${KV_TYPE_HELP}\n`);
     return;
   }
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
@@ -47,8 +49,9 @@ export async function run(argv: string[]): Promise<void> {
   const maxQueue = optInt(a, 'max-queue', 16);
   if (maxQueue < 0) throw new UsageError(`--max-queue must be >= 0, got ${maxQueue}`);
   const dtype = optDtype(a);
+  const kvType = optKvType(a);
   const { loadServeModel, startServer } = await import('../serve/server.ts');
-  const m = await loadServeModel(dir, optString(a, 'model-id'), { dtype });
+  const m = await loadServeModel(dir, optString(a, 'model-id'), { dtype, kvType });
   process.stderr.write(`xfmr serve: dtype ${m.weights}\n`);
   const server = await startServer(m, {
     host: optString(a, 'host') ?? '127.0.0.1',
@@ -58,6 +61,8 @@ export async function run(argv: string[]): Promise<void> {
     ragDb: db,
     metrics,
   });
+  const ctx = server.scheduler.model.contextLength;
+  process.stderr.write(kvCacheLine('serve', kvType, ctx, batch, server.scheduler.cacheBytes));
   const mib = (server.scheduler.cacheBytes / 2 ** 20).toFixed(1);
   process.stderr.write(
     `xfmr serve: model "${m.id}" at ${server.url}/v1 (batch ${batch}, KV cache ${mib} MiB` +

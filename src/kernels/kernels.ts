@@ -14,6 +14,7 @@
  * - Attention tensors use the layout the projections produce, [B, T, H, D], so no transpose is
  *   ever materialised; K/V may live inside a larger KV cache (see `kvBatchStride`).
  */
+import type { LowKVType } from './kv_types.ts';
 import type { LinearQuantType } from './quant_types.ts';
 
 export interface Kernels {
@@ -111,6 +112,38 @@ export interface Kernels {
     q: Float32Array,
     k: Float32Array,
     v: Float32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    B: number,
+    Tq: number,
+    Tk: number,
+    Hq: number,
+    Hkv: number,
+    D: number,
+    kvBatchStride: number,
+    qOffset: number,
+    scale: number,
+    causal: boolean,
+    window: number,
+    softcap: number,
+    bf16: boolean,
+  ): void;
+
+  /**
+   * attentionForward with k and v read from a low-precision KV cache (inference; no backward):
+   * `kvType` f16 (k, v: Uint16Array of binary16 bits) or q8_0 (k, v: Uint8Array of ggml Q8_0
+   * blocks). Value e of a cache (counting values as attentionForward indexes its Float32Array:
+   * b * kvBatchStride + (j * Hkv + h) * D + d) lies where src/kernels/kv_types.ts says; any e is
+   * readable (a head's row may straddle two q8_0 blocks). Each key and value row is widened to f32
+   * as it is read (f16 exactly, q8_0 as the exact f32 product q * d): the result is
+   * attentionForward on the widened cache, with the same arguments, bounds and bf16 contract (the
+   * widened values are what bf16 mode rounds). No f32 copy of the cache is made.
+   */
+  attentionForwardKV(
+    q: Float32Array,
+    k: Uint16Array | Uint8Array,
+    v: Uint16Array | Uint8Array,
+    kvType: LowKVType,
     out: Float32Array,
     lse: Float32Array,
     B: number,
@@ -331,6 +364,7 @@ export const KERNEL_NAMES = [
   'linearBf16',
   'linearQuant',
   'attentionForward',
+  'attentionForwardKV',
   'attentionBackward',
   'layerNormForward',
   'layerNormBackward',

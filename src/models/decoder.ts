@@ -18,6 +18,7 @@ import {
   add,
   crossEntropy,
   dropout,
+  type KVType,
   linear,
   noGrad,
   Rng,
@@ -48,6 +49,11 @@ export class DecoderLM extends Module implements CausalLM {
   /** Dropout is active only while training is true. */
   training = false;
   readonly dropRng: Rng;
+  /**
+   * How the caches of createCache() store keys and values (an inference setting, like the
+   * weights' dtype): f32 (exact), f16 or q8_0 (src/kernels/kv_types.ts: bytes and storage error).
+   */
+  kvType: KVType = 'f32';
 
   constructor(
     readonly config: ModelConfig,
@@ -147,11 +153,12 @@ export class DecoderLM extends Module implements CausalLM {
     return crossEntropy(this.forward(ids, B, T), targets);
   }
 
-  createCache(batch: number, maxLen: number): StaticKVCache {
+  /** A cache of `type` (default this.kvType) for `batch` sequences of up to `maxLen` tokens. */
+  createCache(batch: number, maxLen: number, type: KVType = this.kvType): StaticKVCache {
     const c = this.config;
     if (maxLen > c.contextLength)
       throw new Error(`KV cache of ${maxLen} tokens exceeds the context length ${c.contextLength}`);
-    return new StaticKVCache(c.nLayers, batch, maxLen, c.nKvHeads, c.headDim);
+    return new StaticKVCache(c.nLayers, batch, maxLen, c.nKvHeads, c.headDim, type);
   }
 
   extend(tokens: readonly Int32Array[], cacheLike: KVCache): (Float32Array | null)[] {

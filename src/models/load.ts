@@ -20,7 +20,7 @@ import type { QuantizedTensor } from '../io/quantized.ts';
 import { castTensor, type DType as FileDType, type NamedTensor, toFloat32 } from '../io/tensors.ts';
 import { fromHf, toHf } from '../io/weight_names.ts';
 import type { Module } from '../nn/module.ts';
-import { type DType, quantDTypeOf, Tensor } from '../tensor/index.ts';
+import { type DType, type KVType, quantDTypeOf, Tensor } from '../tensor/index.ts';
 import type { ModelConfig } from './config.ts';
 import { DecoderLM } from './decoder.ts';
 import { Encoder } from './encoder.ts';
@@ -42,6 +42,8 @@ export const LOAD_DTYPES: readonly LoadDtype[] = ['auto', 'f32', 'bf16'];
 export interface LoadOptions {
   /** Default 'f32'. */
   dtype?: LoadDtype;
+  /** How the decoder's KV caches store keys and values (DecoderLM.kvType); default 'f32'. */
+  kvType?: KVType;
 }
 
 /** The dtype a matrix stored as `file` in the checkpoint gets under `want`. */
@@ -101,10 +103,15 @@ export function fillCanonical(
  * tokenizer and chat template come from the file's metadata: load_gguf.ts).
  */
 export function loadDecoder(dir: string, options: LoadOptions = {}): LoadedModel<DecoderLM> {
-  if (isGgufPath(dir)) return loadGgufDecoder(dir, options);
+  if (isGgufPath(dir)) {
+    const loaded = loadGgufDecoder(dir, options);
+    loaded.model.kvType = options.kvType ?? 'f32';
+    return loaded;
+  }
   const d = loadModelDir(dir);
   if (d.config.arch === 'bert') throw new Error(`${dir}: config.json is a BERT encoder, not a decoder LM`);
   const model = new DecoderLM(d.config);
+  model.kvType = options.kvType ?? 'f32';
   fill(model, d.config, d.tensors, `${dir}/model.safetensors`, options.dtype ?? 'f32');
   return {
     model,

@@ -1,8 +1,18 @@
 /**
  * The KV cache: for every layer, keys and values of past tokens, [batch, maxLen, nKvHeads, headDim],
- * allocated once up front. Sequences of a batch grow independently (`lengths`).
+ * allocated once up front. Sequences of a batch grow independently (`lengths`). Values are stored
+ * as f32 (exact), f16 or q8_0 (`type`, converted when appended: src/kernels/kv_types.ts gives each
+ * type's bytes and storage error); the cached attention reads them in place.
  */
-import type { KVStore } from '../tensor/index.ts';
+import {
+  allocKVStore,
+  checkKVRow,
+  copyKV,
+  type KVStore,
+  type KVType,
+  kvBytes,
+  writeKV,
+} from '../tensor/index.ts';
 
 /** Keys and values of past tokens, per sequence of a batch (sequences may have different lengths). */
 export interface KVCache {
@@ -11,7 +21,7 @@ export interface KVCache {
   readonly maxLen: number;
   /** Tokens held for each sequence. */
   readonly lengths: Int32Array;
-  /** Bytes allocated: layers x 2 x nKvHeads x headDim x maxLen x batch x 4. */
+  /** Bytes allocated: layers x 2 x nKvHeads x headDim x maxLen x batch x (bytes per value). */
   readonly bytes: number;
   /** Forgets sequence b (its slot can take a new sequence). */
   reset(b: number): void;
@@ -21,12 +31,28 @@ export interface KVCache {
   dispose(): void;
 }
 
+/** The shape of a model's cache: what its size depends on besides tokens and sequences. */
+export interface KVCacheDims {
+  nLayers: number;
+  nKvHeads: number;
+  headDim: number;
+}
+
+/**
+ * Bytes of a cache of `type` for `batch` sequences of `maxLen` tokens: layers x 2 (K and V) x
+ * nKvHeads x headDim x maxLen x batch x 4 (f32), 2 (f16) or 34/32 (q8_0) bytes. E.g. Qwen2.5-0.5B
+ * (24 layers, 2 KV heads of 64) at 32,768 tokens: 768 MiB in f32, 384 MiB in f16, 204 MiB in q8_0.
+ */
+export function kvCacheBytes(d: KVCacheDims, type: KVType, maxLen: number, batch: number): number {
+  checkKVRow(type, d.nKvHeads * d.headDim);
+  return d.nLayers * 2 * kvBytes(type, d.nKvHeads * d.headDim * maxLen * batch);
+}
+
 export class StaticKVCache implements KVCache {
-  /** Per layer: [batch, maxLen, nKvHeads, headDim]. Emptied by dispose(). */
-  k: Float32Array[];
-  v: Float32Array[];
+  /** Per layer: keys and values, [batch, maxLen, nKvHeads, headDim] values of `type`. Emptied by dispose(). */
+  private stores: KVStore[];
   readonly lengths: Int32Array;
-  /** Floats between the starts of two sequences in k[layer] / v[layer]. */
+  /** Values between the starts of two sequences in a layer's keys (or values). */
   readonly batchStride: number;
 
   constructor(
@@ -35,27 +61,31 @@ export class StaticKVCache implements KVCache {
     readonly maxLen: number,
     readonly nKvHeads: number,
     readonly headDim: number,
+    readonly type: KVType = 'f32',
   ) {
     this.batchStride = maxLen * nKvHeads * headDim;
-    this.k = Array.from({ length: nLayers }, () => new Float32Array(batch * this.batchStride));
-    this.v = Array.from({ length: nLayers }, () => new Float32Array(batch * this.batchStride));
+    const row = nKvHeads * headDim;
+    this.stores = Array.from({ length: nLayers }, () =>
+      allocKVStore(type, batch * this.batchStride, row, nKvHeads, this.batchStride),
+    );
     this.lengths = new Int32Array(batch);
   }
 
-  /** layers x 2 x nKvHeads x headDim x maxLen x batch x 4 bytes. */
+  /** layers x 2 x nKvHeads x headDim x maxLen x batch x (4, 2 or 34/32) bytes (kvCacheBytes). */
   get bytes(): number {
-    return this.nLayers * 2 * this.nKvHeads * this.headDim * this.maxLen * this.batch * 4;
+    return kvCacheBytes(this, this.type, this.maxLen, this.batch);
   }
 
   /** The keys and values of `layer`, as the cached attention op reads them. */
   store(layer: number): KVStore {
     this.check();
-    return { k: this.k[layer], v: this.v[layer], nKvHeads: this.nKvHeads, seqStride: this.batchStride };
+    return this.stores[layer];
   }
 
   /**
-   * Writes rows [from, from + n) of k and v ([*, nKvHeads, headDim]) after sequence `seq`'s past
-   * tokens in `layer` (lengths advance separately, once every layer has its rows).
+   * Writes rows [from, from + n) of k and v ([*, nKvHeads, headDim], f32) after sequence `seq`'s
+   * past tokens in `layer`, converted to the cache's type (lengths advance separately, once every
+   * layer has its rows).
    */
   append(layer: number, seq: number, k: Float32Array, v: Float32Array, from: number, n: number): void {
     this.check();
@@ -64,8 +94,12 @@ export class StaticKVCache implements KVCache {
       throw new Error(`KV cache full: sequence ${seq} has ${past} tokens, ${n} more exceed ${this.maxLen}`);
     const row = this.nKvHeads * this.headDim;
     const at = seq * this.batchStride + past * row;
-    this.k[layer].set(k.subarray(from * row, (from + n) * row), at);
-    this.v[layer].set(v.subarray(from * row, (from + n) * row), at);
+    writeKV(
+      this.stores[layer],
+      k.subarray(from * row, (from + n) * row),
+      v.subarray(from * row, (from + n) * row),
+      at,
+    );
   }
 
   private check(): void {
@@ -78,22 +112,17 @@ export class StaticKVCache implements KVCache {
 
   copy(from: number, to: number): void {
     if (from === to) return;
-    // A sequence's rows are contiguous: [maxLen, nKvHeads, headDim] from b * batchStride.
+    this.check();
+    // A sequence's rows are contiguous: [maxLen, nKvHeads, headDim] values from b * batchStride.
     const n = this.lengths[from] * this.nKvHeads * this.headDim;
-    const src = from * this.batchStride;
-    const dst = to * this.batchStride;
-    for (let l = 0; l < this.nLayers; l++) {
-      this.k[l].copyWithin(dst, src, src + n);
-      this.v[l].copyWithin(dst, src, src + n);
-    }
+    for (const s of this.stores) copyKV(s, from * this.batchStride, to * this.batchStride, n);
     this.lengths[to] = this.lengths[from];
   }
 
   dispose(): void {
     // Dropping the references lets the GC take the (often hundreds of MB of) buffers at once,
     // even while the model or a scheduler still holds this object.
-    this.k = [];
-    this.v = [];
+    this.stores = [];
     this.lengths.fill(0);
     this.disposed = true;
   }

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { generate } from '../generate/index.ts';
 import { searchQuote } from '../generate/quote_search.ts';
 import type { DecoderLM } from '../models/decoder.ts';
-import { describeWeights, type LoadDtype, loadDecoder } from '../models/load.ts';
+import { describeWeights, type LoadOptions, loadDecoder } from '../models/load.ts';
 import { modelPathProblem } from '../models/load_gguf.ts';
 import { renderChat } from '../tokenizers/chat_template.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
@@ -86,12 +86,12 @@ export class LocalGenerator implements Generator {
 
   /**
    * Loads a decoder model directory; it must have a tokenizer.json. `dtype`: how the weights are
-   * held (models/load.ts; default f32).
+   * held, `kvType`: how the KV cache stores keys and values (models/load.ts; default f32 both).
    */
-  static load(dir: string, options: { chat?: boolean; dtype?: LoadDtype } = {}): LocalGenerator {
+  static load(dir: string, options: { chat?: boolean } & LoadOptions = {}): LocalGenerator {
     const problem = modelPathProblem(dir);
     if (problem) throw new Error(`--model: ${problem}`);
-    const loaded = loadDecoder(dir, { dtype: options.dtype });
+    const loaded = loadDecoder(dir, { dtype: options.dtype, kvType: options.kvType });
     if (loaded.tokenizerJson === undefined) throw new Error(`--model: ${dir} has no tokenizer.json`);
     let tok: Tokenizer;
     try {

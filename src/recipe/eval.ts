@@ -20,6 +20,7 @@ import { indexPaths } from '../rag/indexer.ts';
 import { buildPrompt } from '../rag/prompt.ts';
 import { retrieve } from '../rag/retriever.ts';
 import { SqliteStore } from '../rag/sqlite_store.ts';
+import type { KVType } from '../tensor/index.ts';
 import { Rng } from '../tensor/random.ts';
 import { ENTITY_KINDS, fillPrompt, makeEntity, RAG_TEMPLATE, Values } from './qa_data.ts';
 
@@ -321,7 +322,8 @@ export function summaryJson(results: readonly ModelResult[]): string {
 
 /**
  * Evaluates the given model directories (e.g. SFT and DPO) on the same prompts. `dtype`: how each
- * model's weights are held (models/load.ts; default f32); `onLoad` hears what they became.
+ * model's weights are held, `kvType` its KV cache (models/load.ts; default f32 both); `onLoad`
+ * hears what the weights became.
  */
 export async function runEval(
   models: readonly { dir: string; label: string }[],
@@ -330,7 +332,9 @@ export async function runEval(
     syntheticDocs?: number;
     seed?: number;
     dtype?: LoadDtype;
-    onLoad?: (dir: string, weights: string) => void;
+    /** How the KV cache stores keys and values (default f32). */
+    kvType?: KVType;
+    onLoad?: (dir: string, weights: string, generator: LocalGenerator) => void;
   },
 ): Promise<ModelResult[]> {
   const sets = [syntheticEvalSet(join(o.workDir, 'eval-docs'), o.syntheticDocs ?? 120, o.seed ?? 20240)];
@@ -339,8 +343,8 @@ export async function runEval(
     if (docs.items.length > 0) sets.push(docs);
   }
   const load = (dir: string): LocalGenerator => {
-    const g = LocalGenerator.load(dir, { chat: false, dtype: o.dtype });
-    o.onLoad?.(dir, g.weights);
+    const g = LocalGenerator.load(dir, { chat: false, dtype: o.dtype, kvType: o.kvType });
+    o.onLoad?.(dir, g.weights, g);
     return g;
   };
   const first = load(models[0].dir);

@@ -2,6 +2,8 @@
 
 // The bf16 conversions live with the kernels (the quantized codecs use them too): one implementation.
 export { bf16ArrayToF32, bf16ToF32, f32ArrayToBf16, f32ToBf16 } from '../kernels/float16.ts';
+// KV cache storage types (the attention kernels read each in place).
+export { isKVType, KV_TYPES, type KVType, kvBytes } from '../kernels/kv_types.ts';
 export { backward, gradOf, isGradEnabled, keep, noGrad, record, tidy } from './autograd.ts';
 export {
   DTYPES,
@@ -22,12 +24,12 @@ export {
   attentionCached,
   attentionWeights,
   type CachedRows,
-  type KVStore,
   type ScoreOptions,
 } from './ops/attention.ts';
 export { dropout } from './ops/dropout.ts';
 export { add, addScalar, broadcastShapes, div, mul, scale, sub } from './ops/elementwise.ts';
 export { embedding } from './ops/embedding.ts';
+export { allocKVStore, checkKVRow, copyKV, type KVStore, writeKV } from './ops/kv_store.ts';
 export { linear } from './ops/linear.ts';
 export { crossEntropy, gatherLogProbs, IGNORE_INDEX } from './ops/loss.ts';
 export { type MatmulOptions, matmul } from './ops/matmul.ts';

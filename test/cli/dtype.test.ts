@@ -9,7 +9,7 @@ import { before, test } from 'node:test';
 import { exportHfDir } from '../../src/io/model_export.ts';
 import { LocalGenerator } from '../../src/rag/generator.ts';
 import { loadServeModel } from '../../src/serve/server.ts';
-import { ROOT, tempDir, xfmr, xfmrAll } from './helpers.ts';
+import { expectOneLineErrors, ROOT, tempDir, xfmr } from './helpers.ts';
 
 /** An F16 checkpoint (torch_dtype float16) of 3.5M parameters with a tokenizer. */
 const SFT = join(ROOT, 'models', 'xfmr-rag-tiny-sft');
@@ -90,13 +90,5 @@ test('a bad --dtype is one line on stderr naming the option, in every command th
     ],
     [['generate', '--model', SFT, '--prompt-ids', '1', '--dtype'], /^xfmr: option --dtype needs a value$/],
   ];
-  const results = await xfmrAll(cases.map(([args]) => args));
-  for (const [i, [args, pattern]] of cases.entries()) {
-    const r = results[i];
-    assert.notEqual(r.code, 0, args.join(' '));
-    assert.equal(r.stdout, '', args.join(' '));
-    const lines = r.stderr.trim().split('\n');
-    assert.equal(lines.length, 1, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(lines[0], pattern, args.join(' '));
-  }
+  await expectOneLineErrors(cases);
 });

@@ -1,4 +1,5 @@
 /** Shared helpers for the CLI tests: running `bin/xfmr.js`, temp dirs, a tiny byte-level BPE tokenizer.json. */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +55,22 @@ export async function xfmrAll(runs: string[][], concurrency = 4): Promise<CliRes
 }
 
 /** A fresh temporary directory, removed when the test file finishes. */
+/**
+ * Runs each command (in parallel) and checks that it fails with nothing on stdout and one line on
+ * stderr matching its pattern.
+ */
+export async function expectOneLineErrors(cases: readonly (readonly [string[], RegExp])[]): Promise<void> {
+  const results = await xfmrAll(cases.map(([args]) => args));
+  for (const [i, [args, pattern]] of cases.entries()) {
+    const r = results[i];
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.equal(r.stdout, '', args.join(' '));
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(lines[0], pattern, args.join(' '));
+  }
+}
+
 export function tempDir(prefix = 'xfmr-cli-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,7 +12,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { f32ArrayToF16 } from '../../src/kernels/float16.ts';
 import { cpuInfo, jsKernels, type Kernels, nativeKernels } from '../../src/kernels/index.ts';
+import { quantizeQ8_0 } from '../../src/kernels/js/quant/q8_0.ts';
 import { KERNEL_NAMES } from '../../src/kernels/kernels.ts';
 import { nativeKernelNames } from '../../src/kernels/native.ts';
 import { ATTN_CASES, type AttnShape, attnLabel, WINDOWED } from './attention_inputs.ts';
@@ -467,6 +469,40 @@ for (const a of attnCases) {
     },
   });
 }
+
+// attentionForwardKV: the same shapes with K and V stored as f16 or q8_0. Both backends widen the
+// stored values exactly, so the bound is the f32 forward's.
+for (const a of attnCases)
+  for (const kvType of ['f16', 'q8_0'] as const) {
+    const { B, Tq, Tk, Hq, Hkv, D, qOffset, causal } = a;
+    const stride = (a.cache ?? Tk) * Hkv * D;
+    const qn = B * Tq * Hq * D;
+    const kn = Math.ceil((B * stride) / 32) * 32; // q8_0 stores whole blocks
+    const encode = (x: Float32Array) => (kvType === 'f16' ? f32ArrayToF16(x) : quantizeQ8_0(x, kn));
+    cases.push({
+      name: `attentionForwardKV ${kvType} ${attnLabel(a)}`,
+      isa: a.isa,
+      run: (k) => {
+        const out = new Float32Array(qn);
+        const lse = new Float32Array(B * Hq * Tq);
+        const [kk, v] = [encode(rand(kn, 61, -2, 2)), encode(rand(kn, 62))];
+        const shape = [B, Tq, Tk, Hq, Hkv, D, stride, qOffset, 1 / Math.sqrt(D), causal] as const;
+        k.attentionForwardKV(
+          rand(qn, 60, -2, 2),
+          kk,
+          v,
+          kvType,
+          out,
+          lse,
+          ...shape,
+          a.window ?? 0,
+          a.softcap ?? 0,
+          false,
+        );
+        return [out, lse];
+      },
+    });
+  }
 
 // ---- running ----
 

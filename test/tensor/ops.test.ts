@@ -275,6 +275,7 @@ for (const backend of BACKENDS) {
       ];
       const stride = maxLen * Hkv * D;
       const store = {
+        type: 'f32' as const,
         k: new Float32Array(3 * stride),
         v: new Float32Array(3 * stride),
         nKvHeads: Hkv,
@@ -354,7 +355,13 @@ for (const backend of BACKENDS) {
         }
       // The cached path, one token at a time, equals the whole sequence with the same window.
       const stride = T * Hkv * D;
-      const store = { k: k.data.slice(), v: v.data.slice(), nKvHeads: Hkv, seqStride: stride };
+      const store = {
+        type: 'f32' as const,
+        k: k.data.slice(),
+        v: v.data.slice(),
+        nKvHeads: Hkv,
+        seqStride: stride,
+      };
       for (let t = 0; t < T; t++) {
         const qt = Tensor.wrap(q.data.slice(t * Hq * D, (t + 1) * Hq * D), [1, Hq, D]);
         const got = attentionCached(qt, store, [{ seq: 0, start: 0, length: 1, past: t }], {

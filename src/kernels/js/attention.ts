@@ -5,8 +5,13 @@
  * Layouts as in Kernels.attentionForward: q/out [B, Tq, Hq, D], k/v rows [Tk, Hkv, D] per batch.
  * bf16 emulates the native kernel's rounding (Kernels.attentionForward): rounded copies of q, k, v
  * (and dout) feed the products, and p (ds) is rounded where it multiplies.
+ * The forward reads K and V one row at a time through a reader, so that an f16 or q8_0 KV cache
+ * (attentionForwardKV) is widened row by row, never copied whole.
  */
+import { f16ArrayToF32 } from '../float16.ts';
+import type { LowKVType } from '../kv_types.ts';
 import { roundBf16, roundBf16Array } from './gemm.ts';
+import { dequantizeQ8_0, Q8_0 } from './quant/q8_0.ts';
 
 const same = (x: number) => x;
 
@@ -26,12 +31,79 @@ export function visibleKeys(
   };
 }
 
+/** Widens the D = dst.length values of K or V that start at value e into dst (f32). */
+type RowReader = (e: number, dst: Float32Array) => void;
+
+function f32Rows(x: Float32Array, bf16: boolean): RowReader {
+  return bf16
+    ? (e, dst) => {
+        for (let d = 0; d < dst.length; d++) dst[d] = roundBf16(x[e + d]);
+      }
+    : (e, dst) => {
+        for (let d = 0; d < dst.length; d++) dst[d] = x[e + d];
+      };
+}
+
+/**
+ * Rows of an f16 or q8_0 KV cache (src/kernels/kv_types.ts), widened by the codecs: f16 exactly,
+ * q8_0 as dequantizeQ8_0 does (the exact product q * d) over the blocks the row touches.
+ */
+function lowRows(x: Uint16Array | Uint8Array, type: LowKVType, bf16: boolean, what: string): RowReader {
+  const round = (dst: Float32Array) => {
+    if (bf16) for (let d = 0; d < dst.length; d++) dst[d] = roundBf16(dst[d]);
+  };
+  if (type === 'f16') {
+    if (!(x instanceof Uint16Array))
+      throw new TypeError(`attentionForwardKV: ${what} must be a Uint16Array for f16`);
+    return (e, dst) => {
+      f16ArrayToF32(x.subarray(e, e + dst.length), dst);
+      round(dst);
+    };
+  }
+  if (type !== 'q8_0')
+    throw new TypeError(`attentionForwardKV: kvType must be "f16" or "q8_0", got "${type}"`);
+  if (!(x instanceof Uint8Array))
+    throw new TypeError(`attentionForwardKV: ${what} must be a Uint8Array for q8_0`);
+  const { blockSize: n, typeSize: size } = Q8_0;
+  let blocks = new Float32Array(0);
+  return (e, dst) => {
+    const b0 = Math.floor(e / n);
+    const nb = Math.floor((e + dst.length - 1) / n) - b0 + 1; // the row may straddle blocks
+    if (blocks.length < nb * n) blocks = new Float32Array(nb * n);
+    dequantizeQ8_0(x.subarray(b0 * size, (b0 + nb) * size), nb * n, blocks);
+    dst.set(blocks.subarray(e - b0 * n, e - b0 * n + dst.length));
+    round(dst);
+  };
+}
+
 export function attentionForward(
   q: Float32Array,
   k: Float32Array,
   v: Float32Array,
   out: Float32Array,
   lse: Float32Array,
+  ...shape: AttentionShape
+): void {
+  const bf16 = shape[12];
+  forward(q, f32Rows(k, bf16), f32Rows(v, bf16), out, lse, ...shape);
+}
+
+/** Kernels.attentionForwardKV: each row of K and V widened to f32 as it is read. */
+export function attentionForwardKV(
+  q: Float32Array,
+  k: Uint16Array | Uint8Array,
+  v: Uint16Array | Uint8Array,
+  kvType: LowKVType,
+  out: Float32Array,
+  lse: Float32Array,
+  ...shape: AttentionShape
+): void {
+  const bf16 = shape[12];
+  forward(q, lowRows(k, kvType, bf16, 'k'), lowRows(v, kvType, bf16, 'v'), out, lse, ...shape);
+}
+
+/** B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal, window, softcap, bf16. */
+type AttentionShape = [
   B: number,
   Tq: number,
   Tk: number,
@@ -45,12 +117,25 @@ export function attentionForward(
   window: number,
   softcap: number,
   bf16: boolean,
+];
+
+/** The forward of both: K and V through their readers, one key row at a time. */
+function forward(
+  q: Float32Array,
+  readK: RowReader,
+  readV: RowReader,
+  out: Float32Array,
+  lse: Float32Array,
+  ...shape: AttentionShape
 ): void {
-  const [qr, kr, vr] = bf16 ? [q, k, v].map(roundBf16Array) : [q, k, v];
+  const [B, Tq, Tk, Hq, Hkv, D, kvBatchStride, qOffset, scale, causal, window, softcap, bf16] = shape;
+  const qr = bf16 ? roundBf16Array(q) : q;
   const roundP = bf16 ? roundBf16 : same;
   const group = Hq / Hkv;
   const s = new Float64Array(Tk);
   const acc = new Float64Array(D);
+  const kr = new Float32Array(D);
+  const vr = new Float32Array(D);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < Hq; h++) {
       const hk = Math.floor(h / group);
@@ -59,9 +144,9 @@ export function attentionForward(
         const { first, last } = visibleKeys(qOffset + i, Tk, causal, window);
         let max = -Infinity;
         for (let j = first; j <= last; j++) {
-          const kj = b * kvBatchStride + (j * Hkv + hk) * D;
+          readK(b * kvBatchStride + (j * Hkv + hk) * D, kr);
           let dot = 0;
-          for (let d = 0; d < D; d++) dot += qr[qi + d] * kr[kj + d];
+          for (let d = 0; d < D; d++) dot += qr[qi + d] * kr[d];
           s[j] = softcap > 0 ? softcap * Math.tanh((dot * scale) / softcap) : dot * scale;
           if (s[j] > max) max = s[j];
         }
@@ -71,8 +156,8 @@ export function attentionForward(
           const p = Math.exp(s[j] - max);
           sum += p; // the normaliser sums the unrounded p
           const pr = roundP(p);
-          const vj = b * kvBatchStride + (j * Hkv + hk) * D;
-          for (let d = 0; d < D; d++) acc[d] += pr * vr[vj + d];
+          readV(b * kvBatchStride + (j * Hkv + hk) * D, vr);
+          for (let d = 0; d < D; d++) acc[d] += pr * vr[d];
         }
         // A row with no visible key (qOffset < 0, or a window past the last key) outputs zeros.
         const seen = last >= first;

@@ -8,7 +8,7 @@ import {
   swigluBackward,
   swigluForward,
 } from './activations.ts';
-import { attentionBackward, attentionForward } from './attention.ts';
+import { attentionBackward, attentionForward, attentionForwardKV } from './attention.ts';
 import { add, addBias, axpy, mul, scale, sumRows, sumSquares } from './elementwise.ts';
 import { gemm, gemmBf16, linearBf16 } from './gemm.ts';
 import { linearQuant } from './linear_quant.ts';
@@ -36,6 +36,7 @@ export const jsKernels: Kernels = {
   linearBf16,
   linearQuant,
   attentionForward,
+  attentionForwardKV,
   attentionBackward,
   layerNormForward,
   layerNormBackward,

@@ -11,11 +11,13 @@
  * every key (memory grows with the sequence, not the window: the window only limits what is read).
  */
 import { kernels } from '../../kernels/index.ts';
+import { kvIndex } from '../../kernels/kv_types.ts';
 import { gradOf, record } from '../autograd.ts';
 import { computeDtype } from '../precision.ts';
 import { Tensor } from '../tensor.ts';
 import { softcap as capScores } from './activation.ts';
 import { add, scale } from './elementwise.ts';
+import type { KVStore } from './kv_store.ts';
 import { matmul } from './matmul.ts';
 import { permute, reshape } from './shape.ts';
 import { softmax } from './softmax.ts';
@@ -97,15 +99,6 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   });
 }
 
-/** Keys and values of several sequences, each [S, maxLen, Hkv, D], owned by a KV cache. */
-export interface KVStore {
-  k: Float32Array;
-  v: Float32Array;
-  nKvHeads: number;
-  /** Floats from the start of one sequence to the next. */
-  seqStride: number;
-}
-
 /** Query rows [start, start + length) belong to sequence `seq`, which holds `past` earlier tokens. */
 export interface CachedRows {
   seq: number;
@@ -117,7 +110,8 @@ export interface CachedRows {
 /**
  * Inference on a ragged batch (no autograd): q: [N, Hq, D] holds the new rows of several
  * sequences; each group of rows attends to its sequence's first past + length keys in `store`
- * (the caller has appended the new keys and values there) -> out [N, Hq, D]. Row i of a group
+ * (the caller has appended the new keys and values there) -> out [N, Hq, D]. The store may hold
+ * f32, f16 or q8_0 values (kv_store.ts); the kernel reads each in place. Row i of a group
  * sits at position past + i, so a window hides the same keys as in `attention` over the whole
  * sequence (the store keeps every key; the window only limits what is read).
  */
@@ -138,33 +132,29 @@ export function attentionCached(
   const row = Hq * D;
   for (const r of rows) {
     const Tk = r.past + r.length;
-    const base = r.seq * store.seqStride;
+    const base = r.seq * store.seqStride; // in values; kvIndex maps it into the store's array
     if (Tk * Hkv * D > store.seqStride) throw new Error(`attentionCached: ${Tk} keys overflow the store`);
     const qs = q.data.subarray(r.start * row, (r.start + r.length) * row);
     const ys = out.data.subarray(r.start * row, (r.start + r.length) * row);
-    const kc = store.k.subarray(base, base + store.seqStride);
-    const vc = store.v.subarray(base, base + store.seqStride);
     const lse = new Float32Array(Hq * r.length);
-    kern.attentionForward(
-      qs,
-      kc,
-      vc,
-      ys,
-      lse,
-      1,
-      r.length,
-      Tk,
-      Hq,
-      Hkv,
-      D,
-      store.seqStride,
-      r.past,
-      o.scale,
-      o.causal,
-      o.window,
-      o.softcap,
-      bf16,
-    );
+    const shape = [1, r.length, Tk, Hq, Hkv, D, store.seqStride, r.past] as const;
+    const mask = [o.scale, o.causal, o.window, o.softcap, bf16] as const;
+    const [from, to] = [kvIndex(store.type, base), kvIndex(store.type, base + store.seqStride)];
+    if (store.type === 'f32') {
+      kern.attentionForward(
+        qs,
+        store.k.subarray(from, to),
+        store.v.subarray(from, to),
+        ys,
+        lse,
+        ...shape,
+        ...mask,
+      );
+    } else {
+      // f16 / q8_0: the kernel widens each key and value row as it reads it
+      const [kc, vc] = [store.k.subarray(from, to), store.v.subarray(from, to)];
+      kern.attentionForwardKV(qs, kc, vc, store.type, ys, lse, ...shape, ...mask);
+    }
   }
   return out;
 }
