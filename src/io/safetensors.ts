@@ -13,7 +13,8 @@
  * Big files: nothing here holds the whole file. `openSafetensors` reads the 8-byte length and
  * the header, then each tensor is read on demand with positioned reads straight into its own
  * typed array; `writeSafetensors` streams each tensor to the file descriptor. A 2 GB+ file
- * therefore never becomes one string or one ArrayBuffer. Writes are atomic (temp file + rename).
+ * therefore never becomes one string, nor one ArrayBuffer unless mapped (below). Writes are atomic
+ * (temp file + rename).
  *
  * Mapped reads (`{ map }`, what the model loaders use): the file is mapped (kernels/map_file.ts; on
  * the js backend it is read whole instead) and `read` gives the tensors `map` accepts as typed-array
