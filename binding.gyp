@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/threadpool.cc",
         "native/cpu.cc",
+        "native/mmap.cc",
         "native/gemm.cc",
         "native/gemm_bf16.cc",
         "native/gemm_amx.cc",

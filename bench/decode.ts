@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- decode [--steps N] [--prefill N] [--budget S] [--only xfmr|llama] [--no-f16]
- * [--no-bf16]`: batch-1
+ * [--no-bf16] [--no-startup | --startup-only] [--startup-runs N]`: batch-1
  * generation speed of xfmr against llama.cpp (node-llama-cpp 3.21.1) on the same random-weight
  * Llama-style model: d_model 768, 12 layers, 12 heads, 4 KV heads, vocab 32000, SwiGLU FFN 2048,
  * untied head, f32 weights (~125M parameters, ~500 MB).
@@ -27,6 +27,11 @@
  *            dtype auto, its matrices kept quantized in memory and computed with by linearQuant
  *            (activations quantized to 8 bits per block, as llama.cpp does). Each row's bandwidth
  *            limit is printed beside it (its bytes per token). `--no-quant` skips them.
+ *   startup  time to first token and peak RSS of a fresh process (issue 16), xfmr's CLI against a
+ *            node-llama-cpp child, on the f32 model (xfmr: a Hugging Face directory; llama.cpp: the
+ *            f32 GGUF) and the Q8_0 GGUF (both), with a 16-id and an 1800-id prompt; the ratios and
+ *            the goals (<= 1.5x the time, <= 1.2x the RSS) are printed and in the JSON (`startup`).
+ *            See startupSection. `--no-startup` skips it, `--startup-only` runs it alone.
  *   limit    decode is memory-bound: every weight but the embedding table is read once per token, so
  *            tokens/s <= bandwidth / weight bytes. The bandwidth is the figure stated in
  *            /work/shared/PEERS.md for this machine (18 GB/s one thread, 23 GB/s two), not measured.
@@ -39,17 +44,19 @@
  * Prints the figures, then one JSON line.
  * Needs the native addon (the js backend would take many minutes).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Token } from 'node-llama-cpp';
 import { argmax } from '../src/generate/index.ts';
 import { exportGguf, type GgufTokenizer } from '../src/io/gguf_export.ts';
+import { tokenizerFromGguf } from '../src/io/gguf_tokenizer_import.ts';
 import type { NamedTensor } from '../src/io/tensors.ts';
 import { kernels } from '../src/kernels/index.ts';
 import { nativeKernelNames } from '../src/kernels/native.ts';
 import { DecoderLM } from '../src/models/decoder.ts';
-import { describeWeights } from '../src/models/load.ts';
+import { describeWeights, saveModel } from '../src/models/load.ts';
 import { loadGgufDecoder } from '../src/models/load_gguf.ts';
 import { llamaConfig } from '../src/models/presets.ts';
 import { BYTE_TO_CHAR } from '../src/tokenizers/byte_level.ts';
@@ -65,6 +72,9 @@ const ONLY = flag('only', 'both');
 const F16 = !argv.includes('--no-f16');
 const BF16 = !argv.includes('--no-bf16');
 const QUANT = !argv.includes('--no-quant');
+/** The start-up rows (startupSection); --startup-only skips the decode and prefill rows. */
+const STARTUP = !argv.includes('--no-startup');
+const STARTUP_ONLY = argv.includes('--startup-only');
 /** The quantized rows: GGUF file type, label, JSON key suffix. */
 const QUANT_ROWS = [
   ['Q8_0', 'q8_0'],
@@ -292,6 +302,212 @@ async function measure(engines: Engine[]): Promise<void> {
   for (const e of engines) await e.stop();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Start-up: time to first token and peak RSS of a fresh process (issue 16)
+
+/** Prompt lengths of the start-up rows: a short prompt and a long one (prefill-bound). */
+const STARTUP_PROMPTS = [
+  ['short', PROMPT_LEN],
+  ['long', 1800],
+] as const;
+/** Fresh processes per engine, row and prompt; each figure is the best (least) of them. */
+const STARTUP_RUNS = Number(flag('startup-runs', '2'));
+/** issue 16's goals: xfmr at most 1.5x llama.cpp's time to first token and 1.2x its peak RSS. */
+const STARTUP_GOALS = { time: 1.5, rss: 1.2 } as const;
+/**
+ * Preloaded into both children: their peak RSS (VmHWM: anonymous and file-mapped pages, so mapped
+ * weights count once they are touched) on stderr as the process exits. Not getrusage's ru_maxrss:
+ * Linux carries the RSS of the image before exec into it, i.e. this bench's own (a model or two).
+ */
+const RSS_HOOK = `data:text/javascript,${encodeURIComponent(
+  "import{readFileSync}from'node:fs';process.on('exit',()=>{const m=/VmHWM:\\s*(\\d+)/.exec(" +
+    "readFileSync('/proc/self/status','utf8'));process.stderr.write('\\nstartup-maxrss-kb '+(m?m[1]:-1)+'\\n')})",
+)}`;
+
+interface ChildRun {
+  /** Seconds from spawn to the line carrying the first token. */
+  ttftS: number;
+  peakRssMb: number;
+  token: number | null;
+}
+
+/**
+ * Runs `node ARGS` with the RSS hook; the first stdout line that `token` parses (a JSON line with the
+ * token) stops the clock. Rejects with the child's stderr when it fails.
+ */
+function runChild(args: string[], token: (line: string) => number | null | undefined): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['--import', RSS_HOOK, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let ttft: number | null = null;
+    let tok: number | null = null;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (ttft !== null) return;
+      for (const line of out.split('\n').slice(0, -1)) {
+        const t = token(line);
+        if (t === undefined) continue;
+        ttft = (performance.now() - t0) / 1000;
+        tok = t;
+        break;
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const rss = /startup-maxrss-kb (-?\d+)/.exec(err);
+      const tail = err
+        .replace(/startup-maxrss-kb -?\d+/, '')
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' | ');
+      if (code !== 0 || ttft === null) reject(new Error(`exit ${code}, no token: ${tail}`));
+      else if (!rss || Number(rss[1]) < 0) reject(new Error('no peak RSS (VmHWM needs Linux /proc)'));
+      else resolve({ ttftS: ttft, peakRssMb: Number(rss[1]) / 1024, token: tok });
+    });
+  });
+}
+
+/** A JSON line's field, or undefined when the line is not JSON with it. */
+const jsonField = (
+  line: string,
+  read: (o: Record<string, unknown>) => unknown,
+): number | null | undefined => {
+  try {
+    const v = read(JSON.parse(line) as Record<string, unknown>);
+    return typeof v === 'number' || v === null ? v : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+interface StartupRow {
+  xfmr: { ttft_s: number; peak_rss_mb: number } | null;
+  llama_cpp: { ttft_s: number; peak_rss_mb: number } | null;
+  ratio: { time: number; rss: number } | null;
+  goals_hold: { time: boolean; rss: boolean } | null;
+  same_token: boolean | null;
+  error?: string;
+}
+
+/**
+ * Time to first token and peak RSS of fresh processes for the same model as an f32 HF directory
+ * (xfmr; llama.cpp reads the f32 GGUF of the same weights) and as a Q8_0 GGUF (both read the file):
+ * xfmr is its CLI, `node bin/xfmr.js generate --model M --prompt-ids ... --max-tokens 1 --temperature 0
+ * --threads 2 --json` (dtype auto: f32 stays f32, Q8_0 stays quantized; the model directory holds a
+ * tokenizer.json, which is loaded as it would be for --prompt); llama.cpp is
+ * bench/peers/llama_cpp_first_token.mjs (node-llama-cpp: load, context, evaluate the same ids, one
+ * token). The runs alternate between engines, STARTUP_RUNS each. The files were just written, so
+ * they are in the page cache: a warm start for both (a cold disk read is not measured).
+ */
+async function startupSection(
+  tmp: string,
+  model: DecoderLM,
+): Promise<Record<string, Record<string, StartupRow>>> {
+  const tokenizer = syntheticTokenizer(config.vocabSize);
+  const canonical = new Map<string, NamedTensor>();
+  for (const [name, p] of model.namedParameters())
+    canonical.set(name, { name, shape: [...p.shape], dtype: 'F32', data: p.data });
+  const files = { f32: join(tmp, 'llama-768-f32.gguf'), q8_0: join(tmp, 'llama-768-q8_0.gguf') };
+  for (const [label, path] of Object.entries(files))
+    if (!existsSync(path))
+      exportGguf(path, config, canonical, tokenizer, {
+        dtype: label === 'f32' ? 'F32' : 'Q8_0',
+        name: 'bench',
+      });
+  const hfDir = join(tmp, 'hf-f32');
+  saveModel(hfDir, model, { tokenizerJson: tokenizerFromGguf(files.f32).tokenizerJson });
+  const rows = [
+    { label: 'f32', xfmrModel: hfDir, llamaModel: files.f32 },
+    { label: 'q8_0', xfmrModel: files.q8_0, llamaModel: files.q8_0 },
+  ];
+  const xfmrArgs = (m: string, ids: number[]) => [
+    'bin/xfmr.js',
+    'generate',
+    '--model',
+    m,
+    '--prompt-ids',
+    ids.join(','),
+    '--max-tokens',
+    '1',
+    '--temperature',
+    '0',
+    '--threads',
+    String(THREADS),
+    '--json',
+  ];
+  const llamaArgs = (m: string, ids: number[]) => [
+    'bench/peers/llama_cpp_first_token.mjs',
+    m,
+    ids.join(','),
+    String(THREADS),
+  ];
+  const out: Record<string, Record<string, StartupRow>> = {};
+  for (const row of rows) {
+    out[row.label] = {};
+    for (const [plabel, n] of STARTUP_PROMPTS) {
+      const ids = rngInts(n, config.vocabSize - 1, 3);
+      const best = { xfmr: null as ChildRun | null, llama: null as ChildRun | null };
+      const keep = (a: ChildRun | null, b: ChildRun): ChildRun =>
+        a === null
+          ? b
+          : {
+              ttftS: Math.min(a.ttftS, b.ttftS),
+              peakRssMb: Math.min(a.peakRssMb, b.peakRssMb),
+              token: b.token,
+            };
+      const r: StartupRow = { xfmr: null, llama_cpp: null, ratio: null, goals_hold: null, same_token: null };
+      try {
+        for (let i = 0; i < STARTUP_RUNS; i++) {
+          best.xfmr = keep(
+            best.xfmr,
+            await runChild(xfmrArgs(row.xfmrModel, ids), (l) =>
+              jsonField(l, (o) => (Array.isArray(o.ids) ? (o.ids[0] ?? null) : undefined)),
+            ),
+          );
+          best.llama = keep(
+            best.llama,
+            await runChild(llamaArgs(row.llamaModel, ids), (l) => jsonField(l, (o) => o.token)),
+          );
+        }
+      } catch (e) {
+        r.error = (e as Error).message;
+      }
+      const fig = (c: ChildRun | null) =>
+        c ? { ttft_s: round(c.ttftS, 2), peak_rss_mb: Math.round(c.peakRssMb) } : null;
+      r.xfmr = fig(best.xfmr);
+      r.llama_cpp = fig(best.llama);
+      if (best.xfmr && best.llama) {
+        r.ratio = {
+          time: round(best.xfmr.ttftS / best.llama.ttftS, 2),
+          rss: round(best.xfmr.peakRssMb / best.llama.peakRssMb, 2),
+        };
+        r.goals_hold = { time: r.ratio.time <= STARTUP_GOALS.time, rss: r.ratio.rss <= STARTUP_GOALS.rss };
+        r.same_token = best.xfmr.token === best.llama.token;
+      }
+      out[row.label][plabel] = r;
+      const at = (c: ChildRun | null) =>
+        c ? `${c.ttftS.toFixed(2)} s, ${Math.round(c.peakRssMb)} MB` : 'n/a';
+      console.log(
+        `startup ${row.label.padEnd(4)} ${plabel.padEnd(5)} (${String(n).padStart(4)} prompt ids): ` +
+          `xfmr ${at(best.xfmr)}; llama.cpp ${at(best.llama)}; ` +
+          (r.ratio
+            ? `ratio time ${r.ratio.time}x (goal <= ${STARTUP_GOALS.time}), rss ${r.ratio.rss}x (goal <= ${STARTUP_GOALS.rss})` +
+              `${r.same_token ? '' : '; first tokens differ'}`
+            : `not measured: ${r.error}`),
+      );
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const t00 = performance.now();
   if (ONLY !== 'llama' && kernels().name !== 'native') {
@@ -310,6 +526,14 @@ async function main(): Promise<void> {
       process.stderr.write(`bench decode: [${round((performance.now() - t00) / 1000)} s] ${what}\n`);
     phase('building the random model');
     const model = new DecoderLM(config, 1234);
+    if (STARTUP_ONLY) {
+      phase('start-up rows only (--startup-only)');
+      const startup = await startupSection(tmp, model);
+      console.log(
+        JSON.stringify({ startup, threads: THREADS, seconds: round((performance.now() - t00) / 1000) }),
+      );
+      return;
+    }
     const params = model.numParameters();
     // Bytes a decode step reads: every weight but the embedding table, of which one row.
     const readPerToken = (m: DecoderLM): number =>
@@ -379,6 +603,7 @@ async function main(): Promise<void> {
     } finally {
       await close();
     }
+    const startup = STARTUP ? await startupSection(tmp, model) : null;
     phase('done');
     const limit2 = (STATED_BW_GBS[2] * 1e9) / bytesPerToken;
     const limit1 = (STATED_BW_GBS[1] * 1e9) / bytesPerToken;
@@ -526,6 +751,7 @@ async function main(): Promise<void> {
                 prefill_vs_f16: round(ours16.prefillTokS / lc16.prefillTokS, 2),
               }
             : null,
+        startup,
         greedy_agree_tokens: agree,
         greedy_agree_tokens_bf16_vs_f32: agree16,
         threads: THREADS,

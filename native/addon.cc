@@ -151,6 +151,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "threads", threads);
   export_fn(env, exports, "setThreads", set_threads);
   export_fn(env, exports, "cpuInfo", cpu_info);
+  register_mmap(env, exports);
   register_gemm(env, exports);
   register_gemm_bf16(env, exports);
   register_linear_bf16(env, exports);

@@ -19,6 +19,9 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t beg
 
 // (CPU dispatch: dispatch.h.)
 
+// mapFile(path): a whole file as an ArrayBuffer over a private mapping (mmap.cc).
+void register_mmap(napi_env env, napi_value exports);
+
 // ---- N-API argument helpers (addon.cc) ----
 // Each throws a JS TypeError naming the argument index and returns a sentinel on failure;
 // callers check `napi_is_exception_pending` through the ARGS macro below.

@@ -24,7 +24,7 @@ import {
   writeJsonFile,
 } from './files.ts';
 import { parseHfConfig } from './hf_config.ts';
-import { openSafetensors, writeSafetensors } from './safetensors.ts';
+import { openSafetensors, type SafetensorsOpenOptions, writeSafetensors } from './safetensors.ts';
 import { asTensorMap, type NamedTensor, type TensorMap } from './tensors.ts';
 
 export { type JsonObject, type JsonValue, writeFileAtomic } from './files.ts';
@@ -94,8 +94,11 @@ function templateFromTokenizerConfig(tc: JsonObject, file: string): string | und
   throw new Error(`${file}: chat_template must be a string or a list of {name, template}`);
 }
 
-/** Reads the weights: model.safetensors, or the shards listed in model.safetensors.index.json. */
-function loadWeights(dir: string): TensorMap {
+/**
+ * Reads the weights: model.safetensors, or the shards listed in model.safetensors.index.json;
+ * under `map`, tensors are views into the mapped files (io/safetensors.ts).
+ */
+function loadWeights(dir: string, map: SafetensorsOpenOptions['map']): TensorMap {
   const single = join(dir, 'model.safetensors');
   const index = join(dir, 'model.safetensors.index.json');
   const tensors: TensorMap = new Map();
@@ -121,7 +124,7 @@ function loadWeights(dir: string): TensorMap {
     );
   }
   for (const { path, names } of files) {
-    const f = openSafetensors(path);
+    const f = openSafetensors(path, { map });
     try {
       for (const name of names ?? f.entries.keys()) {
         if (!f.entries.has(name)) throw new Error(`${path}: tensor ${name} listed in the index is missing`);
@@ -135,14 +138,20 @@ function loadWeights(dir: string): TensorMap {
   return tensors;
 }
 
-/** Reads a model directory in Hugging Face layout. Errors name the file at fault. */
-export function loadModelDir(dir: string): LoadedModelDir {
+/**
+ * Reads a model directory in Hugging Face layout. Errors name the file at fault. `options.map`:
+ * which weights are views into the mapped safetensors files instead of copies (by dtype, or all).
+ */
+export function loadModelDir(
+  dir: string,
+  options: { map?: SafetensorsOpenOptions['map'] } = {},
+): LoadedModelDir {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new Error(`${configPath}: not found`);
   const hfConfig = readJsonFile(configPath);
   if (!isJsonObject(hfConfig)) throw new Error(`${configPath}: expected a JSON object`);
   const config = parseHfConfig(hfConfig, configPath);
-  const out: LoadedModelDir = { hfConfig, config, tensors: loadWeights(dir) };
+  const out: LoadedModelDir = { hfConfig, config, tensors: loadWeights(dir, options.map) };
   const tokPath = join(dir, 'tokenizer.json');
   if (existsSync(tokPath)) out.tokenizerJson = readJsonFile(tokPath);
   const tcPath = join(dir, 'tokenizer_config.json');

@@ -22,9 +22,17 @@
  * The reader validates the whole header before any tensor data is read: unknown value or tensor
  * type ids, counts and lengths that cannot fit in the file, misaligned offsets, partial blocks
  * and data ranges past the end of the file are errors naming the file, the tensor and the field.
+ *
+ * Mapped reads (`{ map }`, what the model loader uses): the file is mapped (kernels/map_file.ts; on
+ * the js backend it is read whole instead) and `read` / `readQuantized` give the tensors `map`
+ * accepts (by ggml type name) as views into it, no copy. Every tensor's offset is a multiple of
+ * `general.alignment` (checked), so a typed array can start there unless the alignment is smaller
+ * than the element size (then that tensor is copied). A view keeps the mapping alive after
+ * `close()`; writes into a view change a private copy of the page, never the file.
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { type FileBytes, mapFile } from '../kernels/map_file.ts';
 import { type GgmlTypeInfo, ggmlType, ggmlTypeById } from '../kernels/quant_types.ts';
 import { bytesOf, readExactSync, writeAllSync, writeFileAtomic } from './files.ts';
 import { ByteReader, ByteWriter, type GgufValue, readValue } from './gguf_values.ts';
@@ -38,6 +46,7 @@ import {
   numel,
   shapeStr,
   type TensorData,
+  viewData,
 } from './tensors.ts';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
@@ -182,8 +191,21 @@ export interface GgufTensorInfo {
   bytes: number;
 }
 
+export interface GgufOpenOptions {
+  /**
+   * Map the file and let `read` / `readQuantized` give tensors as views into the mapping (see the
+   * file comment): true for every tensor, or a test of the ggml type name ('F32', 'Q8_0', ...).
+   */
+  map?: boolean | ((type: string) => boolean);
+}
+
 export interface GgufFile {
   readonly path: string;
+  /**
+   * How tensors reach memory: 'mmap' (views into a memory mapping), 'read' (views into the js
+   * backend's whole-file copy), or null (a fresh array per tensor: opened without `map`).
+   */
+  readonly mapped: 'mmap' | 'read' | null;
   readonly version: number;
   readonly alignment: number;
   readonly kv: ReadonlyMap<string, GgufValue>;
@@ -222,7 +244,7 @@ function dataBytes(path: string, name: string, type: GgmlTypeInfo, dims: number[
 }
 
 /** Opens a GGUF file (v2 or v3), parses and validates its header; tensors are read on demand. */
-export function openGguf(path: string): GgufFile {
+export function openGguf(path: string, options: GgufOpenOptions = {}): GgufFile {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
@@ -292,7 +314,12 @@ export function openGguf(path: string): GgufFile {
       }
       tensors.set(t.name, t);
     }
-    return new OpenGguf(path, fd, version, alignment, kv, tensors);
+    const map = options.map ?? false;
+    const viewable = typeof map === 'function' ? map : () => map;
+    const bytes = [...tensors.values()].some((t) => viewable(t.type)) ? mapFile(path) : null;
+    if (bytes !== null && bytes.buffer.byteLength !== size)
+      throw new Error(`${path}: the file changed size while being opened`);
+    return new OpenGguf(path, fd, version, alignment, kv, tensors, bytes, viewable);
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -301,6 +328,7 @@ export function openGguf(path: string): GgufFile {
 
 class OpenGguf implements GgufFile {
   private fd: number | null;
+  readonly mapped: 'mmap' | 'read' | null;
 
   constructor(
     readonly path: string,
@@ -309,8 +337,11 @@ class OpenGguf implements GgufFile {
     readonly alignment: number,
     readonly kv: ReadonlyMap<string, GgufValue>,
     readonly tensors: ReadonlyMap<string, GgufTensorInfo>,
+    private readonly bytes: FileBytes | null,
+    private readonly viewable: (type: string) => boolean,
   ) {
     this.fd = fd;
+    this.mapped = bytes === null ? null : bytes.mapped ? 'mmap' : 'read';
   }
 
   private info(name: string): { fd: number; t: GgufTensorInfo } {
@@ -328,7 +359,14 @@ class OpenGguf implements GgufFile {
         `${this.path}: tensor ${name}: ${t.type} is not a plain dtype (F32, F16, BF16, I32, I64); read its blocks with readQuantized`,
       );
     }
-    const data = allocData(dtype, numel(t.shape));
+    const n = numel(t.shape);
+    if (this.bytes !== null) {
+      const view = this.viewable(t.type) ? viewData(dtype, this.bytes.buffer, t.start, n) : null;
+      const data = view ?? allocData(dtype, n);
+      if (view === null) bytesOf(data).set(new Uint8Array(this.bytes.buffer, t.start, t.bytes));
+      return { name, shape: [...t.shape], dtype, data };
+    }
+    const data = allocData(dtype, n);
     readExactSync(
       fd,
       bytesOf(data),
@@ -340,6 +378,11 @@ class OpenGguf implements GgufFile {
 
   readQuantized(name: string): QuantizedTensor {
     const { fd, t } = this.info(name);
+    if (this.bytes !== null) {
+      const view = new Uint8Array(this.bytes.buffer, t.start, t.bytes);
+      const data = this.viewable(t.type) ? view : view.slice();
+      return { name, shape: [...t.shape], type: t.type, data };
+    }
     const data = new Uint8Array(t.bytes);
     readExactSync(fd, data, t.start, () => new Error(`${this.path}: tensor ${name}: truncated file`));
     return { name, shape: [...t.shape], type: t.type, data };

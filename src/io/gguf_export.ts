@@ -49,6 +49,7 @@ import { ropeFrequencies } from '../tensor/index.ts';
 import {
   type GgufFile,
   GgufKv,
+  type GgufOpenOptions,
   type GgufTensorSpec,
   type GgufValue,
   gv,
@@ -445,10 +446,14 @@ function f32Decimal(x: number): number {
  * blocks in `quantized` (under the canonical name, absent from `tensors`). Q/K rows are un-permuted
  * for the `llama` architecture (quantized rows are whole blocks, moved as bytes); a `llama` file
  * with a sliding window key is a Mistral; gemma2's norm weights come back as offsets from 1.
+ * `source` is a path (opened with `options.map`, closed before returning) or a file the caller
+ * opened (and closes; models/load_gguf.ts reads the tokenizer from the same parse of the header).
+ * Tensors stored as they come back are views into a mapped file's bytes; the un-permuted Q/K rows,
+ * dequantized and converted tensors are copies.
  */
 export function importGguf(
-  path: string,
-  options: { keepQuantized?: boolean } = {},
+  source: string | GgufFile,
+  options: { keepQuantized?: boolean; map?: GgufOpenOptions['map'] } = {},
 ): {
   config: ModelConfig;
   tensors: TensorMap;
@@ -456,7 +461,8 @@ export function importGguf(
   tokenizer: GgufTokenizer;
   kv: ReadonlyMap<string, GgufValue>;
 } {
-  const f: GgufFile = openGguf(path);
+  const f: GgufFile = typeof source === 'string' ? openGguf(source, { map: options.map }) : source;
+  const path = f.path;
   try {
     const k = new GgufKv(f.kv, path);
     const arch = k.str('general.architecture');
@@ -637,6 +643,6 @@ export function importGguf(
     }
     return { config, tensors, quantized, tokenizer, kv: f.kv };
   } finally {
-    f.close();
+    if (typeof source === 'string') f.close();
   }
 }

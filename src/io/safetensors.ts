@@ -13,7 +13,16 @@
  * Big files: nothing here holds the whole file. `openSafetensors` reads the 8-byte length and
  * the header, then each tensor is read on demand with positioned reads straight into its own
  * typed array; `writeSafetensors` streams each tensor to the file descriptor. A 2 GB+ file
- * therefore never becomes one string or one ArrayBuffer. Writes are atomic (temp file + rename).
+ * therefore never becomes one string, nor one ArrayBuffer unless mapped (below). Writes are atomic
+ * (temp file + rename).
+ *
+ * Mapped reads (`{ map }`, what the model loaders use): the file is mapped (kernels/map_file.ts; on
+ * the js backend it is read whole instead) and `read` gives the tensors `map` accepts as typed-array
+ * views into it, no copy; a tensor whose offset is not a multiple of its element size cannot be a
+ * typed array there and is copied, as is every tensor `map` refuses. The reference writer (and ours)
+ * pads the header to 8 bytes and sorts tensors by element size, so real files are aligned. A view
+ * keeps the mapping alive after `close()`; writes into a view change a private copy of the page, never
+ * the file.
  *
  * Dtypes read and written: F32, F16, BF16, I32, I64. The other safetensors dtypes (F64, I8, U8,
  * BOOL, F8_*, ...) are recognised in headers, so files holding them open and validate, but
@@ -21,6 +30,7 @@
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { type FileBytes, mapFile } from '../kernels/map_file.ts';
 import { bytesOf, isJsonObject, readExactSync, writeAllSync, writeFileAtomic } from './files.ts';
 import {
   allocData,
@@ -32,6 +42,7 @@ import {
   numel,
   shapeStr,
   type TensorMap,
+  viewData,
 } from './tensors.ts';
 
 /** Largest header accepted, as in the reference implementation. */
@@ -68,13 +79,26 @@ export interface SafetensorsEntry {
   end: number;
 }
 
+export interface SafetensorsOpenOptions {
+  /**
+   * Map the file and let `read` give tensors as views into the mapping (see the file comment): true
+   * for every tensor, or a test of the dtype (e.g. only those a loader keeps as they are).
+   */
+  map?: boolean | ((dtype: string) => boolean);
+}
+
 export interface SafetensorsFile {
   readonly path: string;
+  /**
+   * How `read` reaches the bytes: 'mmap' (a memory mapping), 'read' (the js backend's whole-file
+   * copy), or null (positioned reads, one fresh array per tensor: opened without `map`).
+   */
+  readonly mapped: 'mmap' | 'read' | null;
   /** `__metadata__` (string to string), or null when the header has none. */
   readonly metadata: Record<string, string> | null;
   /** Header entries in header order. */
   readonly entries: ReadonlyMap<string, SafetensorsEntry>;
-  /** Reads one tensor into a fresh typed array. */
+  /** One tensor: a view into the mapping (see `map`), else a fresh typed array. */
   read(name: string): NamedTensor;
   /** Reads every tensor (or those named) in header order. */
   readAll(names?: Iterable<string>): TensorMap;
@@ -168,7 +192,7 @@ export function parseSafetensorsHeader(
  * Opens a safetensors file and validates its header; tensors are read on demand. Call
  * `close()` when done (the descriptor stays open until then).
  */
-export function openSafetensors(path: string): SafetensorsFile {
+export function openSafetensors(path: string, options: SafetensorsOpenOptions = {}): SafetensorsFile {
   checkHost();
   const fd = openSync(path, 'r');
   try {
@@ -203,7 +227,13 @@ export function openSafetensors(path: string): SafetensorsFile {
       throw new Error(`${path}: safetensors header is not valid JSON: ${(e as Error).message}`);
     }
     const { entries, metadata } = parseSafetensorsHeader(json, 8 + headerLen, size, path);
-    return new OpenFile(path, fd, entries, metadata);
+    const map = options.map ?? false;
+    const viewable = typeof map === 'function' ? map : () => map;
+    // Mapped only when some tensor may be a view (a file of refused dtypes is read as before).
+    const bytes = [...entries.values()].some((e) => viewable(e.dtype)) ? mapFile(path) : null;
+    if (bytes !== null && bytes.buffer.byteLength !== size)
+      throw new Error(`${path}: the file changed size while being opened`);
+    return new OpenFile(path, fd, entries, metadata, bytes, viewable);
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -213,13 +243,18 @@ export function openSafetensors(path: string): SafetensorsFile {
 class OpenFile implements SafetensorsFile {
   private fd: number | null;
 
+  readonly mapped: 'mmap' | 'read' | null;
+
   constructor(
     readonly path: string,
     fd: number,
     readonly entries: ReadonlyMap<string, SafetensorsEntry>,
     readonly metadata: Record<string, string> | null,
+    private readonly bytes: FileBytes | null,
+    private readonly viewable: (dtype: string) => boolean,
   ) {
     this.fd = fd;
+    this.mapped = bytes === null ? null : bytes.mapped ? 'mmap' : 'read';
   }
 
   read(name: string): NamedTensor {
@@ -232,7 +267,14 @@ class OpenFile implements SafetensorsFile {
       );
     }
     const dtype = e.dtype as DType;
-    const data = allocData(dtype, numel(e.shape));
+    const n = numel(e.shape);
+    if (this.bytes !== null) {
+      const view = this.viewable(dtype) ? viewData(dtype, this.bytes.buffer, e.start, n) : null;
+      const data = view ?? allocData(dtype, n);
+      if (view === null) bytesOf(data).set(new Uint8Array(this.bytes.buffer, e.start, e.end - e.start));
+      return { name, shape: [...e.shape], dtype, data };
+    }
+    const data = allocData(dtype, n);
     readExactSync(
       this.fd,
       bytesOf(data),
@@ -255,12 +297,16 @@ class OpenFile implements SafetensorsFile {
   }
 }
 
-/** Reads a whole safetensors file (or the tensors named) into memory, one typed array each. */
+/**
+ * Reads a whole safetensors file (or the tensors named), one typed array each: fresh arrays, or
+ * views into the mapped file under `options.map` (see openSafetensors).
+ */
 export function readSafetensors(
   path: string,
   names?: Iterable<string>,
+  options: SafetensorsOpenOptions = {},
 ): { tensors: TensorMap; metadata: Record<string, string> | null } {
-  const f = openSafetensors(path);
+  const f = openSafetensors(path, options);
   try {
     return { tensors: f.readAll(names), metadata: f.metadata };
   } finally {

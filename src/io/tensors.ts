@@ -71,6 +71,30 @@ export function allocData(dtype: DType, n: number): TensorData {
   }
 }
 
+/**
+ * The storage of `n` elements of `dtype` as a view of `buffer` from `byteOffset` (no copy), or null
+ * when a typed array cannot start there (the offset is not a multiple of the element size).
+ */
+export function viewData(
+  dtype: DType,
+  buffer: ArrayBuffer,
+  byteOffset: number,
+  n: number,
+): TensorData | null {
+  if (byteOffset % DTYPE_BYTES[dtype] !== 0) return null;
+  switch (dtype) {
+    case 'F32':
+      return new Float32Array(buffer, byteOffset, n);
+    case 'F16':
+    case 'BF16':
+      return new Uint16Array(buffer, byteOffset, n);
+    case 'I32':
+      return new Int32Array(buffer, byteOffset, n);
+    case 'I64':
+      return new BigInt64Array(buffer, byteOffset, n);
+  }
+}
+
 /** Throws unless `t.data` is the right typed array for `t.dtype` with numel(shape) elements. */
 export function checkTensor(t: NamedTensor, where: string): void {
   const ok =

@@ -35,6 +35,8 @@ interface Addon extends Partial<Kernels> {
   threads(): number;
   setThreads(n: number): void;
   cpuInfo(): CpuInfo;
+  /** native/mmap.cc: the file as an ArrayBuffer over a private mapping (absent on Windows builds). */
+  mapFile?(path: string): ArrayBuffer;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -43,6 +45,8 @@ export const ADDON_PATH = join(root, 'build', 'Release', 'xfmr.node');
 export interface NativeLoad {
   kernels: Kernels | null;
   cpu: CpuInfo | null;
+  /** The addon's mapFile, or null when the addon is missing or was built without it. */
+  mapFile: ((path: string) => ArrayBuffer) | null;
   /** Why the addon could not be used (null when it loaded). */
   error: string | null;
 }
@@ -55,6 +59,7 @@ export function loadNative(): NativeLoad {
     cached = {
       kernels: null,
       cpu: null,
+      mapFile: null,
       error: `${ADDON_PATH} not found (the native build failed or was skipped at npm install)`,
     };
     return cached;
@@ -65,9 +70,15 @@ export function loadNative(): NativeLoad {
     for (const name of KERNEL_NAMES) if (typeof addon[name] === 'function') kernels[name] = addon[name];
     kernels.threads = () => addon.threads();
     kernels.setThreads = (n: number) => addon.setThreads(n);
-    cached = { kernels: kernels as unknown as Kernels, cpu: addon.cpuInfo(), error: null };
+    const mapFile = typeof addon.mapFile === 'function' ? addon.mapFile.bind(addon) : null;
+    cached = { kernels: kernels as unknown as Kernels, cpu: addon.cpuInfo(), mapFile, error: null };
   } catch (e) {
-    cached = { kernels: null, cpu: null, error: `${ADDON_PATH} failed to load: ${(e as Error).message}` };
+    cached = {
+      kernels: null,
+      cpu: null,
+      mapFile: null,
+      error: `${ADDON_PATH} failed to load: ${(e as Error).message}`,
+    };
   }
   return cached;
 }

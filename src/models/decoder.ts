@@ -57,14 +57,18 @@ export class DecoderLM extends Module implements CausalLM {
 
   constructor(
     readonly config: ModelConfig,
-    seed = 0,
+    /**
+     * Seeds the initial weights (and dropout). 'load': the weight matrices are left uninitialised
+     * (Rng.forLoading), for a loader that fills every parameter next (models/load*.ts).
+     */
+    seed: number | 'load' = 0,
   ) {
     super();
     checkModelConfig(config, 'model config');
     if (config.arch === 'bert') throw new Error('DecoderLM: arch "bert" is an encoder (use Encoder)');
-    const rng = new Rng(seed);
+    const rng = seed === 'load' ? Rng.forLoading() : new Rng(seed);
     const c = config;
-    this.dropRng = new Rng(seed + 1);
+    this.dropRng = new Rng(seed === 'load' ? 1 : seed + 1);
     this.tokEmbeddings = this.child('tok_embeddings', new Embedding(c.vocabSize, c.dModel, rng, c.initStd));
     this.posEmbeddings =
       c.position === 'learned'
@@ -195,8 +199,13 @@ export class DecoderLM extends Module implements CausalLM {
             );
           x = add(x, this.posEmbeddings.forward(pos));
         }
+        // One layer's activations at a time: each layer's are freed (to the pool, for the next
+        // layer to reuse) once its output exists; a 1800-token prefill would otherwise hold all
+        // 12 layers' (~80 MB each for a 768-wide model).
         this.layers.forEach((block, l) => {
-          x = block.forwardCached(x, segments, cache, l, this.rot);
+          const input = x;
+          x = tidy(() => block.forwardCached(input, segments, cache, l, this.rot));
+          if (x !== input) input.dispose();
         });
         // Only the last row of each segment needs logits.
         const C = this.config.dModel;

@@ -25,13 +25,17 @@ export class Encoder extends Module {
 
   constructor(
     readonly config: ModelConfig,
-    seed = 0,
+    /**
+     * Seeds the initial weights (and dropout). 'load': the weight matrices are left uninitialised
+     * (Rng.forLoading), for a loader that fills every parameter next (models/load*.ts).
+     */
+    seed: number | 'load' = 0,
   ) {
     super();
     checkModelConfig(config, 'model config');
     if (config.arch !== 'bert') throw new Error(`Encoder: arch must be "bert", got "${config.arch}"`);
     const c = config;
-    const rng = new Rng(seed);
+    const rng = seed === 'load' ? Rng.forLoading() : new Rng(seed);
     this.tokEmbeddings = this.child('tok_embeddings', new Embedding(c.vocabSize, c.dModel, rng, c.initStd));
     this.posEmbeddings = this.child(
       'pos_embeddings',

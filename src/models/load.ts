@@ -12,6 +12,17 @@
  *         blocks used in place (f32 and bf16 dequantize them, then bf16 rounds)
  * A bf16 matrix is the file's Uint16Array itself, so a BF16 checkpoint takes half the memory of
  * its f32 expansion. Saving writes bf16 matrices as BF16 tensors (a bit-exact round trip).
+ *
+ * Memory (`map`, default on): the tensors used as stored (`storedAsIs`) are typed-array views into
+ * the memory-mapped file (kernels/map_file.ts; the js backend reads the file whole instead), so a
+ * loaded model holds no second copy of them: its f32 or bf16 or quantized matrices are the page
+ * cache's pages, read from disk as they are first touched and shared with other processes. The
+ * model is built with its matrices uninitialised (`DecoderLM(config, 'load')`), since each is
+ * replaced next. The mapping is private and copy-on-write: an optimizer step (sft, dpo, reward,
+ * pretraining from a checkpoint) writes into the weights in place and so copies the pages it
+ * writes, and the file never changes. Copies that remain: norms and biases (copied into their
+ * parameters), dtype conversions, GPT-2's transposed Conv1D matrices and split fused QKV, and a
+ * GGUF llama file's un-permuted Q/K rows (io/gguf_export.ts).
  */
 
 import { type JsonObject, type JsonValue, loadModelDir, saveModelDir } from '../io/checkpoint.ts';
@@ -44,6 +55,28 @@ export interface LoadOptions {
   dtype?: LoadDtype;
   /** How the decoder's KV caches store keys and values (DecoderLM.kvType); default 'f32'. */
   kvType?: KVType;
+  /**
+   * Default true: weights used as stored are views into the memory-mapped file (see the file
+   * comment); false reads each into a private array, as before mapping existed.
+   */
+  map?: boolean;
+}
+
+/**
+ * Whether a file tensor of `type` (a safetensors dtype or ggml type name) is used as stored when
+ * loading under `want`, so that it may be a view into the mapped file: F32 except under bf16, BF16
+ * except under f32, quantized blocks under auto. (F16 is always widened to f32.)
+ */
+export function storedAsIs(type: string, want: LoadDtype): boolean {
+  if (type === 'F32') return want !== 'bf16';
+  if (type === 'BF16') return want !== 'f32';
+  return want === 'auto' && quantDTypeOf(type) !== undefined;
+}
+
+/** The `map` option of the io readers for these load options. */
+export function mapOption(options: LoadOptions): false | ((type: string) => boolean) {
+  const want = options.dtype ?? 'f32';
+  return options.map === false ? false : (type) => storedAsIs(type, want);
 }
 
 /** The dtype a matrix stored as `file` in the checkpoint gets under `want`. */
@@ -108,9 +141,9 @@ export function loadDecoder(dir: string, options: LoadOptions = {}): LoadedModel
     loaded.model.kvType = options.kvType ?? 'f32';
     return loaded;
   }
-  const d = loadModelDir(dir);
+  const d = loadModelDir(dir, { map: mapOption(options) });
   if (d.config.arch === 'bert') throw new Error(`${dir}: config.json is a BERT encoder, not a decoder LM`);
-  const model = new DecoderLM(d.config);
+  const model = new DecoderLM(d.config, 'load');
   model.kvType = options.kvType ?? 'f32';
   fill(model, d.config, d.tensors, `${dir}/model.safetensors`, options.dtype ?? 'f32');
   return {
@@ -124,10 +157,10 @@ export function loadDecoder(dir: string, options: LoadOptions = {}): LoadedModel
 
 /** Loads a BERT-style encoder from a model directory. */
 export function loadEncoder(dir: string, options: LoadOptions = {}): LoadedModel<Encoder> {
-  const d = loadModelDir(dir);
+  const d = loadModelDir(dir, { map: mapOption(options) });
   if (d.config.arch !== 'bert')
     throw new Error(`${dir}: config.json model_type is ${d.config.arch}, not bert`);
-  const model = new Encoder(d.config);
+  const model = new Encoder(d.config, 'load');
   fill(model, d.config, d.tensors, `${dir}/model.safetensors`, options.dtype ?? 'f32');
   return { model, config: d.config, tokenizerJson: d.tokenizerJson };
 }

@@ -7,11 +7,12 @@
  * end-of-generation ids llama.cpp stops on as the generation config's eos_token_id.
  */
 import { existsSync, statSync } from 'node:fs';
+import { openGguf } from '../io/gguf.ts';
 import { importGguf } from '../io/gguf_export.ts';
 import { tokenizerFromGguf } from '../io/gguf_tokenizer_import.ts';
 import type { ModelConfig } from './config.ts';
 import { DecoderLM } from './decoder.ts';
-import { fillCanonical, type LoadedModel, type LoadOptions } from './load.ts';
+import { fillCanonical, type LoadedModel, type LoadOptions, mapOption } from './load.ts';
 
 /** Whether `path` names a GGUF file (by its extension; a directory never is). */
 export function isGgufPath(path: string): boolean {
@@ -31,12 +32,21 @@ export function modelPathProblem(path: string): string | null {
 export function loadGgufDecoder(path: string, options: LoadOptions = {}): LoadedModel<DecoderLM> {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
   const dtype = options.dtype ?? 'f32';
-  const g = importGguf(path, { keepQuantized: dtype === 'auto' });
-  const tok = tokenizerFromGguf(path);
+  // One parse of the header serves the weights and the tokenizer; weights used as stored are views
+  // into the mapped file (load.ts), and stay valid after close().
+  const f = openGguf(path, { map: mapOption(options) });
+  let g: ReturnType<typeof importGguf>;
+  let tok: ReturnType<typeof tokenizerFromGguf>;
+  try {
+    g = importGguf(f, { keepQuantized: dtype === 'auto' });
+    tok = tokenizerFromGguf(f);
+  } finally {
+    f.close();
+  }
   for (const w of tok.warnings) process.stderr.write(`xfmr: ${path}: ${w}\n`);
   const eos = tok.eosIds.length > 1 ? tok.eosIds : (tok.eosIds[0] ?? g.config.eosTokenId);
   const config: ModelConfig = { ...g.config, bosTokenId: tok.bosId ?? g.config.bosTokenId, eosTokenId: eos };
-  const model = new DecoderLM(config);
+  const model = new DecoderLM(config, 'load');
   fillCanonical(model, g.tensors, path, dtype, g.quantized);
   return {
     model,

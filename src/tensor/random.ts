@@ -6,6 +6,24 @@ export class Rng {
   private s = new Uint32Array(4);
   private spare: number | null = null;
 
+  /**
+   * false for `Rng.forLoading()`: Tensor.randn and Tensor.rand then leave their tensors
+   * uninitialised instead of drawing (see there).
+   */
+  readonly initialises: boolean = true;
+
+  /**
+   * An Rng for building a module whose every parameter is loaded right after (models/load*.ts):
+   * the weight matrices it creates are left uninitialised, so building a 500 MB model takes neither
+   * the seconds of drawing 125M normals nor the memory they would touch, before loadWeights puts the
+   * file's tensors in their place. Its draws (dropout, sampling) are those of `new Rng(0)`.
+   */
+  static forLoading(): Rng {
+    const r = new Rng(0);
+    (r as { initialises: boolean }).initialises = false;
+    return r;
+  }
+
   constructor(seed = 0) {
     let z = seed >>> 0;
     for (let i = 0; i < 4; i++) {

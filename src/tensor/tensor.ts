@@ -304,17 +304,19 @@ export class Tensor {
     return new Tensor(shape, { dtype, bytes });
   }
 
-  /** Normal(0, std) values from a seeded RNG. */
+  /** Normal(0, std) values from a seeded RNG (uninitialised from `Rng.forLoading()`). */
   static randn(shape: Shape, rng: Rng, std = 1): Tensor {
     const t = Tensor.empty(shape);
+    if (!rng.initialises) return t;
     const d = t.data;
     for (let i = 0; i < d.length; i++) d[i] = rng.normal() * std;
     return t;
   }
 
-  /** Uniform values in [lo, hi). */
+  /** Uniform values in [lo, hi) (uninitialised from `Rng.forLoading()`). */
   static rand(shape: Shape, rng: Rng, lo = 0, hi = 1): Tensor {
     const t = Tensor.empty(shape);
+    if (!rng.initialises) return t;
     const d = t.data;
     for (let i = 0; i < d.length; i++) d[i] = lo + (hi - lo) * rng.random();
     return t;

@@ -19,6 +19,8 @@ import {
   unpermuteQkFromGguf,
 } from '../../src/io/gguf_export.ts';
 import { type NamedTensor, type TensorMap, toFloat32 } from '../../src/io/tensors.ts';
+import { kernels, useBackend } from '../../src/kernels/index.ts';
+import { loadNative } from '../../src/kernels/native.ts';
 import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { randomCanonical, randomF32, rng, sameTensors, tempDir, tinyGpt2, tinyLlama } from './helpers.ts';
@@ -542,3 +544,70 @@ function maxLogitDiff(ca: ModelConfig, ta: TensorMap, cb: ModelConfig, tb: Tenso
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
   return d;
 }
+
+describe('mapped reads (the map option)', () => {
+  const f32 = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
+  const bf16 = Uint16Array.from({ length: 32 }, (_, i) => 0x3f00 + i);
+  const q8 = Uint8Array.from({ length: 2 * 34 }, (_, i) => (i * 37) & 255); // 2 rows of one Q8_0 block
+  const write = (name: string, alignment: number, label = ''): string => {
+    const p = join(dir, name);
+    const kv = new Map([
+      ['general.alignment', gv.u32(alignment)],
+      ['general.name', gv.str(label)],
+    ]);
+    writeGguf(p, kv, [
+      { name: 'q', shape: [2, 32], type: 'Q8_0', data: q8 },
+      { name: 'b', shape: [32], dtype: 'BF16', data: bf16 },
+      { name: 'f', shape: [4, 16], dtype: 'F32', data: f32 },
+    ]);
+    return p;
+  };
+  const aligned = write('mapped.gguf', 32);
+  const size = readFileSync(aligned).length;
+
+  for (const backend of ['native', 'js'] as const) {
+    test(`${backend}: F32, BF16 and Q8_0 views equal the copies; refused types are copies`, () => {
+      if (backend === 'native' && !loadNative().mapFile) return; // addon without mapFile: js covers it
+      const before = kernels().name;
+      useBackend(backend);
+      try {
+        const copy = openGguf(aligned);
+        const f = openGguf(aligned, { map: (type) => type !== 'BF16' });
+        assert.equal(copy.mapped, null);
+        assert.equal(f.mapped, backend === 'native' ? 'mmap' : 'read');
+        const got = { f: f.read('f'), b: f.read('b'), q: f.readQuantized('q') };
+        f.close();
+        // after close the views still read the file's bytes
+        assert.deepEqual(got.f, copy.read('f'));
+        assert.deepEqual(got.b, copy.read('b'));
+        assert.deepEqual(got.q, copy.readQuantized('q'));
+        copy.close();
+        assert.deepEqual(got.f.data, f32);
+        assert.deepEqual(got.q.data, q8);
+        assert.equal(got.f.data.buffer.byteLength, size);
+        assert.equal(got.q.data.buffer.byteLength, size);
+        assert.equal(got.b.data.buffer.byteLength, bf16.byteLength);
+      } finally {
+        useBackend(before);
+      }
+    });
+  }
+
+  test('alignment 1: an F32 tensor at an unaligned offset is copied', () => {
+    // Unpadded, f starts right after the header and q, b: a name of the right length makes that odd.
+    let f = openGguf(write('align1.gguf', 1));
+    for (let n = 1; f.tensors.get('f')!.start % 4 === 0; n++) {
+      f.close();
+      f = openGguf(write('align1.gguf', 1, 'x'.repeat(n)));
+    }
+    f.close();
+    f = openGguf(join(dir, 'align1.gguf'), { map: true });
+    const t = f.read('f');
+    const q = f.readQuantized('q');
+    f.close();
+    assert.deepEqual(t.data, f32);
+    assert.deepEqual(q.data, q8);
+    assert.equal(t.data.buffer.byteLength, f32.byteLength);
+    assert.equal(q.data.buffer.byteLength, readFileSync(join(dir, 'align1.gguf')).length);
+  });
+});

@@ -19,6 +19,8 @@ import { describe, test } from 'node:test';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from '../../src/io/float16.ts';
 import { openSafetensors, readSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import type { NamedTensor } from '../../src/io/tensors.ts';
+import { kernels, useBackend } from '../../src/kernels/index.ts';
+import { loadNative } from '../../src/kernels/native.ts';
 import { sameTensors, tempDir } from './helpers.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -301,5 +303,68 @@ describe('safetensors big files and atomic writes', () => {
     assert.deepEqual(readFileSync(p), before);
     assert.deepEqual(readdirSync(sub), ['model.safetensors']);
     // mid-write failures are covered by writeFileAtomic's own test (checkpoint.test.ts)
+  });
+});
+
+describe('mapped reads (the map option)', () => {
+  const tensors: NamedTensor[] = [
+    {
+      name: 'f32',
+      shape: [3, 5],
+      dtype: 'F32',
+      data: Float32Array.from({ length: 15 }, (_, i) => i / 7 - 1),
+    },
+    { name: 'bf16', shape: [7], dtype: 'BF16', data: Uint16Array.from({ length: 7 }, (_, i) => 0x3f80 + i) },
+    { name: 'f16', shape: [2], dtype: 'F16', data: new Uint16Array([0x3c00, 0xc000]) },
+    { name: 'i64', shape: [2], dtype: 'I64', data: new BigInt64Array([-5n, 2n ** 40n]) },
+  ];
+  const p = join(dir, 'mapped.safetensors');
+  writeSafetensors(p, tensors);
+  const size = readFileSync(p).length;
+  /** A view of the file's bytes spans the whole file; a fresh array only the tensor. */
+  const isView = (t: NamedTensor) => t.data.buffer.byteLength === size;
+
+  for (const backend of ['native', 'js'] as const) {
+    test(`${backend}: views equal the copies; the dtype test and alignment decide`, () => {
+      const before = kernels().name;
+      if (backend === 'native' && !loadNative().mapFile) return; // addon without mapFile: js covers it
+      useBackend(backend);
+      try {
+        const copies = readSafetensors(p).tensors;
+        const f = openSafetensors(p, { map: (d) => d !== 'F16' });
+        assert.equal(f.mapped, backend === 'native' ? 'mmap' : 'read');
+        const views = f.readAll();
+        f.close();
+        // still readable after close: the views hold the mapping
+        assert.ok(sameTensors(views, copies));
+        assert.deepEqual(
+          [...views.values()].map((t) => [t.name, isView(t)]),
+          [
+            ['i64', true],
+            ['f32', true],
+            ['bf16', true],
+            ['f16', false],
+          ],
+        );
+        assert.equal(openSafetensors(p).mapped, null);
+        assert.equal(openSafetensors(p, { map: () => false }).mapped, null);
+      } finally {
+        useBackend(before);
+      }
+    });
+  }
+
+  test('an unaligned tensor is copied, with the right values', () => {
+    // A header of odd length puts the data at an odd byte: no F32 typed array can start there.
+    const f32 = new Float32Array([1.25, -3, 7e-3]);
+    let header = JSON.stringify({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } });
+    while ((8 + header.length) % 4 !== 1) header += ' ';
+    const u = craft('unaligned.safetensors', header, new Uint8Array(f32.buffer));
+    const f = openSafetensors(u, { map: true });
+    const t = f.read('w');
+    f.close();
+    assert.deepEqual([...(t.data as Float32Array)], [...f32]);
+    assert.equal(t.data.byteOffset, 0);
+    assert.equal(t.data.buffer.byteLength, 12);
   });
 });
