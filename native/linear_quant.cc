@@ -7,18 +7,22 @@
 // 1. Each row of x is quantized once to 8 bits per block, exactly as `quantizeActivations` does
 //    (Q8_0: d = f16(amax / 127), q = round-half-even(x * 127 / amax); Q8_K: d = 1 / (-127 / max),
 //    plus the sums of q over each 16): the same bytes as the twin, so integer sums agree exactly.
-// 2. Threads split Out in chunks; each weight row is read once and dotted with every row of x
-//    (it stays in L1 meanwhile), so decode (N = 1) streams W once at memory speed.
+// 2. Threads split Out in chunks. Within a chunk, weight rows go in groups of 16 and each group
+//    meets the rows of x four at a time (a tile): each weight block is loaded and unpacked once
+//    per tile and dotted with the 4 activation rows, so prefill unpacks W N / 4 times instead of
+//    N times, and both the 16 weight rows and the 4 activation rows stay in L1. Decode (N = 1)
+//    streams W once at memory speed.
 // 3. A dot is, per block, exact integer products of weight levels (unpacked nibbles, 5th/6th bits
 //    OR-ed in) with the activation quants, scaled by d_w * d_a in f32 lanes and summed in f32.
-//    Integer products: AVX-512 VNNI's vpdpbusd (256-bit, u8 x s8 -> s32) where the CPU has it,
-//    AVX2's vpmaddubsw + vpmaddwd otherwise (signed weights, Q8_0 and Q4_0, go through the sign
-//    trick, as unsigned |w| times sign-adjusted activations); portable: scalar integer loops.
+//    Integer products: Q8_0 / Q4_0 (signed weights, through the sign trick) with AVX-512 VNNI's
+//    vpdpbusd (256-bit, u8 x s8 -> s32) where the CPU has it, AVX2's vpmaddubsw + vpmaddwd
+//    otherwise; the K-quants with vpmaddubsw to int16 pairs, then vpmaddwd by the sub-block scale
+//    (cheaper than a 32-bit multiply of the sums); portable: scalar integer loops.
 //
 // Paths: XFMR_ISA=avx512 (the default on this CPU) takes VNNI when the CPU has AVX512-VNNI (else
 // AVX2), avx2 takes the AVX2 body, portable the scalar one.
-// Not handled: prefill (large N) reuses nothing across rows of x beyond L1 residency of a weight
-// row: each (row of W, row of x) pair unpacks W's nibbles again; a tiled kernel would unpack once.
+// Not handled: the portable path is not tiled (it is the fallback, not a fast path); tiles do not
+// reuse activation loads across weight rows (a 2 x 4 tile would, at the cost of registers).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -86,8 +90,15 @@ uint16_t f32_to_f16(float f) {
   return sign | static_cast<uint16_t>(r - (112u << 10));
 }
 
-// ggml's nearest_int: round half to even (the default rounding mode), as the twin's nearestInt.
-inline int nearest_int(float v) { return static_cast<int>(std::nearbyint(v)); }
+// ggml's nearest_int, as the twin's nearestInt: 1.5 * 2^23 added in float32 rounds half to even,
+// and the integer is read from the low mantissa bits (exact for |v| < 2^22; callers pass |v| <= 128).
+// Inline integer work, where std::nearbyint is a libm call per value without SSE4.1.
+inline int nearest_int(float v) {
+  const float val = v + 12582912.f;
+  int32_t i;
+  std::memcpy(&i, &val, 4);
+  return (i & 0x007fffff) - 0x00400000;
+}
 
 // ---- activation quantizers (quantizeQ8_0Activations, quantizeQ8_K) ----
 void quantize_q8_0(const float* x, int64_t nb, Act0* out) {
