@@ -23,6 +23,7 @@
 #include <string>
 
 #include "common.h"
+#include "half.h"
 
 namespace xfmr {
 namespace {
@@ -44,65 +45,15 @@ inline int32_t js_int32(double v) {
   return static_cast<int32_t>(static_cast<uint32_t>(t));
 }
 
-// ggml's nearest_int (block_math.ts's nearestInt): 1.5 * 2^23 added in float32, the integer read
-// from the low mantissa bits; round half to even for |v| < 2^22, garbage beyond (as in ggml).
-inline int nearest_int(float v) {
-  const float val = v + 12582912.f;
-  int32_t i;
-  std::memcpy(&i, &val, 4);
-  return (i & 0x007fffff) - 0x00400000;
-}
-
 // C's roundf (half away from zero), as the twin's roundAway computes it.
 inline double round_away(float v) { return v < 0 ? -std::floor(-static_cast<double>(v) + 0.5) : std::floor(v + 0.5); }
 
-// float32 -> f16 bits, round to nearest even, NaN -> quiet NaN keeping the sign (float16.ts's
-// f32BitsToF16Bits, line for line).
-uint16_t f16_bits(float x) {
-  uint32_t w;
-  std::memcpy(&w, &x, 4);
-  const uint32_t sign = (w >> 16) & 0x8000;
-  const int e = static_cast<int>((w >> 23) & 0xff);
-  uint32_t m = w & 0x7fffff;
-  if (e == 0xff) return static_cast<uint16_t>(sign | (m != 0 ? 0x7e00 : 0x7c00));
-  const int he = e - 112;
-  if (he >= 31) return static_cast<uint16_t>(sign | 0x7c00);
-  if (he >= 1) {
-    uint32_t h = (static_cast<uint32_t>(he) << 10) | (m >> 13);
-    const uint32_t rest = m & 0x1fff;
-    if (rest > 0x1000 || (rest == 0x1000 && (h & 1) == 1)) h++;
-    return static_cast<uint16_t>(sign | h);
-  }
-  if (he < -10) return static_cast<uint16_t>(sign);
-  m |= 0x800000;
-  const int shift = 14 - he;
-  uint32_t k = m >> shift;
-  const uint32_t rest = m & ((1u << shift) - 1);
-  const uint32_t half = 1u << (shift - 1);
-  if (rest > half || (rest == half && (k & 1) == 1)) k++;
-  return static_cast<uint16_t>(sign | k);
-}
-
-// f16 bits -> float32 (exact).
-float f16_value(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  const uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  float f;
-  if (e == 0) {
-    f = static_cast<float>(m) * 5.9604644775390625e-8f;  // m * 2^-24, exact
-    return sign ? -f : f;
-  }
-  const uint32_t u = sign | (e == 31 ? 0x7f800000u | (m << 13) : ((e + 112) << 23) | (m << 13));
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 // Writes x as f16 at b, returns the value it stores.
 inline float put_f16(uint8_t* b, float x) {
-  const uint16_t h = f16_bits(x);
+  const uint16_t h = f32_to_f16(x);
   b[0] = static_cast<uint8_t>(h & 0xff);
   b[1] = static_cast<uint8_t>(h >> 8);
-  return f16_value(h);
+  return f16_to_f32(h);
 }
 
 // ---- Q8_0 and Q4_0 (q8_0.ts, q4_0.ts) ----
