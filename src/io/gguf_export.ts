@@ -491,7 +491,8 @@ export function importGguf(
       if (keep(gguf)) {
         const q = f.readQuantized(gguf);
         checkQuantized(q, path);
-        const heads = transform === permQ ? nHeads : transform === permK ? nKvHeads : 0;
+        // permQ / permK are undefined outside llama: an untransformed tensor must not match them
+        const heads = !transform ? 0 : transform === permQ ? nHeads : transform === permK ? nKvHeads : 0;
         quantized.set(canon, { ...(heads > 0 ? unpermuteQuantized(q, heads) : q), name: canon });
         return;
       }

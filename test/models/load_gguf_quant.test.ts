@@ -17,9 +17,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { JsonValue } from '../../src/io/files.ts';
 import { openGguf } from '../../src/io/gguf.ts';
+import { quantizeTensor } from '../../src/io/quantized.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { describeWeights, loadDecoder, saveModel } from '../../src/models/load.ts';
-import { llamaConfig } from '../../src/models/presets.ts';
+import { llamaConfig, qwen2Config } from '../../src/models/presets.ts';
 import { byteLevelTokenizerJson, tempDir, xfmr } from '../cli/helpers.ts';
 
 const TOKENIZER = byteLevelTokenizerJson(40, true) as JsonValue;
@@ -93,6 +94,31 @@ describe('a quantized GGUF kept quantized (dtype auto)', () => {
       assert.deepEqual(JSON.parse(a.stdout).ids, JSON.parse(b.stdout).ids);
     });
   }
+
+  test('qwen2 (tied embeddings, qkv bias): the token embedding and q/k rows stay in file order (only llama permutes)', async () => {
+    // V = 297 rows is no multiple of the 4 heads: un-permuting the embedding like a q matrix threw
+    const qdir = join(root, 'qwen2');
+    const qc = qwen2Config({ ...config, arch: 'qwen2', tiedEmbeddings: true, qkvBias: true });
+    const model = new DecoderLM(qc, 22);
+    saveModel(qdir, model, { tokenizerJson: TOKENIZER });
+    const file = join(root, 'qwen2-q8_0.gguf');
+    const q = await xfmr(['quantize', '--model', qdir, '--type', 'q8_0', '--out', file]);
+    assert.equal(q.code, 0, q.stderr);
+    const kept = loadDecoder(file, { dtype: 'auto' }).model;
+    const wide = loadDecoder(file, { dtype: 'f32' }).model;
+    const params = model.namedParameters();
+    for (const name of [
+      'tok_embeddings.weight',
+      'layers.0.attention.wq.weight',
+      'layers.0.attention.wk.weight',
+    ]) {
+      const p = params.get(name)!;
+      const want = quantizeTensor({ name, shape: [...p.shape], dtype: 'F32', data: p.data }, 'Q8_0').data;
+      assert.deepEqual(kept.namedParameters().get(name)!.quantData, want, name);
+    }
+    const err = relErr(kept.forward(IDS, 1, IDS.length).data, wide.forward(IDS, 1, IDS.length).data);
+    assert.ok(err > 0 && err < 5e-2, `qwen2 q8_0: logits ${err.toExponential(2)} from the dequantized model`);
+  });
 
   test('a quantized matrix cannot train, and .data names its dtype', async () => {
     const file = join(root, 'model-q8_0.gguf');
