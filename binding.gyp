@@ -12,6 +12,7 @@
         "native/gemm_amx.cc",
         "native/linear_bf16.cc",
         "native/linear_quant.cc",
+        "native/quantize.cc",
         "native/attention.cc",
         "native/norms.cc",
         "native/activations.cc",

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- decode [--steps N] [--prefill N] [--budget S] [--only xfmr|llama] [--no-f16]
- * [--no-bf16] [--no-startup | --startup-only] [--startup-runs N]`: batch-1
+ * [--no-bf16] [--no-quant] [--no-qwen] [--no-startup | --startup-only] [--startup-runs N]`: batch-1
  * generation speed of xfmr against llama.cpp (node-llama-cpp 3.21.1) on the same random-weight
  * Llama-style model: d_model 768, 12 layers, 12 heads, 4 KV heads, vocab 32000, SwiGLU FFN 2048,
  * untied head, f32 weights (~125M parameters, ~500 MB).
@@ -32,6 +32,13 @@
  *            f32 GGUF) and the Q8_0 GGUF (both), with a 16-id and an 1800-id prompt; the ratios and
  *            the goals (<= 1.5x the time, <= 1.2x the RSS) are printed and in the JSON (`startup`).
  *            See startupSection. `--no-startup` skips it, `--startup-only` runs it alone.
+ *   qwen05   a Qwen2.5-0.5B-shaped random model (d 896, 24 layers, 14 heads, 2 KV heads, SwiGLU FFN
+ *            4864, vocab 151936, qkv bias, tied embeddings; ~494M parameters) at Q4_K_M, xfmr and
+ *            llama.cpp decoding the same file with 2 threads (no prefill: decode is the figure). It
+ *            is built after the rows above are done, quantized by the native quantizer straight from
+ *            the f32 weights (~2 GB, the only f32 copy, dropped before the file is loaded), and its
+ *            bandwidth limit counts the tied head: the output projection reads the whole (Q6_K) token
+ *            embedding matrix every token. `--no-qwen` skips it.
  *   limit    decode is memory-bound: every weight but the embedding table is read once per token, so
  *            tokens/s <= bandwidth / weight bytes. The bandwidth is the figure stated in
  *            /work/shared/PEERS.md for this machine (18 GB/s one thread, 23 GB/s two), not measured.
@@ -58,7 +65,7 @@ import { nativeKernelNames } from '../src/kernels/native.ts';
 import { DecoderLM } from '../src/models/decoder.ts';
 import { describeWeights, saveModel } from '../src/models/load.ts';
 import { loadGgufDecoder } from '../src/models/load_gguf.ts';
-import { llamaConfig } from '../src/models/presets.ts';
+import { llamaConfig, qwen2Config } from '../src/models/presets.ts';
 import { BYTE_TO_CHAR } from '../src/tokenizers/byte_level.ts';
 
 const argv = process.argv.slice(2);
@@ -75,6 +82,7 @@ const QUANT = !argv.includes('--no-quant');
 /** The start-up rows (startupSection); --startup-only skips the decode and prefill rows. */
 const STARTUP = !argv.includes('--no-startup');
 const STARTUP_ONLY = argv.includes('--startup-only');
+const QWEN = !argv.includes('--no-qwen');
 /** The quantized rows: GGUF file type, label, JSON key suffix. */
 const QUANT_ROWS = [
   ['Q8_0', 'q8_0'],
@@ -98,6 +106,26 @@ const config = llamaConfig({
   nKvHeads: 4,
   ffnDim: 2048,
 });
+
+/** Qwen2.5-0.5B's shape (its config.json), random weights. */
+const qwenConfig = qwen2Config({
+  vocabSize: 151936,
+  contextLength: 2048,
+  dModel: 896,
+  nLayers: 24,
+  nHeads: 14,
+  nKvHeads: 2,
+  ffnDim: 4864,
+});
+
+/**
+ * Bytes of weights a decode step reads: every parameter but the embedding table, of which one row;
+ * with tied embeddings the head reads the whole table as well (once per token).
+ */
+function readPerToken(m: DecoderLM): number {
+  const emb = m.tokEmbeddings.weight.nbytes;
+  return m.parameterBytes() - (m.config.tiedEmbeddings ? 0 : emb) + emb / m.config.vocabSize;
+}
 
 function rngInts(n: number, max: number, seed: number): number[] {
   let s = seed >>> 0;
@@ -508,6 +536,79 @@ async function startupSection(
   return out;
 }
 
+interface QwenRow {
+  xfmr: number | null;
+  llama: number | null;
+  ratio: number | null;
+  /** Bytes of weights read per decoded token, and the tied embedding matrix's share of them. */
+  bytes: number;
+  embBytes: number;
+  embType: string;
+  limit: number;
+  describe: string;
+  error: string | null;
+}
+
+/**
+ * The Qwen2.5-0.5B-shaped row: builds the random f32 model, writes its Q4_K_M GGUF, drops the f32
+ * weights, then decodes the file with xfmr (quantized in memory) and llama.cpp, taking turns.
+ */
+async function qwenRow(tmp: string, phase: (what: string) => void): Promise<QwenRow> {
+  const path = join(tmp, 'qwen05-q4_k_m.gguf');
+  {
+    phase('building the Qwen2.5-0.5B-shaped random model (f32, ~2 GB)');
+    const f32 = new DecoderLM(qwenConfig, 4321);
+    const canonical = new Map<string, NamedTensor>();
+    for (const [name, p] of f32.namedParameters())
+      canonical.set(name, { name, shape: [...p.shape], dtype: 'F32', data: p.data });
+    phase(`writing ${path}`);
+    exportGguf(path, qwenConfig, canonical, syntheticTokenizer(qwenConfig.vocabSize), {
+      dtype: 'Q4_K_M',
+      name: 'bench-qwen05',
+    });
+  } // the f32 model is unreachable from here on
+  const engines: Engine[] = [];
+  let qm: DecoderLM | null = null;
+  if (ONLY !== 'llama') {
+    qm = loadGgufDecoder(path, { dtype: 'auto' }).model;
+    phase(`xfmr qwen05 q4_k_m: ${describeWeights(qm)}`);
+    engines.push(xfmrEngine(qm, 'xfmr qwen05 q4_k_m'));
+  }
+  let error: string | null = ONLY === 'xfmr' ? 'not run (--only xfmr)' : null;
+  let close = async (): Promise<void> => {};
+  if (ONLY !== 'xfmr') {
+    const lc = await llamaCppEngines([{ path, label: 'qwen05 q4_k_m', threads: [THREADS] }]);
+    if (typeof lc === 'string') error = lc;
+    else {
+      engines.push(...lc.engines);
+      close = lc.close;
+    }
+  }
+  for (const e of engines) e.prefill = null;
+  phase(`measuring ${engines.map((e) => e.name).join(', ')}`);
+  try {
+    await measure(engines);
+  } finally {
+    await close();
+  }
+  const ox = engines.find((e) => e.name.startsWith('xfmr'));
+  const ol = engines.find((e) => e.name.startsWith('llama.cpp'));
+  // Without the xfmr model (--only llama) the bytes come from a load of the file's shapes alone.
+  const m = qm ?? loadGgufDecoder(path, { dtype: 'auto' }).model;
+  const bytes = readPerToken(m);
+  return {
+    xfmr: ox ? round(ox.decodeTokS) : null,
+    llama: ol ? round(ol.decodeTokS) : null,
+    ratio: ox && ol ? round(ox.decodeTokS / ol.decodeTokS, 2) : null,
+    bytes,
+    embBytes: m.tokEmbeddings.weight.nbytes,
+    embType: m.tokEmbeddings.weight.dtype,
+    limit: (STATED_BW_GBS[2] * 1e9) / bytes,
+    describe: `d896 L24 H14 KV2 V151936 ffn4864, qkv bias, tied; ${describeWeights(m)}`,
+    error,
+  };
+}
+
 async function main(): Promise<void> {
   const t00 = performance.now();
   if (ONLY !== 'llama' && kernels().name !== 'native') {
@@ -535,9 +636,6 @@ async function main(): Promise<void> {
       return;
     }
     const params = model.numParameters();
-    // Bytes a decode step reads: every weight but the embedding table, of which one row.
-    const readPerToken = (m: DecoderLM): number =>
-      m.parameterBytes() - m.tokEmbeddings.weight.nbytes + m.tokEmbeddings.weight.nbytes / config.vocabSize;
     const bytesPerToken = readPerToken(model);
     // The same weights (same seed) with the matrices rounded to bf16 and held as bf16.
     let model16: DecoderLM | null = null;
@@ -604,6 +702,7 @@ async function main(): Promise<void> {
       await close();
     }
     const startup = STARTUP ? await startupSection(tmp, model) : null;
+    const qwen = QWEN ? await qwenRow(tmp, phase) : null;
     phase('done');
     const limit2 = (STATED_BW_GBS[2] * 1e9) / bytesPerToken;
     const limit1 = (STATED_BW_GBS[1] * 1e9) / bytesPerToken;
@@ -700,6 +799,20 @@ async function main(): Promise<void> {
           `(${bytes ? (bytes / 1e6).toFixed(0) : '?'} MB per token at ${STATED_BW_GBS[2]} GB/s, stated); ` +
           `prefill xfmr ${v(ox, 'prefillTokS')}, llama.cpp ${v(ol, 'prefillTokS')} tok/s`,
       );
+    }
+    if (qwen) {
+      const [x, l] = [qwen.xfmr, qwen.llama];
+      console.log(
+        `qwen05 q4_k_m (${qwen.describe}): decode xfmr ${x ?? 'n/a'} tok/s, llama.cpp ${l ?? 'n/a'} tok/s ` +
+          `(${qwen.ratio ?? 'n/a'}x; goal >= 1), bandwidth limit ${round(qwen.limit)} tok/s ` +
+          `(${(qwen.bytes / 1e6).toFixed(0)} MB per token at ${STATED_BW_GBS[2]} GB/s, stated; the tied head ` +
+          `reads the ${(qwen.embBytes / 1e6).toFixed(0)} MB ${qwen.embType} token embedding matrix every token)` +
+          (qwen.error ? `; llama.cpp: ${qwen.error}` : ''),
+      );
+      quantDecode.xfmr_qwen05_q4_k_m = x;
+      quantDecode.llama_cpp_qwen05_q4_k_m = l;
+      quantLimit.qwen05_q4_k_m = round(qwen.limit);
+      quantRatio.qwen05_q4_k_m = qwen.ratio;
     }
     console.log(
       JSON.stringify({

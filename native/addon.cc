@@ -156,6 +156,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_gemm_bf16(env, exports);
   register_linear_bf16(env, exports);
   register_linear_quant(env, exports);
+  register_quantize(env, exports);
   register_attention(env, exports);
   register_norms(env, exports);
   register_activations(env, exports);

@@ -51,6 +51,7 @@ void register_gemm(napi_env env, napi_value exports);
 void register_gemm_bf16(napi_env env, napi_value exports);
 void register_linear_bf16(napi_env env, napi_value exports);
 void register_linear_quant(napi_env env, napi_value exports);
+void register_quantize(napi_env env, napi_value exports);
 // The integer-dot path linearQuant uses: avx512vnni, avx2 or portable (linear_quant.cc).
 const char* quant_path_name();
 // The arguments of gemm and gemmBf16 (Kernels.gemm's contract), unpacked and checked; na and nb are

@@ -7,18 +7,22 @@
 // 1. Each row of x is quantized once to 8 bits per block, exactly as `quantizeActivations` does
 //    (Q8_0: d = f16(amax / 127), q = round-half-even(x * 127 / amax); Q8_K: d = 1 / (-127 / max),
 //    plus the sums of q over each 16): the same bytes as the twin, so integer sums agree exactly.
-// 2. Threads split Out in chunks; each weight row is read once and dotted with every row of x
-//    (it stays in L1 meanwhile), so decode (N = 1) streams W once at memory speed.
+// 2. Threads split Out in chunks. Within a chunk, weight rows go in groups of 16 and each group
+//    meets the rows of x four at a time (a tile): each weight block is loaded and unpacked once
+//    per tile and dotted with the 4 activation rows, so prefill unpacks W N / 4 times instead of
+//    N times, and both the 16 weight rows and the 4 activation rows stay in L1. Decode (N = 1)
+//    streams W once at memory speed.
 // 3. A dot is, per block, exact integer products of weight levels (unpacked nibbles, 5th/6th bits
 //    OR-ed in) with the activation quants, scaled by d_w * d_a in f32 lanes and summed in f32.
-//    Integer products: AVX-512 VNNI's vpdpbusd (256-bit, u8 x s8 -> s32) where the CPU has it,
-//    AVX2's vpmaddubsw + vpmaddwd otherwise (signed weights, Q8_0 and Q4_0, go through the sign
-//    trick, as unsigned |w| times sign-adjusted activations); portable: scalar integer loops.
+//    Integer products: Q8_0 / Q4_0 (signed weights, through the sign trick) with AVX-512 VNNI's
+//    vpdpbusd (256-bit, u8 x s8 -> s32) where the CPU has it, AVX2's vpmaddubsw + vpmaddwd
+//    otherwise; the K-quants with vpmaddubsw to int16 pairs, then vpmaddwd by the sub-block scale
+//    (cheaper than a 32-bit multiply of the sums); portable: scalar integer loops.
 //
 // Paths: XFMR_ISA=avx512 (the default on this CPU) takes VNNI when the CPU has AVX512-VNNI (else
 // AVX2), avx2 takes the AVX2 body, portable the scalar one.
-// Not handled: prefill (large N) reuses nothing across rows of x beyond L1 residency of a weight
-// row: each (row of W, row of x) pair unpacks W's nibbles again; a tiled kernel would unpack once.
+// Not handled: the portable path is not tiled (it is the fallback, not a fast path); tiles do not
+// reuse activation loads across weight rows (a 2 x 4 tile would, at the cost of registers).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -28,6 +32,7 @@
 
 #include "common.h"
 #include "dispatch.h"
+#include "half.h"
 
 #ifdef XFMR_X86
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -50,44 +55,6 @@ struct ActK {
   int8_t q[256];
   int16_t bsums[16];
 };
-
-// ---- f16 <-> f32 (IEEE binary16, round to nearest even) ----
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  const uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  float f;
-  if (e == 0) {
-    f = static_cast<float>(m) * 5.9604644775390625e-8f;  // m * 2^-24, exact
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    u |= sign;
-    std::memcpy(&f, &u, 4);
-    return f;
-  }
-  const uint32_t u = sign | (e == 31 ? (0xffu << 23) | (m << 13) : ((e + 112) << 23) | (m << 13));
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-uint16_t f32_to_f16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000);
-  u &= 0x7fffffffu;
-  if (u > 0x7f800000u) return sign | 0x7e00;  // NaN
-  if (u >= 0x477ff000u) return sign | 0x7c00;  // rounds to >= 65520: inf
-  if (u < 0x38800000u) {                       // below 2^-14: subnormal f16, m = x * 2^24 rounded
-    float a;
-    std::memcpy(&a, &u, 4);
-    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.f));
-  }
-  // drop 13 mantissa bits with round half to even, and rebias the exponent (127 -> 15)
-  const uint32_t r = (u + 0xfffu + ((u >> 13) & 1u)) >> 13;
-  return sign | static_cast<uint16_t>(r - (112u << 10));
-}
-
-// ggml's nearest_int: round half to even (the default rounding mode), as the twin's nearestInt.
-inline int nearest_int(float v) { return static_cast<int>(std::nearbyint(v)); }
 
 // ---- activation quantizers (quantizeQ8_0Activations, quantizeQ8_K) ----
 void quantize_q8_0(const float* x, int64_t nb, Act0* out) {

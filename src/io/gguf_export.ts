@@ -497,9 +497,8 @@ export function importGguf(
       if (keep(gguf)) {
         const q = f.readQuantized(gguf);
         checkQuantized(q, path);
-        // (permQ and permK are undefined for archs that do not permute: compare only a transform)
-        const heads =
-          transform === undefined ? 0 : transform === permQ ? nHeads : transform === permK ? nKvHeads : 0;
+        // permQ / permK are undefined outside llama: an untransformed tensor must not match them
+        const heads = !transform ? 0 : transform === permQ ? nHeads : transform === permK ? nKvHeads : 0;
         quantized.set(canon, { ...(heads > 0 ? unpermuteQuantized(q, heads) : q), name: canon });
         return;
       }

@@ -3,10 +3,20 @@
  * a GGUF tensor of any ggml type (`Q4_K`, `Q8_0`, `F16`, ...), row-major, each row of
  * `shape[last]` values stored as shape[last] / blockSize blocks. They are read and written as
  * bytes; `quantizeTensor` / `dequantizeTensor` convert from and to float32 with the codecs of
- * `kernels/js/quant/` (ggml's reference quantizers, bit-exact dequantization).
+ * `kernels/js/quant/` (ggml's reference quantizers, bit-exact dequantization). The block types
+ * quantize through `Kernels.quantizeBlocks`, byte-exact with those codecs and parallel in the
+ * native addon (the 0.5B models' matrices would take minutes on the js codecs).
  */
+import { kernels } from '../kernels/index.ts';
 import { QUANT_CODECS } from '../kernels/js/quant/index.ts';
-import { ggmlType, isQuantType, type QuantType, rowBytes } from '../kernels/quant_types.ts';
+import {
+  ggmlType,
+  isQuantType,
+  LINEAR_QUANT_TYPES,
+  type LinearQuantType,
+  type QuantType,
+  rowBytes,
+} from '../kernels/quant_types.ts';
 import { type NamedTensor, numel, shapeStr, toFloat32 } from './tensors.ts';
 
 export interface QuantizedTensor {
@@ -43,7 +53,10 @@ export function checkQuantized(q: QuantizedTensor, where: string): void {
 export function quantizeTensor(t: NamedTensor, type: QuantType): QuantizedTensor {
   const bytes = quantizedBytes(type, t.shape, t.name);
   const x = toFloat32(t);
-  const data = QUANT_CODECS[type].quantize(x, x.length, new Uint8Array(bytes));
+  const data = new Uint8Array(bytes);
+  if ((LINEAR_QUANT_TYPES as readonly string[]).includes(type))
+    kernels().quantizeBlocks(x, type as LinearQuantType, data, x.length);
+  else QUANT_CODECS[type].quantize(x, x.length, data);
   return { name: t.name, shape: [...t.shape], type, data };
 }
 

@@ -89,6 +89,15 @@ export interface Kernels {
   ): void;
 
   /**
+   * ggml's reference quantizers (what llama-quantize writes without an importance matrix):
+   * x[0, n) f32 -> the n / blockSize blocks of `type` in out, byte-exact with the codecs of
+   * `js/quant/` (themselves byte-exact with `ggml_quantize_chunk`), NaN inputs included. Blocks
+   * are independent, so the native kernel quantizes them in parallel. n not whole blocks, or
+   * arrays too short: RangeError; an unknown type: TypeError.
+   */
+  quantizeBlocks(x: Float32Array, type: LinearQuantType, out: Uint8Array, n: number): void;
+
+  /**
    * Fused causal scaled-dot-product attention (flash style: online softmax, no [Tq, Tk] matrix).
    * q: [B, Tq, Hq, D]; k, v: batch b starts at b * kvBatchStride and holds rows [Tk, Hkv, D];
    * out: [B, Tq, Hq, D]; lse: [B, Hq, Tq] receives logsumexp of the scaled scores (for backward).
@@ -363,6 +372,7 @@ export const KERNEL_NAMES = [
   'gemmBf16',
   'linearBf16',
   'linearQuant',
+  'quantizeBlocks',
   'attentionForward',
   'attentionForwardKV',
   'attentionBackward',

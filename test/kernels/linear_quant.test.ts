@@ -6,8 +6,10 @@
  * (this file re-runs itself with XFMR_LINEAR_QUANT_CHILD set). The twin is also checked against a
  * float64 dot of the dequantized weights with the dequantized activations.
  *
- * Shapes: N in {1, 3, 17}, Out in {1, 7, 1000}, In in {256, 512} (K-quants) or {32, 96, 512}
- * (Q8_0, Q4_0): one block, odd block counts, vector tails of the thread chunks.
+ * Shapes: N in {1, 2, 3, 5, 8, 17, 64} (decode, every remainder of the 4-row tiles of the native
+ * prefill kernel, several whole tiles), In in {256, 768, 1280} (K-quants) or {32, 96, 224, 512}
+ * (Q8_0, Q4_0): one block and odd block counts; Out in {1, 7, 1000} for N <= 3 (vector tails of
+ * the thread chunks) and {7, 45} (groups of 16 weight rows and a tail) or 300 for the larger N.
  *
  * Error bound: both compute the same activation quants and the same exact integer sums per block;
  * they differ only in how the scaled block terms are rounded and summed (f32 lanes and an FMA per
@@ -96,21 +98,24 @@ function problem(type: LinearQuantType, N: number, In: number, Out: number, seed
 }
 
 const INS: Record<LinearQuantType, number[]> = {
-  Q8_0: [32, 96, 512],
-  Q4_0: [32, 96, 512],
-  Q4_K: [256, 512],
-  Q5_K: [256, 512],
-  Q6_K: [256, 512],
+  Q8_0: [32, 96, 224, 512],
+  Q4_0: [32, 96, 224, 512],
+  Q4_K: [256, 768, 1280],
+  Q5_K: [256, 768, 1280],
+  Q6_K: [256, 768, 1280],
 };
+
+/** Out for each N (see the file comment: the bound's float64 pass costs N * Out * In). */
+const outsFor = (N: number): number[] => (N <= 3 ? [1, 7, 1000] : N === 17 ? [7, 300] : [7, 45]);
 
 let all: Problem[] | null = null;
 function problems(): Problem[] {
   if (!all) {
     all = [];
     for (const type of LINEAR_QUANT_TYPES)
-      for (const N of [1, 3, 17])
+      for (const N of [1, 2, 3, 5, 8, 17, 64])
         for (const In of INS[type])
-          for (const Out of [1, 7, 1000]) all.push(problem(type, N, In, Out, all.length + 1));
+          for (const Out of outsFor(N)) all.push(problem(type, N, In, Out, all.length + 1));
   }
   return all;
 }

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { JsonValue } from '../../src/io/files.ts';
 import { openGguf } from '../../src/io/gguf.ts';
+import { quantizeTensor } from '../../src/io/quantized.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { describeWeights, loadDecoder, saveModel } from '../../src/models/load.ts';
 import { gemma2Config, llamaConfig, qwen2Config } from '../../src/models/presets.ts';
@@ -95,25 +96,44 @@ describe('a quantized GGUF kept quantized (dtype auto)', () => {
     });
   }
 
-  test('qwen2 and gemma2 (no Q/K row permutation in their GGUF) load kept quantized as dequantized', async () => {
-    // Regression: the kept-quantized reader took "no transform" for the Q/K permutation of the
-    // archs that have none, and refused token_embd ("rows cannot be split into heads").
-    for (const [name, make, extra] of [
-      ['qwen2', qwen2Config, {}],
-      // llama.cpp's gemma2 always slides its even layers and caps: its export requires them
-      ['gemma2', gemma2Config, { slidingWindow: 16, attnLogitSoftcap: 50, finalLogitSoftcap: 30 }],
-    ] as const) {
-      const d = join(root, name);
-      saveModel(d, new DecoderLM(make({ ...shape, ...extra }), 5), { tokenizerJson: TOKENIZER });
-      const file = join(root, `${name}-q8_0.gguf`);
-      const q = await xfmr(['quantize', '--model', d, '--type', 'q8_0', '--out', file]);
-      assert.equal(q.code, 0, q.stderr);
-      const kept = loadDecoder(file, { dtype: 'auto' }).model;
-      const wide = loadDecoder(file, { dtype: 'f32' }).model;
-      assert.equal(kept.namedParameters().get('layers.0.attention.wq.weight')!.dtype, 'q8_0');
-      const err = relErr(kept.forward(IDS, 1, IDS.length).data, wide.forward(IDS, 1, IDS.length).data);
-      assert.ok(err > 0 && err < 5e-2, `${name}: logits ${err.toExponential(2)} from the dequantized model`);
+  test('gemma2 (no Q/K row permutation in its GGUF either) loads kept quantized as dequantized', async () => {
+    // llama.cpp's gemma2 always slides its even layers and caps: its export requires them
+    const d = join(root, 'gemma2');
+    const c = gemma2Config({ ...shape, slidingWindow: 16, attnLogitSoftcap: 50, finalLogitSoftcap: 30 });
+    saveModel(d, new DecoderLM(c, 5), { tokenizerJson: TOKENIZER });
+    const file = join(root, 'gemma2-q8_0.gguf');
+    const q = await xfmr(['quantize', '--model', d, '--type', 'q8_0', '--out', file]);
+    assert.equal(q.code, 0, q.stderr);
+    const kept = loadDecoder(file, { dtype: 'auto' }).model;
+    const wide = loadDecoder(file, { dtype: 'f32' }).model;
+    assert.equal(kept.namedParameters().get('layers.0.attention.wq.weight')!.dtype, 'q8_0');
+    const err = relErr(kept.forward(IDS, 1, IDS.length).data, wide.forward(IDS, 1, IDS.length).data);
+    assert.ok(err > 0 && err < 5e-2, `gemma2: logits ${err.toExponential(2)} from the dequantized model`);
+  });
+
+  test('qwen2 (tied embeddings, qkv bias): the token embedding and q/k rows stay in file order (only llama permutes)', async () => {
+    // V = 297 rows is no multiple of the 4 heads: un-permuting the embedding like a q matrix threw
+    const qdir = join(root, 'qwen2');
+    const qc = qwen2Config({ ...config, arch: 'qwen2', tiedEmbeddings: true, qkvBias: true });
+    const model = new DecoderLM(qc, 22);
+    saveModel(qdir, model, { tokenizerJson: TOKENIZER });
+    const file = join(root, 'qwen2-q8_0.gguf');
+    const q = await xfmr(['quantize', '--model', qdir, '--type', 'q8_0', '--out', file]);
+    assert.equal(q.code, 0, q.stderr);
+    const kept = loadDecoder(file, { dtype: 'auto' }).model;
+    const wide = loadDecoder(file, { dtype: 'f32' }).model;
+    const params = model.namedParameters();
+    for (const name of [
+      'tok_embeddings.weight',
+      'layers.0.attention.wq.weight',
+      'layers.0.attention.wk.weight',
+    ]) {
+      const p = params.get(name)!;
+      const want = quantizeTensor({ name, shape: [...p.shape], dtype: 'F32', data: p.data }, 'Q8_0').data;
+      assert.deepEqual(kept.namedParameters().get(name)!.quantData, want, name);
     }
+    const err = relErr(kept.forward(IDS, 1, IDS.length).data, wide.forward(IDS, 1, IDS.length).data);
+    assert.ok(err > 0 && err < 5e-2, `qwen2 q8_0: logits ${err.toExponential(2)} from the dequantized model`);
   });
 
   test('a quantized matrix cannot train, and .data names its dtype', async () => {

@@ -25,6 +25,7 @@ import {
   softmaxForward,
 } from './norms.ts';
 import { adamw } from './optim.ts';
+import { quantizeBlocks } from './quantize_blocks.ts';
 import { embeddingBackward, embeddingForward, rope } from './rope_embedding.ts';
 
 export const jsKernels: Kernels = {
@@ -35,6 +36,7 @@ export const jsKernels: Kernels = {
   gemmBf16,
   linearBf16,
   linearQuant,
+  quantizeBlocks,
   attentionForward,
   attentionForwardKV,
   attentionBackward,
