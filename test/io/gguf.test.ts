@@ -489,6 +489,24 @@ describe('exportGguf / importGguf', () => {
     for (const o of [{ ropeLocalTheta: null }, { ropeScaling: null }, { slidingWindow: null }] as const)
       assert.ok(maxLogitDiff(c, canon, { ...c, ...o }, canon) > 1e-3, JSON.stringify(o));
 
+    // as llama.cpp's converter writes it: no period, no freq_base_swa, the factor without a type;
+    // llama.cpp's defaults (6, 10000, linear) give the same model
+    const bare = join(dir, 'gemma3bare.gguf');
+    const src = openGguf(p);
+    const dropped = ['sliding_window_pattern', 'rope.freq_base_swa', 'rope.scaling.type'].map(
+      (k) => `gemma3.${k}`,
+    );
+    writeGguf(
+      bare,
+      new Map([...src.kv].filter(([k]) => !dropped.includes(k))),
+      [...src.tensors.keys()].map((name) => {
+        const t = src.read(name);
+        return { name, shape: t.shape, dtype: 'F32' as const, data: t.data as Float32Array };
+      }),
+    );
+    src.close();
+    assert.deepEqual(importGguf(bare).config, back.config);
+
     // another period (every other layer global), no final cap, no scaling
     const p2c = {
       ...c,
