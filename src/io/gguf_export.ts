@@ -569,7 +569,9 @@ export function importGguf(
       if (keep(gguf)) {
         const q = f.readQuantized(gguf);
         checkQuantized(q, path);
-        const heads = transform === permQ ? nHeads : transform === permK ? nKvHeads : 0;
+        // (only the llama arch permutes: elsewhere permQ and permK are undefined, like `transform`)
+        const heads =
+          transform === undefined ? 0 : transform === permQ ? nHeads : transform === permK ? nKvHeads : 0;
         quantized.set(canon, { ...(heads > 0 ? unpermuteQuantized(q, heads) : q), name: canon });
         return;
       }

@@ -375,6 +375,9 @@ function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
   // Gemma 3's local layers have their own RoPE base even without a window, so it needs its list
   const slidingLayers = slidingWindow === null && !gemma3 ? null : parseSlidingLayers(k, arch, nLayers);
   // Gemma2Config's defaults: both soft-caps on (50 and 30) unless the key is null; Gemma 3: off.
+  // A Gemma 3 config that sets attn_logit_softcapping gets it applied here, although transformers'
+  // Gemma3Attention keeps it without passing it to the attention (and llama.cpp's gemma3 has
+  // none; GGUF export refuses it): no released Gemma 3 sets it.
   const attnLogitSoftcap = gemma ? k.optional('attn_logit_softcapping', gemma3 ? null : 50, false) : null;
   return {
     arch,

@@ -507,6 +507,20 @@ describe('exportGguf / importGguf', () => {
     src.close();
     assert.deepEqual(importGguf(bare).config, back.config);
 
+    // Q8_0 kept quantized (dtype auto) holds the file's blocks as they are: no llama-style Q/K
+    // row permutation for gemma3 (token_embd's 11 rows would not even split into heads)
+    const q8 = join(dir, 'gemma3.q8_0.gguf');
+    exportGguf(q8, c, canon, tokenizerFor(c), { dtype: 'Q8_0' });
+    const kept = importGguf(q8, { keepQuantized: true }).quantized;
+    const fq = openGguf(q8);
+    for (const [gguf, canonName] of [
+      ['blk.0.attn_q.weight', 'layers.0.attention.wq.weight'],
+      ['blk.0.attn_k.weight', 'layers.0.attention.wk.weight'],
+      ['token_embd.weight', 'tok_embeddings.weight'],
+    ] as const)
+      assert.deepEqual(kept.get(canonName)?.data, fq.readQuantized(gguf).data, gguf);
+    fq.close();
+
     // another period (every other layer global), no final cap, no scaling
     const p2c = {
       ...c,
