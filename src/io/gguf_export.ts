@@ -11,6 +11,9 @@
  *                                        the stored weight); post_attention_norm / post_ffw_norm
  *                                        for the sandwich norms; no `output` (tied); the sqrt(d)
  *                                        embedding scale and GeGLU are implied by the arch
+ *   gemma3           gemma3              as gemma2, with attn_q_norm / attn_k_norm (also 1 + w, as
+ *                                        convert_hf_to_gguf shifts every *norm.weight); `output`
+ *                                        when untied
  *   gpt2             gpt2                q/k/v fused into attn_qkv; `output` is always written
  *                                        (a copy of token_embd when tied), as convert_hf_to_gguf does
  *   bert             -                   not exported
@@ -29,6 +32,18 @@
  * fields explicit, and refuses what llama.cpp would compute differently: another queryScale,
  * another layer pattern, untied embeddings, biases, q/k norms, RoPE scaling.
  *
+ * Gemma 3 as llama.cpp runs it (src/models/gemma3.cpp of node-llama-cpp 3.21.1's llama.cpp):
+ * without `gemma3.attention.sliding_window` no layer slides and every layer rotates with
+ * `rope.freq_base`; with it, layer i slides iff i % p < p - 1 for the u32
+ * `attention.sliding_window_pattern` p (default 6; an array there is ignored, so export writes
+ * the period and refuses layer lists without one), and the sliding layers rotate with
+ * `rope.freq_base_swa` (default 10000), unscaled, the global ones with `rope.freq_base` scaled
+ * by `rope.scaling.type` linear / `rope.scaling.factor` (its gemma3 reads no rope_freqs tensor,
+ * and a file with one fails to load: wrong tensor count). The attention scale is headDim^-1/2
+ * (dModel/nHeads for the 62-layer 27B), no attention soft-cap exists, and the final soft-cap is
+ * applied only when `gemma3.final_logit_softcapping` is present. Export refuses the rest:
+ * another queryScale, an attention soft-cap, biases, RoPE scaling other than linear.
+ *
  * Tensor names: token_embd, position_embd (gpt2), blk.N.{attn_norm, attn_q, attn_k, attn_v,
  * attn_qkv (gpt2), attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down}, output_norm, output, each
  * with `.weight` / `.bias`. `dtype` is the file type of `gguf_file_types.ts`: with 'F16',
@@ -44,7 +59,7 @@
  */
 
 import { LINEAR_QUANT_TYPES } from '../kernels/quant_types.ts';
-import { checkModelConfig, type ModelConfig } from '../models/config.ts';
+import { checkModelConfig, isSlidingLayer, type ModelConfig } from '../models/config.ts';
 import { ropeFrequencies } from '../tensor/index.ts';
 import {
   type GgufFile,
@@ -167,20 +182,67 @@ export function unpermuteQkFromGguf(t: NamedTensor, nHeads: number): NamedTensor
 // ---------------------------------------------------------------------------------------------
 // Export
 
-type GgufArch = 'llama' | 'qwen2' | 'qwen3' | 'gemma2' | 'gpt2';
+type GgufArch = 'llama' | 'qwen2' | 'qwen3' | 'gemma2' | 'gemma3' | 'gpt2';
+const GGUF_ARCHS: readonly GgufArch[] = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'gpt2'];
+const isGgufArch = (a: string): a is GgufArch => (GGUF_ARCHS as readonly string[]).includes(a);
 
 function ggufArch(c: ModelConfig): GgufArch {
   if (c.arch === 'llama' || c.arch === 'mistral') return 'llama';
-  if (c.arch === 'qwen2' || c.arch === 'qwen3' || c.arch === 'gemma2' || c.arch === 'gpt2') return c.arch;
+  if (c.arch !== 'bert') return c.arch;
   throw new Error(
-    `GGUF export: arch ${c.arch} is not supported (llama, mistral, qwen2, qwen3, gemma2, gpt2 are)`,
+    `GGUF export: arch ${c.arch} is not supported (llama, mistral, qwen2, qwen3, gemma2, gemma3, gpt2 are)`,
   );
 }
 
-/** The attention scale llama.cpp's gemma2 uses, as xfmr's queryScale (scale = queryScale^-1/2). */
-export function gemma2QueryScale(c: Pick<ModelConfig, 'nLayers' | 'dModel' | 'nHeads' | 'headDim'>): number {
-  // llama.cpp: 1/sqrt(n_embd / n_head) for the 46-layer 27B, else 1/sqrt(head_dim)
-  return c.nLayers === 46 ? c.dModel / c.nHeads : c.headDim;
+/**
+ * The attention scale llama.cpp's gemma2 / gemma3 use, as xfmr's queryScale (scale =
+ * queryScale^-1/2): 1/sqrt(n_embd / n_head) for the 27B (46 layers in Gemma 2, 62 in Gemma 3),
+ * else 1/sqrt(head_dim).
+ */
+export function gemmaQueryScale(
+  arch: 'gemma2' | 'gemma3',
+  c: Pick<ModelConfig, 'nLayers' | 'dModel' | 'nHeads' | 'headDim'>,
+): number {
+  return c.nLayers === (arch === 'gemma2' ? 46 : 62) ? c.dModel / c.nHeads : c.headDim;
+}
+
+/**
+ * Gemma 3's layer period as llama.cpp reads it (layer i slides iff i % p < p - 1), or null when
+ * `sliding` follows none; p = nLayers + 1 when every layer slides.
+ */
+function gemma3Period(sliding: readonly boolean[]): number | null {
+  for (let p = 1; p <= sliding.length + 1; p++) if (sliding.every((s, i) => s === i % p < p - 1)) return p;
+  return null;
+}
+
+/** Throws for a Gemma 3 config that llama.cpp's gemma3 would compute differently (see the header). */
+function checkGemma3(c: ModelConfig, path: string): void {
+  const fail = (msg: string): never => {
+    throw new Error(`${path}: gemma3 GGUF export: ${msg}`);
+  };
+  const qs = gemmaQueryScale('gemma3', c);
+  if (c.queryScale !== null && c.queryScale !== qs)
+    fail(`queryScale ${c.queryScale} is not expressible; llama.cpp scales scores by ${qs}^-1/2`);
+  if (c.attnLogitSoftcap != null)
+    fail("attnLogitSoftcap is set; llama.cpp's gemma3 has no attention soft-cap");
+  const sliding = Array.from({ length: c.nLayers }, (_, i) => isSlidingLayer(c, i));
+  if (c.slidingWindow !== null && gemma3Period(sliding) === null)
+    fail(`sliding layers [${sliding.flatMap((x, i) => (x ? [i] : []))}] follow no period llama.cpp reads`);
+  // without a window key llama.cpp rotates every layer with freq_base and its scaling
+  const swa = c.slidingWindow !== null && sliding.includes(true);
+  const localDiffers =
+    c.ropeLocalTheta != null && (c.ropeLocalTheta !== c.ropeTheta || c.ropeScaling !== null);
+  if (!swa && sliding.includes(true) && localDiffers)
+    fail("ropeLocalTheta needs a sliding window; without one llama.cpp's gemma3 rotates every layer alike");
+  if (swa && c.ropeLocalTheta == null && c.ropeScaling)
+    fail(
+      "RoPE scaling on the sliding layers (ropeLocalTheta null); llama.cpp's gemma3 scales only the global ones",
+    );
+  if (c.ropeScaling && c.ropeScaling.type !== 'linear')
+    fail(`${c.ropeScaling.type} RoPE scaling; llama.cpp's gemma3 reads linear scaling only`);
+  if (c.qkvBias || c.attnBias || c.mlpBias || !c.qkNorm) fail('needs q/k norms and no biases');
+  if (c.ffnType !== 'geglu' || !c.sandwichNorm || !c.normUnitOffset || !c.scaleEmbeddings)
+    fail('needs GeGLU, sandwich norms with (1 + w) weights and scaled embeddings');
 }
 
 /** Throws for a Gemma 2 config that llama.cpp's gemma2 would compute differently (see the header). */
@@ -194,7 +256,7 @@ function checkGemma2(c: ModelConfig, path: string): void {
     fail("attnLogitSoftcap is null; llama.cpp's gemma2 always soft-caps scores");
   if (c.finalLogitSoftcap === null)
     fail("finalLogitSoftcap is null; llama.cpp's gemma2 always soft-caps logits");
-  const qs = gemma2QueryScale(c);
+  const qs = gemmaQueryScale('gemma2', c);
   if (c.queryScale !== null && c.queryScale !== qs)
     fail(`queryScale ${c.queryScale} is not expressible; llama.cpp scales scores by ${qs}^-1/2`);
   if (c.slidingLayers?.some((s, i) => s !== (i % 2 === 0)))
@@ -298,12 +360,14 @@ export function exportGguf(
   };
   // RoPE scaling as llama.cpp reads it: per-pair divisors of the base frequencies
   if (arch === 'gemma2') checkGemma2(c, path);
+  if (arch === 'gemma3') checkGemma3(c, path);
   const s = c.ropeScaling;
   if (s?.type === 'yarn')
     throw new Error(
       `${path}: yarn RoPE scaling is not written to GGUF (parity with llama.cpp's yarn is not checked yet)`,
     );
-  if (s) {
+  // gemma3: linear scaling as keys (below), which llama.cpp applies to the global layers only
+  if (s && arch !== 'gemma3') {
     const base = ropeFrequencies(c.headDim, c.ropeTheta);
     const scaled = ropeFrequencies(c.headDim, c.ropeTheta, s);
     const data = Float32Array.from(base, (f, i) => f / scaled[i]!);
@@ -340,8 +404,8 @@ export function exportGguf(
       both(`${B}.attn_k`, `${L}.attention.wk`, permK);
       both(`${B}.attn_v`, `${L}.attention.wv`);
       if (c.qkNorm) {
-        both(`${B}.attn_q_norm`, `${L}.attention.q_norm`);
-        both(`${B}.attn_k_norm`, `${L}.attention.k_norm`);
+        both(`${B}.attn_q_norm`, `${L}.attention.q_norm`, norm);
+        both(`${B}.attn_k_norm`, `${L}.attention.k_norm`, norm);
       }
     }
     both(`${B}.attn_output`, `${L}.attention.wo`);
@@ -381,13 +445,25 @@ export function exportGguf(
     kv.set(`${arch}.rope.dimension_count`, gv.u32(c.headDim));
     kv.set(`${arch}.rope.freq_base`, gv.f32(c.ropeTheta));
     kv.set(`${arch}.attention.layer_norm_rms_epsilon`, gv.f32(c.normEps));
-    if (c.headDim * c.nHeads !== c.dModel || arch === 'gemma2') {
+    if (c.headDim * c.nHeads !== c.dModel || arch === 'gemma2' || arch === 'gemma3') {
       if (arch === 'qwen2') throw new Error(`${path}: llama.cpp's qwen2 needs headDim * nHeads = dModel`);
       // qwen3 sets head_dim apart from d_model / n_heads (llama.cpp reads key_length)
       kv.set(`${arch}.attention.key_length`, gv.u32(c.headDim));
       kv.set(`${arch}.attention.value_length`, gv.u32(c.headDim));
     }
-    if (c.slidingWindow !== null) {
+    if (arch === 'gemma3') {
+      const sliding = Array.from({ length: c.nLayers }, (_, i) => isSlidingLayer(c, i));
+      if (c.slidingWindow !== null && sliding.includes(true)) {
+        kv.set('gemma3.attention.sliding_window', gv.u32(c.slidingWindow));
+        kv.set('gemma3.attention.sliding_window_pattern', gv.u32(gemma3Period(sliding)!));
+        kv.set('gemma3.rope.freq_base_swa', gv.f32(c.ropeLocalTheta ?? c.ropeTheta));
+      }
+      if (c.finalLogitSoftcap !== null) kv.set('gemma3.final_logit_softcapping', gv.f32(c.finalLogitSoftcap));
+      if (s?.type === 'linear') {
+        kv.set('gemma3.rope.scaling.type', gv.str('linear'));
+        kv.set('gemma3.rope.scaling.factor', gv.f32(s.factor));
+      }
+    } else if (c.slidingWindow !== null) {
       kv.set(`${arch}.attention.sliding_window`, gv.u32(c.slidingWindow));
       if (arch !== 'gemma2' && c.slidingLayers && !c.slidingLayers.every((x) => x)) {
         kv.set(`${arch}.attention.sliding_window_pattern`, {
@@ -466,12 +542,14 @@ export function importGguf(
   try {
     const k = new GgufKv(f.kv, path);
     const arch = k.str('general.architecture');
-    if (arch !== 'llama' && arch !== 'qwen2' && arch !== 'qwen3' && arch !== 'gemma2' && arch !== 'gpt2') {
+    if (!isGgufArch(arch)) {
       throw new Error(
-        `${path}: GGUF architecture ${JSON.stringify(arch)} is not supported (llama, qwen2, qwen3, gemma2, gpt2)`,
+        `${path}: GGUF architecture ${JSON.stringify(arch)} is not supported (${GGUF_ARCHS.join(', ')})`,
       );
     }
-    const gemma = arch === 'gemma2';
+    const gemma3 = arch === 'gemma3';
+    const gemma2 = arch === 'gemma2';
+    const gemma = gemma2 || gemma3;
     const has = (n: string): boolean => f.tensors.has(n);
     const tokens = k.strs('tokenizer.ggml.tokens');
     const nHeads = k.num(`${arch}.attention.head_count`);
@@ -532,8 +610,8 @@ export function importGguf(
         both(`${B}.attn_q`, `${L}.attention.wq`, permQ);
         both(`${B}.attn_k`, `${L}.attention.wk`, permK);
         both(`${B}.attn_v`, `${L}.attention.wv`);
-        both(`${B}.attn_q_norm`, `${L}.attention.q_norm`);
-        both(`${B}.attn_k_norm`, `${L}.attention.k_norm`);
+        both(`${B}.attn_q_norm`, `${L}.attention.q_norm`, norm);
+        both(`${B}.attn_k_norm`, `${L}.attention.k_norm`, norm);
         both(`${B}.ffn_gate`, `${L}.feed_forward.w1`);
         both(`${B}.ffn_up`, `${L}.feed_forward.w3`);
       }
@@ -563,10 +641,39 @@ export function importGguf(
       : dModel / nHeads;
     const optNum = (key: string): number | null => (k.has(key) ? k.num(key) : null);
     // gemma2: llama.cpp's defaults when a key is absent (llama-hparams.h, models/gemma2.cpp)
-    const slidingWindow = optNum(`${arch}.attention.sliding_window`) ?? (gemma ? 4096 : null);
+    const slidingWindow = optNum(`${arch}.attention.sliding_window`) ?? (gemma2 ? 4096 : null);
     const pattern = f.kv.get(`${arch}.attention.sliding_window_pattern`);
-    const slidingLayers =
+    let slidingLayers =
       !gemma && pattern?.type === 'array' && pattern.itemType === 'bool' ? [...pattern.value] : null;
+    // gemma3 (models/gemma3.cpp): a u32 period p, default 6 (an array is ignored there, so here),
+    // layer i slides iff i % p < p - 1; the local layers rotate with freq_base_swa (10000)
+    let ropeLocalTheta: number | null = null;
+    if (gemma3 && slidingWindow !== null) {
+      const p =
+        pattern !== undefined && pattern.type !== 'array'
+          ? k.num(`${arch}.attention.sliding_window_pattern`)
+          : 6;
+      if (!(Number.isSafeInteger(p) && p >= 1))
+        throw new Error(
+          `${path}: gemma3.attention.sliding_window_pattern must be a positive integer, got ${p}`,
+        );
+      const layers = Array.from({ length: nLayers }, (_, i) => i % p < p - 1);
+      if (p !== 6) slidingLayers = layers;
+      ropeLocalTheta = f32Decimal(optNum('gemma3.rope.freq_base_swa') ?? 10000);
+    }
+    // gemma3: llama.cpp divides the global layers' positions by rope.scaling.factor unless the
+    // type is "none" ("linear" when absent; llama-context.cpp), and reads no rope_freqs tensor
+    let gemma3Scaling: ModelConfig['ropeScaling'] = null;
+    if (gemma3) {
+      const type = k.has('gemma3.rope.scaling.type') ? k.str('gemma3.rope.scaling.type') : 'linear';
+      if (type !== 'linear' && type !== 'none')
+        throw new Error(
+          `${path}: gemma3.rope.scaling.type ${JSON.stringify(type)} is not supported (linear is)`,
+        );
+      const factor = optNum('gemma3.rope.scaling.factor');
+      if (type === 'linear' && factor !== null && factor !== 0 && factor !== 1)
+        gemma3Scaling = { type: 'linear', factor: f32Decimal(factor) };
+    }
     const optId = (key: string): number | undefined => (k.has(key) ? k.num(key) : undefined);
     const tokenizer: GgufTokenizer = {
       tokens,
@@ -616,18 +723,27 @@ export function importGguf(
       slidingWindow,
       // optional fields only where the file has them, as configs written without them read
       ...(slidingLayers ? { slidingLayers } : {}),
-      ...(gemma ? { attnLogitSoftcap: f32Decimal(optNum('gemma2.attn_logit_softcapping') ?? 50) } : {}),
+      ...(gemma2 ? { attnLogitSoftcap: f32Decimal(optNum('gemma2.attn_logit_softcapping') ?? 50) } : {}),
+      ...(ropeLocalTheta !== null ? { ropeLocalTheta } : {}),
       torchDtype: null,
       // Llama 3.1+ files carry their llama3 scaling as per-pair divisors (rope_freqs.weight)
-      ropeScaling: has('rope_freqs.weight')
-        ? { type: 'factors', factors: Array.from(toFloat32(readAny('rope_freqs.weight'))) }
-        : null,
+      ropeScaling: gemma3
+        ? gemma3Scaling
+        : has('rope_freqs.weight')
+          ? { type: 'factors', factors: Array.from(toFloat32(readAny('rope_freqs.weight'))) }
+          : null,
       qkNorm: tensors.has('layers.0.attention.q_norm.weight'),
       scaleEmbeddings: gemma,
       sandwichNorm: gemma,
       normUnitOffset: gemma,
-      queryScale: gemma ? gemma2QueryScale({ nLayers, dModel, nHeads, headDim }) : null,
-      finalLogitSoftcap: gemma ? f32Decimal(optNum('gemma2.final_logit_softcapping') ?? 30) : null,
+      queryScale: gemma
+        ? gemmaQueryScale(gemma2 ? 'gemma2' : 'gemma3', { nLayers, dModel, nHeads, headDim })
+        : null,
+      finalLogitSoftcap: gemma2
+        ? f32Decimal(optNum('gemma2.final_logit_softcapping') ?? 30)
+        : gemma3 && k.has('gemma3.final_logit_softcapping')
+          ? f32Decimal(k.num('gemma3.final_logit_softcapping'))
+          : null,
     };
     checkModelConfig(config, path);
     for (const [name, shape] of canonicalShapes(config)) {

@@ -1,18 +1,26 @@
 /**
  * Hugging Face `config.json` <-> the normalised `ModelConfig`, for model_type gpt2, llama,
- * qwen2, mistral and bert, using the key names `transformers` writes.
+ * qwen2, qwen3, mistral, gemma2, gemma3_text (and gemma3, the multimodal wrapper: its
+ * `text_config` only) and bert, using the key names `transformers` writes.
  *
  * Missing keys take the defaults of the `transformers` config class (GPT2Config, LlamaConfig,
- * Qwen2Config, MistralConfig, BertConfig), except the sizes that define the model (vocabulary,
- * width, depth, heads, FFN size), which must be present: a config without them is a mistake,
- * not a request for a 7B model. Sliding windows follow Hugging Face's layer rules: every layer in
+ * Qwen2Config, MistralConfig, Gemma3TextConfig, BertConfig), except the sizes that define the
+ * model (vocabulary, width, depth, heads, FFN size), which must be present: a config without
+ * them is a mistake, not a request for a 7B model. Gemma 3 is the exception: the configs Google
+ * publishes leave out whatever equals Gemma3TextConfig's defaults (gemma-3-4b-it's text_config
+ * has no vocab_size, head_dim or num_attention_heads), so its sizes default as transformers does.
+ * Sliding windows follow Hugging Face's layer rules: every layer in
  * Mistral, layers from max_window_layers on in Qwen2/Qwen3 (with use_sliding_window), the even
- * layers in Gemma 2, or `layer_types` where the config lists it (transformers >= 4.53 writes it for
- * Qwen2/Qwen3/Gemma 2). Features the models here do not implement are refused with a
+ * layers in Gemma 2, all but every sliding_window_pattern-th (6) in Gemma 3, or `layer_types`
+ * where the config lists it (transformers >= 4.53 writes it for Qwen2/Qwen3/Gemma 2/Gemma 3).
+ * Gemma 3's RoPE: rope_theta (and rope_scaling) on the global layers, rope_local_base_freq
+ * unscaled on the local ones, or transformers 5's `rope_parameters` with `full_attention` and
+ * `sliding_attention` entries. Features the models here do not implement are refused with a
  * message naming the key rather than silently ignored: rope_scaling other than linear, llama3
  * and yarn (or their options beyond those read below),
  * gated activations other than SiLU, relu/silu MLPs in GPT-2 and BERT, relative position
- * embeddings in BERT, GPT-2's scale_attn_by_inverse_layer_idx.
+ * embeddings in BERT, GPT-2's scale_attn_by_inverse_layer_idx, Gemma 3's bidirectional attention
+ * (EmbeddingGemma).
  */
 
 import {
@@ -20,6 +28,7 @@ import {
   type Arch,
   checkModelConfig,
   type FfnType,
+  GEMMA3_PATTERN,
   isSlidingLayer,
   type ModelConfig,
 } from '../models/config.ts';
@@ -125,9 +134,9 @@ class Keys {
     return kv[1] === 'float32' || kv[1] === 'float16' || kv[1] === 'bfloat16' ? kv[1] : null;
   }
 
-  headDim(dModel: number, nHeads: number, key: string): number {
+  headDim(dModel: number, nHeads: number, key: string, dflt?: number): number {
     const kv = this.get(['head_dim']);
-    if (kv !== null) return this.int('head_dim');
+    if (kv !== null || dflt !== undefined) return this.int('head_dim', dflt);
     if (nHeads === 0 || dModel % nHeads !== 0) {
       this.fail(`${key} (${dModel}) is not divisible by the number of heads (${nHeads}); set head_dim`);
     }
@@ -187,7 +196,7 @@ function parseGpt2(k: Keys): ModelConfig {
 }
 
 /** Per-family defaults of the Llama-like config classes in transformers. */
-type LlamaFamily = 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'gemma2';
+type LlamaFamily = 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'gemma2' | 'gemma3';
 
 const LLAMA_DEFAULTS: Record<
   LlamaFamily,
@@ -197,6 +206,7 @@ const LLAMA_DEFAULTS: Record<
   qwen2: { context: 32768, kvHeads: null, bos: null, eos: null },
   qwen3: { context: 32768, kvHeads: null, bos: null, eos: null },
   gemma2: { context: 8192, kvHeads: null, bos: 2, eos: 1 },
+  gemma3: { context: 131072, kvHeads: 4, bos: 2, eos: 1 },
   mistral: { context: 4096 * 32, kvHeads: 8, bos: 1, eos: 2 },
 };
 
@@ -275,9 +285,67 @@ function ropeScalingJson(s: RopeScaling | null | undefined): JsonObject | null {
   };
 }
 
+/**
+ * Gemma3TextConfig's defaults for the sizes (see the file comment: Google's configs rely on
+ * them); the other Llama-like families must state theirs.
+ */
+const GEMMA3_SIZES = {
+  vocab_size: 262208,
+  hidden_size: 2304,
+  intermediate_size: 9216,
+  num_hidden_layers: 26,
+  num_attention_heads: 8,
+  head_dim: 256,
+} as const;
+
+/**
+ * Gemma 3's RoPE: the global layers' base and scaling, and the local layers' base. From
+ * `rope_parameters` ({full_attention: {rope_theta, rope_type, factor...}, sliding_attention:
+ * {rope_theta, rope_type: "default"}}, transformers 5) when present, else from rope_theta,
+ * rope_scaling and rope_local_base_freq (defaults 1e6, none, 10000).
+ */
+function parseGemma3Rope(
+  k: Keys,
+  contextLength: number,
+): { ropeTheta: number; ropeScaling: RopeScaling | null; ropeLocalTheta: number } {
+  const p = k.json.rope_parameters;
+  if (p === undefined || p === null)
+    return {
+      ropeTheta: k.num('rope_theta', 1000000),
+      ropeScaling: parseRopeScaling(k, contextLength),
+      ropeLocalTheta: k.num('rope_local_base_freq', 10000),
+    };
+  if (
+    !isJsonObject(p) ||
+    (p.full_attention === undefined && p.sliding_attention === undefined) ||
+    !isJsonObject(p.full_attention ?? {}) ||
+    !isJsonObject(p.sliding_attention ?? {})
+  )
+    k.fail('rope_parameters must be an object with full_attention and sliding_attention objects');
+  const part = (key: 'full_attention' | 'sliding_attention', theta: number) => {
+    const { rope_theta, ...rest } = (p[key] ?? {}) as JsonObject;
+    const scaling = Object.keys(rest).length > 0 ? rest : null;
+    const sub = new Keys(
+      { rope_theta: rope_theta ?? theta, rope_scaling: scaling },
+      `${k.file}: rope_parameters.${key}`,
+    );
+    return { theta: sub.num('rope_theta', theta), scaling: parseRopeScaling(sub, contextLength) };
+  };
+  const global = part('full_attention', 1000000);
+  const local = part('sliding_attention', 10000);
+  if (local.scaling)
+    k.fail('rope_parameters.sliding_attention: RoPE scaling of the local layers is not supported');
+  return { ropeTheta: global.theta, ropeScaling: global.scaling, ropeLocalTheta: local.theta };
+}
+
 function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
   const d = LLAMA_DEFAULTS[arch];
-  const gemma = arch === 'gemma2';
+  const gemma3 = arch === 'gemma3';
+  const gemma = arch === 'gemma2' || gemma3;
+  // Gemma 3's sizes default as Gemma3TextConfig's; the other families' must be given
+  const size = (key: keyof typeof GEMMA3_SIZES): number => k.int(key, gemma3 ? GEMMA3_SIZES[key] : undefined);
+  if (gemma3 && k.bool('use_bidirectional_attention', false))
+    k.fail('use_bidirectional_attention (EmbeddingGemma) is not supported: xfmr runs Gemma 3 as a causal LM');
   if (gemma) {
     const act = k.str('hidden_activation', k.str('hidden_act', 'gelu_pytorch_tanh'));
     if (act !== 'gelu_pytorch_tanh')
@@ -287,41 +355,52 @@ function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
     if (act !== 'silu' && act !== 'swish')
       k.fail(`hidden_act ${JSON.stringify(act)} is not supported (silu is)`);
   }
-  const dModel = k.int('hidden_size');
-  const nHeads = k.int('num_attention_heads');
+  const dModel = size('hidden_size');
+  const nHeads = size('num_attention_heads');
   const contextLength = k.int('max_position_embeddings', d.context);
+  const rope = gemma3
+    ? parseGemma3Rope(k, contextLength)
+    : {
+        ropeTheta: k.num('rope_theta', 10000),
+        ropeScaling: parseRopeScaling(k, contextLength),
+        ropeLocalTheta: null,
+      };
   // Llama and Qwen3 name one flag for the q/k/v and output biases; Qwen2 always has q/k/v biases.
   const sharedBias = (arch === 'llama' || arch === 'qwen3' || gemma) && k.bool('attention_bias', false);
   let slidingWindow: number | null = null;
   if (arch === 'mistral' || gemma) slidingWindow = k.optional('sliding_window', 4096, true);
   if ((arch === 'qwen2' || arch === 'qwen3') && k.bool('use_sliding_window', false))
     slidingWindow = k.optional('sliding_window', 4096, true);
-  const nLayers = k.int('num_hidden_layers');
-  const slidingLayers = slidingWindow === null ? null : parseSlidingLayers(k, arch, nLayers);
-  // Gemma2Config's defaults: both soft-caps on (50 and 30) unless the key is null.
-  const attnLogitSoftcap = gemma ? k.optional('attn_logit_softcapping', 50, false) : null;
+  const nLayers = size('num_hidden_layers');
+  // Gemma 3's local layers have their own RoPE base even without a window, so it needs its list
+  const slidingLayers = slidingWindow === null && !gemma3 ? null : parseSlidingLayers(k, arch, nLayers);
+  // Gemma2Config's defaults: both soft-caps on (50 and 30) unless the key is null; Gemma 3: off.
+  // A Gemma 3 config that sets attn_logit_softcapping gets it applied here, although transformers'
+  // Gemma3Attention keeps it without passing it to the attention (and llama.cpp's gemma3 has
+  // none; GGUF export refuses it): no released Gemma 3 sets it.
+  const attnLogitSoftcap = gemma ? k.optional('attn_logit_softcapping', gemma3 ? null : 50, false) : null;
   return {
     arch,
-    vocabSize: k.int('vocab_size'),
+    vocabSize: size('vocab_size'),
     contextLength,
     dModel,
     nLayers,
     nHeads,
     nKvHeads: k.int('num_key_value_heads', d.kvHeads ?? nHeads),
-    headDim: k.headDim(dModel, nHeads, 'hidden_size'),
-    ffnDim: k.int('intermediate_size'),
+    headDim: k.headDim(dModel, nHeads, 'hidden_size', gemma3 ? GEMMA3_SIZES.head_dim : undefined),
+    ffnDim: size('intermediate_size'),
     ffnType: gemma ? 'geglu' : 'swiglu',
     norm: 'rmsnorm',
     normEps: k.num('rms_norm_eps', 1e-6),
     position: 'rope',
-    ropeTheta: k.num('rope_theta', 10000),
-    ropeScaling: parseRopeScaling(k, contextLength),
-    qkNorm: arch === 'qwen3',
+    ropeTheta: rope.ropeTheta,
+    ropeScaling: rope.ropeScaling,
+    qkNorm: arch === 'qwen3' || gemma3,
     scaleEmbeddings: gemma,
     sandwichNorm: gemma,
     normUnitOffset: gemma,
     queryScale: gemma ? k.num('query_pre_attn_scalar', 256) : null,
-    finalLogitSoftcap: gemma ? k.optional('final_logit_softcapping', 30, false) : null,
+    finalLogitSoftcap: gemma ? k.optional('final_logit_softcapping', gemma3 ? null : 30, false) : null,
     attnBias: sharedBias,
     qkvBias: arch === 'qwen2' || sharedBias,
     mlpBias: arch === 'llama' && k.bool('mlp_bias', false),
@@ -329,13 +408,14 @@ function parseLlamaFamily(k: Keys, arch: LlamaFamily): ModelConfig {
     typeVocabSize: 0,
     bosTokenId: k.tokenId('bos_token_id', d.bos),
     eosTokenId: k.eos(d.eos),
-    padTokenId: k.tokenId('pad_token_id', null),
+    padTokenId: k.tokenId('pad_token_id', gemma3 ? 0 : null),
     dropout: k.num('attention_dropout', 0),
     initStd: k.num('initializer_range', 0.02),
     slidingWindow,
     // Only when they say something, so a config without them compares equal to the presets.
     ...(slidingLayers ? { slidingLayers } : {}),
     ...(attnLogitSoftcap !== null ? { attnLogitSoftcap } : {}),
+    ...(rope.ropeLocalTheta !== null ? { ropeLocalTheta: rope.ropeLocalTheta } : {}),
     torchDtype: k.torchDtype(),
   };
 }
@@ -362,6 +442,11 @@ function parseSlidingLayers(k: Keys, arch: LlamaFamily, nLayers: number): boolea
   } else if (arch === 'qwen2' || arch === 'qwen3') {
     const from = k.int('max_window_layers', 28);
     layers = Array.from({ length: nLayers }, (_, i) => i >= from);
+  } else if (arch === 'gemma3') {
+    // Gemma3TextConfig: layer i slides iff (i + 1) % sliding_window_pattern != 0
+    const period = k.int('sliding_window_pattern', GEMMA3_PATTERN);
+    if (period < 1) k.fail('sliding_window_pattern must be a positive integer, got 0');
+    layers = Array.from({ length: nLayers }, (_, i) => (i + 1) % period !== 0);
   }
   if (layers?.every((slides, i) => slides === isSlidingLayer({ arch }, i))) return null;
   return layers;
@@ -415,15 +500,45 @@ function parseBert(k: Keys): ModelConfig {
  */
 export function parseHfConfig(json: unknown, file = 'config.json'): ModelConfig {
   if (!isJsonObject(json)) throw new Error(`${file}: config must be a JSON object`);
+  if (json.model_type === 'gemma3')
+    return parseHfConfig(gemma3TextConfig(json, file), `${file} (text_config)`);
   const k = new Keys(json, file);
-  const mt = json.model_type;
+  const mt = json.model_type === 'gemma3_text' ? 'gemma3' : json.model_type;
   if (typeof mt !== 'string' || !(ARCHS as readonly string[]).includes(mt)) {
-    k.fail(`model_type ${JSON.stringify(mt ?? null)} is not supported (supported: ${ARCHS.join(', ')})`);
+    const names = ARCHS.map((a) => (a === 'gemma3' ? 'gemma3_text, gemma3 (text only)' : a));
+    k.fail(`model_type ${JSON.stringify(mt ?? null)} is not supported (supported: ${names.join(', ')})`);
   }
   const arch = mt as Arch;
   const c = arch === 'gpt2' ? parseGpt2(k) : arch === 'bert' ? parseBert(k) : parseLlamaFamily(k, arch);
   checkModelConfig(c, file);
   return c;
+}
+
+/**
+ * The text model's config of a multimodal Gemma 3 (Gemma3ForConditionalGeneration, model_type
+ * "gemma3"): its `text_config`, with the token ids, dtype and tying of the outer config where
+ * the text config leaves them out (Google's files put eos_token_id [1, 106] outside). The vision
+ * tower is not part of what xfmr loads (models/load.ts says so when its weights are present).
+ */
+export function gemma3TextConfig(json: JsonObject, file = 'config.json'): JsonObject {
+  const text = json.text_config;
+  if (!isJsonObject(text))
+    throw new Error(`${file}: model_type "gemma3" needs a text_config object (the language model's config)`);
+  if (text.model_type !== undefined && text.model_type !== 'gemma3_text')
+    throw new Error(
+      `${file}: text_config.model_type ${JSON.stringify(text.model_type)} is not "gemma3_text"`,
+    );
+  const out: JsonObject = { ...text, model_type: 'gemma3_text' };
+  for (const key of [
+    'bos_token_id',
+    'eos_token_id',
+    'pad_token_id',
+    'torch_dtype',
+    'dtype',
+    'tie_word_embeddings',
+  ])
+    if (out[key] === undefined && json[key] !== undefined) out[key] = json[key];
+  return out;
 }
 
 /** Reads and parses `config.json`. */
@@ -439,6 +554,7 @@ const ARCHITECTURES: Record<Arch, string> = {
   qwen2: 'Qwen2ForCausalLM',
   qwen3: 'Qwen3ForCausalLM',
   gemma2: 'Gemma2ForCausalLM',
+  gemma3: 'Gemma3ForCausalLM',
   mistral: 'MistralForCausalLM',
   bert: 'BertModel',
 };
@@ -514,7 +630,8 @@ export function toHfConfig(c: ModelConfig): JsonObject {
       position_embedding_type: 'absolute',
     });
   }
-  const gemma = c.arch === 'gemma2';
+  const gemma3 = c.arch === 'gemma3';
+  const gemma = c.arch === 'gemma2' || gemma3;
   need(
     c.ffnType === (gemma ? 'geglu' : 'swiglu') && c.norm === 'rmsnorm' && c.position === 'rope',
     `a ${c.ffnType} ${c.norm} block with ${c.position} positions`,
@@ -529,7 +646,10 @@ export function toHfConfig(c: ModelConfig): JsonObject {
     need(c.queryScale === null && c.finalLogitSoftcap === null, 'query_pre_attn_scalar or a logit soft-cap');
   if (c.arch === 'llama' || c.arch === 'qwen3' || gemma)
     need(c.qkvBias === c.attnBias, 'q/k/v biases without an output bias (or the reverse)');
-  need(Boolean(c.qkNorm) === (c.arch === 'qwen3'), `${c.qkNorm ? 'with' : 'without'} q/k norms`);
+  need(Boolean(c.qkNorm) === (c.arch === 'qwen3' || gemma3), `${c.qkNorm ? 'with' : 'without'} q/k norms`);
+  // Gemma 3's local layers: their own base, unscaled; without one, every layer rotates alike
+  if (!gemma3) need(c.ropeLocalTheta == null, 'a separate RoPE base for the local layers');
+  else need(c.ropeLocalTheta != null || !c.ropeScaling, 'RoPE scaling on the local layers');
   if (c.arch === 'qwen2') need(c.qkvBias && !c.attnBias && !c.mlpBias, 'biases other than on q, k, v');
   if (c.arch === 'mistral') need(!c.qkvBias && !c.attnBias && !c.mlpBias, 'biases');
   if (!gemma) need(c.attnLogitSoftcap == null, 'an attention soft-cap');
@@ -542,6 +662,7 @@ export function toHfConfig(c: ModelConfig): JsonObject {
     const rule: Record<string, (i: number) => boolean> = {
       mistral: () => true,
       gemma2: (i) => i % 2 === 0,
+      gemma3: (i) => sliding[i]!, // any list: layer_types below
       qwen2: (i) => i >= firstSliding,
       qwen3: (i) => i >= firstSliding,
     };
@@ -550,8 +671,14 @@ export function toHfConfig(c: ModelConfig): JsonObject {
       `sliding-window layers [${sliding.flatMap((x, i) => (x ? [i] : []))}]`,
     );
   }
+  // Gemma 3: layer_types always (transformers >= 4.53), and the period for older versions when
+  // the layers follow one ((i + 1) % p == 0 global); a list without one needs transformers >= 4.53
+  const period = Array.from({ length: c.nLayers + 1 }, (_, p) => p + 1).find((p) =>
+    sliding.every((slides, i) => slides === ((i + 1) % p !== 0)),
+  );
   return dropUndefined({
     ...common,
+    model_type: gemma3 ? 'gemma3_text' : c.arch,
     hidden_size: c.dModel,
     intermediate_size: c.ffnDim,
     num_hidden_layers: c.nLayers,
@@ -567,6 +694,9 @@ export function toHfConfig(c: ModelConfig): JsonObject {
     rms_norm_eps: c.normEps,
     rope_theta: c.ropeTheta,
     rope_scaling: ropeScalingJson(c.ropeScaling),
+    rope_local_base_freq: gemma3 ? (c.ropeLocalTheta ?? c.ropeTheta) : undefined,
+    sliding_window_pattern: gemma3 ? period : undefined,
+    layer_types: gemma3 ? sliding.map((x) => (x ? 'sliding_attention' : 'full_attention')) : undefined,
     attention_dropout: c.dropout,
     attention_bias: c.arch === 'llama' || c.arch === 'qwen3' || gemma ? c.attnBias : undefined,
     mlp_bias: c.arch === 'llama' ? c.mlpBias : undefined,

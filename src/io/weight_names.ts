@@ -13,7 +13,7 @@
  *   layers.N.attention.wk.weight       [nKvHeads * headDim, dModel]    .bias if qkvBias
  *   layers.N.attention.wv.weight       [nKvHeads * headDim, dModel]    .bias if qkvBias
  *   layers.N.attention.wo.weight       [dModel, nHeads * headDim]      .bias if attnBias
- *   layers.N.attention.{q,k}_norm.weight [headDim]                     qkNorm (Qwen3)
+ *   layers.N.attention.{q,k}_norm.weight [headDim]                     qkNorm (Qwen3, Gemma 3)
  *   layers.N.ffn_norm.weight           [dModel]   (+ .bias for LayerNorm)
  *   layers.N.post_{attention,ffn}_norm.weight [dModel]               sandwichNorm (Gemma)
  *   layers.N.feed_forward.w1.weight    [ffnDim, dModel]   gate (swiglu) or the up projection (gelu)
@@ -32,7 +32,10 @@
  * ([dModel, 3 * dModel]): `fromHf` transposes and splits them, `toHf` fuses and transposes back.
  *
  * Accepted spellings on import: GPT-2 with or without `transformer.`; BERT with or without
- * `bert.` and with TF-era `LayerNorm.gamma/beta`; Llama-family with or without `model.`.
+ * `bert.` and with TF-era `LayerNorm.gamma/beta`; Llama-family with or without `model.`; Gemma 3's
+ * multimodal checkpoints (Gemma3ForConditionalGeneration) with the language model under
+ * `language_model.model.` (transformers < 4.52, Google's uploads) or `model.language_model.`,
+ * whose vision tower and projector (`isVisionTensor`) are skipped: xfmr loads the text model.
  * Ignored buffers: GPT-2 `attn.bias`/`attn.masked_bias`, BERT `embeddings.position_ids` and
  * `cls.*` (pretraining heads), `rotary_emb.inv_freq`, and `lm_head.weight` when tied. Any other
  * unexpected tensor is an error (it usually means the config does not match the weights).
@@ -211,8 +214,19 @@ function normaliseHfName(c: ModelConfig, name: string): string | null {
     return n;
   }
   if (name.endsWith('.rotary_emb.inv_freq')) return null;
-  if (name === 'lm_head.weight') return c.tiedEmbeddings ? null : name;
-  return name.startsWith('model.') ? name : `model.${name}`;
+  let n = name;
+  if (c.arch === 'gemma3') {
+    if (isVisionTensor(n)) return null;
+    if (n.startsWith('language_model.')) n = n.slice('language_model.'.length);
+    else if (n.startsWith('model.language_model.')) n = `model.${n.slice('model.language_model.'.length)}`;
+  }
+  if (n === 'lm_head.weight') return c.tiedEmbeddings ? null : n;
+  return n.startsWith('model.') ? n : `model.${n}`;
+}
+
+/** A tensor of Gemma 3's vision tower or multimodal projector (either checkpoint spelling). */
+export function isVisionTensor(name: string): boolean {
+  return /^(model\.)?(vision_tower|multi_modal_projector)\./.test(name);
 }
 
 function describeConfig(c: ModelConfig): string {

@@ -12,6 +12,10 @@
  *                         embeddings scaled by sqrt(d), tied head, optional final logit soft-cap;
  *                         its sliding window applies to the even layers only (local, global,
  *                         local, ...), unless slidingLayers says otherwise
+ *   gemma3                as gemma2 without its soft-caps by default, with per-head q/k RMSNorm
+ *                         ((1 + w) weights too); five local layers then one global (layer i is
+ *                         global iff (i + 1) % 6 == 0) unless slidingLayers says otherwise; the
+ *                         local layers rotate with their own base, ropeLocalTheta, unscaled
  *   bert                  encoder, POST-norm (norm after each residual add), bidirectional,
  *                         LayerNorm after the embeddings, token type embeddings
  */
@@ -20,8 +24,17 @@ import type { FfnType } from '../nn/mlp.ts';
 import type { NormType } from '../nn/norm.ts';
 import type { RopeScaling } from '../tensor/index.ts';
 
-export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'gemma2' | 'bert';
-export const ARCHS: readonly Arch[] = ['gpt2', 'llama', 'qwen2', 'qwen3', 'mistral', 'gemma2', 'bert'];
+export type Arch = 'gpt2' | 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'gemma2' | 'gemma3' | 'bert';
+export const ARCHS: readonly Arch[] = [
+  'gpt2',
+  'llama',
+  'qwen2',
+  'qwen3',
+  'mistral',
+  'gemma2',
+  'gemma3',
+  'bert',
+];
 
 export type { FfnType, NormType };
 export type PositionType = 'learned' | 'rope';
@@ -49,7 +62,7 @@ export interface ModelConfig {
   ropeTheta: number;
   /** RoPE frequency scaling (config.json's rope_scaling), or null. */
   ropeScaling: RopeScaling | null;
-  /** Per-head RMSNorm of q and k before RoPE (Qwen3). */
+  /** Per-head RMSNorm of q and k before RoPE (Qwen3; Gemma 3, with normUnitOffset's (1 + w)). */
   qkNorm: boolean;
   /** Token embeddings multiplied by sqrt(dModel) (Gemma). */
   scaleEmbeddings: boolean;
@@ -86,10 +99,18 @@ export interface ModelConfig {
   slidingWindow: number | null;
   /**
    * Which layers use slidingWindow (Hugging Face's layer_types, true = "sliding_attention");
-   * absent or null: the family's pattern, every layer except in gemma2, whose even layers slide.
+   * absent or null: the family's pattern, every layer except in gemma2, whose even layers slide,
+   * and gemma3, where every sixth layer (i + 1) % 6 == 0 is global.
    * Optional, so configs written before it stay valid.
    */
   slidingLayers?: boolean[] | null;
+  /**
+   * RoPE base of the sliding (local) layers, which rotate without ropeScaling (Gemma 3's
+   * rope_local_base_freq, 10000, beside a global rope_theta of 1e6 and a linear scaling of the
+   * global layers only in the 4B and larger). Absent or null: every layer uses ropeTheta and
+   * ropeScaling. Which layers are local is isSlidingLayer's answer, with or without a window.
+   */
+  ropeLocalTheta?: number | null;
   /** Attention scores soft-capped, cap * tanh(s / cap), before the softmax (Gemma 2's attn_logit_softcapping). */
   attnLogitSoftcap?: number | null;
   /** The dtype the weights were saved in (`torch_dtype`), when the config says. */
@@ -156,14 +177,35 @@ export function checkModelConfig(c: ModelConfig, where: string): void {
     fail(`slidingLayers has ${c.slidingLayers.length} entries for ${c.nLayers} layers`);
   if (c.attnLogitSoftcap != null && !(c.attnLogitSoftcap > 0 && Number.isFinite(c.attnLogitSoftcap)))
     fail(`attnLogitSoftcap must be > 0, got ${c.attnLogitSoftcap}`);
+  if (
+    c.ropeLocalTheta != null &&
+    !(c.position === 'rope' && c.ropeLocalTheta > 0 && Number.isFinite(c.ropeLocalTheta))
+  )
+    fail(`ropeLocalTheta must be > 0 with RoPE positions, got ${c.ropeLocalTheta}`);
   if (c.arch === 'bert' && (c.slidingWindow !== null || c.attnLogitSoftcap != null))
     fail('the bert encoder has no sliding window or attention soft-cap');
 }
 
+/** Gemma 3's layer period: five sliding layers, then one global (sliding_window_pattern = 6). */
+export const GEMMA3_PATTERN = 6;
+
 /** Whether layer i uses the sliding window (when there is one): see slidingLayers. */
 export function isSlidingLayer(c: Pick<ModelConfig, 'arch' | 'slidingLayers'>, layer: number): boolean {
   if (c.slidingLayers) return c.slidingLayers[layer];
+  if (c.arch === 'gemma3') return (layer + 1) % GEMMA3_PATTERN !== 0;
   return c.arch !== 'gemma2' || layer % 2 === 0;
+}
+
+/**
+ * The RoPE base and scaling of layer i: ropeLocalTheta, unscaled, on the local layers when the
+ * config has one; ropeTheta and ropeScaling everywhere else.
+ */
+export function layerRope(
+  c: Pick<ModelConfig, 'arch' | 'slidingLayers' | 'ropeTheta' | 'ropeScaling' | 'ropeLocalTheta'>,
+  layer: number,
+): { theta: number; scaling: RopeScaling | null } {
+  if (c.ropeLocalTheta != null && isSlidingLayer(c, layer)) return { theta: c.ropeLocalTheta, scaling: null };
+  return { theta: c.ropeTheta, scaling: c.ropeScaling ?? null };
 }
 
 /** The attention window of layer i: slidingWindow where the layer slides, else 0 (unlimited). */

@@ -1,8 +1,9 @@
 /**
  * The decoder-only language model (GPT-2 and Llama families, Qwen2 and Mistral as Llama variants):
  *   x = tok_embeddings[ids] (+ pos_embeddings[pos] for learned positions)
- *   x = blocks(x)          (pre-norm, causal; RoPE inside attention when configured; layer i's
- *                           sliding window, layerWindow(config, i), in training and on the cache)
+ *   x = blocks(x)          (pre-norm, causal; RoPE inside attention when configured, with layer
+ *                           i's base, layerRope(config, i); layer i's sliding window,
+ *                           layerWindow(config, i), in training and on the cache)
  *   logits = norm(x) @ output.T   (output = tok_embeddings when tied)
  * Parameter names are the canonical checkpoint names of src/io/weight_names.ts.
  */
@@ -16,8 +17,10 @@ import { Module } from '../nn/module.ts';
 import { makeNorm, type Norm } from '../nn/norm.ts';
 import {
   add,
+  bf16ToF32,
   crossEntropy,
   dropout,
+  f32ToBf16,
   type KVType,
   linear,
   noGrad,
@@ -31,7 +34,7 @@ import {
 } from '../tensor/index.ts';
 import type { CausalLM } from './causal_lm.ts';
 import type { ModelConfig } from './config.ts';
-import { blockConfig, checkModelConfig } from './config.ts';
+import { blockConfig, checkModelConfig, layerRope } from './config.ts';
 
 /** The hidden states and one layer's attention probabilities [B, H, T, T]. */
 export interface HiddenWithAttention {
@@ -45,7 +48,8 @@ export class DecoderLM extends Module implements CausalLM {
   readonly layers: Block[];
   readonly norm: Norm;
   readonly output: Linear | null;
-  readonly rot: RopeTable | null;
+  /** Layer i's RoPE table (one per distinct base and scaling: Gemma 3 has two); null: learned positions. */
+  readonly rots: (RopeTable | null)[];
   /** Dropout is active only while training is true. */
   training = false;
   readonly dropRng: Rng;
@@ -81,10 +85,18 @@ export class DecoderLM extends Module implements CausalLM {
     this.output = c.tiedEmbeddings
       ? null
       : this.child('output', new Linear(c.dModel, c.vocabSize, false, rng, c.initStd));
-    this.rot =
-      c.position === 'rope'
-        ? ropeTable(c.headDim, c.contextLength, c.ropeTheta, false, c.ropeScaling ?? null)
-        : null;
+    const tables = new Map<string, RopeTable>();
+    this.rots = this.layers.map((_, i) => {
+      if (c.position !== 'rope') return null;
+      const { theta, scaling } = layerRope(c, i);
+      const key = JSON.stringify([theta, scaling]);
+      let t = tables.get(key);
+      if (!t) {
+        t = ropeTable(c.headDim, c.contextLength, theta, false, scaling);
+        tables.set(key, t);
+      }
+      return t;
+    });
     this.nameParameters();
   }
 
@@ -102,10 +114,17 @@ export class DecoderLM extends Module implements CausalLM {
     return cap ? softcap(logits, cap) : logits;
   }
 
-  /** Token embeddings of ids (shape: [B, T] or [N]), times sqrt(d) where the family scales them. */
-  private embed(ids: Int32Array, shape?: number[]): Tensor {
+  /**
+   * Token embeddings of ids (shape: [B, T] or [N]), times sqrt(d) where the family scales them.
+   * The factor is rounded to the embedding matrix's dtype, as Hugging Face's Gemma does
+   * (`embed_scale.to(weight.dtype)`): bf16 weights scale by bf16(sqrt(d)), e.g. 50.5 for d = 2560
+   * rather than 50.596; f32 and quantized ones by f32(sqrt(d)), which is also llama.cpp's sqrtf.
+   */
+  embed(ids: Int32Array, shape?: number[]): Tensor {
     const x = this.tokEmbeddings.forward(ids, shape);
-    return this.config.scaleEmbeddings ? scale(x, Math.sqrt(this.config.dModel)) : x;
+    if (!this.config.scaleEmbeddings) return x;
+    const s = Math.sqrt(this.config.dModel);
+    return scale(x, this.tokEmbeddings.weight.dtype === 'bf16' ? bf16ToF32(f32ToBf16(s)) : Math.fround(s));
   }
 
   /** ids: [B, T] (row-major) -> logits [B, T, V]. */
@@ -144,7 +163,7 @@ export class DecoderLM extends Module implements CausalLM {
       seen.attention = p;
     };
     this.layers.forEach((block, l) => {
-      x = block.forward(x, this.rot, drop, l === want ? keep : undefined);
+      x = block.forward(x, this.rots[l] ?? null, drop, l === want ? keep : undefined);
     });
     const hidden = this.norm.forward(x);
     if (want === undefined) return hidden;
@@ -204,7 +223,7 @@ export class DecoderLM extends Module implements CausalLM {
         // 12 layers' (~80 MB each for a 768-wide model).
         this.layers.forEach((block, l) => {
           const input = x;
-          x = tidy(() => block.forwardCached(input, segments, cache, l, this.rot));
+          x = tidy(() => block.forwardCached(input, segments, cache, l, this.rots[l] ?? null));
           if (x !== input) input.dispose();
         });
         // Only the last row of each segment needs logits.

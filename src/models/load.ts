@@ -29,7 +29,7 @@ import { type JsonObject, type JsonValue, loadModelDir, saveModelDir } from '../
 import { toHfConfig } from '../io/hf_config.ts';
 import type { QuantizedTensor } from '../io/quantized.ts';
 import { castTensor, type DType as FileDType, type NamedTensor, toFloat32 } from '../io/tensors.ts';
-import { fromHf, toHf } from '../io/weight_names.ts';
+import { fromHf, isVisionTensor, toHf } from '../io/weight_names.ts';
 import type { Module } from '../nn/module.ts';
 import { type DType, type KVType, quantDTypeOf, Tensor } from '../tensor/index.ts';
 import type { ModelConfig } from './config.ts';
@@ -143,6 +143,12 @@ export function loadDecoder(dir: string, options: LoadOptions = {}): LoadedModel
   }
   const d = loadModelDir(dir, { map: mapOption(options) });
   if (d.config.arch === 'bert') throw new Error(`${dir}: config.json is a BERT encoder, not a decoder LM`);
+  const vision = [...d.tensors.keys()].filter((n) => d.config.arch === 'gemma3' && isVisionTensor(n));
+  if (vision.length > 0)
+    process.stderr.write(
+      `xfmr: ${dir}: multimodal Gemma 3 checkpoint: loading the text model only; its ${vision.length} ` +
+        'vision tower and projector tensors are skipped (images are not supported)\n',
+    );
   const model = new DecoderLM(d.config, 'load');
   model.kvType = options.kvType ?? 'f32';
   fill(model, d.config, d.tensors, `${dir}/model.safetensors`, options.dtype ?? 'f32');

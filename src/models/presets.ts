@@ -107,6 +107,16 @@ export const gemma2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
     ...o,
   });
 
+/**
+ * Gemma 3's block: Gemma 2's (GeGLU, sandwich norms with (1 + w) weights, sqrt(d) embeddings,
+ * tied head) with per-head q/k norms, no soft-caps, and RoPE bases 1e6 on the global layers and
+ * 10000 on the local ones (every layer but each sixth). The window is off unless given
+ * (slidingWindow: 512 in the 1B, 1024 in the 4B and larger); queryScale null means headDim, the
+ * released models' query_pre_attn_scalar except the 27B's.
+ */
+export const gemma3Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
+  gemma2Config({ arch: 'gemma3', qkNorm: true, ropeTheta: 1000000, ropeLocalTheta: 10000, ...o });
+
 export const mistralConfig = (o: Partial<ModelConfig> = {}): ModelConfig =>
   llamaConfig({ arch: 'mistral', nKvHeads: 8, ...o });
 
@@ -174,6 +184,7 @@ export const FAMILY: Record<ModelConfig['arch'], (o: Partial<ModelConfig>) => Mo
   qwen2: qwen2Config,
   qwen3: qwen3Config,
   gemma2: gemma2Config,
+  gemma3: gemma3Config,
   mistral: mistralConfig,
   bert: bertConfig,
 };

@@ -1,9 +1,10 @@
 /**
  * Causal self-attention with grouped-query heads (MHA when nKvHeads = nHeads, MQA when 1):
- *   q, k, v = x Wq, x Wk, x Wv;  (per-head RMSNorm of q, k); (RoPE on q, k);
+ *   q, k, v = x Wq, x Wk, x Wv;  (per-head RMSNorm of q, k: Qwen3, Gemma 3); (RoPE on q, k);
  *   y = softmax(cap(q k^T / sqrt(d)) + mask) v;  out = y Wo
- * where the mask is causal, optionally limited to a sliding window (Mistral, Gemma 2's local
- * layers), and cap is Gemma 2's optional soft-cap of the scores.
+ * where the mask is causal, optionally limited to a sliding window (Mistral, Gemma 2/3's local
+ * layers), and cap is Gemma 2's optional soft-cap of the scores. The RoPE table is the caller's:
+ * Gemma 3 gives its local layers another base than its global ones.
  * One path: `qkv` makes the projections for training and for inference, then the attention op of
  * src/tensor/ops/attention.ts runs on them, with autograd (`forward`) or on a KV cache
  * (`forwardCached`, a ragged batch of rows from several sequences, each with its own past).
@@ -37,6 +38,8 @@ export interface AttentionConfig {
   qkNorm?: boolean;
   /** The eps of those norms. */
   normEps?: number;
+  /** Those norms scale by (1 + w), Gemma's convention (Gemma 3); Qwen3's by w. */
+  normUnitOffset?: boolean;
   /** Score scale; default 1 / sqrt(headDim). */
   scale?: number;
   /** Sliding window: each query sees itself and the window - 1 keys before it; 0 or absent: all. */
@@ -74,8 +77,9 @@ export class Attention extends Module {
     this.wv = this.child('wv', new Linear(C, Hkv * D, cfg.qkvBias, rng, std));
     this.wo = this.child('wo', new Linear(H * D, C, cfg.outBias, rng, projStd));
     const eps = cfg.normEps ?? 1e-6;
-    this.qNorm = cfg.qkNorm ? this.child('q_norm', new RMSNorm(D, eps)) : null;
-    this.kNorm = cfg.qkNorm ? this.child('k_norm', new RMSNorm(D, eps)) : null;
+    const unit = cfg.normUnitOffset ?? false;
+    this.qNorm = cfg.qkNorm ? this.child('q_norm', new RMSNorm(D, eps, unit)) : null;
+    this.kNorm = cfg.qkNorm ? this.child('k_norm', new RMSNorm(D, eps, unit)) : null;
   }
 
   /**

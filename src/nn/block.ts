@@ -31,7 +31,7 @@ export interface BlockConfig {
   /** Post-norm (BERT) instead of pre-norm (GPT-2, Llama). */
   postNorm: boolean;
   causal: boolean;
-  /** Per-head RMSNorm of q and k (Qwen3). */
+  /** Per-head RMSNorm of q and k (Qwen3, Gemma 3; with normUnitOffset's (1 + w) weights too). */
   qkNorm?: boolean;
   /** Norms on the attention and MLP outputs too (Gemma). */
   sandwichNorm?: boolean;
@@ -79,6 +79,7 @@ export class Block extends Module {
           causal: c.causal,
           qkNorm: c.qkNorm,
           normEps: c.normEps,
+          normUnitOffset: c.normUnitOffset,
           scale: c.queryScale ? 1 / Math.sqrt(c.queryScale) : undefined,
           window: c.window,
           softcap: c.attnSoftcap ?? undefined,

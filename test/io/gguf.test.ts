@@ -1,8 +1,9 @@
 /**
  * GGUF: byte layout checked by hand, write -> read round trips of every value type, alignment,
  * the RoPE row permutation (against RoPE itself, not just its inverse), and the llama / qwen2 /
- * gemma2 / gpt2 exporters round-tripping through the importer (config, tensors, and for gemma2 and
- * the windowed families the logits too), and the refusals of what llama.cpp cannot express.
+ * gemma2 / gemma3 / gpt2 exporters round-tripping through the importer (config, tensors, and for
+ * the Gemmas and the windowed families the logits too), and the refusals of what llama.cpp cannot
+ * express.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
@@ -435,6 +436,126 @@ describe('exportGguf / importGguf', () => {
       assert.ok(d <= tol, `${name}: max |difference| ${d}`);
     }
     assert.ok(maxLogitDiff(c, canon, back.config, back.tensors) <= 1e-5);
+  });
+
+  test('gemma3: keys llama.cpp reads (window, period, both RoPE bases, linear scaling), 1 + w q/k norms; round trip', () => {
+    const c = tinyLlama({
+      arch: 'gemma3',
+      nLayers: 7,
+      ffnType: 'geglu',
+      scaleEmbeddings: true,
+      sandwichNorm: true,
+      normUnitOffset: true,
+      tiedEmbeddings: true,
+      qkNorm: true,
+      slidingWindow: 3,
+      ropeTheta: 1000000,
+      ropeLocalTheta: 10000,
+      ropeScaling: { type: 'linear', factor: 8 },
+      finalLogitSoftcap: 20,
+      queryScale: 8,
+      eosTokenId: 0,
+    });
+    const canon = randomCanonical(c, 12);
+    const p = join(dir, 'gemma3.gguf');
+    exportGguf(p, c, canon, tokenizerFor(c));
+    const f = openGguf(p);
+    const want: [string, GgufValue][] = [
+      ['general.architecture', gv.str('gemma3')],
+      ['gemma3.attention.key_length', gv.u32(8)],
+      ['gemma3.attention.sliding_window', gv.u32(3)],
+      ['gemma3.attention.sliding_window_pattern', gv.u32(6)],
+      ['gemma3.rope.freq_base', gv.f32(1000000)],
+      ['gemma3.rope.freq_base_swa', gv.f32(10000)],
+      ['gemma3.rope.scaling.type', gv.str('linear')],
+      ['gemma3.rope.scaling.factor', gv.f32(8)],
+      ['gemma3.final_logit_softcapping', gv.f32(20)],
+    ];
+    for (const [k, v] of want) assert.deepEqual(f.kv.get(k), v, k);
+    assert.ok(!f.kv.has('gemma3.attn_logit_softcapping'));
+    // llama.cpp's gemma3 creates no rope_freqs tensor: a file with one would not load
+    assert.ok(!f.tensors.has('rope_freqs.weight') && !f.tensors.has('output.weight'));
+    for (const [gguf, canonName] of [
+      ['blk.6.attn_q_norm.weight', 'layers.6.attention.q_norm.weight'],
+      ['blk.6.attn_k_norm.weight', 'layers.6.attention.k_norm.weight'],
+      ['blk.6.post_ffw_norm.weight', 'layers.6.post_ffn_norm.weight'],
+    ] as const) {
+      const w = canon.get(canonName)!.data as Float32Array;
+      assert.deepEqual([...f.read(gguf).data], [...Float32Array.from(w, (x) => x + 1)], gguf);
+    }
+    f.close();
+    const back = importGguf(p);
+    assert.deepEqual(back.config, { ...c, torchDtype: null, dropout: 0, initStd: 0.02 });
+    assert.ok(maxLogitDiff(c, canon, back.config, back.tensors) <= 1e-5);
+    // what the file says is live on these 6 tokens: the local base, the scaling, the window
+    for (const o of [{ ropeLocalTheta: null }, { ropeScaling: null }, { slidingWindow: null }] as const)
+      assert.ok(maxLogitDiff(c, canon, { ...c, ...o }, canon) > 1e-3, JSON.stringify(o));
+
+    // as llama.cpp's converter writes it: no period, no freq_base_swa, the factor without a type;
+    // llama.cpp's defaults (6, 10000, linear) give the same model
+    const bare = join(dir, 'gemma3bare.gguf');
+    const src = openGguf(p);
+    const dropped = ['sliding_window_pattern', 'rope.freq_base_swa', 'rope.scaling.type'].map(
+      (k) => `gemma3.${k}`,
+    );
+    writeGguf(
+      bare,
+      new Map([...src.kv].filter(([k]) => !dropped.includes(k))),
+      [...src.tensors.keys()].map((name) => {
+        const t = src.read(name);
+        return { name, shape: t.shape, dtype: 'F32' as const, data: t.data as Float32Array };
+      }),
+    );
+    src.close();
+    assert.deepEqual(importGguf(bare).config, back.config);
+
+    // Q8_0 kept quantized (dtype auto) holds the file's blocks as they are: no llama-style Q/K
+    // row permutation for gemma3 (token_embd's 11 rows would not even split into heads)
+    const q8 = join(dir, 'gemma3.q8_0.gguf');
+    exportGguf(q8, c, canon, tokenizerFor(c), { dtype: 'Q8_0' });
+    const kept = importGguf(q8, { keepQuantized: true }).quantized;
+    const fq = openGguf(q8);
+    for (const [gguf, canonName] of [
+      ['blk.0.attn_q.weight', 'layers.0.attention.wq.weight'],
+      ['blk.0.attn_k.weight', 'layers.0.attention.wk.weight'],
+      ['token_embd.weight', 'tok_embeddings.weight'],
+    ] as const)
+      assert.deepEqual(kept.get(canonName)?.data, fq.readQuantized(gguf).data, gguf);
+    fq.close();
+
+    // another period (every other layer global), no final cap, no scaling
+    const p2c = {
+      ...c,
+      slidingLayers: [true, false, true, false, true, false, true],
+      finalLogitSoftcap: null,
+      ropeScaling: null,
+    };
+    const p2 = join(dir, 'gemma3p2.gguf');
+    exportGguf(p2, p2c, canon, tokenizerFor(p2c));
+    const f2 = openGguf(p2);
+    assert.deepEqual(f2.kv.get('gemma3.attention.sliding_window_pattern'), gv.u32(2));
+    assert.ok(!f2.kv.has('gemma3.final_logit_softcapping') && !f2.kv.has('gemma3.rope.scaling.type'));
+    f2.close();
+    assert.deepEqual(importGguf(p2).config, { ...p2c, torchDtype: null, dropout: 0, initStd: 0.02 });
+
+    const refusals: [Partial<ModelConfig>, RegExp][] = [
+      [{ attnLogitSoftcap: 50 }, /gemma3 GGUF export: attnLogitSoftcap is set/],
+      [{ queryScale: 16 }, /queryScale 16 is not expressible; llama\.cpp scales scores by 8\^-1\/2/],
+      [
+        { slidingLayers: [true, false, false, true, true, true, true] },
+        /sliding layers \[0,3,4,5,6\] follow no period/,
+      ],
+      [{ slidingWindow: null }, /ropeLocalTheta needs a sliding window/],
+      [{ ropeLocalTheta: null }, /RoPE scaling on the sliding layers/],
+      [
+        {
+          ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8 },
+        },
+        /llama3 RoPE scaling; llama\.cpp's gemma3 reads linear scaling only/,
+      ],
+    ];
+    for (const [o, re] of refusals)
+      assert.throws(() => exportGguf(join(dir, 'refused3.gguf'), { ...c, ...o }, canon, tokenizerFor(c)), re);
   });
 
   test('sliding windows: mistral as llama with the window key, qwen2 layer pattern; read back', () => {

@@ -19,7 +19,7 @@
  * token is xfmr's argmax on at least 90% of them.
  *
  * Tolerance, max |ln p(llama.cpp) - ln p(xfmr)| over the top 10 tokens of every step:
- *   F32     2e-4; gemma2 2e-3. Both compute in f32 (llama.cpp with an f32 KV cache, flash attention
+ *   F32     2e-4; gemma2 and gemma3 2e-3. Both compute in f32 (llama.cpp with an f32 KV cache, flash attention
  *           off); summation order differs (~2e-6 measured; gemma2 2.6e-4). llama.cpp's GeGLU reads GELU from a
  *           table indexed by the f16-rounded input (ggml-cpu vec.h, GGML_GELU_FP16): a relative
  *           error up to 2^-11 on each activation.
@@ -45,6 +45,10 @@
  *   gemma2   exact: llama.cpp applies both soft-caps and the window on the even layers; the test
  *            checks that each of them changes xfmr's output by far more than the tolerance, so a
  *            side that ignored one would fail.
+ *   gemma3   exact: llama.cpp reads the window, the layer period (6), freq_base_swa for the local
+ *            layers and linear scaling for the global ones; each (and the final cap) is checked to
+ *            change xfmr's output by far more than the tolerance. Its norm weights (q/k norms
+ *            included) are perturbed from the initial (1 + 0) so that the 1 + w export is tested.
  * Skipped, with the reason, when node-llama-cpp or its prebuilt native binary cannot load here.
  */
 import assert from 'node:assert/strict';
@@ -60,11 +64,13 @@ import { DecoderLM } from '../../src/models/decoder.ts';
 import { fillCanonical, loadDecoder } from '../../src/models/load.ts';
 import {
   gemma2Config,
+  gemma3Config,
   llamaConfig,
   mistralConfig,
   qwen2Config,
   qwen3Config,
 } from '../../src/models/presets.ts';
+import { Rng } from '../../src/tensor/index.ts';
 import { byteLevelTokenizerJson } from '../cli/helpers.ts';
 import { tempDir } from './helpers.ts';
 import { llamaCppGreedy } from './llama_cpp.ts';
@@ -118,6 +124,23 @@ const FAMILIES: { name: string; config: ModelConfig; seed: number }[] = [
       normEps: 1e-6,
     }),
     seed: 8,
+  },
+  {
+    name: 'gemma3 (window 12, local base 1e4, global 1e6)',
+    config: gemma3Config({ ...SHAPE, nLayers: 7, slidingWindow: WINDOW, normEps: 1e-6 }),
+    seed: 10,
+  },
+  {
+    name: 'gemma3 (linear RoPE scaling 8 on the global layer, final cap)',
+    config: gemma3Config({
+      ...SHAPE,
+      nLayers: 7,
+      slidingWindow: WINDOW,
+      normEps: 1e-6,
+      ropeScaling: { type: 'linear', factor: 8 },
+      finalLogitSoftcap: 2,
+    }),
+    seed: 11,
   },
   {
     name: 'SmolLM2-shaped llama',
@@ -193,8 +216,14 @@ describe('llama.cpp runs every family xfmr exports, as xfmr does', () => {
       const c = fam.config;
       const base = join(dir, `${fam.name.replace(/\W+/g, '_')}`);
       const canonical = new Map<string, NamedTensor>();
+      const rng = new Rng(fam.seed);
       for (const [name, p] of new DecoderLM(c, fam.seed).namedParameters()) {
-        canonical.set(name, { name, shape: [...p.shape], dtype: 'F32', data: p.data });
+        // gemma3: norm weights w away from 0, so a lost or doubled 1 + w on either side shows
+        const data =
+          c.arch === 'gemma3' && name.endsWith('norm.weight')
+            ? Float32Array.from(p.data, (w) => w + 0.3 * rng.normal())
+            : p.data;
+        canonical.set(name, { name, shape: [...p.shape], dtype: 'F32', data });
       }
       const { tokenizer } = ggufTokenizerFromJson(tokJson as never, c.vocabSize, 'tokenizer.json');
       const f32 = `${base}.F32.gguf`;
@@ -213,7 +242,8 @@ describe('llama.cpp runs every family xfmr exports, as xfmr does', () => {
         const loaded = loadDecoder(file, { dtype: 'auto' }).model;
         // llama.cpp ignores Mistral's window: compare with the same weights without it
         const ours = teacherLogits(mistral ? variant(file, { slidingWindow: null }) : loaded, run.ids);
-        const tolType = c.arch === 'gemma2' && type === 'F32' ? 2e-3 : tol;
+        const gemma = c.arch === 'gemma2' || c.arch === 'gemma3';
+        const tolType = gemma && type === 'F32' ? 2e-3 : tol;
         let maxDiff = 0;
         let agree = 0;
         const flips: string[] = [];
@@ -258,6 +288,18 @@ describe('llama.cpp runs every family xfmr exports, as xfmr does', () => {
               'the final cap',
               teacherLogits(variant(file, { finalLogitSoftcap: null }), run.ids),
             ]);
+          }
+          if (c.arch === 'gemma3') {
+            checks.push(['the window', teacherLogits(variant(file, { slidingWindow: null }), run.ids)]);
+            checks.push([
+              'the local RoPE base',
+              teacherLogits(variant(file, { ropeLocalTheta: null, ropeScaling: null }), run.ids),
+            ]);
+            if (c.finalLogitSoftcap !== null)
+              checks.push([
+                'the final cap',
+                teacherLogits(variant(file, { finalLogitSoftcap: null }), run.ids),
+              ]);
           }
           if (c.ropeScaling)
             checks.push(['the RoPE scaling', teacherLogits(variant(file, { ropeScaling: null }), run.ids)]);

@@ -1,14 +1,16 @@
 /**
  * Hugging Face config.json <-> ModelConfig for each supported family, with the defaults
  * transformers applies (missing head_dim, n_inner null, eos as a list) and refusals that name
- * the file and key.
+ * the file and key. Gemma 3 in its three spellings: gemma3_text (1B), the multimodal gemma3
+ * wrapper whose text_config leaves out what equals Gemma3TextConfig's defaults (4B), and
+ * transformers 5's rope_parameters.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseHfConfig, readHfConfig, toHfConfig } from '../../src/io/hf_config.ts';
-import { layerWindow, type ModelConfig } from '../../src/models/config.ts';
+import { layerRope, layerWindow, type ModelConfig } from '../../src/models/config.ts';
 import { tempDir, tinyBert, tinyGpt2, tinyLlama } from './helpers.ts';
 
 // config.json of openai-community/gpt2 (abridged to the keys that matter)
@@ -321,6 +323,170 @@ describe('parseHfConfig', () => {
     assert.throws(
       () => parseHfConfig({ ...gemma2, hidden_activation: 'silu' }, 'g.json'),
       /g\.json: hidden_activation "silu" is not supported/,
+    );
+  });
+
+  // google/gemma-3-1b-it's config.json (abridged)
+  const GEMMA3_1B = {
+    architectures: ['Gemma3ForCausalLM'],
+    model_type: 'gemma3_text',
+    attention_bias: false,
+    attn_logit_softcapping: null,
+    bos_token_id: 2,
+    eos_token_id: [1, 106],
+    final_logit_softcapping: null,
+    head_dim: 256,
+    hidden_activation: 'gelu_pytorch_tanh',
+    hidden_size: 1152,
+    intermediate_size: 6912,
+    max_position_embeddings: 32768,
+    num_attention_heads: 4,
+    num_hidden_layers: 26,
+    num_key_value_heads: 1,
+    pad_token_id: 0,
+    query_pre_attn_scalar: 256,
+    rms_norm_eps: 1e-6,
+    rope_local_base_freq: 10000,
+    rope_scaling: null,
+    rope_theta: 1000000,
+    sliding_window: 512,
+    sliding_window_pattern: 6,
+    torch_dtype: 'bfloat16',
+    vocab_size: 262144,
+  };
+  // google/gemma-3-4b-it's config.json (abridged): the text model's sizes left at their defaults
+  const GEMMA3_4B = {
+    architectures: ['Gemma3ForConditionalGeneration'],
+    model_type: 'gemma3',
+    eos_token_id: [1, 106],
+    torch_dtype: 'bfloat16',
+    text_config: {
+      hidden_size: 2560,
+      intermediate_size: 10240,
+      model_type: 'gemma3_text',
+      num_hidden_layers: 34,
+      rope_scaling: { factor: 8.0, rope_type: 'linear' },
+      sliding_window: 1024,
+    },
+    vision_config: { model_type: 'siglip_vision_model', hidden_size: 1152, num_hidden_layers: 27 },
+  };
+
+  test('gemma3_text: q/k norms, five local layers per global one, two RoPE bases, no caps', () => {
+    const c = parseHfConfig(GEMMA3_1B);
+    assert.equal(c.arch, 'gemma3');
+    assert.deepEqual(
+      [c.qkNorm, c.scaleEmbeddings, c.sandwichNorm, c.normUnitOffset, c.tiedEmbeddings],
+      [true, true, true, true, true],
+    );
+    assert.deepEqual([c.dModel, c.nHeads, c.nKvHeads, c.headDim, c.vocabSize], [1152, 4, 1, 256, 262144]);
+    assert.deepEqual([c.queryScale, c.finalLogitSoftcap, c.attnLogitSoftcap], [256, null, undefined]);
+    assert.deepEqual(c.eosTokenId, [1, 106]);
+    // layer i is global iff (i + 1) % 6 == 0
+    assert.deepEqual(
+      [0, 4, 5, 6, 11, 25].map((i) => layerWindow(c, i)),
+      [512, 512, 0, 512, 0, 512],
+    );
+    assert.deepEqual(
+      [0, 5].map((i) => layerRope(c, i).theta),
+      [10000, 1000000],
+    );
+    const hf = toHfConfig(c);
+    assert.deepEqual(
+      [hf.model_type, hf.architectures, hf.sliding_window_pattern, hf.rope_local_base_freq],
+      ['gemma3_text', ['Gemma3ForCausalLM'], 6, 10000],
+    );
+    assert.deepEqual(parseHfConfig(hf), c);
+    // another period, or layer_types (transformers >= 4.53), decide where given
+    const p2 = parseHfConfig({ ...GEMMA3_1B, sliding_window_pattern: 2 });
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => layerWindow(p2, i)),
+      [512, 0, 512, 0],
+    );
+    assert.deepEqual(parseHfConfig(toHfConfig(p2)), p2);
+    const types = Array.from({ length: 26 }, (_, i) =>
+      i === 3 || i === 7 ? 'full_attention' : 'sliding_attention',
+    );
+    const listed = parseHfConfig({ ...GEMMA3_1B, layer_types: types });
+    assert.deepEqual(
+      listed.slidingLayers?.flatMap((s, i) => (s ? [] : [i])),
+      [3, 7],
+    );
+    assert.equal(layerRope(listed, 5).theta, 10000); // local in this list: the local base
+    const back = toHfConfig(listed);
+    assert.equal(back.sliding_window_pattern, undefined); // no period describes [3, 7]
+    assert.deepEqual(parseHfConfig(back), listed);
+    // refusals name the file and key
+    assert.throws(
+      () => parseHfConfig({ ...GEMMA3_1B, use_bidirectional_attention: true }, 'g3.json'),
+      /g3\.json: use_bidirectional_attention \(EmbeddingGemma\) is not supported/,
+    );
+    assert.throws(
+      () => parseHfConfig({ ...GEMMA3_1B, sliding_window_pattern: 0 }, 'g3.json'),
+      /g3\.json: sliding_window_pattern must be a positive integer/,
+    );
+  });
+
+  test('gemma3 (multimodal): the text_config, with Gemma3TextConfig defaults and linear scaling of the global layers', () => {
+    const c = parseHfConfig(GEMMA3_4B);
+    assert.equal(c.arch, 'gemma3');
+    // head_dim 256 by default, not hidden_size / heads = 320
+    assert.deepEqual(
+      [c.vocabSize, c.dModel, c.nLayers, c.nHeads, c.nKvHeads, c.headDim, c.ffnDim],
+      [262208, 2560, 34, 8, 4, 256, 10240],
+    );
+    assert.deepEqual([c.contextLength, c.queryScale, c.slidingWindow], [131072, 256, 1024]);
+    assert.deepEqual(c.eosTokenId, [1, 106]); // from the outer config
+    assert.equal(c.torchDtype, 'bfloat16');
+    assert.deepEqual(c.ropeScaling, { type: 'linear', factor: 8 });
+    assert.deepEqual(layerRope(c, 0), { theta: 10000, scaling: null }); // local: unscaled
+    assert.deepEqual(layerRope(c, 5), { theta: 1000000, scaling: { type: 'linear', factor: 8 } });
+    assert.deepEqual(parseHfConfig(toHfConfig(c)), c);
+    // transformers 5 writes the same as rope_parameters per layer type
+    const { rope_scaling: _, ...text } = GEMMA3_4B.text_config;
+    const v5 = {
+      ...GEMMA3_4B,
+      text_config: {
+        ...text,
+        rope_parameters: {
+          full_attention: { rope_type: 'linear', factor: 8.0, rope_theta: 1000000 },
+          sliding_attention: { rope_type: 'default', rope_theta: 10000 },
+        },
+      },
+    };
+    assert.deepEqual(parseHfConfig(v5), c);
+    assert.throws(
+      () =>
+        parseHfConfig({
+          ...v5,
+          text_config: {
+            ...v5.text_config,
+            rope_parameters: {
+              ...v5.text_config.rope_parameters,
+              sliding_attention: { rope_type: 'linear', factor: 2 },
+            },
+          },
+        }),
+      /rope_parameters\.sliding_attention: RoPE scaling of the local layers is not supported/,
+    );
+    assert.throws(
+      () => parseHfConfig({ ...GEMMA3_4B, text_config: undefined }, 'mm.json'),
+      /mm\.json: model_type "gemma3" needs a text_config object/,
+    );
+    assert.throws(
+      () =>
+        parseHfConfig(
+          { ...GEMMA3_4B, text_config: { ...GEMMA3_4B.text_config, model_type: 'llama' } },
+          'mm.json',
+        ),
+      /mm\.json: text_config\.model_type "llama" is not "gemma3_text"/,
+    );
+    assert.throws(
+      () =>
+        parseHfConfig(
+          { ...GEMMA3_4B, text_config: { ...GEMMA3_4B.text_config, hidden_activation: 'silu' } },
+          'mm.json',
+        ),
+      /mm\.json \(text_config\): hidden_activation "silu" is not supported/,
     );
   });
 

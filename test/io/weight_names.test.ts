@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { NamedTensor, TensorMap } from '../../src/io/tensors.ts';
-import { canonicalShapes, fromHf, toHf } from '../../src/io/weight_names.ts';
+import { canonicalShapes, fromHf, isVisionTensor, toHf } from '../../src/io/weight_names.ts';
 import type { ModelConfig } from '../../src/models/config.ts';
 import { randomCanonical, randomF32, rng, sameTensors, tinyBert, tinyGpt2, tinyLlama } from './helpers.ts';
 
@@ -125,6 +125,16 @@ describe('GPT-2', () => {
   });
 });
 
+const GEMMA3 = tinyLlama({
+  arch: 'gemma3',
+  ffnType: 'geglu',
+  qkNorm: true,
+  scaleEmbeddings: true,
+  sandwichNorm: true,
+  normUnitOffset: true,
+  tiedEmbeddings: true,
+});
+
 describe('Llama family', () => {
   const cases: [string, ModelConfig][] = [
     ['llama GQA untied', tinyLlama()],
@@ -149,6 +159,7 @@ describe('Llama family', () => {
         tiedEmbeddings: true,
       }),
     ],
+    ['gemma3 q/k norms and sandwich norms', GEMMA3],
   ];
   for (const [name, c] of cases) {
     test(`${name}: round trip and HF names`, () => {
@@ -193,6 +204,34 @@ describe('Llama family', () => {
       assert.ok(sameTensors(fromHf(c, hf), canon));
     });
   }
+
+  test('gemma3 multimodal checkpoints: the language model under either prefix, the vision tower skipped', () => {
+    const canon = randomCanonical(GEMMA3, 6);
+    const hf = toHf(GEMMA3, canon);
+    const vision: TensorMap = new Map();
+    for (const name of [
+      'vision_tower.vision_model.embeddings.patch_embedding.weight',
+      'multi_modal_projector.mm_input_projection_weight',
+    ])
+      vision.set(name, { name, shape: [2, 2], dtype: 'F32', data: new Float32Array(4) });
+    // transformers < 4.52 (Google's uploads) and >= 4.52 spellings
+    const old = new Map([...rename(hf, (n) => `language_model.${n}`), ...vision]);
+    const now = new Map([
+      ...rename(hf, (n) => n.replace(/^model\./, 'model.language_model.')),
+      ...rename(vision, (n) => `model.${n}`),
+    ]);
+    for (const m of [old, now]) {
+      assert.ok(sameTensors(fromHf(GEMMA3, m), canon));
+      assert.equal([...m.keys()].filter(isVisionTensor).length, 2);
+    }
+    assert.ok(!isVisionTensor('model.layers.0.self_attn.q_proj.weight'));
+    // only Gemma 3 skips them: elsewhere they are tensors the config does not explain
+    const llama = tinyLlama({ tiedEmbeddings: true });
+    assert.throws(
+      () => fromHf(llama, new Map([...toHf(llama, randomCanonical(llama, 6)), ...vision]), 'mm.safetensors'),
+      /mm\.safetensors: unexpected tensors vision_tower\.vision_model/,
+    );
+  });
 
   test('names without model. and rotary inv_freq buffers are accepted', () => {
     const c = tinyLlama();

@@ -2,7 +2,8 @@
  * The decoder LM: shapes, parameter names, and the KV-cache path against a full recompute at
  * every position, for a batch of sequences of unequal lengths, GPT-2 and Llama styles, and with
  * sliding windows shorter than the sequences (Mistral: every layer; Gemma 2: even layers, with
- * soft-capped attention scores; Qwen2: the layers from max_window_layers on).
+ * soft-capped attention scores; Qwen2: the layers from max_window_layers on; Gemma 3: all but
+ * every sixth layer, whose RoPE base and scaling differ from the local layers').
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -10,6 +11,7 @@ import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import {
   gemma2Config,
+  gemma3Config,
   gpt2Config,
   llamaConfig,
   mistralConfig,
@@ -34,6 +36,15 @@ const CONFIGS: Record<string, ModelConfig> = {
     slidingWindow: 3,
     attnLogitSoftcap: 0.5,
     finalLogitSoftcap: 2,
+  }),
+  'gemma3 (window 3 on local layers, two RoPE bases, linear scaling on layer 5)': gemma3Config({
+    ...small,
+    nLayers: 7,
+    nKvHeads: 2,
+    headDim: 6,
+    ffnDim: 40,
+    slidingWindow: 3,
+    ropeScaling: { type: 'linear', factor: 4 },
   }),
   'qwen2 (window 5 from layer 1)': qwen2Config({
     ...small,
@@ -97,6 +108,26 @@ for (const backend of BACKENDS) {
           assert.deepEqual([...cache.lengths], lengths);
         }));
     }
+
+    test('Gemma embeddings: times sqrt(d) rounded to the embedding dtype (bf16(sqrt(24)) = 4.90625)', () =>
+      withBackend(backend, () => {
+        const config =
+          CONFIGS['gemma3 (window 3 on local layers, two RoPE bases, linear scaling on layer 5)'];
+        const C = config.dModel;
+        for (const [dtype, factor] of [
+          ['f32', Math.fround(Math.sqrt(24))],
+          ['bf16', 4.90625],
+        ] as const) {
+          const model = new DecoderLM(config, 4).castMatrices(dtype);
+          const row = model.tokEmbeddings.weight.cast('f32').data.slice(7 * C, 8 * C);
+          const got = noGrad(() => tidy(() => model.embed(Int32Array.of(7)).toArray()));
+          assert.deepEqual(
+            got,
+            Array.from(row, (w) => Math.fround(w * factor)),
+            dtype,
+          );
+        }
+      }));
 
     test('KV cache copy: a forked sequence continues exactly like its original', () =>
       withBackend(backend, () => {
@@ -164,6 +195,17 @@ for (const backend of BACKENDS) {
         assert.deepEqual(windows(mistral), [4, 4]);
         assert.deepEqual(windows(CONFIGS['gemma2 (window 3 on even layers, capped scores)']), [3, 0, 3]);
         assert.deepEqual(windows(CONFIGS['qwen2 (window 5 from layer 1)']), [0, 5]);
+        const g3 = new DecoderLM(
+          CONFIGS['gemma3 (window 3 on local layers, two RoPE bases, linear scaling on layer 5)'],
+        );
+        assert.deepEqual(
+          g3.layers.map((b) => b.attention.cfg.window),
+          [3, 3, 3, 3, 3, 0, 3],
+        );
+        // one table per (base, scaling): the local layers share theirs, the global layer has its own
+        const local = g3.rots[0];
+        assert.ok(local && g3.rots.every((r, i) => (i === 5 ? r !== local : r === local)));
+        assert.ok(g3.layers.every((b) => b.attention.qNorm?.unitOffset && b.attention.kNorm?.unitOffset));
         const gemma = new DecoderLM(CONFIGS['gemma2 (window 3 on even layers, capped scores)']);
         assert.deepEqual(
           gemma.layers.map((b) => b.attention.cfg.softcap),

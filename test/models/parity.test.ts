@@ -23,8 +23,12 @@
  * (sqrt(d)-scaled embeddings, GeGLU, sandwich norms with (1 + w) weights, query_pre_attn_scalar,
  * final logit soft-cap), mistral's sliding window (3, shorter than the 7 tokens, on every layer)
  * and gemma2sw: gemma2 with its window (3) on the even layers only and attention scores
- * soft-capped at 1. The script checks that each of these moves the logits by far more than the
- * tolerance (dropping the window, the cap, or sliding every layer instead of the even ones).
+ * soft-capped at 1; gemma3: 7 layers, so both kinds appear (layer 5 global, the others local with
+ * window 3), per-head q/k norms with (1 + w) weights, local layers rotating with base 1e4 and the
+ * global one with 1e6; gemma3lin: the same with linear RoPE scaling (factor 8) on the global layer
+ * only. The script checks that each of these moves the logits by far more than the tolerance
+ * (dropping the window, the cap, or sliding every layer instead of the even ones; for gemma3,
+ * either RoPE base, the (1 + w) of the q/k norms, the scaling or scaling the local layers too).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -38,6 +42,7 @@ import { Encoder } from '../../src/models/encoder.ts';
 import {
   bertConfig,
   gemma2Config,
+  gemma3Config,
   gpt2Config,
   llamaConfig,
   mistralConfig,
@@ -66,6 +71,16 @@ const TOL_BF16 = { outputs: 5e-2, gradients: 1e-1 };
 // The same field values as CONFIGS in make_model_fixture.py (checked against the fixture below).
 const small = { vocabSize: 61, contextLength: 16, dModel: 24, nLayers: 2, nHeads: 4, ffnDim: 40 };
 const llama = { ...small, nKvHeads: 2, normEps: 1e-6, ropeTheta: 500 };
+// Gemma 3 in 7 layers: layers 0-4 and 6 local (window 3 < T = 7, base 1e4), layer 5 global (1e6).
+const gemma3Shape = {
+  ...llama,
+  nLayers: 7,
+  headDim: 8,
+  queryScale: 10,
+  slidingWindow: 3,
+  ropeTheta: 1000000,
+  ropeLocalTheta: 10000,
+};
 const CONFIGS: Record<string, ModelConfig> = {
   gpt2: gpt2Config(small),
   llama: llamaConfig(llama),
@@ -88,6 +103,8 @@ const CONFIGS: Record<string, ModelConfig> = {
     slidingWindow: 3,
     attnLogitSoftcap: 1,
   }),
+  gemma3: gemma3Config({ ...gemma3Shape }),
+  gemma3lin: gemma3Config({ ...gemma3Shape, ropeScaling: { type: 'linear', factor: 8 } }),
   linear: llamaConfig({
     ...llama,
     headDim: 8,
@@ -243,7 +260,17 @@ for (const backend of BACKENDS) {
   describe(`parity with PyTorch on ${backend}`, () => {
     for (const { dtype, from, tol } of CASES) {
       const against = from === 'golden' ? 'float64 torch' : 'torch.autocast bf16';
-      const families = ['qwen3', 'llama3', 'linear', 'yarn', 'gemma2', 'mistral', 'gemma2sw'];
+      const families = [
+        'qwen3',
+        'llama3',
+        'linear',
+        'yarn',
+        'gemma2',
+        'mistral',
+        'gemma2sw',
+        'gemma3',
+        'gemma3lin',
+      ];
       for (const name of ['gpt2', 'llama', ...(from === 'golden' ? families : [])]) {
         test(`${name} in ${dtype}: logits, loss and every gradient against ${against}`, (t) =>
           withBackend(backend, () => {
