@@ -8,12 +8,24 @@
  *   gold       the passage that holds the answer, alone
  *
  * Question sets: `synthetic` (documents about entities whose names were never in training,
- * written to files and indexed), and `docs` (hand-written questions over the shipped docs/ folder,
- * when given). Answers are generated greedily by the model directory's LocalGenerator.
+ * written to files and indexed), `docs` (questions a user would ask over the shipped docs/ folder,
+ * when given), and `realprose-dev` or `realprose-test` (hand-written questions over manual pages,
+ * Python docstrings and license texts: src/recipe/realprose.ts; the test split only when asked
+ * for). Answers are generated greedily by the model directory's LocalGenerator.
+ *
+ * Figures per set and condition, SQuAD-style, over the answerable questions:
+ *   EM, F1            exact match and token F1 of the normalised answer, best over the gold answers
+ *   answer rate       share of answerable questions answered (not abstained: src/rag/abstain.ts)
+ * and per set:
+ *   answer in sources share of answerable questions whose gold answer occurs in the chunks given to
+ *                     the model (retrieval condition): what a perfect reader could have quoted
+ *   abstain rate      share of the unanswerable questions (answer in no document) on which the model
+ *                     abstained, without retrieval and with it (there is no gold passage for those)
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadDtype } from '../models/load.ts';
+import { isAbstention } from '../rag/abstain.ts';
 import { createEmbedder } from '../rag/embedder.ts';
 import { LocalGenerator } from '../rag/generator.ts';
 import { indexPaths } from '../rag/indexer.ts';
@@ -23,6 +35,7 @@ import { SqliteStore } from '../rag/sqlite_store.ts';
 import type { KVType } from '../tensor/index.ts';
 import { Rng } from '../tensor/random.ts';
 import { ENTITY_KINDS, fillPrompt, makeEntity, RAG_TEMPLATE, Values } from './qa_data.ts';
+import { containsAnswer, findSpan, goldPassage, loadRealProse, type Split } from './realprose.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Metrics (SQuAD v1.1 evaluate script)
@@ -77,8 +90,9 @@ export function bestOf(
 
 export interface EvalItem {
   question: string;
+  /** Accepted answers; empty when no document answers the question (the model should abstain). */
   answers: string[];
-  /** The passage that holds the answer. */
+  /** The passage that holds the answer ('' for an unanswerable question). */
   gold: string;
 }
 
@@ -118,7 +132,7 @@ export function syntheticEvalSet(dir: string, nDocs: number, seed: number): Eval
 /** The hand-written questions over docs/ (gold passage: the paragraph holding the evidence). */
 export async function docsEvalSet(docsDir: string): Promise<EvalSet> {
   // Loaded when asked for, so the question list can change while a long recipe runs.
-  const { DOCS_QUESTIONS } = await import('./docs_questions.ts');
+  const { DOCS_QUESTIONS, DOCS_UNANSWERABLE } = await import('./docs_questions.ts');
   const items: EvalItem[] = [];
   const files = new Set<string>();
   for (const q of DOCS_QUESTIONS) {
@@ -132,7 +146,30 @@ export async function docsEvalSet(docsDir: string): Promise<EvalSet> {
     items.push({ question: q.question, answers: q.answers, gold: para.trim() });
     files.add(path);
   }
+  for (const question of DOCS_UNANSWERABLE) items.push({ question, answers: [], gold: '' });
   return { name: 'docs', items, paths: [docsDir] };
+}
+
+/**
+ * One split of the real-prose set under `dir` (eval/realprose): its documents are indexed, its
+ * answerable questions carry the lines around the answer as gold passage, its unanswerable ones
+ * none. The test split is for the one final report: never tune on it.
+ */
+export function realProseEvalSet(dir: string, split: Split): EvalSet {
+  const set = loadRealProse(dir);
+  const docs = set.docs.filter((d) => d.split === split);
+  const inSplit = new Set(docs.map((d) => d.id));
+  const items: EvalItem[] = [];
+  for (const q of set.answerable)
+    if (inSplit.has(q.doc))
+      items.push({
+        question: q.question,
+        answers: q.answers,
+        gold: goldPassage(set.text.get(q.doc)!, q.answers),
+      });
+  for (const q of set.unanswerable)
+    if (inSplit.has(q.doc)) items.push({ question: q.question, answers: [], gold: '' });
+  return { name: `realprose-${split}`, items, paths: docs.map((d) => join(dir, 'docs', `${d.id}.txt`)) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,11 +190,24 @@ export function quotable(prompt: string): string {
 
 export type Condition = 'none' | 'retrieval' | 'gold';
 export const CONDITIONS: readonly Condition[] = ['none', 'retrieval', 'gold'];
+/** The conditions an unanswerable question is asked under (it has no gold passage). */
+export const UNANSWERABLE_CONDITIONS: readonly Condition[] = ['none', 'retrieval'];
 
 export interface Score {
+  /** EM and F1 in percent over the answerable questions. */
   em: number;
   f1: number;
+  /** Answerable questions. */
   n: number;
+  /** Percent of the answerable questions answered (not abstained). */
+  answerRate: number;
+}
+
+export interface AbstainScore {
+  /** Unanswerable questions. */
+  n: number;
+  /** Percent of them on which the model abstained. */
+  abstainRate: number;
 }
 
 export interface SetResult {
@@ -165,6 +215,10 @@ export interface SetResult {
   scores: Record<Condition, Score>;
   /** Share of questions whose gold passage text overlaps a retrieved chunk's answer-bearing text. */
   recall: number;
+  /** Percent of answerable questions whose gold answer occurs in the chunks given to the model. */
+  answerInSources: number;
+  /** Abstention on the unanswerable questions, without retrieval and with it. */
+  unanswerable: Record<'none' | 'retrieval', AbstainScore>;
   samples: { question: string; answers: string[]; none: string; retrieval: string; gold: string }[];
 }
 
@@ -182,14 +236,22 @@ export interface EvalOptions {
   grounded?: boolean;
 }
 
+export interface SetPrompts {
+  /** Per item; `gold` is '' for an unanswerable item. */
+  prompts: Record<Condition, string>[];
+  retrievedGold: boolean[];
+  /** Per item: a gold answer occurs in the chunks that went into the retrieval prompt. */
+  answerInSources: boolean[];
+}
+
 /** Indexes each set's files once (hash embedder, hybrid retrieval) and returns the prompts per condition. */
 export async function buildPrompts(
   sets: readonly EvalSet[],
   gen: LocalGenerator,
   o: EvalOptions,
-): Promise<{ prompts: Record<Condition, string>[]; retrievedGold: boolean[] }[]> {
+): Promise<SetPrompts[]> {
   const maxTokens = o.maxTokens ?? 24;
-  const out = [];
+  const out: SetPrompts[] = [];
   for (const set of sets) {
     mkdirSync(o.workDir, { recursive: true });
     const db = join(o.workDir, `${set.name}.sqlite`);
@@ -198,6 +260,7 @@ export async function buildPrompts(
     const store = SqliteStore.openOrCreate(db, { id: embedder.id, dim: embedder.dim, spec: embedder.spec });
     const prompts: Record<Condition, string>[] = [];
     const retrievedGold: boolean[] = [];
+    const answerInSources: boolean[] = [];
     try {
       await indexPaths(set.paths, store, embedder, { maxTokens: o.chunkTokens ?? 80 });
       for (const item of set.items) {
@@ -209,20 +272,56 @@ export async function buildPrompts(
         });
         const used = built.used.map((u) => hits[u.index].text);
         retrievedGold.push(
-          used.some((t) => item.answers.some((a) => t.includes(a)) && overlaps(t, item.gold)),
+          item.answers.length > 0 &&
+            used.some((t) => item.answers.some((a) => t.includes(a)) && overlaps(t, item.gold)),
         );
+        const context = used.join('\n\n');
+        answerInSources.push(item.answers.some((a) => containsAnswer(context, a)));
         prompts.push({
           none: fillPrompt([], item.question),
           retrieval: built.prompt,
-          gold: fillPrompt([item.gold], item.question),
+          gold: item.answers.length > 0 ? goldPrompt(item, gen, maxTokens) : '',
         });
       }
     } finally {
       await store.close();
     }
-    out.push({ prompts, retrievedGold });
+    out.push({ prompts, retrievedGold, answerInSources });
   }
   return out;
+}
+
+/**
+ * The gold condition's prompt, within the window: when the passage does not fit, whole lines are
+ * dropped from the end farther from the answer (its own lines stay); a passage still too long is
+ * cut at the end like a retrieved chunk (buildPrompt). Real-prose passages of 80 words can exceed
+ * 512 tokens of the small model's vocabulary (man pages indent with runs of spaces).
+ */
+export function goldPrompt(item: EvalItem, gen: LocalGenerator, maxTokens: number): string {
+  const budget = gen.contextTokens - maxTokens - gen.promptOverhead;
+  const fits = (text: string) => gen.countTokens(fillPrompt([text], item.question)) <= budget;
+  if (fits(item.gold)) return fillPrompt([item.gold], item.question);
+  const lines = item.gold.split('\n');
+  const span = [...item.answers]
+    .sort((a, b) => b.length - a.length)
+    .map((a) => findSpan(item.gold, a))
+    .find((s) => s !== undefined);
+  const lineOf = (pos: number) => item.gold.slice(0, pos).split('\n').length - 1;
+  const first = span ? lineOf(span[0]) : 0;
+  const last = span ? lineOf(span[1]) : lines.length - 1;
+  let lo = 0;
+  let hi = lines.length - 1;
+  const text = () => lines.slice(lo, hi + 1).join('\n');
+  while (!fits(text()) && (lo < first || hi > last)) {
+    if (lo < first && (first - lo >= hi - last || hi <= last)) lo++;
+    else hi--;
+  }
+  if (fits(text())) return fillPrompt([text()], item.question);
+  return buildPrompt(item.question, [{ text: text(), source: 'gold' }], {
+    budget,
+    countTokens: (t) => gen.countTokens(t),
+    truncate: (t, n) => gen.truncate(t, n),
+  }).prompt;
 }
 
 /** Whether two texts share a run of 40 characters (a chunk cut from the gold passage). */
@@ -234,52 +333,67 @@ function overlaps(a: string, b: string): boolean {
   return false;
 }
 
+const percent = (k: number, n: number) => (n ? (100 * k) / n : 0);
+
 /** Scores one model directory on the sets; prompts come from `buildPrompts` (shared between models). */
 export async function evaluateModel(
   gen: LocalGenerator,
   sets: readonly EvalSet[],
-  prompts: Awaited<ReturnType<typeof buildPrompts>>,
+  prompts: readonly SetPrompts[],
   o: EvalOptions,
 ): Promise<SetResult[]> {
   const maxTokens = o.maxTokens ?? 24;
-  const total = sets.reduce((n, s) => n + s.items.length, 0) * CONDITIONS.length;
+  const conditionsOf = (item: EvalItem) => (item.answers.length > 0 ? CONDITIONS : UNANSWERABLE_CONDITIONS);
+  const total = sets.reduce((n, s) => n + s.items.reduce((m, item) => m + conditionsOf(item).length, 0), 0);
   let done = 0;
   const results: SetResult[] = [];
   for (const [si, set] of sets.entries()) {
-    const sums: Record<Condition, Score> = {
-      none: { em: 0, f1: 0, n: 0 },
-      retrieval: { em: 0, f1: 0, n: 0 },
-      gold: { em: 0, f1: 0, n: 0 },
-    };
+    const sums = {} as Record<Condition, Score>;
+    for (const c of CONDITIONS) sums[c] = { em: 0, f1: 0, n: 0, answerRate: 0 };
+    const abstain = { none: { n: 0, abstainRate: 0 }, retrieval: { n: 0, abstainRate: 0 } };
     const samples: SetResult['samples'] = [];
     for (const [i, item] of set.items.entries()) {
-      const answers = {} as Record<Condition, string>;
-      for (const c of CONDITIONS) {
+      const answers: Record<Condition, string> = { none: '', retrieval: '', gold: '' };
+      for (const c of conditionsOf(item)) {
+        const prompt = prompts[si].prompts[i][c];
         const text = (
-          await gen.complete(prompts[si].prompts[i][c], {
+          await gen.complete(prompt, {
             maxTokens,
             temperature: 0,
-            quote: o.grounded ? quotable(prompts[si].prompts[i][c]) : undefined,
+            quote: o.grounded ? quotable(prompt) : undefined,
           })
         ).trim();
         answers[c] = text;
-        sums[c].em += bestOf(text, item.answers, exactMatch);
-        sums[c].f1 += bestOf(text, item.answers, f1Score);
-        sums[c].n++;
+        if (item.answers.length > 0) {
+          sums[c].em += bestOf(text, item.answers, exactMatch);
+          sums[c].f1 += bestOf(text, item.answers, f1Score);
+          sums[c].answerRate += isAbstention(text) ? 0 : 1;
+          sums[c].n++;
+        } else {
+          const a = abstain[c as 'none' | 'retrieval'];
+          a.abstainRate += isAbstention(text) ? 1 : 0;
+          a.n++;
+        }
         o.onProgress?.(++done, total);
       }
       samples.push({ question: item.question, answers: item.answers, ...answers });
     }
     for (const c of CONDITIONS) {
       const s = sums[c];
-      s.em = s.n ? (100 * s.em) / s.n : 0;
-      s.f1 = s.n ? (100 * s.f1) / s.n : 0;
+      s.em = percent(s.em, s.n);
+      s.f1 = percent(s.f1, s.n);
+      s.answerRate = percent(s.answerRate, s.n);
     }
-    const rg = prompts[si].retrievedGold;
+    for (const a of Object.values(abstain)) a.abstainRate = percent(a.abstainRate, a.n);
+    const answerable = set.items.map((item) => item.answers.length > 0);
+    const count = (flags: readonly boolean[]) => flags.filter((f, i) => f && answerable[i]).length;
+    const nAnswerable = answerable.filter(Boolean).length;
     results.push({
       set: set.name,
       scores: sums,
-      recall: rg.length ? (100 * rg.filter(Boolean).length) / rg.length : 0,
+      recall: percent(count(prompts[si].retrievedGold), nAnswerable),
+      answerInSources: percent(count(prompts[si].answerInSources), nAnswerable),
+      unanswerable: abstain,
       samples,
     });
   }
@@ -294,31 +408,65 @@ export interface ModelResult {
   sets: SetResult[];
 }
 
-/** The table: one row per model and set, EM / F1 per condition. */
+/**
+ * The table: one row per model and set: EM / F1 per condition, then the answer rate with
+ * retrieval, the answer in sources, the retrieval recall, and the abstain rate with retrieval on
+ * the unanswerable questions (with their count).
+ */
 export function formatTable(results: readonly ModelResult[]): string {
-  const head = `${'model'.padEnd(6)} ${'decoding'.padEnd(9)} ${'set'.padEnd(10)} ${'n'.padStart(4)}  ${CONDITIONS.map((c) => `${c} EM/F1`.padStart(18)).join(' ')}  retrieval recall`;
+  const head = `${'model'.padEnd(6)} ${'decoding'.padEnd(9)} ${'set'.padEnd(14)} ${'n'.padStart(4)}  ${CONDITIONS.map((c) => `${c} EM/F1`.padStart(18)).join(' ')}  ${'answered'.padStart(8)}  ${'in sources'.padStart(10)}  ${'recall'.padStart(6)}  ${'abstain (n)'.padStart(13)}`;
   const rows = [head, '-'.repeat(head.length)];
   for (const r of results)
-    for (const s of r.sets)
+    for (const s of r.sets) {
+      const u = s.unanswerable.retrieval;
       rows.push(
-        `${r.label.padEnd(6)} ${r.decoding.padEnd(9)} ${s.set.padEnd(10)} ${String(s.scores.none.n).padStart(4)}  ${CONDITIONS.map(
+        `${r.label.padEnd(6)} ${r.decoding.padEnd(9)} ${s.set.padEnd(14)} ${String(s.scores.none.n).padStart(4)}  ${CONDITIONS.map(
           (c) => `${s.scores[c].em.toFixed(1)} / ${s.scores[c].f1.toFixed(1)}`.padStart(18),
-        ).join(' ')}  ${s.recall.toFixed(1)}%`,
+        ).join(
+          ' ',
+        )}  ${`${s.scores.retrieval.answerRate.toFixed(1)}%`.padStart(8)}  ${`${s.answerInSources.toFixed(1)}%`.padStart(10)}  ${`${s.recall.toFixed(1)}%`.padStart(6)}  ${(u.n ? `${u.abstainRate.toFixed(1)}% (${u.n})` : '-').padStart(13)}`,
       );
+    }
   return rows.join('\n');
 }
 
-/** The JSON summary line: scores only (no samples). */
-export function summaryJson(results: readonly ModelResult[]): string {
-  return JSON.stringify(
-    Object.fromEntries(
+/**
+ * The JSON summary line: scores only (no samples). Per model/decoding and set: each condition's
+ * { em, f1, n, answer_rate }, retrieval_recall, answer_in_sources, and unanswerable { n, none:
+ * { abstain_rate }, retrieval: { abstain_rate } }; `split` says which real-prose split was run.
+ */
+export function summaryJson(results: readonly ModelResult[], split?: Split): string {
+  const cond = (s: Score) => ({ em: s.em, f1: s.f1, n: s.n, answer_rate: s.answerRate });
+  return JSON.stringify({
+    ...(split ? { split } : {}),
+    ...Object.fromEntries(
       results.map((r) => [
         `${r.label}/${r.decoding}`,
-        Object.fromEntries(r.sets.map((s) => [s.set, { ...s.scores, retrieval_recall: s.recall }])),
+        Object.fromEntries(
+          r.sets.map((s) => [
+            s.set,
+            {
+              none: cond(s.scores.none),
+              retrieval: cond(s.scores.retrieval),
+              gold: cond(s.scores.gold),
+              retrieval_recall: s.recall,
+              answer_in_sources: s.answerInSources,
+              unanswerable: {
+                n: s.unanswerable.retrieval.n,
+                none: { abstain_rate: s.unanswerable.none.abstainRate },
+                retrieval: { abstain_rate: s.unanswerable.retrieval.abstainRate },
+              },
+            },
+          ]),
+        ),
       ]),
     ),
-  );
+  });
 }
+
+/** The question sets `runEval` can run. */
+export type SetName = 'synthetic' | 'docs' | 'realprose';
+export const SET_NAMES: readonly SetName[] = ['synthetic', 'docs', 'realprose'];
 
 /**
  * Evaluates the given model directories (e.g. SFT and DPO) on the same prompts. `dtype`: how each
@@ -331,17 +479,28 @@ export async function runEval(
     docsDir?: string;
     syntheticDocs?: number;
     seed?: number;
+    /** The real-prose set's folder (eval/realprose); its `split` is run (default dev). */
+    realproseDir?: string;
+    split?: Split;
+    /** Which sets to run (default: every set whose input is given; synthetic always). */
+    sets?: readonly SetName[];
     dtype?: LoadDtype;
     /** How the KV cache stores keys and values (default f32). */
     kvType?: KVType;
     onLoad?: (dir: string, weights: string, generator: LocalGenerator) => void;
   },
 ): Promise<ModelResult[]> {
-  const sets = [syntheticEvalSet(join(o.workDir, 'eval-docs'), o.syntheticDocs ?? 120, o.seed ?? 20240)];
-  if (o.docsDir) {
+  const want = (name: SetName) => !o.sets || o.sets.includes(name);
+  const sets: EvalSet[] = [];
+  if (want('synthetic'))
+    sets.push(syntheticEvalSet(join(o.workDir, 'eval-docs'), o.syntheticDocs ?? 120, o.seed ?? 20240));
+  if (o.docsDir && want('docs')) {
     const docs = await docsEvalSet(o.docsDir);
     if (docs.items.length > 0) sets.push(docs);
   }
+  if (o.realproseDir && want('realprose')) sets.push(realProseEvalSet(o.realproseDir, o.split ?? 'dev'));
+  if (sets.length === 0)
+    throw new Error('eval: no question set to run (check --sets, --docs and --realprose)');
   const load = (dir: string): LocalGenerator => {
     const g = LocalGenerator.load(dir, { chat: false, dtype: o.dtype, kvType: o.kvType });
     o.onLoad?.(dir, g.weights, g);

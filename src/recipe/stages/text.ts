@@ -5,6 +5,10 @@
  *              + synthetic entity documents; WORK/kjv.txt and WORK/synthetic.txt
  *   tokenizer  byte-level BPE (GPT-2 split pattern, <|endoftext|> as the one special token)
  *              trained on both; WORK/tokenizer.json
+ *
+ * Every source and text of the corpus passes the held-out check (src/train/held_out.ts): no manual
+ * page, Python docstring, license text or evaluation document may become training data. Later
+ * stages (tokenizer, pretraining, SFT, DPO) use only what this stage returns.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -14,6 +18,7 @@ import { BpeTrainer } from '../../tokenizers/bpe_trainer.ts';
 import { resolveEos } from '../../tokenizers/eos.ts';
 import type { Tokenizer } from '../../tokenizers/tokenizer.ts';
 import { loadTokenizerJson, toTokenizerJson } from '../../tokenizers/tokenizer_json.ts';
+import { assertTrainingPath, assertTrainingText } from '../../train/held_out.ts';
 import { entityDocuments, parseKjv, type Verse } from '../qa_data.ts';
 import type { StageContext } from '../recipe.ts';
 
@@ -38,8 +43,10 @@ export function corpusStage({ cfg, paths }: StageContext): Corpus & {
 } {
   const { work } = paths;
   const kjvPath = join(work, 'kjv.txt');
-  if (paths.kjv) copyFileSync(paths.kjv, kjvPath);
-  else if (!existsSync(kjvPath) || statSync(kjvPath).size < 1_000_000) {
+  if (paths.kjv) {
+    assertTrainingPath(paths.kjv, 'the recipe corpus');
+    copyFileSync(paths.kjv, kjvPath);
+  } else if (!existsSync(kjvPath) || statSync(kjvPath).size < 1_000_000) {
     const script = new URL('../../../scripts/corpus/kjv.sh', import.meta.url).pathname;
     execFileSync('bash', [script, kjvPath], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
@@ -47,6 +54,8 @@ export function corpusStage({ cfg, paths }: StageContext): Corpus & {
   if (cfg.kjvBytes > 0) kjv = kjv.slice(0, cfg.kjvBytes);
   const verses = parseKjv(kjv);
   const docs = entityDocuments(cfg.pretrainDocs, cfg.seed + 11);
+  assertTrainingText(kjv, paths.kjv ?? kjvPath, 'the recipe corpus');
+  assertTrainingText(docs.join('\n\n'), 'the synthetic entity documents', 'the recipe corpus');
   writeFileSync(join(work, 'synthetic.txt'), docs.join('\n\n'));
   return {
     kjv,
