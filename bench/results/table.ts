@@ -231,7 +231,41 @@ function decodeRows(j: unknown): Row[] {
       `${r(p('xfmr'), p('llama_cpp'))}, ${r(p('xfmr'), p('llama_cpp_f16'))}`,
     ],
     ...decodeLowPrecisionRows(j),
+    ...startupRows(j),
   ];
+}
+
+/**
+ * The start-up rows of `bench -- decode` (absent from results made before them): time to first
+ * token and peak RSS of a fresh `xfmr generate` against a fresh node-llama-cpp child.
+ */
+function startupRows(j: unknown): Row[] {
+  const rows: Row[] = [];
+  for (const [model, label] of [
+    ['f32', 'f32 (xfmr: HF directory; llama.cpp: f32 GGUF)'],
+    ['q8_0', 'Q8_0 GGUF (both)'],
+  ] as const) {
+    for (const [prompt, words] of [
+      ['short', '16 ids'],
+      ['long', '1,800 ids'],
+    ] as const) {
+      const side = (who: string) => {
+        const t = num(j, 'startup', model, prompt, who, 'ttft_s');
+        const m = num(j, 'startup', model, prompt, who, 'peak_rss_mb');
+        return t === null ? '-' : `${f(t, 2)} s, ${f(m, 0)} MB`;
+      };
+      if (num(j, 'startup', model, prompt, 'xfmr', 'ttft_s') === null) continue;
+      const rt = num(j, 'startup', model, prompt, 'ratio', 'time');
+      const rm = num(j, 'startup', model, prompt, 'ratio', 'rss');
+      rows.push([
+        `same, start-up: a fresh process to its first token, and its peak RSS; ${label}, prompt of ${words} (goals: <= 1.5x the time, <= 1.2x the RSS)`,
+        side('xfmr'),
+        `llama.cpp: ${side('llama_cpp')}`,
+        rt === null ? '-' : `${f(rt, 2)}x time, ${f(rm, 2)}x RSS`,
+      ]);
+    }
+  }
+  return rows;
 }
 
 /**
