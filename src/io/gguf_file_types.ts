@@ -23,7 +23,9 @@
  * every third one between. position_embd (gpt2) is never quantized (stays F32).
  *
  * A matrix whose rows are not whole blocks falls back as llama.cpp does, except that its
- * Q4_K -> Q5_0 and Q5_K -> Q5_1 (types xfmr has no codec for) become Q8_0 here; the output
+ * Q4_K -> Q5_0 and Q5_K -> Q5_1 become Q8_0 here: xfmr reads Q5_0 / Q5_1 files but has no kernel
+ * for them, so it would widen those matrices to f32 at load (most of Qwen2.5-0.5B's, d 896),
+ * while Q8_0 stays quantized and computes with linearQuant; the output
  * tensor of a mix falls back to Q8_0, as in llama.cpp; and rows that are not a multiple of 32
  * get F16.
  */

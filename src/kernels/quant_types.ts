@@ -96,6 +96,18 @@ export function isQuantType(name: string): name is QuantType {
 }
 
 /**
+ * The block types xfmr decodes and encodes but has no kernel for: llama-quantize writes Q5_0 /
+ * Q5_1 for the tensors of a Q4_K / Q5_K file whose rows are not a multiple of 256 (Qwen2.5-0.5B's
+ * 896), and old files hold Q4_1. A loader widens them to f32 (codecs in `js/quant/`, `WIDENED_CODECS`).
+ */
+export const WIDENED_QUANT_TYPES = ['Q4_1', 'Q5_0', 'Q5_1'] as const;
+export type WidenedQuantType = (typeof WIDENED_QUANT_TYPES)[number];
+
+export function isWidenedQuantType(name: string): name is WidenedQuantType {
+  return (WIDENED_QUANT_TYPES as readonly string[]).includes(name);
+}
+
+/**
  * Bytes of a row of `n` elements of type `t`. Throws, naming `what`, when n is not a multiple of
  * the block size: ggml cannot store a partial block.
  */

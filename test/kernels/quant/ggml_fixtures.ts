@@ -3,8 +3,9 @@
  * scripts/fixtures/make_quant_fixtures.sh (ggml from node-llama-cpp's llama.cpp bundle, ggml-cpu
  * built for AVX2 + FMA + F16C), decoded from their JSON.
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { QuantType } from '../../../src/kernels/quant_types.ts';
+import type { QuantType, WidenedQuantType } from '../../../src/kernels/quant_types.ts';
 
 const DIR = new URL('../fixtures/ggml_quant/', import.meta.url);
 
@@ -54,7 +55,7 @@ export function ggmlInputs(): GgmlInputs {
 }
 
 /** ggml's file name of each type. */
-const FILE: Record<QuantType, string> = {
+const FILE: Record<QuantType | WidenedQuantType, string> = {
   F16: 'f16',
   BF16: 'bf16',
   Q8_0: 'q8_0',
@@ -62,9 +63,12 @@ const FILE: Record<QuantType, string> = {
   Q4_K: 'q4_K',
   Q5_K: 'q5_K',
   Q6_K: 'q6_K',
+  Q4_1: 'q4_1',
+  Q5_0: 'q5_0',
+  Q5_1: 'q5_1',
 };
 
-export function ggmlTypeFixture(type: QuantType): GgmlTypeFixture {
+export function ggmlTypeFixture(type: QuantType | WidenedQuantType): GgmlTypeFixture {
   const j = json(`${FILE[type]}.json`);
   return {
     typeId: j.type_id as number,
@@ -86,4 +90,11 @@ export function ggmlTypeFixture(type: QuantType): GgmlTypeFixture {
 /** types.json: every ggml type id with its name, block size and bytes per block. */
 export function ggmlTypeTable(): { id: number; name: string; block_size: number; type_size: number }[] {
   return JSON.parse(readFileSync(new URL('types.json', DIR), 'utf8'));
+}
+
+/** Index of the first differing byte or float bit pattern, or -1. */
+export function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'lengths');
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
 }

@@ -24,17 +24,10 @@ import { describe, test } from 'node:test';
 import { DOT_FORMATS, QUANT_CODECS, quantizeActivations } from '../../../src/kernels/js/quant/index.ts';
 import { QUANT_TYPES } from '../../../src/kernels/quant_types.ts';
 import { termBound } from './dot_bound.ts';
-import { ggmlInputs, ggmlTypeFixture } from './ggml_fixtures.ts';
+import { firstDiff, ggmlInputs, ggmlTypeFixture } from './ggml_fixtures.ts';
 
 const inputs = ggmlInputs();
 const N = inputs.rows * inputs.nPerRow;
-
-/** Index of the first differing byte or float bit pattern, or -1. */
-function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, 'lengths');
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
-  return -1;
-}
 
 describe('quant codecs match ggml', () => {
   for (const type of QUANT_TYPES) {

@@ -80,6 +80,50 @@ export function readI16(b: Uint8Array, o: number): number {
   return ((b[o]! | (b[o + 1]! << 8)) << 16) >> 16;
 }
 
+/**
+ * The value of largest magnitude among x[o, o + len), with its sign: the first one on a tie, 0
+ * when all are 0 (the `amax` / `max` scan of ggml's Q4_0 / Q5_0 quantizers).
+ */
+export function signedAbsMax(x: Float32Array, o: number, len: number): number {
+  let amax = 0;
+  let max = 0;
+  for (let j = o; j < o + len; j++) {
+    const v = x[j]!;
+    if (amax < Math.abs(v)) {
+      amax = Math.abs(v);
+      max = v;
+    }
+  }
+  return max;
+}
+
+/** The least of x[o, o + len) (ggml's scan from FLT_MAX down, for finite values). */
+export function minOf(x: Float32Array, o: number, len: number): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (let j = o; j < o + len; j++) if (x[j]! < min) min = x[j]!;
+  return min;
+}
+
+/** The greatest of x[o, o + len) (ggml's scan from -FLT_MAX up, for finite values). */
+export function maxOf(x: Float32Array, o: number, len: number): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let j = o; j < o + len; j++) if (x[j]! > max) max = x[j]!;
+  return max;
+}
+
+/** The little-endian u32 at byte `o`. */
+export function readU32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+/** Writes `v` (32 bits) little-endian at byte `o`. */
+export function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+
 /** A block layout: `blockSize` values in `typeSize` bytes. */
 export interface BlockFormat {
   readonly name: string;

@@ -18,10 +18,17 @@
  *   Q5_K    256    176        5.5    Q8_K
  *   Q6_K    256    210        6.5625 Q8_K
  *
+ * and, without a dot (`WIDENED_CODECS`: the fallback types of llama-quantize, widened to f32 by
+ * the loader):
+ *
+ *   Q4_1     32     20        5
+ *   Q5_0     32     22        5.5
+ *   Q5_1     32     24        6
+ *
  * All functions take n, the number of values (a whole number of blocks), and buffers starting at
  * the first block (pass a subarray for an offset); outputs may be given to avoid allocating.
  */
-import type { QuantType } from '../../quant_types.ts';
+import type { QuantType, WidenedQuantType } from '../../quant_types.ts';
 import type { BlockFormat } from './block_math.ts';
 import {
   BF16,
@@ -34,7 +41,10 @@ import {
   vecDotF16,
 } from './float_types.ts';
 import { dequantizeQ4_0, Q4_0, quantizeQ4_0, vecDotQ4_0 } from './q4_0.ts';
+import { dequantizeQ4_1, Q4_1, quantizeQ4_1 } from './q4_1.ts';
 import { dequantizeQ4_K, Q4_K, quantizeQ4_K, vecDotQ4_K } from './q4_k.ts';
+import { dequantizeQ5_0, Q5_0, quantizeQ5_0 } from './q5_0.ts';
+import { dequantizeQ5_1, Q5_1, quantizeQ5_1 } from './q5_1.ts';
 import { dequantizeQ5_K, Q5_K, quantizeQ5_K, vecDotQ5_K } from './q5_k.ts';
 import { dequantizeQ6_K, Q6_K, quantizeQ6_K, vecDotQ6_K } from './q6_k.ts';
 import { dequantizeQ8_0, Q8_0, quantizeQ8_0, quantizeQ8_0Activations, vecDotQ8_0 } from './q8_0.ts';
@@ -45,15 +55,20 @@ export type { BlockFormat } from './block_math.ts';
 /** The activation types of the dot products. */
 export type DotType = 'F16' | 'BF16' | 'Q8_0' | 'Q8_K';
 
-export interface QuantCodec {
-  readonly type: QuantType;
+/** The encoder and decoder of one block type. */
+export interface BlockCodec {
+  readonly type: QuantType | WidenedQuantType;
   readonly format: BlockFormat;
-  /** The type the activations are quantized to for `vecDot`. */
-  readonly dotType: DotType;
   /** Blocks -> float32 values. src: the blocks of n values; returns (or fills) [n]. */
   dequantize(src: Uint8Array, n: number, out?: Float32Array): Float32Array;
   /** float32 values -> blocks. x: [n]; returns (or fills) the n / blockSize blocks. */
   quantize(x: Float32Array, n: number, out?: Uint8Array): Uint8Array;
+}
+
+export interface QuantCodec extends BlockCodec {
+  readonly type: QuantType;
+  /** The type the activations are quantized to for `vecDot`. */
+  readonly dotType: DotType;
   /** The dot of n weights `w` (blocks of this type) with activations `a` (blocks of dotType). */
   vecDot(w: Uint8Array, a: Uint8Array, n: number): number;
 }
@@ -115,6 +130,13 @@ export const QUANT_CODECS: Readonly<Record<QuantType, QuantCodec>> = {
     quantize: quantizeQ6_K,
     vecDot: vecDotQ6_K,
   },
+};
+
+/** The types that are only stored: decoded to f32 before any compute (see quant_types.ts). */
+export const WIDENED_CODECS: Readonly<Record<WidenedQuantType, BlockCodec>> = {
+  Q4_1: { type: 'Q4_1', format: Q4_1, dequantize: dequantizeQ4_1, quantize: quantizeQ4_1 },
+  Q5_0: { type: 'Q5_0', format: Q5_0, dequantize: dequantizeQ5_0, quantize: quantizeQ5_0 },
+  Q5_1: { type: 'Q5_1', format: Q5_1, dequantize: dequantizeQ5_1, quantize: quantizeQ5_1 },
 };
 
 /** The block format of an activation type. */

@@ -16,7 +16,7 @@ import * as blockMath from './block_math.ts';
 import * as q80 from './q8_0.ts';
 
 // tsx turns each use of an imported binding into a getter call; local copies keep the loops fast
-const { blocksIn, bytesOut, f32, floatsIn, floatsOut, readF16, readI8, writeF16 } = blockMath;
+const { blocksIn, bytesOut, f32, floatsIn, floatsOut, readF16, readI8, signedAbsMax, writeF16 } = blockMath;
 const { Q8_0 } = q80;
 
 export const Q4_0: BlockFormat = { name: 'Q4_0', blockSize: 32, typeSize: 18 };
@@ -26,15 +26,7 @@ export function quantizeQ4_0(x: Float32Array, n: number, out?: Uint8Array): Uint
   floatsIn(Q4_0, x, n, 'input');
   const y = bytesOut(Q4_0, n, out);
   for (let xo = 0, bo = 0; xo < n; xo += 32, bo += 18) {
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = x[xo + j]!;
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
+    const max = signedAbsMax(x, xo, 32);
     const d = f32(max / -8);
     const id = d !== 0 ? f32(1 / d) : 0;
     writeF16(y, bo, d);

@@ -1,0 +1,139 @@
+/**
+ * A GGUF holding llama-quantize's fallback types (Q5_0, Q5_1, and the old Q4_1), as real files do
+ * (qwen2.5-0.5b-instruct-q4_k_m.gguf has Q5_0 tensors: its 896-long rows are no 256-blocks), loads:
+ * those matrices are widened to f32 (no kernel computes with them), the file's Q4_K ones stay
+ * quantized under dtype auto, and stderr says which types were widened, once per file.
+ *
+ * The file is written here: a llama model exported F32 by `xfmr quantize`, then its attention
+ * matrices re-encoded by the codecs (byte-exact with ggml's quantizers, test/kernels/quant/) as
+ * wq/wk Q5_0, wv Q5_1, wo Q4_1 and its feed-forward ones as Q4_K. Quantizing acts on rows, and
+ * llama's Q/K permutation moves whole rows, so the reference model is the original one with each
+ * matrix replaced by its codec round trip. Under dtype f32 every weight must equal the reference
+ * bit for bit (a wrong high bit, nibble, minimum or row order breaks that), so the logits agree up
+ * to the float32 rounding of the file's f32 hyperparameters (norm eps; relative 1e-5 allowed);
+ * quantization itself moves them by about 1e-2 of the largest logit, asserted to be > 1e-3 so the
+ * check sees it. Under auto the Q4_K matrices compute with 8-bit activations: within 5e-2 as in
+ * load_gguf_quant.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { JsonValue } from '../../src/io/files.ts';
+import { type GgufTensorSpec, openGguf, writeGguf } from '../../src/io/gguf.ts';
+import { QUANT_CODECS, WIDENED_CODECS } from '../../src/kernels/js/quant/index.ts';
+import type { QuantType, WidenedQuantType } from '../../src/kernels/quant_types.ts';
+import { DecoderLM } from '../../src/models/decoder.ts';
+import { loadDecoder, saveModel } from '../../src/models/load.ts';
+import { llamaConfig } from '../../src/models/presets.ts';
+import { byteLevelTokenizerJson, tempDir, xfmr } from '../cli/helpers.ts';
+
+const IDS = Int32Array.from([5, 17, 42, 99, 7, 256, 260, 31, 12, 200]);
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < b.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    s = Math.max(s, Math.abs(b[i]!));
+  }
+  return d / s;
+}
+
+/** The GGUF tensor suffix -> the type it gets in the rewritten file, and its canonical name. */
+const TYPES: [string, WidenedQuantType | QuantType, string][] = [
+  ['attn_q.weight', 'Q5_0', 'attention.wq.weight'],
+  ['attn_k.weight', 'Q5_0', 'attention.wk.weight'],
+  ['attn_v.weight', 'Q5_1', 'attention.wv.weight'],
+  ['attn_output.weight', 'Q4_1', 'attention.wo.weight'],
+  ['ffn_gate.weight', 'Q4_K', 'feed_forward.w1.weight'],
+  ['ffn_up.weight', 'Q4_K', 'feed_forward.w3.weight'],
+  ['ffn_down.weight', 'Q4_K', 'feed_forward.w2.weight'],
+];
+const codecOf = (t: WidenedQuantType | QuantType) =>
+  t === 'Q4_1' || t === 'Q5_0' || t === 'Q5_1' ? WIDENED_CODECS[t] : QUANT_CODECS[t];
+
+describe('a GGUF with Q5_0 / Q5_1 / Q4_1 tensors', () => {
+  const root = tempDir('xfmr-gguf-widened-');
+  const config = llamaConfig({
+    vocabSize: 297,
+    contextLength: 64,
+    dModel: 256,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    headDim: 64,
+    ffnDim: 512,
+    initStd: 0.05,
+  });
+  const model = new DecoderLM(config, 31);
+
+  test('loads: widened matrices equal the dequantized blocks, logits of the dequantized model, one stderr note', async () => {
+    const dir = join(root, 'model');
+    saveModel(dir, model, { tokenizerJson: byteLevelTokenizerJson(40, true) as JsonValue });
+    const f32File = join(root, 'model-f32.gguf');
+    const q = await xfmr(['quantize', '--model', dir, '--type', 'f32', '--out', f32File]);
+    assert.equal(q.code, 0, q.stderr);
+    const original = model.forward(IDS, 1, IDS.length).data.slice();
+
+    // re-encode the matrices; the file's other tensors and its metadata are copied
+    const file = join(root, 'model-mixed.gguf');
+    const src = openGguf(f32File);
+    const specs: GgufTensorSpec[] = [];
+    for (const [name, info] of src.tensors) {
+      const rule = TYPES.find(([suffix]) => name.endsWith(suffix));
+      const t = src.read(name);
+      if (rule === undefined) specs.push({ name, shape: t.shape, dtype: 'F32', data: t.data });
+      else {
+        const data = codecOf(rule[1]).quantize(t.data as Float32Array, t.data.length);
+        specs.push({ name, shape: [...info.shape], type: rule[1], data });
+      }
+    }
+    writeGguf(file, src.kv, specs);
+    src.close();
+
+    // the reference: each matrix replaced by its round trip (rows of 256 are whole blocks)
+    const params = model.namedParameters();
+    for (let i = 0; i < config.nLayers; i++) {
+      for (const [, type, canon] of TYPES) {
+        const p = params.get(`layers.${i}.${canon}`)!;
+        const codec = codecOf(type);
+        p.data.set(codec.dequantize(codec.quantize(p.data, p.size), p.size));
+      }
+    }
+    const reference = model.forward(IDS, 1, IDS.length).data;
+    assert.ok(relErr(reference, original) > 1e-3, 'the quantization is visible in the logits');
+
+    const wide = loadDecoder(file, { dtype: 'f32' }).model;
+    for (const [name, p] of params) {
+      const got = wide.namedParameters().get(name)!;
+      assert.equal(got.dtype, 'f32', name);
+      assert.deepEqual(got.data, p.data, name);
+    }
+    const errWide = relErr(wide.forward(IDS, 1, IDS.length).data, reference);
+    assert.ok(errWide < 1e-5, `dtype f32: logits ${errWide.toExponential(2)} from the reference`);
+
+    const kept = loadDecoder(file, { dtype: 'auto' }).model;
+    for (const [, type, canon] of TYPES) {
+      const p = kept.namedParameters().get(`layers.1.${canon}`)!;
+      assert.equal(p.dtype, type === 'Q4_K' ? 'q4_k' : 'f32', canon);
+      if (type !== 'Q4_K') assert.deepEqual(p.data, params.get(`layers.1.${canon}`)!.data, canon);
+    }
+    const errKept = relErr(kept.forward(IDS, 1, IDS.length).data, reference);
+    assert.ok(
+      errKept > 0 && errKept < 5e-2,
+      `dtype auto: logits ${errKept.toExponential(2)} from the reference`,
+    );
+
+    // the CLI (dtype auto) says once which types it widened, with their tensor counts
+    const args = ['--prompt-ids', '5,17,42', '--max-tokens', '4', '--temperature', '0', '--json'];
+    const g = await xfmr(['generate', '--model', file, ...args]);
+    assert.equal(g.code, 0, g.stderr);
+    const notes = g.stderr.split('\n').filter((l) => l.includes('widened to f32'));
+    assert.deepEqual(notes, [
+      `xfmr: ${file}: Q5_0 tensors (4), Q5_1 tensors (2), Q4_1 tensors (2) are widened to f32: xfmr has no Q5_0/Q5_1/Q4_1 kernel`,
+    ]);
+    const f = await xfmr(['generate', '--model', file, '--dtype', 'f32', ...args]);
+    assert.equal(f.code, 0, f.stderr);
+    assert.ok(!f.stderr.includes('widened'), 'no note when everything is dequantized anyway');
+  });
+});
