@@ -19,6 +19,7 @@ import { LocalGenerator } from '../../src/rag/generator.ts';
 import { loadServeModel } from '../../src/serve/server.ts';
 import { loadTokenizerJson } from '../../src/tokenizers/tokenizer_json.ts';
 import { byteLevelTokenizerJson, tempDir, xfmr } from '../cli/helpers.ts';
+import { relErr } from './rel_err.ts';
 
 const TOKENIZER = byteLevelTokenizerJson(40, true) as JsonValue;
 const V = 297; // 256 bytes + 40 merges + 1 special (byteLevelTokenizerJson)
@@ -45,17 +46,6 @@ function write(config: ModelConfig, seed: number): [string, string] {
 
 function logits(m: DecoderLM): Float32Array {
   return m.forward(IDS, 1, IDS.length).data;
-}
-
-/** max |a - b| / max |b| */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    s = Math.max(s, Math.abs(b[i]!));
-  }
-  return d / s;
 }
 
 describe('loadDecoder on a .gguf file', () => {

@@ -26,18 +26,9 @@ import { DecoderLM } from '../../src/models/decoder.ts';
 import { loadDecoder, saveModel } from '../../src/models/load.ts';
 import { llamaConfig } from '../../src/models/presets.ts';
 import { byteLevelTokenizerJson, tempDir, xfmr } from '../cli/helpers.ts';
+import { relErr } from './rel_err.ts';
 
 const IDS = Int32Array.from([5, 17, 42, 99, 7, 256, 260, 31, 12, 200]);
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    s = Math.max(s, Math.abs(b[i]!));
-  }
-  return d / s;
-}
 
 /** The GGUF tensor suffix -> the type it gets in the rewritten file, and its canonical name. */
 const TYPES: [string, WidenedQuantType | QuantType, string][] = [
