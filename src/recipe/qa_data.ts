@@ -21,6 +21,8 @@
  */
 import { Rng } from '../tensor/random.ts';
 import { ENTITY_KINDS, makeEntity } from './entities.ts';
+import { type DebianPackage, type DocParagraph, packageDocument } from './prose.ts';
+import { packageQuestions, paragraphQuestions, type QaPair } from './reading.ts';
 import { cap, type Split, Values, type ValueType } from './values.ts';
 
 export { ENTITY_KINDS, type Entity, type EntityKind, type Fact, makeEntity } from './entities.ts';
@@ -37,7 +39,7 @@ export interface QaExample {
   /** Passages in prompt order; `gold` indexes the one holding the answer (-1 when there is none). */
   passages: string[];
   gold: number;
-  source: 'entity' | 'kjv';
+  source: 'entity' | 'kjv' | 'doc' | 'package';
   /** The value type, for entity questions. */
   type?: ValueType;
 }
@@ -72,9 +74,10 @@ function arrange(gold: string, distractors: string[], rng: Rng): { passages: str
   return { passages, gold: at };
 }
 
-function distractorCount(rng: Rng): number {
+function distractorCount(rng: Rng, most = 3): number {
   const r = rng.random();
-  return r < 0.15 ? 0 : r < 0.6 ? 1 : r < 0.9 ? 2 : 3;
+  const n = r < 0.15 ? 0 : r < 0.45 ? 1 : r < 0.7 ? 2 : r < 0.88 ? 3 : 4;
+  return Math.min(n, most);
 }
 
 /** One entity question with 0-3 distractor entities (mostly of the same kind). */
@@ -226,6 +229,81 @@ export function kjvExample(verses: readonly Verse[], rng: Rng): QaExample {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Real prose (src/recipe/prose.ts): /usr/share/doc paragraphs and Debian package records
+
+export interface ProsePools {
+  paragraphs: readonly DocParagraph[];
+  /** Installed packages, with long descriptions (/var/lib/dpkg/status). */
+  installed: readonly DebianPackage[];
+  /** Every package of the archive, sorted by name (synopsis and fields only). */
+  catalog: readonly DebianPackage[];
+}
+
+/** The package a /usr/share/doc path belongs to. */
+const docTopic = (path: string) => path.split('/')[4] ?? 'this package';
+
+/** Neighbours first (the same file, or packages with similar names), else anywhere. */
+function proseDistractors<T>(
+  pool: readonly T[],
+  at: number,
+  n: number,
+  rng: Rng,
+  near: (j: number) => boolean,
+): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) {
+    const j =
+      rng.random() < 0.6 ? at + (rng.random() < 0.5 ? -1 : 1) * (1 + rng.int(4)) : rng.int(pool.length);
+    if (j >= 0 && j < pool.length && j !== at && (near(j) || rng.random() < 0.5)) out.push(pool[j]);
+    else out.push(pool[rng.int(pool.length)]);
+  }
+  return out;
+}
+
+/** One question over real prose, with 0-4 distractor passages. */
+export function proseExample(pools: ProsePools, rng: Rng): QaExample {
+  for (;;) {
+    const r = rng.random();
+    let gold: string;
+    let qs: QaPair[];
+    let distractors: string[];
+    let source: QaExample['source'];
+    if (r < 0.5 && pools.paragraphs.length > 8) {
+      const i = rng.int(pools.paragraphs.length);
+      const p = pools.paragraphs[i];
+      gold = p.text;
+      qs = paragraphQuestions(gold, docTopic(p.source), rng);
+      const ds = proseDistractors(
+        pools.paragraphs,
+        i,
+        distractorCount(rng, 4),
+        rng,
+        (j) => pools.paragraphs[j].source === p.source,
+      );
+      distractors = ds.map((d) => d.text).filter((d) => d !== gold);
+      source = 'doc';
+    } else {
+      const pool = r < 0.75 && pools.installed.length > 8 ? pools.installed : pools.catalog;
+      if (pool.length < 8) continue;
+      const i = rng.int(pool.length);
+      gold = packageDocument(pool[i]);
+      qs = packageQuestions(pool[i], rng);
+      distractors = proseDistractors(pool, i, distractorCount(rng, 4), rng, () => true)
+        .map(packageDocument)
+        .filter((d) => d !== gold);
+      source = 'package';
+    }
+    // A question whose answer also appears in a distractor is ambiguous: skip it.
+    qs = qs.filter((q) => !distractors.some((d) => d.includes(q.answer)) || q.answer.length > 12);
+    if (qs.length === 0) continue;
+    const q = qs[rng.int(qs.length)];
+    const placed = arrange(gold, distractors, rng);
+    const question = vary(cap(q.question.trim()), rng);
+    return { prompt: fillPrompt(placed.passages, question), answer: q.answer, question, ...placed, source };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Data sets
 
 export interface QaSetOptions {
@@ -235,6 +313,9 @@ export interface QaSetOptions {
   /** Share of KJV questions (needs `verses`). */
   kjvShare?: number;
   verses?: readonly Verse[];
+  /** Share of real-prose questions (needs `prose`). */
+  proseShare?: number;
+  prose?: ProsePools;
 }
 
 /** `n` examples, deterministic in the seed. */
@@ -242,9 +323,14 @@ export function qaExamples(o: QaSetOptions): QaExample[] {
   const rng = new Rng(o.seed);
   const vals = new Values(rng, o.split);
   const share = o.verses && o.verses.length >= 8 ? (o.kjvShare ?? 0) : 0;
+  const proseShare = o.prose ? (o.proseShare ?? 0) : 0;
   const out: QaExample[] = [];
-  for (let i = 0; i < o.n; i++)
-    out.push(rng.random() < share ? kjvExample(o.verses as Verse[], rng) : entityExample(vals));
+  for (let i = 0; i < o.n; i++) {
+    const r = rng.random();
+    if (r < proseShare) out.push(proseExample(o.prose as ProsePools, rng));
+    else if (r < proseShare + share) out.push(kjvExample(o.verses as Verse[], rng));
+    else out.push(entityExample(vals));
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parseDumpavail } from '../../src/recipe/prose.ts';
 import {
   clauseQuestions,
   entityDocuments,
@@ -12,6 +13,7 @@ import {
   nameSplit,
   parseKjv,
   preferencePairs,
+  proseExample,
   qaExamples,
   RAG_TEMPLATE,
   Values,
@@ -114,4 +116,28 @@ test('DPO pairs: chosen is in the context, rejected is a value absent from it', 
     assert.ok(!p.prompt.includes(p.rejected), `${p.rejected} is in the context`);
     assert.notEqual(p.chosen, p.rejected);
   }
+});
+
+test('proseExample: the answer is a span of the gold passage, the prompt holds every passage', () => {
+  const catalog = parseDumpavail(
+    Array.from(
+      { length: 12 },
+      (_, i) =>
+        `Package: pkg${i}\nVersion: 1.${i}\nMaintainer: Person ${String.fromCharCode(65 + i)} <p${i}@example.org>\nSection: utils\nDescription: tool number ${i}\n It reads format${i} files and was written by Kim Park${i}.`,
+    ).join('\n\n'),
+  );
+  const paragraphs = Array.from({ length: 12 }, (_, i) => ({
+    source: `/usr/share/doc/pkg${i}/README`,
+    text: `The daemon ${i} reads /etc/conf${i} every ${i + 2} minutes and supports format${i} archives.`,
+  }));
+  const rng = new Rng(9);
+  const sources = new Set<string>();
+  for (let i = 0; i < 60; i++) {
+    const ex = proseExample({ paragraphs, installed: catalog, catalog }, rng);
+    sources.add(ex.source);
+    assert.ok(ex.passages[ex.gold].includes(ex.answer), `${ex.answer} not in gold`);
+    assert.equal(ex.prompt, fillPrompt(ex.passages, ex.question));
+    assert.ok(ex.passages.length >= 1 && ex.passages.length <= 5);
+  }
+  assert.deepEqual([...sources].sort(), ['doc', 'package']);
 });

@@ -11,6 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generate } from '../../generate/index.ts';
 import type { JsonValue } from '../../io/checkpoint.ts';
 import type { DecoderLM } from '../../models/decoder.ts';
 import { saveModel } from '../../models/load.ts';
@@ -22,9 +23,10 @@ import { lmTask, trainLoop } from '../../train/loop.ts';
 import type { PreferenceExample } from '../../train/preference_data.ts';
 import { buildExample, type SftExample } from '../../train/sft.ts';
 import { LengthGroupedBatches } from '../batches.ts';
-import { preferencePairs, qaExamples, type Verse } from '../qa_data.ts';
+import { exactMatch } from '../eval.ts';
+import { type PreferencePair, qaExamples } from '../qa_data.ts';
 import type { StageContext } from '../recipe.ts';
-import type { RecipeTokenizer } from './text.ts';
+import type { Corpus, RecipeTokenizer } from './text.ts';
 
 function saveWithEos(dir: string, model: DecoderLM, tokenizerJson: JsonValue, eos: number): void {
   saveModel(dir, model, {
@@ -36,7 +38,7 @@ function saveWithEos(dir: string, model: DecoderLM, tokenizerJson: JsonValue, eo
 export async function sftStage(
   { cfg, paths, log, dtype }: StageContext,
   model: DecoderLM,
-  verses: Verse[],
+  { verses, prose }: Pick<Corpus, 'verses' | 'prose'>,
   { tok, tokenizerJson, eos }: RecipeTokenizer,
 ): Promise<{ report: { [key: string]: number | null } }> {
   const { work } = paths;
@@ -48,6 +50,8 @@ export async function sftStage(
     split: 'train',
     kjvShare: s.kjvShare,
     verses,
+    proseShare: s.proseShare,
+    prose,
   });
   writeFileSync(
     join(work, 'sft.jsonl'),
@@ -106,23 +110,107 @@ export async function sftStage(
   };
 }
 
+/** Greedy (free) answers of the model to prompts, at most `maxNew` tokens each, in batches. */
+export async function greedyAnswers(
+  model: DecoderLM,
+  tok: RecipeTokenizer['tok'],
+  eos: number,
+  prompts: readonly string[],
+  maxNew: number,
+  batch = 8,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < prompts.length; i += batch) {
+    const ids = prompts.slice(i, i + batch).map((p) => tok.encode(p));
+    const room = Math.min(maxNew, model.config.contextLength - Math.max(...ids.map((x) => x.length)));
+    if (room < 1) {
+      for (let k = 0; k < ids.length; k++) out.push('');
+      continue;
+    }
+    const rs = await generate(model, ids, {
+      maxNewTokens: room,
+      temperature: 0,
+      eos,
+      decode: (x) => tok.decode(x),
+    });
+    for (const r of rs) out.push(r.text.trim());
+  }
+  return out;
+}
+
+/** Mean of b - a over paired 0/1 scores, with a 95% normal-approximation confidence interval. */
+export function pairedDifference(
+  a: readonly number[],
+  b: readonly number[],
+): { mean: number; lo: number; hi: number; n: number } {
+  const n = a.length;
+  if (n === 0 || b.length !== n) throw new Error('pairedDifference: two score lists of one positive length');
+  const d = a.map((x, i) => b[i] - x);
+  const mean = d.reduce((s, x) => s + x, 0) / n;
+  const sd = n > 1 ? Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : 0;
+  const half = (1.96 * sd) / Math.sqrt(n);
+  return { mean, lo: mean - half, hi: mean + half, n };
+}
+
+/**
+ * DPO on on-policy pairs (issue 17): the SFT model answers fresh training questions by free
+ * decoding; where its answer is wrong (not the gold span), the gold span is chosen and the model's
+ * own answer rejected. The effect is measured on held-out questions the same way, before and
+ * after, as a paired difference in exact match with its 95% interval.
+ */
 export async function dpoStage(
   { cfg, paths, log, dtype }: StageContext,
   model: DecoderLM,
+  { verses, prose }: Pick<Corpus, 'verses' | 'prose'>,
   { tok, tokenizerJson, eos }: RecipeTokenizer,
 ): Promise<{ report: { [key: string]: number | null } }> {
   const { work } = paths;
   const maxLen = model.config.contextLength;
   const d = cfg.dpo;
-  const pairs = preferencePairs(d.pairs, cfg.seed + 41);
+  const s = cfg.sft;
+  const mix = { kjvShare: s.kjvShare, verses, proseShare: s.proseShare, prose };
+  // Candidates: twice the pairs wanted (about half of the answers are right), never SFT's seed.
+  const candidates = qaExamples({ n: 2 * d.pairs, seed: cfg.seed + 41, split: 'train', ...mix });
+  const answers = await greedyAnswers(
+    model,
+    tok,
+    eos,
+    candidates.map((c) => c.prompt),
+    24,
+  );
+  const pairs: PreferencePair[] = [];
+  candidates.forEach((c, i) => {
+    // An empty answer (EOS at once) is a wrong answer too: the answer is in the context.
+    if (exactMatch(answers[i], c.answer) === 0 && pairs.length < d.pairs)
+      pairs.push({ prompt: c.prompt, chosen: c.answer, rejected: answers[i] });
+  });
+  const wrong = candidates.filter((c, i) => exactMatch(answers[i], c.answer) === 0).length;
+  log(
+    `dpo: the SFT model got ${candidates.length - wrong} of ${candidates.length} candidates right; ${pairs.length} on-policy pairs`,
+  );
   writeFileSync(join(work, 'dpo.jsonl'), pairs.map((p) => JSON.stringify(p)).join('\n'));
+  // Held-out questions (names of the eval split) for the effect.
+  const heldQs = qaExamples({ n: cfg.dpo.evalQuestions, seed: cfg.seed + 61, split: 'eval', ...mix });
+  const emOf = async () =>
+    (
+      await greedyAnswers(
+        model,
+        tok,
+        eos,
+        heldQs.map((q) => q.prompt),
+        24,
+      )
+    ).map((a, i) => exactMatch(a, heldQs[i].answer));
+  const emBefore = await emOf();
   const examples: PreferenceExample[] = pairs
     .map((p) => ({
       prompt: tok.encode(p.prompt),
       chosen: [...tok.encode(` ${p.chosen}`), eos],
-      rejected: [...tok.encode(` ${p.rejected}`), eos],
+      rejected: p.rejected ? [...tok.encode(` ${p.rejected}`), eos] : [eos],
     }))
     .filter((e) => e.prompt.length + Math.max(e.chosen.length, e.rejected.length) <= maxLen);
+  if (examples.length < 2)
+    throw new Error(`dpo: only ${examples.length} on-policy pairs fit the window; need at least 2`);
   const nHeld = Math.max(1, Math.floor(examples.length / 10));
   const train = examples.slice(nHeld);
   const held = examples.slice(0, nHeld);
@@ -159,9 +247,17 @@ export async function dpoStage(
   });
   const after = withComputeDtype(dtype, () => evaluateDpo(model, held, heldCache, o, 16));
   saveWithEos(join(work, 'dpo'), model, tokenizerJson, eos);
+  const effect = pairedDifference(emBefore, await emOf());
+  log(
+    `dpo: free-decoding EM on ${effect.n} held-out questions changed by ${(100 * effect.mean).toFixed(1)} points (95% CI ${(100 * effect.lo).toFixed(1)} to ${(100 * effect.hi).toFixed(1)})`,
+  );
   return {
     report: {
       pairs: train.length,
+      em_before: (100 * emBefore.reduce((a, b) => a + b, 0)) / emBefore.length,
+      em_change: 100 * effect.mean,
+      em_change_ci_lo: 100 * effect.lo,
+      em_change_ci_hi: 100 * effect.hi,
       final_loss: r.losses.at(-1) ?? null,
       held_accuracy_before: before['rewards/accuracies'],
       held_accuracy_after: after['rewards/accuracies'],

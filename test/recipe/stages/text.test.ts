@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type RecipePaths, SMOKE_RECIPE, type StageContext } from '../../../src/recipe/recipe.ts';
+import { pairedDifference } from '../../../src/recipe/stages/finetune.ts';
+import { interleave } from '../../../src/recipe/stages/pretrain.ts';
 import { corpusStage } from '../../../src/recipe/stages/text.ts';
 
 const verse = (i: number) =>
@@ -42,4 +44,25 @@ test('corpus stage: held-out sources and copies are refused, a clean corpus pass
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('interleave: sources spread evenly through the pretraining order', () => {
+  assert.deepEqual(
+    interleave([
+      ['a1', 'a2', 'a3', 'a4'],
+      ['b1', 'b2'],
+    ]),
+    ['a1', 'b1', 'a2', 'a3', 'b2', 'a4'],
+  );
+  assert.deepEqual(interleave([[], ['b1']]), ['b1']);
+});
+
+test('pairedDifference: the mean change with a 95% interval; zero width when nothing changes', () => {
+  const same = pairedDifference([1, 0, 1, 0], [1, 0, 1, 0]);
+  assert.deepEqual(same, { mean: 0, lo: 0, hi: 0, n: 4 });
+  // differences 1,1,0,0: mean 0.5, sd sqrt(1/3), half width 1.96 * sd / 2
+  const r = pairedDifference([0, 0, 1, 1], [1, 1, 1, 1]);
+  assert.equal(r.mean, 0.5);
+  assert.ok(Math.abs(r.hi - r.mean - (1.96 * Math.sqrt(1 / 3)) / 2) < 1e-12);
+  assert.throws(() => pairedDifference([1], [1, 0]), /two score lists/);
 });
