@@ -74,10 +74,15 @@ function arrange(gold: string, distractors: string[], rng: Rng): { passages: str
   return { passages, gold: at };
 }
 
-function distractorCount(rng: Rng, most = 3): number {
+function distractorCount(rng: Rng): number {
   const r = rng.random();
-  const n = r < 0.15 ? 0 : r < 0.45 ? 1 : r < 0.7 ? 2 : r < 0.88 ? 3 : 4;
-  return Math.min(n, most);
+  return r < 0.15 ? 0 : r < 0.6 ? 1 : r < 0.9 ? 2 : 3;
+}
+
+/** Real-prose questions get up to 4 distractors: a 2,048-token window holds 3-5 chunks. */
+function proseDistractorCount(rng: Rng): number {
+  const r = rng.random();
+  return r < 0.15 ? 0 : r < 0.45 ? 1 : r < 0.7 ? 2 : r < 0.88 ? 3 : 4;
 }
 
 /** One entity question with 0-3 distractor entities (mostly of the same kind). */
@@ -276,7 +281,7 @@ export function proseExample(pools: ProsePools, rng: Rng): QaExample {
       const ds = proseDistractors(
         pools.paragraphs,
         i,
-        distractorCount(rng, 4),
+        proseDistractorCount(rng),
         rng,
         (j) => pools.paragraphs[j].source === p.source,
       );
@@ -288,7 +293,7 @@ export function proseExample(pools: ProsePools, rng: Rng): QaExample {
       const i = rng.int(pool.length);
       gold = packageDocument(pool[i]);
       qs = packageQuestions(pool[i], rng);
-      distractors = proseDistractors(pool, i, distractorCount(rng, 4), rng, () => true)
+      distractors = proseDistractors(pool, i, proseDistractorCount(rng), rng, () => true)
         .map(packageDocument)
         .filter((d) => d !== gold);
       source = 'package';

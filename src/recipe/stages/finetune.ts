@@ -24,7 +24,7 @@ import type { PreferenceExample } from '../../train/preference_data.ts';
 import { buildExample, type SftExample } from '../../train/sft.ts';
 import { LengthGroupedBatches } from '../batches.ts';
 import { exactMatch } from '../eval.ts';
-import { type PreferencePair, qaExamples } from '../qa_data.ts';
+import { type PreferencePair, preferencePairs, type QaExample, qaExamples } from '../qa_data.ts';
 import type { StageContext } from '../recipe.ts';
 import type { Corpus, RecipeTokenizer } from './text.ts';
 
@@ -153,10 +153,42 @@ export function pairedDifference(
 }
 
 /**
- * DPO on on-policy pairs (issue 17): the SFT model answers fresh training questions by free
- * decoding; where its answer is wrong (not the gold span), the gold span is chosen and the model's
- * own answer rejected. The effect is measured on held-out questions the same way, before and
- * after, as a paired difference in exact match with its 95% interval.
+ * On-policy preference pairs: the model answers `candidates` by free decoding; where its answer is
+ * wrong (not the gold span; an empty answer included, the answer being in the context), the gold
+ * span is chosen and the model's answer rejected. At most `n` pairs.
+ */
+export async function onPolicyPairs(
+  model: DecoderLM,
+  tok: RecipeTokenizer['tok'],
+  eos: number,
+  candidates: readonly QaExample[],
+  n: number,
+  log: (line: string) => void,
+): Promise<PreferencePair[]> {
+  const answers = await greedyAnswers(
+    model,
+    tok,
+    eos,
+    candidates.map((c) => c.prompt),
+    24,
+  );
+  const pairs: PreferencePair[] = [];
+  let right = 0;
+  candidates.forEach((c, i) => {
+    if (exactMatch(answers[i], c.answer) === 1) right++;
+    else if (pairs.length < n) pairs.push({ prompt: c.prompt, chosen: c.answer, rejected: answers[i] });
+  });
+  log(
+    `dpo: the SFT model got ${right} of ${candidates.length} candidates right; ${pairs.length} on-policy pairs`,
+  );
+  return pairs;
+}
+
+/**
+ * DPO (issue 17): pairs on-policy (onPolicyPairs) or the grounded span over a
+ * hallucinated value (preferencePairs). With dpo.evalQuestions the effect is measured on held-out
+ * questions by free decoding, before and after, as a paired difference in exact match with its
+ * 95% interval.
  */
 export async function dpoStage(
   { cfg, paths, log, dtype }: StageContext,
@@ -169,28 +201,19 @@ export async function dpoStage(
   const d = cfg.dpo;
   const s = cfg.sft;
   const mix = { kjvShare: s.kjvShare, verses, proseShare: s.proseShare, prose };
-  // Candidates: twice the pairs wanted (about half of the answers are right), never SFT's seed.
-  const candidates = qaExamples({ n: 2 * d.pairs, seed: cfg.seed + 41, split: 'train', ...mix });
-  const answers = await greedyAnswers(
-    model,
-    tok,
-    eos,
-    candidates.map((c) => c.prompt),
-    24,
-  );
-  const pairs: PreferencePair[] = [];
-  candidates.forEach((c, i) => {
-    // An empty answer (EOS at once) is a wrong answer too: the answer is in the context.
-    if (exactMatch(answers[i], c.answer) === 0 && pairs.length < d.pairs)
-      pairs.push({ prompt: c.prompt, chosen: c.answer, rejected: answers[i] });
-  });
-  const wrong = candidates.filter((c, i) => exactMatch(answers[i], c.answer) === 0).length;
-  log(
-    `dpo: the SFT model got ${candidates.length - wrong} of ${candidates.length} candidates right; ${pairs.length} on-policy pairs`,
-  );
+  const pairs = d.onPolicy
+    ? await onPolicyPairs(
+        model,
+        tok,
+        eos,
+        qaExamples({ n: 2 * d.pairs, seed: cfg.seed + 41, split: 'train', ...mix }),
+        d.pairs,
+        log,
+      )
+    : preferencePairs(d.pairs, cfg.seed + 41);
   writeFileSync(join(work, 'dpo.jsonl'), pairs.map((p) => JSON.stringify(p)).join('\n'));
-  // Held-out questions (names of the eval split) for the effect.
-  const heldQs = qaExamples({ n: cfg.dpo.evalQuestions, seed: cfg.seed + 61, split: 'eval', ...mix });
+  // Held-out questions (names of the eval split) for the effect on free decoding.
+  const heldQs = qaExamples({ n: d.evalQuestions, seed: cfg.seed + 61, split: 'eval', ...mix });
   const emOf = async () =>
     (
       await greedyAnswers(
@@ -201,7 +224,7 @@ export async function dpoStage(
         24,
       )
     ).map((a, i) => exactMatch(a, heldQs[i].answer));
-  const emBefore = await emOf();
+  const emBefore = heldQs.length > 0 ? await emOf() : [];
   const examples: PreferenceExample[] = pairs
     .map((p) => ({
       prompt: tok.encode(p.prompt),
@@ -247,17 +270,22 @@ export async function dpoStage(
   });
   const after = withComputeDtype(dtype, () => evaluateDpo(model, held, heldCache, o, 16));
   saveWithEos(join(work, 'dpo'), model, tokenizerJson, eos);
-  const effect = pairedDifference(emBefore, await emOf());
-  log(
-    `dpo: free-decoding EM on ${effect.n} held-out questions changed by ${(100 * effect.mean).toFixed(1)} points (95% CI ${(100 * effect.lo).toFixed(1)} to ${(100 * effect.hi).toFixed(1)})`,
-  );
+  const effect = heldQs.length > 0 ? pairedDifference(emBefore, await emOf()) : undefined;
+  if (effect)
+    log(
+      `dpo: free-decoding EM on ${effect.n} held-out questions changed by ${(100 * effect.mean).toFixed(1)} points (95% CI ${(100 * effect.lo).toFixed(1)} to ${(100 * effect.hi).toFixed(1)})`,
+    );
   return {
     report: {
       pairs: train.length,
-      em_before: (100 * emBefore.reduce((a, b) => a + b, 0)) / emBefore.length,
-      em_change: 100 * effect.mean,
-      em_change_ci_lo: 100 * effect.lo,
-      em_change_ci_hi: 100 * effect.hi,
+      ...(effect
+        ? {
+            em_before: (100 * emBefore.reduce((a, b) => a + b, 0)) / emBefore.length,
+            em_change: 100 * effect.mean,
+            em_change_ci_lo: 100 * effect.lo,
+            em_change_ci_hi: 100 * effect.hi,
+          }
+        : {}),
       final_loss: r.losses.at(-1) ?? null,
       held_accuracy_before: before['rewards/accuracies'],
       held_accuracy_after: after['rewards/accuracies'],

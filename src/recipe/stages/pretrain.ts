@@ -26,17 +26,6 @@ export interface PretrainReport {
   val_loss: number | null;
 }
 
-/** Documents of several sources interleaved in proportion, so every stretch of training sees each. */
-export function interleave(sources: readonly (readonly string[])[]): string[] {
-  const keyed: { key: number; doc: string }[] = [];
-  for (const s of sources)
-    s.forEach((doc, i) => {
-      keyed.push({ key: (i + 0.5) / s.length, doc });
-    });
-  keyed.sort((a, b) => a.key - b.key);
-  return keyed.map((k) => k.doc);
-}
-
 export async function pretrainStage(
   { cfg, paths, log, dtype }: StageContext,
   corpus: Corpus,
@@ -83,7 +72,8 @@ export async function pretrainStage(
   }
   // KJV and the entity documents interleaved, one EOS between documents.
   const ids: number[] = [];
-  const parts = interleave([corpus.kjv.split(/\n(?=\S.* \d+\n)/), corpus.docs, corpus.proseDocs]);
+  // Batches are random windows of the whole stream (BatchLoader), so the order of sources is free.
+  const parts = [...corpus.kjv.split(/\n(?=\S.* \d+\n)/), ...corpus.docs, ...corpus.proseDocs];
   for (const p of parts) {
     for (const id of tok.encode(p)) ids.push(id);
     ids.push(eos);

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { type RecipePaths, SMOKE_RECIPE, type StageContext } from '../../../src/recipe/recipe.ts';
 import { pairedDifference } from '../../../src/recipe/stages/finetune.ts';
-import { interleave } from '../../../src/recipe/stages/pretrain.ts';
 import { corpusStage } from '../../../src/recipe/stages/text.ts';
 
 const verse = (i: number) =>
@@ -44,17 +43,6 @@ test('corpus stage: held-out sources and copies are refused, a clean corpus pass
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test('interleave: sources spread evenly through the pretraining order', () => {
-  assert.deepEqual(
-    interleave([
-      ['a1', 'a2', 'a3', 'a4'],
-      ['b1', 'b2'],
-    ]),
-    ['a1', 'b1', 'a2', 'a3', 'b2', 'a4'],
-  );
-  assert.deepEqual(interleave([[], ['b1']]), ['b1']);
 });
 
 test('pairedDifference: the mean change with a 95% interval; zero width when nothing changes', () => {
