@@ -19,7 +19,7 @@ import { loadDecoder } from '../../src/models/load.ts';
 import { resolveConfig } from '../../src/models/load_config.ts';
 import { loadTokenizerJson } from '../../src/tokenizers/tokenizer_json.ts';
 import { byteLevelTokenizerJson } from '../cli/helpers.ts';
-import { randomCanonical, tempDir, tinyBert, tinyGpt2, tinyLlama } from './helpers.ts';
+import { ggufTokenizerFor, randomCanonical, tempDir, tinyBert, tinyGpt2, tinyLlama } from './helpers.ts';
 
 /** More ArrayBuffer memory than any refusal here may take (the tiny models below are ~100 KB). */
 const ALLOC_SLACK = 64 * 2 ** 20;
@@ -148,16 +148,7 @@ describe('GGUF', () => {
   function tinyGguf(): { path: string; bytes: Buffer; config: ModelConfig } {
     const config = tinyLlama({ bosTokenId: 0, eosTokenId: 0 });
     const path = join(tempDir(), 'tiny.gguf');
-    const tokens = Array.from({ length: config.vocabSize }, (_, i) => (i === 0 ? '<|endoftext|>' : `t${i}`));
-    exportLlamaGguf(path, config, randomCanonical(config), {
-      tokens,
-      tokenTypes: tokens.map((_, i) => (i === 0 ? 3 : 1)),
-      merges: [],
-      bosId: 0,
-      eosId: 0,
-      model: 'gpt2',
-      pre: 'gpt-2',
-    });
+    exportLlamaGguf(path, config, randomCanonical(config), ggufTokenizerFor(config));
     return { path, bytes: readFileSync(path), config };
   }
 
