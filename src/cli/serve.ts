@@ -8,23 +8,50 @@
  * connections, end in-flight streams and exit 0. --dtype auto|f32|bf16 picks how the weights are held
  * (default auto: what the checkpoint holds; src/cli/dtype.ts), --kv-type f32|f16|q8_0 how the KV
  * cache stores keys and values (default f32; src/cli/kv_type.ts); both are printed on stderr.
+ *
+ * Security (src/serve/auth.ts): --api-key KEY (or XFMR_API_KEY) requires `Authorization: Bearer KEY`
+ * on /v1/* and /api/*. The server binds 127.0.0.1 by default; another --host without a key is
+ * refused unless --no-auth says so. No CORS headers unless --cors ORIGIN names the one web origin
+ * allowed. --headers-timeout, --request-timeout and --keep-alive-timeout (seconds) bound slow and
+ * idle clients (src/serve/server.ts).
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { optInt, optString, parseArgs, requireModelPath, UsageError } from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 import { KV_TYPE_HELP, KV_TYPE_USAGE, kvCacheLine, optKvType } from './kv_type.ts';
+import {
+  SECURITY_FLAGS,
+  SECURITY_HELP,
+  SECURITY_USAGE,
+  SECURITY_VALUES,
+  securityLine,
+  securityOptions,
+} from './serve_security.ts';
 
 const USAGE =
   'usage: xfmr serve --model DIR|FILE.gguf [--db RAG.sqlite] [--metrics FILE.jsonl] [--host 127.0.0.1] [--port 8080] ' +
-  `[--batch 8] [--max-queue 16] [--model-id NAME] ${DTYPE_USAGE} ${KV_TYPE_USAGE}`;
+  `[--batch 8] [--max-queue 16] [--model-id NAME] ${DTYPE_USAGE} ${KV_TYPE_USAGE} ${SECURITY_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
-    values: ['model', 'db', 'metrics', 'host', 'port', 'batch', 'max-queue', 'model-id', 'dtype', 'kv-type'],
+    values: [
+      'model',
+      'db',
+      'metrics',
+      'host',
+      'port',
+      'batch',
+      'max-queue',
+      'model-id',
+      'dtype',
+      'kv-type',
+      ...SECURITY_VALUES,
+    ],
+    flags: [...SECURITY_FLAGS],
   });
   if (a.options.has('help')) {
-    process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n  ${KV_TYPE_HELP}\n`);
+    process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n  ${KV_TYPE_HELP}\n${SECURITY_HELP}`);
     return;
   }
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
@@ -50,12 +77,15 @@ export async function run(argv: string[]): Promise<void> {
   if (maxQueue < 0) throw new UsageError(`--max-queue must be >= 0, got ${maxQueue}`);
   const dtype = optDtype(a);
   const kvType = optKvType(a);
+  const host = optString(a, 'host') ?? '127.0.0.1';
+  const security = securityOptions(a, host);
   const { loadServeModel, startServer } = await import('../serve/server.ts');
   const m = await loadServeModel(dir, optString(a, 'model-id'), { dtype, kvType });
   process.stderr.write(`xfmr serve: dtype ${m.weights}\n`);
   const server = await startServer(m, {
-    host: optString(a, 'host') ?? '127.0.0.1',
+    host,
     port,
+    ...security,
     batch,
     maxQueue,
     ragDb: db,
@@ -68,6 +98,7 @@ export async function run(argv: string[]): Promise<void> {
     `xfmr serve: model "${m.id}" at ${server.url}/v1 (batch ${batch}, KV cache ${mib} MiB` +
       `${db !== undefined ? `, RAG ${db}` : ''})\n`,
   );
+  process.stderr.write(`xfmr serve: ${securityLine(security)}\n`);
   process.stdout.write(`playground: ${server.url}/\n`);
   await new Promise<void>((done) => {
     const stop = (sig: string): void => {

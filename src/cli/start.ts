@@ -4,7 +4,7 @@
  * small model — trained, fine-tuned and aligned by `npm run recipe` — with the playground at `/`.
  *
  *   xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080]
- *              [--dtype auto|f32|bf16] [--kv-type f32|f16|q8_0]
+ *              [--dtype auto|f32|bf16] [--kv-type f32|f16|q8_0] [--api-key KEY | --no-auth] [--cors ORIGIN]
  *
  * Defaults: docs/ and models/xfmr-rag-tiny/ of this package; the database lives in
  * .xfmr-cache/ of this package, one per documents folder. PORT in the environment sets the port
@@ -18,6 +18,13 @@ import { isGgufPath } from '../models/load_gguf.ts';
 import { optString, parseArgs, UsageError } from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 import { KV_TYPE_HELP, KV_TYPE_USAGE, optKvType } from './kv_type.ts';
+import {
+  SECURITY_FLAGS,
+  SECURITY_HELP,
+  SECURITY_USAGE,
+  SECURITY_VALUES,
+  securityOptions,
+} from './serve_security.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEFAULT_DOCS = join(ROOT, 'docs');
@@ -27,18 +34,31 @@ export const START_CHUNK_TOKENS = 64;
 
 const USAGE =
   'usage: xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080] [--max-queue N] [--batch N] ' +
-  `${DTYPE_USAGE} ${KV_TYPE_USAGE}`;
+  `${DTYPE_USAGE} ${KV_TYPE_USAGE} ${SECURITY_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
-    values: ['docs', 'model', 'db', 'host', 'port', 'max-queue', 'batch', 'dtype', 'kv-type'],
+    values: [
+      'docs',
+      'model',
+      'db',
+      'host',
+      'port',
+      'max-queue',
+      'batch',
+      'dtype',
+      'kv-type',
+      ...SECURITY_VALUES,
+    ],
+    flags: [...SECURITY_FLAGS],
   });
   if (a.options.has('help')) {
-    process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n  ${KV_TYPE_HELP}\n`);
+    process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n  ${KV_TYPE_HELP}\n${SECURITY_HELP}`);
     return;
   }
   optDtype(a); // checked before indexing starts; xfmr serve reads them
   optKvType(a);
+  securityOptions(a, optString(a, 'host') ?? '127.0.0.1');
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}" (${USAGE})`);
   const docs = resolve(optString(a, 'docs') ?? DEFAULT_DOCS);
   if (!existsSync(docs)) throw new UsageError(`--docs: ${docs}: no such file or directory`);
@@ -66,10 +86,11 @@ export async function run(argv: string[]): Promise<void> {
   if (process.exitCode) return;
 
   const serveArgs = ['--model', model, '--db', db];
-  for (const k of ['host', 'port', 'max-queue', 'batch', 'dtype', 'kv-type']) {
+  for (const k of ['host', 'port', 'max-queue', 'batch', 'dtype', 'kv-type', ...SECURITY_VALUES]) {
     const v = optString(a, k);
     if (v !== undefined) serveArgs.push(`--${k}`, v);
   }
+  for (const k of SECURITY_FLAGS) if (a.options.has(k)) serveArgs.push(`--${k}`);
   // the dashboard shows the model's training curves: its own, or the default model's SFT run
   const metrics = [join(model, 'metrics.jsonl'), `${DEFAULT_MODEL}-sft/metrics.jsonl`].find(
     (f, i) => existsSync(f) && (i === 0 || model === DEFAULT_MODEL),

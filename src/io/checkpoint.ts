@@ -24,8 +24,9 @@ import {
   writeJsonFile,
 } from './files.ts';
 import { parseHfConfig } from './hf_config.ts';
+import { checkConfigAgainstWeights } from './limits.ts';
 import { openSafetensors, type SafetensorsOpenOptions, writeSafetensors } from './safetensors.ts';
-import { asTensorMap, type NamedTensor, type TensorMap } from './tensors.ts';
+import { asTensorMap, type NamedTensor, numel, type TensorMap } from './tensors.ts';
 
 export { type JsonObject, type JsonValue, writeFileAtomic } from './files.ts';
 
@@ -152,6 +153,11 @@ export function loadModelDir(
   if (!isJsonObject(hfConfig)) throw new Error(`${configPath}: expected a JSON object`);
   const config = parseHfConfig(hfConfig, configPath);
   const out: LoadedModelDir = { hfConfig, config, tensors: loadWeights(dir, options.map) };
+  // the model is built from the config before its weights are compared to it: its sizes must fit
+  // the weights read (each bounded by its file) before anything of those sizes is allocated
+  let values = 0;
+  for (const t of out.tensors.values()) values += numel(t.shape);
+  checkConfigAgainstWeights(config, configPath, join(dir, 'model.safetensors'), values);
   const tokPath = join(dir, 'tokenizer.json');
   if (existsSync(tokPath)) out.tokenizerJson = readJsonFile(tokPath);
   const tcPath = join(dir, 'tokenizer_config.json');

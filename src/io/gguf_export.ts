@@ -72,6 +72,7 @@ import {
   writeGguf,
 } from './gguf.ts';
 import { GGUF_FTYPE_ID, type GgufFileType, ggufTensorType, isGgufFileType } from './gguf_file_types.ts';
+import { checkConfigSizes, checkSize } from './limits.ts';
 import { checkQuantized, dequantizeTensor, type QuantizedTensor, quantizeTensor } from './quantized.ts';
 import {
   allocData,
@@ -566,6 +567,8 @@ export function importGguf(
       return dequantizeTensor(f.readQuantized(gguf), path);
     };
     const nLayers = k.num(`${arch}.block_count`);
+    // the layer loop below runs block_count times: bound it before it starts
+    checkSize(path, `${arch}.block_count`, nLayers, 'layers');
     const nKvHeads = gpt2 ? nHeads : k.num(`${arch}.attention.head_count_kv`);
     const permQ = arch === 'llama' ? (t: NamedTensor) => unpermuteQkFromGguf(t, nHeads) : undefined;
     const permK = arch === 'llama' ? (t: NamedTensor) => unpermuteQkFromGguf(t, nKvHeads) : undefined;
@@ -753,6 +756,16 @@ export function importGguf(
           ? f32Decimal(k.num('gemma3.final_logit_softcapping'))
           : null,
     };
+    checkConfigSizes(config, path, {
+      vocabSize: 'tokenizer.ggml.tokens (count)',
+      contextLength: `${arch}.context_length`,
+      dModel: `${arch}.embedding_length`,
+      nLayers: `${arch}.block_count`,
+      nHeads: `${arch}.attention.head_count`,
+      nKvHeads: `${arch}.attention.head_count_kv`,
+      headDim: `${arch}.attention.key_length`,
+      ffnDim: ffnKey,
+    });
     checkModelConfig(config, path);
     for (const [name, shape] of canonicalShapes(config)) {
       const t = tensors.get(name) ?? quantized.get(name);

@@ -34,6 +34,26 @@ import {
 } from '../models/config.ts';
 import { type RopeScaling, yarnAttentionFactor } from '../tensor/index.ts';
 import { isJsonObject, type JsonObject, type JsonValue, readJsonFile } from './files.ts';
+import { checkSize, type SizeKind } from './limits.ts';
+
+/** The size keys of every family's config.json, checked against their ceiling as they are read (limits.ts). */
+const SIZE_KEYS: Readonly<Record<string, SizeKind>> = {
+  vocab_size: 'vocab',
+  n_embd: 'width',
+  hidden_size: 'width',
+  n_inner: 'ffn',
+  intermediate_size: 'ffn',
+  n_layer: 'layers',
+  num_hidden_layers: 'layers',
+  n_head: 'heads',
+  num_attention_heads: 'heads',
+  num_key_value_heads: 'heads',
+  head_dim: 'headDim',
+  n_positions: 'context',
+  n_ctx: 'context',
+  max_position_embeddings: 'context',
+  type_vocab_size: 'typeVocab',
+};
 
 /** Reads keys of one config.json with messages naming the file and key. */
 class Keys {
@@ -66,6 +86,8 @@ class Keys {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
       this.fail(`${k} must be a non-negative integer, got ${JSON.stringify(v)}`);
     }
+    const kind = SIZE_KEYS[k];
+    if (kind !== undefined) checkSize(this.file, k, v, kind);
     return v;
   }
 

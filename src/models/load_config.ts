@@ -1,6 +1,7 @@
 /** Model configs named on the command line: a preset, a Hugging Face config.json, or our fields. */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseHfConfig } from '../io/hf_config.ts';
+import { checkConfigSizes } from '../io/limits.ts';
 import { checkModelConfig, type ModelConfig } from './config.ts';
 import { FAMILY, PRESETS } from './presets.ts';
 
@@ -32,5 +33,6 @@ export function resolveConfig(spec: string): ModelConfig {
   if (!family) throw new Error(`${spec}: unknown arch ${JSON.stringify(partial.arch)}`);
   const c = family(partial);
   checkModelConfig(c, spec);
+  checkConfigSizes(c, spec);
   return c;
 }

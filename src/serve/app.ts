@@ -8,6 +8,10 @@
  *   POST /v1/rag/ask               routes/rag.ts (with --db)
  *   GET  /, /api/*                 routes/playground.ts: the web playground and dashboard
  *
+ * With `apiKey`, /v1/* and /api/* need `Authorization: Bearer KEY` (401 otherwise); with
+ * `corsOrigin`, that one web origin may call the API from a browser; without it no CORS headers are
+ * sent (auth.ts). The playground's page is served to anyone, and asks for the key when it needs one.
+ *
  * `stream: true` answers server-sent events ending with a chunk that carries finish_reason (the last
  * one also carries usage), then `data: [DONE]`. `n` > 1 gives n sequences of one prompt, sequence i
  * seeded seedFor(seed, i) (choices[].index = prompt index x n + i; usage sums them); what
@@ -25,6 +29,7 @@ import type { CausalLM } from '../models/causal_lm.ts';
 import type { Embedder } from '../rag/embedder.ts';
 import { HashEmbedder } from '../rag/hash_embedder.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { apiKeyAuth, corsFor, GUARDED_PATHS } from './auth.ts';
 import { ApiError, toApiError } from './errors.ts';
 import { TokenText } from './logprobs.ts';
 import { registerChat } from './routes/chat.ts';
@@ -56,6 +61,10 @@ export interface AppOptions {
   ragDb?: string;
   /** A training metrics JSONL file (xfmr pretrain/sft write them) for the playground's dashboard. */
   metrics?: string;
+  /** Require `Authorization: Bearer apiKey` on /v1/* and /api/* (default: no key). */
+  apiKey?: string;
+  /** The one web origin allowed to call the API from a browser (default none: no CORS headers). */
+  corsOrigin?: string;
 }
 
 export interface ServeApp {
@@ -76,6 +85,12 @@ export function createApp(m: ServeModel, opts: AppOptions = {}): ServeApp {
   let nextId = 0;
   const newId = (prefix: string): string => `${prefix}-${Date.now().toString(36)}${(nextId++).toString(36)}`;
 
+  // CORS first, so that preflights (which carry no key) are answered; then the key, before any body is read
+  if (opts.corsOrigin !== undefined) app.use('*', corsFor(opts.corsOrigin));
+  if (opts.apiKey !== undefined) {
+    const auth = apiKeyAuth(opts.apiKey);
+    for (const path of GUARDED_PATHS) app.use(path, auth);
+  }
   const maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
   app.use(
     '*',

@@ -1,12 +1,12 @@
 /**
  * OpenAI-style errors and request parsing shared by the API routes: every failure answers
- * `{"error": {"message", "type", "param", "code"}}` with its HTTP status (400 never 422, 404 unknown
- * model, 413 too large, 429 overloaded, 503 shutting down).
+ * `{"error": {"message", "type", "param", "code"}}` with its HTTP status (400 never 422, 401 no or
+ * wrong API key (auth.ts), 404 unknown model, 413 too large, 429 overloaded, 503 shutting down).
  */
 import type { z } from 'zod';
 import { QueueFullError, SchedulerClosedError } from './scheduler.ts';
 
-export type ErrorStatus = 400 | 404 | 413 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 404 | 413 | 429 | 500 | 503;
 
 export interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };

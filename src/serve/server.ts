@@ -2,6 +2,12 @@
  * Loads a model directory and serves the API (src/serve/app.ts) with @hono/node-server.
  * `close()` stops accepting connections, ends in-flight generations (their streams get a 503 error
  * event and [DONE]), closes the RAG index and resolves once the server is down.
+ *
+ * Timeouts on the Node server, so that slow or idle clients cannot hold connections open
+ * (SERVE_TIMEOUTS): a client must send its headers within `headersTimeoutMs` and its whole request
+ * within `requestTimeoutMs` (else 408 and the connection closes; the response, a long generation,
+ * is not limited), and an idle keep-alive connection closes after `keepAliveTimeoutMs`. Node checks
+ * the first two every `checkIntervalMs`, so that is the slack of each.
  */
 import type { AddressInfo } from 'node:net';
 import { basename, resolve } from 'node:path';
@@ -19,7 +25,27 @@ export interface ServerOptions extends AppOptions {
   port?: number;
   /** The model id clients name (default: the directory's name). */
   modelId?: string;
+  /** Time for a client to send its request headers (default SERVE_TIMEOUTS.headersTimeoutMs). */
+  headersTimeoutMs?: number;
+  /** Time for a client to send its whole request, body included (default SERVE_TIMEOUTS.requestTimeoutMs). */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection closes after this (default SERVE_TIMEOUTS.keepAliveTimeoutMs). */
+  keepAliveTimeoutMs?: number;
+  /** How often Node checks the header and request timeouts (default SERVE_TIMEOUTS.checkIntervalMs). */
+  checkIntervalMs?: number;
 }
+
+/**
+ * Default timeouts: 10 s for headers (Node's 60 s lets a slow-header client hold a socket a minute),
+ * 30 s for a request (the 4 MiB body limit at a slow 1 Mbit/s), Node's 5 s keep-alive, checked every
+ * second (Node's 30 s would make the 10 s a 40 s one).
+ */
+export const SERVE_TIMEOUTS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  checkIntervalMs: 1_000,
+} as const;
 
 export interface RunningServer {
   url: string;
@@ -64,9 +90,21 @@ export async function loadServeModel(
 export async function startServer(m: ServeModel, o: ServerOptions = {}): Promise<RunningServer> {
   const served = createApp(m, o);
   const host = o.host ?? '127.0.0.1';
+  const headersTimeout = o.headersTimeoutMs ?? SERVE_TIMEOUTS.headersTimeoutMs;
+  // Node requires headersTimeout <= requestTimeout
+  const requestTimeout = Math.max(o.requestTimeoutMs ?? SERVE_TIMEOUTS.requestTimeoutMs, headersTimeout);
   return new Promise((resolveStart, reject) => {
     const server = serve(
-      { fetch: served.app.fetch, hostname: host, port: o.port ?? 8080 },
+      {
+        fetch: served.app.fetch,
+        hostname: host,
+        port: o.port ?? 8080,
+        serverOptions: {
+          headersTimeout,
+          requestTimeout,
+          connectionsCheckingInterval: o.checkIntervalMs ?? SERVE_TIMEOUTS.checkIntervalMs,
+        },
+      },
       (info: AddressInfo) => {
         const h = host.includes(':') ? `[${host}]` : host;
         let closing: Promise<void> | null = null;
@@ -97,6 +135,9 @@ export async function startServer(m: ServeModel, o: ServerOptions = {}): Promise
         });
       },
     );
+    // a property, as Node 20's createServer options do not take it
+    if ('keepAliveTimeout' in server)
+      server.keepAliveTimeout = o.keepAliveTimeoutMs ?? SERVE_TIMEOUTS.keepAliveTimeoutMs;
     server.once('error', (e) => {
       void served.close();
       reject(e);

@@ -15,7 +15,7 @@
 
 import {
   asArray,
-  asInt,
+  asId,
   asObject,
   asString,
   fail,
@@ -177,7 +177,7 @@ export class AddedVocabulary {
       if (content.length === 0) fail(`${p}.content`, 'must not be empty');
       const special = optBool(o, 'special', p, false);
       return {
-        id: asInt(o.id, `${p}.id`),
+        id: asId(o.id, `${p}.id`),
         content,
         singleWord: optBool(o, 'single_word', p, false),
         lstrip: optBool(o, 'lstrip', p, false),

@@ -4,6 +4,8 @@
  * its path ("model", "pre_tokenizer.pretokenizers[1]") and reads it through these helpers.
  */
 
+import { SIZE_LIMITS } from '../io/limits.ts';
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
@@ -46,6 +48,13 @@ export function asNumber(v: unknown, path: string): number {
 export function asInt(v: unknown, path: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) fail(path, 'must be a non-negative integer');
   return v;
+}
+
+/** A token id: a non-negative integer below the vocabulary ceiling (io/limits.ts), checked before any table of that size exists. */
+export function asId(v: unknown, path: string): number {
+  const id = asInt(v, path);
+  if (id >= SIZE_LIMITS.vocab) fail(path, `${id} is too large (at most ${SIZE_LIMITS.vocab - 1})`);
+  return id;
 }
 
 export function asBool(v: unknown, path: string): boolean {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { specialTokenJson } from '../../src/tokenizers/added_tokens.ts';
 import { BYTE_TO_CHAR } from '../../src/tokenizers/byte_level.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -157,6 +158,19 @@ export function byteLevelTokenizerJson(nMerges = 40, eos = true): Record<string,
     },
   };
 }
+
+/** byteLevelTokenizerJson (no EOS) with ChatML's specials after its merges: <|endoftext|>, <|im_start|>, <|im_end|>. */
+export function chatmlTokenizerJson(): Record<string, unknown> {
+  const json = byteLevelTokenizerJson(40, false) as { model: { vocab: Record<string, number> } };
+  const next = Math.max(...Object.values(json.model.vocab)) + 1;
+  const specials = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
+  return { ...json, added_tokens: specials.map((s, i) => specialTokenJson(s, next + i)) };
+}
+
+/** A ChatML chat template (Qwen's turns, without its tool and reasoning parts). */
+export const CHATML =
+  "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{% endfor %}" +
+  "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 /** Writes `value` as JSON to dir/name and returns the path. */
 export function writeJson(dir: string, name: string, value: unknown): string {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import type { GgufTokenizer } from '../../src/io/gguf_export.ts';
 import type { NamedTensor, TensorMap } from '../../src/io/tensors.ts';
 import { canonicalShapes } from '../../src/io/weight_names.ts';
 import type { ModelConfig } from '../../src/models/config.ts';
@@ -132,4 +133,18 @@ export function llamaGgufName(canon: string): string {
   ];
   for (const [re, out] of table) if (re.test(canon)) return canon.replace(re, out);
   throw new Error(`no GGUF name for ${canon}`);
+}
+
+/** GGUF tokenizer metadata for a config: <|endoftext|> (id 0, BOS and EOS), then t1, t2, ... */
+export function ggufTokenizerFor(c: ModelConfig): GgufTokenizer {
+  const tokens = Array.from({ length: c.vocabSize }, (_, i) => (i === 0 ? '<|endoftext|>' : `t${i}`));
+  return {
+    tokens,
+    tokenTypes: tokens.map((_, i) => (i === 0 ? 3 : 1)),
+    merges: [],
+    bosId: 0,
+    eosId: 0,
+    model: 'gpt2',
+    pre: 'gpt-2',
+  };
 }

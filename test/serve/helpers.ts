@@ -16,15 +16,9 @@ export function tinyServeModel(id = 'tiny', seed = 11): ServeModel {
   return { id, model, tokenizer, eos: [] };
 }
 
-/** A model whose every step takes at least `ms` more (so tests can act while it generates); records the feeds. */
-export class SlowLM implements CausalLM {
-  /** Per extend call: tokens fed to each slot. */
-  readonly calls: number[][] = [];
-  private readonly cell = new Int32Array(new SharedArrayBuffer(4));
-  constructor(
-    private readonly inner: CausalLM,
-    public ms: number,
-  ) {}
+/** A CausalLM that hands everything to `inner`; the fakes below change what extend does. */
+export class WrappedLM implements CausalLM {
+  constructor(protected readonly inner: CausalLM) {}
   get vocabSize(): number {
     return this.inner.vocabSize;
   }
@@ -35,6 +29,22 @@ export class SlowLM implements CausalLM {
     return this.inner.createCache(batch, maxLen);
   }
   extend(tokens: readonly Int32Array[], cache: KVCache): (Float32Array | null)[] {
+    return this.inner.extend(tokens, cache);
+  }
+}
+
+/** A model whose every step takes at least `ms` more (so tests can act while it generates); records the feeds. */
+export class SlowLM extends WrappedLM {
+  /** Per extend call: tokens fed to each slot. */
+  readonly calls: number[][] = [];
+  private readonly cell = new Int32Array(new SharedArrayBuffer(4));
+  constructor(
+    inner: CausalLM,
+    public ms: number,
+  ) {
+    super(inner);
+  }
+  override extend(tokens: readonly Int32Array[], cache: KVCache): (Float32Array | null)[] {
     this.calls.push(tokens.map((t) => t.length));
     if (this.ms > 0) Atomics.wait(this.cell, 0, 0, this.ms);
     return this.inner.extend(tokens, cache);

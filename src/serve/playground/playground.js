@@ -21,8 +21,35 @@ async function errorMessage(res) {
   return `${res.status} ${res.statusText}`;
 }
 
+// A server started with --api-key answers 401 to /v1/* and /api/* without the key: ask for it once,
+// keep it for this tab (sessionStorage: gone when the tab closes) and send it as a Bearer token.
+const KEY_STORE = 'xfmr-api-key';
+let keyPrompt = null;
+let keyDeclined = false; // the prompt was cancelled: do not ask again (metrics polling would) until a reload
+
+function withKey(init = {}) {
+  const key = sessionStorage.getItem(KEY_STORE);
+  if (!key) return init;
+  return { ...init, headers: { ...init.headers, authorization: `Bearer ${key}` } };
+}
+
+/** fetch with the API key; on 401, asks for the key (one prompt for concurrent requests) and retries once. */
+async function apiFetch(url, init = {}) {
+  const res = await fetch(url, withKey(init));
+  if (res.status !== 401 || keyDeclined) return res;
+  keyPrompt ??= Promise.resolve().then(() => {
+    const key = window.prompt('This server needs an API key (xfmr serve --api-key):');
+    if (key) sessionStorage.setItem(KEY_STORE, key.trim());
+    else keyDeclined = true;
+    return Boolean(key);
+  });
+  const given = await keyPrompt;
+  keyPrompt = null;
+  return given ? fetch(url, withKey(init)) : res;
+}
+
 async function postJson(url, body, signal) {
-  return fetch(url, {
+  return apiFetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -99,7 +126,7 @@ for (const tab of tabs) {
 // Model info
 
 async function loadInfo() {
-  const res = await fetch('/api/info');
+  const res = await apiFetch('/api/info');
   if (!res.ok) {
     setStatus($('model-summary'), `Could not load the model info: ${await errorMessage(res)}`, true);
     return;
@@ -590,7 +617,7 @@ async function pollMetrics() {
   const status = $('dashboard-status');
   let again = POLL_MS;
   try {
-    const res = await fetch(`/api/metrics?since=${metricsNext}`);
+    const res = await apiFetch(`/api/metrics?since=${metricsNext}`);
     if (!res.ok) {
       setStatus(status, await errorMessage(res), true);
       if (res.status === 404) metricsStopped = true; // no metrics file configured: nothing to poll

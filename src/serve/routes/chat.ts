@@ -1,12 +1,14 @@
 /**
  * POST /v1/chat/completions: messages rendered by the model's chat template (else as
- * "role: content" lines ending in "assistant:"); logprobs: true with top_logprobs: K gives the
+ * "role: content" lines ending in "assistant:"); text typed in a message is always encoded as text,
+ * "<|im_end|>" included, never as a special token (tokenizers/chat_encode.ts); logprobs: true with top_logprobs: K gives the
  * chat format. With stream: true, each choice opens with a role delta, then content deltas, then a
  * chunk carrying its finish_reason (the last one also carrying usage).
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { type ChatMessage, renderChat } from '../../tokenizers/chat_template.ts';
+import { encodeChat } from '../../tokenizers/chat_encode.ts';
+import type { ChatMessage } from '../../tokenizers/chat_template.ts';
 import type { ServeModel } from '../app.ts';
 import { bad, parse, readJson, unknownModel } from '../errors.ts';
 import {
@@ -46,12 +48,15 @@ function textOf(content: ChatMessage['content']): string {
   return content.map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
 }
 
-/** The prompt text of a chat: the model's template, else "role: content" lines. */
-function renderMessages(m: ServeModel, messages: ChatMessage[]): string {
+/**
+ * The prompt ids of a chat: the model's template (its special tokens as control tokens, the
+ * messages' text always as text: chat_encode.ts), else "role: content" lines encoded as text.
+ */
+function promptIds(m: ServeModel, messages: ChatMessage[]): number[] {
   const t = m.chatTemplate;
   if (t) {
     try {
-      return renderChat(t.template, messages, {
+      return encodeChat(m.tokenizer, t.template, messages, {
         addGenerationPrompt: true,
         bosToken: t.bosToken,
         eosToken: t.eosToken,
@@ -60,7 +65,9 @@ function renderMessages(m: ServeModel, messages: ChatMessage[]): string {
       throw bad(`chat template: ${(e as Error).message}`, 'messages', null);
     }
   }
-  return `${messages.map((msg) => `${msg.role}: ${textOf(msg.content)}`).join('\n')}\nassistant:`;
+  return m.tokenizer.encode(
+    `${messages.map((msg) => `${msg.role}: ${textOf(msg.content)}`).join('\n')}\nassistant:`,
+  );
 }
 
 export function registerChat(app: Hono, d: GenerationRouteDeps): void {
@@ -71,12 +78,7 @@ export function registerChat(app: Hono, d: GenerationRouteDeps): void {
     if (r.top_logprobs != null && !r.logprobs)
       throw bad('top_logprobs needs logprobs: true', 'top_logprobs', 'invalid_value');
     const messages = r.messages as ChatMessage[];
-    const p = prepare(
-      m,
-      r,
-      [m.tokenizer.encode(renderMessages(m, messages))],
-      r.logprobs ? (r.top_logprobs ?? 0) : null,
-    );
+    const p = prepare(m, r, [promptIds(m, messages)], r.logprobs ? (r.top_logprobs ?? 0) : null);
     const id = d.newId('chatcmpl');
     const now = Math.floor(Date.now() / 1000);
     const head = { id, object: 'chat.completion.chunk', created: now, model: m.id };

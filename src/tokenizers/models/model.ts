@@ -6,6 +6,7 @@
 
 import {
   asArray,
+  asId,
   asNumber,
   asObject,
   asString,
@@ -78,6 +79,8 @@ export function readVocab(o: JsonObject, path: string): { vocab: Map<string, num
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       fail(`${path}.vocab[${JSON.stringify(key)}]`, 'must be a non-negative integer id');
     }
+    // byId is indexed by id, and vocabSize is the largest id + 1
+    asId(id, `${path}.vocab[${JSON.stringify(key)}]`);
     vocab.set(key, id);
     byId[id] = key;
   }
