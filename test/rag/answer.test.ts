@@ -7,17 +7,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { DecoderLM } from '../../src/models/decoder.ts';
-import { saveModel } from '../../src/models/load.ts';
-import { llamaConfig } from '../../src/models/presets.ts';
 import { NOT_FOUND_ANSWER, POLICY_FILE } from '../../src/rag/abstain.ts';
 import { answer } from '../../src/rag/answer.ts';
 import { type Generator, LocalGenerator } from '../../src/rag/generator.ts';
 import { HashEmbedder } from '../../src/rag/hash_embedder.ts';
 import { indexPaths } from '../../src/rag/indexer.ts';
 import { SqliteStore } from '../../src/rag/sqlite_store.ts';
-import { byteLevelTokenizerJson } from '../cli/helpers.ts';
-import { TOPICS, tempDir, writeFiles } from './helpers.ts';
+import { saveQuotingModel, TOPICS, tempDir, writeFiles } from './helpers.ts';
 
 const dir = tempDir();
 const embedder = new HashEmbedder();
@@ -31,20 +27,7 @@ before(async () => {
   );
   store = SqliteStore.openOrCreate(join(dir, 'r.db'), embedder);
   await indexPaths([join(dir, 'docs')], store, embedder, { maxTokens: 40 });
-  const cfg = llamaConfig({
-    vocabSize: 297,
-    contextLength: 256,
-    dModel: 32,
-    nLayers: 1,
-    nHeads: 2,
-    nKvHeads: 1,
-    ffnDim: 64,
-  });
-  // <|endoftext|> is 296 (256 bytes, 40 merges): the quote search needs an EOS to end a quote
-  saveModel(modelDir, new DecoderLM(cfg, 3), {
-    tokenizerJson: byteLevelTokenizerJson(40, true) as never,
-    generationConfig: { eos_token_id: 296 },
-  });
+  saveQuotingModel(modelDir, 3);
 });
 
 const ask = (generator: Generator, grounded?: boolean) =>

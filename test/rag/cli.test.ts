@@ -10,7 +10,7 @@ import { saveModel } from '../../src/models/load.ts';
 import { llamaConfig } from '../../src/models/presets.ts';
 import { NOT_FOUND_ANSWER, POLICY_FILE } from '../../src/rag/abstain.ts';
 import { byteLevelTokenizerJson } from '../cli/helpers.ts';
-import { FIXTURES, TOPICS, tempDir, writeFiles, xfmr } from './helpers.ts';
+import { FIXTURES, saveQuotingModel, TOPICS, tempDir, writeFiles, xfmr } from './helpers.ts';
 
 const dir = tempDir();
 const db = join(dir, 'idx.db');
@@ -221,22 +221,9 @@ test('ask --model: an xfmr model directory answers within its window', async () 
 });
 
 test("ask --model: grounded by default, with the quote's chunk and offsets; --free; the model's threshold", async () => {
-  const cfg = llamaConfig({
-    vocabSize: 297,
-    contextLength: 256,
-    dModel: 32,
-    nLayers: 1,
-    nHeads: 2,
-    nKvHeads: 1,
-    ffnDim: 64,
-  });
   // three copies of one model: without a threshold, with one above every score, with one below
   const dirs = ['plain', 'high', 'low'].map((n) => join(dir, `grounded-${n}`));
-  for (const d of dirs)
-    saveModel(d, new DecoderLM(cfg, 5), {
-      tokenizerJson: byteLevelTokenizerJson(40, true) as never,
-      generationConfig: { eos_token_id: 296 },
-    });
+  for (const d of dirs) saveQuotingModel(d, 5);
   const policy = (d: string, below: number) =>
     writeFileSync(join(d, POLICY_FILE), JSON.stringify({ abstain_below: below, confidence: 'mean_logprob' }));
   policy(dirs[1], 1); // mean log-probabilities are <= 0

@@ -8,12 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DecoderLM } from '../../src/models/decoder.ts';
-import { saveModel } from '../../src/models/load.ts';
-import { llamaConfig } from '../../src/models/presets.ts';
 import { CONFIDENCE_KINDS, POLICY_FILE, readAbstainPolicy } from '../../src/rag/abstain.ts';
 import { runEval } from '../../src/recipe/eval.ts';
-import { byteLevelTokenizerJson, tempDir, xfmr } from '../cli/helpers.ts';
+import { tempDir, xfmr } from '../cli/helpers.ts';
+import { saveQuotingModel } from '../rag/helpers.ts';
 
 /** Two dev documents and one test document; the test one holds a question that would break a run on it. */
 function tinySet(root: string): string {
@@ -71,19 +69,7 @@ test('xfmr eval --calibrate: the dev split only, the file written, and npm run e
   const dir = tempDir('xfmr-calibrate-');
   const realprose = tinySet(join(dir, 'realprose'));
   const model = join(dir, 'model');
-  const cfg = llamaConfig({
-    vocabSize: 297,
-    contextLength: 256,
-    dModel: 32,
-    nLayers: 1,
-    nHeads: 2,
-    nKvHeads: 1,
-    ffnDim: 64,
-  });
-  saveModel(model, new DecoderLM(cfg, 9), {
-    tokenizerJson: byteLevelTokenizerJson(40, true) as never,
-    generationConfig: { eos_token_id: 296 },
-  });
+  saveQuotingModel(model, 9);
   // a broken file from before does not stop its replacement
   writeFileSync(join(model, POLICY_FILE), '{"abstain_below": ');
   const work = join(dir, 'work');
