@@ -14,13 +14,18 @@
  * --dtype auto|f32|bf16: how the models' weights are held (default auto: what each checkpoint
  * holds; src/cli/dtype.ts), printed on stderr per model. --kv-type f32|f16|q8_0: how the KV cache
  * stores keys and values (default f32; src/cli/kv_type.ts), printed with its largest size per model.
+ *
+ * `xfmr eval --calibrate [--model DIR] [--realprose DIR] [--confidence KIND] [--min-answer-rate R]
+ * [--dry-run] [--json]`: calibrates the model's abstention on the real-prose DEV split only
+ * (src/recipe/calibrate.ts) and writes DIR/xfmr_rag.json, which `xfmr rag ask`, `/v1/rag/ask` and
+ * this eval then apply to grounded answers; prints the dev figures of every confidence kind.
  */
 import { existsSync } from 'node:fs';
 import { kvCacheBytes } from '../nn/kv_cache.ts';
 import { formatTable, runEval, SET_NAMES, type SetName, summaryJson } from '../recipe/eval.ts';
 import { SPLITS, type Split } from '../recipe/realprose.ts';
 import { Progress } from '../train/progress.ts';
-import { optInt, optString, parseArgs, UsageError } from './args.ts';
+import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { optDtype } from './dtype.ts';
 import { kvCacheLine, optKvType } from './kv_type.ts';
 
@@ -55,9 +60,14 @@ export async function run(argv: string[]): Promise<void> {
       'seed',
       'dtype',
       'kv-type',
+      'confidence',
+      'min-answer-rate',
     ],
-    flags: ['json'],
+    flags: ['json', 'calibrate', 'dry-run'],
   });
+  if (a.options.has('calibrate')) return runCalibrate(a);
+  for (const o of ['confidence', 'min-answer-rate', 'dry-run'])
+    if (a.options.has(o)) throw new UsageError(`--${o} applies to --calibrate`);
   const dtype = optDtype(a);
   const kvType = optKvType(a);
   const split = optSplit(optString(a, 'split'));
@@ -109,4 +119,42 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   process.stdout.write(`${formatTable(results)}\n${summaryJson(results, split)}\n`);
+}
+
+/** `--calibrate`: the abstention threshold of --model from the real-prose dev split. */
+async function runCalibrate(a: ParsedArgs): Promise<void> {
+  for (const o of ['sft', 'docs', 'sets', 'n', 'seed'])
+    if (a.options.has(o))
+      throw new UsageError(`--${o} does not apply to --calibrate (it uses the real-prose dev split)`);
+  if (a.options.has('split') && optString(a, 'split') !== 'dev')
+    throw new UsageError('--calibrate uses the dev split only: never calibrate on the test split');
+  const { CONFIDENCE_KINDS } = await import('../rag/abstain.ts');
+  const confidence = optString(a, 'confidence');
+  if (confidence !== undefined && !(CONFIDENCE_KINDS as readonly string[]).includes(confidence))
+    throw new UsageError(`--confidence must be one of ${CONFIDENCE_KINDS.join(', ')}, got "${confidence}"`);
+  const minAnswerRate = optNumber(a, 'min-answer-rate', 0.9);
+  if (!(minAnswerRate > 0 && minAnswerRate <= 1))
+    throw new UsageError(`--min-answer-rate must be in (0, 1], got ${minAnswerRate}`);
+  const model = optString(a, 'model') ?? 'models/xfmr-rag-tiny';
+  const realprose = optString(a, 'realprose') ?? 'eval/realprose';
+  if (!existsSync(realprose)) throw new UsageError(`--realprose: ${realprose} does not exist`);
+  const { calibrateModel, formatCalibration } = await import('../recipe/calibrate.ts');
+  let progress: Progress | null = null;
+  const report = await calibrateModel(model, {
+    workDir: optString(a, 'work') ?? 'runs/eval',
+    realproseDir: realprose,
+    k: optInt(a, 'k', 3),
+    confidence: confidence as import('../rag/abstain.ts').ConfidenceKind | undefined,
+    minAnswerRate,
+    dryRun: a.options.has('dry-run'),
+    dtype: optDtype(a),
+    kvType: optKvType(a),
+    onProgress: (done, total) => {
+      progress ??= new Progress('calibrate', total);
+      progress.update(done);
+    },
+  });
+  process.stdout.write(
+    a.options.has('json') ? `${JSON.stringify(report)}\n` : `${formatCalibration(report)}\n`,
+  );
 }

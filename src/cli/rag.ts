@@ -13,8 +13,15 @@
  *                  [--source PREFIX] [--where KEY=VALUE]... [--json]
  *   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME]
  *                [--context-tokens N]) "question" [--k N] [--mode M] [--template T]
- *                [--max-tokens N] [--temperature T] [--grounded] [--dtype auto|f32|bf16]
+ *                [--max-tokens N] [--temperature T] [--free] [--dtype auto|f32|bf16]
  *                [--kv-type f32|f16|q8_0] [--json]
+ *     (default)             a local model's answer is grounded: the likeliest quote of one retrieved
+ *                           chunk (src/rag/answer.ts), printed with its source and character offsets
+ *                           and its confidence; below the model's calibrated threshold
+ *                           (MODEL/xfmr_rag.json, `xfmr eval --calibrate`) the answer is "I could not
+ *                           find the answer in the documents." with the sources
+ *     --free                free decoding instead (an --endpoint always decodes freely);
+ *                           --grounded, the old default's opposite, is still accepted
  *     --dtype               how --model's weights are held (default auto: what the checkpoint
  *                           holds; src/cli/dtype.ts), printed on stderr
  *     --kv-type             how --model's KV cache stores keys and values (default f32;
@@ -36,7 +43,7 @@ const USAGE = `usage:
                  [--max-tokens N] [--overlap N] [--max-bytes N] [--meta KEY=VALUE]... [--no-prune] PATHS...
   xfmr rag query --db FILE "question" [--k N] [--mode hybrid|vector|bm25] [--source PREFIX] [--where KEY=VALUE]... [--json]
   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME] [--context-tokens N]) "question"
-               [--k N] [--mode M] [--template T] [--max-tokens N] [--temperature T] [--grounded] ${DTYPE_USAGE}
+               [--k N] [--mode M] [--template T] [--max-tokens N] [--temperature T] [--free] ${DTYPE_USAGE}
                ${KV_TYPE_USAGE} [--json]
   xfmr rag info --db FILE [--json]
 ask ${DTYPE_HELP}
@@ -285,7 +292,7 @@ async function runAsk(argv: string[]): Promise<void> {
     'kv-type',
   ];
   const { taken, rest } = takeRepeated(argv, 'where', VALUES);
-  const a = parseArgs(rest, { values: VALUES, flags: ['json', 'no-chat-template', 'grounded'] });
+  const a = parseArgs(rest, { values: VALUES, flags: ['json', 'no-chat-template', 'grounded', 'free'] });
   const db = requireDb(a);
   const q = question(a);
   const opts = retrieveOptions(a, parsePairs(taken, 'where'));
@@ -296,9 +303,11 @@ async function runAsk(argv: string[]): Promise<void> {
   if (modelDir !== undefined)
     for (const o of ['endpoint-model', 'context-tokens'])
       if (a.options.has(o)) throw new UsageError(`--${o} applies to --endpoint, not --model`);
-  for (const o of ['dtype', 'kv-type'])
+  for (const o of ['dtype', 'kv-type', 'grounded'])
     if (endpoint !== undefined && a.options.has(o))
-      throw new UsageError(`--${o} applies to --model, not --endpoint`);
+      throw new UsageError(`--${o} applies to --model, not --endpoint (an endpoint decodes freely)`);
+  if (a.options.has('grounded') && a.options.has('free'))
+    throw new UsageError('give --free or --grounded, not both');
   const dtype = optDtype(a);
   const kvType = optKvType(a);
   const template = optString(a, 'template');
@@ -342,7 +351,7 @@ async function runAsk(argv: string[]): Promise<void> {
       template,
       maxTokens,
       temperature,
-      grounded: a.options.has('grounded'),
+      grounded: endpoint !== undefined ? false : !a.options.has('free'),
       seed,
     });
     if (a.options.has('json')) {
@@ -352,13 +361,35 @@ async function runAsk(argv: string[]): Promise<void> {
         score: s.score,
         truncated: s.truncated,
       }));
-      await writeStdout(`${JSON.stringify({ answer: r.answer, sources })}\n`);
+      const { answer: text, grounded, abstained, confidence, quote } = r;
+      await writeStdout(
+        `${JSON.stringify({ answer: text, grounded, abstained, confidence, quote, sources })}\n`,
+      );
       return;
     }
     const src = r.sources.map(
       (s, i) => `[${i + 1}] ${s.source}:${s.line} (${s.score.toFixed(4)}${s.truncated ? ', truncated' : ''})`,
     );
-    await writeStdout(`${r.answer.trim()}\n\nSources:\n${src.join('\n')}\n`);
+    const lines = [r.answer.trim(), ''];
+    if (r.quote) {
+      const q = r.quote;
+      const t = r.sources[q.index].text;
+      const before = t.slice(Math.max(0, q.start - 40), q.start).replace(/\s+/g, ' ');
+      const after = t.slice(q.end, q.end + 40).replace(/\s+/g, ' ');
+      lines.push(
+        `Quote: [${q.index + 1}] ${q.source}, characters ${q.start}-${q.end}: "…${before}[${q.text}]${after}…"`,
+      );
+    }
+    if (r.grounded) {
+      const policy = generator instanceof LocalGenerator ? generator.abstention : null;
+      const { DEFAULT_CONFIDENCE } = await import('../rag/abstain.ts');
+      const c = r.confidence === null ? 'none (sampled)' : r.confidence.toFixed(4);
+      lines.push(
+        `Confidence: ${c}${policy ? ` (${policy.confidence}; abstains below ${policy.abstainBelow.toFixed(4)})` : ` (${DEFAULT_CONFIDENCE}; no calibrated threshold: never abstains)`}`,
+      );
+    }
+    lines.push(`Sources:\n${src.join('\n')}`);
+    await writeStdout(`${lines.join('\n')}\n`);
     if (r.dropped > 0)
       process.stderr.write(`xfmr rag: ${r.dropped} retrieved chunks did not fit in the model's window\n`);
   } finally {

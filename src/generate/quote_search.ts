@@ -44,6 +44,12 @@ export interface Quote {
   logprob: number;
   /** False when no hypothesis reached EOS within maxTokens (the best open one is returned). */
   finished: boolean;
+  /**
+   * log of the summed probability of every finished quote the search met (each a distinct token
+   * sequence, so their probabilities add up): exp(logprob - finishedLogprob) is the chosen quote's
+   * share of the quoted answers found, a confidence (src/rag/abstain.ts). -Infinity when none finished.
+   */
+  finishedLogprob: number;
 }
 
 interface Hypothesis {
@@ -80,6 +86,7 @@ export async function searchQuote(
       { tokens: [], score: 0, quote: new SpanConstraint(source, eos, o.decode), slot: 0, logits: first },
     ];
     let best: Quote | null = null;
+    const finished: number[] = []; // log-probabilities of every finished quote
     let bestRank = Number.NEGATIVE_INFINITY;
     const lengthPenalty = o.lengthPenalty ?? 1;
     for (let step = 0; step < maxTokens && open.length > 0; step++) {
@@ -91,9 +98,10 @@ export async function searchQuote(
         for (const t of h.quote.allowed()) {
           const score = h.score + h.logits[t] - lse;
           if (eos.has(t)) {
+            finished.push(score);
             const ranked = score / (h.tokens.length + 1) ** lengthPenalty;
             if (best === null || ranked > bestRank) {
-              best = { tokens: h.tokens, logprob: score, finished: true };
+              best = { tokens: h.tokens, logprob: score, finished: true, finishedLogprob: 0 };
               bestRank = ranked;
             }
           } else grown.push({ parent: h, token: t, score });
@@ -105,10 +113,9 @@ export async function searchQuote(
         .filter((g) => lengthPenalty !== 0 || best === null || g.score > best.logprob)
         .sort((a, b) => b.score - a.score)
         .slice(0, B);
-      if (kept.length === 0) {
-        open = [];
-        break;
-      }
+      // nothing can grow (every span reached the end of its source): the last open ones remain
+      // the fallback when none finished
+      if (kept.length === 0) break;
       // Slots: a parent's first child keeps its slot; other children take free slots, copied first.
       const parents = new Set(kept.map((g) => g.parent));
       const held = new Set([...parents].map((p) => p.slot));
@@ -137,9 +144,15 @@ export async function searchQuote(
       });
       await nextTick(); // let other work (a server's other requests) run between steps
     }
-    if (best !== null) return best;
+    const finishedLogprob = finished.length > 0 ? logSumExp(finished) : Number.NEGATIVE_INFINITY;
+    if (best !== null) return { ...best, finishedLogprob };
     const top = open.sort((a, b) => b.score - a.score)[0];
-    return { tokens: top?.tokens ?? [], logprob: top?.score ?? Number.NEGATIVE_INFINITY, finished: false };
+    return {
+      tokens: top?.tokens ?? [],
+      logprob: top?.score ?? Number.NEGATIVE_INFINITY,
+      finished: false,
+      finishedLogprob,
+    };
   } finally {
     cache.dispose();
   }

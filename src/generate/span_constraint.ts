@@ -12,9 +12,26 @@
  * that ends with them; it ends before a token that starts with whitespace or punctuation, or at
  * the end of the source. So neither "8" nor "080" of " 8080" can be an answer, only "8080".
  *
+ * Several sources (the retrieved chunks) are one source with walls between them: a negative id
+ * (QUOTE_WALL) matches no token, so a quote never runs from one chunk into the next, and a quote
+ * may start after a wall and end before one.
+ *
  * Applied to the logits before sampling (so temperature, top-k and top-p see only allowed tokens,
  * and the reported logprobs are those of the constrained distribution).
  */
+/** The separator of several sources in one: no quote crosses it. */
+export const QUOTE_WALL = -1;
+
+/** Several token sequences as one source for SpanConstraint: [a..., WALL, b..., WALL, c...]. */
+export function joinSources(sources: readonly ArrayLike<number>[]): number[] {
+  const out: number[] = [];
+  sources.forEach((s, i) => {
+    if (i > 0) out.push(QUOTE_WALL);
+    for (let j = 0; j < s.length; j++) out.push(s[j]);
+  });
+  return out;
+}
+
 export class SpanConstraint {
   private ends: number[];
   /** Whether the quote so far holds a letter or digit (a quote of only spaces or punctuation cannot end). */
@@ -40,6 +57,7 @@ export class SpanConstraint {
     }
     const memo = new Map<number, string>();
     const text = (id: number): string => {
+      if (id < 0) return '';
       let t = memo.get(id);
       if (t === undefined) {
         t = decode ? decode([id]) : ' a';
@@ -49,14 +67,18 @@ export class SpanConstraint {
     };
     this.breaks = Array.from(
       { length: source.length + 1 },
-      (_, i) => i === source.length || /^[\s\p{P}\p{S}]/u.test(text(source[i])),
+      (_, i) => i === source.length || source[i] < 0 || /^[\s\p{P}\p{S}]/u.test(text(source[i])),
     );
     const wordy = new Set<number>();
     for (let i = 0; i < source.length; i++) if (/[\p{L}\p{N}]/u.test(text(source[i]))) wordy.add(source[i]);
     this.wordy = wordy;
     this.ends = [];
     for (let i = 0; i < source.length; i++)
-      if (i === 0 || this.breaks[i] || /[\s\p{P}\p{S}]$/u.test(text(source[i - 1]))) this.ends.push(i);
+      if (
+        source[i] >= 0 &&
+        (i === 0 || source[i - 1] < 0 || this.breaks[i] || /[\s\p{P}\p{S}]$/u.test(text(source[i - 1])))
+      )
+        this.ends.push(i);
   }
 
   /** An independent copy of the current state (a beam's fork). */
@@ -72,7 +94,7 @@ export class SpanConstraint {
   /** Tokens allowed next. */
   allowed(): Set<number> {
     const s = new Set<number>();
-    for (const i of this.ends) if (i < this.source.length) s.add(this.source[i]);
+    for (const i of this.ends) if (i < this.source.length && this.source[i] >= 0) s.add(this.source[i]);
     if (this.hasWord && this.ends.some((i) => this.breaks[i])) for (const e of this.eos) s.add(e);
     return s;
   }

@@ -25,6 +25,8 @@ import { resolveEos } from '../tokenizers/eos.ts';
 import { getEncoding } from '../tokenizers/tiktoken.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
+import { type AbstainPolicy, readAbstainPolicy } from './abstain.ts';
+import { type QuotedCompletion, quoteSources } from './quote.ts';
 
 export interface CompleteOptions {
   /** Most tokens to generate. */
@@ -51,6 +53,15 @@ export interface Generator {
   /** The first n tokens of a text. */
   truncate(text: string, n: number): string;
   complete(prompt: string, options: CompleteOptions): Promise<string>;
+  /**
+   * Grounded decoding with the quote's place and scores (local models; an endpoint has none and
+   * decodes freely): the answer is a span of one of `sources`. At temperature 0 it is the likeliest
+   * whole quote (beam search: quote_search.ts, scored); with a temperature it is sampled (no score).
+   * `options.quote` is ignored.
+   */
+  quote?(prompt: string, sources: readonly string[], options: CompleteOptions): Promise<QuotedCompletion>;
+  /** The model's calibrated abstention (src/rag/abstain.ts); null or absent: never abstain. */
+  readonly abstention?: AbstainPolicy | null;
 }
 
 export function truncateWith(tok: Tokenizer, text: string, n: number): string {
@@ -73,6 +84,7 @@ export class LocalGenerator implements Generator {
     private readonly eos: number[],
     private readonly chatTemplate: string | undefined,
     dir: string,
+    readonly abstention: AbstainPolicy | null,
   ) {
     this.name = dir;
     this.contextTokens = model.config.contextLength;
@@ -87,8 +99,12 @@ export class LocalGenerator implements Generator {
   /**
    * Loads a decoder model directory; it must have a tokenizer.json. `dtype`: how the weights are
    * held, `kvType`: how the KV cache stores keys and values (models/load.ts; default f32 both).
+   * Its abstention threshold (xfmr_rag.json) is read unless `abstention` is false.
    */
-  static load(dir: string, options: { chat?: boolean } & LoadOptions = {}): LocalGenerator {
+  static load(
+    dir: string,
+    options: { chat?: boolean; abstention?: boolean } & LoadOptions = {},
+  ): LocalGenerator {
     const problem = modelPathProblem(dir);
     if (problem) throw new Error(`--model: ${problem}`);
     const loaded = loadDecoder(dir, { dtype: options.dtype, kvType: options.kvType });
@@ -101,7 +117,8 @@ export class LocalGenerator implements Generator {
     }
     const chat = options.chat === false ? undefined : loaded.chatTemplate;
     const eos = resolveEos({ dir, generationConfig: loaded.generationConfig });
-    return new LocalGenerator(loaded.model, tok, eos, chat, dir);
+    const policy = options.abstention === false ? null : readAbstainPolicy(dir);
+    return new LocalGenerator(loaded.model, tok, eos, chat, dir, policy);
   }
 
   private render(prompt: string): string {
@@ -118,12 +135,58 @@ export class LocalGenerator implements Generator {
     return truncateWith(this.tokenizer, text, n);
   }
 
-  async complete(prompt: string, options: CompleteOptions): Promise<string> {
+  /** The rendered prompt's ids and the most tokens that fit after them. */
+  private encodePrompt(prompt: string, maxTokens: number): { ids: number[]; maxNewTokens: number } {
     const ids = this.tokenizer.encode(this.render(prompt));
     const room = this.contextTokens - ids.length;
     if (room < 1)
       throw new Error(`the prompt has ${ids.length} tokens, the model's window ${this.contextTokens}`);
-    const maxNewTokens = Math.min(options.maxTokens, room);
+    return { ids, maxNewTokens: Math.min(maxTokens, room) };
+  }
+
+  async quote(
+    prompt: string,
+    sources: readonly string[],
+    options: CompleteOptions,
+  ): Promise<QuotedCompletion> {
+    const { ids, maxNewTokens } = this.encodePrompt(prompt, options.maxTokens);
+    const decode = (x: readonly number[]) => this.tokenizer.decode(x);
+    return quoteSources(this.tokenizer, sources, async (source) => {
+      if ((options.temperature ?? 0) === 0) {
+        const q = await searchQuote(this.model, ids, source, {
+          eos: this.eos,
+          maxTokens: maxNewTokens,
+          decode,
+          signal: options.signal,
+        });
+        return {
+          tokens: q.tokens,
+          finished: q.finished,
+          score: {
+            tokens: q.tokens.length,
+            logprob: q.logprob,
+            finishedLogprob: q.finishedLogprob,
+            finished: q.finished,
+          },
+        };
+      }
+      const [r] = await generate(this.model, [ids], {
+        maxNewTokens,
+        temperature: options.temperature,
+        seed: options.seed ?? 0,
+        eos: this.eos,
+        decode,
+        signal: options.signal,
+        quoteFrom: source,
+      });
+      // r.ids ends with the EOS when the quote finished
+      const tokens = r.ids.filter((t) => !this.eos.includes(t));
+      return { tokens, finished: r.finishReason === 'stop', score: null };
+    });
+  }
+
+  async complete(prompt: string, options: CompleteOptions): Promise<string> {
+    const { ids, maxNewTokens } = this.encodePrompt(prompt, options.maxTokens);
     const temperature = options.temperature ?? 0;
     if (options.quote && temperature === 0) {
       // Greedy grounded answers: the likeliest whole quote (beam search), not greedy token by token.

@@ -15,7 +15,8 @@
  *
  * Figures per set and condition, SQuAD-style, over the answerable questions:
  *   EM, F1            exact match and token F1 of the normalised answer, best over the gold answers
- *   answer rate       share of answerable questions answered (not abstained: src/rag/abstain.ts)
+ *   answer rate       share of answerable questions answered (not abstained: src/rag/abstain.ts;
+ *                     grounded answers abstain below the model's calibrated threshold, as served)
  * and per set:
  *   answer in sources share of answerable questions whose gold answer occurs in the chunks given to
  *                     the model (retrieval condition): what a perfect reader could have quoted
@@ -26,6 +27,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadDtype } from '../models/load.ts';
 import { isAbstention } from '../rag/abstain.ts';
+import { groundedAnswer } from '../rag/answer.ts';
 import { createEmbedder } from '../rag/embedder.ts';
 import { LocalGenerator } from '../rag/generator.ts';
 import { indexPaths } from '../rag/indexer.ts';
@@ -356,12 +358,11 @@ export async function evaluateModel(
       const answers: Record<Condition, string> = { none: '', retrieval: '', gold: '' };
       for (const c of conditionsOf(item)) {
         const prompt = prompts[si].prompts[i][c];
+        // grounded: the real decision of /v1/rag/ask, the model's abstention threshold included
         const text = (
-          await gen.complete(prompt, {
-            maxTokens,
-            temperature: 0,
-            quote: o.grounded ? quotable(prompt) : undefined,
-          })
+          o.grounded
+            ? (await groundedAnswer(gen, prompt, [quotable(prompt)], { maxTokens, temperature: 0 })).answer
+            : await gen.complete(prompt, { maxTokens, temperature: 0 })
         ).trim();
         answers[c] = text;
         if (item.answers.length > 0) {

@@ -26,6 +26,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { CausalLM } from '../models/causal_lm.ts';
+import type { AbstainPolicy } from '../rag/abstain.ts';
 import type { Embedder } from '../rag/embedder.ts';
 import { HashEmbedder } from '../rag/hash_embedder.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
@@ -48,6 +49,8 @@ export interface ServeModel {
   /** End-of-sequence ids. */
   eos: number[];
   chatTemplate?: { template: string; bosToken?: string; eosToken?: string };
+  /** The model's calibrated abstention for /v1/rag/ask (src/rag/abstain.ts); none: never abstains. */
+  abstention?: AbstainPolicy | null;
 }
 
 export interface AppOptions {

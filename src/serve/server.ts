@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { describeWeights, type LoadOptions, loadDecoder } from '../models/load.ts';
+import { readAbstainPolicy } from '../rag/abstain.ts';
 import { loadChatTemplate } from '../tokenizers/chat_template.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
@@ -59,7 +60,8 @@ export interface RunningServer {
 
 /**
  * The model of a directory, ready to serve; `options.dtype` picks how its weights are held
- * (load.ts), and `weights` says what they became ("bf16 (weights 12.34 MiB)").
+ * (load.ts), and `weights` says what they became ("bf16 (weights 12.34 MiB)"). Its calibrated
+ * abstention threshold (DIR/xfmr_rag.json) is read when there is one (a .gguf file has none).
  */
 export async function loadServeModel(
   dir: string,
@@ -82,6 +84,7 @@ export async function loadServeModel(
     tokenizer,
     eos,
     chatTemplate,
+    abstention: readAbstainPolicy(dir),
     weights: describeWeights(loaded.model),
   };
 }

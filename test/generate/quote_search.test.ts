@@ -23,6 +23,12 @@ function logProb(next: (p: readonly number[]) => Float32Array, prompt: number[],
   return lp;
 }
 
+function isSpan(span: readonly number[], source: readonly number[]): boolean {
+  for (let i = 0; i + span.length <= source.length; i++)
+    if (span.every((t, j) => source[i + j] === t)) return true;
+  return false;
+}
+
 /** Every span of the source (no decode: any start, any end). */
 function spans(source: number[], maxLen: number): number[][] {
   const out: number[][] = [];
@@ -72,6 +78,32 @@ test('searchQuote beats greedy where a likely first token leads nowhere', async 
   // One prefill of the prompt, then one token per live hypothesis per step.
   assert.deepEqual(lm.calls[0], [1, 0, 0, 0]);
   assert.ok(lm.calls.slice(1).every((c) => c.every((n) => n <= 1)));
+});
+
+test('searchQuote: finishedLogprob sums the probability of every finished quote, and bounds the chosen one', async () => {
+  const next = hashLogits(V, 3);
+  const lm = new FakeLM(V, 64, (p) => next([9, ...p]));
+  const source = [3, 5, 7, 5, 9, 2, 11];
+  const prompt = [1, 4, 6];
+  // maxTokens 4 counts the EOS: quotes of 1..3 tokens finish. 64 beams keep every distinct span of
+  // up to 3 tokens (at most 7 + 6 + 5), so every one of them is met; [5] occurs twice but is one
+  // token sequence, counted once.
+  const distinct = new Map<string, number[]>();
+  for (const s of spans(source, 3)) distinct.set(s.join(','), s);
+  const lps = [...distinct.values()].map((s) => logProb((p) => next([9, ...p]), prompt, s));
+  const q = await searchQuote(lm, prompt, source, { eos: [EOS], maxTokens: 4, beams: 64 });
+  assert.ok(Math.abs(q.finishedLogprob - logSumExp(lps)) < 1e-4, `${q.finishedLogprob} vs ${logSumExp(lps)}`);
+  assert.ok(q.logprob <= q.finishedLogprob, 'the chosen quote is one of them');
+  // no EOS: nothing finishes
+  const open = await searchQuote(lm, prompt, source, { eos: [], maxTokens: 3, beams: 4 });
+  assert.equal(open.finished, false);
+  assert.equal(open.finishedLogprob, Number.NEGATIVE_INFINITY);
+  // no EOS and a budget longer than the source: every span runs into the source's end, and the
+  // likeliest of the last open ones is the answer (not an empty one)
+  const short = [3, 5];
+  const ran = await searchQuote(lm, prompt, short, { eos: [], maxTokens: 10, beams: 4 });
+  assert.equal(ran.finished, false);
+  assert.ok(ran.tokens.length > 0 && isSpan(ran.tokens, short), `${ran.tokens}`);
 });
 
 test('searchQuote: errors and an aborted search', async () => {

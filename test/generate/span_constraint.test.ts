@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generate } from '../../src/generate/index.ts';
-import { SpanConstraint } from '../../src/generate/span_constraint.ts';
+import { joinSources, QUOTE_WALL, SpanConstraint } from '../../src/generate/span_constraint.ts';
 import { FakeLM, hashLogits } from './fake_lm.ts';
 
 const EOS = 0;
@@ -48,6 +48,27 @@ test('SpanConstraint with decode: an answer starts at a word and holds a letter 
   assert.deepEqual([...dot.allowed()], [EOS], '".\nv" holds a letter: it may end');
   c.push(2);
   assert.deepEqual([...c.allowed()], [3], 'the clone kept its own state');
+});
+
+test('SpanConstraint over joined sources: no quote crosses a wall; one may start after it and end before it', () => {
+  const source = joinSources([
+    [5, 6],
+    [7, 8],
+  ]);
+  assert.deepEqual(source, [5, 6, QUOTE_WALL, 7, 8]);
+  // with decode: "a" tokens carry no leading space, so only a source's start (or a wall) starts a word
+  const text: Record<number, string> = { 5: 'a', 6: 'b', 7: 'c', 8: 'd' };
+  const decode = (ids: readonly number[]) => ids.map((i) => text[i] ?? '').join('');
+  const c = new SpanConstraint(source, [EOS], decode);
+  assert.deepEqual([...c.allowed()].sort(), [5, 7], 'the first token of each source, never the wall');
+  c.push(5);
+  assert.deepEqual([...c.allowed()], [6], '"a" then "b" is one word: no EOS before its end');
+  c.push(6);
+  assert.deepEqual([...c.allowed()], [EOS], 'the wall ends "ab": EOS, and nothing of the next source');
+  // without decode every token is a word: "b" may not run on into "c"
+  const free = new SpanConstraint(source, [EOS]);
+  free.push(6);
+  assert.deepEqual([...free.allowed()], [EOS]);
 });
 
 test('SpanConstraint: apply leaves only the allowed logits finite', () => {

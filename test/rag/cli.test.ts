@@ -1,6 +1,6 @@
 /** `xfmr rag index | query | ask | info` end to end through bin/xfmr.js. */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -8,8 +8,9 @@ import { before, test } from 'node:test';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { saveModel } from '../../src/models/load.ts';
 import { llamaConfig } from '../../src/models/presets.ts';
+import { NOT_FOUND_ANSWER, POLICY_FILE } from '../../src/rag/abstain.ts';
 import { byteLevelTokenizerJson } from '../cli/helpers.ts';
-import { FIXTURES, TOPICS, tempDir, writeFiles, xfmr } from './helpers.ts';
+import { FIXTURES, saveQuotingModel, TOPICS, tempDir, writeFiles, xfmr } from './helpers.ts';
 
 const dir = tempDir();
 const db = join(dir, 'idx.db');
@@ -217,6 +218,131 @@ test('ask --model: an xfmr model directory answers within its window', async () 
   assert.equal(typeof j.answer, 'string');
   assert.equal(j.sources[0].source, './docs/bees.md');
   assert.equal(j.sources[0].truncated, true, 'a 64-token window holds only part of a chunk');
+});
+
+test("ask --model: grounded by default, with the quote's chunk and offsets; --free; the model's threshold", async () => {
+  // three copies of one model: without a threshold, with one above every score, with one below
+  const dirs = ['plain', 'high', 'low'].map((n) => join(dir, `grounded-${n}`));
+  for (const d of dirs) saveQuotingModel(d, 5);
+  const policy = (d: string, below: number) =>
+    writeFileSync(join(d, POLICY_FILE), JSON.stringify({ abstain_below: below, confidence: 'mean_logprob' }));
+  policy(dirs[1], 1); // mean log-probabilities are <= 0
+  policy(dirs[2], -1e9);
+  const ask = (model: string, ...extra: string[]) =>
+    xfmr([
+      'rag',
+      'ask',
+      '--db',
+      db,
+      '--model',
+      model,
+      'How do bees make honey?',
+      '--k',
+      '2',
+      '--max-tokens',
+      '12',
+      ...extra,
+    ]);
+  const [json, grounded, text, free, high, low] = await Promise.all([
+    ask(dirs[0], '--json'),
+    ask(dirs[0], '--json', '--grounded'),
+    ask(dirs[0]),
+    ask(dirs[0], '--json', '--free'),
+    ask(dirs[1], '--json'),
+    ask(dirs[2], '--json'),
+  ]);
+  interface Out {
+    answer: string;
+    grounded: boolean;
+    abstained: boolean;
+    confidence: number | null;
+    quote: { index: number; source: string; start: number; end: number; text: string } | null;
+    sources: { source: string; text: string }[];
+  }
+  const parse = (r: { code: number | null; stdout: string; stderr: string }): Out => {
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Out;
+  };
+  const j = parse(json);
+  assert.deepEqual(Object.keys(j), ['answer', 'grounded', 'abstained', 'confidence', 'quote', 'sources']);
+  assert.equal(j.grounded, true);
+  assert.equal(j.abstained, false);
+  assert.ok(j.quote, 'the quote is located');
+  assert.equal(j.quote.source, j.sources[j.quote.index].source);
+  assert.equal(j.sources[j.quote.index].text.slice(j.quote.start, j.quote.end), j.answer.trim());
+  assert.equal(j.quote.text, j.answer.trim());
+  assert.ok(typeof j.confidence === 'number' && j.confidence < 0);
+  assert.deepEqual(parse(grounded), j, '--grounded is the default, still accepted');
+  // the text output: the answer, the quote in its chunk, the confidence, the sources
+  assert.equal(text.code, 0, text.stderr);
+  const lines = text.stdout.split('\n');
+  assert.equal(lines[0], j.answer.trim());
+  assert.equal(
+    lines[2].startsWith(
+      `Quote: [${j.quote.index + 1}] ${j.quote.source}, characters ${j.quote.start}-${j.quote.end}: "`,
+    ),
+    true,
+    lines[2],
+  );
+  assert.ok(lines[2].includes(`[${j.quote.text}]`));
+  assert.match(
+    lines[3],
+    /^Confidence: -\d+\.\d{4} \(mean_logprob; no calibrated threshold: never abstains\)$/,
+  );
+  assert.equal(lines[4], 'Sources:');
+  const f = parse(free);
+  assert.deepEqual([f.grounded, f.abstained, f.confidence, f.quote], [false, false, null, null]);
+  // a threshold above every score abstains and still shows the sources; one below answers
+  const h = parse(high);
+  assert.deepEqual(
+    [h.answer, h.abstained, h.quote, h.confidence],
+    [NOT_FOUND_ANSWER, true, null, j.confidence],
+  );
+  assert.deepEqual(h.sources, j.sources);
+  const l = parse(low);
+  assert.deepEqual([l.answer, l.abstained, l.quote], [j.answer, false, j.quote]);
+});
+
+test('ask: --free with --grounded, --grounded with --endpoint, and a bad threshold file are one-line errors', async () => {
+  const bad = join(dir, 'grounded-bad');
+  saveModel(
+    bad,
+    new DecoderLM(
+      llamaConfig({
+        vocabSize: 297,
+        contextLength: 64,
+        dModel: 16,
+        nLayers: 1,
+        nHeads: 2,
+        nKvHeads: 1,
+        ffnDim: 32,
+      }),
+    ),
+    {
+      tokenizerJson: byteLevelTokenizerJson(40, true) as never,
+    },
+  );
+  writeFileSync(join(bad, POLICY_FILE), JSON.stringify({ abstain_below: -1, confidence: 'luck' }));
+  const [both, endpoint, file] = await Promise.all([
+    xfmr(['rag', 'ask', '--db', db, '--model', bad, 'q', '--free', '--grounded']),
+    xfmr(['rag', 'ask', '--db', db, '--endpoint', 'http://127.0.0.1:9/v1', 'q', '--grounded']),
+    xfmr(['rag', 'ask', '--db', db, '--model', bad, 'q']),
+  ]);
+  assert.equal(both.code, 2);
+  assert.equal(both.stderr.trim(), 'xfmr: give --free or --grounded, not both');
+  assert.equal(endpoint.code, 2);
+  assert.match(
+    endpoint.stderr,
+    /--grounded applies to --model, not --endpoint \(an endpoint decodes freely\)/,
+  );
+  assert.equal(file.code, 1);
+  assert.equal(file.stderr.trim().split('\n').length, 1, file.stderr);
+  assert.match(
+    file.stderr,
+    new RegExp(
+      `${join(bad, POLICY_FILE)}: "confidence" must be one of mean_logprob, logprob, beam_share, got "luck"`,
+    ),
+  );
 });
 
 test('index options: --embedder DIR with --pooling and prefixes, --max-tokens, --overlap, --no-prune', async () => {

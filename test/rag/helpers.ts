@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { DecoderLM } from '../../src/models/decoder.ts';
+import { saveModel } from '../../src/models/load.ts';
+import { llamaConfig } from '../../src/models/presets.ts';
+import { byteLevelTokenizerJson } from '../cli/helpers.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'xfmr.js');
@@ -74,3 +78,24 @@ export const TOPICS: Record<string, string> = {
   violin:
     'A violin has four strings tuned in fifths. The player draws a bow of horsehair across the strings to make them vibrate.',
 };
+
+/**
+ * Saves a tiny random Llama (one layer, d_model 32) over the byte-level test tokenizer, with its
+ * <|endoftext|> (id 296: 256 bytes, 40 merges) as EOS, so that grounded quotes can end and have a
+ * confidence. Random weights: the quote is arbitrary, but a span of a chunk all the same.
+ */
+export function saveQuotingModel(dir: string, seed: number, contextLength = 256): void {
+  const cfg = llamaConfig({
+    vocabSize: 297,
+    contextLength,
+    dModel: 32,
+    nLayers: 1,
+    nHeads: 2,
+    nKvHeads: 1,
+    ffnDim: 64,
+  });
+  saveModel(dir, new DecoderLM(cfg, seed), {
+    tokenizerJson: byteLevelTokenizerJson(40, true) as never,
+    generationConfig: { eos_token_id: 296 },
+  });
+}

@@ -147,6 +147,15 @@ describe('the playground in Chromium', { skip }, () => {
   test('the page loads with the model summary and layer/head choices', async () => {
     await page.goto(server.url);
     await page.waitForSelector('body[data-ready="true"]');
+    // the server has a RAG database: the page opens on the RAG view (a #hash still picks another)
+    assert.equal(await page.getAttribute('#tab-rag', 'aria-selected'), 'true');
+    assert.equal(await page.isVisible('#panel-rag'), true);
+    assert.equal(await page.isVisible('#panel-chat'), false);
+    assert.equal(new URL(page.url()).hash, '#rag');
+    await page.goto(`${server.url}/#chat`);
+    await page.reload(); // a new hash alone does not load the page again
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.getAttribute('#tab-chat', 'aria-selected'), 'true');
     const summary = await page.textContent('#model-summary');
     assert.match(summary ?? '', /tiny · llama: 2 layers, 4 heads \(2 KV\)/);
     assert.equal(await page.locator('#attention-layer option').count(), 2);
@@ -274,7 +283,7 @@ describe('the playground in Chromium', { skip }, () => {
     await screenshot('dashboard');
   });
 
-  test('the RAG view shows the answer beside its sources', async () => {
+  test('the RAG view shows the answer highlighted in its chunk, beside the sources', async () => {
     await page.click('#tab-rag');
     await page.fill('#rag-question', 'When do cats hunt mice?');
     await page.fill('#rag-k', '2');
@@ -291,6 +300,84 @@ describe('the playground in Chromium', { skip }, () => {
     assert.match(sources[0], /cats\.md/, 'the best source is the cat file');
     assert.match((await page.textContent('#rag-sources li .meta')) ?? '', /score \d/);
     assert.match((await page.textContent('#rag-sources li .text')) ?? '', /hunts mice/);
+    // the answer (a quote: grounded is the default) is highlighted inside its chunk, at the
+    // offsets the API gives
+    const api = (await page.evaluate(async () => {
+      const res = await fetch('/v1/rag/ask', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ question: 'When do cats hunt mice?', k: 2, grounded: true }),
+      });
+      return res.json();
+    })) as {
+      answer: string;
+      quote: { index: number; start: number; end: number; text: string };
+      sources: { text: string }[];
+    };
+    assert.ok(api.quote, 'the API located the quote');
+    assert.equal(await page.locator('#rag-sources li.quoted').count(), 1);
+    assert.equal(await page.locator('#rag-sources mark').count(), 1);
+    const quoted = page.locator('#rag-sources li').nth(api.quote.index);
+    assert.equal(await quoted.getAttribute('class'), 'quoted');
+    assert.equal(await quoted.locator('mark').textContent(), api.quote.text);
+    assert.equal(await quoted.locator('.text').textContent(), api.sources[api.quote.index].text);
+    const before = await quoted.locator('.text').evaluate((p) => (p.firstChild?.textContent ?? '').length);
+    assert.equal(before, api.quote.start, 'the mark starts at quote.start');
+    assert.equal(await page.textContent('#rag-answer'), api.answer.trim());
+    assert.match(
+      (await page.textContent('#rag-quote')) ?? '',
+      new RegExp(
+        `^Quoted from \\[${api.quote.index + 1}\\] .*cats\\.md, characters ${api.quote.start}–${api.quote.end}`,
+      ),
+    );
+    await screenshot('rag-quote');
+    // answers and chunks are untrusted: shown as text, never as HTML; an abstention says so
+    const evil = '<img src=x onerror="document.body.dataset.pwned=1">';
+    const chunk = `before ${evil} after`;
+    await page.route('**/v1/rag/ask', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          answer: evil,
+          grounded: true,
+          abstained: false,
+          confidence: -0.25,
+          quote: { index: 0, source: 'x.md', chunk: 1, start: 7, end: 7 + evil.length, text: evil },
+          sources: [{ rank: 1, source: '<b>x.md</b>', chunk: 1, score: 0.5, text: chunk, truncated: false }],
+        }),
+      }),
+    );
+    await page.click('#rag-ask');
+    await page.waitForFunction(() => document.getElementById('rag-status')?.textContent === '1 sources.');
+    assert.equal(await page.locator('#panel-rag img, #panel-rag b').count(), 0, 'no element from the data');
+    assert.equal(await page.textContent('#rag-answer'), evil);
+    assert.equal(await page.textContent('#rag-sources mark'), evil);
+    assert.equal(await page.textContent('#rag-sources li .text'), chunk);
+    assert.match((await page.textContent('#rag-quote')) ?? '', /confidence -0\.250$/);
+    await page.unroute('**/v1/rag/ask');
+    await page.route('**/v1/rag/ask', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          answer: 'I could not find the answer in the documents.',
+          grounded: true,
+          abstained: true,
+          confidence: -3.5,
+          quote: null,
+          sources: [{ rank: 1, source: 'x.md', chunk: 1, score: 0.5, text: 'unrelated', truncated: false }],
+        }),
+      }),
+    );
+    await page.click('#rag-ask');
+    await page.waitForFunction(() => document.getElementById('rag-answer')?.classList.contains('abstained'));
+    assert.equal(await page.textContent('#rag-answer'), 'I could not find the answer in the documents.');
+    assert.match((await page.textContent('#rag-quote')) ?? '', /^Not answered: .* · confidence -3\.500$/);
+    assert.equal(await page.locator('#rag-sources li').count(), 1, 'the sources are still shown');
+    assert.equal(await page.locator('#rag-sources mark').count(), 0);
+    await page.unroute('**/v1/rag/ask');
+    assert.equal(await page.evaluate(() => document.body.dataset.pwned), undefined);
     // a server without --db answers an error: the view shows its message
     const message = 'RAG is not available: the server was started without --db';
     await page.route('**/v1/rag/ask', (route) =>

@@ -1,19 +1,24 @@
 /**
  * The API's options through the official `openai` client: logprobs in both formats (also streamed),
- * n > 1, /v1/embeddings (float and base64 agree) and /v1/rag/ask over a small index.
+ * n > 1, /v1/embeddings (float and base64 agree) and /v1/rag/ask over a small index: free and
+ * grounded answers, the quote's place, and the abstention threshold of a model directory.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
 import { seedFor } from '../../src/generate/generate.ts';
+import { DecoderLM } from '../../src/models/decoder.ts';
+import { saveModel } from '../../src/models/load.ts';
+import { llamaConfig } from '../../src/models/presets.ts';
+import { NOT_FOUND_ANSWER, POLICY_FILE } from '../../src/rag/abstain.ts';
 import { cosine } from '../../src/rag/embedder.ts';
 import { HashEmbedder } from '../../src/rag/hash_embedder.ts';
 import { indexPaths } from '../../src/rag/indexer.ts';
 import { SqliteStore } from '../../src/rag/sqlite_store.ts';
-import { type RunningServer, startServer } from '../../src/serve/server.ts';
-import { tempDir } from '../cli/helpers.ts';
+import { loadServeModel, type RunningServer, startServer } from '../../src/serve/server.ts';
+import { byteLevelTokenizerJson, TINY_LLAMA, tempDir } from '../cli/helpers.ts';
 import { clientOf, tinyServeModel } from './helpers.ts';
 
 const dir = tempDir('xfmr-serve-features-');
@@ -46,6 +51,7 @@ after(async () => {
 });
 
 const messages = [{ role: 'user' as const, content: 'name a colour' }];
+const { arch: _arch, ...dims } = TINY_LLAMA;
 
 test('chat logprobs: one entry per token, greedy token = argmax of top_logprobs, also in the stream', async () => {
   const body = { model: 'tiny', messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3 };
@@ -193,7 +199,12 @@ test('embeddings: base64 (the client default) and float agree; identical texts h
 });
 
 interface RagAnswer {
+  id: string;
   object: string;
+  grounded: boolean;
+  abstained: boolean;
+  confidence: number | null;
+  quote: { index: number; source: string; chunk: number; start: number; end: number; text: string } | null;
   model: string;
   answer: string;
   prompt: string;
@@ -203,8 +214,9 @@ interface RagAnswer {
 }
 
 test('rag/ask: sources best first and the greedy raw completion of the templated prompt', async () => {
-  const body = { question: 'what does a cat do all day?', k: 2, max_tokens: 8 };
+  const body = { question: 'what does a cat do all day?', k: 2, max_tokens: 8, grounded: false };
   const r = await client.post<RagAnswer>('/rag/ask', { body });
+  assert.deepEqual([r.grounded, r.abstained, r.confidence, r.quote], [false, false, null, null]);
   assert.equal(r.object, 'rag.answer');
   assert.equal(r.model, 'tiny');
   assert.ok(r.sources.length >= 1 && r.sources.length <= 2);
@@ -245,14 +257,24 @@ test('rag/ask: sources best first and the greedy raw completion of the templated
   );
 });
 
-test('rag/ask grounded: the answer quotes a span of the retrieved chunks', async () => {
+test('rag/ask grounded (the default): the answer quotes one chunk, at the offsets given', async () => {
   const body = { question: 'what does a cat do all day?', k: 2, max_tokens: 6, grounded: true };
   const r = await client.post<RagAnswer>('/rag/ask', { body });
   assert.ok(r.answer.trim().length > 0);
-  assert.ok(
-    r.sources.some((s) => s.text.includes(r.answer.trim())),
-    `"${r.answer}" is not in the sources`,
-  );
+  assert.equal(r.grounded, true);
+  assert.equal(r.abstained, false);
+  const q = r.quote;
+  assert.ok(q, 'the quote is located');
+  assert.deepEqual(Object.keys(q), ['index', 'source', 'chunk', 'start', 'end', 'text']);
+  assert.equal(q.source, r.sources[q.index].source);
+  assert.equal(q.chunk, r.sources[q.index].chunk);
+  assert.equal(r.sources[q.index].text.slice(q.start, q.end), r.answer.trim());
+  assert.equal(q.text, r.answer.trim());
+  // this model has no EOS: no quote finishes, so there is no confidence to give
+  assert.equal(r.confidence, null);
+  const { grounded: _, ...plain } = body;
+  const byDefault = await client.post<RagAnswer>('/rag/ask', { body: plain });
+  assert.deepEqual({ ...byDefault, id: r.id }, r, 'grounded is the default');
   // streamed, the searched quote arrives whole, then the final chunk
   const events: { object: string; delta?: string; finish_reason?: string }[] = [];
   const stream = await client.post<AsyncIterable<(typeof events)[number]>>('/rag/ask', {
@@ -269,13 +291,19 @@ test('rag/ask grounded: the answer quotes a span of the retrieved chunks', async
     r.answer,
   );
   assert.equal(events.at(-1)?.finish_reason, r.finish_reason);
+  const last = events.at(-1) as Record<string, unknown>;
+  assert.deepEqual(
+    [last.grounded, last.abstained, last.confidence, last.quote],
+    [true, false, null, r.quote],
+    'the last chunk carries the quote',
+  );
   // the random model left free would not quote them
   const free = await client.post<RagAnswer>('/rag/ask', { body: { ...body, grounded: false } });
   assert.ok(!r.sources.some((s) => s.text.includes(free.answer.trim()) && free.answer.trim().length > 3));
 });
 
-test('rag/ask streamed: sources first, then answer chunks, then finish_reason and usage, then [DONE]', async () => {
-  const body = { question: 'how is bread made?', k: 1, max_tokens: 6 };
+test('rag/ask streamed: sources first, then free answer chunks, then finish_reason and usage, then [DONE]', async () => {
+  const body = { question: 'how is bread made?', k: 1, max_tokens: 6, grounded: false };
   const whole = await client.post<RagAnswer>('/rag/ask', { body });
   const events: Record<string, unknown>[] = [];
   const stream = await client.post<AsyncIterable<Record<string, unknown>>>('/rag/ask', {
@@ -291,6 +319,66 @@ test('rag/ask streamed: sources first, then answer chunks, then finish_reason an
   const last = chunks.at(-1) as { finish_reason: string; usage: RagAnswer['usage'] };
   assert.equal(last.finish_reason, 'length');
   assert.equal(last.usage.completion_tokens, 6);
+});
+
+test('rag/ask abstains below the threshold of the model directory (xfmr_rag.json), with the sources', async () => {
+  const cfg = llamaConfig({ ...dims, vocabSize: 297 });
+  const modelDir = join(dir, 'with-eos');
+  saveModel(modelDir, new DecoderLM(cfg, 4), {
+    tokenizerJson: byteLevelTokenizerJson(40, true) as never,
+    generationConfig: { eos_token_id: 296 },
+  });
+  const body = { question: 'how is bread made?', k: 2, max_tokens: 8 };
+  const serveWith = async (abstainBelow: number | null) => {
+    rmSync(join(modelDir, POLICY_FILE), { force: true });
+    if (abstainBelow !== null)
+      writeFileSync(
+        join(modelDir, POLICY_FILE),
+        JSON.stringify({ abstain_below: abstainBelow, confidence: 'mean_logprob' }),
+      );
+    const m = await loadServeModel(modelDir, 'eos');
+    const s = await startServer(m, { port: 0, ragDb: db });
+    try {
+      const r = await clientOf(s).post<RagAnswer>('/rag/ask', { body });
+      const events: Record<string, unknown>[] = [];
+      const stream = await clientOf(s).post<AsyncIterable<Record<string, unknown>>>('/rag/ask', {
+        body: { ...body, stream: true },
+        stream: true,
+      });
+      for await (const e of stream) events.push(e);
+      return { r, events };
+    } finally {
+      await s.close();
+    }
+  };
+  const plain = await serveWith(null);
+  const c = plain.r.confidence;
+  assert.ok(typeof c === 'number' && c < 0, 'a quote that ends with EOS has a confidence');
+  assert.equal(plain.r.abstained, false);
+  const high = await serveWith(1); // above every mean log-probability
+  assert.deepEqual(
+    [high.r.answer, high.r.abstained, high.r.quote, high.r.confidence],
+    [NOT_FOUND_ANSWER, true, null, c],
+  );
+  assert.deepEqual(high.r.sources, plain.r.sources, 'the sources are still shown');
+  // streamed: the abstention is all the answer text there is
+  assert.equal(
+    high.events
+      .slice(1)
+      .map((e) => e.delta)
+      .join(''),
+    NOT_FOUND_ANSWER,
+  );
+  assert.equal(high.events.at(-1)?.abstained, true);
+  const low = await serveWith(c - 1e-6);
+  assert.deepEqual([low.r.answer, low.r.abstained, low.r.quote], [plain.r.answer, false, plain.r.quote]);
+  // a broken file stops the server from loading the model, naming the file and the field
+  writeFileSync(join(modelDir, POLICY_FILE), JSON.stringify({ confidence: 'mean_logprob' }));
+  await assert.rejects(
+    loadServeModel(modelDir),
+    new RegExp(`${POLICY_FILE}: "abstain_below" must be a finite number`),
+  );
+  rmSync(join(modelDir, POLICY_FILE));
 });
 
 test('rag/ask without --db is a 400 saying so', async () => {

@@ -560,6 +560,38 @@ for (const id of ['attention-layer', 'attention-head'])
 // ---------------------------------------------------------------------------------------------
 // RAG
 
+/**
+ * A chunk's text with [start, end) marked: text nodes and one <mark>, never HTML (chunks and answers
+ * are untrusted). Offsets outside the text mark nothing.
+ */
+function markedText(text, start, end) {
+  const p = document.createElement('p');
+  p.className = 'text';
+  const ok =
+    Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= text.length;
+  if (!ok) {
+    p.textContent = text;
+    return p;
+  }
+  const mark = document.createElement('mark');
+  mark.textContent = text.slice(start, end);
+  p.append(document.createTextNode(text.slice(0, start)), mark, document.createTextNode(text.slice(end)));
+  return p;
+}
+
+/** What the answer line under the answer says: where the quote is, the confidence, the abstention. */
+function quoteLine(r, sources) {
+  const parts = [];
+  const q = r.quote;
+  if (q && sources[q.index])
+    parts.push(`Quoted from [${q.index + 1}] ${q.source}, characters ${q.start}–${q.end}`);
+  else if (r.abstained)
+    parts.push('Not answered: the documents do not seem to hold the answer; the sources are listed');
+  else if (r.grounded === false) parts.push('Free decoding: the answer is not a quote');
+  if (typeof r.confidence === 'number') parts.push(`confidence ${r.confidence.toFixed(3)}`);
+  return parts.join(' · ');
+}
+
 async function askRag(e) {
   e.preventDefault();
   const status = $('rag-status');
@@ -569,15 +601,19 @@ async function askRag(e) {
   $('rag-ask').disabled = true;
   setStatus(status, 'Retrieving and answering…');
   $('rag-answer').textContent = '';
+  $('rag-answer').classList.remove('abstained');
+  $('rag-quote').textContent = '';
   $('rag-sources').replaceChildren();
   try {
     const res = await postJson('/v1/rag/ask', { question, k, grounded });
     if (!res.ok) throw new Error(await errorMessage(res));
     const r = await res.json();
-    $('rag-answer').textContent = r.answer ?? '';
     const sources = Array.isArray(r.sources) ? r.sources : [];
+    $('rag-answer').textContent = (r.answer ?? '').trim();
+    $('rag-answer').classList.toggle('abstained', r.abstained === true);
+    $('rag-quote').textContent = quoteLine(r, sources);
     $('rag-sources').replaceChildren(
-      ...sources.map((s) => {
+      ...sources.map((s, i) => {
         const li = document.createElement('li');
         const meta = document.createElement('div');
         meta.className = 'meta';
@@ -586,14 +622,15 @@ async function askRag(e) {
         where.textContent = `[${s.rank ?? ''}] ${s.source}`;
         const score = typeof s.score === 'number' ? s.score.toFixed(4) : String(s.score);
         meta.append(where, ` · chunk ${s.chunk} · score ${score}${s.truncated ? ' · truncated' : ''}`);
-        const text = document.createElement('p');
-        text.className = 'text';
-        text.textContent = s.text ?? '';
-        li.append(meta, text);
+        const text = String(s.text ?? '');
+        const quoted = r.quote?.index === i;
+        if (quoted) li.classList.add('quoted');
+        li.append(meta, quoted ? markedText(text, r.quote.start, r.quote.end) : markedText(text, -1, -1));
         return li;
       }),
     );
     setStatus(status, `${sources.length} sources.`);
+    $('rag-sources').querySelector('li.quoted mark')?.scrollIntoView({ block: 'nearest' });
   } catch (err) {
     setStatus(status, err.message, true);
   } finally {
@@ -770,6 +807,8 @@ document.addEventListener('visibilitychange', () => {
 renderTokens();
 loadInfo().finally(() => {
   const fromHash = tabs.find((t) => t.id === `tab-${location.hash.slice(1)}`);
-  if (fromHash) selectTab(fromHash, false);
+  // a server with a RAG database is there to answer from its documents: open on that view
+  const start = fromHash ?? (info?.rag ? $('tab-rag') : null);
+  if (start) selectTab(start, false);
   document.body.dataset.ready = 'true';
 });

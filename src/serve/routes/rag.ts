@@ -3,11 +3,20 @@
  * server's scheduler (so they batch with the API's other requests).
  *
  *   body      { question, k = 3, mode = 'hybrid' | 'vector' | 'bm25', max_tokens, temperature = 0,
- *               top_p, top_k, seed, stream }
- *   answer    { id, object: 'rag.answer', model, answer, prompt, sources: [{ rank, source, chunk,
- *               score, text, truncated }], finish_reason, usage }
+ *               top_p, top_k, seed, stream, grounded = true }
+ *   answer    { id, object: 'rag.answer', model, answer, grounded, abstained, confidence, quote,
+ *               prompt, sources: [{ rank, source, chunk, score, text, truncated }], finish_reason,
+ *               usage }
+ *   quote     { index, source, chunk, start, end, text }: sources[index].text.slice(start, end) is
+ *             the answer (UTF-16 offsets); null with free decoding or an abstention
  *   stream    data: { object: 'rag.sources', sources }, then { object: 'rag.answer.chunk', delta }
- *             pieces, then one with delta '', finish_reason and usage, then data: [DONE]
+ *             pieces, then one with delta '', finish_reason, usage, grounded, abstained,
+ *             confidence and quote, then data: [DONE]
+ *
+ * Answers are grounded by default (src/rag/answer.ts): the likeliest quote of one chunk, whole,
+ * with its place and confidence; below the model's calibrated threshold (MODEL/xfmr_rag.json,
+ * src/rag/abstain.ts) the answer is "I could not find the answer in the documents." and
+ * `abstained` is true. `grounded: false` decodes freely (streamed token by token).
  *
  * The steps are those of src/rag/answer.ts (retrieve, buildPrompt trimmed to the window, complete),
  * taken one by one so that the sources can be sent before the answer. The prompt is the template
@@ -18,9 +27,12 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { GenerateOptions } from '../../generate/generate.ts';
 import { searchQuote } from '../../generate/quote_search.ts';
+import { NOT_FOUND_ANSWER } from '../../rag/abstain.ts';
+import { groundedAnswer } from '../../rag/answer.ts';
 import { createEmbedder, type Embedder } from '../../rag/embedder.ts';
 import { type CompleteOptions, type Generator, truncateWith } from '../../rag/generator.ts';
 import { buildPrompt } from '../../rag/prompt.ts';
+import { type QuotedCompletion, quoteSources } from '../../rag/quote.ts';
 import { type RetrievalMode, retrieve } from '../../rag/retriever.ts';
 import { SqliteStore } from '../../rag/sqlite_store.ts';
 import type { ServeModel } from '../app.ts';
@@ -71,13 +83,14 @@ export class SchedulerGenerator implements Generator {
   readonly name: string;
   readonly contextTokens: number;
   readonly promptOverhead: number;
-  /** Set by complete(). */
+  /** Set by complete() and quote(). */
   last: CompletionRecord | null = null;
+  readonly abstention: ServeModel['abstention'];
 
   constructor(
     private readonly m: ServeModel,
     private readonly scheduler: Scheduler,
-    private readonly extra: {
+    readonly extra: {
       topP?: number;
       topK?: number;
       signal?: AbortSignal;
@@ -88,6 +101,70 @@ export class SchedulerGenerator implements Generator {
     this.contextTokens = m.model.contextLength;
     // a raw prompt gets only what encode adds (a BOS)
     this.promptOverhead = m.tokenizer.encode('').length;
+    this.abstention = m.abstention ?? null;
+  }
+
+  /** The prompt's ids and the room after them; 413 when there is none. */
+  private encodePrompt(prompt: string): { ids: number[]; room: number } {
+    const ids = this.m.tokenizer.encode(prompt);
+    const room = this.contextTokens - ids.length;
+    if (room < 1)
+      throw new ApiError(
+        413,
+        `the prompt has ${ids.length} tokens; the model's context length is ${this.contextTokens}`,
+        'invalid_request_error',
+        null,
+        'context_length_exceeded',
+      );
+    return { ids, room };
+  }
+
+  /**
+   * Grounded answers (src/rag/generator.ts's Generator.quote): at temperature 0 the likeliest whole
+   * quote (a beam search with its own cache, beside the decode loop and under its limits; it yields
+   * between steps, so other sequences go on); with a temperature, sampled through the scheduler.
+   * The text is not streamed: the caller decides (abstention) before anything is sent.
+   */
+  async quote(
+    prompt: string,
+    sources: readonly string[],
+    options: CompleteOptions,
+  ): Promise<QuotedCompletion> {
+    const { ids, room } = this.encodePrompt(prompt);
+    const signal = options.signal ?? this.extra.signal;
+    const maxTokens = Math.min(options.maxTokens, room);
+    const q = await quoteSources(this.m.tokenizer, sources, async (source) => {
+      if ((options.temperature ?? 0) === 0) {
+        let r: Awaited<ReturnType<typeof searchQuote>>;
+        try {
+          r = await this.scheduler.beside(() =>
+            searchQuote(this.m.model, ids, source, {
+              eos: this.m.eos,
+              maxTokens,
+              decode: (x) => this.m.tokenizer.decode(x),
+              signal,
+            }),
+          );
+        } catch (e) {
+          throw submitError(e);
+        }
+        const score = {
+          tokens: r.tokens.length,
+          logprob: r.logprob,
+          finishedLogprob: r.finishedLogprob,
+          finished: r.finished,
+        };
+        return { tokens: r.tokens, finished: r.finished, score };
+      }
+      const out = await this.decode(ids, { ...options, maxTokens }, source, signal, false);
+      return { tokens: out.tokens, finished: out.finish === 'stop', score: null };
+    });
+    this.last = {
+      promptTokens: ids.length,
+      completionTokens: q.tokens,
+      finishReason: q.finished ? 'stop' : 'length',
+    };
+    return q;
   }
 
   countTokens(text: string): number {
@@ -99,55 +176,52 @@ export class SchedulerGenerator implements Generator {
   }
 
   async complete(prompt: string, options: CompleteOptions): Promise<string> {
-    const ids = this.m.tokenizer.encode(prompt);
-    const room = this.contextTokens - ids.length;
-    if (room < 1)
-      throw new ApiError(
-        413,
-        `the prompt has ${ids.length} tokens; the model's context length is ${this.contextTokens}`,
-        'invalid_request_error',
-        null,
-        'context_length_exceeded',
-      );
+    const { ids, room } = this.encodePrompt(prompt);
     const signal = options.signal ?? this.extra.signal;
-    if (options.quote && (options.temperature ?? 0) === 0) {
-      // Greedy grounded answers: the likeliest whole quote (a beam search with its own cache, beside
-      // the decode loop and under its limits; it yields between steps, so other sequences go on).
-      const source = this.m.tokenizer.encode(options.quote, { addSpecialTokens: false });
-      let q: Awaited<ReturnType<typeof searchQuote>>;
-      try {
-        q = await this.scheduler.beside(() =>
-          searchQuote(this.m.model, ids, source, {
-            eos: this.m.eos,
-            maxTokens: Math.min(options.maxTokens, room),
-            decode: (x) => this.m.tokenizer.decode(x),
-            signal,
-          }),
-        );
-      } catch (e) {
-        throw submitError(e);
-      }
-      const text = this.m.tokenizer.decode(q.tokens);
-      if (text) this.extra.onText?.(text);
-      this.last = {
-        promptTokens: ids.length,
-        completionTokens: q.tokens.length,
-        finishReason: q.finished ? 'stop' : 'length',
-      };
-      return text;
+    const source = options.quote
+      ? this.m.tokenizer.encode(options.quote, { addSpecialTokens: false })
+      : undefined;
+    if (source && (options.temperature ?? 0) === 0) {
+      const q = await this.quote(prompt, [options.quote as string], options);
+      if (q.text) this.extra.onText?.(q.text);
+      return q.text;
     }
+    const out = await this.decode(
+      ids,
+      { ...options, maxTokens: Math.min(options.maxTokens, room) },
+      source,
+      signal,
+      true,
+    );
+    this.last = {
+      promptTokens: ids.length,
+      completionTokens: out.completionTokens,
+      finishReason: out.finish === 'length' ? 'length' : 'stop',
+    };
+    return out.text;
+  }
+
+  /** Decodes through the scheduler (sampling options of the request), streaming text when `stream`. */
+  private async decode(
+    ids: number[],
+    options: CompleteOptions,
+    quoteFrom: ArrayLike<number> | undefined,
+    signal: AbortSignal | undefined,
+    stream: boolean,
+  ): Promise<{ text: string; tokens: number[]; completionTokens: number; finish: string | undefined }> {
     const o: GenerateOptions = {
-      maxNewTokens: Math.min(options.maxTokens, room),
+      maxNewTokens: options.maxTokens,
       temperature: options.temperature ?? 0,
       eos: this.m.eos,
       decode: (x) => this.m.tokenizer.decode(x),
     };
     if (options.seed !== undefined) o.seed = options.seed;
-    if (options.quote) o.quoteFrom = this.m.tokenizer.encode(options.quote, { addSpecialTokens: false });
+    if (quoteFrom) o.quoteFrom = quoteFrom;
     if (this.extra.topP !== undefined) o.topP = this.extra.topP;
     if (this.extra.topK !== undefined) o.topK = this.extra.topK;
     let text = '';
-    let tokens = 0;
+    const tokens: number[] = [];
+    let completionTokens = 0;
     let finish: string | undefined;
     let pieces: ReturnType<Scheduler['submit']>;
     try {
@@ -156,21 +230,19 @@ export class SchedulerGenerator implements Generator {
       throw submitError(e);
     }
     for await (const p of pieces) {
-      if (p.tokenId !== null) tokens++;
+      if (p.tokenId !== null) {
+        completionTokens++;
+        if (!this.m.eos.includes(p.tokenId)) tokens.push(p.tokenId);
+      }
       if (p.text) {
         text += p.text;
-        this.extra.onText?.(p.text);
+        if (stream) this.extra.onText?.(p.text);
       }
       if (p.finishReason) finish = p.finishReason;
     }
     if (finish === 'abort' && !signal?.aborted)
       throw new ApiError(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
-    this.last = {
-      promptTokens: ids.length,
-      completionTokens: tokens,
-      finishReason: finish === 'length' ? 'length' : 'stop',
-    };
-    return text;
+    return { text, tokens, completionTokens, finish };
   }
 }
 
@@ -185,9 +257,13 @@ const askSchema = z.object({
   top_k: z.number().int().min(0).nullish(),
   seed: z.number().int().nullish(),
   stream: z.boolean().nullish(),
-  /** Grounded decoding: the answer must quote a span of the retrieved chunks. */
+  /** Grounded decoding (default true): the answer quotes a span of one retrieved chunk. */
   grounded: z.boolean().nullish(),
 });
+
+/** The decision fields of a free answer and of one with nothing retrieved. */
+const FREE = { grounded: false, abstained: false, confidence: null, quote: null } as const;
+const ABSTAINED = { grounded: true, abstained: true, confidence: null, quote: null } as const;
 
 export interface RagRouteDeps {
   m: ServeModel;
@@ -253,15 +329,56 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
         };
       });
       onSources(sources);
-      const answer = await gen.complete(built.prompt, {
-        maxTokens,
-        temperature: r.temperature ?? 0,
-        seed: r.seed ?? undefined,
-        quote: r.grounded && sources.length > 0 ? sources.map((s) => s.text).join('\n\n') : undefined,
-      });
+      const decoding = { maxTokens, temperature: r.temperature ?? 0, seed: r.seed ?? undefined };
+      if (r.grounded === false) {
+        const answer = await gen.complete(built.prompt, decoding);
+        const rec = gen.last as CompletionRecord;
+        return { answer, prompt: built.prompt, sources, rec, ...FREE };
+      }
+      if (sources.length === 0) {
+        // nothing retrieved: nothing to quote, whatever the threshold
+        gen.extra.onText?.(NOT_FOUND_ANSWER);
+        const rec: CompletionRecord = {
+          promptTokens: built.tokens,
+          completionTokens: 0,
+          finishReason: 'stop',
+        };
+        return { answer: NOT_FOUND_ANSWER, prompt: built.prompt, sources, rec, ...ABSTAINED };
+      }
+      const g = await groundedAnswer(
+        gen,
+        built.prompt,
+        sources.map((s) => s.text),
+        decoding,
+      );
+      if (g.answer) gen.extra.onText?.(g.answer);
+      const quote = g.quote && {
+        index: g.quote.index,
+        source: sources[g.quote.index].source,
+        chunk: sources[g.quote.index].chunk,
+        start: g.quote.start,
+        end: g.quote.end,
+        text: g.quote.text,
+      };
       const rec = gen.last as CompletionRecord;
-      return { answer, prompt: built.prompt, sources, rec };
+      return {
+        answer: g.answer,
+        prompt: built.prompt,
+        sources,
+        rec,
+        grounded: true,
+        abstained: g.abstained,
+        // -Infinity (no quote finished) is not JSON
+        confidence: g.confidence !== null && Number.isFinite(g.confidence) ? g.confidence : null,
+        quote,
+      };
     };
+    const decision = (out: Awaited<ReturnType<typeof run>>) => ({
+      grounded: out.grounded,
+      abstained: out.abstained,
+      confidence: out.confidence,
+      quote: out.quote,
+    });
     const usage = (rec: CompletionRecord) => ({
       prompt_tokens: rec.promptTokens,
       completion_tokens: rec.completionTokens,
@@ -283,6 +400,7 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
           delta: '',
           finish_reason: out.rec.finishReason,
           usage: usage(out.rec),
+          ...decision(out),
         });
       });
     }
@@ -293,6 +411,7 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
       object: 'rag.answer',
       model: m.id,
       answer: out.answer,
+      ...decision(out),
       prompt: out.prompt,
       sources: out.sources,
       finish_reason: out.rec.finishReason,
