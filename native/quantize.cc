@@ -68,14 +68,19 @@ void block_q8_0(const float* x, uint8_t* y) {
   for (int j = 0; j < 32; j++) y[2 + j] = static_cast<uint8_t>(js_int32(round_away(x[j] * id)) & 0xff);
 }
 
-void block_q4_0(const float* x, uint8_t* y) {
+// The value of largest magnitude of 32, with its sign (the first one on a tie): signedAbsMax.
+inline float signed_abs_max32(const float* x) {
   float amax = 0.f, max = 0.f;
   for (int j = 0; j < 32; j++)
     if (amax < std::fabs(x[j])) {
       amax = std::fabs(x[j]);
       max = x[j];
     }
-  const float d = max / -8.f;
+  return max;
+}
+
+void block_q4_0(const float* x, uint8_t* y) {
+  const float d = signed_abs_max32(x) / -8.f;
   const float id = d != 0.f ? 1.f / d : 0.f;
   put_f16(y, d);
   for (int j = 0; j < 16; j++) {
@@ -123,13 +128,7 @@ inline void pack_q5(const int32_t* q, uint8_t* qh, uint8_t* ql) {
 }
 
 void block_q5_0(const float* x, uint8_t* y) {
-  float amax = 0.f, max = 0.f;
-  for (int j = 0; j < 32; j++)
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  const float d = max / -16.f;
+  const float d = signed_abs_max32(x) / -16.f;
   const float id = d != 0.f ? 1.f / d : 0.f;
   put_f16(y, d);
   int32_t q[32];

@@ -19,6 +19,7 @@ import * as q80 from './q8_0.ts';
 
 // tsx turns each use of an imported binding into a getter call; local copies keep the loops fast
 const {
+  fiveBitLevels,
   blocksIn,
   bytesOut,
   f32,
@@ -81,18 +82,14 @@ export function dequantizeQ5_0(src: Uint8Array, n: number, out?: Float32Array): 
 export function vecDotQ5_0(w: Uint8Array, a: Uint8Array, n: number): number {
   const nb = blocksIn(Q5_0, w, n, 'weights');
   blocksIn(Q8_0, a, n, 'activations');
+  const L = new Int32Array(32);
   let sum = 0;
   for (let i = 0; i < nb; i++) {
     const wo = i * 22;
     const ao = i * 34;
-    const qh = readU32(w, wo + 2);
+    fiveBitLevels(w, wo + 6, wo + 2, L);
     let sumi = 0;
-    for (let j = 0; j < 16; j++) {
-      const b = w[wo + 6 + j]!;
-      const q0 = (b & 0x0f) | (((qh >>> j) & 1) << 4);
-      const q1 = (b >> 4) | (((qh >>> (j + 16)) & 1) << 4);
-      sumi += (q0 - 16) * readI8(a, ao + 2 + j) + (q1 - 16) * readI8(a, ao + 18 + j);
-    }
+    for (let j = 0; j < 32; j++) sumi += (L[j]! - 16) * readI8(a, ao + 2 + j);
     sum += sumi * readF16(w, wo) * readF16(a, ao);
   }
   return sum;

@@ -19,6 +19,7 @@ import * as q81 from './q8_1.ts';
 
 // tsx turns each use of an imported binding into a getter call; local copies keep the loops fast
 const {
+  fiveBitLevels,
   blocksIn,
   bytesOut,
   f32,
@@ -86,18 +87,14 @@ export function dequantizeQ5_1(src: Uint8Array, n: number, out?: Float32Array): 
 export function vecDotQ5_1(w: Uint8Array, a: Uint8Array, n: number): number {
   const nb = blocksIn(Q5_1, w, n, 'weights');
   blocksIn(Q8_1, a, n, 'activations');
+  const L = new Int32Array(32);
   let sum = 0;
   for (let i = 0; i < nb; i++) {
     const wo = i * 24;
     const ao = i * 36;
-    const qh = readU32(w, wo + 4);
+    fiveBitLevels(w, wo + 8, wo + 4, L);
     let sumi = 0;
-    for (let j = 0; j < 16; j++) {
-      const b = w[wo + 8 + j]!;
-      const q0 = (b & 0x0f) | (((qh >>> j) & 1) << 4);
-      const q1 = (b >> 4) | (((qh >>> (j + 16)) & 1) << 4);
-      sumi += q0 * readI8(a, ao + 4 + j) + q1 * readI8(a, ao + 20 + j);
-    }
+    for (let j = 0; j < 32; j++) sumi += L[j]! * readI8(a, ao + 4 + j);
     sum += sumi * readF16(w, wo) * readF16(a, ao) + readF16(w, wo + 2) * readF16(a, ao + 2);
   }
   return sum;
