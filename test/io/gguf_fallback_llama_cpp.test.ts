@@ -14,10 +14,13 @@
  * - ffn_down's rows are 512 long and keep their K-quant; norms stay F32.
  *
  * Tokens: both run the same quantized weights with 8-bit activations quantized byte for byte
- * alike (test/kernels/quant/ggml_parity.test.ts), so they differ only where float32 summation order
- * makes an activation round the other way (a "flip", see gguf_quant_llama_cpp.test.ts), which moves
- * the log-probabilities by up to ~0.06 here (measured: 0.035-0.073 per step on Q4_K_M, a flip in the
- * prompt stays in the KV cache). So, with llama.cpp's tokens fed to xfmr (teacher forcing):
+ * alike (test/kernels/quant/ggml_parity.test.ts), yet their log-probabilities differ by up to ~0.06
+ * here (measured: 0.035-0.073 per step on Q4_K_M, 0.031 on Q5_K_M), while the F32 file of the same
+ * model agrees to 1.2e-6 and the qwen3 family's Q4_K_M file (Q5_0 attn_output) to 1.3e-6 in
+ * gguf_families_llama_cpp.test.ts. The cause is not pinned down: activations that round the other
+ * way in llama.cpp's float32 (a "flip", see gguf_quant_llama_cpp.test.ts; one in the prompt
+ * stays in the KV cache) would explain it, and is what the tolerance below allows for. So,
+ * with llama.cpp's tokens fed to xfmr (teacher forcing):
  * - per step, |ln p| differs by at most tau = 0.15 over llama.cpp's 10 most likely tokens (as in
  *   gguf_quant_llama_cpp.test.ts: a wrong block layout or scale moves them by ~1);
  * - xfmr's argmax is llama.cpp's token on every step where llama.cpp's top-two gap exceeds 2 tau
