@@ -1,12 +1,13 @@
 // Kernel family: linearQuant, a Linear layer on ggml-quantized weights kept in memory as their
-// blocks (inference): y[N, Out] = x[N, In] @ W^T, W [Out, In] as Q8_0, Q4_0, Q4_K, Q5_K or Q6_K
-// blocks, computed as llama.cpp's CPU backend computes it (contract: Kernels.linearQuant in
+// blocks (inference): y[N, Out] = x[N, In] @ W^T, W [Out, In] as Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+// Q4_K, Q5_K or Q6_K blocks, computed as llama.cpp's CPU backend computes it (contract: Kernels.linearQuant in
 // src/kernels/kernels.ts; oracle: src/kernels/js/linear_quant.ts over the codecs of
 // src/kernels/js/quant/, byte-exact with ggml).
 //
 // 1. Each row of x is quantized once to 8 bits per block, exactly as `quantizeActivations` does
-//    (Q8_0: d = f16(amax / 127), q = round-half-even(x * 127 / amax); Q8_K: d = 1 / (-127 / max),
-//    plus the sums of q over each 16): the same bytes as the twin, so integer sums agree exactly.
+//    (Q8_0 for Q8_0/Q4_0/Q5_0: d = f16(amax / 127), q = round-half-even(x * 127 / amax); Q8_1 for
+//    Q4_1/Q5_1: the same plus s = f16(d * sum q); Q8_K: d = 1 / (-127 / max), plus the sums of q
+//    over each 16): the same bytes as the twin, so integer sums agree exactly.
 // 2. Threads split Out in chunks. Within a chunk, weight rows go in groups of 16 and each group
 //    meets the rows of x four at a time (a tile): each weight block is loaded and unpacked once
 //    per tile and dotted with the 4 activation rows, so prefill unpacks W N / 4 times instead of
@@ -14,9 +15,9 @@
 //    streams W once at memory speed.
 // 3. A dot is, per block, exact integer products of weight levels (unpacked nibbles, 5th/6th bits
 //    OR-ed in) with the activation quants, scaled by d_w * d_a in f32 lanes and summed in f32.
-//    Integer products: Q8_0 / Q4_0 (signed weights, through the sign trick) with AVX-512 VNNI's
-//    vpdpbusd (256-bit, u8 x s8 -> s32) where the CPU has it, AVX2's vpmaddubsw + vpmaddwd
-//    otherwise; the K-quants with vpmaddubsw to int16 pairs, then vpmaddwd by the sub-block scale
+//    Integer products: Q8_0 / Q4_0 / Q5_0 (signed weights, through the sign trick) and Q4_1 / Q5_1
+//    (unsigned levels; their minimum m adds m * s per block) with AVX-512 VNNI's vpdpbusd (256-bit,
+//    u8 x s8 -> s32) where the CPU has it, AVX2's vpmaddubsw + vpmaddwd otherwise; the K-quants with vpmaddubsw to int16 pairs, then vpmaddwd by the sub-block scale
 //    (cheaper than a 32-bit multiply of the sums); portable: scalar integer loops.
 //
 // Paths: XFMR_ISA=avx512 (the default on this CPU) takes VNNI when the CPU has AVX512-VNNI (else
@@ -43,11 +44,23 @@
 namespace xfmr {
 namespace {
 
-enum class QType { Q8_0, Q4_0, Q4_K, Q5_K, Q6_K };
+enum class QType { Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K };
 
-// A Q8_0 activation block (d already rounded through f16) and a Q8_K one.
+// The activation type each weight type dots with (ggml's vec_dot_type).
+enum class ActType { Q8_0, Q8_1, Q8_K };
+inline ActType act_type(QType t) {
+  if (t == QType::Q4_1 || t == QType::Q5_1) return ActType::Q8_1;
+  return (t == QType::Q8_0 || t == QType::Q4_0 || t == QType::Q5_0) ? ActType::Q8_0 : ActType::Q8_K;
+}
+
+// A Q8_0 activation block (d already rounded through f16), a Q8_1 one (d and s = d * sum q, both
+// rounded through f16) and a Q8_K one.
 struct Act0 {
   float d;
+  int8_t q[32];
+};
+struct Act1 {
+  float d, s;
   int8_t q[32];
 };
 struct ActK {
@@ -64,6 +77,22 @@ void quantize_q8_0(const float* x, int64_t nb, Act0* out) {
     out[i].d = f16_to_f32(f32_to_f16(amax / 127.f));
     const float id = amax != 0.f ? 127.f / amax : 0.f;
     for (int j = 0; j < 32; j++) out[i].q[j] = static_cast<int8_t>(std::clamp(nearest_int(x[j] * id), -128, 127));
+  }
+}
+
+void quantize_q8_1(const float* x, int64_t nb, Act1* out) {
+  for (int64_t i = 0; i < nb; i++, x += 32) {
+    float amax = 0.f;
+    for (int j = 0; j < 32; j++) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.f;
+    const float id = amax != 0.f ? 127.f / amax : 0.f;
+    int sum = 0;
+    for (int j = 0; j < 32; j++) {
+      out[i].q[j] = static_cast<int8_t>(std::clamp(nearest_int(x[j] * id), -128, 127));
+      sum += out[i].q[j];
+    }
+    out[i].d = f16_to_f32(f32_to_f16(d));
+    out[i].s = f16_to_f32(f32_to_f16(d * static_cast<float>(sum)));
   }
 }
 
@@ -111,22 +140,55 @@ void scales_mins(const uint8_t* q, int32_t* sc, int32_t* m) {
   }
 }
 
+size_t act_bytes(QType t) {
+  const ActType a = act_type(t);
+  return a == ActType::Q8_0 ? sizeof(Act0) : a == ActType::Q8_1 ? sizeof(Act1) : sizeof(ActK);
+}
+
+// The 32 levels of a Q4_0/Q4_1 (no qh) or Q5_0/Q5_1 block: low nibbles at ql, fifth bits in the
+// little-endian u32 at qh.
+void levels32(const uint8_t* ql, const uint8_t* qh, int* L) {
+  uint32_t h = 0;
+  if (qh) std::memcpy(&h, qh, 4);
+  for (int j = 0; j < 16; j++) {
+    L[j] = (ql[j] & 0x0f) | (((h >> j) & 1) << 4);
+    L[16 + j] = (ql[j] >> 4) | (((h >> (16 + j)) & 1) << 4);
+  }
+}
+
 float dot_portable(QType t, const uint8_t* w, const void* acts, int64_t nb) {
   float sum = 0.f;
-  if (t == QType::Q8_0 || t == QType::Q4_0) {
+  const ActType at = act_type(t);
+  if (at == ActType::Q8_0) {
     const Act0* a = static_cast<const Act0*>(acts);
+    int L[32];
     for (int64_t i = 0; i < nb; i++) {
       int32_t s = 0;
+      const uint8_t* b;
       if (t == QType::Q8_0) {
-        const uint8_t* b = w + 34 * i;
+        b = w + 34 * i;
         for (int j = 0; j < 32; j++) s += static_cast<int8_t>(b[2 + j]) * a[i].q[j];
-        sum += f16p(b) * a[i].d * static_cast<float>(s);
       } else {
-        const uint8_t* b = w + 18 * i;
-        for (int j = 0; j < 16; j++)
-          s += ((b[2 + j] & 0x0f) - 8) * a[i].q[j] + ((b[2 + j] >> 4) - 8) * a[i].q[16 + j];
-        sum += f16p(b) * a[i].d * static_cast<float>(s);
+        const bool five = t == QType::Q5_0;
+        b = w + (five ? 22 : 18) * i;
+        levels32(b + (five ? 6 : 2), five ? b + 2 : nullptr, L);
+        const int off = five ? 16 : 8;
+        for (int j = 0; j < 32; j++) s += (L[j] - off) * a[i].q[j];
       }
+      sum += f16p(b) * a[i].d * static_cast<float>(s);
+    }
+    return sum;
+  }
+  if (at == ActType::Q8_1) {
+    const Act1* a = static_cast<const Act1*>(acts);
+    const bool five = t == QType::Q5_1;
+    int L[32];
+    for (int64_t i = 0; i < nb; i++) {
+      const uint8_t* b = w + (five ? 24 : 20) * i;
+      levels32(b + (five ? 8 : 4), five ? b + 4 : nullptr, L);
+      int32_t s = 0;
+      for (int j = 0; j < 32; j++) s += L[j] * a[i].q[j];
+      sum += f16p(b) * a[i].d * static_cast<float>(s) + f16p(b + 2) * a[i].s;
     }
     return sum;
   }
@@ -178,7 +240,7 @@ float dot_portable(QType t, const uint8_t* w, const void* acts, int64_t nb) {
 
 void rows_portable(QType t, const uint8_t* w, int64_t rb, const void* acts, int64_t nb, float* y, int64_t N,
                    int64_t Out, int64_t o0, int64_t o1) {
-  const size_t ab = (t == QType::Q8_0 || t == QType::Q4_0) ? sizeof(Act0) : sizeof(ActK);
+  const size_t ab = act_bytes(t);
   for (int64_t o = o0; o < o1; o++)
     for (int64_t n = 0; n < N; n++)
       y[n * Out + o] = dot_portable(t, w + o * rb, static_cast<const char*>(acts) + n * nb * ab, nb);
@@ -254,11 +316,15 @@ bool parse_type(napi_env env, napi_value v, QType& t, int& block, int& bytes) {
     const std::string name(s, n);
     if (name == "Q8_0") { t = QType::Q8_0; block = 32; bytes = 34; return true; }
     if (name == "Q4_0") { t = QType::Q4_0; block = 32; bytes = 18; return true; }
+    if (name == "Q4_1") { t = QType::Q4_1; block = 32; bytes = 20; return true; }
+    if (name == "Q5_0") { t = QType::Q5_0; block = 32; bytes = 22; return true; }
+    if (name == "Q5_1") { t = QType::Q5_1; block = 32; bytes = 24; return true; }
     if (name == "Q4_K") { t = QType::Q4_K; block = 256; bytes = 144; return true; }
     if (name == "Q5_K") { t = QType::Q5_K; block = 256; bytes = 176; return true; }
     if (name == "Q6_K") { t = QType::Q6_K; block = 256; bytes = 210; return true; }
   }
-  napi_throw_type_error(env, nullptr, "linearQuant: type must be Q8_0, Q4_0, Q4_K, Q5_K or Q6_K");
+  napi_throw_type_error(env, nullptr,
+                        "linearQuant: type must be one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K");
   return false;
 }
 
@@ -315,16 +381,23 @@ napi_value js_linear_quant(napi_env env, napi_callback_info info) {
     return make_undefined(env);
   }
   // The activations, quantized once per call (kept between calls, like the GEMM's buffers).
-  const bool k = block == 256;
   static std::vector<Act0> a0;
+  static std::vector<Act1> a1;
   static std::vector<ActK> ak;
   const void* acts;
-  if (k) {
+  const ActType at = act_type(t);
+  if (at == ActType::Q8_K) {
     if (ak.size() < static_cast<size_t>(N * nb)) ak.resize(static_cast<size_t>(N * nb));
     parallel_for(N, 1, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; i++) quantize_q8_k(x + i * In, nb, ak.data() + i * nb);
     });
     acts = ak.data();
+  } else if (at == ActType::Q8_1) {
+    if (a1.size() < static_cast<size_t>(N * nb)) a1.resize(static_cast<size_t>(N * nb));
+    parallel_for(N, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; i++) quantize_q8_1(x + i * In, nb, a1.data() + i * nb);
+    });
+    acts = a1.data();
   } else {
     if (a0.size() < static_cast<size_t>(N * nb)) a0.resize(static_cast<size_t>(N * nb));
     parallel_for(N, 1, [&](int64_t i0, int64_t i1) {

@@ -3,11 +3,14 @@
 //   dot_u8s8(u, s)  -> __m256i of 8 int32: lane i = sum of u[4i..4i+3] * s[4i..4i+3], u unsigned
 //                      bytes (levels), s signed bytes (activation quants); AVX2 needs
 //                      u * |s| pair sums below 2^15 (maddubs saturates), which holds for every
-//                      caller here: levels <= 63 except Q8_0/Q4_0, which go through dot_s8s8.
+//                      caller here: levels <= 63, and for the signed types (Q8_0/Q4_0/Q5_0,
+//                      whose activations carry the weights' signs) |levels| <= 16, or <= 127 for
+//                      Q8_0 as ggml's quantizer writes it.
 // Each tile below dots one weight row with R quantized activation rows, each summed in f32: exact
 // integer sums per block, scaled by d_w * d_a in f32 lanes (FMA), one hsum at the end. Signed
-// weights (Q8_0, Q4_0) go through the sign trick (|w| unsigned times a with w's sign); the
-// K-quants' sub-block scales multiply int16 pair sums (dot_scaled).
+// weights (Q8_0, Q4_0, Q5_0) go through the sign trick (|w| unsigned times a with w's sign); Q4_1 /
+// Q5_1's unsigned levels dot the activations directly and add m * s; the K-quants' sub-block
+// scales multiply int16 pair sums (dot_scaled).
 
 XFMR_QI inline float hsum8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -29,12 +32,60 @@ XFMR_QI inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_
 // rather than N times; R = 1 is decode. a points at the first row, whose blocks are followed by
 // the next row's (stride nb). out[r] = the dot with row r.
 
-template <int R>
-XFMR_QI inline void tile_q8_0(const uint8_t* w, const Act0* a, int64_t nb, float* out) {
+// ---- the 32-value block types: one tile template per activation type, the block layout in a
+// decoder (bytes per block; the levels of one block as 32 bytes) ----
+
+// 16 bytes of nibble pairs -> 32 levels 0..15: values 0..15 from the low nibbles, 16..31 from the
+// high ones (the Q4_0 / Q4_1 / Q5_0 / Q5_1 layout).
+XFMR_QI inline __m256i nibbles32(const uint8_t* p) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0f));
+}
+
+// The little-endian u32 at p -> byte j = 16 where bit j is set, else 0 (Q5_0 / Q5_1's fifth bits):
+// byte j takes byte j / 8 of the word, keeps bit j % 8, and compares.
+XFMR_QI inline __m256i fifth_bits32(const uint8_t* p) {
+  uint32_t h;
+  std::memcpy(&h, p, 4);
+  const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
+                                        3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(h)), pick);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit), _mm256_set1_epi8(16));
+}
+
+// Symmetric types (Q8_0 activations): signed levels.
+struct DecQ8_0 {
+  static constexpr int64_t bytes = 34;
+  XFMR_QI static __m256i levels(const uint8_t* w) { return load32(w + 2); }
+};
+struct DecQ4_0 {
+  static constexpr int64_t bytes = 18;
+  XFMR_QI static __m256i levels(const uint8_t* w) { return _mm256_sub_epi8(nibbles32(w + 2), _mm256_set1_epi8(8)); }
+};
+struct DecQ5_0 {
+  static constexpr int64_t bytes = 22;
+  XFMR_QI static __m256i levels(const uint8_t* w) {
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles32(w + 6), fifth_bits32(w + 2)), _mm256_set1_epi8(16));
+  }
+};
+// Types with a minimum (Q8_1 activations): unsigned levels, d at byte 0 and m at byte 2.
+struct DecQ4_1 {
+  static constexpr int64_t bytes = 20;
+  XFMR_QI static __m256i levels(const uint8_t* w) { return nibbles32(w + 4); }
+};
+struct DecQ5_1 {
+  static constexpr int64_t bytes = 24;
+  XFMR_QI static __m256i levels(const uint8_t* w) { return _mm256_or_si256(nibbles32(w + 8), fifth_bits32(w + 4)); }
+};
+
+// Signed levels q (|q| <= 128) with Q8_0 activations: |q| times the activations with q's sign.
+template <class Dec, int R>
+XFMR_QI inline void tile_sym32(const uint8_t* w, const Act0* a, int64_t nb, float* out) {
   __m256 acc[R];
   for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < nb; i++, w += 34) {
-    const __m256i q = load32(w + 2), u = _mm256_sign_epi8(q, q);
+  for (int64_t i = 0; i < nb; i++, w += Dec::bytes) {
+    const __m256i q = Dec::levels(w), u = _mm256_sign_epi8(q, q);
     const float dw = f16v(w);
     for (int r = 0; r < R; r++) {
       const Act0& x = a[r * nb + i];
@@ -45,24 +96,27 @@ XFMR_QI inline void tile_q8_0(const uint8_t* w, const Act0* a, int64_t nb, float
   for (int r = 0; r < R; r++) out[r] = hsum8(acc[r]);
 }
 
-template <int R>
-XFMR_QI inline void tile_q4_0(const uint8_t* w, const Act0* a, int64_t nb, float* out) {
-  const __m256i lo = _mm256_set1_epi8(0x0f), off = _mm256_set1_epi8(8);
+// Levels 0..31 with Q8_1 activations: d_w d_a (levels . q) + m_w s_a per block, the m s terms
+// summed apart in f32 as ggml does.
+template <class Dec, int R>
+XFMR_QI inline void tile_min32(const uint8_t* w, const Act1* a, int64_t nb, float* out) {
   __m256 acc[R];
-  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-  for (int64_t i = 0; i < nb; i++, w += 18) {
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2));
-    // values 0..15 in the low nibbles, 16..31 in the high ones
-    const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), lo), off);
-    const __m256i u = _mm256_sign_epi8(q, q);
-    const float dw = f16v(w);
+  float accm[R];
+  for (int r = 0; r < R; r++) {
+    acc[r] = _mm256_setzero_ps();
+    accm[r] = 0.f;
+  }
+  for (int64_t i = 0; i < nb; i++, w += Dec::bytes) {
+    const __m256i u = Dec::levels(w);
+    const float dw = f16v(w), mw = f16v(w + 2);
     for (int r = 0; r < R; r++) {
-      const Act0& x = a[r * nb + i];
-      const __m256i p = dot_u8s8(u, _mm256_sign_epi8(load32(x.q), q));
+      const Act1& x = a[r * nb + i];
+      const __m256i p = dot_u8s8(u, load32(x.q));
       acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.d), _mm256_cvtepi32_ps(p), acc[r]);
+      accm[r] += mw * x.s;
     }
   }
-  for (int r = 0; r < R; r++) out[r] = hsum8(acc[r]);
+  for (int r = 0; r < R; r++) out[r] = hsum8(acc[r]) + accm[r];
 }
 
 // u8 levels times s8 quants, pairs summed to int16 (maddubs: levels <= 63, |q| <= 128, so no pair
@@ -164,10 +218,14 @@ XFMR_QI inline void tile_q6_k(const uint8_t* w, const ActK* a, int64_t nb, float
 template <int R>
 XFMR_QI inline void tile(QType t, const uint8_t* wr, const void* acts, int64_t nb, float* v) {
   const Act0* a0 = static_cast<const Act0*>(acts);
+  const Act1* a1 = static_cast<const Act1*>(acts);
   const ActK* ak = static_cast<const ActK*>(acts);
   switch (t) {
-    case QType::Q8_0: tile_q8_0<R>(wr, a0, nb, v); break;
-    case QType::Q4_0: tile_q4_0<R>(wr, a0, nb, v); break;
+    case QType::Q8_0: tile_sym32<DecQ8_0, R>(wr, a0, nb, v); break;
+    case QType::Q4_0: tile_sym32<DecQ4_0, R>(wr, a0, nb, v); break;
+    case QType::Q5_0: tile_sym32<DecQ5_0, R>(wr, a0, nb, v); break;
+    case QType::Q4_1: tile_min32<DecQ4_1, R>(wr, a1, nb, v); break;
+    case QType::Q5_1: tile_min32<DecQ5_1, R>(wr, a1, nb, v); break;
     case QType::Q4_K: tile_qk45<false, R>(wr, ak, nb, v); break;
     case QType::Q5_K: tile_qk45<true, R>(wr, ak, nb, v); break;
     default: tile_q6_k<R>(wr, ak, nb, v); break;
@@ -180,7 +238,7 @@ XFMR_QI inline void tile(QType t, const uint8_t* wr, const void* acts, int64_t n
 XFMR_QI inline void rows_body(QType t, const uint8_t* w, int64_t rb, const void* acts, int64_t nb, float* y,
                               int64_t N, int64_t Out, int64_t o0, int64_t o1) {
   constexpr int R = 4;
-  const size_t ab = (t == QType::Q8_0 || t == QType::Q4_0) ? sizeof(Act0) : sizeof(ActK);
+  const size_t ab = act_bytes(t);
   for (int64_t g0 = o0; g0 < o1; g0 += 16) {
     const int64_t g1 = std::min(o1, g0 + 16);
     for (int64_t n = 0; n < N; n += R) {

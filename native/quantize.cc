@@ -1,5 +1,6 @@
 // Kernel family: quantizeBlocks, ggml's reference quantizers (what llama-quantize writes without an
-// importance matrix) for Q8_0, Q4_0, Q4_K, Q5_K and Q6_K: f32 values -> blocks, byte-exact with the
+// importance matrix) for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K: f32 values -> blocks,
+// byte-exact with the
 // js twin (src/kernels/js/quant/, itself byte-exact with ggml_quantize_chunk; contract:
 // Kernels.quantizeBlocks in src/kernels/kernels.ts).
 //
@@ -67,14 +68,19 @@ void block_q8_0(const float* x, uint8_t* y) {
   for (int j = 0; j < 32; j++) y[2 + j] = static_cast<uint8_t>(js_int32(round_away(x[j] * id)) & 0xff);
 }
 
-void block_q4_0(const float* x, uint8_t* y) {
+// The value of largest magnitude of 32, with its sign (the first one on a tie): signedAbsMax.
+inline float signed_abs_max32(const float* x) {
   float amax = 0.f, max = 0.f;
   for (int j = 0; j < 32; j++)
     if (amax < std::fabs(x[j])) {
       amax = std::fabs(x[j]);
       max = x[j];
     }
-  const float d = max / -8.f;
+  return max;
+}
+
+void block_q4_0(const float* x, uint8_t* y) {
+  const float d = signed_abs_max32(x) / -8.f;
   const float id = d != 0.f ? 1.f / d : 0.f;
   put_f16(y, d);
   for (int j = 0; j < 16; j++) {
@@ -82,6 +88,65 @@ void block_q4_0(const float* x, uint8_t* y) {
     const double q1 = js_min(15, std::trunc(x[16 + j] * id + 8.5f));
     y[2 + j] = static_cast<uint8_t>((js_int32(q0) | (js_int32(q1) << 4)) & 0xff);
   }
+}
+
+// ---- Q4_1, Q5_0, Q5_1 (q4_1.ts, q5_0.ts, q5_1.ts; llama-quantize's fallback types) ----
+
+// The least and greatest of 32 values (minOf / maxOf: strict comparisons, so NaNs are skipped).
+inline void min_max32(const float* x, float* mn, float* mx) {
+  float lo = INFINITY, hi = -INFINITY;
+  for (int j = 0; j < 32; j++) {
+    if (x[j] < lo) lo = x[j];
+    if (x[j] > hi) hi = x[j];
+  }
+  *mn = lo;
+  *mx = hi;
+}
+
+void block_q4_1(const float* x, uint8_t* y) {
+  float min, max;
+  min_max32(x, &min, &max);
+  const float d = (max - min) / 15.f;
+  const float id = d != 0.f ? 1.f / d : 0.f;
+  put_f16(y, d);
+  put_f16(y + 2, min);
+  for (int j = 0; j < 16; j++) {
+    const double q0 = js_min(15, std::trunc((x[j] - min) * id + 0.5f));
+    const double q1 = js_min(15, std::trunc((x[16 + j] - min) * id + 0.5f));
+    y[4 + j] = static_cast<uint8_t>((js_int32(q0) | (js_int32(q1) << 4)) & 0xff);
+  }
+}
+
+// The quants' low nibbles at ql and their fifth bits as the u32 at qh (Q5_0 / Q5_1's layout).
+inline void pack_q5(const int32_t* q, uint8_t* qh, uint8_t* ql) {
+  uint32_t h = 0;
+  for (int j = 0; j < 16; j++) {
+    ql[j] = static_cast<uint8_t>((q[j] & 0x0f) | ((q[16 + j] & 0x0f) << 4));
+    h |= (static_cast<uint32_t>(q[j] >> 4) << j) | (static_cast<uint32_t>(q[16 + j] >> 4) << (j + 16));
+  }
+  for (int k = 0; k < 4; k++) qh[k] = static_cast<uint8_t>(h >> (8 * k));
+}
+
+void block_q5_0(const float* x, uint8_t* y) {
+  const float d = signed_abs_max32(x) / -16.f;
+  const float id = d != 0.f ? 1.f / d : 0.f;
+  put_f16(y, d);
+  int32_t q[32];
+  for (int j = 0; j < 32; j++) q[j] = js_int32(js_min(31, std::trunc(x[j] * id + 16.5f)));
+  pack_q5(q, y + 2, y + 6);
+}
+
+void block_q5_1(const float* x, uint8_t* y) {
+  float min, max;
+  min_max32(x, &min, &max);
+  const float d = (max - min) / 31.f;
+  const float id = d != 0.f ? 1.f / d : 0.f;
+  put_f16(y, d);
+  put_f16(y + 2, min);
+  int32_t q[32];
+  // C's (uint8_t) conversion, as the twin: truncation, 5 bits kept
+  for (int j = 0; j < 32; j++) q[j] = js_int32(std::trunc((x[j] - min) * id + 0.5f)) & 0x1f;
+  pack_q5(q, y + 4, y + 8);
 }
 
 // ---- the K-quant scale searches (k_scales.ts) ----
@@ -314,7 +379,8 @@ struct QuantKind {
 };
 
 const QuantKind KINDS[] = {
-    {"Q8_0", 32, 34, block_q8_0},    {"Q4_0", 32, 18, block_q4_0},    {"Q4_K", 256, 144, block_q4_k},
+    {"Q8_0", 32, 34, block_q8_0},   {"Q4_0", 32, 18, block_q4_0},    {"Q4_1", 32, 20, block_q4_1},
+    {"Q5_0", 32, 22, block_q5_0},   {"Q5_1", 32, 24, block_q5_1},    {"Q4_K", 256, 144, block_q4_k},
     {"Q5_K", 256, 176, block_q5_k}, {"Q6_K", 256, 210, block_q6_k},
 };
 
@@ -332,7 +398,8 @@ napi_value js_quantize_blocks(napi_env env, napi_callback_info info) {
     for (const QuantKind& k : KINDS)
       if (std::string(s, sl) == k.name) kind = &k;
   if (!kind) {
-    napi_throw_type_error(env, nullptr, "quantizeBlocks: type must be Q8_0, Q4_0, Q4_K, Q5_K or Q6_K");
+    napi_throw_type_error(env, nullptr,
+                          "quantizeBlocks: type must be one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K");
     return nullptr;
   }
   bool is_ta = false;

@@ -58,7 +58,7 @@
  * (convert_hf_to_gguf's `permute`). `unpermuteQkFromGguf` is its inverse, used on import.
  */
 
-import { isWidenedQuantType, LINEAR_QUANT_TYPES } from '../kernels/quant_types.ts';
+import { LINEAR_QUANT_TYPES } from '../kernels/quant_types.ts';
 import { checkModelConfig, isSlidingLayer, type ModelConfig } from '../models/config.ts';
 import { ropeFrequencies } from '../tensor/index.ts';
 import {
@@ -517,12 +517,10 @@ function f32Decimal(x: number): number {
 /**
  * Reads a GGUF written by `exportGguf` (or llama.cpp's converter or quantizer, for the same
  * architectures) back into a config, canonical tensors and tokenizer metadata. F32/F16/BF16
- * tensors come back as stored (F16 matrices stay F16); quantized ones (Q8_0, Q4_0, Q4_K, Q5_K,
- * Q6_K) are dequantized to F32, bit-exact with ggml's `to_float`, unless `keepQuantized`: then
- * the 2-D ones of a type a Linear computes with (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) come back as their
- * blocks in `quantized` (under the canonical name, absent from `tensors`); the other quantized
- * ones (Q4_1, Q5_0, Q5_1: llama-quantize's fallbacks, which no kernel computes with) are then
- * dequantized all the same, and `widened` counts them by type so that the loader can say so. Q/K rows are un-permuted
+ * tensors come back as stored (F16 matrices stay F16); quantized ones (Q8_0, Q4_0, Q4_1, Q5_0,
+ * Q5_1, Q4_K, Q5_K, Q6_K) are dequantized to F32, bit-exact with ggml's `to_float`, unless
+ * `keepQuantized`: then the 2-D ones (every type a Linear computes with, LINEAR_QUANT_TYPES) come
+ * back as their blocks in `quantized` (under the canonical name, absent from `tensors`). Q/K rows are un-permuted
  * for the `llama` architecture (quantized rows are whole blocks, moved as bytes); a `llama` file
  * with a sliding window key is a Mistral; gemma2's norm weights come back as offsets from 1.
  * `source` is a path (opened with `options.map`, closed before returning) or a file the caller
@@ -539,8 +537,6 @@ export function importGguf(
   quantized: Map<string, QuantizedTensor>;
   tokenizer: GgufTokenizer;
   kv: ReadonlyMap<string, GgufValue>;
-  /** Under keepQuantized, the tensors of each quantized type that were dequantized (`Q5_0` -> 12). */
-  widened: ReadonlyMap<string, number>;
 } {
   const f: GgufFile = typeof source === 'string' ? openGguf(source, { map: options.map }) : source;
   const path = f.path;
@@ -577,12 +573,8 @@ export function importGguf(
       options.keepQuantized === true &&
       f.tensors.get(gguf)!.shape.length === 2 &&
       (LINEAR_QUANT_TYPES as readonly string[]).includes(f.tensors.get(gguf)!.type);
-    const widened = new Map<string, number>();
     const read = (gguf: string, canon: string, transform?: (t: NamedTensor) => NamedTensor): void => {
       if (!has(gguf)) return;
-      const type = f.tensors.get(gguf)!.type;
-      if (options.keepQuantized === true && isWidenedQuantType(type))
-        widened.set(type, (widened.get(type) ?? 0) + 1);
       if (keep(gguf)) {
         const q = f.readQuantized(gguf);
         checkQuantized(q, path);
@@ -777,7 +769,7 @@ export function importGguf(
         );
       }
     }
-    return { config, tensors, quantized, tokenizer, kv: f.kv, widened };
+    return { config, tensors, quantized, tokenizer, kv: f.kv };
   } finally {
     if (typeof source === 'string') f.close();
   }

@@ -22,12 +22,12 @@
  * i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2, i.e. the first and last eighth of the layers and
  * every third one between. position_embd (gpt2) is never quantized (stays F32).
  *
- * A matrix whose rows are not whole blocks falls back as llama.cpp does, except that its
- * Q4_K -> Q5_0 and Q5_K -> Q5_1 become Q8_0 here: xfmr reads Q5_0 / Q5_1 files but has no kernel
- * for them, so it would widen those matrices to f32 at load (most of Qwen2.5-0.5B's, d 896),
- * while Q8_0 stays quantized and computes with linearQuant; the output
- * tensor of a mix falls back to Q8_0, as in llama.cpp; and rows that are not a multiple of 32
- * get F16.
+ * A matrix whose rows are not whole blocks falls back as llama.cpp does (`llama_tensor_get_type`
+ * in llama.cpp's src/llama-quant.cpp: when ne[0] % QK_K != 0, Q4_K -> Q5_0, Q5_K -> Q5_1,
+ * Q6_K -> Q8_0, and F16 when the row is not whole blocks of that either): so Qwen2.5-0.5B's
+ * (d 896) attention and gate/up matrices get Q5_0 in a Q4_K_M file, and its output (Q6_K in a mix)
+ * Q8_0. xfmr computes with all of these directly (Kernels.linearQuant). Rows of the 32-block types
+ * (Q8_0, Q4_0) that are not a multiple of 32 get F16.
  */
 import { ggmlType, type QuantType } from '../kernels/quant_types.ts';
 
@@ -77,10 +77,17 @@ function useMoreBits(i: number, n: number): boolean {
   return i < Math.trunc(n / 8) || i >= Math.trunc((7 * n) / 8) || (i - Math.trunc(n / 8)) % 3 === 2;
 }
 
-/** llama.cpp's `tensor_type_fallback` for a row length that is not whole blocks of `type`. */
+/** The type llama.cpp falls back to from each K-quant (llama-quant.cpp, `convert_incompatible_tensor`). */
+const K_FALLBACK: Readonly<Partial<Record<GgufTensorType, GgufTensorType>>> = {
+  Q4_K: 'Q5_0',
+  Q5_K: 'Q5_1',
+  Q6_K: 'Q8_0',
+};
+
+/** llama.cpp's fallback for a row length that is not whole blocks of `type`. */
 function fallback(type: GgufTensorType, row: number): GgufTensorType {
   if (type === 'F32' || row % ggmlType(type).blockSize === 0) return type;
-  const next: GgufTensorType = type === 'Q4_K' || type === 'Q5_K' || type === 'Q6_K' ? 'Q8_0' : type;
+  const next = K_FALLBACK[type] ?? type;
   return row % ggmlType(next).blockSize === 0 ? next : 'F16';
 }
 
@@ -100,7 +107,7 @@ export function ggufTensorType(
   if (fileType !== 'Q4_K_M' && fileType !== 'Q5_K_M') return fallback(fileType, row);
   const base: QuantType = fileType === 'Q4_K_M' ? 'Q4_K' : 'Q5_K';
   const isOutput = name === 'output.weight' || (ctx.tiedEmbeddings && name === 'token_embd.weight');
-  if (isOutput) return row % 256 === 0 ? 'Q6_K' : 'Q8_0';
+  if (isOutput) return fallback('Q6_K', row);
   const layer = /^blk\.(\d+)\./.exec(name);
   let type: GgufTensorType = base;
   if (layer !== null) {

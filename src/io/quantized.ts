@@ -8,11 +8,10 @@
  * native addon (the 0.5B models' matrices would take minutes on the js codecs).
  */
 import { kernels } from '../kernels/index.ts';
-import { QUANT_CODECS, WIDENED_CODECS } from '../kernels/js/quant/index.ts';
+import { QUANT_CODECS } from '../kernels/js/quant/index.ts';
 import {
   ggmlType,
   isQuantType,
-  isWidenedQuantType,
   LINEAR_QUANT_TYPES,
   type LinearQuantType,
   type QuantType,
@@ -66,11 +65,7 @@ export function quantizeTensor(t: NamedTensor, type: QuantType): QuantizedTensor
  * Q5_K, Q6_K) to F32; `where` (a file) starts the error messages.
  */
 export function dequantizeTensor(q: QuantizedTensor, where = 'dequantize'): NamedTensor {
-  const codec = isQuantType(q.type)
-    ? QUANT_CODECS[q.type]
-    : isWidenedQuantType(q.type)
-      ? WIDENED_CODECS[q.type]
-      : undefined;
+  const codec = isQuantType(q.type) ? QUANT_CODECS[q.type] : undefined;
   if (codec === undefined) {
     throw new Error(
       `${where}: tensor ${q.name}: ggml type ${q.type} cannot be decoded (F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K can)`,

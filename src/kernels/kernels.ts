@@ -70,10 +70,11 @@ export interface Kernels {
   /**
    * A Linear layer on ggml-quantized weights kept in memory as their blocks (inference), computed
    * as llama.cpp's CPU backend does: y[N, Out] = x[N, In] @ W^T. w: [Out, In] as `type` blocks
-   * (Q8_0, Q4_0: 32 values a block; Q4_K, Q5_K, Q6_K: 256), row after row, so In must be a whole
-   * number of blocks. Each row of x is first quantized to 8 bits per block exactly like
-   * `quantizeActivations` (Q8_0 for Q8_0/Q4_0 weights, Q8_K for the K-quants); each block's dot is
-   * an exact integer sum, scaled by the f16/f32 block scales and summed in f32 (the js twin sums in
+   * (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1: 32 values a block; Q4_K, Q5_K, Q6_K: 256), row after row, so In
+   * must be a whole number of blocks. Each row of x is first quantized to 8 bits per block exactly
+   * like `quantizeActivations` (Q8_0 for Q8_0/Q4_0/Q5_0 weights, Q8_1 for Q4_1/Q5_1, Q8_K for the
+   * K-quants); each block's dot is an exact integer sum, scaled by the f16/f32 block scales (plus
+   * Q4_1/Q5_1's minimum times the activations' s) and summed in f32 (the js twin sums in
    * float64): the result differs from the twin by f32 rounding of the per-block terms and of their
    * sum only, about (In / blockSize + 2) * 2^-24 * sum over blocks |term|. Decode (N = 1) is a GEMV
    * bound by reading w once. Arrays shorter than the shapes need, or In not whole blocks: RangeError.

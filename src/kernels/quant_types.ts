@@ -1,7 +1,7 @@
 /**
  * ggml tensor types as they lie in GGUF files: the type id, and how many elements one block of
  * `typeSize` bytes holds. A row of n elements takes n / blockSize blocks, so n must be a multiple
- * of the block size (256 for the K-quants, 32 for Q8_0 / Q4_0). The table is ggml's
+ * of the block size (256 for the K-quants, 32 for Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1). The table is ggml's
  * (ggml.h's enum ggml_type, ggml.c's type_traits); test/kernels/quant/types.test.ts checks it
  * against ggml's own `ggml_blck_size` / `ggml_type_size` dump.
  *
@@ -84,27 +84,26 @@ export function ggmlType(name: string): GgmlTypeInfo {
 }
 
 /** The quantized and half-precision types xfmr encodes and decodes (see `js/quant/`). */
-export const QUANT_TYPES = ['F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const;
+export const QUANT_TYPES = [
+  'F16',
+  'BF16',
+  'Q8_0',
+  'Q4_0',
+  'Q4_1',
+  'Q5_0',
+  'Q5_1',
+  'Q4_K',
+  'Q5_K',
+  'Q6_K',
+] as const;
 export type QuantType = (typeof QUANT_TYPES)[number];
 
 /** The block types a Linear layer computes with directly (Kernels.linearQuant). */
-export const LINEAR_QUANT_TYPES = ['Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const;
+export const LINEAR_QUANT_TYPES = ['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'] as const;
 export type LinearQuantType = (typeof LINEAR_QUANT_TYPES)[number];
 
 export function isQuantType(name: string): name is QuantType {
   return (QUANT_TYPES as readonly string[]).includes(name);
-}
-
-/**
- * The block types xfmr decodes and encodes but has no kernel for: llama-quantize writes Q5_0 /
- * Q5_1 for the tensors of a Q4_K / Q5_K file whose rows are not a multiple of 256 (Qwen2.5-0.5B's
- * 896), and old files hold Q4_1. A loader widens them to f32 (codecs in `js/quant/`, `WIDENED_CODECS`).
- */
-export const WIDENED_QUANT_TYPES = ['Q4_1', 'Q5_0', 'Q5_1'] as const;
-export type WidenedQuantType = (typeof WIDENED_QUANT_TYPES)[number];
-
-export function isWidenedQuantType(name: string): name is WidenedQuantType {
-  return (WIDENED_QUANT_TYPES as readonly string[]).includes(name);
 }
 
 /**

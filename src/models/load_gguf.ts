@@ -2,8 +2,8 @@
  * A decoder LM from one `.gguf` file, the format people download (llama.cpp, Ollama, LM Studio):
  * the architecture and hyperparameters from its metadata, the weights (F32/F16/BF16 as stored;
  * quantized matrices kept quantized under dtype auto (the CLI's default) and computed with by
- * linearQuant, except Q4_1/Q5_0/Q5_1 ones, widened to f32 with a note on stderr; dequantized
- * under f32 and bf16), the tokenizer and chat template from
+ * linearQuant, llama-quantize's Q5_0/Q5_1 fallbacks and old Q4_1 included; dequantized under
+ * f32 and bf16), the tokenizer and chat template from
  * `tokenizer.ggml.*` (io/gguf_tokenizer_import.ts, exact to llama.cpp's tokenization), and the
  * end-of-generation ids llama.cpp stops on as the generation config's eos_token_id.
  */
@@ -45,13 +45,6 @@ export function loadGgufDecoder(path: string, options: LoadOptions = {}): Loaded
     f.close();
   }
   for (const w of tok.warnings) process.stderr.write(`xfmr: ${path}: ${w}\n`);
-  // llama-quantize's fallbacks for rows that are not whole 256-blocks (Q5_0 in Qwen2.5-0.5B's
-  // Q4_K_M): no kernel computes with them, so those matrices cost f32 memory and speed
-  if (g.widened.size > 0) {
-    const types = [...g.widened].map(([t, n]) => `${t} tensors (${n})`).join(', ');
-    const names = [...g.widened.keys()].join('/');
-    process.stderr.write(`xfmr: ${path}: ${types} are widened to f32: xfmr has no ${names} kernel\n`);
-  }
   const eos = tok.eosIds.length > 1 ? tok.eosIds : (tok.eosIds[0] ?? g.config.eosTokenId);
   const config: ModelConfig = { ...g.config, bosTokenId: tok.bosId ?? g.config.bosTokenId, eosTokenId: eos };
   const model = new DecoderLM(config, 'load');

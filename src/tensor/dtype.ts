@@ -8,6 +8,9 @@
  *   bf16   1      2      Uint16Array of bfloat16 bit patterns (bf16.ts), not pooled
  *   q8_0   32     34     Uint8Array of ggml blocks, as they lie in a GGUF file, not pooled
  *   q4_0   32     18     (the block layouts: kernels/js/quant/*.ts)
+ *   q4_1   32     20
+ *   q5_0   32     22
+ *   q5_1   32     24
  *   q4_k   256    144
  *   q5_k   256    176
  *   q6_k   256    210
@@ -18,13 +21,22 @@
  */
 import type { LinearQuantType } from '../kernels/quant_types.ts';
 
-export type QuantDType = 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
+export type QuantDType = 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'q4_k' | 'q5_k' | 'q6_k';
 export type DType = 'f32' | 'bf16' | QuantDType;
 
 /** The low-precision types: what a weight matrix may be stored in besides f32. */
 export type LowDType = Exclude<DType, 'f32'>;
 
-export const QUANT_DTYPES: readonly QuantDType[] = ['q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
+export const QUANT_DTYPES: readonly QuantDType[] = [
+  'q8_0',
+  'q4_0',
+  'q4_1',
+  'q5_0',
+  'q5_1',
+  'q4_k',
+  'q5_k',
+  'q6_k',
+];
 export const DTYPES: readonly DType[] = ['f32', 'bf16', ...QUANT_DTYPES];
 
 export interface DTypeLayout {
@@ -39,6 +51,9 @@ export const DTYPE_LAYOUT: Readonly<Record<DType, DTypeLayout>> = {
   bf16: { blockElems: 1, blockBytes: 2 },
   q8_0: { blockElems: 32, blockBytes: 34 },
   q4_0: { blockElems: 32, blockBytes: 18 },
+  q4_1: { blockElems: 32, blockBytes: 20 },
+  q5_0: { blockElems: 32, blockBytes: 22 },
+  q5_1: { blockElems: 32, blockBytes: 24 },
   q4_k: { blockElems: 256, blockBytes: 144 },
   q5_k: { blockElems: 256, blockBytes: 176 },
   q6_k: { blockElems: 256, blockBytes: 210 },

@@ -61,6 +61,9 @@ describe('GGUF container: quantized tensors', () => {
       BF16: 30,
       Q8_0: 8,
       Q4_0: 2,
+      Q4_1: 3,
+      Q5_0: 6,
+      Q5_1: 7,
       Q4_K: 12,
       Q5_K: 13,
       Q6_K: 14,
@@ -174,10 +177,13 @@ describe('GGUF file types', () => {
       assert.equal(ggufTensorType(t, 'blk.3.attn_q.bias', [512], ctx), 'F32');
     }
     assert.equal(ggufTensorType('Q4_K', 'position_embd.weight', [1024, 512], ctx), 'F32');
-    // llama.cpp: Q6_K -> Q8_0 when rows are not whole 256-blocks; xfmr also sends Q4_K/Q5_K there
+    // llama.cpp (llama-quant.cpp) when rows are not whole 256-blocks: Q4_K -> Q5_0, Q5_K -> Q5_1,
+    // Q6_K -> Q8_0; F16 when not whole 32-blocks either
     assert.equal(ggufTensorType('Q6_K', 'blk.0.attn_q.weight', [64, 64], ctx), 'Q8_0');
-    assert.equal(ggufTensorType('Q4_K', 'blk.0.attn_q.weight', [64, 64], ctx), 'Q8_0');
+    assert.equal(ggufTensorType('Q4_K', 'blk.0.attn_q.weight', [64, 64], ctx), 'Q5_0');
+    assert.equal(ggufTensorType('Q5_K', 'blk.0.attn_q.weight', [64, 896], ctx), 'Q5_1');
     assert.equal(ggufTensorType('Q4_K', 'blk.0.ffn_down.weight', [64, 48], ctx), 'F16');
+    assert.equal(ggufTensorType('Q5_K', 'blk.0.ffn_down.weight', [64, 48], ctx), 'F16');
     assert.equal(ggufTensorType('Q8_0', 'blk.0.ffn_down.weight', [64, 48], ctx), 'F16');
   });
 
@@ -213,6 +219,22 @@ describe('GGUF file types', () => {
         }) === 'Q6_K',
     );
     assert.deepEqual(n24, [0, 1, 2, 5, 8, 11, 14, 17, 20, 21, 22, 23]);
+    // Qwen2.5-0.5B's 896-long rows: the K-quants fall back, the 4864-long ffn_down rows do not
+    const q = { nLayers: 24, tiedEmbeddings: true };
+    for (const [ft, base] of [
+      ['Q4_K_M', 'Q5_0'],
+      ['Q5_K_M', 'Q5_1'],
+    ] as const) {
+      assert.equal(ggufTensorType(ft, 'blk.1.attn_q.weight', [896, 896], q), base);
+      assert.equal(ggufTensorType(ft, 'blk.1.ffn_gate.weight', [4864, 896], q), base);
+      assert.equal(ggufTensorType(ft, 'blk.1.attn_v.weight', [128, 896], q), 'Q8_0'); // Q6_K's fallback
+      assert.equal(ggufTensorType(ft, 'blk.3.attn_v.weight', [128, 896], q), base);
+      assert.equal(
+        ggufTensorType(ft, 'blk.3.ffn_down.weight', [896, 4864], q),
+        ft === 'Q4_K_M' ? 'Q4_K' : 'Q5_K',
+      );
+      assert.equal(ggufTensorType(ft, 'token_embd.weight', [151936, 896], q), 'Q8_0'); // tied: output
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * linearQuant (Kernels.linearQuant: y[N, Out] = x @ W^T with W as ggml blocks, x quantized per
- * block to Q8_0 / Q8_K as llama.cpp does): the native kernel against the js twin (itself built on
+ * block to Q8_0 / Q8_1 / Q8_K as llama.cpp does): the native kernel against the js twin (itself built on
  * the codecs that are byte-exact with ggml), every type, on every path: the default in this
  * process, and XFMR_ISA=avx512 (VNNI where the CPU has it), avx2 and portable in child processes
  * (this file re-runs itself with XFMR_LINEAR_QUANT_CHILD set). The twin is also checked against a
@@ -8,15 +8,17 @@
  *
  * Shapes: N in {1, 2, 3, 5, 8, 17, 64} (decode, every remainder of the 4-row tiles of the native
  * prefill kernel, several whole tiles), In in {256, 768, 1280} (K-quants) or {32, 96, 224, 512}
- * (Q8_0, Q4_0): one block and odd block counts; Out in {1, 7, 1000} for N <= 3 (vector tails of
+ * (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1; 160 and 896 too for Q5_0 / Q5_1, the row lengths that make
+ * llama-quantize fall back to them): one block and odd block counts; Out in {1, 7, 1000} for N <= 3 (vector tails of
  * the thread chunks) and {7, 45} (groups of 16 weight rows and a tail) or 300 for the larger N.
  *
  * Error bound: both compute the same activation quants and the same exact integer sums per block;
  * they differ only in how the scaled block terms are rounded and summed (f32 lanes and an FMA per
  * block natively, float64 in the twin), so |native - twin| <= (In / blockSize + 4) 2^-24 M + 2^-24
  * |twin|, with M = sum_p (|W_p| + 2 mn_p) |A_p| over the dequantized weights W and activations A,
- * where mn_p is the min term dmin * m_j of p's sub-block (Q4_K, Q5_K; 0 otherwise): it bounds every
- * block term (d sc q = W + mn). A wrong nibble, a dropped high bit, an offset row or a wrong scale
+ * where mn_p is the min term dmin * m_j of p's sub-block (Q4_K, Q5_K) or the block's minimum |m|
+ * (Q4_1, Q5_1; 0 otherwise): it bounds every block term (d sc q = W + mn, and Q4_1 / Q5_1's m s,
+ * which both sum the same way in f32 natively). A wrong nibble, a dropped high bit, an offset row or a wrong scale
  * is off by about one weight times one activation, far above it.
  */
 import assert from 'node:assert/strict';
@@ -31,6 +33,7 @@ import type { Kernels } from '../../src/kernels/kernels.ts';
 import { loadNative } from '../../src/kernels/native.ts';
 import { LINEAR_QUANT_TYPES, type LinearQuantType } from '../../src/kernels/quant_types.ts';
 import { makeRandom } from './gemm_inputs.ts';
+import { sError } from './quant/dot_bound.ts';
 import { requireNative, skipWithoutNative } from './require_native.ts';
 
 type Linear = Kernels['linearQuant'];
@@ -46,10 +49,11 @@ interface Problem {
   bound: Float64Array;
 }
 
-/** Dequantized activations of one row (Q8_0 or Q8_K blocks). */
-function actValues(a: Uint8Array, k: boolean, n: number): Float64Array {
+/** Dequantized activations of one row (Q8_0, Q8_1 or Q8_K blocks). */
+function actValues(a: Uint8Array, dot: string, n: number): Float64Array {
   const out = new Float64Array(n);
-  const [bs, ts, q0] = k ? [256, 292, 4] : [32, 34, 2];
+  const k = dot === 'Q8_K';
+  const [bs, ts, q0] = k ? [256, 292, 4] : dot === 'Q8_1' ? [32, 36, 4] : [32, 34, 2];
   for (let b = 0; b < n / bs; b++) {
     const d = k ? readF32(a, b * ts) : readF16(a, b * ts);
     for (let j = 0; j < bs; j++) out[b * bs + j] = d * readI8(a, b * ts + q0 + j);
@@ -57,9 +61,14 @@ function actValues(a: Uint8Array, k: boolean, n: number): Float64Array {
   return out;
 }
 
-/** The min term dmin * m_j of each value of a Q4_K / Q5_K row (0 for the other types). */
+/** The min term dmin * m_j of each value of a Q4_K / Q5_K row, |m| of a Q4_1 / Q5_1 one (0 for the other types). */
 function minTerms(type: LinearQuantType, row: Uint8Array, n: number): Float64Array {
   const out = new Float64Array(n);
+  if (type === 'Q4_1' || type === 'Q5_1') {
+    const ts = QUANT_CODECS[type].format.typeSize;
+    for (let b = 0; b < n / 32; b++) out.fill(Math.abs(readF16(row, b * ts + 2)), 32 * b, 32 * b + 32);
+    return out;
+  }
   if (type !== 'Q4_K' && type !== 'Q5_K') return out;
   const ts = QUANT_CODECS[type].format.typeSize;
   for (let b = 0; b < n / 256; b++)
@@ -78,11 +87,10 @@ function problem(type: LinearQuantType, N: number, In: number, Out: number, seed
   const twin = new Float32Array(N * Out);
   jsKernels.linearQuant(x, w, type, twin, N, In, Out);
   const rb = w.length / Out;
-  const k = codec.dotType === 'Q8_K';
   const bound = new Float64Array(N * Out);
   const blocks = In / codec.format.blockSize;
   const acts = Array.from({ length: N }, (_, n) =>
-    actValues(quantizeActivations(codec.dotType, x.subarray(n * In, (n + 1) * In), In), k, In),
+    actValues(quantizeActivations(codec.dotType, x.subarray(n * In, (n + 1) * In), In), codec.dotType, In),
   );
   for (let o = 0; o < Out; o++) {
     const row = w.subarray(o * rb, (o + 1) * rb);
@@ -100,6 +108,9 @@ function problem(type: LinearQuantType, N: number, In: number, Out: number, seed
 const INS: Record<LinearQuantType, number[]> = {
   Q8_0: [32, 96, 224, 512],
   Q4_0: [32, 96, 224, 512],
+  Q4_1: [32, 96, 224, 512],
+  Q5_0: [32, 96, 160, 896],
+  Q5_1: [32, 96, 160, 896],
   Q4_K: [256, 768, 1280],
   Q5_K: [256, 768, 1280],
   Q6_K: [256, 768, 1280],
@@ -155,13 +166,11 @@ if (process.env.XFMR_LINEAR_QUANT_CHILD) {
       const codec = QUANT_CODECS[P.type];
       const rb = P.w.length / P.Out;
       for (let n = 0; n < P.N; n++) {
-        const a = actValues(
-          quantizeActivations(codec.dotType, P.x.subarray(n * P.In, (n + 1) * P.In), P.In),
-          codec.dotType === 'Q8_K',
-          P.In,
-        );
+        const qa = quantizeActivations(codec.dotType, P.x.subarray(n * P.In, (n + 1) * P.In), P.In);
+        const a = actValues(qa, codec.dotType, P.In);
         for (let o = 0; o < P.Out; o++) {
-          const W = codec.dequantize(P.w.subarray(o * rb, (o + 1) * rb), P.In);
+          const wRow = P.w.subarray(o * rb, (o + 1) * rb);
+          const W = codec.dequantize(wRow, P.In);
           let s = 0;
           let mag = 0;
           for (let p = 0; p < P.In; p++) {
@@ -169,9 +178,10 @@ if (process.env.XFMR_LINEAR_QUANT_CHILD) {
             mag += Math.abs(W[p] * a[p]);
           }
           const got = P.twin[n * P.Out + o];
-          // W_p is d * sc * q - mn in f32 (one or two roundings each): 2^-22 relative per product
+          // W_p is d * sc * q - mn in f32 (one or two roundings each): 2^-22 relative per product;
+          // Q4_1 / Q5_1 dot their minimum with the activations' f16 s, not their exact sum (sError)
           assert.ok(
-            Math.abs(got - s) <= 2 ** -22 * mag + 2 ** -24 * Math.abs(s),
+            Math.abs(got - s) <= 2 ** -22 * mag + 2 ** -24 * Math.abs(s) + sError(P.type, wRow, qa, P.In),
             `${P.type}: ${got} vs ${s}`,
           );
         }

@@ -1,6 +1,6 @@
 /**
- * quantizeBlocks (Kernels.quantizeBlocks: ggml's reference quantizers, f32 -> Q8_0 / Q4_0 / Q4_K /
- * Q5_K / Q6_K blocks): the native kernel byte for byte against the js twin (the codecs of
+ * quantizeBlocks (Kernels.quantizeBlocks: ggml's reference quantizers, f32 -> Q8_0 / Q4_0 / Q4_1 /
+ * Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K blocks): the native kernel byte for byte against the js twin (the codecs of
  * src/kernels/js/quant/, byte-exact with ggml_quantize_chunk) and against ggml's own bytes.
  *
  * No tolerance: both replay ggml's float32 operations in its order, so any difference (an FMA
@@ -26,6 +26,9 @@ import { requireNative, skipWithoutNative } from './require_native.ts';
 const BYTES: Record<LinearQuantType, [number, number]> = {
   Q8_0: [32, 34],
   Q4_0: [32, 18],
+  Q4_1: [32, 20],
+  Q5_0: [32, 22],
+  Q5_1: [32, 24],
   Q4_K: [256, 144],
   Q5_K: [256, 176],
   Q6_K: [256, 210],
@@ -163,7 +166,7 @@ describe('quantizeBlocks', () => {
       assert.throws(() => k.quantizeBlocks(x, 'Q4_K', out, -256), RangeError);
       assert.throws(() => k.quantizeBlocks(x, 'Q2_K' as LinearQuantType, out, 512), {
         name: 'TypeError',
-        message: /quantizeBlocks: type must be Q8_0, Q4_0, Q4_K, Q5_K or Q6_K/,
+        message: /quantizeBlocks: type must be one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K/,
       });
     }
     assert.throws(

@@ -1,13 +1,13 @@
 /**
  * The js twin of linearQuant (Kernels.linearQuant): a Linear layer on ggml-quantized weights,
  * computed as llama.cpp's CPU backend computes it. Each row of x is quantized to the weight type's
- * activation type (Q8_0 for Q8_0/Q4_0 weights, Q8_K for the K-quants) by `quantizeActivations`,
+ * activation type (Q8_0 for Q8_0/Q4_0/Q5_0 weights, Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants) by
+ * `quantizeActivations`,
  * then every output is the codec's `vecDot` of a weight row with it: exact integer dot products per
  * block, scaled and summed in float64 here (the native kernel sums in f32), rounded to f32 once.
  * It is the oracle of the native kernel, built from the codecs that are byte-exact with ggml.
  */
-import type { LinearQuantType } from '../quant_types.ts';
-import { ggmlType, rowBytes } from '../quant_types.ts';
+import { ggmlType, LINEAR_QUANT_TYPES, type LinearQuantType, rowBytes } from '../quant_types.ts';
 import { QUANT_CODECS, quantizeActivations } from './quant/index.ts';
 
 /**
@@ -23,9 +23,9 @@ export function checkLinearQuant(
   In: number,
   Out: number,
 ): number {
-  if (!['Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'].includes(type))
+  if (!(LINEAR_QUANT_TYPES as readonly string[]).includes(type))
     throw new TypeError(
-      `linearQuant: type must be Q8_0, Q4_0, Q4_K, Q5_K or Q6_K, got ${JSON.stringify(type)}`,
+      `linearQuant: type must be one of ${LINEAR_QUANT_TYPES.join(', ')}, got ${JSON.stringify(type)}`,
     );
   for (const [k, v] of [
     ['N', N],

@@ -10,7 +10,7 @@ import { QUANT_CODECS } from './quant/index.ts';
 export function quantizeBlocks(x: Float32Array, type: LinearQuantType, out: Uint8Array, n: number): void {
   if (!(LINEAR_QUANT_TYPES as readonly string[]).includes(type))
     throw new TypeError(
-      `quantizeBlocks: type must be Q8_0, Q4_0, Q4_K, Q5_K or Q6_K, got ${JSON.stringify(type)}`,
+      `quantizeBlocks: type must be one of ${LINEAR_QUANT_TYPES.join(', ')}, got ${JSON.stringify(type)}`,
     );
   const { blockSize, typeSize } = QUANT_CODECS[type].format;
   if (!Number.isSafeInteger(n) || n < 0 || n % blockSize !== 0)

@@ -3,18 +3,20 @@
  *
  * - dequantize equals, bit for bit, a brute-force decoder written here from the block layouts
  *   (one value at a time, no unpacking loops), on seeded random bytes;
- * - quantize -> dequantize error on random data. Q8_0 and Q4_0 have hard per-value bounds:
+ * - quantize -> dequantize error on random data. Q8_0, Q4_0 (and Q4_1 / Q5_0 / Q5_1, in
+ *   fallback_codecs.test.ts) have hard per-value bounds:
  *   Q8_0 rounds x / d with d = amax / 127 (error <= d / 2) and stores d as f16 (relative error
  *   <= 2^-11, times |q| <= 127: 0.062 d), so |e| <= 0.563 d; Q4_0 rounds x / d + 8 with
  *   d = -max / 8 and clamps q <= 15, which costs up to one step at the -max end, and the f16 d adds
  *   8 * 2^-11 d, so |e| <= 1.004 |d|. The K-quants choose their scales by a search and store
  *   them in 6 or 8 bits, so single values may clip; their RMS error is held to 1.15x that of an
- *   ideal uniform quantizer with the same step (step^2 / 12, step = (max - min) / 15 for Q4_K,
- *   / 31 for Q5_K per 32 values; 2 amax / 63 for Q6_K per 16). ggml's quantizers measure
- *   0.87-1.07x on these data;
+ *   ideal uniform quantizer with the same step (step^2 / 12, step = (max - min) / 15 for Q4_K and
+ *   Q4_1, / 31 for Q5_K and Q5_1 per 32 values; amax / 8 for Q4_0, / 16 for Q5_0; 2 amax / 63 for
+ *   Q6_K per 16). ggml's quantizers measure 0.87-1.07x on these data;
  * - vecDot equals the float64 dot of the dequantized weights and activations within 8 * 2^-24 * T
- *   (T of dot_bound.ts): vecDot is exact up to float64 rounding, while each dequantized value
- *   carries at most three float32 roundings, each relative to a term bounded by T;
+ *   (T of dot_bound.ts), plus, for Q4_1 / Q5_1, the f16 rounding of the activations' s
+ *   (`sError`): vecDot is exact up to float64 rounding, while each dequantized value carries at
+ *   most three float32 roundings, each relative to a term bounded by T;
  * - bad arguments are errors naming the type and the buffer.
  */
 import assert from 'node:assert/strict';
@@ -24,7 +26,7 @@ import { nearestInt, roundAway } from '../../../src/kernels/js/quant/block_math.
 import { DOT_FORMATS, QUANT_CODECS, quantizeActivations } from '../../../src/kernels/js/quant/index.ts';
 import { QUANT_TYPES, type QuantType } from '../../../src/kernels/quant_types.ts';
 import { Rng } from '../../../src/tensor/random.ts';
-import { dequantizeDot, termBound } from './dot_bound.ts';
+import { dequantizeDot, sError, termBound } from './dot_bound.ts';
 
 const f32 = Math.fround;
 const h = (b: Uint8Array, o: number): number => f16ToF32(b[o]! | (b[o + 1]! << 8));
@@ -50,6 +52,26 @@ const REFERENCE: Record<QuantType, (b: Uint8Array, i: number) => number> = {
     const j = i & 31;
     const byte = b[o + 2 + (j & 15)]!;
     return f32(((j < 16 ? byte & 15 : byte >> 4) - 8) * h(b, o));
+  },
+  Q4_1: (b, i) => {
+    const o = 20 * (i >> 5);
+    const j = i & 31;
+    const byte = b[o + 4 + (j & 15)]!;
+    return f32(f32((j < 16 ? byte & 15 : byte >> 4) * h(b, o)) + h(b, o + 2));
+  },
+  Q5_0: (b, i) => {
+    const o = 22 * (i >> 5);
+    const j = i & 31;
+    const byte = b[o + 6 + (j & 15)]!;
+    const hi = (b[o + 2 + (j >> 3)]! >> (j & 7)) & 1;
+    return f32(((j < 16 ? byte & 15 : byte >> 4) + 16 * hi - 16) * h(b, o));
+  },
+  Q5_1: (b, i) => {
+    const o = 24 * (i >> 5);
+    const j = i & 31;
+    const byte = b[o + 8 + (j & 15)]!;
+    const hi = (b[o + 4 + (j >> 3)]! >> (j & 7)) & 1;
+    return f32(f32(((j < 16 ? byte & 15 : byte >> 4) + 16 * hi) * h(b, o)) + h(b, o + 2));
   },
   Q4_K: (b, i) => {
     const o = 144 * (i >> 8);
@@ -95,8 +117,8 @@ function randomBlocks(type: QuantType, n: number, rng: Rng): Uint8Array {
     b[o + 1] = v >> 8;
   };
   for (let o = 0; o < b.length; o += f.typeSize) {
-    if (type === 'Q8_0' || type === 'Q4_0') finiteF16(o);
-    if (type === 'Q4_K' || type === 'Q5_K') {
+    if (type === 'Q8_0' || type === 'Q4_0' || type === 'Q5_0') finiteF16(o);
+    if (type === 'Q4_K' || type === 'Q5_K' || type === 'Q4_1' || type === 'Q5_1') {
       finiteF16(o);
       finiteF16(o + 2);
     }
@@ -138,6 +160,9 @@ describe('quantize -> dequantize error', () => {
     BF16: [1, () => 0],
     Q8_0: [32, (x, o, g) => amax(x, o, g) / 127],
     Q4_0: [32, (x, o, g) => amax(x, o, g) / 8],
+    Q4_1: [32, (x, o, g) => range(x, o, g) / 15],
+    Q5_0: [32, (x, o, g) => amax(x, o, g) / 16],
+    Q5_1: [32, (x, o, g) => range(x, o, g) / 31],
     Q4_K: [32, (x, o, g) => range(x, o, g) / 15],
     Q5_K: [32, (x, o, g) => range(x, o, g) / 31],
     Q6_K: [16, (x, o, g) => (2 * amax(x, o, g)) / 63],
@@ -224,9 +249,13 @@ describe('vecDot', () => {
         let ref = 0;
         for (let i = 0; i < n; i++) ref += wf[i]! * af[i]!;
         const got = codec.vecDot(w, a, n);
-        const bound = 8 * 2 ** -24 * termBound(type, w, a, n);
+        const T = termBound(type, w, a, n);
+        const sErr = sError(type, w, a, n);
+        const bound = 8 * 2 ** -24 * T + sErr;
         assert.ok(Math.abs(got - ref) <= bound, `n ${n}: ${got} vs ${ref} (bound ${bound})`);
-        assert.ok(bound < 1e-5 * termBound(type, w, a, n));
+        // s is one f16 rounding (2^-11 relative) of a sum of terms bounded by T
+        assert.ok(8 * 2 ** -24 * T < 1e-5 * T && sErr <= 2 ** -10 * T);
+        if (type === 'Q4_1' || type === 'Q5_1') assert.ok(sErr > 0, 'the s term is exercised');
       }
       assert.equal(codec.vecDot(new Uint8Array(0), new Uint8Array(0), 0), 0);
     });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { QuantType, WidenedQuantType } from '../../../src/kernels/quant_types.ts';
+import type { QuantType } from '../../../src/kernels/quant_types.ts';
 
 const DIR = new URL('../fixtures/ggml_quant/', import.meta.url);
 
@@ -55,7 +55,7 @@ export function ggmlInputs(): GgmlInputs {
 }
 
 /** ggml's file name of each type. */
-const FILE: Record<QuantType | WidenedQuantType, string> = {
+const FILE: Record<QuantType, string> = {
   F16: 'f16',
   BF16: 'bf16',
   Q8_0: 'q8_0',
@@ -68,7 +68,7 @@ const FILE: Record<QuantType | WidenedQuantType, string> = {
   Q5_1: 'q5_1',
 };
 
-export function ggmlTypeFixture(type: QuantType | WidenedQuantType): GgmlTypeFixture {
+export function ggmlTypeFixture(type: QuantType): GgmlTypeFixture {
   const j = json(`${FILE[type]}.json`);
   return {
     typeId: j.type_id as number,

@@ -86,9 +86,15 @@ describe('quant codecs match ggml', () => {
           Math.abs(ours - act.fullDot) <= bound,
           `act ${k} full: ${ours} vs ${act.fullDot} (${bound})`,
         );
-        // on N(0, 1) activations (no cancellation by design) the bound is 1e-4 of the result
+        // on N(0, 1) activations (no cancellation by design) the bound is 1e-4 of the result (2e-4
+        // for Q4_1 / Q5_1, whose T counts their large minima twice); one wrong block of the 320
+        // would move it by about 3e-3
+        const tight = type === 'Q4_1' || type === 'Q5_1' ? 2e-4 : 1e-4;
         if (k === 0)
-          assert.ok(bound < 1e-4 * Math.abs(act.fullDot), 'the bound is tight enough to catch a wrong block');
+          assert.ok(
+            bound < tight * Math.abs(act.fullDot),
+            'the bound is tight enough to catch a wrong block',
+          );
       });
     });
   }

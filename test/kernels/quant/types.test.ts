@@ -37,7 +37,10 @@ test('every ggml type id has ggml’s name, block size and bytes per block; remo
 });
 
 test('the codec types are the ones named in the issue', () => {
-  assert.deepEqual([...QUANT_TYPES], ['F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K']);
+  assert.deepEqual(
+    [...QUANT_TYPES],
+    ['F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'],
+  );
   assert.ok(isQuantType('Q6_K'));
   assert.ok(!isQuantType('Q3_K'));
   assert.ok(!isQuantType('F32'));

@@ -111,6 +111,20 @@ export function maxOf(x: Float32Array, o: number, len: number): number {
   return max;
 }
 
+/**
+ * The 32 levels 0..31 of a Q5_0 / Q5_1 block into L: low nibbles in the 16 bytes at `ql` (value j
+ * in byte j's low nibble, value j + 16 in its high one), fifth bits in the little-endian u32 at `qh`.
+ */
+export function fiveBitLevels(b: Uint8Array, ql: number, qh: number, L: Int32Array): Int32Array {
+  const h = readU32(b, qh);
+  for (let j = 0; j < 16; j++) {
+    const byte = b[ql + j]!;
+    L[j] = (byte & 0x0f) | (((h >>> j) & 1) << 4);
+    L[j + 16] = (byte >> 4) | (((h >>> (j + 16)) & 1) << 4);
+  }
+  return L;
+}
+
 /** The little-endian u32 at byte `o`. */
 export function readU32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;

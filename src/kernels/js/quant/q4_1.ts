@@ -9,14 +9,16 @@
  *
  * Quantizer: `quantize_row_q4_1_ref` (what `ggml_quantize_chunk` runs without an importance
  * matrix): d = (max - min) / 15, q = min(15, trunc((x - min) / d + 0.5)), computed from the
- * float32 min and d (the stored f16 ones are rounded after). Old files hold it; xfmr only widens
- * it to f32 at load (no dot product, hence no `vecDot`).
+ * float32 min and d (the stored f16 ones are rounded after). Old files hold it. Activations for its
+ * dot are Q8_1 (`quantizeQ8_1Activations`), whose s = d * sum(q) carries the minimum's term.
  */
 import type { BlockFormat } from './block_math.ts';
 import * as blockMath from './block_math.ts';
+import * as q81 from './q8_1.ts';
 
 // tsx turns each use of an imported binding into a getter call; local copies keep the loops fast
-const { blocksIn, bytesOut, f32, floatsIn, floatsOut, maxOf, minOf, readF16, writeF16 } = blockMath;
+const { blocksIn, bytesOut, f32, floatsIn, floatsOut, maxOf, minOf, readF16, readI8, writeF16 } = blockMath;
+const { Q8_1 } = q81;
 
 export const Q4_1: BlockFormat = { name: 'Q4_1', blockSize: 32, typeSize: 20 };
 
@@ -55,4 +57,27 @@ export function dequantizeQ4_1(src: Uint8Array, n: number, out?: Float32Array): 
     }
   }
   return y;
+}
+
+/**
+ * The dot of Q4_1 weights `w` with Q8_1 activations `a` over n values
+ * (`ggml_vec_dot_q4_1_q8_1`): per block, the exact integer dot of the levels q with the
+ * activation quants times d_w * d_a, plus m_w * s_a (the minimum times d_a * sum of the quants),
+ * summed in float64 (see `vecDotQ8_0`).
+ */
+export function vecDotQ4_1(w: Uint8Array, a: Uint8Array, n: number): number {
+  const nb = blocksIn(Q4_1, w, n, 'weights');
+  blocksIn(Q8_1, a, n, 'activations');
+  let sum = 0;
+  for (let i = 0; i < nb; i++) {
+    const wo = i * 20;
+    const ao = i * 36;
+    let sumi = 0;
+    for (let j = 0; j < 16; j++) {
+      const b = w[wo + 4 + j]!;
+      sumi += (b & 0x0f) * readI8(a, ao + 4 + j) + (b >> 4) * readI8(a, ao + 20 + j);
+    }
+    sum += sumi * readF16(w, wo) * readF16(a, ao) + readF16(w, wo + 2) * readF16(a, ao + 2);
+  }
+  return sum;
 }

@@ -10,14 +10,29 @@
  * Quantizer: `quantize_row_q5_0_ref` (`ggml_quantize_chunk` without an importance matrix), the
  * 5-bit Q4_0: d = max / -16 where max is the value of largest magnitude with its sign,
  * q = min(31, trunc(x / d + 16.5)). llama-quantize writes it for Q4_K tensors whose rows are not
- * a multiple of 256 (Qwen2.5-0.5B's 896); xfmr only widens it to f32 at load (no `vecDot`).
+ * a multiple of 256 (Qwen2.5-0.5B's 896). Activations for its dot are Q8_0
+ * (`quantizeQ8_0Activations`), as for Q4_0.
  */
 import type { BlockFormat } from './block_math.ts';
 import * as blockMath from './block_math.ts';
+import * as q80 from './q8_0.ts';
 
 // tsx turns each use of an imported binding into a getter call; local copies keep the loops fast
-const { blocksIn, bytesOut, f32, floatsIn, floatsOut, readF16, signedAbsMax, readU32, writeF16, writeU32 } =
-  blockMath;
+const {
+  fiveBitLevels,
+  blocksIn,
+  bytesOut,
+  f32,
+  floatsIn,
+  floatsOut,
+  readF16,
+  readI8,
+  signedAbsMax,
+  readU32,
+  writeF16,
+  writeU32,
+} = blockMath;
+const { Q8_0 } = q80;
 
 export const Q5_0: BlockFormat = { name: 'Q5_0', blockSize: 32, typeSize: 22 };
 
@@ -57,4 +72,25 @@ export function dequantizeQ5_0(src: Uint8Array, n: number, out?: Float32Array): 
     }
   }
   return y;
+}
+
+/**
+ * The dot of Q5_0 weights `w` with Q8_0 activations `a` over n values
+ * (`ggml_vec_dot_q5_0_q8_0`): per block, the exact integer dot of q - 16 with the activation
+ * quants, times d_w * d_a, summed in float64 (see `vecDotQ8_0`).
+ */
+export function vecDotQ5_0(w: Uint8Array, a: Uint8Array, n: number): number {
+  const nb = blocksIn(Q5_0, w, n, 'weights');
+  blocksIn(Q8_0, a, n, 'activations');
+  const L = new Int32Array(32);
+  let sum = 0;
+  for (let i = 0; i < nb; i++) {
+    const wo = i * 22;
+    const ao = i * 34;
+    fiveBitLevels(w, wo + 6, wo + 2, L);
+    let sumi = 0;
+    for (let j = 0; j < 32; j++) sumi += (L[j]! - 16) * readI8(a, ao + 2 + j);
+    sum += sumi * readF16(w, wo) * readF16(a, ao);
+  }
+  return sum;
 }

@@ -10,14 +10,30 @@
  * Quantizer: `quantize_row_q5_1_ref` (`ggml_quantize_chunk` without an importance matrix):
  * d = (max - min) / 31, q = trunc((x - min) / d + 0.5), from the float32 min and d. ggml does not
  * clamp q: (x - min) / d stays below 31.5, so q <= 31. llama-quantize writes it for Q5_K tensors
- * whose rows are not a multiple of 256; xfmr only widens it to f32 at load (no `vecDot`).
+ * whose rows are not a multiple of 256. Activations for its dot are Q8_1
+ * (`quantizeQ8_1Activations`), as for Q4_1.
  */
 import type { BlockFormat } from './block_math.ts';
 import * as blockMath from './block_math.ts';
+import * as q81 from './q8_1.ts';
 
 // tsx turns each use of an imported binding into a getter call; local copies keep the loops fast
-const { blocksIn, bytesOut, f32, floatsIn, floatsOut, maxOf, minOf, readF16, readU32, writeF16, writeU32 } =
-  blockMath;
+const {
+  fiveBitLevels,
+  blocksIn,
+  bytesOut,
+  f32,
+  floatsIn,
+  floatsOut,
+  maxOf,
+  minOf,
+  readF16,
+  readI8,
+  readU32,
+  writeF16,
+  writeU32,
+} = blockMath;
+const { Q8_1 } = q81;
 
 export const Q5_1: BlockFormat = { name: 'Q5_1', blockSize: 32, typeSize: 24 };
 
@@ -62,4 +78,24 @@ export function dequantizeQ5_1(src: Uint8Array, n: number, out?: Float32Array): 
     }
   }
   return y;
+}
+
+/**
+ * The dot of Q5_1 weights `w` with Q8_1 activations `a` over n values
+ * (`ggml_vec_dot_q5_1_q8_1`): as `vecDotQ4_1` with 5-bit levels.
+ */
+export function vecDotQ5_1(w: Uint8Array, a: Uint8Array, n: number): number {
+  const nb = blocksIn(Q5_1, w, n, 'weights');
+  blocksIn(Q8_1, a, n, 'activations');
+  const L = new Int32Array(32);
+  let sum = 0;
+  for (let i = 0; i < nb; i++) {
+    const wo = i * 24;
+    const ao = i * 36;
+    fiveBitLevels(w, wo + 8, wo + 4, L);
+    let sumi = 0;
+    for (let j = 0; j < 32; j++) sumi += L[j]! * readI8(a, ao + 4 + j);
+    sum += sumi * readF16(w, wo) * readF16(a, ao) + readF16(w, wo + 2) * readF16(a, ao + 2);
+  }
+  return sum;
 }
