@@ -283,7 +283,7 @@ async function serveTrials(dir: string): Promise<Trial[]> {
   const before = files.map(sha);
   const trials: Trial[] = [];
   for (let i = 0; i < TRIALS; i++) {
-    const p = start(['serve', '--model', model, '--db', db, '--port', '0']);
+    const p = start(['serve', '--model', model, '--model-id', 'tiny', '--db', db, '--port', '0']);
     let url: string | null = null;
     for (let w = 0; w < 600 && url === null; w++) {
       url = /at (http:\/\/[^ ]+)\/v1/.exec(p.stderr())?.[1] ?? null;
@@ -309,7 +309,7 @@ async function serveTrials(dir: string): Promise<Trial[]> {
             : {
                 path: '/v1/chat/completions',
                 json: {
-                  model: 'x',
+                  model: 'tiny',
                   messages: [{ role: 'user', content: `hello ${k}` }],
                   max_tokens: 16,
                   stream: k % 2 === 0,
@@ -346,7 +346,7 @@ async function serveTrials(dir: string): Promise<Trial[]> {
     if (ok !== 'ok') fail(`integrity_check: ${ok}`);
     else if (changed.length > 0) fail(`changed: ${changed.join(', ')}`);
     // restart and ask once
-    const q = start(['serve', '--model', model, '--db', db, '--port', '0']);
+    const q = start(['serve', '--model', model, '--model-id', 'tiny', '--db', db, '--port', '0']);
     let url2: string | null = null;
     for (let w = 0; w < 600 && url2 === null; w++) {
       url2 = /at (http:\/\/[^ ]+)\/v1/.exec(q.stderr())?.[1] ?? null;
@@ -357,7 +357,7 @@ async function serveTrials(dir: string): Promise<Trial[]> {
       const res = await fetch(`${url2}/v1/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'x', prompt: 'hi', max_tokens: 4 }),
+        body: JSON.stringify({ model: 'tiny', prompt: 'hi', max_tokens: 4 }),
       });
       const j = (await res.json()) as { choices?: { text: string }[] };
       if (res.status !== 200 || typeof j.choices?.[0]?.text !== 'string')

@@ -9,11 +9,11 @@
  *     names the file, field or argument at fault, the shape each target states);
  *   - it throws anything else (a TypeError or RangeError from deep inside, a message naming
  *     nothing): a crash;
- *   - it takes longer than `hangMs`: a hang;
+ *   - it takes more than `hangMs` of CPU time: a hang;
  *   - the process dies (a native fault, an out-of-memory abort): the runner (scripts/fuzz.js) sees
  *     the child exit without its JSON line and counts a crash.
  */
-import type { Arbitrary } from 'fast-check';
+import fc, { type Arbitrary } from 'fast-check';
 
 export interface FuzzTarget<T> {
   name: string;
@@ -24,7 +24,7 @@ export interface FuzzTarget<T> {
   run(input: T): void | Promise<void>;
   /** True for the code's own validation error (see the header); the reason otherwise. */
   clean(e: unknown, input: T): true | string;
-  /** A call slower than this is a hang (ms). */
+  /** A call that takes more CPU time than this is a hang (ms). */
   hangMs: number;
   /** Called once before the first input and after the last (temp dirs, servers). */
   setup?(): void | Promise<void>;
@@ -41,17 +41,8 @@ export function namedError(e: unknown, ...what: string[]): true | string {
   return true;
 }
 
-/** A short printable form of an input for reports (long strings and arrays cut). */
+/** A short printable form of an input for reports (fast-check's stringify: bigints, typed arrays, null prototypes), cut. */
 export function preview(v: unknown, max = 400): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v, (_k, x) =>
-      x instanceof Uint8Array
-        ? `<${x.length} bytes: ${Buffer.from(x.subarray(0, 48)).toString('hex')}...>`
-        : x,
-    );
-  } catch {
-    s = String(v);
-  }
+  const s = fc.stringify(v);
   return s.length > max ? `${s.slice(0, max)}... (${s.length} chars)` : s;
 }
