@@ -712,13 +712,13 @@ bool read_shape(KernelArgs& a, size_t first, AttnShape& s) {
     return false;
   }
   s.group = s.Hq / s.Hkv;
-  s.rows = s.Tq * s.group;
+  s.rows = smul(s.Tq, s.group);
   s.Dp = round_up(std::max<int64_t>(s.D, 1), kPad);
   return true;
 }
-int64_t q_len(const AttnShape& s) { return s.B * s.Tq * s.Hq * s.D; }
+int64_t q_len(const AttnShape& s) { return smul(s.B, s.Tq, s.Hq, s.D); }
 int64_t kv_len(const AttnShape& s) {
-  return s.B > 0 && s.Tk > 0 ? (s.B - 1) * s.kv_stride + s.Tk * s.Hkv * s.D : 0;
+  return s.B > 0 && s.Tk > 0 ? sadd(smul(s.B - 1, s.kv_stride), smul(s.Tk, s.Hkv, s.D)) : 0;
 }
 
 // Runs fwd(b, hk, r0, r1, scratch) for every (b, hk, row tile) on the pool.
@@ -748,7 +748,7 @@ napi_value attention_forward_napi(napi_env env, napi_callback_info info) {
   const float* k = a.f32(1, "k", kv_len(s));
   const float* v = a.f32(2, "v", kv_len(s));
   float* out = a.f32(3, "out", q_len(s));
-  float* lse = a.f32(4, "lse", s.B * s.Hq * s.Tq);
+  float* lse = a.f32(4, "lse", smul(s.B, s.Hq, s.Tq));
   if (a.bad() || s.B == 0 || s.rows == 0 || s.D == 0) return nullptr;
   forward_tasks(s, [&](int64_t b, int64_t hk, int64_t r0, int64_t r1, float* scratch) {
     attn_fwd(q, k, v, out, lse, &s, b, hk, r0, r1, scratch);
@@ -771,13 +771,13 @@ napi_value attention_forward_kv_napi(napi_env env, napi_callback_info info) {
     k = a.u16(1, "k", n);
     v = a.u16(2, "v", n);
   } else {
-    const int64_t bytes = (n + kQ8Block - 1) / kQ8Block * kQ8Bytes;  // the blocks holding values [0, n)
+    const int64_t bytes = smul(n / kQ8Block + (n % kQ8Block != 0), kQ8Bytes);  // the blocks holding [0, n)
     k = a.u8(1, "k", bytes);
     v = a.u8(2, "v", bytes);
   }
   const float* q = a.f32(0, "q", q_len(s));
   float* out = a.f32(4, "out", q_len(s));
-  float* lse = a.f32(5, "lse", s.B * s.Hq * s.Tq);
+  float* lse = a.f32(5, "lse", smul(s.B, s.Hq, s.Tq));
   if (a.bad() || s.B == 0 || s.rows == 0 || s.D == 0) return nullptr;
   forward_tasks(s, [&](int64_t b, int64_t hk, int64_t r0, int64_t r1, float* scratch) {
     attn_fwd_kv(q, k, v, t, out, lse, &s, b, hk, r0, r1, scratch);
@@ -797,7 +797,7 @@ napi_value attention_backward_napi(napi_env env, napi_callback_info info) {
   args.v = a.f32(2, "v", kv_len(s));
   args.out = a.f32(3, "out", q_len(s));
   args.dout = a.f32(4, "dout", q_len(s));
-  args.lse = a.f32(5, "lse", s.B * s.Hq * s.Tq);
+  args.lse = a.f32(5, "lse", smul(s.B, s.Hq, s.Tq));
   args.dq = a.f32(6, "dq", q_len(s));
   args.dk = a.f32(7, "dk", kv_len(s));
   args.dv = a.f32(8, "dv", kv_len(s));

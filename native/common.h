@@ -22,6 +22,24 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t beg
 // mapFile(path): a whole file as an ArrayBuffer over a private mapping (mmap.cc).
 void register_mmap(napi_env env, napi_value exports);
 
+// ---- size arithmetic for argument checks ----
+// Saturating: a product or sum past INT64_MAX is INT64_MAX, which no array length reaches, so a
+// check of huge sizes from JavaScript fails instead of wrapping to a small number (npm run fuzz,
+// target kernels: logSoftmaxBackward with N = 2^31, C = 2^62 passed its check and read past the
+// arrays). Operands are sizes already checked >= 0.
+inline int64_t smul(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+template <class... T>
+inline int64_t smul(int64_t a, int64_t b, T... rest) {
+  return smul(smul(a, b), rest...);
+}
+inline int64_t sadd(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 // ---- N-API argument helpers (addon.cc) ----
 // Each throws a JS TypeError naming the argument index and returns a sentinel on failure;
 // callers check `napi_is_exception_pending` through the ARGS macro below.

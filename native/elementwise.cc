@@ -191,10 +191,10 @@ napi_value scale_napi(napi_env env, napi_callback_info info) {
 napi_value add_bias_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "addBias");
   int64_t N = a.dim(3, "N"), C = a.dim(4, "C");
-  const float* x = a.f32(0, "x", N * C);
+  const float* x = a.f32(0, "x", smul(N, C));
   const float* bias = a.f32(1, "bias", C);
-  float* y = a.f32(2, "y", N * C);
-  if (a.bad()) return nullptr;
+  float* y = a.f32(2, "y", smul(N, C));
+  if (a.bad() || C == 0) return nullptr;  // nothing to write; N alone is unchecked and may be huge
   if (N * C < kParallelMin) add_bias_rows(x, bias, y, 0, N, C);
   else parallel_for(N, row_grain(C, kGrain), [&](int64_t b, int64_t e) { add_bias_rows(x, bias, y, b, e, C); });
   return nullptr;
@@ -205,7 +205,7 @@ napi_value add_bias_napi(napi_env env, napi_callback_info info) {
 napi_value sum_rows_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "sumRows");
   int64_t N = a.dim(2, "N"), C = a.dim(3, "C");
-  const float* x = a.f32(0, "x", N * C);
+  const float* x = a.f32(0, "x", smul(N, C));
   float* y = a.f32(1, "y", C);
   if (a.bad()) return nullptr;
   constexpr int64_t kBlock = 256;

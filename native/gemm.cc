@@ -394,10 +394,10 @@ bool read_gemm_args(napi_env env, napi_callback_info info, const char* name, Gem
     return false;
   }
   if (batch == 0 || M == 0 || N == 0) return false;
-  auto need = [&](int64_t stride, int64_t size) { return (batch - 1) * stride + size; };
-  g.na = need(g.sa, M * K);
-  g.nb = need(g.sb, K * N);
-  const int64_t nc = need(g.sc, M * N);
+  auto need = [&](int64_t stride, int64_t size) { return sadd(smul(batch - 1, stride), size); };
+  g.na = need(g.sa, smul(M, K));
+  g.nb = need(g.sb, smul(K, N));
+  const int64_t nc = need(g.sc, smul(M, N));
   if (static_cast<int64_t>(la) < g.na || static_cast<int64_t>(lb) < g.nb || static_cast<int64_t>(lc) < nc) {
     char msg[400];
     snprintf(msg, sizeof msg,

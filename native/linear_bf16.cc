@@ -202,13 +202,14 @@ napi_value js_linear_bf16(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "linearBf16: N, In and Out must be >= 0");
     return nullptr;
   }
-  if (static_cast<int64_t>(lx) < N * In || static_cast<int64_t>(lw) < Out * In || static_cast<int64_t>(ly) < N * Out) {
+  if (static_cast<int64_t>(lx) < smul(N, In) || static_cast<int64_t>(lw) < smul(Out, In) ||
+      static_cast<int64_t>(ly) < smul(N, Out)) {
     char msg[300];
     snprintf(msg, sizeof msg,
              "linearBf16: arrays too short for N=%lld In=%lld Out=%lld: x has %zu (needs %lld), w %zu (%lld), "
              "y %zu (%lld)",
-             (long long)N, (long long)In, (long long)Out, lx, (long long)(N * In), lw, (long long)(Out * In), ly,
-             (long long)(N * Out));
+             (long long)N, (long long)In, (long long)Out, lx, (long long)smul(N, In), lw, (long long)smul(Out, In), ly,
+             (long long)smul(N, Out));
     napi_throw_range_error(env, nullptr, msg);
     return nullptr;
   }

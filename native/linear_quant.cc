@@ -364,14 +364,14 @@ napi_value js_linear_quant(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   const int64_t nb = In / block, rb = nb * tbytes;
-  if (static_cast<int64_t>(lx) < N * In || static_cast<int64_t>(lw) < Out * rb ||
-      static_cast<int64_t>(ly) < N * Out) {
+  if (static_cast<int64_t>(lx) < smul(N, In) || static_cast<int64_t>(lw) < smul(Out, rb) ||
+      static_cast<int64_t>(ly) < smul(N, Out)) {
     char msg[300];
     snprintf(msg, sizeof msg,
              "linearQuant: arrays too short for N=%lld In=%lld Out=%lld: x has %zu (needs %lld), w %zu (%lld), "
              "y %zu (%lld)",
-             (long long)N, (long long)In, (long long)Out, lx, (long long)(N * In), lw, (long long)(Out * rb), ly,
-             (long long)(N * Out));
+             (long long)N, (long long)In, (long long)Out, lx, (long long)smul(N, In), lw, (long long)smul(Out, rb), ly,
+             (long long)smul(N, Out));
     napi_throw_range_error(env, nullptr, msg);
     return nullptr;
   }

@@ -286,10 +286,10 @@ napi_value layer_norm_forward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "layerNormForward");
   int64_t N = a.dim(6, "N"), C = a.dim(7, "C");
   float eps = static_cast<float>(a.num(8));
-  const float* x = a.f32(0, "x", N * C);
+  const float* x = a.f32(0, "x", smul(N, C));
   const float* w = a.f32(1, "w", C);
   const float* b = a.f32(2, "b", C, true);
-  float* y = a.f32(3, "y", N * C);
+  float* y = a.f32(3, "y", smul(N, C));
   float* mean = a.f32(4, "mean", N);
   float* rstd = a.f32(5, "rstd", N);
   if (a.bad()) return nullptr;
@@ -301,12 +301,12 @@ napi_value layer_norm_forward_napi(napi_env env, napi_callback_info info) {
 napi_value layer_norm_backward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "layerNormBackward");
   int64_t N = a.dim(8, "N"), C = a.dim(9, "C");
-  const float* dy = a.f32(0, "dy", N * C);
-  const float* x = a.f32(1, "x", N * C);
+  const float* dy = a.f32(0, "dy", smul(N, C));
+  const float* x = a.f32(1, "x", smul(N, C));
   const float* w = a.f32(2, "w", C);
   const float* mean = a.f32(3, "mean", N);
   const float* rstd = a.f32(4, "rstd", N);
-  float* dx = a.f32(5, "dx", N * C);
+  float* dx = a.f32(5, "dx", smul(N, C));
   float* dw = a.f32(6, "dw", C);
   float* db = a.f32(7, "db", C, true);
   if (a.bad()) return nullptr;
@@ -321,9 +321,9 @@ napi_value rms_norm_forward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "rmsNormForward");
   int64_t N = a.dim(4, "N"), C = a.dim(5, "C");
   float eps = static_cast<float>(a.num(6));
-  const float* x = a.f32(0, "x", N * C);
+  const float* x = a.f32(0, "x", smul(N, C));
   const float* w = a.f32(1, "w", C);
-  float* y = a.f32(2, "y", N * C);
+  float* y = a.f32(2, "y", smul(N, C));
   float* rstd = a.f32(3, "rstd", N);
   if (a.bad()) return nullptr;
   over_rows(N, C, [&](int64_t r0, int64_t r1) { rms_norm_fwd(x, w, y, rstd, r0, r1, C, eps); });
@@ -334,11 +334,11 @@ napi_value rms_norm_forward_napi(napi_env env, napi_callback_info info) {
 napi_value rms_norm_backward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "rmsNormBackward");
   int64_t N = a.dim(6, "N"), C = a.dim(7, "C");
-  const float* dy = a.f32(0, "dy", N * C);
-  const float* x = a.f32(1, "x", N * C);
+  const float* dy = a.f32(0, "dy", smul(N, C));
+  const float* x = a.f32(1, "x", smul(N, C));
   const float* w = a.f32(2, "w", C);
   const float* rstd = a.f32(3, "rstd", N);
-  float* dx = a.f32(4, "dx", N * C);
+  float* dx = a.f32(4, "dx", smul(N, C));
   float* dw = a.f32(5, "dw", C);
   if (a.bad()) return nullptr;
   over_rows_with_partials(N, C, dw, nullptr, [&](int64_t r0, int64_t r1, float* pw, float*) {
@@ -352,9 +352,10 @@ template <void (*fwd)(const float*, float*, int64_t, int64_t, int64_t)>
 napi_value rows_forward_napi(napi_env env, napi_callback_info info, const char* name) {
   KernelArgs a(env, info, name);
   int64_t N = a.dim(2, "N"), C = a.dim(3, "C");
-  const float* x = a.f32(0, "x", N * C);
-  float* y = a.f32(1, "y", N * C);
-  if (a.bad()) return nullptr;
+  const float* x = a.f32(0, "x", smul(N, C));
+  float* y = a.f32(1, "y", smul(N, C));
+  // Rows of no columns: nothing to write (and N alone, unchecked by any length, may be huge).
+  if (a.bad() || C == 0) return nullptr;
   over_rows(N, C, [&](int64_t r0, int64_t r1) { fwd(x, y, r0, r1, C); });
   return nullptr;
 }
@@ -362,10 +363,10 @@ template <void (*bwd)(const float*, const float*, float*, int64_t, int64_t, int6
 napi_value rows_backward_napi(napi_env env, napi_callback_info info, const char* name) {
   KernelArgs a(env, info, name);
   int64_t N = a.dim(3, "N"), C = a.dim(4, "C");
-  const float* dy = a.f32(0, "dy", N * C);
-  const float* y = a.f32(1, "y", N * C);
-  float* dx = a.f32(2, "dx", N * C);
-  if (a.bad()) return nullptr;
+  const float* dy = a.f32(0, "dy", smul(N, C));
+  const float* y = a.f32(1, "y", smul(N, C));
+  float* dx = a.f32(2, "dx", smul(N, C));
+  if (a.bad() || C == 0) return nullptr;
   over_rows(N, C, [&](int64_t r0, int64_t r1) { bwd(dy, y, dx, r0, r1, C); });
   return nullptr;
 }
@@ -400,7 +401,7 @@ napi_value cross_entropy_forward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "crossEntropyForward");
   int64_t N = a.dim(4, "N"), V = a.dim(5, "V");
   int32_t ignore = static_cast<int32_t>(a.integer(6));
-  const float* logits = a.f32(0, "logits", N * V);
+  const float* logits = a.f32(0, "logits", smul(N, V));
   const int32_t* targets = a.i32(1, "targets", N);
   float* losses = a.f32(2, "losses", N);
   float* lse = a.f32(3, "lse", N);
@@ -418,11 +419,11 @@ napi_value cross_entropy_backward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "crossEntropyBackward");
   int64_t N = a.dim(5, "N"), V = a.dim(6, "V");
   int32_t ignore = static_cast<int32_t>(a.integer(7));
-  const float* logits = a.f32(0, "logits", N * V);
+  const float* logits = a.f32(0, "logits", smul(N, V));
   const int32_t* targets = a.i32(1, "targets", N);
   const float* lse = a.f32(2, "lse", N);
   const float* dlosses = a.f32(3, "dlosses", N);
-  float* dlogits = a.f32(4, "dlogits", N * V);
+  float* dlogits = a.f32(4, "dlogits", smul(N, V));
   if (a.bad() || !check_targets(a, targets, N, V, ignore)) return nullptr;
   over_rows(N, V, [&](int64_t r0, int64_t r1) {
     cross_entropy_bwd(logits, targets, lse, dlosses, dlogits, r0, r1, V, ignore);

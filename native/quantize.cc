@@ -421,7 +421,7 @@ napi_value js_quantize_blocks(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   const int64_t nb = n / kind->block;
-  if (static_cast<int64_t>(lx) < n || static_cast<int64_t>(lo) < nb * kind->bytes) {
+  if (static_cast<int64_t>(lx) < n || static_cast<int64_t>(lo) < smul(nb, kind->bytes)) {
     snprintf(msg, sizeof msg, "quantizeBlocks: arrays too short for %s n=%lld: x has %zu (needs %lld), out %zu (%lld)",
              kind->name, (long long)n, lx, (long long)n, lo, (long long)(nb * kind->bytes));
     napi_throw_range_error(env, nullptr, msg);

@@ -101,12 +101,12 @@ napi_value rope_napi(napi_env env, napi_callback_info info) {
   if (!a.bad() && (rot % 2 != 0 || rot > D))
     a.range_error("rotDim must be even and <= D, got rotDim %lld, D %lld", static_cast<long long>(rot),
                   static_cast<long long>(D));
-  int64_t n = B * T * H * D, table = (pos + T) * (rot / 2);
+  int64_t n = smul(B, T, H, D), table = smul(sadd(pos, T), rot / 2);
   const float* x = a.f32(0, "x", n);
   float* y = a.f32(1, "y", n);
   const float* cos = a.f32(2, "cos", T > 0 ? table : 0);
   const float* sin = a.f32(3, "sin", T > 0 ? table : 0);
-  if (a.bad()) return nullptr;
+  if (a.bad() || n == 0) return nullptr;  // nothing to write; B * T * H alone may be huge when D = 0
   RopeShape s{T, H, D, rot, pos, interleaved, inverse};
   int64_t rows = B * T * H;
   if (n < 32768) rope_rows(x, y, cos, sin, &s, 0, rows);
@@ -132,7 +132,7 @@ napi_value embedding_forward_napi(napi_env env, napi_callback_info info) {
   size_t wlen = 0;
   const float* weight = a.f32(0, "weight", 0, false, &wlen);
   const int32_t* ids = a.i32(1, "ids", N);
-  float* out = a.f32(2, "out", N * C);
+  float* out = a.f32(2, "out", smul(N, C));
   if (a.bad() || (C > 0 && !check_ids(a, ids, N, static_cast<int64_t>(wlen) / C))) return nullptr;
   auto rows = [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) std::copy_n(weight + static_cast<int64_t>(ids[i]) * C, C, out + i * C);
@@ -148,7 +148,7 @@ napi_value embedding_backward_napi(napi_env env, napi_callback_info info) {
   KernelArgs a(env, info, "embeddingBackward");
   int64_t N = a.dim(3, "N"), C = a.dim(4, "C");
   size_t wlen = 0;
-  const float* dout = a.f32(0, "dout", N * C);
+  const float* dout = a.f32(0, "dout", smul(N, C));
   const int32_t* ids = a.i32(1, "ids", N);
   float* dweight = a.f32(2, "dweight", 0, false, &wlen);
   if (a.bad() || (C > 0 && !check_ids(a, ids, N, static_cast<int64_t>(wlen) / C))) return nullptr;

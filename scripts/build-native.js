@@ -4,13 +4,36 @@
 //
 // `node scripts/build-native.js bench/native` builds the bench-only addon there instead (the FMA
 // peak of `npm run bench -- peak`); a failure then always exits non-zero.
+//
+// `XFMR_SANITIZE=1 node scripts/build-native.js` builds the addon with AddressSanitizer and
+// UndefinedBehaviorSanitizer (-fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g) into
+// build-sanitize/ (build/ is untouched). It loads only with libasan preloaded: scripts/sanitize.js
+// runs the native parity tests and the kernel fuzz target under it.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 
-const dir = resolve(process.argv[2] ?? '.');
-const main = process.argv[2] === undefined;
+const sanitize = process.env.XFMR_SANITIZE === '1' && process.argv[2] === undefined;
+if (sanitize) {
+  // binding.gyp with the sources one folder up and the sanitizer flags added.
+  const gyp = JSON.parse(readFileSync('binding.gyp', 'utf8'));
+  const t = gyp.targets[0];
+  t.sources = t.sources.map((s) => `../${s}`);
+  const flags = [
+    '-fsanitize=address,undefined',
+    '-fno-omit-frame-pointer',
+    '-fno-sanitize-recover=all',
+    '-g',
+  ];
+  t.cflags_cc = [...t.cflags_cc.filter((f) => f !== '-O3'), '-O1', ...flags];
+  t['cflags_cc!'] = [...t['cflags_cc!'], '-O3'];
+  t.ldflags = [...t.ldflags, '-fsanitize=address,undefined'];
+  mkdirSync('build-sanitize', { recursive: true });
+  writeFileSync('build-sanitize/binding.gyp', `${JSON.stringify(gyp, null, 2)}\n`);
+}
+const dir = resolve(sanitize ? 'build-sanitize' : (process.argv[2] ?? '.'));
+const main = process.argv[2] === undefined && !sanitize;
 const required = process.env.XFMR_REQUIRE_NATIVE === '1';
 
 if (main && process.env.XFMR_SKIP_NATIVE === '1') {
@@ -53,12 +76,13 @@ const gyp = nodeGyp
   ? spawnSync(process.execPath, [nodeGyp, ...args], opts)
   : spawnSync('node-gyp', args, { ...opts, shell: process.platform === 'win32' });
 
-const target = main ? 'xfmr.node' : 'xfmr_bench.node';
+const target = main || sanitize ? 'xfmr.node' : 'xfmr_bench.node';
 const built = join(dir, 'build', 'Release', target);
 let problem = gyp.status === 0 ? null : gyp.error ? gyp.error.message : `node-gyp exit ${gyp.status}`;
 if (!problem && !existsSync(built)) problem = `${built} is missing after the build`;
-if (!problem) {
-  // A library that links but cannot load (a missing symbol) is as broken as no library.
+if (!problem && !sanitize) {
+  // A library that links but cannot load (a missing symbol) is as broken as no library. (The
+  // sanitizer build loads only with libasan preloaded: scripts/sanitize.js checks it.)
   try {
     createRequire(import.meta.url)(built);
   } catch (e) {

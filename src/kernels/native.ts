@@ -40,7 +40,11 @@ interface Addon extends Partial<Kernels> {
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const ADDON_PATH = join(root, 'build', 'Release', 'xfmr.node');
+/**
+ * The addon: build/Release/xfmr.node, or XFMR_ADDON (a path) for another build of it, e.g. the
+ * sanitizer build of `XFMR_SANITIZE=1 node scripts/build-native.js` (scripts/sanitize.js sets it).
+ */
+export const ADDON_PATH = process.env.XFMR_ADDON || join(root, 'build', 'Release', 'xfmr.node');
 
 export interface NativeLoad {
   kernels: Kernels | null;

@@ -117,8 +117,10 @@ export const gemma2Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
 export const gemma3Config = (o: Partial<ModelConfig> = {}): ModelConfig =>
   gemma2Config({ arch: 'gemma3', qkNorm: true, ropeTheta: 1000000, ropeLocalTheta: 10000, ...o });
 
+// nKvHeads 4: GQA in groups of 3 over llama's 12 default heads (8, Mistral-7B's count for its 32
+// heads, does not divide 12, and made this preset invalid).
 export const mistralConfig = (o: Partial<ModelConfig> = {}): ModelConfig =>
-  llamaConfig({ arch: 'mistral', nKvHeads: 8, ...o });
+  llamaConfig({ arch: 'mistral', nKvHeads: 4, ...o });
 
 export function bertConfig(o: Partial<ModelConfig> = {}): ModelConfig {
   const dModel = o.dModel ?? 384;

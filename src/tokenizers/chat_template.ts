@@ -15,11 +15,18 @@
  * The rendered text contains special tokens written out ("<|im_start|>"); encode it with
  * `allowedSpecial: 'all'` (and usually `addSpecialTokens: false`, since templates write BOS
  * themselves).
+ *
+ * A template is untrusted input (it comes with a downloaded model). The Jinja interpreter is a
+ * sandbox already (no JS evaluation; `constructor` and `__proto__` read as undefined), but it will
+ * run a loop over `range(10**9)` or a recursive macro for as long as asked. So rendering is bounded:
+ * `range` refuses more than RENDER_LIMITS.rangeItems items, the whole render stops after
+ * RENDER_LIMITS.ms, and every failure inside the template comes out as one Error starting
+ * "chat template" (`npm run fuzz`, target chat_template, found the hang and the unwrapped errors).
  */
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Template } from '@huggingface/jinja';
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
 
 /** A chat message as templates read it (the fields real templates use; all are passed through). */
 export interface ChatMessage {
@@ -42,6 +49,106 @@ export interface RenderOptions {
 }
 
 const compiled = new Map<string, Template>();
+
+/** Bounds on one render (real templates take well under a millisecond and a few dozen items). */
+export const RENDER_LIMITS = { ms: 2000, rangeItems: 100_000 };
+
+/** Work (interpreter steps, range items) between two looks at the clock. */
+const CLOCK_EVERY = 1024;
+
+/** The work of one render: steps and range items count alike; the clock is read every CLOCK_EVERY. */
+class RenderBudget {
+  private work = 0;
+  private nextLook = CLOCK_EVERY;
+  private readonly deadline = performance.now() + RENDER_LIMITS.ms;
+  spend(n: number): void {
+    this.work += n;
+    if (this.work < this.nextLook) return;
+    this.nextLook = this.work + CLOCK_EVERY;
+    if (performance.now() > this.deadline)
+      throw new Error(`chat template took longer than ${RENDER_LIMITS.ms} ms to render (stopped)`);
+  }
+  /** Jinja's range(), refusing more than RENDER_LIMITS.rangeItems items. */
+  range = (start: number, stop?: number, step = 1): number[] => {
+    if (stop === undefined) [start, stop] = [0, start];
+    if (step === 0) throw new Error('range() step must not be zero');
+    const n = Math.max(0, Math.ceil((stop - start) / step));
+    if (!(n <= RENDER_LIMITS.rangeItems))
+      throw new Error(`range(${start}, ${stop}, ${step}) has more than ${RENDER_LIMITS.rangeItems} items`);
+    this.spend(n);
+    return Array.from({ length: n }, (_, i) => start + i * step);
+  };
+}
+
+// The package's index.d.ts re-exports its runtime without a file extension, which NodeNext
+// resolution cannot follow: the two members used here, typed by hand.
+interface JinjaEnvironment {
+  set(name: string, value: unknown): unknown;
+}
+interface JinjaInterpreter {
+  run(program: Template['parsed']): { value: unknown };
+  evaluate(statement: unknown, environment: unknown): unknown;
+}
+const InterpreterBase = Interpreter as unknown as new (env: JinjaEnvironment) => JinjaInterpreter;
+
+/** The interpreter with a budget: every step spends one unit. */
+class BoundedInterpreter extends InterpreterBase {
+  constructor(
+    env: JinjaEnvironment,
+    private readonly budget: RenderBudget,
+  ) {
+    super(env);
+  }
+  override evaluate(statement: unknown, environment: unknown): unknown {
+    this.budget.spend(1);
+    return super.evaluate(statement, environment);
+  }
+}
+
+const MONTHS = 'January February March April May June July August September October November December'.split(
+  ' ',
+);
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** Python's time.strftime for the directives chat templates use (Llama 3's "%d %b %Y"), C locale. */
+function strftimeNow(format: string): string {
+  const d = new Date();
+  const fields: Record<string, string> = {
+    Y: String(d.getFullYear()),
+    m: pad2(d.getMonth() + 1),
+    d: pad2(d.getDate()),
+    b: MONTHS[d.getMonth()]!.slice(0, 3),
+    B: MONTHS[d.getMonth()]!,
+    H: pad2(d.getHours()),
+    M: pad2(d.getMinutes()),
+    S: pad2(d.getSeconds()),
+    '%': '%',
+  };
+  return String(format).replace(/%(.)/g, (all, c: string) => fields[c] ?? all);
+}
+
+/** Template.render, with the globals it sets up (range bounded) and the bounded interpreter. */
+function renderBounded(t: Template, items: Record<string, unknown>): string {
+  const env = new Environment() as JinjaEnvironment;
+  const budget = new RenderBudget();
+  const globals: Record<string, unknown> = {
+    false: false,
+    true: true,
+    none: null,
+    False: false,
+    True: true,
+    None: null,
+    raise_exception: (message: unknown) => {
+      throw new Error(`raise_exception: ${String(message)}`);
+    },
+    range: budget.range,
+    strftime_now: strftimeNow,
+  };
+  for (const [k, v] of Object.entries(globals)) env.set(k, v);
+  for (const [k, v] of Object.entries(items)) if (!(k in globals)) env.set(k, v);
+  const result = new BoundedInterpreter(env, budget).run(t.parsed);
+  return String(result.value);
+}
 
 /** The prompt text for `messages` under a Jinja chat template. */
 export function renderChat(
@@ -66,13 +173,20 @@ export function renderChat(
     if (compiled.size > 64) compiled.clear();
     compiled.set(template, t);
   }
-  return t.render({
-    ...extra,
-    messages,
-    add_generation_prompt: addGenerationPrompt ?? false,
-    bos_token: bosToken ?? '',
-    eos_token: eosToken ?? '',
-  });
+  try {
+    return renderBounded(t, {
+      ...extra,
+      messages,
+      add_generation_prompt: addGenerationPrompt ?? false,
+      bos_token: bosToken ?? '',
+      eos_token: eosToken ?? '',
+    });
+  } catch (e) {
+    // A template's raise_exception("...") is its own message to the user: keep it readable.
+    const message = e instanceof Error ? e.message : String(e);
+    if (message.startsWith('chat template')) throw e;
+    throw new Error(`chat template failed to render: ${message}`);
+  }
 }
 
 export interface LoadedChatTemplate {

@@ -44,6 +44,8 @@ export function parseSftJsonl(text: string, file = 'data'): SftRow[] {
     } catch (e) {
       throw new Error(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`);
     }
+    if (typeof o !== 'object' || o === null || Array.isArray(o))
+      throw new Error(`${file}:${i + 1}: expected a JSON object`);
     const r = o as Record<string, unknown>;
     if (typeof r.prompt === 'string' && typeof r.completion === 'string')
       rows.push({ prompt: r.prompt, completion: r.completion });

@@ -5,7 +5,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type ChatMessage, loadChatTemplate, renderChat } from '../../src/tokenizers/chat_template.ts';
+import {
+  type ChatMessage,
+  loadChatTemplate,
+  RENDER_LIMITS,
+  renderChat,
+} from '../../src/tokenizers/chat_template.ts';
 import { loadTokenizerJson } from '../../src/tokenizers/tokenizer_json.ts';
 import { REAL_FILES, readJson, TOKENIZER_CONFIGS } from './hf_helpers.ts';
 
@@ -119,4 +124,45 @@ test('loadChatTemplate: chat_template.jinja wins, then tokenizer_config.json; na
     () => renderChat(CHATML, [{ content: 'x' } as unknown as ChatMessage]),
     /messages\[0\]\.role must be a string/,
   );
+});
+
+// Found by `npm run fuzz` (target chat_template): an untrusted template could run for as long as it
+// liked (range(10**9), a recursive macro) and its runtime errors came out unlabelled.
+test('an untrusted template is bounded: huge ranges, endless recursion and slow loops stop with a clear error', () => {
+  const cases: [string, RegExp][] = [
+    [
+      '{% for i in range(1000000000) %}{% endfor %}',
+      /^chat template failed to render: range\(0, 1000000000, 1\) has more than 100000 items$/,
+    ],
+    ['{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}', /^chat template failed to render: /],
+    ['{{ messages|length|length }}', /^chat template failed to render: Unknown NumericValue filter: length$/],
+    [
+      "{{ raise_exception('no system role') }}",
+      /^chat template failed to render: raise_exception: no system role$/,
+    ],
+  ];
+  for (const [template, message] of cases) assert.throws(() => renderChat(template, MESSAGES), { message });
+  // 1000 x 1000 iterations of an empty body: each range is allowed, the total is stopped by the clock.
+  const saved = RENDER_LIMITS.ms;
+  RENDER_LIMITS.ms = 50;
+  try {
+    const t0 = performance.now();
+    assert.throws(
+      () =>
+        renderChat('{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}', MESSAGES),
+      { message: /^chat template took longer than 50 ms to render \(stopped\)$/ },
+    );
+    // one clock look per 1024 steps of a few microseconds each: stopped well within 50 ms + 1 s
+    assert.ok(performance.now() - t0 < 1050, `stopped after ${performance.now() - t0} ms`);
+  } finally {
+    RENDER_LIMITS.ms = saved;
+  }
+  // The sandbox: what a template reaches through constructor or __proto__ is undefined, not callable.
+  assert.throws(
+    () => renderChat("{{ messages.constructor.constructor('globalThis.escaped = 1')() }}", MESSAGES),
+    { message: /^chat template failed to render: Cannot call something that is not a function/ },
+  );
+  assert.equal((globalThis as Record<string, unknown>).escaped, undefined);
+  // strftime_now still works (Llama 3.1's template dates its system prompt with it).
+  assert.match(renderChat('{{ strftime_now("%d %b %Y") }}', MESSAGES), /^\d\d [A-Z][a-z]{2} \d{4}$/);
 });

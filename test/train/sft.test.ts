@@ -108,6 +108,13 @@ test('JSONL parsing names the line at fault', () => {
     /f\.jsonl:2: invalid JSON/,
   );
   assert.throws(() => parseSftJsonl('{"messages":[{"role":"user"}]}', 'f.jsonl'), /messages\[0\]/);
+  // Found by `npm run fuzz` (jsonl target): a line that is JSON but not an object was a TypeError
+  // ("Cannot read properties of null") naming neither the file nor the line.
+  for (const line of ['null', '[]', '3', '"text"'])
+    assert.throws(() => parseSftJsonl(`{"prompt":"a","completion":"b"}\n${line}`, 'f.jsonl'), {
+      constructor: Error,
+      message: 'f.jsonl:2: expected a JSON object',
+    });
 });
 
 test('a tiny model fine-tuned to reverse words reaches >= 90% held-out exact match', async () => {

@@ -76,8 +76,9 @@ export function readVocab(o: JsonObject, path: string): { vocab: Map<string, num
   const byId: string[] = [];
   for (const key in v) {
     const id = v[key];
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-      fail(`${path}.vocab[${JSON.stringify(key)}]`, 'must be a non-negative integer id');
+    // Ids travel as Int32Array: a larger one would wrap to another token (found by npm run fuzz).
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
+      fail(`${path}.vocab[${JSON.stringify(key)}]`, 'must be an integer id in [0, 2^31)');
     }
     // byId is indexed by id, and vocabSize is the largest id + 1
     asId(id, `${path}.vocab[${JSON.stringify(key)}]`);
