@@ -1,13 +1,17 @@
 /**
  * `npm run bench -- rag [--collection shipped|installed|all] [--generated N] [--ablation]
- *                       [--store-n 100000] [--store-dim 384] [--queries 100] [--no-store]`
+ *                       [--store-n 100000] [--store-dim 384] [--queries 100] [--no-store]
+ *                       [--encoder tiny|minilm]`
  *
  * 1. Retrieval quality: recall@1/5/10 and MRR@10 (src/rag/eval.ts) of
  *      default   the offline hash embedder (src/rag/hash_embedder.ts), exact cosine in SQLite
  *      bm25      SQLite FTS5 (porter stemming)
  *      hybrid    default + bm25 by reciprocal rank fusion (k = 60)
  *      random    a randomly initialised BERT-style encoder (2 layers, d=128, mean pooling) with a
- *                WordPiece vocabulary trained on the collection: the floor
+ *                WordPiece vocabulary trained on the collection: the floor. `--encoder minilm`
+ *                shapes it as all-MiniLM-L6-v2 (6 layers, d=384, 12 heads, ffn 1536, max_seq_length
+ *                256) for its indexing throughput, which is then also measured one chunk at a
+ *                time (unpacked) on the first 64 chunks, beside the packed batch
  *    on two collections of SQLite's documentation (public domain):
  *      shipped    17 pages committed in test/rag/fixtures/sqlite-docs, 69 hand-written,
  *                 paraphrased questions (test/rag/fixtures/sqlite-questions.json)
@@ -26,7 +30,7 @@
  *
  * Last line: one JSON object with every figure.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Encoder } from '../src/models/encoder.ts';
@@ -59,6 +63,9 @@ const STORE_DIM = Number(arg('store-dim', '384'));
 const QUERIES = Number(arg('queries', '100'));
 const ABLATION = argv.includes('--ablation');
 const NO_STORE = argv.includes('--no-store');
+const ENCODER = arg('encoder', 'tiny');
+if (ENCODER !== 'tiny' && ENCODER !== 'minilm')
+  throw new Error(`--encoder must be tiny or minilm, got ${ENCODER}`);
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const SHIPPED = join(ROOT, 'test/rag/fixtures/sqlite-docs');
@@ -154,15 +161,14 @@ function randomEncoderDir(texts: readonly string[]): string {
   const dir = join(tmp, `random-encoder-${Date.now()}`);
   const tokenizerJson = trainWordPiece(texts, { vocabSize: 8000 });
   const vocab = Object.keys((tokenizerJson.model as { vocab: Record<string, number> }).vocab).length;
-  const config = bertConfig({
-    vocabSize: vocab,
-    dModel: 128,
-    nHeads: 4,
-    nLayers: 2,
-    ffnDim: 512,
-    contextLength: 512,
-  });
+  const shape =
+    ENCODER === 'minilm'
+      ? { dModel: 384, nHeads: 12, nLayers: 6, ffnDim: 1536 }
+      : { dModel: 128, nHeads: 4, nLayers: 2, ffnDim: 512 };
+  const config = bertConfig({ vocabSize: vocab, ...shape, contextLength: 512 });
   saveModel(dir, new Encoder(config, 1234), { tokenizerJson });
+  // all-MiniLM-L6-v2 embeds at most 256 tokens (sentence_bert_config.json)
+  if (ENCODER === 'minilm') writeFileSync(join(dir, 'sentence_bert_config.json'), '{"max_seq_length": 256}');
   return dir;
 }
 
@@ -207,6 +213,7 @@ async function collectionRows(
     await evaluate('hybrid (rrf)', questions, (q) => retrieve(store, hash, q, { k: K, mode: 'hybrid' })),
   );
 
+  let packing: Record<string, number> | undefined;
   const t0 = performance.now();
   const encDir = randomEncoderDir(texts);
   const trainS = (performance.now() - t0) / 1000;
@@ -214,6 +221,25 @@ async function collectionRows(
   const floor = await denseIndex(enc, texts);
   rows.push({ ...(await evaluate('random encoder', questions, floor.search)), chunksPerS: floor.chunksPerS });
   log(`(random encoder: WordPiece vocabulary trained in ${trainS.toFixed(1)} s)`);
+  if (ENCODER === 'minilm') {
+    // Packing against its peer, one sequence per forward pass, on the same 64 chunks.
+    const some = texts.slice(0, 64);
+    let t = performance.now();
+    await enc.embed(some, 'passage');
+    const packed = some.length / ((performance.now() - t) / 1000);
+    t = performance.now();
+    for (const text of some) await enc.embed([text], 'passage');
+    const single = some.length / ((performance.now() - t) / 1000);
+    log(
+      `minilm-shaped encoder (${enc.maxSeqLength} tokens): ${packed.toFixed(1)} chunks/s packed, ` +
+        `${single.toFixed(1)} one at a time (${(packed / single).toFixed(2)}x); ${enc.truncated} chunks truncated`,
+    );
+    packing = {
+      packedChunksPerS: round2(packed),
+      singleChunksPerS: round2(single),
+      ratio: round2(packed / single),
+    };
+  }
 
   if (ABLATION) {
     // Each changes one thing of the default (dim 2048, bigrams 0.5, chars 0.5, idf prior^0.3,
@@ -252,6 +278,7 @@ async function collectionRows(
     questions: questions.length,
     answerable,
     indexChunksPerS: Math.round(indexRate),
+    ...(packing ? { encoder: ENCODER, packing } : {}),
     methods: Object.fromEntries(
       rows.map((r) => [
         r.method,

@@ -3,11 +3,12 @@
  * into a RAG database (incrementally: unchanged files are skipped) and serves the project's own
  * small model — trained, fine-tuned and aligned by `npm run recipe` — with the playground at `/`.
  *
- *   xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080]
- *              [--dtype auto|f32|bf16] [--kv-type f32|f16|q8_0]
+ *   xfmr start [--docs PATH] [--model DIR] [--db FILE] [--embedder hash|DIR] [--host 127.0.0.1]
+ *              [--port 8080] [--dtype auto|f32|bf16] [--kv-type f32|f16|q8_0]
  *
  * Defaults: docs/ and models/xfmr-rag-tiny/ of this package; the database lives in
- * .xfmr-cache/ of this package, one per documents folder. PORT in the environment sets the port
+ * .xfmr-cache/ of this package, one per documents folder and embedder. --embedder is that of
+ * `xfmr rag index` (hash, or a sentence-transformers directory such as bge-small-en-v1.5). PORT in the environment sets the port
  * when --port is not given. Everything else is `xfmr rag index` and `xfmr serve`.
  */
 import { createHash } from 'node:crypto';
@@ -26,12 +27,12 @@ export const DEFAULT_MODEL = join(ROOT, 'models', 'xfmr-rag-tiny');
 export const START_CHUNK_TOKENS = 64;
 
 const USAGE =
-  'usage: xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080] [--max-queue N] [--batch N] ' +
+  'usage: xfmr start [--docs PATH] [--model DIR] [--db FILE] [--embedder hash|DIR] [--host 127.0.0.1] [--port 8080] [--max-queue N] [--batch N] ' +
   `${DTYPE_USAGE} ${KV_TYPE_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
-    values: ['docs', 'model', 'db', 'host', 'port', 'max-queue', 'batch', 'dtype', 'kv-type'],
+    values: ['docs', 'model', 'db', 'embedder', 'host', 'port', 'max-queue', 'batch', 'dtype', 'kv-type'],
   });
   if (a.options.has('help')) {
     process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n  ${KV_TYPE_HELP}\n`);
@@ -47,11 +48,15 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError(
       `--model: ${model} has no config.json and is no .gguf file (run \`npm run recipe\` to train the default model, or give --model DIR|FILE.gguf)`,
     );
+  const embedder = optString(a, 'embedder') ?? 'hash';
   let db = optString(a, 'db');
   if (db === undefined) {
     const cache = join(ROOT, '.xfmr-cache', 'rag');
     mkdirSync(cache, { recursive: true });
-    const key = createHash('sha256').update(docs).digest('hex').slice(0, 16);
+    // one index per documents folder and embedder (an index keeps the embedder it was built with)
+    const h = createHash('sha256').update(docs);
+    if (embedder !== 'hash') h.update(`\0${resolve(embedder)}`);
+    const key = h.digest('hex').slice(0, 16);
     db = join(cache, `docs-${key}.sqlite`);
   }
   process.stderr.write(`xfmr start: indexing ${docs}\n`);
@@ -59,6 +64,8 @@ export async function run(argv: string[]): Promise<void> {
     'index',
     '--db',
     db,
+    '--embedder',
+    embedder,
     '--max-tokens',
     String(START_CHUNK_TOKENS),
     docs,
