@@ -59,6 +59,12 @@ export async function run(argv: string[]): Promise<void> {
     const key = h.digest('hex').slice(0, 16);
     db = join(cache, `docs-${key}.sqlite`);
   }
+  // Chunks of START_CHUNK_TOKENS, or fewer where an encoder takes fewer (a short max_seq_length).
+  let chunkTokens = START_CHUNK_TOKENS;
+  if (embedder !== 'hash') {
+    const { createEmbedder } = await import('../rag/embedder.ts');
+    chunkTokens = Math.min(chunkTokens, createEmbedder({ type: 'encoder', dir: embedder }).maxTokens);
+  }
   process.stderr.write(`xfmr start: indexing ${docs}\n`);
   await (await import('./rag.ts')).run([
     'index',
@@ -67,7 +73,7 @@ export async function run(argv: string[]): Promise<void> {
     '--embedder',
     embedder,
     '--max-tokens',
-    String(START_CHUNK_TOKENS),
+    String(chunkTokens),
     docs,
   ]);
   if (process.exitCode) return;
