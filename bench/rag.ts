@@ -1,13 +1,18 @@
 /**
  * `npm run bench -- rag [--collection shipped|installed|all] [--generated N] [--ablation]
- *                       [--store-n 100000] [--store-dim 384] [--queries 100] [--no-store]`
+ *                       [--store-n 100000] [--store-dim 384] [--queries 100] [--no-store]
+ *                       [--encoder tiny|minilm]`
  *
  * 1. Retrieval quality: recall@1/5/10 and MRR@10 (src/rag/eval.ts) of
  *      default   the offline hash embedder (src/rag/hash_embedder.ts), exact cosine in SQLite
  *      bm25      SQLite FTS5 (porter stemming)
  *      hybrid    default + bm25 by reciprocal rank fusion (k = 60)
  *      random    a randomly initialised BERT-style encoder (2 layers, d=128, mean pooling) with a
- *                WordPiece vocabulary trained on the collection: the floor
+ *                WordPiece vocabulary trained on the collection: the floor. `--encoder minilm`
+ *                shapes it as all-MiniLM-L6-v2 (6 layers, d=384, 12 heads, ffn 1536, max_seq_length
+ *                256) for its indexing throughput, which is then also measured one chunk at a
+ *                time (unpacked) on the first 32 chunks, beside the packed batch, in wall time
+ *                and in CPU time (chunks per 2 CPU-seconds: 2 idle cores' rate on a busy host)
  *    on two collections of SQLite's documentation (public domain):
  *      shipped    17 pages committed in test/rag/fixtures/sqlite-docs, 69 hand-written,
  *                 paraphrased questions (test/rag/fixtures/sqlite-questions.json)
@@ -26,7 +31,7 @@
  *
  * Last line: one JSON object with every figure.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Encoder } from '../src/models/encoder.ts';
@@ -59,6 +64,9 @@ const STORE_DIM = Number(arg('store-dim', '384'));
 const QUERIES = Number(arg('queries', '100'));
 const ABLATION = argv.includes('--ablation');
 const NO_STORE = argv.includes('--no-store');
+const ENCODER = arg('encoder', 'tiny');
+if (ENCODER !== 'tiny' && ENCODER !== 'minilm')
+  throw new Error(`--encoder must be tiny or minilm, got ${ENCODER}`);
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const SHIPPED = join(ROOT, 'test/rag/fixtures/sqlite-docs');
@@ -154,15 +162,14 @@ function randomEncoderDir(texts: readonly string[]): string {
   const dir = join(tmp, `random-encoder-${Date.now()}`);
   const tokenizerJson = trainWordPiece(texts, { vocabSize: 8000 });
   const vocab = Object.keys((tokenizerJson.model as { vocab: Record<string, number> }).vocab).length;
-  const config = bertConfig({
-    vocabSize: vocab,
-    dModel: 128,
-    nHeads: 4,
-    nLayers: 2,
-    ffnDim: 512,
-    contextLength: 512,
-  });
+  const shape =
+    ENCODER === 'minilm'
+      ? { dModel: 384, nHeads: 12, nLayers: 6, ffnDim: 1536 }
+      : { dModel: 128, nHeads: 4, nLayers: 2, ffnDim: 512 };
+  const config = bertConfig({ vocabSize: vocab, ...shape, contextLength: 512 });
   saveModel(dir, new Encoder(config, 1234), { tokenizerJson });
+  // all-MiniLM-L6-v2 embeds at most 256 tokens (sentence_bert_config.json)
+  if (ENCODER === 'minilm') writeFileSync(join(dir, 'sentence_bert_config.json'), '{"max_seq_length": 256}');
   return dir;
 }
 
@@ -207,6 +214,7 @@ async function collectionRows(
     await evaluate('hybrid (rrf)', questions, (q) => retrieve(store, hash, q, { k: K, mode: 'hybrid' })),
   );
 
+  let packing: Record<string, number> | undefined;
   const t0 = performance.now();
   const encDir = randomEncoderDir(texts);
   const trainS = (performance.now() - t0) / 1000;
@@ -214,6 +222,37 @@ async function collectionRows(
   const floor = await denseIndex(enc, texts);
   rows.push({ ...(await evaluate('random encoder', questions, floor.search)), chunksPerS: floor.chunksPerS });
   log(`(random encoder: WordPiece vocabulary trained in ${trainS.toFixed(1)} s)`);
+  if (ENCODER === 'minilm') {
+    // Packing against its peer, one sequence per forward pass, on the same 32 chunks. Beside
+    // wall time, chunks per CPU-second x 2 (threads): what 2 idle cores would give, on a loaded host.
+    const some = texts.slice(0, 32);
+    const measure = async (fn: () => Promise<unknown>) => {
+      const [t, c] = [performance.now(), process.cpuUsage()];
+      await fn();
+      const cpu = process.cpuUsage(c);
+      return {
+        wall: some.length / ((performance.now() - t) / 1000),
+        cpu2: (2 * some.length) / ((cpu.user + cpu.system) / 1e6),
+      };
+    };
+    const packed = await measure(() => enc.embed(some, 'passage'));
+    const single = await measure(async () => {
+      for (const text of some) await enc.embed([text], 'passage');
+    });
+    log(
+      `minilm-shaped encoder (${enc.maxSeqLength} tokens, ${enc.truncated} chunks truncated): ` +
+        `packed ${packed.wall.toFixed(1)} chunks/s wall, ${packed.cpu2.toFixed(1)} per 2 CPU-seconds; ` +
+        `one at a time ${single.wall.toFixed(1)} wall, ${single.cpu2.toFixed(1)} per 2 CPU-seconds ` +
+        `(packed/single ${(packed.cpu2 / single.cpu2).toFixed(2)}x by CPU time)`,
+    );
+    packing = {
+      packedChunksPerS: round2(packed.wall),
+      packedChunksPer2CpuS: round2(packed.cpu2),
+      singleChunksPerS: round2(single.wall),
+      singleChunksPer2CpuS: round2(single.cpu2),
+      ratioCpu: round2(packed.cpu2 / single.cpu2),
+    };
+  }
 
   if (ABLATION) {
     // Each changes one thing of the default (dim 2048, bigrams 0.5, chars 0.5, idf prior^0.3,
@@ -252,6 +291,7 @@ async function collectionRows(
     questions: questions.length,
     answerable,
     indexChunksPerS: Math.round(indexRate),
+    ...(packing ? { encoder: ENCODER, packing } : {}),
     methods: Object.fromEntries(
       rows.map((r) => [
         r.method,

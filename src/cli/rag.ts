@@ -3,8 +3,10 @@
  *
  *   xfmr rag index --db FILE [options] PATHS...      files and folders (walked); re-running only
  *                                                    re-embeds what changed and drops what is gone
- *     --embedder hash|DIR   the offline default (hash) or a BERT-family model directory
- *     --pooling mean|cls  --query-prefix S  --passage-prefix S    (encoder; defaults from the dir)
+ *     --embedder hash|DIR   the offline default (hash), or a sentence-transformers directory as
+ *                           downloaded (all-MiniLM-L6-v2, bge-small-en-v1.5, e5-small-v2) or a
+ *                           BERT-family model directory (src/rag/encoder_embedder.ts)
+ *     --pooling MODE[,MODE]  --query-prefix S  --passage-prefix S  (encoder; defaults from the dir)
  *     --max-tokens N  --overlap N      chunk budget and overlap, in the embedder's tokens
  *     --max-bytes N                    larger files are skipped (default 16 MiB)
  *     --meta KEY=VALUE                 stored with every document of this run (repeatable)
@@ -39,7 +41,7 @@ import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 import { KV_TYPE_HELP, KV_TYPE_USAGE, kvCacheLine, optKvType } from './kv_type.ts';
 
 const USAGE = `usage:
-  xfmr rag index --db FILE [--embedder hash|DIR] [--pooling mean|cls] [--query-prefix S] [--passage-prefix S]
+  xfmr rag index --db FILE [--embedder hash|DIR] [--pooling cls|mean|max|...] [--query-prefix S] [--passage-prefix S]
                  [--max-tokens N] [--overlap N] [--max-bytes N] [--meta KEY=VALUE]... [--no-prune] PATHS...
   xfmr rag query --db FILE "question" [--k N] [--mode hybrid|vector|bm25] [--source PREFIX] [--where KEY=VALUE]... [--json]
   xfmr rag ask --db FILE (--model DIR | --endpoint URL [--endpoint-model NAME] [--context-tokens N]) "question"
@@ -130,9 +132,14 @@ async function runIndex(argv: string[]): Promise<void> {
   const { DEFAULT_MAX_BYTES } = await import('../rag/loaders.ts');
 
   const which = optString(a, 'embedder') ?? 'hash';
-  const pooling = optString(a, 'pooling');
-  if (pooling !== undefined && pooling !== 'mean' && pooling !== 'cls')
-    throw new UsageError(`--pooling must be mean or cls, got "${pooling}"`);
+  const { POOLINGS } = await import('../models/encoder.ts');
+  type Pooling = (typeof POOLINGS)[number];
+  const poolingArg = optString(a, 'pooling');
+  const pooling = poolingArg?.split(',').map((m) => {
+    if (!(POOLINGS as readonly string[]).includes(m))
+      throw new UsageError(`--pooling: "${m}" is not one of ${POOLINGS.join(', ')} (comma-separate several)`);
+    return m as Pooling;
+  });
   const embedder =
     which === 'hash'
       ? (() => {
@@ -144,7 +151,7 @@ async function runIndex(argv: string[]): Promise<void> {
       : createEmbedder({
           type: 'encoder',
           dir: which,
-          pooling,
+          pooling: pooling?.length === 1 ? pooling[0] : pooling,
           queryPrefix: optString(a, 'query-prefix'),
           passagePrefix: optString(a, 'passage-prefix'),
         });
@@ -184,6 +191,10 @@ async function runIndex(argv: string[]): Promise<void> {
         `${report.unchanged} unchanged, ${report.removed} removed, ${report.skipped.length} skipped; ` +
         `${report.chunks} chunks written (${report.embedded} embedded) in ${report.seconds.toFixed(1)} s (${rate} chunks/s)\n`,
     );
+    if (embedder.truncated)
+      process.stderr.write(
+        `xfmr rag: ${embedder.truncated} texts were longer than the embedder's sequence limit and were truncated\n`,
+      );
     const missing = a.positionals.filter((p) =>
       report.skipped.some((s) => s.source === p && /no such file/.test(s.reason)),
     );

@@ -3,12 +3,15 @@
  * into a RAG database (incrementally: unchanged files are skipped) and serves the project's own
  * small model — trained, fine-tuned and aligned by `npm run recipe` — with the playground at `/`.
  *
- *   xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080]
- *              [--dtype auto|f32|bf16] [--kv-type f32|f16|q8_0] [--api-key KEY | --no-auth] [--cors ORIGIN]
+ *   xfmr start [--docs PATH] [--model DIR] [--db FILE] [--embedder hash|DIR] [--host 127.0.0.1]
+ *              [--port 8080] [--dtype auto|f32|bf16] [--kv-type f32|f16|q8_0]
+ *              [--api-key KEY | --no-auth] [--cors ORIGIN]
  *
  * Defaults: docs/ and models/xfmr-rag-tiny/ of this package; the database lives in
- * .xfmr-cache/ of this package, one per documents folder. PORT in the environment sets the port
- * when --port is not given. Everything else is `xfmr rag index` and `xfmr serve`.
+ * .xfmr-cache/ of this package, one per documents folder and embedder. --embedder is that of
+ * `xfmr rag index` (hash, or a sentence-transformers directory such as bge-small-en-v1.5). PORT in
+ * the environment sets the port when --port is not given. Everything else is `xfmr rag index` and
+ * `xfmr serve`.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -33,7 +36,7 @@ export const DEFAULT_MODEL = join(ROOT, 'models', 'xfmr-rag-tiny');
 export const START_CHUNK_TOKENS = 64;
 
 const USAGE =
-  'usage: xfmr start [--docs PATH] [--model DIR] [--db FILE] [--host 127.0.0.1] [--port 8080] [--max-queue N] [--batch N] ' +
+  'usage: xfmr start [--docs PATH] [--model DIR] [--db FILE] [--embedder hash|DIR] [--host 127.0.0.1] [--port 8080] [--max-queue N] [--batch N] ' +
   `${DTYPE_USAGE} ${KV_TYPE_USAGE} ${SECURITY_USAGE}`;
 
 export async function run(argv: string[]): Promise<void> {
@@ -42,6 +45,7 @@ export async function run(argv: string[]): Promise<void> {
       'docs',
       'model',
       'db',
+      'embedder',
       'host',
       'port',
       'max-queue',
@@ -67,20 +71,32 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError(
       `--model: ${model} has no config.json and is no .gguf file (run \`npm run recipe\` to train the default model, or give --model DIR|FILE.gguf)`,
     );
+  const embedder = optString(a, 'embedder') ?? 'hash';
   let db = optString(a, 'db');
   if (db === undefined) {
     const cache = join(ROOT, '.xfmr-cache', 'rag');
     mkdirSync(cache, { recursive: true });
-    const key = createHash('sha256').update(docs).digest('hex').slice(0, 16);
+    // one index per documents folder and embedder (an index keeps the embedder it was built with)
+    const h = createHash('sha256').update(docs);
+    if (embedder !== 'hash') h.update(`\0${resolve(embedder)}`);
+    const key = h.digest('hex').slice(0, 16);
     db = join(cache, `docs-${key}.sqlite`);
+  }
+  // Chunks of START_CHUNK_TOKENS, or fewer where an encoder takes fewer (a short max_seq_length).
+  let chunkTokens = START_CHUNK_TOKENS;
+  if (embedder !== 'hash') {
+    const { createEmbedder } = await import('../rag/embedder.ts');
+    chunkTokens = Math.min(chunkTokens, createEmbedder({ type: 'encoder', dir: embedder }).maxTokens);
   }
   process.stderr.write(`xfmr start: indexing ${docs}\n`);
   await (await import('./rag.ts')).run([
     'index',
     '--db',
     db,
+    '--embedder',
+    embedder,
     '--max-tokens',
-    String(START_CHUNK_TOKENS),
+    String(chunkTokens),
     docs,
   ]);
   if (process.exitCode) return;

@@ -12,8 +12,10 @@
 import {
   attention,
   attentionCached,
+  attentionPacked,
   attentionWeights,
   type CachedRows,
+  type PackedRows,
   type Rng,
   type RopeTable,
   reshape,
@@ -140,6 +142,26 @@ export class Attention extends Module {
     const { q, k, v } = this.qkv(reshape(x, [1, N, -1]), rot, positions); // q: [1, N, H, D]
     for (const r of rows) cache.append(layer, r.seq, k.data, v.data, r.start, r.length);
     const y = attentionCached(reshape(q, [N, H, D]), cache.store(layer), rows, this.scoreOptions());
+    return this.wo.forward(reshape(y, [N, H * D]));
+  }
+
+  /**
+   * Inference on a packed batch of whole sequences (encoders, no autograd): x: [N, C] holds the
+   * rows of several sequences one after the other (`groups`), each attending to its own rows
+   * only, as a padded batch with an attention mask would -> [N, C].
+   */
+  forwardPacked(x: Tensor, groups: readonly PackedRows[]): Tensor {
+    if (this.cfg.causal) throw new Error('attention: forwardPacked is for bidirectional (encoder) layers');
+    const N = x.shape[0];
+    const { nHeads: H, nKvHeads: Hkv, headDim: D, scale, softcap } = this.cfg;
+    const { q, k, v } = this.qkv(reshape(x, [1, N, -1]), null); // q: [1, N, H, D]
+    const y = attentionPacked(
+      reshape(q, [N, H, D]),
+      reshape(k, [N, Hkv, D]),
+      reshape(v, [N, Hkv, D]),
+      groups,
+      { scale, softcap },
+    );
     return this.wo.forward(reshape(y, [N, H * D]));
   }
 

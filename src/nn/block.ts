@@ -4,7 +4,7 @@
  * Sandwich (Gemma 2/3): pre-norm with a norm on each branch's output too:
  * x += norm1b(attn(norm1(x))); x += norm2b(mlp(norm2(x))).
  */
-import { add, dropout, type Rng, type RopeTable, type Tensor } from '../tensor/index.ts';
+import { add, dropout, type PackedRows, type Rng, type RopeTable, type Tensor } from '../tensor/index.ts';
 import { Attention, type Segment } from './attention.ts';
 import type { StaticKVCache } from './kv_cache.ts';
 import { type FfnType, MLP } from './mlp.ts';
@@ -120,6 +120,17 @@ export class Block extends Module {
       ),
     );
     return add(x, d(this.after(this.postFfnNorm, this.feedForward.forward(this.ffnNorm.forward(x)))));
+  }
+
+  /** Inference on a packed batch of whole sequences, x: [N, C] (encoders; see Attention.forwardPacked). */
+  forwardPacked(x: Tensor, groups: readonly PackedRows[]): Tensor {
+    if (this.postNorm) {
+      x = this.attentionNorm.forward(add(x, this.attention.forwardPacked(x, groups)));
+      return this.ffnNorm.forward(add(x, this.feedForward.forward(x)));
+    }
+    const attn = this.attention.forwardPacked(this.attentionNorm.forward(x), groups);
+    x = add(x, this.after(this.postAttentionNorm, attn));
+    return add(x, this.after(this.postFfnNorm, this.feedForward.forward(this.ffnNorm.forward(x))));
   }
 
   /** A branch's output through its sandwich norm, when the block has one. */

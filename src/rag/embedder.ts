@@ -2,7 +2,7 @@
  * The embedder interface: text -> unit vectors whose dot product (cosine) measures relevance.
  *
  *   const e = createEmbedder({ type: 'hash' });          // the offline default (hash_embedder.ts)
- *   const e = createEmbedder({ type: 'encoder', dir });  // a BERT-family model directory
+ *   const e = createEmbedder({ type: 'encoder', dir });  // a sentence-transformers / BERT directory
  *   const [q] = await e.embed(['how do I ...'], 'query');
  *   const vs  = await e.embed(chunks, 'passage');
  *
@@ -32,6 +32,8 @@ export interface Embedder {
   readonly maxTokens: number;
   /** How to build this embedder again. */
   readonly spec: EmbedderSpec;
+  /** Texts cut to the model's sequence limit so far, where the embedder truncates (encoders). */
+  readonly truncated?: number;
   /** Tokens in a text, as `maxTokens` counts them (used to size chunks). */
   countTokens(text: string): number;
   /** One L2-normalised vector per text. */

@@ -1,82 +1,53 @@
 /**
- * A transformer encoder as embedder: a BERT-family model directory in Hugging Face layout
- * (MiniLM, BGE, E5, ...: config.json, model.safetensors, tokenizer.json or vocab.txt).
+ * A transformer encoder as embedder: a sentence-transformers directory as downloaded from the Hub
+ * (all-MiniLM-L6-v2, bge-small-en-v1.5, e5-small-v2, ...) or a plain BERT-family model directory
+ * in Hugging Face layout (config.json, model.safetensors, tokenizer.json or vocab.txt).
  *
- *   ids = tokenizer(prefix + text)        [CLS] ... [SEP] from the tokenizer's post-processor,
- *                                         truncated to the context length (keeping the final [SEP])
- *   h   = encoder(ids)                    [T, C]
- *   v   = mean_t h[t]   or   h[0] (CLS)   then v / |v|
+ *   ids = tokenizer(lower?(prompt + text))   [CLS] ... [SEP] from the tokenizer's post-processor,
+ *                                            truncated to max_seq_length (keeping the final [SEP])
+ *   h   = encoder(ids)                       [T, C], several texts packed in one pass
+ *   v   = pool(h)                            mean / cls / max / ... (concatenated if several)
+ *   v   = dense(v) ...                       sentence-transformers Dense modules, if any
+ *   v   = v / |v|                            (embed: always, for cosine; encode: if Normalize)
  *
- * Mean pooling averages every position, [CLS] and [SEP] included, as sentence-transformers does
- * (one sequence at a time: there is no padding to mask).
+ * Mean pooling averages every real position, [CLS] and [SEP] included, as sentence-transformers
+ * does over its attention mask; batches are packed (Encoder.forwardPacked), so nothing is padded.
  *
- * Settings are read from the directory the way sentence-transformers writes them, and can be
- * overridden: pooling from `1_Pooling/config.json` (`pooling_mode_cls_token` /
- * `pooling_mode_mean_tokens`, default mean); query/passage prefixes from
- * `config_sentence_transformers.json` (`prompts.query`, `prompts.passage` or `prompts.document`),
- * e.g. E5's "query: " / "passage: ", BGE's query instruction. Without a tokenizer.json, a
+ * The pipeline is read from the directory as sentence-transformers reads it
+ * (sentence_transformers.ts: modules.json, 1_Pooling/config.json, sentence_bert_config.json,
+ * config_sentence_transformers.json's prompts), and pooling and prefixes can be overridden: e.g.
+ * BGE's query instruction, which its files leave to the user. Without a tokenizer.json, a
  * `vocab.txt` (+ `tokenizer_config.json` do_lower_case) gives the standard BERT WordPiece tokenizer.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Encoder, Pooling } from '../models/encoder.ts';
+import { type Encoder, POOLINGS, type Pooling } from '../models/encoder.ts';
 import { loadEncoder } from '../models/load.ts';
+import { type DenseWeights, loadDenseWeights } from '../models/load_dense.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
 import { wordPieceJson } from '../tokenizers/wordpiece_trainer.ts';
 import type { Embedder, EmbedderSpec, EmbedKind } from './embedder.ts';
+import { l2normalize } from './embedder.ts';
+import { readJsonObject, readStLayout, type StDense, type StLayout } from './sentence_transformers.ts';
 
 export interface EncoderEmbedderOptions {
   /** The model directory. */
   dir: string;
-  /** Pooling (default: the directory's 1_Pooling/config.json, else mean). */
-  pooling?: Pooling;
+  /** Pooling (default: the directory's Pooling module, else mean); several are concatenated. */
+  pooling?: Pooling | Pooling[];
   /** Prepended to queries (default: the directory's sentence-transformers prompts, else ''). */
   queryPrefix?: string;
   /** Prepended to passages (default: the directory's sentence-transformers prompts, else ''). */
   passagePrefix?: string;
-  /** Chunk budget in tokens (default min(256, what the context length leaves)). */
+  /** Chunk budget in tokens (default min(256, what max_seq_length leaves)). */
   maxTokens?: number;
 }
 
 const DEFAULT_MAX_TOKENS = 256;
-
-function readJsonObject(path: string): Record<string, unknown> | undefined {
-  if (!existsSync(path)) return undefined;
-  try {
-    const v: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : undefined;
-  } catch (e) {
-    throw new Error(`${path}: invalid JSON: ${(e as Error).message}`);
-  }
-}
-
-/** Pooling declared by a sentence-transformers directory, if any. */
-export function declaredPooling(dir: string): Pooling | undefined {
-  const c = readJsonObject(join(dir, '1_Pooling', 'config.json'));
-  if (!c) return undefined;
-  if (c.pooling_mode_cls_token === true) return 'cls';
-  if (c.pooling_mode_mean_tokens === true) return 'mean';
-  const modes = Object.entries(c).filter(([k, v]) => k.startsWith('pooling_mode_') && v === true);
-  if (modes.length > 0)
-    throw new Error(
-      `${join(dir, '1_Pooling', 'config.json')}: ${modes[0][0]} is not supported (mean or cls only)`,
-    );
-  return undefined;
-}
-
-/** Query and passage prompts declared by a sentence-transformers directory. */
-export function declaredPrefixes(dir: string): { query?: string; passage?: string } {
-  const c = readJsonObject(join(dir, 'config_sentence_transformers.json'));
-  const p = c?.prompts;
-  if (typeof p !== 'object' || p === null) return {};
-  const prompts = p as Record<string, unknown>;
-  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-  return { query: str(prompts.query), passage: str(prompts.passage) ?? str(prompts.document) };
-}
+/** Tokens per packed forward pass: bounds the activations ([N, ffn] floats) of one batch. */
+const BATCH_TOKENS = 4096;
 
 /** The directory's tokenizer: tokenizer.json, else a BERT WordPiece tokenizer from vocab.txt. */
 export function loadDirTokenizer(dir: string, tokenizerJson: unknown): Tokenizer {
@@ -97,107 +68,191 @@ export function loadDirTokenizer(dir: string, tokenizerJson: unknown): Tokenizer
 }
 
 /** A cheap fingerprint of the weights: size and the first and last MiB of each weight file. */
-function weightsFingerprint(dir: string): string {
+function weightsFingerprint(dirs: readonly string[]): string {
   const h = createHash('sha256');
-  for (const name of ['config.json', 'model.safetensors', 'model.safetensors.index.json']) {
-    const p = join(dir, name);
-    if (!existsSync(p)) continue;
-    const size = statSync(p).size;
-    h.update(`${name}:${size}:`);
-    const fd = openSync(p, 'r');
-    try {
-      const n = Math.min(size, 1 << 20);
-      const buf = new Uint8Array(n);
-      readSync(fd, buf, 0, n, 0);
-      h.update(buf);
-      if (size > n) {
-        readSync(fd, buf, 0, n, size - n);
+  for (const dir of dirs)
+    for (const name of ['config.json', 'model.safetensors', 'model.safetensors.index.json']) {
+      const p = join(dir, name);
+      if (!existsSync(p)) continue;
+      const size = statSync(p).size;
+      h.update(`${name}:${size}:`);
+      const fd = openSync(p, 'r');
+      try {
+        const n = Math.min(size, 1 << 20);
+        const buf = new Uint8Array(n);
+        readSync(fd, buf, 0, n, 0);
         h.update(buf);
+        if (size > n) {
+          readSync(fd, buf, 0, n, size - n);
+          h.update(buf);
+        }
+      } finally {
+        closeSync(fd);
       }
-    } finally {
-      closeSync(fd);
     }
-  }
   return h.digest('hex').slice(0, 16);
+}
+
+/** One Dense module, loaded. */
+interface Dense extends StDense {
+  weights: DenseWeights;
 }
 
 export class EncoderEmbedder implements Embedder {
   readonly id: string;
+  /** Length of every vector: the pooled width (modes x hidden), or the last Dense's output. */
   readonly dim: number;
   readonly maxTokens: number;
   readonly spec: EmbedderSpec;
-  readonly pooling: Pooling;
+  readonly pooling: Pooling[];
   readonly queryPrefix: string;
   readonly passagePrefix: string;
+  /** Token limit of one input, specials included: min(max_seq_length, max_position_embeddings). */
+  readonly maxSeqLength: number;
+  /** The pipeline as the directory declares it (modules.json and the files beside it). */
+  readonly layout: StLayout;
+  /** Texts cut to maxSeqLength so far (the CLI says so once after indexing). */
+  truncated = 0;
   /** Tokens the post-processor adds ([CLS], [SEP]). */
   private readonly nSpecial: number;
-  private readonly contextLength: number;
+  private readonly dense: Dense[];
 
   constructor(
     readonly model: Encoder,
     readonly tokenizer: Tokenizer,
-    options: EncoderEmbedderOptions & { fingerprint?: string },
+    options: EncoderEmbedderOptions & { fingerprint?: string; layout?: StLayout; dense?: Dense[] },
   ) {
-    const d = readDirDefaults(options.dir);
-    this.pooling = options.pooling ?? d.pooling ?? 'mean';
-    if (this.pooling !== 'mean' && this.pooling !== 'cls')
-      throw new Error(`pooling must be "mean" or "cls", got ${JSON.stringify(this.pooling)}`);
-    this.queryPrefix = options.queryPrefix ?? d.queryPrefix ?? '';
-    this.passagePrefix = options.passagePrefix ?? d.passagePrefix ?? '';
-    this.dim = model.config.dModel;
-    this.contextLength = model.config.contextLength;
+    const layout = options.layout ?? readStLayout(options.dir);
+    this.layout = layout;
+    const pooling = options.pooling ?? layout.pooling ?? 'mean';
+    const given = typeof pooling === 'string' ? [pooling] : pooling;
+    for (const p of given)
+      if (!POOLINGS.includes(p))
+        throw new Error(`pooling must be one of ${POOLINGS.join(', ')}, got ${JSON.stringify(p)}`);
+    // several modes concatenate in sentence-transformers' order, whatever order they come in
+    this.pooling = POOLINGS.filter((p) => given.includes(p));
+    if (this.pooling.length === 0) throw new Error('pooling: give at least one mode');
+    this.queryPrefix = options.queryPrefix ?? layout.queryPrompt ?? '';
+    this.passagePrefix = options.passagePrefix ?? layout.passagePrompt ?? '';
+    this.dense = options.dense ?? [];
+    let width = this.pooling.length * model.config.dModel;
+    for (const d of this.dense) {
+      if (d.inFeatures !== width)
+        throw new Error(
+          `${join(d.dir, 'config.json')}: in_features ${d.inFeatures} but the vector before it has ${width}`,
+        );
+      width = d.outFeatures;
+    }
+    this.dim = width;
+    const ctx = model.config.contextLength;
+    this.maxSeqLength = Math.min(layout.maxSeqLength ?? ctx, ctx);
     this.nSpecial = tokenizer.encode('').length;
-    const room = this.contextLength - this.nSpecial - this.countTokens(this.passagePrefix);
+    const room = this.maxSeqLength - this.nSpecial - this.countTokens(this.passagePrefix);
     if (room < 1)
-      throw new Error(`${options.dir}: the context length ${this.contextLength} leaves no room for text`);
+      throw new Error(`${options.dir}: the sequence length ${this.maxSeqLength} leaves no room for text`);
     this.maxTokens = Math.min(options.maxTokens ?? DEFAULT_MAX_TOKENS, room);
     const dir = resolve(options.dir);
     this.spec = {
       type: 'encoder',
       dir,
-      pooling: this.pooling,
+      pooling: this.pooling.length === 1 ? this.pooling[0] : this.pooling,
       queryPrefix: this.queryPrefix,
       passagePrefix: this.passagePrefix,
       maxTokens: this.maxTokens,
     };
+    // Besides weights, pooling and prefixes, what changes vectors: the pipeline after pooling,
+    // lowercasing and the sequence limit (named only where set, so older ids stay as they were).
+    const extra = [
+      ...this.dense.map((d) => `dense${d.outFeatures}${d.activation === 'tanh' ? 't' : ''}`),
+      ...(layout.doLowerCase ? ['lower'] : []),
+      ...(this.maxSeqLength < ctx ? [`len=${this.maxSeqLength}`] : []),
+    ];
     this.id =
-      `encoder:${options.fingerprint ?? 'unfingerprinted'}:${this.pooling}:` +
-      `q=${JSON.stringify(this.queryPrefix)}:p=${JSON.stringify(this.passagePrefix)}`;
+      `encoder:${options.fingerprint ?? 'unfingerprinted'}:${this.pooling.join('+')}:` +
+      `q=${JSON.stringify(this.queryPrefix)}:p=${JSON.stringify(this.passagePrefix)}` +
+      extra.map((e) => `:${e}`).join('');
   }
 
   /** Loads the model and tokenizer of a directory (errors name the directory or file). */
   static load(options: EncoderEmbedderOptions): EncoderEmbedder {
     const dir = options.dir;
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: no such model directory`);
-    const loaded = loadEncoder(dir);
-    const tokenizer = loadDirTokenizer(dir, loaded.tokenizerJson);
-    return new EncoderEmbedder(loaded.model, tokenizer, { ...options, fingerprint: weightsFingerprint(dir) });
+    const layout = readStLayout(dir);
+    const loaded = loadEncoder(layout.transformerDir);
+    const tokenizer = loadDirTokenizer(layout.transformerDir, loaded.tokenizerJson);
+    const dense = layout.dense.map((d) => ({
+      ...d,
+      weights: loadDenseWeights(d.dir, d.inFeatures, d.outFeatures, d.bias),
+    }));
+    const fingerprint = weightsFingerprint([layout.transformerDir, ...layout.dense.map((d) => d.dir)]);
+    return new EncoderEmbedder(loaded.model, tokenizer, { ...options, fingerprint, layout, dense });
+  }
+
+  /** The text the tokenizer sees: sentence-transformers lowercases it when do_lower_case. */
+  private prepare(text: string): string {
+    return this.layout.doLowerCase ? text.toLowerCase() : text;
   }
 
   countTokens(text: string): number {
-    return this.tokenizer.encode(text, { addSpecialTokens: false }).length;
+    return this.tokenizer.encode(this.prepare(text), { addSpecialTokens: false }).length;
   }
 
-  /** The ids the model sees for a text: prefix, special tokens, truncation to the context length. */
+  /** The ids the model sees for a text: prompt, special tokens, truncation to maxSeqLength. */
   ids(text: string, kind: EmbedKind): Int32Array {
     const prefix = kind === 'query' ? this.queryPrefix : this.passagePrefix;
-    const ids = this.tokenizer.encode(prefix + text);
+    const ids = this.tokenizer.encode(this.prepare(prefix + text));
     const V = this.model.config.vocabSize;
     const bad = ids.find((id) => id < 0 || id >= V);
     if (bad !== undefined) throw new Error(`tokenizer id ${bad} is outside the model's vocabulary (${V})`);
-    const T = this.contextLength;
+    const T = this.maxSeqLength;
     if (ids.length <= T) return Int32Array.from(ids);
-    // Keep the start and the closing special token(s) the post-processor added (BERT's [SEP]).
+    this.truncated++;
+    // Keep the start and the closing special token(s) the post-processor added (BERT's [SEP]),
+    // as Hugging Face truncates before adding them.
     const tail = this.nSpecial > 1 ? ids.slice(ids.length - (this.nSpecial - 1)) : [];
     return Int32Array.from([...ids.slice(0, T - tail.length), ...tail]);
   }
 
-  async embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
-    return texts.map((t) => this.model.embed(this.ids(t, kind), this.pooling, true));
+  /**
+   * What sentence-transformers' encode returns for these texts (prompt of `kind`): pooled, through
+   * the Dense modules, normalised only when the directory ends with Normalize. [dim] each.
+   */
+  encode(texts: readonly string[], kind: EmbedKind): Float32Array[] {
+    const out: Float32Array[] = [];
+    let batch: Int32Array[] = [];
+    let tokens = 0;
+    const flush = () => {
+      for (const v of this.model.embedBatch(batch, this.pooling, false)) out.push(this.afterPooling(v));
+      batch = [];
+      tokens = 0;
+    };
+    for (const t of texts) {
+      const ids = this.ids(t, kind);
+      if (tokens + ids.length > BATCH_TOKENS && batch.length > 0) flush();
+      batch.push(ids);
+      tokens += ids.length;
+    }
+    if (batch.length > 0) flush();
+    return out;
   }
-}
 
-function readDirDefaults(dir: string): { pooling?: Pooling; queryPrefix?: string; passagePrefix?: string } {
-  const p = declaredPrefixes(dir);
-  return { pooling: declaredPooling(dir), queryPrefix: p.query, passagePrefix: p.passage };
+  /** Dense modules (y = act(W v + b), W: [out, in]) then Normalize, as the directory declares. */
+  private afterPooling(v: Float32Array): Float32Array {
+    for (const d of this.dense) {
+      const { weight: W, bias } = d.weights;
+      const y = new Float32Array(d.outFeatures);
+      for (let o = 0; o < d.outFeatures; o++) {
+        let s = bias ? bias[o] : 0;
+        const row = o * d.inFeatures;
+        for (let i = 0; i < d.inFeatures; i++) s += W[row + i] * v[i];
+        y[o] = d.activation === 'tanh' ? Math.tanh(s) : s;
+      }
+      v = y;
+    }
+    return this.layout.normalize ? l2normalize(v) : v;
+  }
+
+  async embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
+    return this.encode(texts, kind).map((v) => l2normalize(v));
+  }
 }

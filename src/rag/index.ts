@@ -29,6 +29,7 @@ export {
   reciprocalRankFusion,
   retrieve,
 } from './retriever.ts';
+export { readStLayout, type StDense, type StLayout } from './sentence_transformers.ts';
 export { SqliteStore } from './sqlite_store.ts';
 export type {
   ChunkRecord,

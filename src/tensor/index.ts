@@ -22,8 +22,10 @@ export {
   type AttentionOptions,
   attention,
   attentionCached,
+  attentionPacked,
   attentionWeights,
   type CachedRows,
+  type PackedRows,
   type ScoreOptions,
 } from './ops/attention.ts';
 export { dropout } from './ops/dropout.ts';

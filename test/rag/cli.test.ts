@@ -480,3 +480,56 @@ test('ask options: --endpoint-model, --context-tokens, --template, --temperature
     server.close();
   }
 });
+
+test('index --embedder DIR: a sentence-transformers directory as downloaded; --pooling modes', async () => {
+  const bge = join(FIXTURES, 'st', 'bge');
+  const sdb = join(dir, 'st.db');
+  const docs = join(dir, 'st-docs');
+  writeFiles(docs, { 'a.txt': 'SQLite stores the whole database in one file.', 'b.txt': TOPICS.chess });
+  const r = await xfmr(['rag', 'index', '--db', sdb, '--embedder', bge, docs]);
+  assert.equal(r.code, 0, r.stderr);
+  const [infoRun, q] = await Promise.all([
+    xfmr(['rag', 'info', '--db', sdb, '--json']),
+    xfmr(['rag', 'query', '--db', sdb, 'the whole database in one file', '--mode', 'vector', '--json']),
+  ]);
+  const e = (JSON.parse(infoRun.stdout) as { embedder: Record<string, unknown> }).embedder;
+  // from modules.json, 1_Pooling and config_sentence_transformers.json; max_seq_length 32 leaves
+  // 30 tokens for a passage (no passage prompt)
+  assert.deepEqual(
+    [e.type, e.pooling, e.queryPrefix, e.passagePrefix, e.maxTokens],
+    ['encoder', 'cls', 'Represent this sentence for searching relevant passages: ', '', 30],
+  );
+  assert.equal(q.code, 0, q.stderr);
+  assert.match((JSON.parse(q.stdout) as { results: { source: string }[] }).results[0].source, /a\.txt$/);
+  const several = await xfmr([
+    'rag',
+    'index',
+    '--db',
+    join(dir, 'st2.db'),
+    '--embedder',
+    bge,
+    '--pooling',
+    'max,mean',
+    docs,
+  ]);
+  assert.equal(several.code, 0, several.stderr);
+  const info2 = await xfmr(['rag', 'info', '--db', join(dir, 'st2.db'), '--json']);
+  const i2 = JSON.parse(info2.stdout) as { dim: number; embedder: { pooling: unknown } };
+  assert.deepEqual([i2.dim, i2.embedder.pooling], [64, ['max', 'mean']]);
+  const bad = await xfmr([
+    'rag',
+    'index',
+    '--db',
+    join(dir, 'st3.db'),
+    '--embedder',
+    bge,
+    '--pooling',
+    'median',
+    docs,
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /--pooling: "median" is not one of cls, max, mean, mean_sqrt_len, weightedmean, lasttoken/,
+  );
+});

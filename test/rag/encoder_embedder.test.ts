@@ -40,7 +40,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('settings come from the directory: mean pooling, E5-style prefixes, dimension, chunk budget', () => {
   const e = EncoderEmbedder.load({ dir: DIR });
-  assert.equal(e.pooling, 'mean');
+  assert.deepEqual(e.pooling, ['mean']);
   assert.equal(e.queryPrefix, golden.queryPrefix);
   assert.equal(e.passagePrefix, golden.passagePrefix);
   assert.equal(e.dim, 32);

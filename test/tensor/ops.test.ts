@@ -8,6 +8,7 @@ import {
   add,
   attention,
   attentionCached,
+  attentionPacked,
   attentionWeights,
   concat,
   crossEntropy,
@@ -305,6 +306,40 @@ for (const backend of BACKENDS) {
           assert.ok(Math.abs(x - ref[i]) < 1e-5, `seq ${r.seq} at ${i}: ${x} vs ${ref[i]}`);
         });
       });
+    });
+
+    run('attentionPacked: each group attends to itself, as bidirectional attention per sequence', () => {
+      const [Hq, Hkv, D] = [4, 2, 3];
+      // lengths 1, 5, 2: a lone token, a prime, and groups that a padded batch would pad to 5
+      const lens = [1, 5, 2];
+      const seqs = lens.map((T) => ({
+        q: Tensor.randn([1, T, Hq, D], rng),
+        k: Tensor.randn([1, T, Hkv, D], rng),
+        v: Tensor.randn([1, T, Hkv, D], rng),
+      }));
+      const N = lens.reduce((a, b) => a + b, 0);
+      const [q, k, v] = [Tensor.zeros([N, Hq, D]), Tensor.zeros([N, Hkv, D]), Tensor.zeros([N, Hkv, D])];
+      const groups: { start: number; length: number }[] = [];
+      let start = 0;
+      seqs.forEach((s, i) => {
+        q.data.set(s.q.data, start * Hq * D);
+        k.data.set(s.k.data, start * Hkv * D);
+        v.data.set(s.v.data, start * Hkv * D);
+        groups.push({ start, length: lens[i] });
+        start += lens[i];
+      });
+      const y = attentionPacked(q, k, v, groups);
+      groups.forEach((g, i) => {
+        const ref = attention(seqs[i].q, seqs[i].k, seqs[i].v, { causal: false }).data;
+        const got = y.data.subarray(g.start * Hq * D, (g.start + g.length) * Hq * D);
+        for (const [j, x] of got.entries())
+          assert.ok(Math.abs(x - ref[j]) < 1e-5, `group ${i} at ${j}: ${x} vs ${ref[j]}`);
+      });
+      // a group that also saw its neighbour's keys would differ: the mask is real
+      const all = attentionPacked(q, k, v, [{ start: 0, length: N }]);
+      assert.ok(Math.abs(all.data[0] - y.data[0]) > 1e-4);
+      assert.throws(() => attentionPacked(q, k, v, [{ start: 0, length: 3 }]), /groups cover 3 of 8 rows/);
+      assert.throws(() => attentionPacked(q, k, v, [{ start: 1, length: 7 }]), /must tile the 8 rows/);
     });
 
     run('attention with a sliding window and soft-capped scores: gradients, weights, cache, errors', () => {

@@ -3,6 +3,7 @@
  * one kernel (flash-style: online softmax, no [Tq, Tk] matrix) or, for the weights, one formula:
  *   attention         training and full recompute, with autograd;
  *   attentionCached   inference on a ragged batch whose keys and values live in a KV cache;
+ *   attentionPacked   inference on a packed batch of whole sequences (encoders, no padding);
  *   attentionWeights  the probabilities themselves, [B, Hq, Tq, Tk], for inspection (heatmaps).
  * Query head h reads KV head floor(h / (Hq / Hkv)): MHA when Hkv = Hq, MQA when Hkv = 1, else GQA.
  * All three take the same mask and score options: causal, a sliding window (query at position p
@@ -97,6 +98,64 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     const dv = v.requiresGrad ? gradOf(v) : new Float32Array(v.size);
     kern.attentionBackward(q.data, k.data, v.data, out.data, g.data, lse, dq, dk, dv, ...shape);
   });
+}
+
+/** Rows [start, start + length) of a packed batch form one sequence. */
+export interface PackedRows {
+  start: number;
+  length: number;
+}
+
+/**
+ * Bidirectional attention over a packed (varlen) batch, inference only (no autograd): q: [N, Hq, D]
+ * and k, v: [N, Hkv, D] hold the rows of several sequences one after the other; the rows of each
+ * group attend to the keys of their own group only -> out [N, Hq, D]. This is what a padded
+ * batch with an attention mask computes for its real tokens (BERT's extended attention mask),
+ * without the padding: no pad row is computed and none can leak into a result. No causal mask
+ * and no window (encoders); each group is one kernel call.
+ */
+export function attentionPacked(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  groups: readonly PackedRows[],
+  options: { scale?: number; softcap?: number } = {},
+): Tensor {
+  if (q.ndim !== 3 || k.ndim !== 3 || v.ndim !== 3)
+    throw new Error(
+      `attentionPacked: q, k, v must be [N, H, D], got [${q.shape}], [${k.shape}], [${v.shape}]`,
+    );
+  const [N, Hq, D] = q.shape;
+  const [Nk, Hkv, Dk] = k.shape;
+  if (Nk !== N || Dk !== D || v.shape.some((d, i) => d !== k.shape[i]))
+    throw new Error(`attentionPacked: shapes q [${q.shape}], k [${k.shape}], v [${v.shape}] do not agree`);
+  if (Hq % Hkv !== 0) throw new Error(`attention: ${Hq} query heads are not a multiple of ${Hkv} KV heads`);
+  const o = scoreOptions({ ...options, causal: false }, D);
+  const kern = kernels();
+  const bf16 = computeDtype() === 'bf16';
+  const out = Tensor.empty(q.shape);
+  const [qRow, kRow] = [Hq * D, Hkv * D];
+  let next = 0;
+  for (const g of groups) {
+    if (g.start !== next || g.length < 1)
+      throw new Error(
+        `attentionPacked: groups must tile the ${N} rows in order, got [${g.start}, +${g.length})`,
+      );
+    next = g.start + g.length;
+    const T = g.length;
+    const rows = (x: Float32Array, row: number) => x.subarray(g.start * row, next * row);
+    const lse = new Float32Array(Hq * T);
+    kern.attentionForward(
+      rows(q.data, qRow),
+      rows(k.data, kRow),
+      rows(v.data, kRow),
+      rows(out.data, qRow),
+      lse,
+      ...([1, T, T, Hq, Hkv, D, T * kRow, 0, o.scale, false, 0, o.softcap, bf16] as const),
+    );
+  }
+  if (next !== N) throw new Error(`attentionPacked: groups cover ${next} of ${N} rows`);
+  return out;
 }
 
 /** Query rows [start, start + length) belong to sequence `seq`, which holds `past` earlier tokens. */
