@@ -79,7 +79,8 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
     load: async () => (await import('./serve.ts')).run,
   },
   lora: {
-    describe: 'merge a LoRA adapter into its base: merge --model BASE --adapter DIR --out DIR',
+    describe:
+      'LoRA adapters: merge into the base, or export as GGUF (merge|export --model BASE --adapter DIR --out PATH)',
     load: async () => (await import('./lora.ts')).run,
   },
   sft: {

@@ -13,6 +13,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isJsonObject, readJsonFile, writeJsonFile } from '../io/files.ts';
+import { writeLoraGguf } from '../io/gguf_lora.ts';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.ts';
 import { type NamedTensor, toFloat32 } from '../io/tensors.ts';
 import type { DecoderLM } from './decoder.ts';
@@ -118,4 +119,15 @@ export function loadLoraAdapter(dir: string, model: DecoderLM): LoraAdapters {
     if (!tensors.has(peftName(name))) throw new Error(`${path}: missing tensor ${peftName(name)}`);
   }
   return adapters;
+}
+
+/** Writes the adapters as a GGUF LoRA adapter for llama.cpp (io/gguf_lora.ts) beside `model`'s GGUF. */
+export function saveLoraGguf(path: string, adapters: LoraAdapters, model: DecoderLM): void {
+  const tensors: NamedTensor[] = [...adapters.namedParameters()].map(([name, p]) => ({
+    name,
+    shape: [...p.shape],
+    dtype: 'F32',
+    data: p.data,
+  }));
+  writeLoraGguf(path, model.config, adapters.config.alpha, tensors);
 }
