@@ -1,7 +1,8 @@
 /**
  * The LoRA commands end to end on the shipped tiny SFT model (Llama-style, 4 layers): `xfmr sft
  * --lora` writes a PEFT adapter directory and resumes like every training loop; `xfmr lora merge`
- * folds it into the base; `xfmr generate --lora` runs base + adapter, and its prompt logits equal
+ * folds it into the base; `xfmr lora export` writes it as a GGUF adapter (llama.cpp's keys and
+ * names; the llama.cpp parity is test/io/gguf_lora_llama_cpp.test.ts); `xfmr generate --lora` runs base + adapter, and its prompt logits equal
  * the merged model's (1e-4 of the largest) while differing from the base's; bad specs are one-line
  * errors naming the argument.
  */
@@ -9,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { openGguf } from '../../src/io/gguf.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
 import { expectOneLineErrors, ROOT, tempDir, xfmr } from './helpers.ts';
 
@@ -82,6 +84,22 @@ test('sft --lora writes a PEFT adapter and resumes; merge == generate --lora != 
   const names = [...readSafetensors(join(out, 'adapter_model.safetensors')).tensors.keys()];
   assert.equal(names.length, 4 * 3 * 2, '4 layers x 3 targets x (A, B)');
   assert.ok(names.includes('base_model.model.model.layers.3.mlp.down_proj.lora_B.weight'));
+
+  const gguf = join(dir, 'adapter.gguf');
+  const ex = await xfmr(['lora', 'export', '--model', SFT, '--adapter', out, '--out', gguf]);
+  assert.equal(ex.code, 0, ex.stderr);
+  const f = openGguf(gguf);
+  try {
+    const kv = (k: string) => f.kv.get(k)?.value;
+    assert.deepEqual(
+      [kv('general.architecture'), kv('general.type'), kv('adapter.type'), kv('adapter.lora.alpha')],
+      ['llama', 'adapter', 'lora', 8],
+    );
+    assert.equal(f.tensors.size, 24);
+    assert.ok(f.tensors.has('blk.3.ffn_down.weight.lora_b') && f.tensors.has('blk.0.attn_q.weight.lora_a'));
+  } finally {
+    f.close();
+  }
 
   const merged = join(dir, 'merged');
   const m = await xfmr(['lora', 'merge', '--model', SFT, '--adapter', out, '--out', merged]);
