@@ -7,7 +7,9 @@
  * writes it as a GGUF adapter. Checked over 32 greedy steps from the same prompt ids:
  *   - llama.cpp with the adapter produces xfmr's base + adapter tokens (both compute in f32;
  *     llama.cpp with an f32 KV cache and flash attention off);
- *   - llama.cpp without it produces other tokens (so an adapter that llama.cpp ignored fails);
+ *   - llama.cpp without it produces other tokens (so an adapter that llama.cpp ignored fails;
+ *     so does one exported without the q/k row permutation of io/gguf_lora.ts: tried, the
+ *     tokens differ);
  *   - the merged model (W + (alpha/r) B A) produces the same tokens as base + adapter.
  * Skipped, with the reason, when node-llama-cpp or its prebuilt native binary cannot load here.
  */
