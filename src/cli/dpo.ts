@@ -5,11 +5,17 @@
  * model directory and the per-step metrics (TRL's rewards/chosen, rewards/rejected,
  * rewards/accuracies, rewards/margins) to OUT/metrics.jsonl. --resume continues a killed run from
  * its last checkpoint (--checkpoint-every steps, default 100).
+ *
+ * `--lora r=16,alpha=32,dropout=0.05,targets=q,k,v,o` trains LoRA adapters on the frozen model
+ * instead; the reference is then the model itself before the adapters are attached (no copy), and
+ * --out receives a PEFT adapter directory.
  */
+import { applyLora, parseLoraSpec } from '../models/lora.ts';
 import { withComputeDtype } from '../tensor/index.ts';
 import { cacheReferenceLogProbs, trainDpo } from '../train/dpo.ts';
 import { disposeModel, referenceModel } from '../train/logprobs.ts';
 import { runDtype } from '../train/loop.ts';
+import { loraSummary } from '../train/lora.ts';
 import type { DpoLossType } from '../train/preference_loss.ts';
 import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
 import { ALIGN_FLAGS, ALIGN_VALUES, loadAlignmentModel, loadPreferences } from './reward.ts';
@@ -28,6 +34,7 @@ export async function run(argv: string[]): Promise<void> {
       'warmup',
       'weight-decay',
       'eval-every',
+      'lora',
     ],
     flags: [...ALIGN_FLAGS, ...LOOP_FLAGS],
   });
@@ -37,6 +44,8 @@ export async function run(argv: string[]): Promise<void> {
   const loss = (optString(a, 'loss') ?? 'sigmoid') as DpoLossType;
   if (loss !== 'sigmoid' && loss !== 'ipo')
     throw new UsageError(`--loss must be sigmoid or ipo, got ${loss}`);
+  const loraSpec = optString(a, 'lora');
+  const lora = loraSpec === undefined ? null : parseLoraSpec(loraSpec, '--lora');
   const m = await loadAlignmentModel(a);
   const { train, heldOut } = loadPreferences(dataFile, m.renderer, optNumber(a, 'held-out', 0.05));
   const steps = optInt(a, 'steps', 500);
@@ -46,12 +55,16 @@ export async function run(argv: string[]): Promise<void> {
   // Its log-probs are computed at the run's precision, so policy and reference start out equal.
   const loop = runOptions(a, out, 100);
   const dtype = runDtype(loop.dtype, out, loop.resume).dtype;
-  const ref = referenceModel(m.model);
+  // With LoRA the reference is the base itself, scored before the adapters go on.
+  const ref = lora ? m.model : referenceModel(m.model);
   const { cache, heldCache } = withComputeDtype(dtype, () => ({
     cache: cacheReferenceLogProbs(ref, train, m.maxLen),
     heldCache: heldOut.length > 0 ? cacheReferenceLogProbs(ref, heldOut, m.maxLen) : null,
   }));
-  disposeModel(ref);
+  if (!lora) disposeModel(ref);
+  const baseParams = m.model.numParameters();
+  const adapters = lora ? applyLora(m.model, lora, optInt(a, 'seed', 1337)) : null;
+  if (adapters) process.stderr.write(`xfmr dpo: ${loraSummary(adapters, baseParams)}\n`);
   process.stderr.write(
     `xfmr dpo: ${train.length} train / ${heldOut.length} held-out pairs, beta ${beta}, ${loss}${labelSmoothing ? `, label smoothing ${labelSmoothing}` : ''}, ${steps} steps\n`,
   );
@@ -71,6 +84,7 @@ export async function run(argv: string[]): Promise<void> {
     evalEvery: optInt(a, 'eval-every', 0),
     tokenizerJson: m.tokenizerJson,
     chatTemplate: m.chatTemplate,
+    lora: adapters ? { adapters, base: optString(a, 'model') ?? '' } : undefined,
   });
   const held = result.evals.at(-1) ?? null;
   const summary = {
@@ -87,6 +101,6 @@ export async function run(argv: string[]): Promise<void> {
   if (a.options.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else
     process.stdout.write(
-      `DPO policy in ${out}${held ? `: held-out preference accuracy ${(100 * held['val_rewards/accuracies']).toFixed(1)}%` : ''}\n`,
+      `DPO ${adapters ? 'adapter' : 'policy'} in ${out}${held ? `: held-out preference accuracy ${(100 * held['val_rewards/accuracies']).toFixed(1)}%` : ''}\n`,
     );
 }

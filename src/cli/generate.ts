@@ -51,7 +51,7 @@ import { KV_TYPE_HELP, KV_TYPE_USAGE, kvCacheLine, optKvType } from './kv_type.t
 
 const USAGE =
   'usage: xfmr generate --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] ' +
-  '[--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--stop STR]... [--threads N] ' +
+  '[--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--stop STR]... [--threads N] [--lora ADAPTER_DIR] ' +
   `${DTYPE_USAGE} ${KV_TYPE_USAGE} [--json] [--logits FILE]`;
 
 const VALUES = [
@@ -71,6 +71,7 @@ const VALUES = [
   'logits',
   'dtype',
   'kv-type',
+  'lora',
 ];
 const FLAGS = ['json'];
 const DEFAULT_MAX_TOKENS = 128;
@@ -187,6 +188,12 @@ export async function run(argv: string[]): Promise<void> {
 
   const loaded = loadDecoder(dir, { dtype, kvType });
   const { model, config } = loaded;
+  // A PEFT adapter directory rides on the base as loaded (not merged: the base keeps its dtype).
+  const loraDir = optString(a, 'lora');
+  if (loraDir !== undefined) {
+    const { loadLoraAdapter } = await import('../models/load_lora.ts');
+    loadLoraAdapter(loraDir, model);
+  }
   let tokenizer: Tokenizer | null = null;
   if (loaded.tokenizerJson !== undefined) {
     const { loadTokenizerJson } = await import('../tokenizers/tokenizer_json.ts');

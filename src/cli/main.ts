@@ -78,6 +78,11 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
       'the OpenAI-compatible API and the playground: --model DIR [--db RAG.sqlite] [--metrics FILE] [--port 8080] [--batch 8]',
     load: async () => (await import('./serve.ts')).run,
   },
+  lora: {
+    describe:
+      'LoRA adapters: merge into the base, or export as GGUF (merge|export --model BASE --adapter DIR --out PATH)',
+    load: async () => (await import('./lora.ts')).run,
+  },
   sft: {
     describe: 'supervised fine-tuning on prompt/completion or chat JSONL',
     load: async () => (await import('./sft.ts')).run,

@@ -3,14 +3,21 @@
  * {"prompt","completion"} or {"messages": [...]} rows, rendered through the model's chat template
  * when it has one, with the loss on assistant tokens only. A held-out slice (--held-out, default
  * 5%) is the validation set.
+ *
+ * `--lora r=16,alpha=32,dropout=0.05,targets=q,k,v,o` trains LoRA adapters on a frozen base
+ * instead (models/lora.ts; fields optional, those defaults) and writes a PEFT adapter directory
+ * (adapter_config.json + adapter_model.safetensors) to --out. The base is used as loaded: a GGUF
+ * file's Q8_0/Q4 matrices stay quantized (QLoRA), a bf16 safetensors file stays bf16.
  */
 import { readFileSync } from 'node:fs';
 import type { JsonValue } from '../io/checkpoint.ts';
 import { loadDecoder } from '../models/load.ts';
+import { applyLora, parseLoraSpec } from '../models/lora.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import { loadTokenizer } from '../tokenizers/load.ts';
 import { AdamW } from '../train/adamw.ts';
 import { lmTask, trainLoop } from '../train/loop.ts';
+import { loraSummary, loraTask } from '../train/lora.ts';
 import { buildExample, type ChatMessage, parseSftJsonl, type RenderChat, SftBatches } from '../train/sft.ts';
 import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
 import { TRAIN_VALUES } from './pretrain.ts';
@@ -18,7 +25,7 @@ import { LOOP_FLAGS, runOptions } from './train_options.ts';
 
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
-    values: ['model', 'data', 'out', 'max-len', 'held-out', ...TRAIN_VALUES],
+    values: ['model', 'data', 'out', 'max-len', 'held-out', 'lora', ...TRAIN_VALUES],
     flags: [...LOOP_FLAGS, 'json', 'no-template'],
   });
   const dir = optString(a, 'model');
@@ -26,7 +33,10 @@ export async function run(argv: string[]): Promise<void> {
   const out = optString(a, 'out');
   if (!dir || !dataFile || !out)
     throw new UsageError('usage: xfmr sft --model DIR --data FILE.jsonl --out DIR');
-  const { model, chatTemplate, tokenizerJson } = loadDecoder(dir);
+  const loraSpec = optString(a, 'lora');
+  const lora = loraSpec === undefined ? null : parseLoraSpec(loraSpec, '--lora');
+  // A LoRA base keeps the dtype it is stored in (it is never updated); full training needs f32.
+  const { model, chatTemplate, tokenizerJson } = loadDecoder(dir, lora ? { dtype: 'auto' } : {});
   const tok = loadTokenizer(dir);
   const eos = resolveEos({ dir, tokenizer: tok, vocabSize: model.config.vocabSize })[0] ?? null;
   let render: RenderChat | undefined;
@@ -54,11 +64,18 @@ export async function run(argv: string[]): Promise<void> {
   const steps = optInt(a, 'steps', 500);
   const lr = optNumber(a, 'lr', 1e-4);
   model.config.dropout = optNumber(a, 'dropout', model.config.dropout);
-  const opt = new AdamW(model.parameters(), { lr, weightDecay: optNumber(a, 'weight-decay', 0) });
+  const baseParams = model.numParameters();
+  const adapters = lora ? applyLora(model, lora, seed) : null;
+  if (adapters) process.stderr.write(`xfmr sft: ${loraSummary(adapters, baseParams)}\n`);
+  const opt = new AdamW((adapters ?? model).parameters(), {
+    lr,
+    weightDecay: optNumber(a, 'weight-decay', 0),
+  });
+  const task = adapters ? loraTask(lmTask(model, data), adapters, dir) : lmTask(model, data);
   process.stderr.write(
     `xfmr sft: ${examples.length - nHeld} train / ${nHeld} held-out examples, B=${B}, ${steps} steps\n`,
   );
-  const result = await trainLoop(lmTask(model, data), opt, {
+  const result = await trainLoop(task, opt, {
     ...runOptions(a, out, 100),
     steps,
     gradAccum: optInt(a, 'grad-accum', 1),
@@ -83,6 +100,6 @@ export async function run(argv: string[]): Promise<void> {
   if (a.options.has('json')) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else
     process.stdout.write(
-      `fine-tuned to step ${steps}: loss ${summary.final_loss?.toFixed(4)}; model in ${out}\n`,
+      `fine-tuned to step ${steps}: loss ${summary.final_loss?.toFixed(4)}; ${adapters ? 'adapter' : 'model'} in ${out}\n`,
     );
 }

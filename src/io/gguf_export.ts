@@ -183,11 +183,11 @@ export function unpermuteQkFromGguf(t: NamedTensor, nHeads: number): NamedTensor
 // ---------------------------------------------------------------------------------------------
 // Export
 
-type GgufArch = 'llama' | 'qwen2' | 'qwen3' | 'gemma2' | 'gemma3' | 'gpt2';
+export type GgufArch = 'llama' | 'qwen2' | 'qwen3' | 'gemma2' | 'gemma3' | 'gpt2';
 const GGUF_ARCHS: readonly GgufArch[] = ['llama', 'qwen2', 'qwen3', 'gemma2', 'gemma3', 'gpt2'];
 const isGgufArch = (a: string): a is GgufArch => (GGUF_ARCHS as readonly string[]).includes(a);
 
-function ggufArch(c: ModelConfig): GgufArch {
+export function ggufArch(c: ModelConfig): GgufArch {
   if (c.arch === 'llama' || c.arch === 'mistral') return 'llama';
   if (c.arch !== 'bert') return c.arch;
   throw new Error(

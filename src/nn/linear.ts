@@ -1,11 +1,14 @@
 /** Linear layer y = x @ W.T + b, with W stored [out, in] like torch.nn.Linear (f32 or bf16). */
 import { linear, type Rng, Tensor } from '../tensor/index.ts';
+import type { LoraAdapter } from './lora.ts';
 import { Module } from './module.ts';
 
 export class Linear extends Module {
   readonly bias: Tensor | null; // [out]
   readonly inFeatures: number;
   readonly outFeatures: number;
+  /** A LoRA update added to the output (models/lora.ts attaches it); not one of this module's parameters. */
+  lora: LoraAdapter | null = null;
 
   constructor(inFeatures: number, outFeatures: number, bias: boolean, rng: Rng, std = 0.02) {
     super();
@@ -22,6 +25,7 @@ export class Linear extends Module {
 
   /** x: [..., in] -> [..., out] */
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+    const y = linear(x, this.weight, this.bias);
+    return this.lora ? this.lora.apply(y, x) : y;
   }
 }

@@ -11,6 +11,7 @@
  */
 import type { DecoderLM } from '../models/decoder.ts';
 import { saveModel } from '../models/load.ts';
+import type { LoraAdapters } from '../models/lora.ts';
 import { div, noGrad, slice, Tensor, tidy } from '../tensor/index.ts';
 import { AdamW } from './adamw.ts';
 import { EpochSampler } from './data.ts';
@@ -26,6 +27,7 @@ import {
   type Val,
   val,
 } from './loop.ts';
+import { loraTask } from './lora.ts';
 import { type PreferenceExample, preferenceRows } from './preference_data.ts';
 import {
   checkDpoOptions,
@@ -72,6 +74,12 @@ export interface DpoTrainOptions extends DpoLossOptions, RunOptions<DpoMetrics> 
   /** Linear warmup, then a constant rate (TRL's default schedule is linear decay; constant keeps beta sweeps comparable). */
   warmupSteps?: number;
   weightDecay?: number;
+  /**
+   * Train these LoRA adapters (attached to the policy, base frozen) instead of the policy: the
+   * reference is then the base without them, and the end writes a PEFT adapter directory for
+   * base model `base`.
+   */
+  lora?: { adapters: LoraAdapters; base: string };
   seed?: number;
   /** Held-out pairs and their reference log-probs: evaluated every evalEvery steps and at the end. */
   heldOut?: { examples: readonly PreferenceExample[]; cache: ReferenceLogProbs };
@@ -175,8 +183,11 @@ export async function trainDpo(
     );
   const sampler = new EpochSampler(examples.length, o.seed ?? 0);
   const B = Math.min(o.batchSize, examples.length);
-  const opt = new AdamW(policy.parameters(), { lr: o.lr, weightDecay: o.weightDecay ?? 0 });
-  const task: TrainTask<number[], DpoMetrics, DpoEval> = {
+  const opt = new AdamW((o.lora?.adapters ?? policy).parameters(), {
+    lr: o.lr,
+    weightDecay: o.weightDecay ?? 0,
+  });
+  const full: TrainTask<number[], DpoMetrics, DpoEval> = {
     modules: { policy },
     next: () => sampler.take(B),
     loss: (idx) => dpoBatchLoss(policy, examples, cache, idx, o),
@@ -190,6 +201,7 @@ export async function trainDpo(
     ...dataAndDropout(sampler, policy),
     save: (out, files) => saveModel(out, policy, files),
   };
+  const task = o.lora ? loraTask(full, o.lora.adapters, o.lora.base) : full;
   const warmup = o.warmupSteps ?? Math.floor(o.steps / 10);
   return trainLoop(
     task,

@@ -23,7 +23,7 @@ export async function llamaCppGreedy(
   gguf: string,
   prompt: number[],
   steps: number,
-  options: { logProbs?: boolean } = {},
+  options: { logProbs?: boolean; lora?: string } = {},
 ): Promise<LlamaCppRun | string> {
   let mod: typeof import('node-llama-cpp');
   try {
@@ -53,6 +53,8 @@ export async function llamaCppGreedy(
       threads: 2,
       experimentalKvCacheKeyType: 'F32',
       experimentalKvCacheValueType: 'F32',
+      // a GGUF LoRA adapter applied at scale 1 (llama.cpp's --lora)
+      ...(options.lora ? { lora: { adapters: [{ filePath: options.lora, scale: 1 }] } } : {}),
     });
     const seq = ctx.getSequence();
     const run: LlamaCppRun = { ids: [], logProbs: [], backend };

@@ -4,7 +4,7 @@
  * and names a bad option or file.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { JsonValue } from '../../src/io/checkpoint.ts';
@@ -122,6 +122,46 @@ test('reward train, then ppo against it, and dpo', async () => {
   assert.equal(ds.loss, 'ipo');
   assert.ok('val_rewards/margins' in ds.eval);
   assert.ok(existsSync(join(dpoDir, 'model.safetensors')));
+});
+
+test('dpo --lora: the reference is the base without adapters (step 1 margins are exactly 0), a PEFT adapter out', async () => {
+  const out = join(dir, 'dpo-lora');
+  const d = await xfmr([
+    'dpo',
+    '--model',
+    base,
+    '--data',
+    prefs,
+    '--out',
+    out,
+    '--steps',
+    '3',
+    '--batch-size',
+    '4',
+    '--lr',
+    '1e-2',
+    '--warmup',
+    '0',
+    '--lora',
+    'r=2,alpha=4,dropout=0,targets=q,v,o',
+    '--json',
+  ]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(d.stderr, /LoRA r=2 alpha=4 dropout=0 on q,v,o: 176 trainable parameters/);
+  // A fresh adapter (B = 0) leaves the policy equal to the base, which is the reference.
+  const log = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(log[0]['rewards/margins'], 0);
+  assert.ok(
+    log.some((m) => m.step > 1 && m['rewards/margins'] !== 0),
+    'the adapters moved the policy',
+  );
+  assert.ok(
+    existsSync(join(out, 'adapter_config.json')) && existsSync(join(out, 'adapter_model.safetensors')),
+  );
+  assert.ok(!existsSync(join(out, 'model.safetensors')), 'no full model is written');
 });
 
 test('errors name the option or the file', async () => {
