@@ -316,7 +316,9 @@ async function runAsk(argv: string[]): Promise<void> {
       if (a.options.has(o)) throw new UsageError(`--${o} applies to --endpoint, not --model`);
   for (const o of ['dtype', 'kv-type', 'grounded'])
     if (endpoint !== undefined && a.options.has(o))
-      throw new UsageError(`--${o} applies to --model, not --endpoint (an endpoint decodes freely)`);
+      throw new UsageError(
+        `--${o} applies to --model, not --endpoint${o === 'grounded' ? ' (an endpoint decodes freely)' : ''}`,
+      );
   if (a.options.has('grounded') && a.options.has('free'))
     throw new UsageError('give --free or --grounded, not both');
   const dtype = optDtype(a);

@@ -76,11 +76,10 @@ export function readVocab(o: JsonObject, path: string): { vocab: Map<string, num
   const byId: string[] = [];
   for (const key in v) {
     const id = v[key];
-    // Ids travel as Int32Array: a larger one would wrap to another token (found by npm run fuzz).
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
-      fail(`${path}.vocab[${JSON.stringify(key)}]`, 'must be an integer id in [0, 2^31)');
-    }
-    // byId is indexed by id, and vocabSize is the largest id + 1
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      fail(`${path}.vocab[${JSON.stringify(key)}]`, 'must be a non-negative integer id');
+    // byId is indexed by id, and vocabSize is the largest id + 1. Ids travel as Int32Array: asId's
+    // vocabulary ceiling keeps them far below 2^31, where one would wrap (found by npm run fuzz).
     asId(id, `${path}.vocab[${JSON.stringify(key)}]`);
     vocab.set(key, id);
     byId[id] = key;
