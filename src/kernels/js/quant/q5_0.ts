@@ -28,7 +28,6 @@ const {
   readF16,
   readI8,
   signedAbsMax,
-  readU32,
   writeF16,
   writeU32,
 } = blockMath;
@@ -62,14 +61,11 @@ export function quantizeQ5_0(x: Float32Array, n: number, out?: Uint8Array): Uint
 export function dequantizeQ5_0(src: Uint8Array, n: number, out?: Float32Array): Float32Array {
   blocksIn(Q5_0, src, n, 'input');
   const y = floatsOut(Q5_0, n, out);
+  const L = new Int32Array(32);
   for (let yo = 0, bo = 0; yo < n; yo += 32, bo += 22) {
     const d = readF16(src, bo);
-    const qh = readU32(src, bo + 2);
-    for (let j = 0; j < 16; j++) {
-      const b = src[bo + 6 + j]!;
-      y[yo + j] = f32((((b & 0x0f) | (((qh >>> j) & 1) << 4)) - 16) * d);
-      y[yo + 16 + j] = f32((((b >> 4) | (((qh >>> (j + 16)) & 1) << 4)) - 16) * d);
-    }
+    fiveBitLevels(src, bo + 6, bo + 2, L);
+    for (let j = 0; j < 32; j++) y[yo + j] = f32((L[j]! - 16) * d);
   }
   return y;
 }

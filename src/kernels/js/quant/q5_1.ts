@@ -29,7 +29,6 @@ const {
   minOf,
   readF16,
   readI8,
-  readU32,
   writeF16,
   writeU32,
 } = blockMath;
@@ -65,17 +64,12 @@ export function quantizeQ5_1(x: Float32Array, n: number, out?: Uint8Array): Uint
 export function dequantizeQ5_1(src: Uint8Array, n: number, out?: Float32Array): Float32Array {
   blocksIn(Q5_1, src, n, 'input');
   const y = floatsOut(Q5_1, n, out);
+  const L = new Int32Array(32);
   for (let yo = 0, bo = 0; yo < n; yo += 32, bo += 24) {
     const d = readF16(src, bo);
     const m = readF16(src, bo + 2);
-    const qh = readU32(src, bo + 4);
-    for (let j = 0; j < 16; j++) {
-      const b = src[bo + 8 + j]!;
-      const q0 = (b & 0x0f) | (((qh >>> j) & 1) << 4);
-      const q1 = (b >> 4) | (((qh >>> (j + 16)) & 1) << 4);
-      y[yo + j] = f32(f32(q0 * d) + m);
-      y[yo + 16 + j] = f32(f32(q1 * d) + m);
-    }
+    fiveBitLevels(src, bo + 8, bo + 4, L);
+    for (let j = 0; j < 32; j++) y[yo + j] = f32(f32(L[j]! * d) + m);
   }
   return y;
 }
