@@ -37,8 +37,9 @@
  *            llama.cpp decoding the same file with 2 threads (no prefill: decode is the figure). It
  *            is built after the rows above are done, quantized by the native quantizer straight from
  *            the f32 weights (~2 GB, the only f32 copy, dropped before the file is loaded), and its
- *            bandwidth limit counts the tied head: the output projection reads the whole (Q6_K) token
- *            embedding matrix every token. `--no-qwen` skips it.
+ *            bandwidth limit counts the tied head: the output projection reads the whole token
+ *            embedding matrix every token (Q8_0: its rows of 896 are not whole 256-blocks, so
+ *            llama-quantize's fallback replaces the mix's Q6_K). `--no-qwen` skips it.
  *   limit    decode is memory-bound: every weight but the embedding table is read once per token, so
  *            tokens/s <= bandwidth / weight bytes. The bandwidth is the figure stated in
  *            /work/shared/PEERS.md for this machine (18 GB/s one thread, 23 GB/s two), not measured.

@@ -72,7 +72,7 @@ function dims(q: Tensor, k: Tensor, v: Tensor | null): Dims {
   }
   const [B, Tq, Hq, D] = q.shape;
   const [Bk, Tk, Hkv, Dk] = k.shape;
-  if (Bk !== B || Dk !== D || (v && v.shape.some((d, i) => d !== k.shape[i]))) {
+  if (Bk !== B || Dk !== D || v?.shape.some((d, i) => d !== k.shape[i])) {
     throw new Error(`attention: shapes q [${q.shape}], k [${k.shape}], v [${v?.shape}] do not agree`);
   }
   if (Hq % Hkv !== 0) throw new Error(`attention: ${Hq} query heads are not a multiple of ${Hkv} KV heads`);
