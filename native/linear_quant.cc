@@ -12,7 +12,7 @@
 //    meets the rows of x four at a time (a tile): each weight block is loaded and unpacked once
 //    per tile and dotted with the 4 activation rows, so prefill unpacks W N / 4 times instead of
 //    N times, and both the 16 weight rows and the 4 activation rows stay in L1. Decode (N = 1)
-//    streams W once at memory speed.
+//    streams W once at memory speed, asking for the bytes 4 KB ahead (linear_quant_body.h).
 // 3. A dot is, per block, exact integer products of weight levels (unpacked nibbles, 5th/6th bits
 //    OR-ed in) with the activation quants, scaled by d_w * d_a in f32 lanes and summed in f32.
 //    Integer products: Q8_0 / Q4_0 / Q5_0 (signed weights, through the sign trick) and Q4_1 / Q5_1

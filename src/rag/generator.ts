@@ -20,7 +20,7 @@ import { searchQuote } from '../generate/quote_search.ts';
 import type { DecoderLM } from '../models/decoder.ts';
 import { describeWeights, type LoadOptions, loadDecoder } from '../models/load.ts';
 import { modelPathProblem } from '../models/load_gguf.ts';
-import { renderChat } from '../tokenizers/chat_template.ts';
+import { encodeChat } from '../tokenizers/chat_encode.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
 import { getEncoding } from '../tokenizers/tiktoken.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
@@ -88,7 +88,7 @@ export class LocalGenerator implements Generator {
   ) {
     this.name = dir;
     this.contextTokens = model.config.contextLength;
-    this.promptOverhead = this.countTokens(this.render('')) + tokenizer.encode('').length;
+    this.promptOverhead = this.encodeRendered('').length;
   }
 
   /** What the model's weights are in ("bf16 (weights 12.34 MiB)"). */
@@ -121,10 +121,17 @@ export class LocalGenerator implements Generator {
     return new LocalGenerator(loaded.model, tok, eos, chat, dir, policy);
   }
 
-  private render(prompt: string): string {
+  /**
+   * The prompt's ids: through the chat template as one user message (the template's special
+   * tokens as control tokens, the prompt's text always as text: src/tokenizers/chat_encode.ts), or
+   * plain with the tokenizer's post-processor specials.
+   */
+  private encodeRendered(prompt: string): number[] {
     return this.chatTemplate
-      ? renderChat(this.chatTemplate, [{ role: 'user', content: prompt }], { addGenerationPrompt: true })
-      : prompt;
+      ? encodeChat(this.tokenizer, this.chatTemplate, [{ role: 'user', content: prompt }], {
+          addGenerationPrompt: true,
+        })
+      : this.tokenizer.encode(prompt);
   }
 
   countTokens(text: string): number {
@@ -137,7 +144,7 @@ export class LocalGenerator implements Generator {
 
   /** The rendered prompt's ids and the most tokens that fit after them. */
   private encodePrompt(prompt: string, maxTokens: number): { ids: number[]; maxNewTokens: number } {
-    const ids = this.tokenizer.encode(this.render(prompt));
+    const ids = this.encodeRendered(prompt);
     const room = this.contextTokens - ids.length;
     if (room < 1)
       throw new Error(`the prompt has ${ids.length} tokens, the model's window ${this.contextTokens}`);

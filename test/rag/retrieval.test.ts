@@ -157,6 +157,16 @@ test('answer() with an xfmr model: the prompt fits the window and the sources ar
   assert.equal(raw.promptOverhead, 0);
   const c = await answer('bees?', { store, embedder, generator: chat, k: 2, maxTokens: 4 });
   assert.ok(c.promptTokens + chat.promptOverhead + 4 <= 96);
+  // the template's own special tokens are control tokens (one id each), never their text's bytes
+  const specialDir = join(dir, 'tiny-chat-special');
+  saveModel(specialDir, new DecoderLM(cfg), {
+    tokenizerJson: tokJson as never,
+    chatTemplate:
+      '<|endoftext|><user>{{ messages[0].content }}</user>{% if add_generation_prompt %}<bot>{% endif %}',
+  });
+  const special = LocalGenerator.load(specialDir);
+  assert.equal(special.promptOverhead, 1 + special.countTokens('<user></user><bot>'));
+  assert.ok(special.countTokens('<|endoftext|>') > 1, 'typed, the special string is text of several tokens');
 });
 
 test('answer() with an OpenAI-compatible endpoint: /models, chat/completions, the template, errors', async () => {
