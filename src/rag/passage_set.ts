@@ -18,6 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { lexicalOverlap } from './eval.ts';
 import { readJsonObject } from './sentence_transformers.ts';
 
 /** As in eval/realprose (src/recipe/realprose.ts, a layer above this one). */
@@ -171,4 +172,15 @@ export function loadPassageSet(dir: string): PassageSet {
 export function goldRank(gold: readonly string[], resultIds: readonly string[]): number {
   const g = new Set(gold);
   return resultIds.findIndex((id) => g.has(id)) + 1;
+}
+
+/** Each question's lexical overlap with its gold (src/rag/eval.ts lexicalOverlap, best gold passage). */
+export function goldOverlap(set: PassageSet): Map<string, number> {
+  const text = new Map(set.passages.map((p) => [p.id, p.text]));
+  return new Map(
+    set.questions.map((q) => [
+      q.id,
+      Math.max(...q.gold.map((g) => lexicalOverlap(q.question, text.get(g) ?? ''))),
+    ]),
+  );
 }
