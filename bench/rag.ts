@@ -600,11 +600,15 @@ async function paraphraseBench(): Promise<Record<string, unknown>> {
     rows.push(await run(e.name, e, 'vector'));
     rows.push(await run(`hybrid (${e.name}+bm25)`, e, 'hybrid'));
   }
+  // A trained embedder may carry hybrid fusion constants tuned on its dev split (issue 18), which
+  // retrieve() then applies; shown when present. Read untyped: older embedders have none.
+  const fusionOf = (e: IndexedEmbedder) => (e.embedder as { fusion?: Record<string, number> }).fusion;
   for (const e of indexed)
     log(
       `${e.name}: dim ${e.embedder.dim}, embed ${e.embedChunksPerS.toFixed(0)} chunks/s ` +
         `(${e.embedChunksPer2CpuS.toFixed(0)} per 2 CPU-seconds), embed + store ${e.indexChunksPerS.toFixed(0)} chunks/s` +
-        (e.truncated ? `, ${e.truncated} of ${set.passages.length} passages truncated` : ''),
+        (e.truncated ? `, ${e.truncated} of ${set.passages.length} passages truncated` : '') +
+        (fusionOf(e) ? `; hybrid fusion ${JSON.stringify(fusionOf(e))}` : '; hybrid fusion: RRF defaults'),
     );
 
   const defaultMethod = trained.length > 0 ? `hybrid (${trained[0].name}+bm25)` : 'hybrid (hash+bm25)';
@@ -654,6 +658,7 @@ async function paraphraseBench(): Promise<Record<string, unknown>> {
           embedChunksPer2CpuS: Math.round(e.embedChunksPer2CpuS),
           indexChunksPerS: Math.round(e.indexChunksPerS),
           truncated: e.truncated,
+          ...(fusionOf(e) ? { fusion: fusionOf(e) } : {}),
         },
       ]),
     ),
