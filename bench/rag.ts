@@ -1,7 +1,10 @@
 /**
- * `npm run bench -- rag [--collection shipped|installed|all] [--generated N] [--ablation]
- *                       [--store-n 100000] [--store-dim 384] [--queries 100] [--no-store]
- *                       [--encoder tiny|minilm]`
+ * `npm run bench -- rag [--collection all|shipped,installed,paraphrase,store] [--generated N]
+ *                       [--ablation] [--store-n 100000] [--store-dim 384] [--queries 100] [--no-store]
+ *                       [--encoder tiny|minilm] [--embedder DIR|random ...] [--threads 2]`
+ *
+ * `--collection` takes one name or several, comma-separated (default all: every part below);
+ * `--collection paraphrase` runs part 3 alone.
  *
  * 1. Retrieval quality: recall@1/5/10 and MRR@10 (src/rag/eval.ts) of
  *      default   the offline hash embedder (src/rag/hash_embedder.ts), exact cosine in SQLite
@@ -29,15 +32,33 @@
  *    a plain in-memory scan (Float32Array dot products + top-k), p50/p99 over `--queries` queries;
  *    both must return the same top 10. Also the insert rate of the store (chunks/s, with FTS rows).
  *
+ * 3. Held-out paraphrase retrieval (eval/paraphrase, src/rag/passage_set.ts): 402 passages of 54
+ *    documents (manual pages, Python docstrings, license texts: never training data) and
+ *    hand-written questions naming the passages that answer them, in two styles: paraphrase (the
+ *    asker's words, not the document's) and keyword (the document's words). Each passage is one
+ *    chunk. Recall@1/5/10 and MRR@10, by style and split (dev for tuning, test reported once), of
+ *      bm25                 SQLite FTS5
+ *      hash                 the hash embedder alone (vector)
+ *      hybrid (hash+bm25)   retrieve()'s hybrid mode with its default fusion settings
+ *      E, hybrid (E+bm25)   for each trained embedder E: `--embedder DIR` (repeatable; `random`
+ *                           builds a random-weight encoder, the floor), default every
+ *                           models/xfmr-embed* directory
+ *    The default retrieval is hybrid with the first trained embedder (hash when there is none):
+ *    its recall@5 over BM25's is printed, with issue 18's acceptance (paraphrase >= 1.5x BM25,
+ *    keyword recall@5 >= 0.95; judged on test). Indexing throughput per embedder at `--threads`
+ *    (default 2): chunks/s of embedding alone and of embedding + storing, and chunks per
+ *    2 CPU-seconds (what 2 idle cores give, on a loaded host).
+ *
  * Last line: one JSON object with every figure.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { kernels } from '../src/kernels/index.ts';
 import { Encoder } from '../src/models/encoder.ts';
 import { saveModel } from '../src/models/load.ts';
 import { bertConfig } from '../src/models/presets.ts';
-import type { Embedder } from '../src/rag/embedder.ts';
+import { createEmbedder, type Embedder } from '../src/rag/embedder.ts';
 import { EncoderEmbedder } from '../src/rag/encoder_embedder.ts';
 import {
   firstRelevantRank,
@@ -48,7 +69,16 @@ import {
 } from '../src/rag/eval.ts';
 import { HashEmbedder, type HashEmbedderOptions } from '../src/rag/hash_embedder.ts';
 import { indexPaths } from '../src/rag/indexer.ts';
-import { retrieve } from '../src/rag/retriever.ts';
+import {
+  goldOverlap,
+  goldRank,
+  loadPassageSet,
+  type PassageQuestion,
+  type PassageSet,
+  QUESTION_STYLES,
+  type Split,
+} from '../src/rag/passage_set.ts';
+import { type RetrievalMode, retrieve } from '../src/rag/retriever.ts';
 import { SqliteStore } from '../src/rag/sqlite_store.ts';
 import { trainWordPiece } from '../src/tokenizers/wordpiece_trainer.ts';
 
@@ -57,7 +87,17 @@ const arg = (name: string, fallback: string): string => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
 };
-const COLLECTION = arg('collection', 'all');
+const PARTS = ['shipped', 'installed', 'paraphrase', 'store'] as const;
+const COLLECTIONS = arg('collection', 'all').split(',');
+for (const c of COLLECTIONS)
+  if (c !== 'all' && !(PARTS as readonly string[]).includes(c))
+    throw new Error(`--collection: "${c}" is not one of all, ${PARTS.join(', ')} (comma-separate several)`);
+const runs = (part: (typeof PARTS)[number]) => COLLECTIONS.includes('all') || COLLECTIONS.includes(part);
+/** Every value of a repeatable option. */
+const args = (name: string): string[] =>
+  argv.flatMap((a, i) => (a === `--${name}` && i + 1 < argv.length ? [argv[i + 1]] : []));
+const THREADS = Number(arg('threads', '2'));
+if (!Number.isInteger(THREADS) || THREADS < 1) throw new Error(`--threads must be a positive integer`);
 const GENERATED = Number(arg('generated', '300'));
 const STORE_N = Number(arg('store-n', '100000'));
 const STORE_DIM = Number(arg('store-dim', '384'));
@@ -72,6 +112,7 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const SHIPPED = join(ROOT, 'test/rag/fixtures/sqlite-docs');
 const SHIPPED_QUESTIONS = join(ROOT, 'test/rag/fixtures/sqlite-questions.json');
 const INSTALLED = '/usr/share/doc/sqlite3';
+const PARAPHRASE = join(ROOT, 'eval/paraphrase');
 const K = 10;
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const tmp = mkdtempSync(join(tmpdir(), 'xfmr-bench-rag-'));
@@ -397,13 +438,266 @@ async function storeBench(): Promise<Record<string, unknown>> {
   return r;
 }
 
+/** The trained embedders to measure: `--embedder` values, else every models/xfmr-embed* directory. */
+function trainedEmbedderDirs(): string[] {
+  const given = args('embedder');
+  if (given.length > 0) return given;
+  const models = join(ROOT, 'models');
+  if (!existsSync(models)) return [];
+  return readdirSync(models, { withFileTypes: true })
+    .filter(
+      (e) =>
+        e.isDirectory() && e.name.startsWith('xfmr-embed') && existsSync(join(models, e.name, 'config.json')),
+    )
+    .map((e) => join(models, e.name))
+    .sort();
+}
+
+/** Each passage's offset in its document's text (passages joined by two blank lines), by id. */
+function passageStarts(set: PassageSet): Map<string, number> {
+  const out = new Map<string, number>();
+  const next = new Map<string, number>();
+  for (const p of set.passages) {
+    const start = next.get(p.doc) ?? 0;
+    out.set(p.id, start);
+    next.set(p.doc, start + p.text.length + 3);
+  }
+  return out;
+}
+
+interface IndexedEmbedder {
+  name: string;
+  embedder: Embedder;
+  store: SqliteStore;
+  /** Embedding alone, chunks/s (wall) and chunks per 2 CPU-seconds. */
+  embedChunksPerS: number;
+  embedChunksPer2CpuS: number;
+  /** Embedding + storing (vec0, FTS5 and rows), chunks/s (wall). */
+  indexChunksPerS: number;
+  /** Passages cut to the embedder's sequence limit. */
+  truncated: number;
+}
+
+/** Embeds every passage (one chunk each), timed, and stores them under their document's id. */
+async function indexPassages(name: string, embedder: Embedder, set: PassageSet): Promise<IndexedEmbedder> {
+  const texts = set.passages.map((p) => p.text);
+  const before = embedder.truncated ?? 0;
+  const [t0, c0] = [performance.now(), process.cpuUsage()];
+  const vectors: Float32Array[] = [];
+  for (let i = 0; i < texts.length; i += 64)
+    vectors.push(...(await embedder.embed(texts.slice(i, i + 64), 'passage')));
+  const cpu = process.cpuUsage(c0);
+  const embedS = (performance.now() - t0) / 1000;
+  const store = SqliteStore.openOrCreate(join(tmp, `paraphrase-${name.replace(/[^\w.-]/g, '_')}.db`), {
+    id: embedder.id,
+    dim: embedder.dim,
+    spec: embedder.spec,
+  });
+  const t1 = performance.now();
+  const starts = passageStarts(set);
+  for (const d of set.docs) {
+    const chunks = set.passages.flatMap((p, i) => {
+      if (p.doc !== d.id) return [];
+      const start = starts.get(p.id) as number;
+      return [
+        {
+          text: p.text,
+          start,
+          end: start + p.text.length,
+          line: 1,
+          tokens: embedder.countTokens(p.text),
+          textHash: p.id,
+          vector: vectors[i],
+        },
+      ];
+    });
+    const bytes = chunks.length ? chunks[chunks.length - 1].end : 0;
+    await store.putDocument({ source: d.id, hash: d.id, kind: 'text', bytes, metadata: {} }, chunks);
+  }
+  const storeS = (performance.now() - t1) / 1000;
+  return {
+    name,
+    embedder,
+    store,
+    embedChunksPerS: texts.length / embedS,
+    embedChunksPer2CpuS: (2 * texts.length) / ((cpu.user + cpu.system) / 1e6),
+    indexChunksPerS: texts.length / (embedS + storeS),
+    truncated: (embedder.truncated ?? 0) - before,
+  };
+}
+
+interface MethodResult {
+  method: string;
+  /** By split, then style. */
+  metrics: Record<Split, Record<string, Metrics>>;
+  queryMs: number;
+}
+
+async function paraphraseBench(): Promise<Record<string, unknown>> {
+  const set = loadPassageSet(PARAPHRASE);
+  kernels().setThreads(THREADS);
+  const count = (style: string, split: Split) =>
+    set.questions.filter((q) => q.style === style && q.split === split).length;
+  log(
+    `\n## paraphrase: ${PARAPHRASE}, ${set.passages.length} passages of ${set.docs.length} documents; questions ` +
+      QUESTION_STYLES.map((s) => `${s} ${count(s, 'dev')} dev + ${count(s, 'test')} test`).join(', ') +
+      `; ${THREADS} threads`,
+  );
+  const byQuestion = goldOverlap(set);
+  const overlap = Object.fromEntries(
+    QUESTION_STYLES.map((style) => {
+      const o = set.questions.filter((q) => q.style === style).map((q) => byQuestion.get(q.id) as number);
+      return [style, o.reduce((a, b) => a + b, 0) / Math.max(o.length, 1)];
+    }),
+  );
+  log(
+    `lexical overlap (share of a question's stemmed content words found in its gold passage), mean: ` +
+      QUESTION_STYLES.map((s) => `${s} ${overlap[s].toFixed(3)}`).join(', '),
+  );
+
+  const indexed: IndexedEmbedder[] = [await indexPassages('hash', new HashEmbedder(), set)];
+  for (const dir of trainedEmbedderDirs()) {
+    const embedder =
+      dir === 'random'
+        ? EncoderEmbedder.load({ dir: randomEncoderDir(set.passages.map((p) => p.text)), pooling: 'mean' })
+        : createEmbedder({ type: 'encoder', dir });
+    indexed.push(await indexPassages(dir === 'random' ? 'random encoder' : basename(dir), embedder, set));
+  }
+  const ids = new Map([...passageStarts(set)].map(([id, start]) => [`${id.split('#')[0]}:${start}`, id]));
+  const passageOf = (source: string, start: number) => {
+    const id = ids.get(`${source}:${start}`);
+    if (!id) throw new Error(`no passage of ${source} starts at ${start}`);
+    return id;
+  };
+
+  const run = async (method: string, e: IndexedEmbedder, mode: RetrievalMode): Promise<MethodResult> => {
+    const metrics = { dev: {}, test: {} } as Record<Split, Record<string, Metrics>>;
+    const times: number[] = [];
+    for (const split of ['dev', 'test'] as const)
+      for (const style of QUESTION_STYLES) {
+        const ranks: number[] = [];
+        for (const q of set.questions.filter(
+          (x: PassageQuestion) => x.style === style && x.split === split,
+        )) {
+          const t = performance.now();
+          const hits = await retrieve(e.store, e.embedder, q.question, { k: K, mode });
+          times.push(performance.now() - t);
+          ranks.push(
+            goldRank(
+              q.gold,
+              hits.map((h) => passageOf(h.source, h.start)),
+            ),
+          );
+        }
+        metrics[split][style] = metricsFromRanks(ranks);
+      }
+    return { method, metrics, queryMs: percentile(times, 0.5) };
+  };
+  const [hash, ...trained] = indexed;
+  const rows: MethodResult[] = [await run('bm25', hash, 'bm25'), await run('hash', hash, 'vector')];
+  rows.push(await run('hybrid (hash+bm25)', hash, 'hybrid'));
+  for (const e of trained) {
+    rows.push(await run(e.name, e, 'vector'));
+    rows.push(await run(`hybrid (${e.name}+bm25)`, e, 'hybrid'));
+  }
+  // A trained embedder may carry hybrid fusion constants tuned on its dev split (issue 18), which
+  // retrieve() then applies; shown when present. Read untyped: older embedders have none.
+  const fusionOf = (e: IndexedEmbedder) => (e.embedder as { fusion?: Record<string, number> }).fusion;
+  for (const e of indexed)
+    log(
+      `${e.name}: dim ${e.embedder.dim}, embed ${e.embedChunksPerS.toFixed(0)} chunks/s ` +
+        `(${e.embedChunksPer2CpuS.toFixed(0)} per 2 CPU-seconds), embed + store ${e.indexChunksPerS.toFixed(0)} chunks/s` +
+        (e.truncated ? `, ${e.truncated} of ${set.passages.length} passages truncated` : '') +
+        (fusionOf(e) ? `; hybrid fusion ${JSON.stringify(fusionOf(e))}` : '; hybrid fusion: RRF defaults'),
+    );
+
+  const defaultMethod = trained.length > 0 ? `hybrid (${trained[0].name}+bm25)` : 'hybrid (hash+bm25)';
+  const row = (m: string) => rows.find((r) => r.method === m) as MethodResult;
+  const ratio = (split: Split) =>
+    row(defaultMethod).metrics[split].paraphrase.recallAt5 /
+    Math.max(row('bm25').metrics[split].paraphrase.recallAt5, 1e-9);
+  for (const split of ['dev', 'test'] as const) {
+    log('');
+    log(
+      `| ${split} | paraphrase recall@5 | paraphrase MRR@10 | keyword recall@5 | keyword MRR@10 | query p50 ms |`,
+    );
+    log(`|---|---|---|---|---|---|`);
+    for (const r of rows) {
+      const [p, k] = [r.metrics[split].paraphrase, r.metrics[split].keyword];
+      log(
+        `| ${r.method}${r.method === defaultMethod ? ' (default)' : ''} | ${p.recallAt5.toFixed(3)} | ${p.mrrAt10.toFixed(3)} | ` +
+          `${k.recallAt5.toFixed(3)} | ${k.mrrAt10.toFixed(3)} | ${r.queryMs.toFixed(2)} |`,
+      );
+    }
+  }
+  const paraphraseOk = ratio('test') >= 1.5;
+  const keywordOk = row(defaultMethod).metrics.test.keyword.recallAt5 >= 0.95;
+  log('');
+  log(
+    `default retrieval ${defaultMethod}: paraphrase recall@5 / BM25's = ${ratio('dev').toFixed(2)}x dev, ` +
+      `${ratio('test').toFixed(2)}x test (goal >= 1.5x: ${paraphraseOk ? 'holds' : 'does not hold'}); keyword recall@5 ` +
+      `${row(defaultMethod).metrics.dev.keyword.recallAt5.toFixed(3)} dev, ${row(defaultMethod).metrics.test.keyword.recallAt5.toFixed(3)} test ` +
+      `(goal >= 0.95: ${keywordOk ? 'holds' : 'does not hold'}); issue 18 acceptance on test: ${paraphraseOk && keywordOk ? 'holds' : 'does not hold'}`,
+  );
+  for (const e of indexed) await e.store.close();
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    documents: set.docs.length,
+    passages: set.passages.length,
+    threads: THREADS,
+    questions: Object.fromEntries(
+      QUESTION_STYLES.map((s) => [s, { dev: count(s, 'dev'), test: count(s, 'test') }]),
+    ),
+    lexicalOverlapMean: Object.fromEntries(QUESTION_STYLES.map((s) => [s, r3(overlap[s])])),
+    embedders: Object.fromEntries(
+      indexed.map((e) => [
+        e.name,
+        {
+          dim: e.embedder.dim,
+          embedChunksPerS: Math.round(e.embedChunksPerS),
+          embedChunksPer2CpuS: Math.round(e.embedChunksPer2CpuS),
+          indexChunksPerS: Math.round(e.indexChunksPerS),
+          truncated: e.truncated,
+          ...(fusionOf(e) ? { fusion: fusionOf(e) } : {}),
+        },
+      ]),
+    ),
+    methods: Object.fromEntries(
+      rows.map((r) => [
+        r.method,
+        {
+          queryMsP50: round2(r.queryMs),
+          ...Object.fromEntries(
+            (['dev', 'test'] as const).map((split) => [
+              split,
+              Object.fromEntries(
+                QUESTION_STYLES.map((s) => [
+                  s,
+                  Object.fromEntries(Object.entries(r.metrics[split][s]).map(([k, v]) => [k, r3(v)])),
+                ]),
+              ),
+            ]),
+          ),
+        },
+      ]),
+    ),
+    default: defaultMethod,
+    ratioRecallAt5VsBm25: { dev: round2(ratio('dev')), test: round2(ratio('test')) },
+    acceptance: {
+      paraphraseRatioAtLeast1_5: paraphraseOk,
+      keywordRecallAt5AtLeast0_95: keywordOk,
+      holds: paraphraseOk && keywordOk,
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const result: Record<string, unknown> = {};
-  if (COLLECTION === 'shipped' || COLLECTION === 'all') {
+  if (runs('shipped')) {
     const qs = (JSON.parse(readFileSync(SHIPPED_QUESTIONS, 'utf8')) as { questions: Question[] }).questions;
     result.shipped = await collectionRows('shipped', SHIPPED, qs);
   }
-  if (COLLECTION === 'installed' || COLLECTION === 'all') {
+  if (runs('installed')) {
     if (!existsSync(INSTALLED)) {
       log(`\n## installed: ${INSTALLED} is absent; install it with: apt-get install sqlite3-doc (skipped)`);
       result.installed = null;
@@ -425,7 +719,8 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (!NO_STORE) result.store = await storeBench();
+  if (runs('paraphrase')) result.paraphrase = await paraphraseBench();
+  if (runs('store') && !NO_STORE) result.store = await storeBench();
   log(JSON.stringify(result));
 }
 
