@@ -75,6 +75,30 @@ test('embedder train writes a sentence-transformers directory that loads as an e
   assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 6);
 });
 
+test('embedder train --minutes sizes the run from timed probe steps', async () => {
+  const m = join(dir, 'minutes');
+  const r = await xfmr([
+    'embedder',
+    'train',
+    '--pairs',
+    pairs,
+    '--out',
+    m,
+    '--vocab',
+    '120',
+    ...SMALL,
+    '--minutes',
+    '0.02',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const said = /a step takes ~([\d.]+) s: (\d+) steps in 0\.02 minutes/.exec(r.stderr);
+  assert.ok(said, r.stderr);
+  const steps = Number(said[2]);
+  // steps = floor(1.2 s / the probe's step time), at least 1
+  assert.ok(steps >= 1 && steps <= Math.max(1, Math.ceil(1.2 / Number(said[1]))), said[0]);
+  assert.equal(readFileSync(join(m, 'metrics.jsonl'), 'utf8').trim().split('\n').length, steps);
+});
+
 test('embedder tune writes the fusion constants and the dev figures, and the embedder reads them', async () => {
   if (!existsSync(join(out, 'config.json'))) {
     const r = await xfmr([...TRAIN, ...SMALL, '--steps', '2']);
