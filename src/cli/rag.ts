@@ -135,14 +135,16 @@ async function runIndex(argv: string[]): Promise<void> {
   const { SqliteStore } = await import('../rag/sqlite_store.ts');
   const { DEFAULT_MAX_BYTES } = await import('../rag/loaders.ts');
 
-  // No --embedder: an existing index goes on with the embedder it was built with; a new one gets
-  // the shipped trained embedder (the hash embedder where models/ lacks it).
+  // No --embedder: an existing index goes on with the embedder it was built with (as recorded,
+  // unless encoder options are given); a new one gets the shipped trained embedder (the hash
+  // embedder where models/ lacks it).
   let which = optString(a, 'embedder');
   const { defaultEmbedderSpec } = await import('../rag/embedder.ts');
+  const encoderOptions = ['pooling', 'query-prefix', 'passage-prefix'].some((o) => a.options.has(o));
+  let recorded: import('../rag/embedder.ts').EmbedderSpec | undefined;
   if (which === undefined) {
-    const recorded = existsSync(db) ? recordedSpec(SqliteStore, db) : undefined;
-    if (recorded?.type === 'encoder') which = recorded.dir;
-    else if (recorded?.type === 'hash') which = 'hash';
+    recorded = existsSync(db) ? recordedSpec(SqliteStore, db) : undefined;
+    if (recorded) which = recorded.type === 'encoder' ? recorded.dir : 'hash';
     else {
       const d = defaultEmbedderSpec();
       if (d.fallback) process.stderr.write(`xfmr rag: ${d.fallback}\n`);
@@ -158,20 +160,22 @@ async function runIndex(argv: string[]): Promise<void> {
     return m as Pooling;
   });
   const embedder =
-    which === 'hash'
-      ? (() => {
-          for (const o of ['pooling', 'query-prefix', 'passage-prefix'])
-            if (a.options.has(o))
-              throw new UsageError(`--${o} applies to an encoder (--embedder DIR), not the hash embedder`);
-          return createEmbedder({ type: 'hash' });
-        })()
-      : createEmbedder({
-          type: 'encoder',
-          dir: which,
-          pooling: pooling?.length === 1 ? pooling[0] : pooling,
-          queryPrefix: optString(a, 'query-prefix'),
-          passagePrefix: optString(a, 'passage-prefix'),
-        });
+    recorded && !encoderOptions
+      ? createEmbedder(recorded)
+      : which === 'hash'
+        ? (() => {
+            for (const o of ['pooling', 'query-prefix', 'passage-prefix'])
+              if (a.options.has(o))
+                throw new UsageError(`--${o} applies to an encoder (--embedder DIR), not the hash embedder`);
+            return createEmbedder({ type: 'hash' });
+          })()
+        : createEmbedder({
+            type: 'encoder',
+            dir: which,
+            pooling: pooling?.length === 1 ? pooling[0] : pooling,
+            queryPrefix: optString(a, 'query-prefix'),
+            passagePrefix: optString(a, 'passage-prefix'),
+          });
   const maxTokens = a.options.has('max-tokens') ? positiveInt(a, 'max-tokens', 1) : undefined;
   if (maxTokens !== undefined && maxTokens > embedder.maxTokens)
     throw new UsageError(`--max-tokens ${maxTokens} exceeds what the embedder takes (${embedder.maxTokens})`);

@@ -74,3 +74,15 @@ test('an index built with --embedder hash keeps it: re-indexing without --embedd
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /this index was built with embedder hash-v1:.*; this run uses encoder:/);
 });
+
+test('re-indexing without --embedder keeps the recorded encoder as built (pooling, prefixes)', async () => {
+  const db = join(dir, 'cls.db');
+  const built = ['rag', 'index', '--db', db, '--embedder', DEFAULT_EMBEDDER_DIR, '--pooling', 'cls'];
+  const first = await xfmr([...built, '--query-prefix', 'q: ', docs]);
+  assert.equal(first.code, 0, first.stderr);
+  const id = (await info(db)).embedderId;
+  const again = await xfmr(['rag', 'index', '--db', db, docs]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((await info(db)).embedderId, id);
+  assert.match(id, /:cls:q="q: ":/);
+});
