@@ -12,7 +12,7 @@ out="${1:-embed-run}"
 pairs="${PAIRS:-embed-pairs.jsonl}"
 [ -f "$pairs" ] || "$here/scripts/corpus/embed_pairs.sh" "$pairs"
 export XFMR_THREADS="${XFMR_THREADS:-1}"
-node "$here/bin/xfmr.js" embedder train --pairs "$pairs" --out "$out" --max-pairs 50000 --vocab-texts 25000 --steps 320 \
+node "$here/bin/xfmr.js" embedder train --pairs "$pairs" --out "$out" --vocab-texts 25000 --steps 1200 \
   --layers 1 --dim 192 --heads 3 --ffn 384 --vocab 16000 --max-len 64 --batch-size 128 --lr 1e-3 \
-  --checkpoint-every 50 "${@:2}"
+  --checkpoint-every 100 "${@:2}"
 node "$here/bin/xfmr.js" embedder tune --model "$out" --pairs "$pairs"
