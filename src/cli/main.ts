@@ -59,6 +59,11 @@ const commands: Record<string, { describe: string; load: () => Promise<Command> 
     describe: 'PPO against a reward model: --model DIR --reward RM_DIR --prompts PROMPTS.jsonl --out DIR',
     load: async () => (await import('./ppo.ts')).run,
   },
+  embedder: {
+    describe:
+      'train a sentence embedder: embedder pairs --out PAIRS.jsonl ...; embedder train --pairs PAIRS.jsonl --out DIR --minutes N',
+    load: async () => (await import('./embedder.ts')).run,
+  },
   recipe: {
     describe:
       'train the shipped RAG model end to end: recipe default (tokenizer, pretrain, SFT, DPO, export, eval)',

@@ -3,9 +3,12 @@
  *
  *   xfmr rag index --db FILE [options] PATHS...      files and folders (walked); re-running only
  *                                                    re-embeds what changed and drops what is gone
- *     --embedder hash|DIR   the offline default (hash), or a sentence-transformers directory as
- *                           downloaded (all-MiniLM-L6-v2, bge-small-en-v1.5, e5-small-v2) or a
- *                           BERT-family model directory (src/rag/encoder_embedder.ts)
+ *     --embedder hash|DIR   a sentence-transformers directory as downloaded (all-MiniLM-L6-v2,
+ *                           bge-small-en-v1.5, e5-small-v2), a BERT-family model directory
+ *                           (src/rag/encoder_embedder.ts), or hash (hashed words and n-grams, no
+ *                           model). Default: for an existing index, the embedder it was built with;
+ *                           for a new one, the shipped trained embedder models/xfmr-embed-mini
+ *                           (`xfmr embedder train`), or hash where that directory is missing
  *     --pooling MODE[,MODE]  --query-prefix S  --passage-prefix S  (encoder; defaults from the dir)
  *     --max-tokens N  --overlap N      chunk budget and overlap, in the embedder's tokens
  *     --max-bytes N                    larger files are skipped (default 16 MiB)
@@ -35,6 +38,7 @@
  * the file's path as found from what was given to `index`. Indexing reports progress and skipped
  * files on stderr; a PATH that does not exist makes the exit code 1 after the rest is indexed.
  */
+import { existsSync } from 'node:fs';
 import { Progress } from '../train/progress.ts';
 import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
@@ -131,7 +135,22 @@ async function runIndex(argv: string[]): Promise<void> {
   const { SqliteStore } = await import('../rag/sqlite_store.ts');
   const { DEFAULT_MAX_BYTES } = await import('../rag/loaders.ts');
 
-  const which = optString(a, 'embedder') ?? 'hash';
+  // No --embedder: an existing index goes on with the embedder it was built with (as recorded,
+  // unless encoder options are given); a new one gets the shipped trained embedder (the hash
+  // embedder where models/ lacks it).
+  let which = optString(a, 'embedder');
+  const { defaultEmbedderSpec } = await import('../rag/embedder.ts');
+  const encoderOptions = ['pooling', 'query-prefix', 'passage-prefix'].some((o) => a.options.has(o));
+  let recorded: import('../rag/embedder.ts').EmbedderSpec | undefined;
+  if (which === undefined) {
+    recorded = existsSync(db) ? recordedSpec(SqliteStore, db) : undefined;
+    if (recorded) which = recorded.type === 'encoder' ? recorded.dir : 'hash';
+    else {
+      const d = defaultEmbedderSpec();
+      if (d.fallback) process.stderr.write(`xfmr rag: ${d.fallback}\n`);
+      which = d.spec.type === 'encoder' ? d.spec.dir : 'hash';
+    }
+  }
   const { POOLINGS } = await import('../models/encoder.ts');
   type Pooling = (typeof POOLINGS)[number];
   const poolingArg = optString(a, 'pooling');
@@ -141,20 +160,22 @@ async function runIndex(argv: string[]): Promise<void> {
     return m as Pooling;
   });
   const embedder =
-    which === 'hash'
-      ? (() => {
-          for (const o of ['pooling', 'query-prefix', 'passage-prefix'])
-            if (a.options.has(o))
-              throw new UsageError(`--${o} applies to an encoder (--embedder DIR), not the hash embedder`);
-          return createEmbedder({ type: 'hash' });
-        })()
-      : createEmbedder({
-          type: 'encoder',
-          dir: which,
-          pooling: pooling?.length === 1 ? pooling[0] : pooling,
-          queryPrefix: optString(a, 'query-prefix'),
-          passagePrefix: optString(a, 'passage-prefix'),
-        });
+    recorded && !encoderOptions
+      ? createEmbedder(recorded)
+      : which === 'hash'
+        ? (() => {
+            for (const o of ['pooling', 'query-prefix', 'passage-prefix'])
+              if (a.options.has(o))
+                throw new UsageError(`--${o} applies to an encoder (--embedder DIR), not the hash embedder`);
+            return createEmbedder({ type: 'hash' });
+          })()
+        : createEmbedder({
+            type: 'encoder',
+            dir: which,
+            pooling: pooling?.length === 1 ? pooling[0] : pooling,
+            queryPrefix: optString(a, 'query-prefix'),
+            passagePrefix: optString(a, 'passage-prefix'),
+          });
   const maxTokens = a.options.has('max-tokens') ? positiveInt(a, 'max-tokens', 1) : undefined;
   if (maxTokens !== undefined && maxTokens > embedder.maxTokens)
     throw new UsageError(`--max-tokens ${maxTokens} exceeds what the embedder takes (${embedder.maxTokens})`);
@@ -205,6 +226,22 @@ async function runIndex(argv: string[]): Promise<void> {
   } finally {
     await store.close();
   }
+}
+
+/** The embedder spec an existing index records, or undefined when it is no index (yet). */
+function recordedSpec(
+  Store: typeof import('../rag/sqlite_store.ts').SqliteStore,
+  db: string,
+): import('../rag/embedder.ts').EmbedderSpec | undefined {
+  let store: import('../rag/sqlite_store.ts').SqliteStore;
+  try {
+    store = Store.open(db);
+  } catch {
+    return undefined; // openOrCreate reports what is wrong with the file
+  }
+  const spec = store.embedderSpec;
+  void store.close();
+  return spec;
 }
 
 /** Opens an index read-only and the embedder it was built with. */

@@ -1,7 +1,8 @@
 /**
  * The embedder interface: text -> unit vectors whose dot product (cosine) measures relevance.
  *
- *   const e = createEmbedder({ type: 'hash' });          // the offline default (hash_embedder.ts)
+ *   const e = createEmbedder(defaultEmbedderSpec());     // the shipped trained embedder (below)
+ *   const e = createEmbedder({ type: 'hash' });          // the fallback: hashed words (hash_embedder.ts)
  *   const e = createEmbedder({ type: 'encoder', dir });  // a sentence-transformers / BERT directory
  *   const [q] = await e.embed(['how do I ...'], 'query');
  *   const vs  = await e.embed(chunks, 'passage');
@@ -13,6 +14,9 @@
  *
  * `embed` is async so that an embedder behind a network API can implement the interface.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EncoderEmbedder, type EncoderEmbedderOptions } from './encoder_embedder.ts';
 import { HashEmbedder, type HashEmbedderOptions } from './hash_embedder.ts';
 
@@ -22,6 +26,13 @@ export type EmbedKind = 'query' | 'passage';
 export type EmbedderSpec =
   | ({ type: 'hash' } & HashEmbedderOptions)
   | ({ type: 'encoder' } & EncoderEmbedderOptions);
+
+/** Reciprocal-rank-fusion constants for hybrid retrieval with an embedder (retriever.ts). */
+export interface FusionWeights {
+  rrfK: number;
+  vectorWeight: number;
+  bm25Weight: number;
+}
 
 export interface Embedder {
   /** Names the embedding function: vectors of embedders with different ids are not comparable. */
@@ -34,10 +45,28 @@ export interface Embedder {
   readonly spec: EmbedderSpec;
   /** Texts cut to the model's sequence limit so far, where the embedder truncates (encoders). */
   readonly truncated?: number;
+  /** Hybrid retrieval's fusion constants tuned for this embedder, where it has them. */
+  readonly fusion?: FusionWeights;
   /** Tokens in a text, as `maxTokens` counts them (used to size chunks). */
   countTokens(text: string): number;
   /** One L2-normalised vector per text. */
   embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]>;
+}
+
+/**
+ * The embedder xfmr trains itself and ships (`xfmr embedder train`; models/xfmr-embed-mini/README.md
+ * says how it was made): a sentence-transformers directory, the default of `xfmr rag index` and
+ * `xfmr start`.
+ */
+export const DEFAULT_EMBEDDER_DIR = fileURLToPath(new URL('../../models/xfmr-embed-mini', import.meta.url));
+
+/**
+ * The default embedder's spec: the shipped model, or the hash embedder where the model directory
+ * is missing (an install without models/); `fallback` says why in that case.
+ */
+export function defaultEmbedderSpec(dir = DEFAULT_EMBEDDER_DIR): { spec: EmbedderSpec; fallback?: string } {
+  if (existsSync(join(dir, 'config.json'))) return { spec: { type: 'encoder', dir } };
+  return { spec: { type: 'hash' }, fallback: `${dir} has no config.json: using the hash embedder` };
 }
 
 /** Builds an embedder from its spec (throws with the directory or field at fault). */

@@ -28,7 +28,7 @@ import { type DenseWeights, loadDenseWeights } from '../models/load_dense.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
 import { wordPieceJson } from '../tokenizers/wordpiece_trainer.ts';
-import type { Embedder, EmbedderSpec, EmbedKind } from './embedder.ts';
+import type { Embedder, EmbedderSpec, EmbedKind, FusionWeights } from './embedder.ts';
 import { l2normalize } from './embedder.ts';
 import { readJsonObject, readStLayout, type StDense, type StLayout } from './sentence_transformers.ts';
 
@@ -65,6 +65,27 @@ export function loadDirTokenizer(dir: string, tokenizerJson: unknown): Tokenizer
   const lower = readJsonObject(join(dir, 'tokenizer_config.json'))?.do_lower_case !== false;
   const specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].filter((t) => tokens.includes(t));
   return loadTokenizerJson(wordPieceJson(tokens, specials, lower));
+}
+
+/** xfmr's own file in a model directory: the fusion constants tuned for this embedder. */
+export const FUSION_FILE = 'xfmr_retrieval.json';
+
+/**
+ * The fusion constants of an xfmr_retrieval.json ({"rrf_k", "vector_weight", "bm25_weight"},
+ * each a finite number >= 0, rrf_k > 0), or undefined when the file is absent.
+ */
+export function readFusion(path: string): FusionWeights | undefined {
+  const c = readJsonObject(path);
+  if (!c) return undefined;
+  const num = (k: string, min: number): number => {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (min === 0 && k === 'rrf_k' && v === 0))
+      throw new Error(
+        `${path}: ${k} must be a finite number ${k === 'rrf_k' ? '> 0' : '>= 0'}, got ${JSON.stringify(v)}`,
+      );
+    return v;
+  };
+  return { rrfK: num('rrf_k', 0), vectorWeight: num('vector_weight', 0), bm25Weight: num('bm25_weight', 0) };
 }
 
 /** A cheap fingerprint of the weights: size and the first and last MiB of each weight file. */
@@ -113,6 +134,8 @@ export class EncoderEmbedder implements Embedder {
   readonly layout: StLayout;
   /** Texts cut to maxSeqLength so far (the CLI says so once after indexing). */
   truncated = 0;
+  /** Hybrid retrieval's tuned fusion constants, from the directory's xfmr_retrieval.json. */
+  readonly fusion?: FusionWeights;
   /** Tokens the post-processor adds ([CLS], [SEP]). */
   private readonly nSpecial: number;
   private readonly dense: Dense[];
@@ -120,10 +143,16 @@ export class EncoderEmbedder implements Embedder {
   constructor(
     readonly model: Encoder,
     readonly tokenizer: Tokenizer,
-    options: EncoderEmbedderOptions & { fingerprint?: string; layout?: StLayout; dense?: Dense[] },
+    options: EncoderEmbedderOptions & {
+      fingerprint?: string;
+      layout?: StLayout;
+      dense?: Dense[];
+      fusion?: FusionWeights;
+    },
   ) {
     const layout = options.layout ?? readStLayout(options.dir);
     this.layout = layout;
+    if (options.fusion) this.fusion = options.fusion;
     const pooling = options.pooling ?? layout.pooling ?? 'mean';
     const given = typeof pooling === 'string' ? [pooling] : pooling;
     for (const p of given)
@@ -185,7 +214,8 @@ export class EncoderEmbedder implements Embedder {
       weights: loadDenseWeights(d.dir, d.inFeatures, d.outFeatures, d.bias),
     }));
     const fingerprint = weightsFingerprint([layout.transformerDir, ...layout.dense.map((d) => d.dir)]);
-    return new EncoderEmbedder(loaded.model, tokenizer, { ...options, fingerprint, layout, dense });
+    const fusion = readFusion(join(dir, FUSION_FILE));
+    return new EncoderEmbedder(loaded.model, tokenizer, { ...options, fingerprint, layout, dense, fusion });
   }
 
   /** The text the tokenizer sees: sentence-transformers lowercases it when do_lower_case. */

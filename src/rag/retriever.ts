@@ -4,7 +4,11 @@
  *   vector   embed the question ('query'), exact top-k by cosine          score = cosine similarity
  *   bm25     keyword search over the chunk texts                          score = BM25
  *   hybrid   both lists (each `candidates` long), fused by reciprocal rank fusion (Cormack et al.
- *            2009):  score(c) = sum over lists of 1 / (rrfK + rank_list(c)),  rank from 1
+ *            2009):  score(c) = sum over lists of w_list / (rrfK + rank_list(c)),  rank from 1
+ *
+ * The fusion constants: the options' if given, else the embedder's own (`Embedder.fusion`: a
+ * trained embedder's directory records values tuned on its dev split, xfmr_retrieval.json), else
+ * the paper's rrfK = 60 with equal weights.
  *
  * RRF needs no score calibration between cosine and BM25 (their scales differ), which is why it
  * is the usual way to combine them. Each result also carries the per-method ranks and scores it
@@ -20,8 +24,12 @@ export interface RetrieveOptions {
   k?: number;
   mode?: RetrievalMode;
   filter?: MetadataFilter;
-  /** RRF constant (default 60, the paper's). */
+  /** RRF constant (default: the embedder's tuned value, else 60, the paper's). */
   rrfK?: number;
+  /** Weight of the vector list in RRF (default: the embedder's tuned value, else 1). */
+  vectorWeight?: number;
+  /** Weight of the BM25 list in RRF (default: the embedder's tuned value, else 1). */
+  bm25Weight?: number;
   /** Length of each list fused in hybrid mode (default max(50, 4k)). */
   candidates?: number;
 }
@@ -33,17 +41,22 @@ export interface RetrievedChunk extends SearchHit {
   bm25?: { rank: number; score: number };
 }
 
-/** Fuses ranked lists by reciprocal rank fusion; ties keep the order of first appearance. */
+/**
+ * Fuses ranked lists by reciprocal rank fusion, list j weighted by weights[j] (default 1 each);
+ * ties keep the order of first appearance.
+ */
 export function reciprocalRankFusion(
   lists: readonly (readonly SearchHit[])[],
   rrfK = 60,
+  weights: readonly number[] = [],
 ): { hit: SearchHit; score: number }[] {
   const acc = new Map<number, { hit: SearchHit; score: number; first: number }>();
   let order = 0;
-  for (const list of lists) {
+  for (const [j, list] of lists.entries()) {
+    const w = weights[j] ?? 1;
     list.forEach((hit, i) => {
       const e = acc.get(hit.chunkId) ?? { hit, score: 0, first: order++ };
-      e.score += 1 / (rrfK + i + 1);
+      e.score += w / (rrfK + i + 1);
       acc.set(hit.chunkId, e);
     });
   }
@@ -80,7 +93,16 @@ export async function retrieve(
   const [v, t] = [await byVector(n), await byText(n)];
   const vRank = new Map(v.map((h, i) => [h.chunkId, { rank: i + 1, score: h.score }]));
   const tRank = new Map(t.map((h, i) => [h.chunkId, { rank: i + 1, score: h.score }]));
-  return reciprocalRankFusion([v, t], options.rrfK ?? 60)
+  const f = embedder.fusion;
+  const rrfK = options.rrfK ?? f?.rrfK ?? 60;
+  const weights = [options.vectorWeight ?? f?.vectorWeight ?? 1, options.bm25Weight ?? f?.bm25Weight ?? 1];
+  for (const [name, w] of [
+    ['rrfK', rrfK],
+    ['vectorWeight', weights[0]],
+    ['bm25Weight', weights[1]],
+  ] as const)
+    if (!(Number.isFinite(w) && w >= 0)) throw new Error(`${name} must be a finite number >= 0, got ${w}`);
+  return reciprocalRankFusion([v, t], rrfK, weights)
     .slice(0, k)
     .map(({ hit, score }) => {
       const r: RetrievedChunk = { ...hit, score };

@@ -33,7 +33,8 @@ test('SIGKILL mid-index leaves whole documents; a re-run completes without dupli
   const topics = Object.values(TOPICS);
   const files: Record<string, string> = {};
   for (let i = 0; i < N; i++) {
-    // a few chunks per file (the hash embedder's budget is 200 words)
+    // a few chunks per file (the hash embedder's budget is 200 words; named below, as the
+    // equal chunk counts checked at the end are its. The re-run keeps the recorded embedder)
     const body = Array.from(
       { length: 12 },
       (_, j) => `${topics[(i + j) % topics.length]} File ${i} part ${j}.`,
@@ -43,7 +44,7 @@ test('SIGKILL mid-index leaves whole documents; a re-run completes without dupli
   writeFiles(join(dir, 'docs'), files);
   const db = join(dir, 'crash.db');
 
-  const child = spawnXfmr(['rag', 'index', '--db', db, join(dir, 'docs')]);
+  const child = spawnXfmr(['rag', 'index', '--db', db, '--embedder', 'hash', join(dir, 'docs')]);
   const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
   let seen = -1;
   const deadline = Date.now() + 60_000;

@@ -77,6 +77,35 @@ test('retrieve: vector, bm25 and hybrid find the topic, with scores and per-meth
   await assert.rejects(retrieve(store, embedder, 'x', { k: 0 }), /k must be a positive integer/);
 });
 
+test('weighted fusion: the options weights, else the embedder own tuned constants, else k 60 and 1:1', async () => {
+  const fused = reciprocalRankFusion([[hit(1)], [hit(2)]], 10, [2, 0.5]);
+  assert.deepEqual(
+    fused.map((f) => [f.hit.chunkId, f.score]),
+    [
+      [1, 2 / 11],
+      [2, 0.5 / 11],
+    ],
+  );
+  const q = 'chess bishop';
+  const both = (await retrieve(store, embedder, q, { k: 1, mode: 'hybrid', rrfK: 10 }))[0];
+  assert.equal(both.vector?.rank, 1);
+  assert.equal(both.bm25?.rank, 1);
+  const w = await retrieve(store, embedder, q, { k: 1, rrfK: 10, vectorWeight: 3, bm25Weight: 0.5 });
+  assert.ok(Math.abs(w[0].score - (3 / 11 + 0.5 / 11)) < 1e-12, 'the options weights are used');
+  // an embedder with tuned constants: they apply where the options give none
+  const tuned = Object.assign(Object.create(embedder) as HashEmbedder, {
+    fusion: { rrfK: 4, vectorWeight: 2, bm25Weight: 1 },
+  });
+  const t = await retrieve(store, tuned, q, { k: 1 });
+  assert.ok(Math.abs(t[0].score - (2 / 5 + 1 / 5)) < 1e-12, `the embedder constants: ${t[0].score}`);
+  const o = await retrieve(store, tuned, q, { k: 1, rrfK: 60 });
+  assert.ok(Math.abs(o[0].score - (2 / 61 + 1 / 61)) < 1e-12, 'an option overrides the embedder');
+  await assert.rejects(
+    retrieve(store, embedder, q, { vectorWeight: -1 }),
+    /vectorWeight must be a finite number >= 0/,
+  );
+});
+
 test('buildPrompt: the default template, best chunks first, trimmed to the budget', () => {
   assert.equal(DEFAULT_TEMPLATE, '[ctx: {docs}] Answer the question: {query}');
   const count = (s: string) => s.length; // 1 token per character, to see exact cuts

@@ -1,0 +1,279 @@
+/**
+ * `xfmr embedder pairs --out PAIRS.jsonl [--debian FILE]... [--wordnet DIR] [--docs DIR]...`
+ *   Builds query/passage pairs (train/embed_pairs.ts): Debian synopsis vs long description (apt's
+ *   Translation-en, decompressed; scripts/corpus/embed_pairs.sh fetches it), WordNet synonyms and
+ *   definitions, Markdown headings vs sections. Held-out sources are refused or dropped.
+ *
+ * `xfmr embedder train --pairs PAIRS.jsonl --out DIR [--minutes N | --steps N] [options]`
+ *   Trains a sentence embedder from scratch: a WordPiece vocabulary on the pairs' text, a small
+ *   BERT-style encoder (--layers, --dim, --heads, --ffn), mean pooled, trained with InfoNCE over
+ *   in-batch and BM25-mined hard negatives (train/contrastive.ts, rag/bm25_negatives.ts). DIR is a
+ *   sentence-transformers directory (`xfmr rag index --embedder DIR` and sentence-transformers load
+ *   it), with metrics.jsonl and checkpoints (--checkpoint-every, --resume continues a run).
+ *   --minutes N sets the step count from the time of two probe steps before training.
+ *   Options: --vocab 12000 --layers 2 --dim 256 --heads 4 --ffn 512 --max-len 128 --max-seq 256
+ *   --batch-size 64 --lr 5e-4 --temperature 0.05 --seed 0 --max-pairs N --vocab-texts 40000.
+ *
+ * `xfmr embedder tune --model DIR --pairs PAIRS.jsonl [--max-dev N] [--json]`
+ *   Tunes hybrid retrieval's fusion for the embedder DIR on the pairs' dev split (rag/fusion_tune.ts:
+ *   each dev source kind, e.g. debian and wordnet, is one retrieval set over its own passages) and
+ *   writes DIR/xfmr_retrieval.json (the constants `rag query` then uses) and DIR/dev_eval.json
+ *   (recall@5 and MRR@10 of vector, BM25, RRF k=60 and the tuned RRF per set).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic, writeJsonFile } from '../io/files.ts';
+import { Encoder } from '../models/encoder.ts';
+import { saveSentenceTransformer } from '../models/load_st.ts';
+import { bertConfig } from '../models/presets.ts';
+import { mineBm25Negatives } from '../rag/bm25_negatives.ts';
+import { backward, noGrad, Rng, tidy } from '../tensor/index.ts';
+import { loadTokenizerJson } from '../tokenizers/tokenizer_json.ts';
+import { trainWordPiece } from '../tokenizers/wordpiece_trainer.ts';
+import { contrastiveBatchLoss } from '../train/contrastive.ts';
+import { buildPairs, type EmbedPair, parsePairsJsonl } from '../train/embed_pairs.ts';
+import { embedIds, type TokenizedPairs, trainEmbedder, tripletBatch } from '../train/embedder_train.ts';
+import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
+import { LOOP_FLAGS, LOOP_VALUES, runOptions } from './train_options.ts';
+
+const USAGE =
+  'usage: xfmr embedder pairs --out PAIRS.jsonl [--debian FILE]... [--wordnet DIR] [--docs DIR]...\n' +
+  '       xfmr embedder train --pairs PAIRS.jsonl --out DIR [--minutes N | --steps N] [--layers 2] [--dim 256] ...\n' +
+  '       xfmr embedder tune --model DIR --pairs PAIRS.jsonl [--max-dev N] [--json]';
+
+export async function run(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub === 'pairs') return pairsCommand(rest);
+  if (sub === 'train') return trainCommand(rest);
+  if (sub === 'tune') return tuneCommand(rest);
+  throw new UsageError(sub === undefined ? USAGE : `unknown embedder command "${sub}"\n${USAGE}`);
+}
+
+/** Every value of a repeatable option, in order (parseArgs keeps the last; read argv directly). */
+function repeated(argv: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${name}` && i + 1 < argv.length) out.push(argv[++i]);
+    else if (argv[i].startsWith(`--${name}=`)) out.push(argv[i].slice(name.length + 3));
+  }
+  return out;
+}
+
+async function pairsCommand(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, { values: ['out', 'debian', 'wordnet', 'docs', 'dev-every'] });
+  const out = optString(a, 'out');
+  if (!out) throw new UsageError('embedder pairs: --out PAIRS.jsonl is required');
+  const debian = repeated(argv, 'debian');
+  const docs = repeated(argv, 'docs');
+  for (const f of [...debian, ...docs])
+    if (!existsSync(f)) throw new UsageError(`embedder pairs: ${f}: no such file or folder`);
+  const { pairs, counts } = buildPairs({
+    debian,
+    wordnet: optString(a, 'wordnet'),
+    docs,
+    devEvery: optInt(a, 'dev-every', 50),
+  });
+  writeFileAtomic(out, pairs.map((p) => `${JSON.stringify(p)}\n`).join(''));
+  const by = new Map<string, number>();
+  for (const p of pairs) {
+    const k = `${p.source.slice(0, p.source.indexOf(':'))}/${p.split}`;
+    by.set(k, (by.get(k) ?? 0) + 1);
+  }
+  process.stderr.write(
+    `embedder pairs: wrote ${counts.pairs} pairs to ${out} (${[...by].map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
+      `dropped ${counts.heldOut} repeating held-out text, ${counts.duplicates} duplicate passages\n`,
+  );
+}
+
+/** Reads --pairs; the train split, shuffled by `seed` and cut to maxPairs. */
+function readTrainPairs(path: string, maxPairs: number, seed: number): EmbedPair[] {
+  if (!existsSync(path)) throw new UsageError(`--pairs ${path}: no such file`);
+  const all = parsePairsJsonl(readFileSync(path, 'utf8'), path).filter((p) => p.split === 'train');
+  if (all.length < 2) throw new Error(`--pairs ${path}: fewer than 2 training pairs`);
+  const rng = new Rng(seed);
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [all[i], all[j]] = [all[j], all[i]];
+  }
+  return all.slice(0, maxPairs);
+}
+
+async function trainCommand(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, {
+    values: [
+      'pairs',
+      'out',
+      'minutes',
+      'steps',
+      'vocab',
+      'vocab-texts',
+      'layers',
+      'dim',
+      'heads',
+      'ffn',
+      'max-len',
+      'max-seq',
+      'batch-size',
+      'lr',
+      'temperature',
+      'seed',
+      'max-pairs',
+      ...LOOP_VALUES,
+    ],
+    flags: [...LOOP_FLAGS],
+  });
+  const pairsPath = optString(a, 'pairs');
+  const out = optString(a, 'out');
+  if (!pairsPath || !out)
+    throw new UsageError('embedder train: --pairs PAIRS.jsonl and --out DIR are required');
+  const positive = (name: string, v: number) => {
+    if (!(v > 0)) throw new UsageError(`--${name} must be > 0, got ${v}`);
+    return v;
+  };
+  const seed = optInt(a, 'seed', 0);
+  const maxLen = positive('max-len', optInt(a, 'max-len', 128));
+  const maxSeq = positive('max-seq', optInt(a, 'max-seq', 256));
+  const dim = positive('dim', optInt(a, 'dim', 256));
+  const heads = positive('heads', optInt(a, 'heads', 4));
+  if (dim % heads !== 0) throw new UsageError(`--dim ${dim} is not a multiple of --heads ${heads}`);
+  const layers = optInt(a, 'layers', 2);
+  if (layers < 0) throw new UsageError(`--layers must be >= 0, got ${layers}`);
+  const batchSize = positive('batch-size', optInt(a, 'batch-size', 64));
+  const lr = positive('lr', optNumber(a, 'lr', 5e-4));
+  const temperature = positive('temperature', optNumber(a, 'temperature', 0.05));
+  const minutes = optString(a, 'minutes') === undefined ? 0 : positive('minutes', optNumber(a, 'minutes', 0));
+  let steps = optString(a, 'steps') === undefined ? 0 : positive('steps', optInt(a, 'steps', 0));
+  if (minutes > 0 === steps > 0) throw new UsageError('embedder train: give one of --minutes N or --steps N');
+  const run = runOptions(a, out, optInt(a, 'checkpoint-every', 200));
+
+  const pairs = readTrainPairs(pairsPath, optInt(a, 'max-pairs', Number.MAX_SAFE_INTEGER), seed);
+  const say = (s: string) => process.stderr.write(`embedder: ${s}\n`);
+  say(`${pairs.length} training pairs from ${pairsPath}`);
+
+  // The vocabulary: trained once and kept in OUT, so a resumed run tokenizes as the first did.
+  mkdirSync(out, { recursive: true });
+  const tokPath = join(out, 'tokenizer.json');
+  let tokenizerJson: object;
+  if (run.resume && existsSync(tokPath)) tokenizerJson = JSON.parse(readFileSync(tokPath, 'utf8')) as object;
+  else {
+    const nTexts = optInt(a, 'vocab-texts', 40000);
+    const texts = pairs.slice(0, nTexts).flatMap((p) => [p.query, p.passage]);
+    const t0 = performance.now();
+    tokenizerJson = trainWordPiece(texts, { vocabSize: positive('vocab', optInt(a, 'vocab', 12000)) });
+    say(
+      `WordPiece vocabulary trained on ${texts.length} texts in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    );
+    writeJsonFile(tokPath, tokenizerJson);
+  }
+  const tokenizer = loadTokenizerJson(tokenizerJson);
+  const t1 = performance.now();
+  const data: TokenizedPairs = {
+    queries: pairs.map((p) => embedIds(tokenizer, p.query, maxLen)),
+    passages: pairs.map((p) => embedIds(tokenizer, p.passage, maxLen)),
+    negatives: new Int32Array(0),
+  };
+  say(`tokenized in ${((performance.now() - t1) / 1000).toFixed(0)} s`);
+  // Hard negatives for the pairs whose query is a sentence, among those pairs' passages: a WordNet
+  // word's BM25 neighbours are its other senses, which are not wrong answers to the bare word.
+  const mined = [...pairs.keys()].filter((i) => !pairs[i].source.startsWith('wordnet:'));
+  const t2 = performance.now();
+  const local = mineBm25Negatives(
+    mined.map((i) => pairs[i].query),
+    mined.map((i) => pairs[i].passage),
+    Int32Array.from(mined.keys()),
+    { onProgress: (d, t) => say(`mining hard negatives: ${d} of ${t} queries`) },
+  );
+  const negs = new Int32Array(pairs.length).fill(-1);
+  mined.forEach((i, k) => {
+    if (local[k] >= 0) negs[i] = mined[local[k]];
+  });
+  data.negatives = negs;
+  say(
+    `BM25 hard negatives for ${negs.filter((n) => n >= 0).length} of ${pairs.length} pairs in ${((performance.now() - t2) / 1000).toFixed(0)} s`,
+  );
+
+  const vocabSize = (tokenizerJson as { model: { vocab: Record<string, number> } }).model.vocab;
+  const config = bertConfig({
+    vocabSize: Object.keys(vocabSize).length,
+    dModel: dim,
+    nHeads: heads,
+    nLayers: layers,
+    ffnDim: optInt(a, 'ffn', 2 * dim),
+    contextLength: maxSeq,
+  });
+  const model = new Encoder(config, seed);
+  const nParams = model.parameters().reduce((s, p) => s + p.size, 0);
+  say(
+    `encoder: ${layers} layers, d ${dim}, ${heads} heads, vocab ${config.vocabSize}: ${(nParams / 1e6).toFixed(2)}M parameters`,
+  );
+
+  if (minutes > 0) {
+    // Two probe steps (forward + backward, no update) time a batch; the schedule needs the count.
+    const rng = new Rng(seed + 1);
+    const times: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const idx = Array.from({ length: batchSize }, () => rng.int(pairs.length));
+      const t = performance.now();
+      tidy(() => backward(contrastiveBatchLoss(model, tripletBatch(data, idx), temperature).loss));
+      times.push(performance.now() - t);
+      for (const p of model.parameters()) p.grad?.data.fill(0);
+    }
+    const perStep = Math.min(...times.slice(1)) * 1.15; // + the optimizer and loop
+    steps = Math.max(1, Math.floor((minutes * 60000) / perStep));
+    say(`a step takes ~${(perStep / 1000).toFixed(2)} s: ${steps} steps in ${minutes} minutes`);
+  }
+  await trainEmbedder(model, data, { ...run, steps, batchSize, lr, maxLen, temperature, seed });
+  noGrad(() => saveSentenceTransformer(out, model, tokenizerJson as never, maxSeq));
+  say(`wrote the sentence-transformers directory ${out}`);
+}
+
+async function tuneCommand(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, { values: ['model', 'pairs', 'max-dev'], flags: ['json'] });
+  const dir = optString(a, 'model');
+  const pairsPath = optString(a, 'pairs');
+  if (!dir || !pairsPath)
+    throw new UsageError('embedder tune: --model DIR and --pairs PAIRS.jsonl are required');
+  if (!existsSync(pairsPath)) throw new UsageError(`--pairs ${pairsPath}: no such file`);
+  const maxDev = optInt(a, 'max-dev', 2000);
+  const dev = parsePairsJsonl(readFileSync(pairsPath, 'utf8'), pairsPath).filter((p) => p.split === 'dev');
+  if (dev.length === 0) throw new Error(`--pairs ${pairsPath}: no dev pairs (split "dev")`);
+  const { EncoderEmbedder, FUSION_FILE } = await import('../rag/encoder_embedder.ts');
+  const { devRankedLists, tuneFusion } = await import('../rag/fusion_tune.ts');
+  const embedder = EncoderEmbedder.load({ dir });
+  const bySet = new Map<string, EmbedPair[]>();
+  for (const p of dev) {
+    const k = p.source.slice(0, Math.max(0, p.source.indexOf(':'))) || 'dev';
+    const l = bySet.get(k) ?? [];
+    if (l.length < maxDev) l.push(p);
+    bySet.set(k, l);
+  }
+  const lists: Record<string, Awaited<ReturnType<typeof devRankedLists>>> = {};
+  for (const [k, ps] of bySet) {
+    lists[k] = await devRankedLists(
+      embedder,
+      ps.map((p) => p.query),
+      ps.map((p) => p.passage),
+    );
+  }
+  const r = tuneFusion(lists);
+  writeJsonFile(join(dir, FUSION_FILE), {
+    rrf_k: r.fusion.rrfK,
+    vector_weight: r.fusion.vectorWeight,
+    bm25_weight: r.fusion.bm25Weight,
+    tuned_on: `the dev split of ${pairsPath} (${[...bySet].map(([k, v]) => `${k} ${v.length}`).join(', ')}): best mean MRR@10 on the grid of src/rag/fusion_tune.ts`,
+  });
+  const report = { fusion: r.fusion, sets: r.sets };
+  writeJsonFile(join(dir, 'dev_eval.json'), report);
+  if (a.options.has('json')) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  const f = (x: number) => x.toFixed(3);
+  const lines = [`fusion: rrf_k ${r.fusion.rrfK}, vector weight ${r.fusion.vectorWeight}, bm25 weight 1`];
+  for (const [k, m] of Object.entries(r.sets))
+    for (const [name, x] of Object.entries(m))
+      lines.push(
+        `${k.padEnd(8)} ${name.padEnd(9)} recall@5 ${f(x.recallAt5)}  MRR@10 ${f(x.mrrAt10)}  (${x.questions} queries)`,
+      );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
