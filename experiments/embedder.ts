@@ -18,7 +18,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmbedder, DEFAULT_EMBEDDER_DIR, type Embedder } from '../src/rag/embedder.ts';
+import { createEmbedder, type Embedder, SHIPPED_EMBEDDER_DIR } from '../src/rag/embedder.ts';
 import { firstRelevantRank, type Metrics, metricsFromRanks, type Question } from '../src/rag/eval.ts';
 import { HashEmbedder } from '../src/rag/hash_embedder.ts';
 import { indexPaths } from '../src/rag/indexer.ts';
@@ -30,7 +30,7 @@ const arg = (name: string, fallback: string): string => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
 };
-const MODEL = arg('model', DEFAULT_EMBEDDER_DIR);
+const MODEL = arg('model', SHIPPED_EMBEDDER_DIR);
 const OUT = arg('out', '');
 const ROOT = new URL('../', import.meta.url).pathname;
 const DOCS = join(ROOT, 'test/rag/fixtures/sqlite-docs');

@@ -7,8 +7,8 @@
  *                           bge-small-en-v1.5, e5-small-v2), a BERT-family model directory
  *                           (src/rag/encoder_embedder.ts), or hash (hashed words and n-grams, no
  *                           model). Default: for an existing index, the embedder it was built with;
- *                           for a new one, the shipped trained embedder models/xfmr-embed-mini
- *                           (`xfmr embedder train`), or hash where that directory is missing
+ *                           for a new one, hash (the trained models/xfmr-embed-mini, made by
+ *                           `xfmr embedder train`, does not beat it yet: give it as DIR)
  *     --pooling MODE[,MODE]  --query-prefix S  --passage-prefix S  (encoder; defaults from the dir)
  *     --max-tokens N  --overlap N      chunk budget and overlap, in the embedder's tokens
  *     --max-bytes N                    larger files are skipped (default 16 MiB)
@@ -136,8 +136,8 @@ async function runIndex(argv: string[]): Promise<void> {
   const { DEFAULT_MAX_BYTES } = await import('../rag/loaders.ts');
 
   // No --embedder: an existing index goes on with the embedder it was built with (as recorded,
-  // unless encoder options are given); a new one gets the shipped trained embedder (the hash
-  // embedder where models/ lacks it).
+  // unless encoder options are given); a new one gets the default (rag/embedder.ts
+  // defaultEmbedderSpec: the hash embedder).
   let which = optString(a, 'embedder');
   const { defaultEmbedderSpec } = await import('../rag/embedder.ts');
   const encoderOptions = ['pooling', 'query-prefix', 'passage-prefix'].some((o) => a.options.has(o));

@@ -9,8 +9,8 @@
  *
  * Defaults: docs/ and models/xfmr-rag-tiny/ of this package; the database lives in
  * .xfmr-cache/ of this package, one per documents folder and embedder. --embedder is that of
- * `xfmr rag index` (default the shipped trained embedder models/xfmr-embed-mini; hash, the hashed
- * bag of words; or a sentence-transformers directory such as bge-small-en-v1.5). PORT in
+ * `xfmr rag index` (default hash, the hashed bag of words; or models/xfmr-embed-mini, the embedder
+ * xfmr trained; or a sentence-transformers directory such as bge-small-en-v1.5). PORT in
  * the environment sets the port when --port is not given. Everything else is `xfmr rag index` and
  * `xfmr serve`.
  */
@@ -74,7 +74,7 @@ export async function run(argv: string[]): Promise<void> {
     );
   let embedder = optString(a, 'embedder');
   if (embedder === undefined) {
-    // The shipped trained embedder, or the hash embedder where models/ lacks it.
+    // The default embedder (rag/embedder.ts defaultEmbedderSpec: the hash embedder).
     const d = (await import('../rag/embedder.ts')).defaultEmbedderSpec();
     if (d.fallback) process.stderr.write(`xfmr start: ${d.fallback}\n`);
     embedder = d.spec.type === 'encoder' ? d.spec.dir : 'hash';

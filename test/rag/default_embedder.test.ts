@@ -1,13 +1,19 @@
 /**
- * The default embedder: the shipped trained model (models/xfmr-embed-mini) for a new index, the
- * recorded embedder for an existing one, the hash embedder by name or where the model is missing,
- * and the error when a run names an embedder other than the index's.
+ * The default embedder: hash for a new index (the shipped trained model, models/xfmr-embed-mini,
+ * does not beat it yet and is given by --embedder DIR), the recorded embedder for an existing one,
+ * the shipped model's spec or hash where it is missing, and the error when a run names an embedder
+ * other than the index's.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { createEmbedder, DEFAULT_EMBEDDER_DIR, defaultEmbedderSpec } from '../../src/rag/embedder.ts';
+import {
+  createEmbedder,
+  defaultEmbedderSpec,
+  SHIPPED_EMBEDDER_DIR,
+  shippedEmbedderSpec,
+} from '../../src/rag/embedder.ts';
 import { TOPICS, tempDir, writeFiles, xfmr } from './helpers.ts';
 
 const dir = tempDir();
@@ -24,26 +30,34 @@ async function info(db: string): Promise<Info> {
   return JSON.parse(r.stdout) as Info;
 }
 
-test('defaultEmbedderSpec: the shipped model directory, or hash with the reason when it is missing', () => {
-  assert.ok(existsSync(join(DEFAULT_EMBEDDER_DIR, 'model.safetensors')), 'the model is shipped');
-  assert.deepEqual(defaultEmbedderSpec(), { spec: { type: 'encoder', dir: DEFAULT_EMBEDDER_DIR } });
+test('shippedEmbedderSpec: the shipped model directory, or hash with the reason when it is missing', () => {
+  assert.deepEqual(defaultEmbedderSpec(), { spec: { type: 'hash' } });
+  assert.ok(existsSync(join(SHIPPED_EMBEDDER_DIR, 'model.safetensors')), 'the model is shipped');
+  assert.deepEqual(shippedEmbedderSpec(), { spec: { type: 'encoder', dir: SHIPPED_EMBEDDER_DIR } });
   const missing = join(dir, 'no-model');
-  assert.deepEqual(defaultEmbedderSpec(missing), {
+  assert.deepEqual(shippedEmbedderSpec(missing), {
     spec: { type: 'hash' },
     fallback: `${missing} has no config.json: using the hash embedder`,
   });
-  const e = createEmbedder(defaultEmbedderSpec().spec);
+  const e = createEmbedder(shippedEmbedderSpec().spec);
   assert.match(e.id, /^encoder:[0-9a-f]{16}:mean:/);
   assert.ok(e.fusion, 'the shipped model carries its tuned fusion constants');
 });
 
-test('rag index without --embedder: a new index gets the trained model, and queries find the topic', async () => {
+test('rag index without --embedder: a new index gets hash', async () => {
   const db = join(dir, 'default.db');
   const r = await xfmr(['rag', 'index', '--db', db, docs]);
   assert.equal(r.code, 0, r.stderr);
+  assert.equal((await info(db)).embedder.type, 'hash');
+});
+
+test('rag index --embedder models/xfmr-embed-mini: the trained model indexes, and queries find the topic', async () => {
+  const db = join(dir, 'trained.db');
+  const r = await xfmr(['rag', 'index', '--db', db, '--embedder', SHIPPED_EMBEDDER_DIR, docs]);
+  assert.equal(r.code, 0, r.stderr);
   const i = await info(db);
   assert.equal(i.embedder.type, 'encoder');
-  assert.equal(i.embedder.dir, DEFAULT_EMBEDDER_DIR);
+  assert.equal(i.embedder.dir, SHIPPED_EMBEDDER_DIR);
   const q = await xfmr([
     'rag',
     'query',
@@ -70,14 +84,14 @@ test('an index built with --embedder hash keeps it: re-indexing without --embedd
   for (const mode of ['vector', 'hybrid'])
     assert.equal((await xfmr(['rag', 'query', '--db', db, 'chess bishop', '--mode', mode])).code, 0, mode);
   // naming another embedder for it is refused, naming both
-  const wrong = await xfmr(['rag', 'index', '--db', db, '--embedder', DEFAULT_EMBEDDER_DIR, docs]);
+  const wrong = await xfmr(['rag', 'index', '--db', db, '--embedder', SHIPPED_EMBEDDER_DIR, docs]);
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /this index was built with embedder hash-v1:.*; this run uses encoder:/);
 });
 
 test('re-indexing without --embedder keeps the recorded encoder as built (pooling, prefixes)', async () => {
   const db = join(dir, 'cls.db');
-  const built = ['rag', 'index', '--db', db, '--embedder', DEFAULT_EMBEDDER_DIR, '--pooling', 'cls'];
+  const built = ['rag', 'index', '--db', db, '--embedder', SHIPPED_EMBEDDER_DIR, '--pooling', 'cls'];
   const first = await xfmr([...built, '--query-prefix', 'q: ', docs]);
   assert.equal(first.code, 0, first.stderr);
   const id = (await info(db)).embedderId;
