@@ -81,3 +81,30 @@ export function optInt(p: ParsedArgs, name: string, fallback: number): number {
   if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got "${optString(p, name)}"`);
   return n;
 }
+
+/** Takes every `--name X` / `--name=X` out of argv (the parser keeps one value per option). */
+export function takeRepeated(
+  argv: string[],
+  name: string,
+  values: readonly string[],
+): { taken: string[]; rest: string[] } {
+  const taken: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === `--${name}`) {
+      if (i + 1 >= argv.length) throw new UsageError(`option --${name} needs a value`);
+      taken.push(argv[++i]);
+    } else if (a.startsWith(`--${name}=`)) taken.push(a.slice(name.length + 3));
+    else {
+      rest.push(a);
+      if (a.startsWith('--') && !a.includes('=') && values.includes(a.slice(2)) && i + 1 < argv.length)
+        rest.push(argv[++i]);
+    }
+  }
+  return { taken, rest };
+}

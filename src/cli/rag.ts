@@ -40,7 +40,15 @@
  */
 import { existsSync } from 'node:fs';
 import { Progress } from '../train/progress.ts';
-import { optInt, optNumber, optString, type ParsedArgs, parseArgs, UsageError } from './args.ts';
+import {
+  optInt,
+  optNumber,
+  optString,
+  type ParsedArgs,
+  parseArgs,
+  takeRepeated,
+  UsageError,
+} from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 import { KV_TYPE_HELP, KV_TYPE_USAGE, kvCacheLine, optKvType } from './kv_type.ts';
 
@@ -60,33 +68,6 @@ function writeStdout(s: string): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(s, (err) => (err ? reject(err) : resolve()));
   });
-}
-
-/** Takes every `--name X` / `--name=X` out of argv (the parser keeps one value per option). */
-function takeRepeated(
-  argv: string[],
-  name: string,
-  values: readonly string[],
-): { taken: string[]; rest: string[] } {
-  const taken: string[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    if (a === `--${name}`) {
-      if (i + 1 >= argv.length) throw new UsageError(`option --${name} needs a value`);
-      taken.push(argv[++i]);
-    } else if (a.startsWith(`--${name}=`)) taken.push(a.slice(name.length + 3));
-    else {
-      rest.push(a);
-      if (a.startsWith('--') && !a.includes('=') && values.includes(a.slice(2)) && i + 1 < argv.length)
-        rest.push(argv[++i]);
-    }
-  }
-  return { taken, rest };
 }
 
 /** KEY=VALUE pairs -> metadata; numbers and true/false are typed. */

@@ -9,6 +9,12 @@
  * (default auto: what the checkpoint holds; src/cli/dtype.ts), --kv-type f32|f16|q8_0 how the KV
  * cache stores keys and values (default f32; src/cli/kv_type.ts); both are printed on stderr.
  *
+ * --lora NAME=DIR (repeatable; DIR alone is named after its folder) serves a PEFT adapter directory
+ * on the one base under the model name NAME, as vLLM does: /v1/models lists the base and each
+ * adapter, and a completion or chat request runs with the adapter its `model` names (the base's id:
+ * none; another name: 404 model_not_found). One base stays in memory; src/serve/scheduler.ts
+ * switches adapters per model call.
+ *
  * Security (src/serve/auth.ts): --api-key KEY (or XFMR_API_KEY) requires `Authorization: Bearer KEY`
  * on /v1/* and /api/*. The server binds 127.0.0.1 by default; another --host without a key is
  * refused unless --no-auth says so. No CORS headers unless --cors ORIGIN names the one web origin
@@ -16,8 +22,8 @@
  * idle clients (src/serve/server.ts).
  */
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { optInt, optString, parseArgs, requireModelPath, UsageError } from './args.ts';
+import { basename, dirname, resolve } from 'node:path';
+import { optInt, optString, parseArgs, requireModelPath, takeRepeated, UsageError } from './args.ts';
 import { DTYPE_HELP, DTYPE_USAGE, optDtype } from './dtype.ts';
 import { KV_TYPE_HELP, KV_TYPE_USAGE, kvCacheLine, optKvType } from './kv_type.ts';
 import {
@@ -31,25 +37,40 @@ import {
 
 const USAGE =
   'usage: xfmr serve --model DIR|FILE.gguf [--db RAG.sqlite] [--metrics FILE.jsonl] [--host 127.0.0.1] [--port 8080] ' +
-  `[--batch 8] [--max-queue 16] [--model-id NAME] ${DTYPE_USAGE} ${KV_TYPE_USAGE} ${SECURITY_USAGE}`;
+  `[--batch 8] [--max-queue 16] [--model-id NAME] [--lora NAME=ADAPTER_DIR]... ${DTYPE_USAGE} ${KV_TYPE_USAGE} ${SECURITY_USAGE}`;
+
+const VALUES = [
+  'model',
+  'db',
+  'metrics',
+  'host',
+  'port',
+  'batch',
+  'max-queue',
+  'model-id',
+  'dtype',
+  'kv-type',
+  ...SECURITY_VALUES,
+];
+
+/** `--lora NAME=DIR` (or DIR, named after its folder) -> the adapters to serve, each DIR checked. */
+function loraAdapters(specs: readonly string[]): { name: string; dir: string }[] {
+  const out: { name: string; dir: string }[] = [];
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const dir = eq >= 0 ? spec.slice(eq + 1) : spec;
+    const name = eq >= 0 ? spec.slice(0, eq) : basename(resolve(dir));
+    if (name === '' || dir === '') throw new UsageError(`--lora: expected NAME=ADAPTER_DIR, got "${spec}"`);
+    if (!existsSync(dir)) throw new UsageError(`--lora ${spec}: ${dir}: no such directory`);
+    if (out.some((o) => o.name === name)) throw new UsageError(`--lora: two adapters named "${name}"`);
+    out.push({ name, dir });
+  }
+  return out;
+}
 
 export async function run(argv: string[]): Promise<void> {
-  const a = parseArgs(argv, {
-    values: [
-      'model',
-      'db',
-      'metrics',
-      'host',
-      'port',
-      'batch',
-      'max-queue',
-      'model-id',
-      'dtype',
-      'kv-type',
-      ...SECURITY_VALUES,
-    ],
-    flags: [...SECURITY_FLAGS],
-  });
+  const { taken: loraSpecs, rest } = takeRepeated(argv, 'lora', VALUES);
+  const a = parseArgs(rest, { values: VALUES, flags: [...SECURITY_FLAGS] });
   if (a.options.has('help')) {
     process.stdout.write(`${USAGE}\n  ${DTYPE_HELP}\n  ${KV_TYPE_HELP}\n${SECURITY_HELP}`);
     return;
@@ -79,8 +100,9 @@ export async function run(argv: string[]): Promise<void> {
   const kvType = optKvType(a);
   const host = optString(a, 'host') ?? '127.0.0.1';
   const security = securityOptions(a, host);
+  const adapters = loraAdapters(loraSpecs);
   const { loadServeModel, startServer } = await import('../serve/server.ts');
-  const m = await loadServeModel(dir, optString(a, 'model-id'), { dtype, kvType });
+  const m = await loadServeModel(dir, optString(a, 'model-id'), { dtype, kvType }, adapters);
   process.stderr.write(`xfmr serve: dtype ${m.weights}\n`);
   const server = await startServer(m, {
     host,
@@ -98,6 +120,7 @@ export async function run(argv: string[]): Promise<void> {
     `xfmr serve: model "${m.id}" at ${server.url}/v1 (batch ${batch}, KV cache ${mib} MiB` +
       `${db !== undefined ? `, RAG ${db}` : ''})\n`,
   );
+  for (const ad of adapters) process.stderr.write(`xfmr serve: LoRA adapter "${ad.name}" from ${ad.dir}\n`);
   process.stderr.write(`xfmr serve: ${securityLine(security)}\n`);
   process.stdout.write(`playground: ${server.url}/\n`);
   await new Promise<void>((done) => {

@@ -62,7 +62,8 @@ export class LoraAdapter extends Module {
   /** x: [..., in] -> the update [..., out] (without the base). */
   delta(x: Tensor): Tensor {
     const d = dropout(x, this.drop.p, this.drop.rng, this.drop.training());
-    return scale(linear(linear(d, this.a), this.b), this.scaling); // [..., r] -> [..., out]
+    // Scaled at rank r, [..., r], not at [..., out]: one activation of the layer's width less per step.
+    return linear(scale(linear(d, this.a), this.scaling), this.b); // [..., r] -> [..., out]
   }
 
   /** base: [..., out], the frozen layer's output for x: [..., in] -> base + delta(x). */

@@ -1,7 +1,7 @@
 /**
  * The OpenAI-compatible HTTP API on Hono:
  *
- *   GET  /v1/models                routes/models.ts: the language model and the embedder
+ *   GET  /v1/models                routes/models.ts: the language model, its LoRA adapters, the embedder
  *   POST /v1/completions           routes/completions.ts: prompt: string | string[] | ids | ids[]
  *   POST /v1/chat/completions      routes/chat.ts
  *   POST /v1/embeddings            routes/embeddings.ts
@@ -26,6 +26,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { CausalLM } from '../models/causal_lm.ts';
+import type { LoraSet } from '../models/lora_set.ts';
 import type { AbstainPolicy } from '../rag/abstain.ts';
 import type { Embedder } from '../rag/embedder.ts';
 import { HashEmbedder } from '../rag/hash_embedder.ts';
@@ -51,6 +52,11 @@ export interface ServeModel {
   chatTemplate?: { template: string; bosToken?: string; eosToken?: string };
   /** The model's calibrated abstention for /v1/rag/ask (src/rag/abstain.ts); none: never abstains. */
   abstention?: AbstainPolicy | null;
+  /**
+   * LoRA adapters on the model (serve --lora NAME=DIR), each served under its name: completions
+   * and chat requests naming one run with it (scheduler.ts); RAG and the playground use the base.
+   */
+  adapters?: LoraSet;
 }
 
 export interface AppOptions {
@@ -81,7 +87,11 @@ export interface ServeApp {
 }
 
 export function createApp(m: ServeModel, opts: AppOptions = {}): ServeApp {
-  const scheduler = new Scheduler(m.model, { batch: opts.batch ?? 8, maxQueue: opts.maxQueue ?? 16 });
+  const scheduler = new Scheduler(m.model, {
+    batch: opts.batch ?? 8,
+    maxQueue: opts.maxQueue ?? 16,
+    adapters: m.adapters,
+  });
   const rag: RagIndex | null = opts.ragDb !== undefined ? openRagIndex(opts.ragDb) : null;
   const embedder = rag?.embedder ?? new HashEmbedder();
   const app = new Hono();
@@ -118,7 +128,7 @@ export function createApp(m: ServeModel, opts: AppOptions = {}): ServeApp {
   });
   app.notFound((c) => c.json(new ApiError(404, `no route ${c.req.method} ${c.req.path}`).body(), 404));
 
-  registerModels(app, [m.id, embedder.id]);
+  registerModels(app, [m.id, ...(m.adapters?.names ?? []), embedder.id]);
   const generation = { m, scheduler, tokenText: new TokenText(m.tokenizer), newId };
   registerCompletions(app, generation);
   registerChat(app, generation);

@@ -51,8 +51,20 @@ export interface GenerationRouteDeps {
   newId: (prefix: string) => string;
 }
 
+/**
+ * The LoRA adapter a request's `model` names: null for the base model's id, the adapter's name for
+ * one of ServeModel.adapters; any other name is 404 model_not_found.
+ */
+export function resolveModel(m: ServeModel, name: string): string | null {
+  if (name === m.id) return null;
+  if (m.adapters?.has(name)) return name;
+  throw unknownModel(name);
+}
+
 /** A checked request: its sequences and their shared options. */
 export interface Prepared {
+  /** The LoRA adapter to run with (null: the base). */
+  adapter: string | null;
   specs: SequenceSpec[];
   options: GenerateOptions;
   /** Tokens of the prompts, each counted once (not n times). */
@@ -85,7 +97,7 @@ export function prepare(
   prompts: number[][],
   top: number | null,
 ): Prepared {
-  if (r.model !== m.id) throw unknownModel(r.model);
+  const adapter = resolveModel(m, r.model);
   const ctx = m.model.contextLength;
   for (const prompt of prompts) {
     if (prompt.length === 0) throw bad('the prompt encodes to no tokens', 'prompt');
@@ -140,6 +152,7 @@ export function prepare(
     }
   });
   return {
+    adapter,
     specs,
     options,
     promptTokens: prompts.reduce((s, p) => s + p.length, 0),
@@ -169,7 +182,7 @@ export async function generateChoices(
   const byIndex = new Map(choices.map((c) => [c.index, c]));
   let pieces: ReturnType<Scheduler['submit']>;
   try {
-    pieces = d.scheduler.submit(p.specs, p.options, signal);
+    pieces = d.scheduler.submit(p.specs, p.options, signal, p.adapter);
   } catch (e) {
     throw submitError(e);
   }

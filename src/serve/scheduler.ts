@@ -17,6 +17,12 @@
  * is the same alone or in a full batch. Limits: a long prompt's prefill runs in one step, which
  * delays that step's decodes (no chunked prefill); the cache is allocated up front for S full
  * contexts, so memory grows with S x context length.
+ *
+ * LoRA adapters (`adapters`, serve --lora): each request names the adapter its sequences run with
+ * (null: the base). A step feeds the slots of each adapter in flight in a call of their own, with
+ * that adapter switched on and the other slots fed nothing (their caches untouched), then switches
+ * back to the base; so each slot's rows see exactly its adapter, and work outside the loop (the RAG
+ * route's beam search) always sees the base. Steps with one adapter in flight stay one call.
  */
 import {
   type GenerateOptions,
@@ -28,7 +34,14 @@ import { randomSeed } from '../generate/sampler.ts';
 import type { CausalLM, KVCache } from '../models/causal_lm.ts';
 import { clearPool, pooledMemory } from '../tensor/index.ts';
 
+/** Switches the model's LoRA adapters (models/lora_set.ts's LoraSet): null is the base alone. */
+export interface AdapterSwitch {
+  use(name: string | null): void;
+}
+
 export interface SchedulerOptions {
+  /** The adapters requests may name (default none: every request runs on the base). */
+  adapters?: AdapterSwitch;
   /** Slots: sequences decoded together (default 8). */
   batch?: number;
   /** Requests that may wait for a slot; one more is refused with QueueFullError (default 16). */
@@ -78,6 +91,8 @@ interface Seq {
 
 interface Job {
   readonly seqs: Seq[];
+  /** The LoRA adapter its sequences run with; null: the base. */
+  readonly adapter: string | null;
   readonly signal?: AbortSignal;
   /** Sequences not yet given a slot, in order. */
   pending: Seq[];
@@ -122,6 +137,7 @@ export class Scheduler {
   private closedFlag = false;
   private besideActive = 0;
   private besideWaiting: (() => void)[] = [];
+  private readonly adapters: AdapterSwitch | null;
 
   constructor(
     readonly model: CausalLM,
@@ -129,6 +145,7 @@ export class Scheduler {
   ) {
     this.batch = o.batch ?? 8;
     this.maxQueue = o.maxQueue ?? 16;
+    this.adapters = o.adapters ?? null;
     if (!Number.isInteger(this.batch) || this.batch < 1)
       throw new Error(`batch must be an integer >= 1, got ${this.batch}`);
     if (!Number.isInteger(this.maxQueue) || this.maxQueue < 0)
@@ -151,15 +168,17 @@ export class Scheduler {
    * Queues the sequences of one request and streams their pieces (each tagged with its sequence's
    * index) until every one has finished. Throws QueueFullError / SchedulerClosedError at once, or
    * an Error for invalid prompts or options. Stopping the iteration early cancels what is left;
-   * so does aborting `signal`.
+   * so does aborting `signal`. `adapter` names the LoRA adapter to run with (null: the base).
    */
   submit(
     specs: readonly SequenceSpec[],
     options: GenerateOptions,
     signal?: AbortSignal,
+    adapter: string | null = null,
   ): AsyncGenerator<StreamPiece, void, undefined> {
     if (this.closedFlag) throw new SchedulerClosedError('the server is shutting down');
     if (specs.length === 0) throw new Error('submit: no sequences');
+    if (adapter !== null && !this.adapters) throw new Error(`submit: no adapters to run "${adapter}" with`);
     validateGeneration(
       this.model,
       specs.map((s) => s.prompt),
@@ -170,6 +189,7 @@ export class Scheduler {
     const seed = options.seed ?? randomSeed();
     const job: Job = {
       seqs: [],
+      adapter,
       signal,
       pending: [],
       live: specs.length,
@@ -330,20 +350,33 @@ export class Scheduler {
     }
   }
 
-  /** One model call for every slot, then one token per fed sequence. */
+  /** One model call for every slot (one per adapter in flight), then one token per fed sequence. */
   private step(): void {
-    // feed[slot]: the prompt [T] to prefill, the last token [1] to decode, or [] for a free slot
-    const feed = this.slots.map((s) =>
-      s === null ? EMPTY : s.started ? Int32Array.of(s.run.lastToken) : s.prompt,
-    );
     const fed = this.slots.filter((s): s is Seq => s !== null);
-    let logits: (Float32Array | null)[];
-    try {
-      logits = this.model.extend(feed, this.cache);
-    } catch (e) {
-      // which sequence broke the call is unknown: fail them all (their slots are reset)
-      for (const s of fed) this.fail(s.job, e);
-      return;
+    const logits: (Float32Array | null)[] = this.slots.map(() => null);
+    const groups = new Set(fed.map((s) => s.job.adapter));
+    for (const adapter of groups) {
+      // feed[slot]: the prompt [T] to prefill, the last token [1] to decode, or [] for a free slot
+      // (or one of another adapter's, fed in its own call)
+      const feed = this.slots.map((s) =>
+        s === null || s.job.adapter !== adapter
+          ? EMPTY
+          : s.started
+            ? Int32Array.of(s.run.lastToken)
+            : s.prompt,
+      );
+      try {
+        this.adapters?.use(adapter);
+        const out = this.model.extend(feed, this.cache);
+        out.forEach((l, slot) => {
+          if (l) logits[slot] = l;
+        });
+      } catch (e) {
+        // which sequence broke the call is unknown: fail all of this call's (their slots are reset)
+        for (const s of fed) if (s.job.adapter === adapter) this.fail(s.job, e);
+      } finally {
+        this.adapters?.use(null);
+      }
     }
     this.stats.steps++;
     this.stats.peakActive = Math.max(this.stats.peakActive, fed.length);

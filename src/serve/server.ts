@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { basename, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { describeWeights, type LoadOptions, loadDecoder } from '../models/load.ts';
+import { LoraSet } from '../models/lora_set.ts';
 import { readAbstainPolicy } from '../rag/abstain.ts';
 import { loadChatTemplate } from '../tokenizers/chat_template.ts';
 import { resolveEos } from '../tokenizers/eos.ts';
@@ -58,17 +59,34 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** A LoRA adapter to serve: its PEFT directory and the model name requests give for it. */
+export interface ServeAdapter {
+  name: string;
+  dir: string;
+}
+
 /**
  * The model of a directory, ready to serve; `options.dtype` picks how its weights are held
  * (load.ts), and `weights` says what they became ("bf16 (weights 12.34 MiB)"). Its calibrated
  * abstention threshold (DIR/xfmr_rag.json) is read when there is one (a .gguf file has none).
+ * `adapters` are loaded onto the one base (models/lora_set.ts), each served under its name.
  */
 export async function loadServeModel(
   dir: string,
   modelId?: string,
   options: LoadOptions = {},
+  adapters: readonly ServeAdapter[] = [],
 ): Promise<ServeModel & { weights: string }> {
   const loaded = loadDecoder(dir, options);
+  const id = modelId ?? basename(resolve(dir));
+  let loras: LoraSet | undefined;
+  if (adapters.length > 0) {
+    loras = new LoraSet(loaded.model);
+    for (const a of adapters) {
+      if (a.name === id) throw new Error(`--lora ${a.name}=${a.dir}: "${a.name}" is the base model's id`);
+      loras.load(a.name, a.dir);
+    }
+  }
   if (loaded.tokenizerJson === undefined) throw new Error(`${dir} has no tokenizer.json to serve text with`);
   const tokenizer = loadTokenizerJson(loaded.tokenizerJson as object);
   const eos = resolveEos({ dir, generationConfig: loaded.generationConfig });
@@ -79,8 +97,9 @@ export async function loadServeModel(
     chatTemplate = loaded.chatTemplate ? { template: loaded.chatTemplate } : undefined;
   }
   return {
-    id: modelId ?? basename(resolve(dir)),
+    id,
     model: loaded.model,
+    adapters: loras,
     tokenizer,
     eos,
     chatTemplate,

@@ -194,11 +194,15 @@ export class Tensor {
     return new Tensor(s, { dtype: d, bytes: this.quantData });
   }
 
-  /** The elements widened to f32 (a new array): bf16 exactly, quantized as ggml dequantizes. */
-  private toF32(): Float32Array {
-    if (this.dtype === 'f32') return this.data.slice();
-    if (this.dtype === 'bf16') return bf16ArrayToF32(this.bf16Data);
-    return QUANT_CODECS[ggmlTypeOf(this.dtype)].dequantize(this.quantData, this.size);
+  /** The elements widened to f32 (into `out`, else a new array): bf16 exactly, quantized as ggml dequantizes. */
+  private toF32(out?: Float32Array): Float32Array {
+    if (this.dtype === 'f32') {
+      if (!out) return this.data.slice();
+      out.set(this.data);
+      return out;
+    }
+    if (this.dtype === 'bf16') return bf16ArrayToF32(this.bf16Data, out);
+    return QUANT_CODECS[ggmlTypeOf(this.dtype)].dequantize(this.quantData, this.size, out);
   }
 
   /**
@@ -210,8 +214,12 @@ export class Tensor {
     let t: Tensor;
     if (dtype === this.dtype && this.dtype !== 'f32' && this.dtype !== 'bf16')
       t = Tensor.fromQuant(dtype as QuantDType, this.quantData.slice(), this.shape);
-    else if (dtype === 'f32') t = Tensor.wrap(this.toF32(), this.shape);
-    else if (dtype === 'bf16')
+    else if (dtype === 'f32') {
+      // Into a pooled buffer: linear's backward widens a frozen low-precision W every step, and a
+      // fresh array each time would join the pool on dispose and grow it by every matrix per step.
+      t = Tensor.empty(this.shape);
+      this.toF32(t.data);
+    } else if (dtype === 'bf16')
       t = Tensor.fromBf16(
         this.dtype === 'bf16' ? this.bf16Data.slice() : f32ArrayToBf16(this.toF32()),
         this.shape,

@@ -151,5 +151,15 @@ test('bad --lora specs and lora merge arguments: one-line errors naming the argu
     [['lora', 'merge', '--model', SFT, '--adapter', SFT, '--out', join(dir, 'y')], /no adapter_config\.json/],
     [['lora', 'split'], /unknown lora command "split"/],
     [['generate', '--model', SFT, '--prompt-ids', '1', '--lora', dir], /no adapter_config\.json/],
+    [
+      ['serve', '--model', SFT, '--port', '0', '--lora', `a=${join(dir, 'none')}`],
+      /--lora a=.*: no such directory/,
+    ],
+    [['serve', '--model', SFT, '--port', '0', '--lora', `=${dir}`], /--lora: expected NAME=ADAPTER_DIR/],
+    [
+      ['serve', '--model', SFT, '--port', '0', '--lora', `a=${dir}`, '--lora', `a=${dir}`],
+      /two adapters named "a"/,
+    ],
+    [['serve', '--model', SFT, '--port', '0', '--lora', `a=${dir}`], /no adapter_config\.json/],
   ]);
 });

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { encodeChat } from '../../tokenizers/chat_encode.ts';
 import type { ChatMessage } from '../../tokenizers/chat_template.ts';
 import type { ServeModel } from '../app.ts';
-import { bad, parse, readJson, unknownModel } from '../errors.ts';
+import { bad, parse, readJson } from '../errors.ts';
 import {
   allDone,
   finishReason,
@@ -18,6 +18,7 @@ import {
   generateChoices,
   MAX_TOP_LOGPROBS,
   prepare,
+  resolveModel,
   samplingFields,
   usage,
 } from '../generation.ts';
@@ -74,14 +75,14 @@ export function registerChat(app: Hono, d: GenerationRouteDeps): void {
   const { m, tokenText } = d;
   app.post('/v1/chat/completions', async (c) => {
     const r = parse(chatSchema, await readJson(c.req.raw));
-    if (r.model !== m.id) throw unknownModel(r.model);
+    resolveModel(m, r.model);
     if (r.top_logprobs != null && !r.logprobs)
       throw bad('top_logprobs needs logprobs: true', 'top_logprobs', 'invalid_value');
     const messages = r.messages as ChatMessage[];
     const p = prepare(m, r, [promptIds(m, messages)], r.logprobs ? (r.top_logprobs ?? 0) : null);
     const id = d.newId('chatcmpl');
     const now = Math.floor(Date.now() / 1000);
-    const head = { id, object: 'chat.completion.chunk', created: now, model: m.id };
+    const head = { id, object: 'chat.completion.chunk', created: now, model: r.model };
     const logprobsOf = (tokens: TokenInfo[]) =>
       p.wantLogprobs ? { content: tokens.map((t) => tokenText.chat(t)), refusal: null } : null;
     if (r.stream) {
@@ -129,7 +130,7 @@ export function registerChat(app: Hono, d: GenerationRouteDeps): void {
       id,
       object: 'chat.completion',
       created: now,
-      model: m.id,
+      model: r.model,
       choices: choices.map((ch) => ({
         index: ch.index,
         message: { role: 'assistant', content: ch.text },

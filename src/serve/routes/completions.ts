@@ -51,7 +51,7 @@ export function registerCompletions(app: Hono, d: GenerationRouteDeps): void {
     const p = prepare(m, r, prompts, r.logprobs ?? null);
     const id = d.newId('cmpl');
     const now = Math.floor(Date.now() / 1000);
-    const head = { id, object: 'text_completion', created: now, model: m.id };
+    const head = { id, object: 'text_completion', created: now, model: r.model };
     const legacy = (tokens: TokenInfo[], offset: number) =>
       p.wantLogprobs ? tokenText.legacy(tokens, offset) : null;
     if (r.stream) {
