@@ -1,8 +1,6 @@
 /**
  * Kill -9 at random: `npm run experiment -- kill9 [--trials N] [--seed S] [--only pretrain,rag,serve]`.
- * Each trial starts a command, SIGKILLs it at a random moment of its run (uniform over the time a
- * clean run takes, so some kills land before the first checkpoint or commit and some during a
- * write), then checks what is left:
+ * Each trial starts a command, SIGKILLs it, then checks what is left:
  *
  *   pretrain  a tiny llama on a tiny corpus, checkpoint every 3 steps; killed, then run again with
  *             --resume to the end. Pass: model.safetensors is byte for byte the uninterrupted run's.
@@ -15,11 +13,39 @@
  *             integrity_check is "ok", the model and database files are unchanged (sha256), and a
  *             restarted server answers a completion.
  *
- * Prints a table and, as its last line, the JSON of the pass counts per scenario.
+ * When the kill lands. A kill at a uniformly random time mostly lands between writes (a write is a
+ * few milliseconds of a run of seconds), so pretrain and rag aim at writes: the experiment watches
+ * the process as fast as it can poll (a busy loop, no sleeps) for its write windows. A watched
+ * clean run gives the time from its first window's opening to its last's; each trial draws a delay
+ * uniformly within its first three quarters (a loaded machine stretches a trial, and the polls
+ * miss some short windows: a later delay could outlast the trial's last window seen), waits for the first window to open that long or longer after its own first
+ * window (start-up time varies with the machine's load; the time between writes less), and kills
+ * after a random 0-3 further polls (each some tens of microseconds) while the window is open:
+ *   pretrain  a window is a checkpoint being written: `checkpoints/step-N.tmp/` exists (made, filled
+ *             and fsynced, then renamed), or a `.NAME.tmp-*` file of an atomic write (latest.json,
+ *             model.safetensors). A trial landed mid-write when such a temporary is left behind.
+ *   rag       a window is an open SQLite write transaction: the process holds the WAL write lock (a
+ *             POSIX lock on byte 120 of the -shm file, as /proc/locks shows), from BEGIN IMMEDIATE
+ *             through the document's inserts to the commit. A trial landed mid-write when the lock
+ *             was held at the last poll before the kill.
+ *   serve     writes no files (the model and database are only read); its kill lands at a random
+ *             time (0-2 s) after the first answer, under load, and the trial records how many
+ *             requests were answered and how many were in flight.
+ * Each trial records which, and the summary counts them.
+ *
+ * Prints a table and, as its last line, the JSON of the pass and mid-write counts per scenario.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -44,6 +70,8 @@ const ONLY = option('only', 'pretrain,rag,serve').split(',');
 
 interface Trial {
   killedAtMs: number;
+  /** Where the kill landed: inside a write window, between writes, or (serve) with requests in flight. */
+  landed: 'mid-write' | 'between writes' | 'not killed' | 'under load';
   pass: boolean;
   note: string;
 }
@@ -72,12 +100,100 @@ function start(args: string[]): { child: ChildProcess; exited: Promise<void>; st
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-/** Runs `args` and kills it after `ms` (if still running); resolves when it is gone. */
-async function killAfter(args: string[], ms: number): Promise<void> {
-  const p = start(args);
-  await Promise.race([sleep(ms), p.exited]);
-  p.child.kill('SIGKILL');
-  await p.exited;
+/** True while the process is alive (not exited, not a zombie waiting to be reaped). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return !/^\d+ \(.*\) [ZX]/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+interface WindowKill {
+  /** Write windows seen opening. */
+  windows: number;
+  /** When the first and the last of them opened (ms after the start; NaN when none did). */
+  firstMs: number;
+  lastMs: number;
+  /** Killed (false: the run ended first). */
+  killed: boolean;
+  /** The window was open at the last poll before the kill. */
+  open: boolean;
+  ms: number;
+}
+
+/**
+ * Starts `args` and polls `inWindow(pid)` in a busy loop; at the first window to open `fromMs` or
+ * more after the first window opened, polls `extra` more times and SIGKILLs the process
+ * (fromMs = Infinity: never; the windows of a whole run are counted). The loop is synchronous, so the child's output
+ * is not read: it goes nowhere.
+ */
+async function killInWindow(
+  args: string[],
+  inWindow: (pid: number) => boolean,
+  fromMs: number,
+  extra: number,
+): Promise<WindowKill> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const pid = child.pid!;
+  const t0 = performance.now();
+  let windows = 0;
+  let firstMs = Number.NaN;
+  let lastMs = Number.NaN;
+  let wasOpen = false;
+  let open = false;
+  let after = -1;
+  let killed = false;
+  for (let polls = 0; ; polls++) {
+    open = inWindow(pid);
+    if (open && !wasOpen) {
+      const t = performance.now() - t0;
+      windows++;
+      if (windows === 1) firstMs = t;
+      lastMs = t;
+      if (after < 0 && t - firstMs >= fromMs) after = extra;
+    }
+    wasOpen = open;
+    if (after >= 0 && after-- === 0) {
+      child.kill('SIGKILL');
+      killed = true;
+      break;
+    }
+    if (polls % 256 === 0 && !alive(pid)) break;
+    if (performance.now() - t0 > 120_000) {
+      child.kill('SIGKILL');
+      break;
+    }
+  }
+  await exited;
+  return { windows, firstMs, lastMs, killed, open, ms: Math.round(performance.now() - t0) };
+}
+
+/** The temporaries of an atomic write or a checkpoint being written, in a pretrain --out folder. */
+function pretrainTemporaries(out: string): string[] {
+  const found: string[] = [];
+  for (const [dir, re] of [
+    [out, /^\..*\.tmp-/],
+    [join(out, 'checkpoints'), /\.tmp$/],
+  ] as const) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue; // not made yet
+    }
+    for (const name of names) if (re.test(name)) found.push(join(dir === out ? '' : 'checkpoints', name));
+  }
+  return found;
+}
+
+/** Holds the process the WAL write lock of an SQLite database (byte 120 of its -shm, /proc/locks)? */
+function holdsWalWriteLock(pid: number): boolean {
+  return new RegExp(`POSIX +ADVISORY +WRITE +${pid} +\\S+ 120 120$`, 'm').test(
+    readFileSync('/proc/locks', 'latin1'),
+  );
 }
 
 // ---- pretrain ----
@@ -126,16 +242,28 @@ async function pretrainTrials(dir: string): Promise<Trial[]> {
     '--dtype',
     'f32',
   ];
-  const t0 = performance.now();
-  const clean = run(args(join(dir, 'clean')));
-  if (clean.code !== 0) throw new Error(`the uninterrupted pretrain failed: ${clean.stderr}`);
-  const duration = performance.now() - t0;
+  const clean = await killInWindow(
+    args(join(dir, 'clean')),
+    () => pretrainTemporaries(join(dir, 'clean')).length > 0,
+    Number.POSITIVE_INFINITY,
+    0,
+  );
+  if (!existsSync(join(dir, 'clean', 'model.safetensors')))
+    throw new Error(`the uninterrupted pretrain failed: ${run(args(join(dir, 'clean2'))).stderr}`);
+  console.log(
+    `pretrain: a watched clean run shows ${clean.windows} write windows opening from ${Math.round(clean.firstMs)} to ${Math.round(clean.lastMs)} ms (${clean.ms} ms in all)`,
+  );
   const want = sha(join(dir, 'clean', 'model.safetensors'));
   const trials: Trial[] = [];
   for (let i = 0; i < TRIALS; i++) {
     const out = join(dir, `run${i}`);
-    const at = Math.round(rng.random() * duration);
-    await killAfter(args(out), at);
+    const k = await killInWindow(
+      args(out),
+      () => pretrainTemporaries(out).length > 0,
+      rng.random() * 0.75 * (clean.lastMs - clean.firstMs),
+      rng.int(4),
+    );
+    const left = pretrainTemporaries(out);
     const step = existsSync(join(out, 'latest.json'))
       ? (JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { step: number }).step
       : 0;
@@ -145,14 +273,16 @@ async function pretrainTrials(dir: string): Promise<Trial[]> {
       existsSync(join(out, 'model.safetensors')) &&
       sha(join(out, 'model.safetensors')) === want;
     trials.push({
-      killedAtMs: at,
+      killedAtMs: k.ms,
+      landed: !k.killed ? 'not killed' : left.length > 0 ? 'mid-write' : 'between writes',
       pass: same,
       note:
-        resumed.code !== 0
+        (resumed.code !== 0
           ? `resume failed: ${resumed.stderr.trim().split('\n').at(-1)}`
           : same
-            ? `checkpoint at step ${step}`
-            : `weights differ (checkpoint at step ${step})`,
+            ? `resumed from step ${step}`
+            : `weights differ (checkpoint at step ${step})`) +
+        (left.length > 0 ? `; left ${left.join(', ')}` : ''),
     });
     rmSync(out, { recursive: true, force: true });
   }
@@ -211,17 +341,29 @@ async function ragTrials(dir: string): Promise<Trial[]> {
         (_, j) => `## Part ${j}\n\n${TOPICS[(i + j) % TOPICS.length]} File ${i} part ${j}.`,
       ).join('\n\n'),
     );
-  const t0 = performance.now();
   const cleanDb = join(dir, 'clean.db');
-  const c = run(['rag', 'index', '--db', cleanDb, docs]);
-  if (c.code !== 0) throw new Error(`the clean index failed: ${c.stderr}`);
-  const duration = performance.now() - t0;
+  const c = await killInWindow(
+    ['rag', 'index', '--db', cleanDb, docs],
+    holdsWalWriteLock,
+    Number.POSITIVE_INFINITY,
+    0,
+  );
   const clean = chunkCounts(cleanDb);
+  if (clean.size !== 60) throw new Error(`the clean index has ${clean.size} of 60 documents`);
+  console.log(
+    `rag: a watched clean index shows ${c.windows} write transactions opening from ${Math.round(c.firstMs)} to ${Math.round(c.lastMs)} ms (${c.ms} ms in all)`,
+  );
   const trials: Trial[] = [];
   for (let i = 0; i < TRIALS; i++) {
     const db = join(dir, `run${i}.db`);
-    const at = Math.round(rng.random() * duration);
-    await killAfter(['rag', 'index', '--db', db, docs], at);
+    const k = await killInWindow(
+      ['rag', 'index', '--db', db, docs],
+      holdsWalWriteLock,
+      rng.random() * 0.75 * (c.lastMs - c.firstMs),
+      rng.int(4),
+    );
+    const at = k.ms;
+    const landed: Trial['landed'] = !k.killed ? 'not killed' : k.open ? 'mid-write' : 'between writes';
     let note = '';
     let pass = true;
     const fail = (why: string): void => {
@@ -243,7 +385,7 @@ async function ragTrials(dir: string): Promise<Trial[]> {
         fail('the re-run did not give the clean index');
       else if (integrity(db) !== 'ok') fail('integrity_check failed after the re-run');
     }
-    trials.push({ killedAtMs: at, pass, note });
+    trials.push({ killedAtMs: at, landed, pass, note });
     for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
   }
   return trials;
@@ -293,6 +435,7 @@ async function serveTrials(dir: string): Promise<Trial[]> {
       p.child.kill('SIGKILL');
       trials.push({
         killedAtMs: 0,
+        landed: 'not killed',
         pass: false,
         note: `the server did not start: ${p.stderr().slice(-200)}`,
       });
@@ -301,6 +444,7 @@ async function serveTrials(dir: string): Promise<Trial[]> {
     // load: 8 clients in a loop until the kill
     let stop = false;
     let answered = 0;
+    let inFlight = 0;
     const client = async (k: number) => {
       while (!stop) {
         const body =
@@ -315,6 +459,7 @@ async function serveTrials(dir: string): Promise<Trial[]> {
                   stream: k % 2 === 0,
                 },
               };
+        inFlight++;
         try {
           const res = await fetch(url + body.path, {
             method: 'POST',
@@ -325,18 +470,25 @@ async function serveTrials(dir: string): Promise<Trial[]> {
           answered++;
         } catch {
           await sleep(5); // the server is gone
+        } finally {
+          inFlight--;
         }
       }
     };
     const clients = Array.from({ length: 8 }, (_, k) => client(k));
-    const at = Math.round(200 + rng.random() * 1500);
+    // The kill lands under steady load: after the first answer (the first requests wait for the
+    // server's warm-up), at a random time within the next 2 s.
+    const loaded0 = performance.now();
+    while (answered === 0 && performance.now() - loaded0 < 30_000) await sleep(10);
+    const at = Math.round(rng.random() * 2000);
     await sleep(at);
+    const inFlightAtKill = inFlight;
     p.child.kill('SIGKILL');
     await p.exited;
     stop = true;
     await Promise.all(clients);
     let pass = true;
-    let note = `${answered} answers before the kill`;
+    let note = `${answered} answers before the kill (${at} ms after the first), ${inFlightAtKill} requests in flight`;
     const fail = (why: string): void => {
       if (pass) note = why;
       pass = false;
@@ -365,13 +517,14 @@ async function serveTrials(dir: string): Promise<Trial[]> {
     }
     q.child.kill('SIGTERM');
     await q.exited;
-    trials.push({ killedAtMs: at, pass, note });
+    trials.push({ killedAtMs: at, landed: 'under load', pass, note });
   }
   return trials;
 }
 
 const root = mkdtempSync(join(tmpdir(), 'xfmr-kill9-'));
-const results: Record<string, { trials: number; passed: number }> = {};
+const results: Record<string, { trials: number; passed: number; midWrite: number; betweenWrites: number }> =
+  {};
 const t0 = performance.now();
 try {
   for (const [name, fn] of [
@@ -384,13 +537,24 @@ try {
     mkdirSync(dir, { recursive: true });
     const trials = await fn(dir);
     console.log(`\n${name}: ${trials.filter((t) => t.pass).length} of ${trials.length} passed`);
-    console.log('trial  killed after (ms)  result  note');
+    const count = (l: Trial['landed']) => trials.filter((t) => t.landed === l).length;
+    if (name !== 'serve')
+      console.log(
+        `landed: ${count('mid-write')} mid-write, ${count('between writes')} between writes` +
+          `${count('not killed') ? `, ${count('not killed')} not killed (the run ended first)` : ''}`,
+      );
+    console.log('trial  killed after (ms)  landed          result  note');
     trials.forEach((t, i) => {
       console.log(
-        `${String(i + 1).padStart(5)}  ${String(t.killedAtMs).padStart(17)}  ${t.pass ? 'pass' : 'FAIL'}    ${t.note}`,
+        `${String(i + 1).padStart(5)}  ${String(t.killedAtMs).padStart(17)}  ${t.landed.padEnd(14)}  ${t.pass ? 'pass' : 'FAIL'}    ${t.note}`,
       );
     });
-    results[name] = { trials: trials.length, passed: trials.filter((t) => t.pass).length };
+    results[name] = {
+      trials: trials.length,
+      passed: trials.filter((t) => t.pass).length,
+      midWrite: count('mid-write'),
+      betweenWrites: count('between writes'),
+    };
   }
 } finally {
   rmSync(root, { recursive: true, force: true });

@@ -1,14 +1,16 @@
 /**
  * Runs fuzz targets in this process: `node --import tsx fuzz/run.ts --target NAME --seconds S
- * --seed N [--runs R]`. Each target runs under fast-check (fc.check with the seed, stopped by the
- * time limit or after R inputs) until its first failure, which fast-check then shrinks to a small
- * input; the report prints that input and the seed and path that replay it. Prints one progress
- * line per target on stderr and, as the last line on stdout, the JSON of `FuzzResult`s.
+ * --seed N [--runs R] [--path P] [--show]`. Each target runs under fast-check (fc.check with the
+ * seed, stopped after R inputs or by the time limit, whichever comes first) until its first
+ * failure, which fast-check then shrinks to a small input; the report prints that input and the
+ * seed and path that replay it. Prints one progress line per target on stderr and, as the last
+ * line on stdout, the JSON of `FuzzResult`s. `--show` prints the input that --seed and --path
+ * give instead of running it (how scripts/fuzz.js names the input a crashed process was running).
  *
  * scripts/fuzz.js runs each target in its own child process, so a native crash or a hang that
  * never returns is counted against that target and the others still run.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import fc from 'fast-check';
 import { type FuzzTarget, preview } from './target.ts';
 import { TARGETS } from './targets/index.ts';
@@ -17,6 +19,8 @@ export interface FuzzResult {
   inputs: number;
   /** Inputs the code refused with its own validation error (the rest were accepted). */
   rejected: number;
+  /** What ended the run: the input count (--runs) or the time limit (--seconds). */
+  stopped: 'runs' | 'time';
   crashes: number;
   hangs: number;
   seconds: number;
@@ -31,7 +35,11 @@ export interface FuzzRunOptions {
   path?: string;
   /** At most this many inputs (default: as many as fit in `seconds`). */
   runs?: number;
-  /** A file that holds the input being run (the last one after a process crash). */
+  /**
+   * A file that holds the index of the input being run (fast-check's replay path of it with the
+   * seed: the last one after a process crash). An index, rewritten in place, not the input: writing
+   * each input's text cost more than most inputs' run.
+   */
   trace?: string;
   /** Progress lines to stderr every few seconds. */
   log?: (line: string) => void;
@@ -45,10 +53,14 @@ export async function fuzzTarget<T>(t: FuzzTarget<T>, o: FuzzRunOptions): Promis
   let rejected = 0;
   let lastLog = t0;
   let lastFailure: { reason: string; hang: boolean } | null = null;
+  const trace = o.trace === undefined ? null : openSync(o.trace, 'w');
+  // fast-check numbers the inputs of a run from the first number of the replay path.
+  const first = o.path === undefined ? 0 : Number(o.path.split(':')[0]);
   const property = fc.asyncProperty(t.arbitrary, async (input) => {
+    // A native fault kills the process before any report: the index of the input that did it is
+    // left here, fixed width so that each write replaces the last.
+    if (trace !== null) writeSync(trace, String(first + inputs).padStart(12), 0, 'latin1');
     inputs++;
-    // A native fault kills the process before any report: the input that did it is left here.
-    if (o.trace) writeFileSync(o.trace, preview(input, 1e6));
     const start = performance.now();
     // The hang verdict uses this process's CPU time, not the wall clock: on a busy machine a call
     // can wait seconds for a core without doing anything wrong.
@@ -87,9 +99,11 @@ export async function fuzzTarget<T>(t: FuzzTarget<T>, o: FuzzRunOptions): Promis
     skipAllAfterTimeLimit: o.seconds * 1000 + 60_000,
   });
   const seconds = (performance.now() - t0) / 1000;
+  if (trace !== null) closeSync(trace);
   await t.teardown?.();
   const result: FuzzResult = {
     inputs: r.numRuns,
+    stopped: r.interrupted ? 'time' : 'runs',
     rejected,
     crashes: 0,
     hangs: 0,
@@ -121,6 +135,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (!target) {
     console.error(`fuzz/run.ts: --target must be one of ${TARGETS.map((t) => t.name).join(', ')}`);
     process.exitCode = 2;
+  } else if (process.argv.includes('--show')) {
+    // The input --seed and --path give (fast-check's first value on that path), not run.
+    const [input] = fc.sample(target.arbitrary as fc.Arbitrary<unknown>, {
+      seed: Number(arg('seed') ?? 1),
+      path: arg('path') ?? '0',
+      numRuns: 1,
+    });
+    console.log(preview(input, 2000));
   } else {
     const runs = arg('runs');
     const r = await fuzzTarget(target as FuzzTarget<unknown>, {

@@ -111,7 +111,7 @@ const EMPTY = new Int32Array(0);
  * The tensor buffer pool (src/tensor/storage.ts) keeps released buffers by exact length. A training
  * step reuses the same lengths; here every step has its own row count (S decodes + new prompts),
  * so the pool would fill with buffers of every length seen: it is emptied past this size, and when
- * the loop goes idle.
+ * the loop goes idle or the last work beside it (beside()) ends with the loop idle.
  */
 const POOL_CAP_BYTES = 64 * 1024 * 1024;
 
@@ -239,6 +239,11 @@ export class Scheduler {
       const next = this.besideWaiting.shift();
       if (next) next();
       else this.besideActive--;
+      // Work beside the loop (a grounded answer's beam search) releases its buffers to the tensor
+      // pool too, which only the loop used to trim: a server answering only grounded RAG asks never
+      // ran it, and the pool kept a buffer of every length seen, up to Storage's 2 GiB (found by
+      // `npm run bench -- soak`: array buffers that survived a collection). Trimmed the same way.
+      if (pooledMemory() > POOL_CAP_BYTES || (this.besideActive === 0 && !this.looping)) clearPool();
     }
   }
 

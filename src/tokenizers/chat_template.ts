@@ -51,7 +51,7 @@ export interface RenderOptions {
 const compiled = new Map<string, Template>();
 
 /** Bounds on one render (real templates take well under a millisecond and a few dozen items). */
-export const RENDER_LIMITS = { ms: 2000, rangeItems: 100_000 };
+export const RENDER_LIMITS = { ms: 2000, rangeItems: 100_000, depth: 400 };
 
 /** Work (interpreter steps, range items) between two looks at the clock. */
 const CLOCK_EVERY = 1024;
@@ -91,8 +91,13 @@ interface JinjaInterpreter {
 }
 const InterpreterBase = Interpreter as unknown as new (env: JinjaEnvironment) => JinjaInterpreter;
 
-/** The interpreter with a budget: every step spends one unit. */
+/**
+ * The interpreter with a budget: every step spends one unit, and steps nest at most
+ * RENDER_LIMITS.depth deep. Without the depth bound an endless recursive macro ran until the clock
+ * or V8's stack stopped it, and unwinding thousands of frames cost far more than the render limit.
+ */
 class BoundedInterpreter extends InterpreterBase {
+  private depth = 0;
   constructor(
     env: JinjaEnvironment,
     private readonly budget: RenderBudget,
@@ -101,7 +106,14 @@ class BoundedInterpreter extends InterpreterBase {
   }
   override evaluate(statement: unknown, environment: unknown): unknown {
     this.budget.spend(1);
-    return super.evaluate(statement, environment);
+    if (this.depth >= RENDER_LIMITS.depth)
+      throw new Error(`chat template nests deeper than ${RENDER_LIMITS.depth} steps (endless recursion?)`);
+    this.depth++;
+    try {
+      return super.evaluate(statement, environment);
+    } finally {
+      this.depth--;
+    }
   }
 }
 

@@ -5,6 +5,9 @@
  * reported as a crash with a shrunk input, and a slow one as a hang.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { fuzzTarget } from '../../fuzz/run.ts';
@@ -74,4 +77,48 @@ test('the harness reports a call over the bound as a hang', async () => {
   assert.equal(r.hangs, 1);
   assert.equal(r.crashes, 0);
   assert.equal(r.failure?.input, '91');
+});
+
+// The trace a crashed process leaves is the index of the input it was running (writing each
+// input's text cost more than most targets' run): replaying the seed along that path must give
+// that very input, or the runner would name the wrong one after a native crash.
+test('the trace holds the index of the input being run, and the seed and that path regenerate it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xfmr-fuzz-test-'));
+  try {
+    const trace = join(dir, 'trace');
+    const arbitrary = fc.record({ n: fc.nat(), s: fc.string({ maxLength: 30 }) });
+    const seen: string[] = [];
+    let traced: string[] = [];
+    const recorder: FuzzTarget<{ n: number; s: string }> = {
+      name: 'recorder',
+      what: 'records each input and the trace written before it ran',
+      arbitrary,
+      hangMs: 1000,
+      run(x) {
+        seen.push(JSON.stringify(x));
+        traced.push(readFileSync(trace, 'latin1').trim());
+      },
+      clean: () => true,
+    };
+    const r = await fuzzTarget(recorder, { seconds: 10, seed: 5, runs: 150, trace });
+    assert.equal(r.inputs, 150);
+    assert.equal(r.stopped, 'runs');
+    assert.deepEqual(
+      traced,
+      seen.map((_, i) => String(i)),
+    );
+    for (const i of [0, 1, 77, 149]) {
+      const [again] = fc.sample(arbitrary, { seed: 5, path: String(i), numRuns: 1 });
+      assert.equal(JSON.stringify(again), seen[i], `input ${i}`);
+    }
+    // A replay from a path runs the same inputs from there on, and numbers them from that index.
+    const before = [...seen];
+    seen.length = 0;
+    traced = [];
+    await fuzzTarget(recorder, { seconds: 10, seed: 5, runs: 3, trace, path: '77' });
+    assert.deepEqual(seen, before.slice(77, 80));
+    assert.deepEqual(traced, ['77', '78', '79']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

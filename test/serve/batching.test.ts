@@ -11,6 +11,8 @@ import type { StaticKVCache } from '../../src/nn/kv_cache.ts';
 import { createApp } from '../../src/serve/app.ts';
 import { Scheduler } from '../../src/serve/scheduler.ts';
 import { type RunningServer, startServer } from '../../src/serve/server.ts';
+import { clearPool, pooledMemory } from '../../src/tensor/index.ts';
+import { Storage } from '../../src/tensor/storage.ts';
 import { clientOf, SlowLM, tinyServeModel, until } from './helpers.ts';
 
 const base = tinyServeModel();
@@ -216,6 +218,32 @@ test('Scheduler.beside: work beside the decode loop, batch at once, then maxQueu
     /boom/,
   );
   assert.equal(await sched.beside(async () => 4), 4);
+  sched.close();
+});
+
+// Found by `npm run bench -- soak`: only the decode loop trimmed the tensor buffer pool, so buffers
+// released by work beside it (a grounded RAG answer's beam search) stayed pooled, one per length
+// seen, while no chat ran the loop.
+test('Scheduler.beside: the buffers its work released are not kept pooled once nothing runs', async () => {
+  const m = tinyServeModel();
+  const sched = new Scheduler(m.model, { batch: 2, maxQueue: 1 });
+  clearPool();
+  /** Work that allocates and releases buffers of 50 lengths, as a beam search over prompts does. */
+  const work = async (): Promise<number> => {
+    for (let n = 1000; n < 1050; n++) Storage.alloc(n).release();
+    return pooledMemory();
+  };
+  let release = () => {};
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  const holder = sched.beside(async () => held);
+  const pooledInside = await sched.beside(work);
+  assert.equal(pooledInside, 4 * (1000 + 1049) * 25, 'released buffers go to the pool while work runs');
+  assert.equal(pooledMemory(), pooledInside, 'other work beside still running: the pool is kept for it');
+  release();
+  await holder;
+  assert.equal(pooledMemory(), 0, 'the last work beside ended with the loop idle: the pool is emptied');
   sched.close();
 });
 

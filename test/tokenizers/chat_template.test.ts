@@ -134,7 +134,10 @@ test('an untrusted template is bounded: huge ranges, endless recursion and slow 
       '{% for i in range(1000000000) %}{% endfor %}',
       /^chat template failed to render: range\(0, 1000000000, 1\) has more than 100000 items$/,
     ],
-    ['{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}', /^chat template failed to render: /],
+    [
+      '{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}',
+      /^chat template nests deeper than 400 steps \(endless recursion\?\)$/,
+    ],
     ['{{ messages|length|length }}', /^chat template failed to render: Unknown NumericValue filter: length$/],
     [
       "{{ raise_exception('no system role') }}",
@@ -163,6 +166,14 @@ test('an untrusted template is bounded: huge ranges, endless recursion and slow 
     { message: /^chat template failed to render: Cannot call something that is not a function/ },
   );
   assert.equal((globalThis as Record<string, unknown>).escaped, undefined);
+  // The depth bound leaves room for real recursion: a macro 60 calls deep renders.
+  assert.equal(
+    renderChat(
+      '{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{{ n }}{% endmacro %}{{ f(60) }}',
+      MESSAGES,
+    ),
+    Array.from({ length: 61 }, (_, i) => String(i)).join(''),
+  );
   // strftime_now still works (Llama 3.1's template dates its system prompt with it).
   assert.match(renderChat('{{ strftime_now("%d %b %Y") }}', MESSAGES), /^\d\d [A-Z][a-z]{2} \d{4}$/);
 });

@@ -1,0 +1,20 @@
+// Loaded into the server process of `npm run bench -- soak` (node --expose-gc --import), never by
+// xfmr itself: on SIGUSR2 it runs a full garbage collection and writes process.memoryUsage(), with a
+// sequence number, to the file XFMR_SOAK_PROBE names (tmp + rename, so the bench never reads half a
+// file). xfmr serve has no debug endpoint; this lets the bench read the heap, and RSS once the
+// garbage of the load is gone, at its quiet checkpoints.
+import { renameSync, writeFileSync } from 'node:fs';
+
+const out = process.env.XFMR_SOAK_PROBE;
+let seq = 0;
+if (out) {
+  process.on('SIGUSR2', () => {
+    globalThis.gc?.();
+    const m = process.memoryUsage();
+    writeFileSync(
+      `${out}.tmp`,
+      JSON.stringify({ seq: ++seq, gc: typeof globalThis.gc === 'function', ...m }),
+    );
+    renameSync(`${out}.tmp`, out);
+  });
+}
