@@ -31,7 +31,10 @@ test('a frozen Q8_0 or bf16 weight widened in backward reuses pooled buffers: th
       const x = Tensor.rand([4, 64], new Rng(step), -1, 1);
       x.requiresGrad = true;
       tidy(() => backward(sum(linear(x, w))));
-      assert.ok(x.grad?.data.some((v) => v !== 0), 'dx flowed through the frozen weight');
+      assert.ok(
+        x.grad?.data.some((v) => v !== 0),
+        'dx flowed through the frozen weight',
+      );
       x.dispose();
       pooled.push(pooledMemory());
     }
