@@ -220,7 +220,7 @@ async function trainCommand(argv: string[]): Promise<void> {
     }
     const perStep = Math.min(...times.slice(1)) * 1.15; // + the optimizer and loop
     steps = Math.max(1, Math.floor((minutes * 60000) / perStep));
-    say(`a step takes ~${(perStep / 1000).toFixed(2)} s: ${steps} steps in ${minutes} minutes`);
+    say(`a step takes ~${(perStep / 1000).toPrecision(3)} s: ${steps} steps in ${minutes} minutes`);
   }
   await trainEmbedder(model, data, { ...run, steps, batchSize, lr, maxLen, temperature, seed });
   noGrad(() => saveSentenceTransformer(out, model, tokenizerJson as never, maxSeq));

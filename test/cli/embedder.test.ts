@@ -94,8 +94,9 @@ test('embedder train --minutes sizes the run from timed probe steps', async () =
   const said = /a step takes ~([\d.]+) s: (\d+) steps in 0\.02 minutes/.exec(r.stderr);
   assert.ok(said, r.stderr);
   const steps = Number(said[2]);
-  // steps = floor(1.2 s / the probe's step time), at least 1
-  assert.ok(steps >= 1 && steps <= Math.max(1, Math.ceil(1.2 / Number(said[1]))), said[0]);
+  // steps = floor(1.2 s / the probe's step time), at least 1; the time is printed to 3 significant
+  // digits, so it may be up to 0.5% above the one used (1% allowed)
+  assert.ok(steps >= 1 && steps <= Math.max(1, Math.ceil(1.2 / (Number(said[1]) * 0.99))), said[0]);
   assert.equal(readFileSync(join(m, 'metrics.jsonl'), 'utf8').trim().split('\n').length, steps);
 });
 
