@@ -4,40 +4,21 @@
  * (EM, F1, answer rate, answer in sources, abstention); bad --split / --sets are one-line errors.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { PAGES, writeRealproseSet } from '../recipe/helpers.ts';
 import { tempDir, xfmr } from './helpers.ts';
 
 const MODEL = 'models/xfmr-rag-tiny';
 
 function tinySet(dir: string): string {
-  const root = join(dir, 'realprose');
-  mkdirSync(join(root, 'docs'), { recursive: true });
-  const doc = (id: string, split: string) => ({
-    id,
-    split,
-    kind: 'man',
-    source: `man ${id}`,
-    path: `/usr/share/man/man1/${id}.1.gz`,
-    package: 'test',
-    license: 'test',
-  });
-  writeFileSync(
-    join(root, 'docs', 'a.txt'),
-    'TIMEOUT(1)\n\nNAME\n       timeout - run a command with a time limit\n\n       124    if COMMAND times out\n',
-  );
-  writeFileSync(
-    join(root, 'docs', 'b.txt'),
-    'WATCH(1)\n\n       By default, command is run every 2 seconds.\n',
-  );
-  writeFileSync(
-    join(root, 'manifest.json'),
-    JSON.stringify({ documents: [doc('a', 'test'), doc('b', 'dev')] }),
-  );
-  writeFileSync(
-    join(root, 'questions.json'),
-    JSON.stringify({
+  return writeRealproseSet(
+    join(dir, 'realprose'),
+    [
+      { id: 'a', split: 'test', text: PAGES.timeout },
+      { id: 'b', split: 'dev', text: PAGES.watch },
+    ],
+    {
       answerable: [
         { id: 'a1', doc: 'a', question: 'What exit code means the command timed out?', answers: ['124'] },
         {
@@ -49,9 +30,8 @@ function tinySet(dir: string): string {
         { id: 'a3', doc: 'b', question: 'How often does watch run?', answers: ['every 2 seconds'] },
       ],
       unanswerable: [{ id: 'u1', about: 'a', question: 'Can timeout limit memory?' }],
-    }),
+    },
   );
-  return root;
 }
 
 test('xfmr eval --split test: one set, a warning, every figure in the JSON line', async () => {

@@ -5,48 +5,31 @@
  * rates on the dev split are the calibration's own figures. The test split is refused.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CONFIDENCE_KINDS, POLICY_FILE, readAbstainPolicy } from '../../src/rag/abstain.ts';
 import { runEval } from '../../src/recipe/eval.ts';
 import { tempDir, xfmr } from '../cli/helpers.ts';
 import { saveQuotingModel } from '../rag/helpers.ts';
+import { PAGES, writeRealproseSet } from './helpers.ts';
 
 /** Two dev documents and one test document; the test one holds a question that would break a run on it. */
 function tinySet(root: string): string {
-  mkdirSync(join(root, 'docs'), { recursive: true });
-  const doc = (id: string, split: string) => ({
+  const q = (id: string, doc: string, question: string, answers: string[]) => ({
     id,
-    split,
-    kind: 'man',
-    source: `man ${id}`,
-    path: `/usr/share/man/man1/${id}.1.gz`,
-    package: 'test',
-    license: 'test',
-  });
-  writeFileSync(
-    join(root, 'docs', 'timeout.txt'),
-    'TIMEOUT(1)\n\nNAME\n       timeout - run a command with a time limit\n\n       124    if COMMAND times out\n',
-  );
-  writeFileSync(
-    join(root, 'docs', 'watch.txt'),
-    'WATCH(1)\n\n       By default, command is run every 2 seconds.\n',
-  );
-  writeFileSync(join(root, 'docs', 'sleep.txt'), 'SLEEP(1)\n\n       Pause for NUMBER seconds.\n');
-  writeFileSync(
-    join(root, 'manifest.json'),
-    JSON.stringify({ documents: [doc('timeout', 'dev'), doc('watch', 'dev'), doc('sleep', 'test')] }),
-  );
-  const q = (id: string, d: string, question: string, answers: string[]) => ({
-    id,
-    doc: d,
+    doc,
     question,
     answers,
   });
-  writeFileSync(
-    join(root, 'questions.json'),
-    JSON.stringify({
+  return writeRealproseSet(
+    root,
+    [
+      { id: 'timeout', split: 'dev', text: PAGES.timeout },
+      { id: 'watch', split: 'dev', text: PAGES.watch },
+      { id: 'sleep', split: 'test', text: PAGES.sleep },
+    ],
+    {
       answerable: [
         q('a1', 'timeout', 'What exit code means the command timed out?', ['124']),
         q('a2', 'timeout', 'What does timeout do?', ['run a command with a time limit']),
@@ -60,9 +43,8 @@ function tinySet(root: string): string {
         { id: 'u3', about: 'watch', question: 'Which colour does watch use for changes?' },
         { id: 'u4', about: 'sleep', question: 'Does sleep use the CPU?' },
       ],
-    }),
+    },
   );
-  return root;
 }
 
 test('xfmr eval --calibrate: the dev split only, the file written, and npm run eval applies it', async () => {
