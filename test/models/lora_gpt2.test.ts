@@ -70,7 +70,7 @@ describe('GPT-2 LoRA parity with PyTorch (float64), adapters on c_attn, c_proj (
         const model = fixtureModel();
         const adapters = loadLoraAdapter(adapterDir, model);
         assert.deepEqual(adapters.config.targets, ['q', 'k', 'v', 'o', 'down', 'up']);
-        const [B, T] = golden.get('ids')?.shape as number[];
+        const [B, T] = golden.get('ids')?.shape ?? [0, 0];
         const ids = golden.get('ids')?.data as Int32Array;
         const targets = golden.get('targets')?.data as Int32Array;
         tidy(() => {
