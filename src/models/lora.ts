@@ -176,13 +176,14 @@ function targetSites(model: DecoderLM, targets: readonly LoraTarget[]): Site[] {
     model.layers.forEach((block, i) => {
       const at = block.attention;
       const mlp = block.feedForward;
+      // c_attn's output rows: q's, k's, v's (io/weight_names.ts)
+      const qkvParts = (['wq', 'wk', 'wv'] as const).map((n) => ({
+        name: `layers.${i}.attention.${n}`,
+        linear: at[n],
+      }));
       for (const m of mods) {
         const name = `layers.${i}.${GPT2_NAMES[m].canon}`;
-        const part = (n: string, linear: Linear) => ({ name: `layers.${i}.attention.${n}`, linear });
-        const parts =
-          m === 'qkv'
-            ? [part('wq', at.wq), part('wk', at.wk), part('wv', at.wv)]
-            : [{ name, linear: { o: at.wo, up: mlp.w1, down: mlp.w2 }[m] }];
+        const parts = m === 'qkv' ? qkvParts : [{ name, linear: { o: at.wo, up: mlp.w1, down: mlp.w2 }[m] }];
         out.push({ name, parts });
       }
     });
