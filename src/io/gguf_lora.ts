@@ -10,6 +10,10 @@
  * llama.cpp scales by alpha / r itself (r read from the tensors). Where the base's GGUF export
  * permutes Q and K rows for llama.cpp's RoPE layout (arch llama), lora_b of q and k gets the same
  * row permutation: (P W) + s (P B) A = P (W + s B A), so the update lands on the rows it belongs to.
+ *
+ * gpt2: the base's q, k, v are one attn_qkv ([3C, C], q's rows, k's, v's), which the fused
+ * adapter `attention.wqkv` (A [r, C], B [3C, r]; models/lora.ts) fits as it is; the MLP is
+ * ffn_up (w1, c_fc) and ffn_down (w2, c_proj).
  */
 import type { ModelConfig } from '../models/config.ts';
 import { type GgufTensorSpec, writeGguf } from './gguf.ts';
@@ -28,6 +32,14 @@ const GGUF_MODULE: Readonly<Record<string, string>> = {
   'feed_forward.w2': 'ffn_down',
 };
 
+/** The same for gpt2 (fused q, k, v; an ungated MLP whose w1 is the up projection). */
+const GGUF_MODULE_GPT2: Readonly<Record<string, string>> = {
+  'attention.wqkv': 'attn_qkv',
+  'attention.wo': 'attn_output',
+  'feed_forward.w1': 'ffn_up',
+  'feed_forward.w2': 'ffn_down',
+};
+
 /**
  * Writes `tensors` (canonical adapter names `layers.N.attention.wq.lora_A.weight`, F32) as a GGUF
  * LoRA adapter for a base of `config`, atomically.
@@ -39,11 +51,11 @@ export function writeLoraGguf(
   tensors: readonly NamedTensor[],
 ): void {
   const arch = ggufArch(config);
-  if (arch === 'gpt2') throw new Error('GGUF LoRA export: gpt2 bases are not supported (fused attn_qkv)');
+  const modules = arch === 'gpt2' ? GGUF_MODULE_GPT2 : GGUF_MODULE;
   const specs: GgufTensorSpec[] = [];
   for (const t of tensors) {
     const m = /^layers\.(\d+)\.(.+)\.lora_([AB])\.weight$/.exec(t.name);
-    const mod = m ? GGUF_MODULE[m[2]] : undefined;
+    const mod = m ? modules[m[2]] : undefined;
     if (!m || !mod) throw new Error(`GGUF LoRA export: ${t.name} is not an adapter tensor`);
     let data = t;
     if (m[3] === 'B' && arch === 'llama' && (mod === 'attn_q' || mod === 'attn_k'))

@@ -7,6 +7,10 @@
  *   DIR/adapter_model.safetensors  base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight [r, in]
  *                                  ... .lora_B.weight [out, r], F32 (BF16/F16 files are read too)
  *
+ * GPT-2 (models/lora.ts): target_modules "attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"
+ * (read too: bare c_attn, c_fc, and c_proj for both c_projs), fan_in_fan_out true (Conv1D), tensors
+ * base_model.model.transformer.h.N.attn.c_attn.lora_A.weight [r, C], .lora_B.weight [3C, r].
+ *
  * Not read: PEFT's rank_pattern/alpha_pattern (per-layer ranks), use_rslora (alpha / sqrt(r)),
  * DoRA, bias other than "none", layers_to_transform: a file that sets them is refused by name.
  */
@@ -20,11 +24,15 @@ import type { DecoderLM } from './decoder.ts';
 import {
   applyLora,
   fromPeftName,
+  gpt2TargetsOf,
   LORA_TARGETS,
   type LoraAdapters,
   type LoraConfig,
+  type LoraFamily,
   type LoraTarget,
+  loraFamily,
   PEFT_MODULE,
+  peftModules,
   peftName,
 } from './lora.ts';
 
@@ -37,7 +45,7 @@ export function saveLoraAdapter(dir: string, adapters: LoraAdapters, baseModel: 
   const c = adapters.config;
   const tensors: NamedTensor[] = [];
   for (const [name, p] of adapters.namedParameters())
-    tensors.push({ name: peftName(name), shape: [...p.shape], dtype: 'F32', data: p.data });
+    tensors.push({ name: peftName(name, adapters.family), shape: [...p.shape], dtype: 'F32', data: p.data });
   writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
   writeJsonFile(join(dir, ADAPTER_CONFIG), {
     peft_type: 'LORA',
@@ -46,9 +54,10 @@ export function saveLoraAdapter(dir: string, adapters: LoraAdapters, baseModel: 
     r: c.r,
     lora_alpha: c.alpha,
     lora_dropout: c.dropout,
-    target_modules: c.targets.map((t) => PEFT_MODULE[t]),
+    target_modules: peftModules(c.targets, adapters.family),
     bias: 'none',
-    fan_in_fan_out: false,
+    // GPT-2's Conv1D stores W as [in, out]; A and B are [r, in] and [out, r] either way
+    fan_in_fan_out: adapters.family === 'gpt2',
     inference_mode: true,
     init_lora_weights: true,
     use_rslora: false,
@@ -57,8 +66,15 @@ export function saveLoraAdapter(dir: string, adapters: LoraAdapters, baseModel: 
   });
 }
 
-/** The LoraConfig of DIR/adapter_config.json; errors name the file and field. */
-export function readLoraConfig(dir: string): { config: LoraConfig; baseModel: string | null } {
+/**
+ * The LoraConfig of DIR/adapter_config.json and whose module names it uses (null: no modules);
+ * errors name the file and field.
+ */
+export function readLoraConfig(dir: string): {
+  config: LoraConfig;
+  baseModel: string | null;
+  family: LoraFamily | null;
+} {
   const path = join(dir, ADAPTER_CONFIG);
   if (!existsSync(path)) throw new Error(`${dir}: no ${ADAPTER_CONFIG} (not a PEFT adapter directory)`);
   const j = readJsonFile(path);
@@ -83,16 +99,24 @@ export function readLoraConfig(dir: string): { config: LoraConfig; baseModel: st
   if (!Array.isArray(mods) || mods.some((m) => typeof m !== 'string'))
     throw new Error(`${path}: target_modules must be a list of module names`);
   const targets: LoraTarget[] = [];
+  let family: LoraFamily | null = null;
   for (const m of mods as string[]) {
     const t = LORA_TARGETS.find((k) => PEFT_MODULE[k] === m);
-    if (!t)
+    const g = t ? null : gpt2TargetsOf(m);
+    if (!t && !g)
       throw new Error(
-        `${path}: target_modules has "${m}"; supported: ${LORA_TARGETS.map((k) => PEFT_MODULE[k]).join(', ')}`,
+        `${path}: target_modules has "${m}"; supported: ${LORA_TARGETS.map((k) => PEFT_MODULE[k]).join(', ')} (Llama family), c_attn, c_proj, c_fc (GPT-2)`,
       );
-    targets.push(t);
+    const f: LoraFamily = t ? 'llama' : 'gpt2';
+    if (family !== null && f !== family)
+      throw new Error(
+        `${path}: target_modules mixes Llama-family and GPT-2 module names (${mods.join(', ')})`,
+      );
+    family = f;
+    for (const x of t ? [t] : (g as LoraTarget[])) if (!targets.includes(x)) targets.push(x);
   }
   const base = typeof j.base_model_name_or_path === 'string' ? j.base_model_name_or_path : null;
-  return { config: { r, alpha, dropout, targets }, baseModel: base };
+  return { config: { r, alpha, dropout, targets }, baseModel: base, family };
 }
 
 /**
@@ -100,14 +124,19 @@ export function readLoraConfig(dir: string): { config: LoraConfig; baseModel: st
  * tensor must be in the file with its shape, and the file may hold no other tensor.
  */
 export function loadLoraAdapter(dir: string, model: DecoderLM): LoraAdapters {
-  const { config } = readLoraConfig(dir);
+  const { config, family } = readLoraConfig(dir);
+  const arch = model.config.arch;
+  if (family !== null && family !== loraFamily(arch))
+    throw new Error(
+      `${join(dir, ADAPTER_CONFIG)}: target_modules name ${family === 'gpt2' ? 'GPT-2' : 'Llama-family'} modules; the model is ${arch}`,
+    );
   const path = join(dir, ADAPTER_WEIGHTS);
   if (!existsSync(path)) throw new Error(`${dir}: no ${ADAPTER_WEIGHTS}`);
   const { tensors } = readSafetensors(path);
   const adapters = applyLora(model, config);
   const params = adapters.namedParameters();
   for (const [name, t] of tensors) {
-    const canon = fromPeftName(name);
+    const canon = fromPeftName(name, adapters.family);
     const p = canon === null ? undefined : params.get(canon);
     if (!p)
       throw new Error(`${path}: unexpected tensor ${name} (not an adapter of ${config.targets.join(',')})`);
@@ -116,7 +145,8 @@ export function loadLoraAdapter(dir: string, model: DecoderLM): LoraAdapters {
     p.data.set(toFloat32(t));
   }
   for (const name of params.keys()) {
-    if (!tensors.has(peftName(name))) throw new Error(`${path}: missing tensor ${peftName(name)}`);
+    const peft = peftName(name, adapters.family);
+    if (!tensors.has(peft)) throw new Error(`${path}: missing tensor ${peft}`);
   }
   return adapters;
 }

@@ -1,6 +1,6 @@
 /** Linear layer y = x @ W.T + b, with W stored [out, in] like torch.nn.Linear (f32 or bf16). */
 import { linear, type Rng, Tensor } from '../tensor/index.ts';
-import type { LoraAdapter } from './lora.ts';
+import type { LoraUpdate } from './lora.ts';
 import { Module } from './module.ts';
 
 export class Linear extends Module {
@@ -8,7 +8,7 @@ export class Linear extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
   /** A LoRA update added to the output (models/lora.ts attaches it); not one of this module's parameters. */
-  lora: LoraAdapter | null = null;
+  lora: LoraUpdate | null = null;
 
   constructor(inFeatures: number, outFeatures: number, bias: boolean, rng: Rng, std = 0.02) {
     super();

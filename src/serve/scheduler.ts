@@ -223,9 +223,12 @@ export class Scheduler {
   /**
    * Runs model work that needs its own cache beside the decode loop (a grounded answer's beam
    * search, src/generate/quote_search.ts), under the same limits: at most `batch` at once, then up
-   * to `maxQueue` waiting in order, then QueueFullError; SchedulerClosedError once closed.
+   * to `maxQueue` waiting in order, then QueueFullError; SchedulerClosedError once closed. `fn`
+   * gets the model to run: with `adapter`, one that switches that LoRA adapter on for each call
+   * and back to the base after it (calls are synchronous, so the loop's steps never see it on).
    */
-  async beside<T>(fn: () => Promise<T>): Promise<T> {
+  async beside<T>(fn: (model: CausalLM) => Promise<T>, adapter: string | null = null): Promise<T> {
+    if (adapter !== null && !this.adapters) throw new Error(`beside: no adapters to run "${adapter}" with`);
     if (this.closedFlag) throw new SchedulerClosedError('the server is shutting down');
     if (this.besideActive < this.batch) this.besideActive++;
     else {
@@ -234,7 +237,7 @@ export class Scheduler {
       await new Promise<void>((resolve) => this.besideWaiting.push(resolve)); // handed a running place
     }
     try {
-      return await fn();
+      return await fn(adapter === null ? this.model : this.withAdapter(adapter));
     } finally {
       const next = this.besideWaiting.shift();
       if (next) next();
@@ -245,6 +248,24 @@ export class Scheduler {
       // `npm run bench -- soak`: array buffers that survived a collection). Trimmed the same way.
       if (pooledMemory() > POOL_CAP_BYTES || (this.besideActive === 0 && !this.looping)) clearPool();
     }
+  }
+
+  /** The model with `adapter` switched on for each call only. */
+  private withAdapter(adapter: string): CausalLM {
+    const { model, adapters } = this;
+    return {
+      vocabSize: model.vocabSize,
+      contextLength: model.contextLength,
+      createCache: (batch, maxLen) => model.createCache(batch, maxLen),
+      extend: (tokens, cache) => {
+        adapters?.use(adapter);
+        try {
+          return model.extend(tokens, cache);
+        } finally {
+          adapters?.use(null);
+        }
+      },
+    };
   }
 
   /** Ends every sequence (finishReason 'abort') and refuses new ones. */

@@ -4,7 +4,9 @@
  * folds it into the base; `xfmr lora export` writes it as a GGUF adapter (llama.cpp's keys and
  * names; the llama.cpp parity is test/io/gguf_lora_llama_cpp.test.ts); `xfmr generate --lora` runs base + adapter, and its prompt logits equal
  * the merged model's (1e-4 of the largest) while differing from the base's; bad specs are one-line
- * errors naming the argument.
+ * errors naming the argument. The same on a small random GPT-2 directory (Hugging Face layout, fused
+ * c_attn): PEFT's GPT-2 adapter (c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj; fan_in_fan_out) and a
+ * gpt2 GGUF adapter (attn_qkv, attn_output, ffn_up, ffn_down).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +14,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openGguf } from '../../src/io/gguf.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
-import { expectOneLineErrors, ROOT, tempDir, xfmr } from './helpers.ts';
+import { DecoderLM } from '../../src/models/decoder.ts';
+import { saveModel } from '../../src/models/load.ts';
+import { gpt2Config } from '../../src/models/presets.ts';
+import { byteLevelTokenizerJson, expectOneLineErrors, ROOT, tempDir, xfmr } from './helpers.ts';
 
 const SFT = join(ROOT, 'models', 'xfmr-rag-tiny-sft');
 const dir = tempDir('xfmr-lora-');
@@ -135,6 +140,109 @@ test('sft --lora writes a PEFT adapter and resumes; merge == generate --lora != 
     `merged vs base + adapter: ${relErr(fromMerged, withLora)}`,
   );
   assert.ok(relErr(base, withLora) > 1e-3, `the adapter changes the logits: ${relErr(base, withLora)}`);
+});
+
+test('GPT-2: sft --lora writes a PEFT c_attn adapter; export as gpt2 GGUF; merge == generate --lora != base', async () => {
+  const model = join(dir, 'gpt2');
+  const tokenizerJson = byteLevelTokenizerJson(40, true);
+  const config = gpt2Config({
+    vocabSize: 297,
+    contextLength: 64,
+    dModel: 32,
+    nLayers: 2,
+    nHeads: 4,
+    initStd: 0.2,
+  });
+  saveModel(model, new DecoderLM(config, 5), { tokenizerJson: tokenizerJson as never });
+  const out = join(dir, 'gpt2-adapter');
+  const sft = await xfmr([
+    'sft',
+    '--model',
+    model,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--lora',
+    'r=4,alpha=8,dropout=0,targets=q,k,v,o,up,down',
+    '--steps',
+    '3',
+    '--batch-size',
+    '2',
+    '--lr',
+    '3e-2',
+    '--eval-every',
+    '0',
+    '--dtype',
+    'f32',
+  ]);
+  assert.equal(sft.code, 0, sft.stderr);
+  const cfg = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
+  assert.deepEqual(cfg.target_modules, ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj']);
+  assert.equal(cfg.fan_in_fan_out, true);
+  const tensors = readSafetensors(join(out, 'adapter_model.safetensors')).tensors;
+  assert.equal(tensors.size, 2 * 4 * 2, '2 layers x 4 modules x (A, B)');
+  assert.deepEqual(tensors.get('base_model.model.transformer.h.1.attn.c_attn.lora_B.weight')?.shape, [96, 4]);
+  assert.deepEqual(tensors.get('base_model.model.transformer.h.0.mlp.c_proj.lora_A.weight')?.shape, [4, 128]);
+
+  const gguf = join(dir, 'gpt2-adapter.gguf');
+  const ex = await xfmr(['lora', 'export', '--model', model, '--adapter', out, '--out', gguf]);
+  assert.equal(ex.code, 0, ex.stderr);
+  const f = openGguf(gguf);
+  try {
+    assert.equal(f.kv.get('general.architecture')?.value, 'gpt2');
+    assert.deepEqual([...f.tensors.keys()].filter((n) => n.startsWith('blk.0.')).sort(), [
+      'blk.0.attn_output.weight.lora_a',
+      'blk.0.attn_output.weight.lora_b',
+      'blk.0.attn_qkv.weight.lora_a',
+      'blk.0.attn_qkv.weight.lora_b',
+      'blk.0.ffn_down.weight.lora_a',
+      'blk.0.ffn_down.weight.lora_b',
+      'blk.0.ffn_up.weight.lora_a',
+      'blk.0.ffn_up.weight.lora_b',
+    ]);
+  } finally {
+    f.close();
+  }
+
+  const merged = join(dir, 'gpt2-merged');
+  const m = await xfmr(['lora', 'merge', '--model', model, '--adapter', out, '--out', merged]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(m.stderr, /12 adapted layers merged/);
+  const gen = async (name: string, ...args: string[]) => {
+    const path = join(dir, `gpt2-${name}.f32`);
+    const r = await xfmr([
+      'generate',
+      ...args,
+      '--prompt-ids',
+      '5,17,200,42,9',
+      '--max-tokens',
+      '8',
+      '--temperature',
+      '0',
+      '--dtype',
+      'f32',
+      '--logits',
+      path,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return { logits: logits(path), text: r.stdout };
+  };
+  const [withLora, fromMerged, base] = await Promise.all([
+    gen('lora', '--model', model, '--lora', out),
+    gen('merged', '--model', merged),
+    gen('base', '--model', model),
+  ]);
+  assert.equal(withLora.logits.length % 297, 0);
+  assert.ok(
+    relErr(fromMerged.logits, withLora.logits) <= 1e-4,
+    `merged vs base + adapter: ${relErr(fromMerged.logits, withLora.logits)}`,
+  );
+  assert.equal(fromMerged.text, withLora.text, 'the same greedy tokens');
+  assert.ok(
+    relErr(base.logits, withLora.logits) > 1e-3,
+    `the adapter changes the logits: ${relErr(base.logits, withLora.logits)}`,
+  );
 });
 
 test('bad --lora specs and lora merge arguments: one-line errors naming the argument', async () => {

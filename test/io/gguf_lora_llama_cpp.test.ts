@@ -11,6 +11,10 @@
  *     so does one exported without the q/k row permutation of io/gguf_lora.ts: tried, the
  *     tokens differ);
  *   - the merged model (W + (alpha/r) B A) produces the same tokens as base + adapter.
+ * The same for a random GPT-2 base (d 128, 2 layers, 4 heads, ffn 512): its GGUF has one fused
+ * attn_qkv, which gets xfmr's one q, k, v adapter (c_attn's, A [r, C], B [3C, r]) as it is, and
+ * ffn_up/ffn_down the c_fc/c_proj adapters; here llama.cpp without the adapter is also checked
+ * to give xfmr's base tokens (the gpt2 base export is what the adapter rides on).
  * Skipped, with the reason, when node-llama-cpp or its prebuilt native binary cannot load here.
  */
 import assert from 'node:assert/strict';
@@ -19,11 +23,12 @@ import { test } from 'node:test';
 import { exportGguf } from '../../src/io/gguf_export.ts';
 import { ggufTokenizerFromJson } from '../../src/io/gguf_tokenizer.ts';
 import type { NamedTensor } from '../../src/io/tensors.ts';
+import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { loadDecoder } from '../../src/models/load.ts';
 import { saveLoraGguf } from '../../src/models/load_lora.ts';
 import { applyLora, mergeLora, parseLoraSpec } from '../../src/models/lora.ts';
-import { llamaConfig } from '../../src/models/presets.ts';
+import { gpt2Config, llamaConfig } from '../../src/models/presets.ts';
 import { noGrad, Rng, tidy } from '../../src/tensor/index.ts';
 import { byteLevelTokenizerJson } from '../cli/helpers.ts';
 import { tempDir } from './helpers.ts';
@@ -51,8 +56,9 @@ function greedy(model: DecoderLM, prompt: number[], steps: number): number[] {
   for (let s = 0; s < steps; s++) {
     const next = noGrad(() =>
       tidy(() => {
+        const V = model.config.vocabSize;
         const logits = model.forward(Int32Array.from(ids), 1, ids.length).data; // [1, T, V]
-        const row = logits.subarray((ids.length - 1) * config.vocabSize, ids.length * config.vocabSize);
+        const row = logits.subarray((ids.length - 1) * V, ids.length * V);
         let best = 0;
         for (let v = 1; v < row.length; v++) if (row[v] > row[best]) best = v;
         return best;
@@ -63,10 +69,10 @@ function greedy(model: DecoderLM, prompt: number[], steps: number): number[] {
   return ids.slice(prompt.length);
 }
 
-test('llama.cpp with the exported GGUF adapter = xfmr base + adapter = merged, 32 greedy steps', async (t) => {
-  const dir = tempDir();
+/** A random base of `cfg` (seed 3) written as an F32 GGUF with the byte-level tokenizer; its path. */
+function writeBase(dir: string, cfg: ModelConfig): string {
   const canonical = new Map<string, NamedTensor>();
-  for (const [name, p] of new DecoderLM(config, 3).namedParameters())
+  for (const [name, p] of new DecoderLM(cfg, 3).namedParameters())
     canonical.set(name, { name, shape: [...p.shape], dtype: 'F32', data: p.data });
   const { tokenizer } = ggufTokenizerFromJson(
     byteLevelTokenizerJson(40, true) as never,
@@ -74,7 +80,13 @@ test('llama.cpp with the exported GGUF adapter = xfmr base + adapter = merged, 3
     'tokenizer.json',
   );
   const baseFile = join(dir, 'base.F32.gguf');
-  exportGguf(baseFile, config, canonical, tokenizer, { dtype: 'F32' });
+  exportGguf(baseFile, cfg, canonical, tokenizer, { dtype: 'F32' });
+  return baseFile;
+}
+
+test('llama.cpp with the exported GGUF adapter = xfmr base + adapter = merged, 32 greedy steps', async (t) => {
+  const dir = tempDir();
+  const baseFile = writeBase(dir, config);
   const model = loadDecoder(baseFile, { dtype: 'auto' }).model;
   const adapters = applyLora(model, parseLoraSpec('r=4,alpha=8,dropout=0,targets=q,k,v,o,gate,up,down'), 1);
   const rng = new Rng(9);
@@ -95,6 +107,44 @@ test('llama.cpp with the exported GGUF adapter = xfmr base + adapter = merged, 3
   assert.deepEqual(withLora.ids, ours, 'llama.cpp + adapter = xfmr base + adapter');
   assert.notDeepEqual(plain.ids, ours, 'the adapter changes the tokens');
   assert.equal(adapters.entries.size, 14);
+  mergeLora(adapters);
+  assert.deepEqual(greedy(model, PROMPT, STEPS), ours, 'merged = base + adapter');
+});
+
+test('gpt2: llama.cpp with the exported adapter (fused attn_qkv) = xfmr base + adapter = merged', async (t) => {
+  const cfg = gpt2Config({
+    vocabSize: 297,
+    contextLength: 128,
+    dModel: 128,
+    nLayers: 2,
+    nHeads: 4,
+    initStd: 0.05,
+    bosTokenId: 0,
+    eosTokenId: 296,
+  });
+  const dir = tempDir();
+  const baseFile = writeBase(dir, cfg);
+  const model = loadDecoder(baseFile, { dtype: 'auto' }).model;
+  const baseIds = greedy(model, PROMPT, STEPS);
+  const adapters = applyLora(model, parseLoraSpec('r=4,alpha=8,dropout=0,targets=q,k,v,o,up,down'), 1);
+  const rng = new Rng(9);
+  for (const p of adapters.parameters())
+    if (p.shape[1] === 4) for (let i = 0; i < p.size; i++) p.data[i] = 0.1 * rng.normal(); // every B
+  const adapterFile = join(dir, 'adapter.gguf');
+  saveLoraGguf(adapterFile, adapters, model);
+
+  const ours = greedy(model, PROMPT, STEPS);
+  const withLora = await llamaCppGreedy(baseFile, PROMPT, STEPS, { lora: adapterFile });
+  if (typeof withLora === 'string') {
+    t.skip(withLora);
+    return;
+  }
+  const plain = await llamaCppGreedy(baseFile, PROMPT, STEPS);
+  assert.ok(typeof plain !== 'string');
+  assert.deepEqual(plain.ids, baseIds, 'llama.cpp = xfmr on the gpt2 base');
+  assert.equal(withLora.ids.length, STEPS, 'llama.cpp ran 32 steps');
+  assert.deepEqual(withLora.ids, ours, 'llama.cpp + adapter = xfmr base + adapter');
+  assert.notDeepEqual(baseIds, ours, 'the adapter changes the tokens');
   mergeLora(adapters);
   assert.deepEqual(greedy(model, PROMPT, STEPS), ours, 'merged = base + adapter');
 });

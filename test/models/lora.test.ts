@@ -276,8 +276,6 @@ test('--lora specs: defaults, order-free fields, errors naming the field', () =>
 });
 
 test('LoRA refuses what it cannot do, by name', () => {
-  const gpt2 = new DecoderLM({ ...LLAMA, arch: 'gpt2' } as typeof LLAMA, 0);
-  assert.throws(() => applyLora(gpt2, parseLoraSpec('targets=q')), /gpt2 models are not supported/);
   const m = fixtureModel();
   applyLora(m, parseLoraSpec('targets=q'));
   assert.throws(
@@ -290,9 +288,9 @@ test('LoRA refuses what it cannot do, by name', () => {
     assert.throws(() => readLoraConfig(dir), /peft_type is "IA3", expected "LORA"/);
     writeFileSync(
       join(dir, 'adapter_config.json'),
-      JSON.stringify({ peft_type: 'LORA', r: 4, target_modules: ['c_attn'] }),
+      JSON.stringify({ peft_type: 'LORA', r: 4, target_modules: ['query'] }),
     );
-    assert.throws(() => readLoraConfig(dir), /target_modules has "c_attn"/);
+    assert.throws(() => readLoraConfig(dir), /target_modules has "query"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

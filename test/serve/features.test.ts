@@ -4,7 +4,7 @@
  * grounded answers, the quote's place, and the abstention threshold of a model directory.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
@@ -14,12 +14,9 @@ import { saveModel } from '../../src/models/load.ts';
 import { llamaConfig } from '../../src/models/presets.ts';
 import { NOT_FOUND_ANSWER, POLICY_FILE } from '../../src/rag/abstain.ts';
 import { cosine } from '../../src/rag/embedder.ts';
-import { HashEmbedder } from '../../src/rag/hash_embedder.ts';
-import { indexPaths } from '../../src/rag/indexer.ts';
-import { SqliteStore } from '../../src/rag/sqlite_store.ts';
 import { loadServeModel, type RunningServer, startServer } from '../../src/serve/server.ts';
 import { byteLevelTokenizerJson, TINY_LLAMA, tempDir } from '../cli/helpers.ts';
-import { clientOf, tinyServeModel } from './helpers.ts';
+import { clientOf, hashRagIndex, RAG_DOCS, tinyServeModel } from './helpers.ts';
 
 const dir = tempDir('xfmr-serve-features-');
 const db = join(dir, 'rag.sqlite');
@@ -27,21 +24,7 @@ let server: RunningServer;
 let client: OpenAI;
 
 before(async () => {
-  const docs = join(dir, 'docs');
-  mkdirSync(docs);
-  writeFileSync(
-    join(docs, 'cats.md'),
-    '# Cats\n\nCats are small furry animals. A cat purrs and sleeps most of the day.\n',
-  );
-  writeFileSync(
-    join(docs, 'rust.md'),
-    '# Rust\n\nRust is a systems programming language with a borrow checker.\n',
-  );
-  writeFileSync(join(docs, 'bread.md'), '# Bread\n\nBread is baked from flour, water, salt and yeast.\n');
-  const e = new HashEmbedder();
-  const store = SqliteStore.openOrCreate(db, { id: e.id, dim: e.dim, spec: e.spec });
-  await indexPaths([docs], store, e);
-  await store.close();
+  await hashRagIndex(dir, RAG_DOCS);
   server = await startServer(tinyServeModel(), { port: 0, batch: 4, ragDb: db });
   client = clientOf(server);
 });

@@ -1,8 +1,16 @@
-/** Helpers for the serve tests: a tiny in-memory model to serve, and a slowed-down wrapper of it. */
+/**
+ * Helpers for the serve tests: a tiny in-memory model to serve, a slowed-down wrapper of it, and a
+ * small RAG index.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import type { CausalLM, KVCache } from '../../src/models/causal_lm.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { llamaConfig } from '../../src/models/presets.ts';
+import { HashEmbedder } from '../../src/rag/hash_embedder.ts';
+import { indexPaths } from '../../src/rag/indexer.ts';
+import { SqliteStore } from '../../src/rag/sqlite_store.ts';
 import type { ServeModel } from '../../src/serve/app.ts';
 import type { RunningServer } from '../../src/serve/server.ts';
 import { loadTokenizerJson } from '../../src/tokenizers/tokenizer_json.ts';
@@ -62,4 +70,24 @@ export async function until(cond: () => boolean, ms = 5000, what = 'condition'):
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Three short documents, one of them (cats.md) about what the questions ask. */
+export const RAG_DOCS: Readonly<Record<string, string>> = {
+  'cats.md': '# Cats\n\nCats are small furry animals. A cat purrs and sleeps most of the day.\n',
+  'rust.md': '# Rust\n\nRust is a systems programming language with a borrow checker.\n',
+  'bread.md': '# Bread\n\nBread is baked from flour, water, salt and yeast.\n',
+};
+
+/** Indexes `docs` (file name -> text, written under DIR/docs) with the offline hash embedder into DIR/rag.sqlite. */
+export async function hashRagIndex(dir: string, docs: Readonly<Record<string, string>>): Promise<string> {
+  const docsDir = join(dir, 'docs');
+  mkdirSync(docsDir);
+  for (const [name, text] of Object.entries(docs)) writeFileSync(join(docsDir, name), text);
+  const db = join(dir, 'rag.sqlite');
+  const e = new HashEmbedder();
+  const store = SqliteStore.openOrCreate(db, { id: e.id, dim: e.dim, spec: e.spec });
+  await indexPaths([docsDir], store, e);
+  await store.close();
+  return db;
 }

@@ -3,7 +3,8 @@
  * scheduler's per-adapter model calls): each request's `model` picks the adapter. The reference is
  * what `xfmr generate --lora DIR` runs: a fresh base with loadLoraAdapter(DIR), generate() greedily.
  * The three requests are in flight together (a slowed model keeps them in the same steps), so a
- * slot fed with another request's adapter would change its tokens.
+ * slot fed with another request's adapter would change its tokens. /v1/rag/ask honours `model`
+ * too: free and grounded answers equal those of a server whose model is base + that adapter.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { loadLoraAdapter, saveLoraAdapter } from '../../src/models/load_lora.ts'
 import { applyLora, parseLoraSpec } from '../../src/models/lora.ts';
 import { LoraSet } from '../../src/models/lora_set.ts';
 import { startServer } from '../../src/serve/server.ts';
-import { clientOf, SlowLM, tinyServeModel } from './helpers.ts';
+import { clientOf, hashRagIndex, RAG_DOCS, SlowLM, tinyServeModel } from './helpers.ts';
 
 const SEED = 11;
 const dir = mkdtempSync(join(tmpdir(), 'xfmr-serve-lora-'));
@@ -121,4 +122,54 @@ test('LoraSet: one adapter at a time; unknown and duplicate names are errors', (
   assert.ok(!wq.lora && !wo.lora);
   assert.throws(() => loras.use('gamma'), /no adapter named "gamma"/);
   assert.throws(() => loras.load('alpha', BETA), /two adapters named "alpha"/);
+});
+
+interface RagAnswer {
+  model: string;
+  answer: string;
+  prompt: string;
+  quote: unknown;
+}
+
+test("rag/ask: the request's model picks the adapter, free and grounded; an unknown one is a 404", async () => {
+  const db = await hashRagIndex(mkdtempSync(join(dir, 'rag-')), RAG_DOCS);
+  const base = tinyServeModel('tiny', SEED);
+  const loras = new LoraSet(base.model as DecoderLM);
+  loras.load('alpha', ALPHA);
+  loras.load('beta', BETA);
+  const server = await startServer({ ...base, adapters: loras }, { port: 0, ragDb: db });
+  // the reference: base + alpha served as a plain model
+  const merged = tinyServeModel('tiny', SEED);
+  loadLoraAdapter(ALPHA, merged.model as DecoderLM);
+  const ref = await startServer(merged, { port: 0, ragDb: db });
+  try {
+    const ask = (s: typeof server, body: Record<string, unknown>) =>
+      clientOf(s).post<RagAnswer>('/rag/ask', {
+        body: { question: 'what does a cat do all day?', k: 2, max_tokens: 6, ...body },
+      });
+    for (const grounded of [false, true]) {
+      const [a, b, want] = await Promise.all([
+        ask(server, { model: 'alpha', grounded }),
+        ask(server, { grounded }),
+        ask(ref, { grounded }),
+      ]);
+      assert.equal(a.model, 'alpha');
+      assert.equal(b.model, 'tiny');
+      assert.deepEqual([a.answer, a.quote], [want.answer, want.quote], `grounded ${grounded}`);
+      assert.equal(a.prompt, b.prompt);
+      if (!grounded) assert.notEqual(a.answer, b.answer, 'the adapter changes the answer');
+    }
+    assert.equal(loras.active, null);
+    const res = await fetch(`${server.url}/v1/rag/ask`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gamma', question: 'what does a cat do?' }),
+    });
+    assert.equal(res.status, 404);
+    const body = (await res.json()) as { error: { code: string; param: string; message: string } };
+    assert.deepEqual([body.error.code, body.error.param], ['model_not_found', 'model']);
+    assert.match(body.error.message, /gamma/);
+  } finally {
+    await Promise.all([server.close(), ref.close()]);
+  }
 });

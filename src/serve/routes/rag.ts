@@ -2,7 +2,7 @@
  * POST /v1/rag/ask: retrieval-augmented answers from the `--db` index, generated through the
  * server's scheduler (so they batch with the API's other requests).
  *
- *   body      { question, k = 3, mode = 'hybrid' | 'vector' | 'bm25', max_tokens, temperature = 0,
+ *   body      { question, model (the base's id or a serve --lora adapter's), k = 3, mode = 'hybrid' | 'vector' | 'bm25', max_tokens, temperature = 0,
  *               top_p, top_k, seed, stream, grounded = true }
  *   answer    { id, object: 'rag.answer', model, answer, grounded, abstained, confidence, quote,
  *               prompt, sources: [{ rank, source, chunk, score, text, truncated }], finish_reason,
@@ -36,7 +36,8 @@ import { type QuotedCompletion, quoteSources } from '../../rag/quote.ts';
 import { type RetrievalMode, retrieve } from '../../rag/retriever.ts';
 import { SqliteStore } from '../../rag/sqlite_store.ts';
 import type { ServeModel } from '../app.ts';
-import { ApiError, bad, parse, readJson, submitError, unknownModel } from '../errors.ts';
+import { ApiError, bad, parse, readJson, submitError } from '../errors.ts';
+import { resolveModel } from '../generation.ts';
 import type { Scheduler } from '../scheduler.ts';
 import { sse } from '../sse.ts';
 
@@ -95,9 +96,11 @@ export class SchedulerGenerator implements Generator {
       topK?: number;
       signal?: AbortSignal;
       onText?: (text: string) => void;
+      /** The LoRA adapter the request's `model` names (serve --lora); null or absent: the base. */
+      adapter?: string | null;
     } = {},
   ) {
-    this.name = m.id;
+    this.name = extra.adapter ?? m.id;
     this.contextTokens = m.model.contextLength;
     // a raw prompt gets only what encode adds (a BOS)
     this.promptOverhead = m.tokenizer.encode('').length;
@@ -137,13 +140,15 @@ export class SchedulerGenerator implements Generator {
       if ((options.temperature ?? 0) === 0) {
         let r: Awaited<ReturnType<typeof searchQuote>>;
         try {
-          r = await this.scheduler.beside(() =>
-            searchQuote(this.m.model, ids, source, {
-              eos: this.m.eos,
-              maxTokens,
-              decode: (x) => this.m.tokenizer.decode(x),
-              signal,
-            }),
+          r = await this.scheduler.beside(
+            (model) =>
+              searchQuote(model, ids, source, {
+                eos: this.m.eos,
+                maxTokens,
+                decode: (x) => this.m.tokenizer.decode(x),
+                signal,
+              }),
+            this.extra.adapter ?? null,
           );
         } catch (e) {
           throw submitError(e);
@@ -225,7 +230,7 @@ export class SchedulerGenerator implements Generator {
     let finish: string | undefined;
     let pieces: ReturnType<Scheduler['submit']>;
     try {
-      pieces = this.scheduler.submit([{ prompt: ids, index: 0 }], o, signal);
+      pieces = this.scheduler.submit([{ prompt: ids, index: 0 }], o, signal, this.extra.adapter ?? null);
     } catch (e) {
       throw submitError(e);
     }
@@ -283,7 +288,9 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
         'rag_not_configured',
       );
     const r = parse(askSchema, await readJson(c.req.raw));
-    if (r.model != null && r.model !== m.id) throw unknownModel(r.model);
+    // the base's id or a LoRA adapter's (serve --lora), as on the completion routes
+    const model = r.model ?? m.id;
+    const adapter = resolveModel(m, model);
     if (r.question.trim() === '') throw bad('question: the question is empty', 'question');
     const ctx = m.model.contextLength;
     const maxTokens = r.max_tokens ?? Math.min(256, Math.floor(ctx / 4));
@@ -384,7 +391,7 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
       completion_tokens: rec.completionTokens,
       total_tokens: rec.promptTokens + rec.completionTokens,
     });
-    const extra = { topP: r.top_p ?? undefined, topK: r.top_k ?? undefined };
+    const extra = { topP: r.top_p ?? undefined, topK: r.top_k ?? undefined, adapter };
 
     if (r.stream) {
       return sse(c.req.raw.signal, async (send, signal) => {
@@ -393,7 +400,7 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
           signal,
           onText: (delta) => send({ id, object: 'rag.answer.chunk', delta }),
         });
-        const out = await run(gen, (sources) => send({ id, object: 'rag.sources', model: m.id, sources }));
+        const out = await run(gen, (sources) => send({ id, object: 'rag.sources', model, sources }));
         send({
           id,
           object: 'rag.answer.chunk',
@@ -409,7 +416,7 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
     return c.json({
       id,
       object: 'rag.answer',
-      model: m.id,
+      model,
       answer: out.answer,
       ...decision(out),
       prompt: out.prompt,
