@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- soak [--seconds N] [--warmup N] [--workers N] [--seed S] [--model DIR] [--out FILE]`:
+ * `npm run bench -- soak [--seconds N] [--warmup N] [--workers N] [--seed S] [--model DIR] [--nursery MIB]
+ *   [--out FILE]`:
  * does `xfmr serve` hold its memory and descriptors flat under a long mixed load?
  *
  * Starts `xfmr serve` as its own process (the shipped models/xfmr-rag-tiny by default, with a RAG
@@ -27,7 +28,8 @@
  * ~45 s, at least 3), and the warm-up and each stretch end with a quiet checkpoint: no requests
  * until the server holds only the sockets it started with (or 12 s), then a full garbage
  * collection in the server and a sample. xfmr serve has no debug endpoint, so the bench starts it
- * with `node --expose-gc --import bench/_soak_probe.mjs`: on SIGUSR2 that probe collects and writes
+ * with `node --expose-gc --import bench/_soak_probe.mjs` (and V8's nursery fixed at its loaded size,
+ * --nursery below): on SIGUSR2 that probe collects and writes
  * process.memoryUsage() (heap used, external and array-buffer memory) to a file. Under load RSS
  * swings by tens of MiB with the buffers in flight and the garbage not yet collected (a 5 MiB body
  * is an ArrayBuffer until the next GC), which would hide a slow leak in a few minutes of samples;
@@ -70,6 +72,18 @@ const WORKERS = num('workers', 6);
 const SEED = num('seed', 1);
 const MODEL = opt('model') ?? join(ROOT, 'models', 'xfmr-rag-tiny');
 const OUT = opt('out');
+/**
+ * The server's young generation, in MiB a semi-space (V8's --min- and --max-semi-space-size), or 0
+ * for V8's own sizing. V8 grows the nursery under load to 16 MiB semi-spaces and shrinks it when its
+ * memory reducer decides the process went idle, at a moment of its own choosing: 0-32 MiB of RSS
+ * that comes and goes with no bearing on what the server keeps. The default run of 2026-12-07
+ * caught it shrunk at the first checkpoint only (26.5 MiB of heap committed there, 58 at every
+ * later one) and read the difference as growth. Fixed at its size under load, the checkpoints
+ * compare what the server holds; the heap in use is measured either way.
+ */
+const NURSERY = Number(opt('nursery') ?? 16);
+if (!Number.isInteger(NURSERY) || NURSERY < 0)
+  throw new Error('soak: --nursery must be a whole number of MiB (0: V8 decides)');
 const SEGMENTS = Math.max(3, Math.round(SECONDS / 45));
 const SAMPLE_MS = 2000;
 /** The flatness bound: growth over the loaded time, as a fraction of the RSS after warm-up. */
@@ -95,6 +109,7 @@ async function startServer(db: string, probe: string): Promise<Server> {
     process.execPath,
     [
       '--expose-gc',
+      ...(NURSERY > 0 ? [`--min-semi-space-size=${NURSERY}`, `--max-semi-space-size=${NURSERY}`] : []),
       '--import',
       join(import.meta.dirname, '_soak_probe.mjs'),
       BIN,
@@ -540,7 +555,8 @@ async function stallLane(): Promise<void> {
 
 console.log(
   `soak: xfmr serve of ${MODEL} (pid ${server.pid}) with RAG over docs/; ${WORKERS} workers + 1 stalled-client lane; ` +
-    `warm-up ${WARMUP} s, then ${SECONDS} s; samples every ${SAMPLE_MS / 1000} s`,
+    `warm-up ${WARMUP} s, then ${SECONDS} s; samples every ${SAMPLE_MS / 1000} s; ` +
+    `V8 nursery ${NURSERY > 0 ? `fixed at ${NURSERY} MiB semi-spaces` : "sized by V8's heuristics"}`,
 );
 console.log(`fresh server: RSS ${fresh.rssMiB.toFixed(1)} MiB, ${fresh.fds} fds (${fresh.sockets} sockets)`);
 const lanes = [...Array.from({ length: WORKERS }, (_, k) => worker(k)), stallLane()];
@@ -608,6 +624,14 @@ const loaded = samples.filter((s) => s.phase === 'load');
 const loadedRss = loaded.map((s) => s.rssMiB);
 const fdsFlat = quietPoints.every((q) => q.s.fds === base.fds && q.s.sockets === base.sockets);
 const kinds = Object.fromEntries([...tally].sort());
+/** RSS under load, the median of each stretch between two quiet checkpoints (a view without the collections). */
+const stretchMedians = quietPoints.slice(1).map((q, i) => {
+  const xs = samples
+    .filter((x) => x.phase === 'load' && x.t > quietPoints[i]!.s.t && x.t < q.s.t)
+    .map((x) => x.rssMiB)
+    .sort((a, b) => a - b);
+  return xs.length === 0 ? Number.NaN : Number(xs[xs.length >> 1]!.toFixed(1));
+});
 const requests = [...tally.values()].reduce((a, t) => a + t.sent, 0);
 const unexpected = [...tally.values()].reduce((a, t) => a + t.unexpected, 0);
 const flat = rss.flat && heap?.flat === true && fdsFlat;
@@ -633,7 +657,8 @@ const describe = (f: Flatness): string =>
   `(5% of the first): ${f.flat ? 'flat' : 'GROWS'}`;
 console.log(`RSS   ${describe(rss)}`);
 console.log(
-  `      under load ${Math.min(...loadedRss).toFixed(1)}-${Math.max(...loadedRss).toFixed(1)} MiB (in-flight buffers and uncollected garbage)`,
+  `      under load ${Math.min(...loadedRss).toFixed(1)}-${Math.max(...loadedRss).toFixed(1)} MiB (in-flight buffers and uncollected garbage); ` +
+    `median of each stretch ${stretchMedians.join(', ')} MiB`,
 );
 console.log(
   `heap  ${heap === null ? 'no reading from the probe' : describe(heap)} (V8 heap used, after a full GC)`,
@@ -665,7 +690,9 @@ const result = {
     ...rss,
     loadedMinMiB: Number(Math.min(...loadedRss).toFixed(1)),
     loadedMaxMiB: Number(Math.max(...loadedRss).toFixed(1)),
+    loadedStretchMedianMiB: stretchMedians,
   },
+  nurseryMiB: NURSERY,
   heap,
   heapTotalMiB: quietPoints.map((q) =>
     q.s.heapTotalMiB === null ? null : Number(q.s.heapTotalMiB.toFixed(1)),
