@@ -172,7 +172,7 @@ export class HashEmbedder implements Embedder {
 
   /** The norm of a text's hashed features before normalisation (to choose `pivot`). */
   rawNorm(text: string): number {
-    const v = this.hashed(text);
+    const v = this.hashed(this.features(text));
     let n = 0;
     for (let i = 0; i < v.length; i++) n += v[i] * v[i];
     return Math.sqrt(n);
@@ -228,11 +228,11 @@ export class HashEmbedder implements Embedder {
     return out;
   }
 
-  /** Features hashed into v[1..dim) (v[0] is kept for the passage slack, see embedOne). */
-  private hashed(text: string): Float32Array {
+  /** Features hashed into v[1..dim) (v[0] is kept for the passage slack, see embedFeatures). */
+  private hashed(features: ReadonlyMap<string, number>): Float32Array {
     const v = new Float32Array(this.dim);
     const buckets = this.dim - 1;
-    for (const [f, w] of this.features(text)) {
+    for (const [f, w] of features) {
       const h = hash32(f);
       const sign = hash32(f, 0x9e3779b9) & 1 ? 1 : -1;
       v[1 + (h % buckets)] += sign * w;
@@ -241,7 +241,15 @@ export class HashEmbedder implements Embedder {
   }
 
   private embedOne(text: string, kind: EmbedKind): Float32Array {
-    const v = this.hashed(text);
+    return this.embedFeatures(this.features(text), kind);
+  }
+
+  /**
+   * The vector of features given directly (`features(text)`, possibly edited: a query expanded
+   * with related words, experiments/expansion.ts), normalised as `embed` does for `kind`.
+   */
+  embedFeatures(features: ReadonlyMap<string, number>, kind: EmbedKind): Float32Array {
+    const v = this.hashed(features);
     let n = 0;
     for (let i = 0; i < v.length; i++) n += v[i] * v[i];
     n = Math.sqrt(n);

@@ -63,6 +63,22 @@ test('vectors: dimension, unit length, deterministic; the query and passage form
   assert.throws(() => new HashEmbedder({ dim: 4 }), /dim/);
 });
 
+test('embedFeatures: the features of a text give its vector; an added feature moves the query towards it', async () => {
+  const e = new HashEmbedder();
+  for (const kind of ['query', 'passage'] as const) {
+    const [v] = await e.embed([TOPICS.bees], kind);
+    assert.deepEqual(e.embedFeatures(e.features(TOPICS.bees), kind), v);
+  }
+  // "hive" is not in the question; adding its word feature (as query expansion does) makes the
+  // question closer to a text that says "hive".
+  const [hive] = await e.embed(['the hive'], 'query');
+  const f = e.features('where do bees live');
+  const before = cosine(e.embedFeatures(f, 'query'), hive);
+  f.set(`w:${stem('hive')}`, 1);
+  assert.ok(cosine(e.embedFeatures(f, 'query'), hive) > before + 0.1);
+  assert.ok(e.embedFeatures(new Map(), 'query').every((x) => x === 0));
+});
+
 test('each question is closest to its own topic, also through inflections and a typo', async () => {
   const e = new HashEmbedder();
   const names = Object.keys(TOPICS);
