@@ -193,7 +193,7 @@ function resetPeakRss(): void {
 }
 
 /** The training batches of `loader` (evaluation is done outside the loop). */
-function source(loader: BatchLoader): BatchSource {
+function source(loader: Pick<BatchSource, 'next' | 'state' | 'setState'>): BatchSource {
   return {
     next: () => loader.next(),
     evalBatches: () => [],
@@ -282,19 +282,9 @@ async function fineTuneChild(mode: Mode, task: Task): Promise<void> {
       SEED + 7,
       readExamples(join(WORK, 'qa', 'eval.json')),
     );
-    devBatches = new SftBatches(
-      readExamples(join(WORK, 'qa', 'dev.json')),
-      MICRO,
-      T,
-      0,
-      readExamples(join(WORK, 'qa', 'dev.json')),
-    ).evalBatches();
-    data = {
-      next: () => qa.next(),
-      evalBatches: () => [],
-      state: () => qa.state(),
-      setState: (x) => qa.setState(x),
-    };
+    const dev = readExamples(join(WORK, 'qa', 'dev.json'));
+    devBatches = new SftBatches(dev, MICRO, T, 0, dev).evalBatches();
+    data = source(qa);
     evalBatches = qa.evalBatches();
   }
   const baseEval = evaluate(model, evalBatches);

@@ -27,7 +27,7 @@ import type { ModelConfig } from '../../src/models/config.ts';
 import { DecoderLM } from '../../src/models/decoder.ts';
 import { loadDecoder } from '../../src/models/load.ts';
 import { saveLoraGguf } from '../../src/models/load_lora.ts';
-import { applyLora, mergeLora, parseLoraSpec } from '../../src/models/lora.ts';
+import { applyLora, type LoraAdapters, mergeLora, parseLoraSpec } from '../../src/models/lora.ts';
 import { gpt2Config, llamaConfig } from '../../src/models/presets.ts';
 import { noGrad, Rng, tidy } from '../../src/tensor/index.ts';
 import { byteLevelTokenizerJson } from '../cli/helpers.ts';
@@ -69,6 +69,26 @@ function greedy(model: DecoderLM, prompt: number[], steps: number): number[] {
   return ids.slice(prompt.length);
 }
 
+/**
+ * xfmr's greedy tokens with `adapters` attached, and llama.cpp's on `baseFile` with the adapter
+ * exported as GGUF and without it; the reason when llama.cpp cannot run here.
+ */
+async function xfmrAndLlamaCpp(
+  dir: string,
+  baseFile: string,
+  model: DecoderLM,
+  adapters: LoraAdapters,
+): Promise<{ ours: number[]; withLora: { ids: number[] }; plain: { ids: number[] } } | string> {
+  const adapterFile = join(dir, 'adapter.gguf');
+  saveLoraGguf(adapterFile, adapters, model);
+  const ours = greedy(model, PROMPT, STEPS);
+  const withLora = await llamaCppGreedy(baseFile, PROMPT, STEPS, { lora: adapterFile });
+  if (typeof withLora === 'string') return withLora;
+  const plain = await llamaCppGreedy(baseFile, PROMPT, STEPS);
+  assert.ok(typeof plain !== 'string');
+  return { ours, withLora, plain };
+}
+
 /** A random base of `cfg` (seed 3) written as an F32 GGUF with the byte-level tokenizer; its path. */
 function writeBase(dir: string, cfg: ModelConfig): string {
   const canonical = new Map<string, NamedTensor>();
@@ -92,17 +112,12 @@ test('llama.cpp with the exported GGUF adapter = xfmr base + adapter = merged, 3
   const rng = new Rng(9);
   for (const { adapter } of adapters.entries.values())
     for (let i = 0; i < adapter.b.size; i++) adapter.b.data[i] = 0.1 * rng.normal();
-  const adapterFile = join(dir, 'adapter.gguf');
-  saveLoraGguf(adapterFile, adapters, model);
-
-  const ours = greedy(model, PROMPT, STEPS);
-  const withLora = await llamaCppGreedy(baseFile, PROMPT, STEPS, { lora: adapterFile });
-  if (typeof withLora === 'string') {
-    t.skip(withLora);
+  const runs = await xfmrAndLlamaCpp(dir, baseFile, model, adapters);
+  if (typeof runs === 'string') {
+    t.skip(runs);
     return;
   }
-  const plain = await llamaCppGreedy(baseFile, PROMPT, STEPS);
-  assert.ok(typeof plain !== 'string');
+  const { ours, withLora, plain } = runs;
   assert.equal(withLora.ids.length, STEPS, 'llama.cpp ran 32 steps');
   assert.deepEqual(withLora.ids, ours, 'llama.cpp + adapter = xfmr base + adapter');
   assert.notDeepEqual(plain.ids, ours, 'the adapter changes the tokens');
@@ -130,17 +145,12 @@ test('gpt2: llama.cpp with the exported adapter (fused attn_qkv) = xfmr base + a
   const rng = new Rng(9);
   for (const p of adapters.parameters())
     if (p.shape[1] === 4) for (let i = 0; i < p.size; i++) p.data[i] = 0.1 * rng.normal(); // every B
-  const adapterFile = join(dir, 'adapter.gguf');
-  saveLoraGguf(adapterFile, adapters, model);
-
-  const ours = greedy(model, PROMPT, STEPS);
-  const withLora = await llamaCppGreedy(baseFile, PROMPT, STEPS, { lora: adapterFile });
-  if (typeof withLora === 'string') {
-    t.skip(withLora);
+  const runs = await xfmrAndLlamaCpp(dir, baseFile, model, adapters);
+  if (typeof runs === 'string') {
+    t.skip(runs);
     return;
   }
-  const plain = await llamaCppGreedy(baseFile, PROMPT, STEPS);
-  assert.ok(typeof plain !== 'string');
+  const { ours, withLora, plain } = runs;
   assert.deepEqual(plain.ids, baseIds, 'llama.cpp = xfmr on the gpt2 base');
   assert.equal(withLora.ids.length, STEPS, 'llama.cpp ran 32 steps');
   assert.deepEqual(withLora.ids, ours, 'llama.cpp + adapter = xfmr base + adapter');

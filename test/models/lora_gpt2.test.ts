@@ -24,6 +24,7 @@ import { gpt2Config, llamaConfig } from '../../src/models/presets.ts';
 import { backward, noGrad, tidy } from '../../src/tensor/index.ts';
 import { AdamW } from '../../src/train/adamw.ts';
 import { BACKENDS, withBackend } from '../tensor/backends.ts';
+import { trainOnOneBatch } from './one_batch.ts';
 import { relErr } from './rel_err.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -160,20 +161,7 @@ test('training: only the adapters move and the loss falls', () => {
   const adapters = applyLora(model, parseLoraSpec('r=4,alpha=8,dropout=0.1,targets=q,k,v,o,up,down'));
   const opt = new AdamW(adapters.parameters(), { lr: 1e-2 });
   assert.equal(opt.m.length, 2 * 4 * 2, 'one A and B per module: c_attn is one adapter');
-  const ids = Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6]);
-  const targets = Int32Array.from([1, 4, 1, 5, 9, 2, 6, 5]);
-  const losses: number[] = [];
-  model.training = true;
-  for (let s = 0; s < 20; s++) {
-    tidy(() => {
-      const l = model.loss(ids, targets, 1, 8);
-      losses.push(l.item());
-      backward(l);
-    });
-    opt.update();
-    opt.zeroGrad();
-  }
-  model.training = false;
+  const losses = trainOnOneBatch(model, opt, 20);
   assert.ok(losses[19] < losses[0] * 0.7, `loss ${losses[0]} -> ${losses[19]}`);
   for (const [n, p] of model.namedParameters()) assert.deepEqual(p.data, frozen.get(n), `${n} unchanged`);
 });
