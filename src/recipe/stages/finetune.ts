@@ -138,7 +138,7 @@ export async function greedyAnswers(
   return out;
 }
 
-/** Mean of b - a over paired 0/1 scores, with a 95% normal-approximation confidence interval. */
+/** Mean of b - a over paired scores (0/1 answers, per-example losses), with a 95% normal-approximation interval. */
 export function pairedDifference(
   a: readonly number[],
   b: readonly number[],
