@@ -31,17 +31,16 @@
  * synonyms that WordNet ranks low or lacks (rows/lines, folder/directory, document/file,
  * capitals/uppercase, settings/configuration, build recipe/makefile).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Embedder, EmbedKind } from '../src/rag/embedder.ts';
 import { type Metrics, metricsFromRanks } from '../src/rag/eval.ts';
-import { HashEmbedder, stem, words } from '../src/rag/hash_embedder.ts';
+import { HashEmbedder } from '../src/rag/hash_embedder.ts';
 import { goldRank, loadPassageSet, QUESTION_STYLES } from '../src/rag/passage_set.ts';
 import { type RetrievalMode, reciprocalRankFusion, retrieve } from '../src/rag/retriever.ts';
-import { SqliteStore } from '../src/rag/sqlite_store.ts';
 import type { SearchHit } from '../src/rag/store.ts';
-import { wordRank } from '../src/rag/word_prior.ts';
+import { paraphraseStore } from './paraphrase_store.ts';
+import { GLOSS, HYPERNYM, type Thesaurus, TOP, wordnetThesaurus } from './wordnet_thesaurus.ts';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback: string): string => {
@@ -53,76 +52,8 @@ const OUT = arg('out', '');
 const SPLIT = arg('split', 'dev');
 if (SPLIT !== 'dev' && SPLIT !== 'test') throw new Error(`--split must be dev or test, got ${SPLIT}`);
 const ROOT = new URL('../', import.meta.url).pathname;
-const HYPERNYM = 0.5;
-const GLOSS = 0.3;
-const TOP = 10;
 const BETAS = [0, 0.3, 0.6, 1];
 const LAMBDAS = [1, 2, 4];
-
-type Thesaurus = Map<string, [string, number][]>;
-
-/** Content words (letters only, not stopwords) of a text, as the hash embedder's stems. */
-function contentStems(text: string): string[] {
-  return words(text)
-    .filter((w) => /^\p{L}{2,}$/u.test(w) && wordRank(w) !== 0)
-    .map(stem);
-}
-
-/** The thesaurus of the file comment from WordNet's data.POS and index.POS files. */
-function wordnetThesaurus(dir: string): Thesaurus {
-  const acc = new Map<string, Map<string, number>>();
-  const add = (s: string, t: string, w: number) => {
-    if (s === t) return;
-    const m = acc.get(s) ?? new Map<string, number>();
-    acc.set(s, m);
-    m.set(t, (m.get(t) ?? 0) + w);
-  };
-  for (const pos of ['noun', 'verb', 'adj', 'adv']) {
-    // data line: offset lex_filenum ss_type w_cnt(hex) [word lex_id]... p_cnt [ptr offset pos src/tgt]... | gloss
-    const synsets = new Map<string, { lemmas: string[]; hypernyms: string[]; gloss: string[] }>();
-    for (const line of readFileSync(join(dir, `data.${pos}`), 'utf8').split('\n')) {
-      if (!line || line.startsWith('  ')) continue; // the license header
-      const [head, gloss = ''] = line.split(' | ');
-      const f = head.split(' ');
-      const count = Number.parseInt(f[3], 16);
-      const lemmas = Array.from({ length: count }, (_, i) =>
-        f[4 + 2 * i].replace(/\(.*\)$/, '').replace(/_/g, ' '),
-      );
-      const hypernyms: string[] = [];
-      let k = 4 + 2 * count;
-      const pointers = Number(f[k++]);
-      for (let i = 0; i < pointers; i++, k += 4) if (f[k] === '@' || f[k] === '@i') hypernyms.push(f[k + 1]);
-      synsets.set(f[0], { lemmas, hypernyms, gloss: contentStems(gloss.split(/;\s*"/)[0]) });
-    }
-    // index line: lemma pos synset_cnt p_cnt [ptr]... sense_cnt tagsense_cnt offset... (most frequent sense first)
-    for (const line of readFileSync(join(dir, `index.${pos}`), 'utf8').split('\n')) {
-      if (!line || line.startsWith('  ')) continue;
-      const f = line.trim().split(' ');
-      if (!/^\p{L}+$/u.test(f[0]) || wordRank(f[0]) === 0) continue;
-      const s = stem(f[0]);
-      const offsets = f.slice(f.length - Number(f[2]));
-      offsets.forEach((offset, r) => {
-        const syn = synsets.get(offset);
-        if (!syn) return;
-        const w = 1 / (r + 1);
-        for (const l of syn.lemmas) for (const t of contentStems(l)) add(s, t, w);
-        for (const h of syn.hypernyms)
-          for (const l of synsets.get(h)?.lemmas ?? [])
-            for (const t of contentStems(l)) add(s, t, w * HYPERNYM);
-        for (const t of new Set(syn.gloss)) add(s, t, w * GLOSS);
-      });
-    }
-  }
-  const out: Thesaurus = new Map();
-  for (const [s, m] of acc) {
-    const top = [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP);
-    out.set(
-      s,
-      top.map(([t, w]) => [t, w / top[0][1]]),
-    );
-  }
-  return out;
-}
 
 /** The hash embedder with questions expanded by the thesaurus (passages unchanged). */
 class ExpandingEmbedder implements Embedder {
@@ -164,21 +95,7 @@ const thesaurus = wordnetThesaurus(WORDNET);
 const buildS = (performance.now() - t0) / 1000;
 const set = loadPassageSet(join(ROOT, 'eval/paraphrase'));
 const hash = new HashEmbedder();
-const tmp = mkdtempSync(join(tmpdir(), 'xfmr-query-expansion-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
-const store = SqliteStore.openOrCreate(join(tmp, 'passages.db'), {
-  id: hash.id,
-  dim: hash.dim,
-  spec: hash.spec,
-});
-const vectors = await hash.embed(
-  set.passages.map((p) => p.text),
-  'passage',
-);
-for (const [i, p] of set.passages.entries())
-  await store.putDocument({ source: p.id, hash: p.id, kind: 'text', bytes: p.text.length, metadata: {} }, [
-    { text: p.text, start: 0, end: p.text.length, line: 1, tokens: 1, textHash: p.id, vector: vectors[i] },
-  ]);
+const { store, vectors } = await paraphraseStore(set, hash, 'xfmr-query-expansion-');
 
 const asked = set.questions.filter((q) => q.split === SPLIT);
 async function evaluate(embedder: Embedder, mode: RetrievalMode): Promise<Record<string, Metrics>> {

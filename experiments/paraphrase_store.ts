@@ -1,0 +1,34 @@
+/**
+ * eval/paraphrase's passages in a temporary SQLite store, one chunk each, embedded by the hash
+ * embedder: the BM25 (FTS5) and vector search that the retrieval experiments (expansion, distsem)
+ * fuse their own lists with. The store's folder is removed when the process exits.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HashEmbedder } from '../src/rag/hash_embedder.ts';
+import type { PassageSet } from '../src/rag/passage_set.ts';
+import { SqliteStore } from '../src/rag/sqlite_store.ts';
+
+export async function paraphraseStore(
+  set: PassageSet,
+  hash: HashEmbedder,
+  prefix: string,
+): Promise<{ store: SqliteStore; vectors: Float32Array[] }> {
+  const tmp = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+  const store = SqliteStore.openOrCreate(join(tmp, 'passages.db'), {
+    id: hash.id,
+    dim: hash.dim,
+    spec: hash.spec,
+  });
+  const vectors = await hash.embed(
+    set.passages.map((p) => p.text),
+    'passage',
+  );
+  for (const [i, p] of set.passages.entries())
+    await store.putDocument({ source: p.id, hash: p.id, kind: 'text', bytes: p.text.length, metadata: {} }, [
+      { text: p.text, start: 0, end: p.text.length, line: 1, tokens: 1, textHash: p.id, vector: vectors[i] },
+    ]);
+  return { store, vectors };
+}
