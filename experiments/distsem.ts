@@ -102,7 +102,7 @@ const VECTORS2 = arg('vectors2', '');
 const wv2 = VECTORS2 ? WordVectors.parse(readFileSync(VECTORS2), VECTORS2) : undefined;
 const set = loadPassageSet(join(ROOT, 'eval/paraphrase'));
 const hash = new HashEmbedder();
-const { store, vectors: passageVectors } = await paraphraseStore(set, hash, 'xfmr-distsem-');
+const { store, vectors: passageVectors, bm25 } = await paraphraseStore(set, hash, 'xfmr-distsem-');
 
 /** Word features w:s of a text as [stem, weight] (the hash embedder's IDF x (1 + log tf)). */
 const wordWeights = (text: string, embedder = hash): [string, number][] =>
@@ -294,8 +294,7 @@ async function evaluate(s: Setting): Promise<Record<string, Metrics>> {
         const all = s.lists.map((f) => f(q.question));
         if (s.bm25) {
           const b = new Float64Array(set.passages.length);
-          for (const h of await store.searchText(q.question, set.passages.length))
-            b[set.passages.findIndex((p) => p.id === h.source)] = h.score;
+          for (const h of await bm25(q.question, set.passages.length)) b[h.chunkId - 1] = h.score;
           all.push(b);
         }
         const total = new Float64Array(set.passages.length);
@@ -315,13 +314,7 @@ async function evaluate(s: Setting): Promise<Record<string, Metrics>> {
         continue;
       }
       const lists = s.lists.map((f) => ranked(f(q.question)));
-      if (s.bm25)
-        lists.push(
-          (await store.searchText(q.question, CANDIDATES)).map((h) => ({
-            ...h,
-            chunkId: set.passages.findIndex((p) => p.id === h.source) + 1,
-          })),
-        );
+      if (s.bm25) lists.push(await bm25(q.question, CANDIDATES));
       const fused =
         lists.length === 1 ? lists[0].map((hit) => ({ hit })) : reciprocalRankFusion(lists, 60, s.weights);
       ranks.push(

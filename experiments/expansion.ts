@@ -95,7 +95,7 @@ const thesaurus = wordnetThesaurus(WORDNET);
 const buildS = (performance.now() - t0) / 1000;
 const set = loadPassageSet(join(ROOT, 'eval/paraphrase'));
 const hash = new HashEmbedder();
-const { store, vectors } = await paraphraseStore(set, hash, 'xfmr-query-expansion-');
+const { store, vectors, bm25: bm25Hits } = await paraphraseStore(set, hash, 'xfmr-query-expansion-');
 
 const asked = set.questions.filter((q) => q.split === SPLIT);
 async function evaluate(embedder: Embedder, mode: RetrievalMode): Promise<Record<string, Metrics>> {
@@ -160,10 +160,7 @@ async function evaluateWithContext(embedder: Embedder, lambda: number): Promise<
         )
         .sort((a, b) => b.score - a.score)
         .slice(0, candidates);
-      const bm25 = (await store.searchText(q.question, candidates)).map((h) => ({
-        ...h,
-        chunkId: set.passages.findIndex((p) => p.id === h.source) + 1,
-      }));
+      const bm25 = await bm25Hits(q.question, candidates);
       const fused = reciprocalRankFusion([vector, bm25], 60);
       ranks.push(
         goldRank(

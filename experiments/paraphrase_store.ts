@@ -1,7 +1,9 @@
 /**
  * eval/paraphrase's passages in a temporary SQLite store, one chunk each, embedded by the hash
  * embedder: the BM25 (FTS5) and vector search that the retrieval experiments (expansion, distsem)
- * fuse their own lists with. The store's folder is removed when the process exits.
+ * fuse their own lists with. The store's folder is removed when the process exits. `bm25` gives a
+ * question's BM25 hits with chunkId = the passage's index + 1, as the experiments' own lists number
+ * them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +11,17 @@ import { join } from 'node:path';
 import type { HashEmbedder } from '../src/rag/hash_embedder.ts';
 import type { PassageSet } from '../src/rag/passage_set.ts';
 import { SqliteStore } from '../src/rag/sqlite_store.ts';
+import type { SearchHit } from '../src/rag/store.ts';
 
 export async function paraphraseStore(
   set: PassageSet,
   hash: HashEmbedder,
   prefix: string,
-): Promise<{ store: SqliteStore; vectors: Float32Array[] }> {
+): Promise<{
+  store: SqliteStore;
+  vectors: Float32Array[];
+  bm25: (question: string, k: number) => Promise<SearchHit[]>;
+}> {
   const tmp = mkdtempSync(join(tmpdir(), prefix));
   process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
   const store = SqliteStore.openOrCreate(join(tmp, 'passages.db'), {
@@ -30,5 +37,8 @@ export async function paraphraseStore(
     await store.putDocument({ source: p.id, hash: p.id, kind: 'text', bytes: p.text.length, metadata: {} }, [
       { text: p.text, start: 0, end: p.text.length, line: 1, tokens: 1, textHash: p.id, vector: vectors[i] },
     ]);
-  return { store, vectors };
+  const index = new Map(set.passages.map((p, i) => [p.id, i]));
+  const bm25 = async (question: string, k: number) =>
+    (await store.searchText(question, k)).map((h) => ({ ...h, chunkId: (index.get(h.source) ?? -1) + 1 }));
+  return { store, vectors, bm25 };
 }
