@@ -1,6 +1,6 @@
 /**
  * `npm run experiment -- distsem [--split dev|test] [--only SETTING | --match TEXT] [--vectors FILE]
- *   [--window N] [--stopwords yes|no] [--dim N] [--seed N] [--dictionaries wordnet,gcide] [--vectors2 FILE]
+ *   [--window N] [--stopwords yes|no] [--dim N] [--seed N] [--dictionaries wordnet,gcide,foldoc,jargon] [--vectors2 FILE]
  *   [--out FILE] [--dump]`:
  * do word vectors learned from local text (distributional similarity) let retrieval find
  * paraphrased passages (issue 18)?
@@ -45,6 +45,12 @@
  * twenty rows of a document" -> the GFDL, whose subject is the Document) or need a relation the
  * vectors do not hold (rows/lines: "lines" sits next to "command").
  *
+ * Computing dictionaries (experiments/dictd.ts, Debian's dict-foldoc and dict-jargon: FOLDOC lists
+ * "folder" as a headword of "directory"), tried on dev after the test run above, neither helps
+ * (experiments/results/distsem-foldoc.txt): their headwords and first sentences as a thesaurus for
+ * expansion 0.205-0.233 alone with BM25 and 0.260-0.315 beside sif idf1 (0.301 without them on
+ * this VM's corpus), and in the vectors' corpus (4.32M tokens) sif idf1 + hash + bm25 0.274.
+ *
  * Commands: `npm run experiment -- distsem --out experiments/results/distsem.json` (dev, every
  * setting), then `npm run experiment -- distsem --split test --only 'sif idf1 + hash + bm25' --out
  * experiments/results/distsem-test.json`. Last line: one JSON object.
@@ -57,6 +63,8 @@ import { goldRank, loadPassageSet, QUESTION_STYLES } from '../src/rag/passage_se
 import { reciprocalRankFusion } from '../src/rag/retriever.ts';
 import type { SearchHit } from '../src/rag/store.ts';
 import { WordVectors } from '../src/rag/word_vectors.ts';
+import { heldOutIndex } from '../src/train/held_out.ts';
+import { dictdThesaurus } from './dictd.ts';
 import { cachedWordVectors } from './distsem_corpus.ts';
 import { paraphraseStore } from './paraphrase_store.ts';
 import { wordnetThesaurus } from './wordnet_thesaurus.ts';
@@ -84,14 +92,18 @@ const DIM = Number(arg('dim', '200'));
 
 const t0 = performance.now();
 const DICTS = arg('dictionaries', '').split(',').filter(Boolean);
+const DICTD = ['foldoc', 'jargon'];
 for (const d of DICTS)
-  if (d !== 'wordnet' && d !== 'gcide') throw new Error(`--dictionaries: wordnet or gcide, got ${d}`);
+  if (d !== 'wordnet' && d !== 'gcide' && !DICTD.includes(d))
+    throw new Error(`--dictionaries: wordnet, gcide, foldoc or jargon, got ${d}`);
+const dictdPath = (name: string) => `/usr/share/dictd/${name}.dict.dz`;
 const wv = cachedWordVectors(
   VECTORS,
   {
     apt: APT,
     wordnet: DICTS.includes('wordnet') ? WORDNET : undefined,
     gcide: DICTS.includes('gcide') ? '/usr/share/dictd/gcide.dict.dz' : undefined,
+    dictd: DICTS.filter((d) => DICTD.includes(d)).map(dictdPath),
   },
   { window: WINDOW, dim: DIM, seed: SEED },
   STOPWORDS,
@@ -225,6 +237,16 @@ const union =
     for (const [t, w] of neighbours(s, n, false)) m.set(t, (m.get(t) ?? 0) + w);
     return [...m];
   };
+const DICTD_PATHS = DICTD.map(dictdPath).filter((p) => existsSync(p));
+const heldOut = heldOutIndex();
+const computing = dictdThesaurus(DICTD_PATHS, (text) => !heldOut.find(text));
+const foldoc: Related = (s) => computing.get(s) ?? [];
+/** The computing dictionaries' related words and WordNet's, scores added. */
+const foldocWordnet: Related = (s) => {
+  const m = new Map<string, number>(wordnet(s).map(([t, w]) => [t, w]));
+  for (const [t, w] of foldoc(s)) m.set(t, (m.get(t) ?? 0) + w);
+  return [...m];
+};
 const docText = (doc: string) =>
   set.passages
     .filter((p) => p.doc === doc)
@@ -317,12 +339,12 @@ async function evaluate(s: Setting): Promise<Record<string, Metrics>> {
       if (s.bm25) lists.push(await bm25(q.question, CANDIDATES));
       const fused =
         lists.length === 1 ? lists[0].map((hit) => ({ hit })) : reciprocalRankFusion(lists, 60, s.weights);
-      ranks.push(
-        goldRank(
-          q.gold,
-          fused.slice(0, 10).map((f) => f.hit.source),
-        ),
-      );
+      const top = fused.slice(0, 10).map((f) => f.hit.source);
+      ranks.push(goldRank(q.gold, top));
+      if (DUMP && s.name !== 'bm25')
+        console.log(
+          `${goldRank(q.gold, top)}\t${q.question}\t${q.gold.join(',')}\t${top.slice(0, 3).join(',')}`,
+        );
     }
     out[style] = metricsFromRanks(ranks);
   }
@@ -484,6 +506,24 @@ if (wv2) {
       bm25: true,
     });
 }
+for (const [name, related] of [
+  ['foldoc', foldoc],
+  ['foldoc + wordnet', foldocWordnet],
+] as const)
+  for (const beta of [0.3, 0.6])
+    for (const lambda of [0, 2]) {
+      const ctx = lambda ? ` context ${lambda}` : '';
+      settings.push({
+        name: `expand ${name} beta ${beta}${ctx} + bm25`,
+        lists: [hashScorer(related, beta, lambda)],
+        bm25: true,
+      });
+      settings.push({
+        name: `sif idf1 + expand ${name} beta ${beta}${ctx} + bm25`,
+        lists: [sifScorer(0, wv, 'prior1'), hashScorer(related, beta, lambda)],
+        bm25: true,
+      });
+    }
 settings.push({ name: 'maxsim', lists: [maxsimScorer()], bm25: false });
 settings.push({ name: 'maxsim + hash + bm25', lists: [maxsimScorer(), hashScorer(none, 0, 0)], bm25: true });
 

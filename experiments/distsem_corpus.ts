@@ -18,7 +18,7 @@
  * content tokens).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../src/io/files.ts';
 import { stem, words } from '../src/rag/hash_embedder.ts';
@@ -26,6 +26,7 @@ import { wordRank } from '../src/rag/word_prior.ts';
 import { buildWordVectors, type WordVectorOptions, WordVectors } from '../src/rag/word_vectors.ts';
 import { docParagraphs } from '../src/recipe/prose.ts';
 import { assertTrainingPath, heldOutIndex } from '../src/train/held_out.ts';
+import { dictdTexts } from './dictd.ts';
 import { wordnetSynsets } from './wordnet_thesaurus.ts';
 
 /** Long descriptions (synopsis and body) of a decompressed Translation-en file. */
@@ -51,6 +52,8 @@ export interface CorpusSources {
   wordnet?: string;
   /** GCIDE's dictd file (/usr/share/dictd/gcide.dict.dz, Debian's dict-gcide): definitions, markup stripped. */
   gcide?: string;
+  /** Computing dictionaries in dictd's format (dict-foldoc, dict-jargon): headwords, then the definition. */
+  dictd?: string[];
 }
 
 /** Each WordNet synset as a text: its words, its definition and examples. */
@@ -117,6 +120,10 @@ export function corpusTexts(sources: CorpusSources): {
       assertTrainingPath(path, 'the distsem corpus');
       for (const t of read(path)) keep(t);
     }
+  for (const path of sources.dictd ?? []) {
+    assertTrainingPath(path, 'the distsem corpus');
+    for (const t of dictdTexts(path)) keep(t);
+  }
   return {
     texts,
     descriptions,
@@ -156,7 +163,10 @@ export function cachedWordVectors(
   stopwords = false,
 ): WordVectors {
   if (existsSync(path)) return WordVectors.parse(readFileSync(path), path);
-  const name = ['tokens', sources.wordnet && 'wordnet', sources.gcide && 'gcide'].filter(Boolean).join('-');
+  const dicts = (sources.dictd ?? []).map((p) => basename(p).replace(/\..*$/, ''));
+  const name = ['tokens', sources.wordnet && 'wordnet', sources.gcide && 'gcide', ...dicts]
+    .filter(Boolean)
+    .join('-');
   const lines = tokenLines(sources, join(sources.apt, `${name}.txt`));
   const tokens = lines.map((l) => (l ? l.split(' ').filter((w) => stopwords || !w.startsWith('_')) : []));
   const n = tokens.reduce((s, t) => s + t.length, 0);

@@ -9,18 +9,22 @@
  *   a.confidence; a.abstained
  *
  * Answers are grounded by default where the generator can (local models: `generator.quote`): the
- * answer is the likeliest quote of one retrieved chunk, and comes with its place. When the model
+ * answer is a quote of one retrieved chunk, and comes with its place. Each chunk is read alone, as
+ * a retrieve-then-read system does (`readChunks`): the chunk and the question fill the window, the
+ * model's likeliest quote of it is found, and the answer is the quote with the best mean
+ * log-probability per token less RANK_PRIOR x ln(1 + the chunk's retrieval rank). When the model
  * has a calibrated threshold (src/rag/abstain.ts) and the quote's confidence is below it, the
  * answer is NOT_FOUND_ANSWER, with the sources; so it is when nothing was retrieved (nothing to
  * quote). `grounded: false` decodes freely (an endpoint always does).
  *
  * The window is split as: prompt (template + question + chunks) + answer (`maxTokens`) +
- * the generator's own overhead (chat template) <= generator.contextTokens.
+ * the generator's own overhead (chat template) <= generator.contextTokens; a grounded answer's
+ * prompts hold one chunk each.
  */
-import { decide, NOT_FOUND_ANSWER } from './abstain.ts';
+import { confidenceOf, DEFAULT_CONFIDENCE, decide, NOT_FOUND_ANSWER, type QuoteScore } from './abstain.ts';
 import type { Embedder } from './embedder.ts';
 import type { CompleteOptions, Generator } from './generator.ts';
-import { buildPrompt } from './prompt.ts';
+import { buildPrompt, type PromptChunk, type PromptOptions } from './prompt.ts';
 import { type RetrievedChunk, type RetrieveOptions, retrieve } from './retriever.ts';
 import type { VectorStore } from './store.ts';
 
@@ -63,6 +67,8 @@ export interface GroundedAnswer {
   /** Quote tokens generated, and whether the quote ended before the budget. */
   tokens: number;
   finished: boolean;
+  /** The search's scores of the quote; null for a sampled quote. */
+  score: QuoteScore | null;
 }
 
 /**
@@ -87,7 +93,101 @@ export async function groundedAnswer(
     abstained,
     tokens: q.tokens,
     finished: q.finished,
+    score: q.score,
   };
+}
+
+/**
+ * How much a step down the retrieval ranking costs a chunk's quote, in mean log-probability per
+ * token: a quote of the chunk at rank r (0 first) scores its mean log-probability less
+ * RANK_PRIOR x ln(1 + r). Chosen on tuning sets only (`npm run experiment -- reader`,
+ * experiments/results/reader.json: the synthetic set under another seed than eval's, the
+ * real-prose dev split, docs/): 0 lets a distractor's fluent quote win, and a large value
+ * never looks past the first chunk.
+ */
+export const RANK_PRIOR = 2;
+
+/** One chunk as the model reads it: alone in the prompt with the question. */
+export interface ChunkRead {
+  prompt: string;
+  /** The prompt's tokens (without the generator's overhead). */
+  tokens: number;
+  /** The chunk's text as it is in the prompt: all of it, or its start when it did not fit. */
+  text: string;
+  truncated: boolean;
+}
+
+/**
+ * The prompt of each chunk alone with the question (buildPrompt's trimming: a chunk longer than
+ * the window is cut); a chunk of which not even `minPartialTokens` fit is read as empty text.
+ */
+export function chunkReads(question: string, chunks: readonly PromptChunk[], o: PromptOptions): ChunkRead[] {
+  return chunks.map((chunk) => {
+    const built = buildPrompt(question, [chunk], o);
+    const used = built.used[0];
+    return {
+      prompt: built.prompt,
+      tokens: built.tokens,
+      text: used?.text ?? '',
+      truncated: used?.truncated ?? true,
+    };
+  });
+}
+
+/** A grounded answer chosen among chunk reads: which read it came from, and every read's quote. */
+export interface ReadAnswer extends GroundedAnswer {
+  /** The read the answer came from (reads[read]); its quote offsets are in that read's chunk. */
+  read: number;
+  /** Each read's quote confidence (mean log-probability per token; -Infinity: no quote finished). */
+  scores: number[];
+}
+
+/**
+ * The grounded answer over chunk reads (chunkReads): each read's likeliest quote of its chunk, the
+ * best by mean log-probability less RANK_PRIOR x ln(1 + rank), then the model's abstention
+ * decision on that quote. Reads run one after another; a read with no text is skipped.
+ */
+export async function readChunks(
+  g: Generator,
+  reads: readonly ChunkRead[],
+  options: CompleteOptions,
+): Promise<ReadAnswer> {
+  let best: { i: number; value: number; answer: GroundedAnswer } | null = null;
+  const scores: number[] = [];
+  for (const [i, r] of reads.entries()) {
+    if (r.text.trim() === '') {
+      scores.push(Number.NEGATIVE_INFINITY);
+      continue;
+    }
+    const a = await groundedAnswer(g, r.prompt, [r.text], options);
+    const mean = a.score ? confidenceOf(DEFAULT_CONFIDENCE, a.score) : Number.NEGATIVE_INFINITY;
+    scores.push(mean);
+    // a sampled quote has no score: the first chunk read is the answer
+    const value = a.score ? mean - RANK_PRIOR * Math.log(1 + i) : i === 0 ? 0 : Number.NEGATIVE_INFINITY;
+    if (best === null || value > best.value) best = { i, value, answer: a };
+  }
+  if (best === null) throw new Error('grounded decoding needs a non-empty source to quote');
+  return { ...best.answer, read: best.i, scores };
+}
+
+/**
+ * A read's quote as a place in its source's whole text: the read holds the chunk's text, or its
+ * start when cut (a cut that does not decode to a prefix of the text is searched for the quote).
+ */
+function placeQuote(
+  r: ReadAnswer,
+  reads: readonly ChunkRead[],
+  sources: readonly RetrievedChunk[],
+): AnswerQuote | null {
+  if (!r.quote) return null;
+  const whole = sources[r.read].text;
+  let { start, end } = r.quote;
+  if (!whole.startsWith(reads[r.read].text)) {
+    start = whole.indexOf(r.quote.text);
+    if (start < 0) return null;
+    end = start + r.quote.text.length;
+  }
+  return { index: r.read, source: sources[r.read].source, start, end, text: r.quote.text };
 }
 
 export interface AnswerSource extends RetrievedChunk {
@@ -97,11 +197,15 @@ export interface AnswerSource extends RetrievedChunk {
 
 export interface Answer {
   answer: string;
+  /** The prompt (grounded: the prompt of the chunk the answer came from). */
   prompt: string;
   promptTokens: number;
-  /** The chunks that went into the prompt, in prompt order (best first). */
+  /**
+   * Free decoding: the chunks that went into the prompt, in prompt order (best first). Grounded:
+   * every retrieved chunk, best first, each read alone (`truncated`: only its start fitted).
+   */
   sources: AnswerSource[];
-  /** Retrieved chunks left out because the window was full. */
+  /** Retrieved chunks left out because the window was full (free decoding; grounded reads them all). */
   dropped: number;
   /** Whether the answer was decoded as a quote of the sources. */
   grounded: boolean;
@@ -124,54 +228,58 @@ export async function answer(question: string, o: AnswerOptions): Promise<Answer
       `the model's window (${g.contextTokens} tokens) leaves no room for a prompt with ${maxTokens} answer tokens`,
     );
   const hits = await retrieve(o.store, o.embedder, question, o);
-  const built = buildPrompt(question, hits, {
+  const fit = {
     template: o.template,
     budget,
-    countTokens: (t) => g.countTokens(t),
-    truncate: (t, n) => g.truncate(t, n),
-  });
+    countTokens: (t: string) => g.countTokens(t),
+    truncate: (t: string, n: number) => g.truncate(t, n),
+  };
   const grounded = o.grounded ?? g.quote !== undefined;
   if (grounded && !g.quote)
     throw new Error(`grounded decoding needs a local model (--model); ${g.name} decodes freely`);
-  const sources = built.used.map((u) => ({ ...hits[u.index], truncated: u.truncated }));
   const decoding = { maxTokens, temperature: o.temperature, seed: o.seed };
-  const base = {
-    prompt: built.prompt,
-    promptTokens: built.tokens,
-    sources,
-    dropped: hits.length - built.used.length,
-  };
   if (!grounded) {
+    const built = buildPrompt(question, hits, fit);
     const text = await g.complete(built.prompt, decoding);
-    return { ...base, answer: text, grounded: false, quote: null, confidence: null, abstained: false };
-  }
-  // nothing retrieved: there is nothing to quote, whatever the threshold
-  if (sources.length === 0)
     return {
-      ...base,
+      answer: text,
+      prompt: built.prompt,
+      promptTokens: built.tokens,
+      sources: built.used.map((u) => ({ ...hits[u.index], truncated: u.truncated })),
+      dropped: hits.length - built.used.length,
+      grounded: false,
+      quote: null,
+      confidence: null,
+      abstained: false,
+    };
+  }
+  // grounded: each chunk read alone (readChunks), every retrieved chunk a source
+  const reads = chunkReads(question, hits, fit);
+  const sources = hits.map((h, i) => ({ ...h, truncated: reads[i].truncated }));
+  if (reads.every((r) => r.text.trim() === '')) {
+    // nothing retrieved (or nothing of it fits): there is nothing to quote, whatever the threshold
+    const built = buildPrompt(question, [], fit);
+    return {
       answer: NOT_FOUND_ANSWER,
+      prompt: built.prompt,
+      promptTokens: built.tokens,
+      sources,
+      dropped: 0,
       grounded: true,
       quote: null,
       confidence: null,
       abstained: true,
     };
-  const r = await groundedAnswer(
-    g,
-    built.prompt,
-    sources.map((s) => s.text),
-    decoding,
-  );
+  }
+  const r = await readChunks(g, reads, decoding);
   return {
-    ...base,
     answer: r.answer,
+    prompt: reads[r.read].prompt,
+    promptTokens: reads[r.read].tokens,
+    sources,
+    dropped: 0,
     grounded: true,
-    quote: r.quote && {
-      index: r.quote.index,
-      source: sources[r.quote.index].source,
-      start: r.quote.start,
-      end: r.quote.end,
-      text: r.quote.text,
-    },
+    quote: placeQuote(r, reads, sources),
     confidence: r.confidence,
     abstained: r.abstained,
   };

@@ -34,8 +34,8 @@ export interface PromptOptions {
 export interface BuiltPrompt {
   prompt: string;
   tokens: number;
-  /** The chunks in the prompt, in order; `truncated` when only a part of it fitted. */
-  used: { index: number; truncated: boolean }[];
+  /** The chunks in the prompt, in order, with their `text` as it is there; `truncated` when only its start fitted. */
+  used: { index: number; truncated: boolean; text: string }[];
 }
 
 /** Checks a template: it needs {docs} and {query}. */
@@ -91,7 +91,7 @@ export function buildPrompt(
     const n = count(p);
     if (n <= budget) {
       parts.push(chunks[i].text);
-      used.push({ index: i, truncated: false });
+      used.push({ index: i, truncated: false, text: chunks[i].text });
       tokens = n;
       continue;
     }
@@ -103,7 +103,7 @@ export function buildPrompt(
       const m = count(q);
       if (cut.trim() !== '' && m <= budget) {
         parts.push(cut);
-        used.push({ index: i, truncated: true });
+        used.push({ index: i, truncated: true, text: cut });
         tokens = m;
         break;
       }

@@ -1,7 +1,7 @@
 /**
  * Calibrating a model's abstention (`xfmr eval --calibrate`): on the real-prose DEV split only,
  * the grounded answer of every question with hybrid retrieval, exactly as `npm run eval` asks it
- * (same prompts, same token budget), then the threshold that abstains on the most unanswerable
+ * (the same chunks, each read alone, the same token budget), then the threshold that abstains on the most unanswerable
  * questions while answering at least 90% of the answerable ones (src/rag/calibrate.ts), written
  * atomically to MODEL/xfmr_rag.json (src/rag/abstain.ts reads it).
  *
@@ -26,7 +26,7 @@ import {
 import { auroc, chooseThreshold, type ThresholdChoice } from '../rag/calibrate.ts';
 import { LocalGenerator } from '../rag/generator.ts';
 import type { KVType } from '../tensor/index.ts';
-import { buildPrompts, type EvalOptions, quotable, realProseEvalSet } from './eval.ts';
+import { buildPrompts, type EvalOptions, readRetrieved, realProseEvalSet } from './eval.ts';
 
 export interface CalibrationRow extends ThresholdChoice {
   kind: ConfidenceKind;
@@ -66,8 +66,7 @@ export async function calibrateModel(dir: string, o: CalibrateOptions): Promise<
   const answerable: QuoteScore[] = [];
   const unanswerable: QuoteScore[] = [];
   for (const [i, item] of set.items.entries()) {
-    const prompt = prompts.prompts[i].retrieval;
-    const q = await gen.quote(prompt, [quotable(prompt)], { maxTokens, temperature: 0 });
+    const q = await readRetrieved(gen, item.question, prompts.chunks[i], maxTokens);
     (item.answers.length > 0 ? answerable : unanswerable).push(q.score as QuoteScore);
     o.onProgress?.(i + 1, set.items.length);
   }

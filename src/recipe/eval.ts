@@ -4,7 +4,8 @@
  *
  *   none       no retrieval: the question alone, with empty docs ("[ctx: ] Answer the question: q")
  *   retrieval  the documents indexed into a RAG database with the src/rag API; hybrid top-k chunks
- *              best first, trimmed to the model's window by buildPrompt, as /v1/rag/ask does
+ *              best first, trimmed to the model's window by buildPrompt, as /v1/rag/ask does (a
+ *              grounded answer reads each chunk alone and picks among their quotes: readRetrieved)
  *   gold       the passage that holds the answer, alone
  *
  * Question sets: `synthetic` (documents about entities whose names were never in training,
@@ -27,11 +28,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadDtype } from '../models/load.ts';
 import { isAbstention } from '../rag/abstain.ts';
-import { groundedAnswer } from '../rag/answer.ts';
+import { chunkReads, groundedAnswer, type ReadAnswer, readChunks } from '../rag/answer.ts';
 import { createEmbedder } from '../rag/embedder.ts';
 import { LocalGenerator } from '../rag/generator.ts';
 import { indexPaths } from '../rag/indexer.ts';
-import { buildPrompt } from '../rag/prompt.ts';
+import { buildPrompt, type PromptChunk } from '../rag/prompt.ts';
 import { retrieve } from '../rag/retriever.ts';
 import { SqliteStore } from '../rag/sqlite_store.ts';
 import type { KVType } from '../tensor/index.ts';
@@ -241,6 +242,8 @@ export interface EvalOptions {
 export interface SetPrompts {
   /** Per item; `gold` is '' for an unanswerable item. */
   prompts: Record<Condition, string>[];
+  /** Per item: the retrieved chunks, best first (grounded answers read each alone: readRetrieved). */
+  chunks: PromptChunk[][];
   retrievedGold: boolean[];
   /** Per item: a gold answer occurs in the chunks that went into the retrieval prompt. */
   answerInSources: boolean[];
@@ -261,6 +264,7 @@ export async function buildPrompts(
     const embedder = createEmbedder({ type: 'hash' });
     const store = SqliteStore.openOrCreate(db, { id: embedder.id, dim: embedder.dim, spec: embedder.spec });
     const prompts: Record<Condition, string>[] = [];
+    const chunks: PromptChunk[][] = [];
     const retrievedGold: boolean[] = [];
     const answerInSources: boolean[] = [];
     try {
@@ -272,6 +276,7 @@ export async function buildPrompts(
           countTokens: (t) => gen.countTokens(t),
           truncate: (t, n) => gen.truncate(t, n),
         });
+        chunks.push(hits.map((h) => ({ text: h.text, source: h.source })));
         const used = built.used.map((u) => hits[u.index].text);
         retrievedGold.push(
           item.answers.length > 0 &&
@@ -288,9 +293,28 @@ export async function buildPrompts(
     } finally {
       await store.close();
     }
-    out.push({ prompts, retrievedGold, answerInSources });
+    out.push({ prompts, chunks, retrievedGold, answerInSources });
   }
   return out;
+}
+
+/**
+ * The grounded answer of the retrieval condition, as /v1/rag/ask gives it: each retrieved chunk
+ * read alone (src/rag/answer.ts chunkReads, readChunks), the model's abstention applied.
+ */
+export async function readRetrieved(
+  gen: LocalGenerator,
+  question: string,
+  chunks: readonly PromptChunk[],
+  maxTokens: number,
+): Promise<ReadAnswer> {
+  const reads = chunkReads(question, chunks, {
+    template: RAG_TEMPLATE,
+    budget: gen.contextTokens - maxTokens - gen.promptOverhead,
+    countTokens: (t) => gen.countTokens(t),
+    truncate: (t, n) => gen.truncate(t, n),
+  });
+  return readChunks(gen, reads, { maxTokens, temperature: 0 });
 }
 
 /**
@@ -359,10 +383,13 @@ export async function evaluateModel(
       for (const c of conditionsOf(item)) {
         const prompt = prompts[si].prompts[i][c];
         // grounded: the real decision of /v1/rag/ask, the model's abstention threshold included
+        const chunks = prompts[si].chunks[i];
         const text = (
-          o.grounded
-            ? (await groundedAnswer(gen, prompt, [quotable(prompt)], { maxTokens, temperature: 0 })).answer
-            : await gen.complete(prompt, { maxTokens, temperature: 0 })
+          !o.grounded
+            ? await gen.complete(prompt, { maxTokens, temperature: 0 })
+            : c === 'retrieval' && chunks.some((x) => x.text.trim() !== '')
+              ? (await readRetrieved(gen, item.question, chunks, maxTokens)).answer
+              : (await groundedAnswer(gen, prompt, [quotable(prompt)], { maxTokens, temperature: 0 })).answer
         ).trim();
         answers[c] = text;
         if (item.answers.length > 0) {

@@ -8,10 +8,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { NOT_FOUND_ANSWER, POLICY_FILE } from '../../src/rag/abstain.ts';
-import { answer } from '../../src/rag/answer.ts';
+import { answer, chunkReads, RANK_PRIOR, readChunks } from '../../src/rag/answer.ts';
 import { type Generator, LocalGenerator } from '../../src/rag/generator.ts';
 import { HashEmbedder } from '../../src/rag/hash_embedder.ts';
 import { indexPaths } from '../../src/rag/indexer.ts';
+import { DEFAULT_TEMPLATE, fillTemplate } from '../../src/rag/prompt.ts';
 import { SqliteStore } from '../../src/rag/sqlite_store.ts';
 import { saveQuotingModel, TOPICS, tempDir, writeFiles } from './helpers.ts';
 
@@ -45,10 +46,84 @@ test('answer(): a local model answers with a quote of one chunk, located, and it
   assert.equal(src.text.slice(a.quote.start, a.quote.end), a.quote.text);
   assert.equal(a.quote.text, a.answer.trim(), 'the offsets point at the answer');
   assert.ok(a.confidence !== null && a.confidence < 0 && Number.isFinite(a.confidence));
-  // the same question decoded freely: no quote, no confidence
+  // each chunk is read alone: the answer's prompt holds its chunk and the question, no other chunk
+  assert.equal(a.sources.length, 2);
+  assert.ok(a.prompt.includes(src.text.slice(0, 20)) && a.prompt.includes('How do bees make honey?'));
+  assert.ok(!a.prompt.includes(a.sources[1 - a.quote.index].text.slice(0, 20)));
+  // the same question decoded freely: no quote, no confidence, every chunk that fits in one prompt
   const f = await ask(g, false);
   assert.deepEqual([f.grounded, f.quote, f.confidence, f.abstained], [false, null, null, false]);
-  assert.equal(f.prompt, a.prompt);
+  for (const s of f.sources) assert.ok(f.prompt.includes(s.truncated ? s.text.slice(0, 20) : s.text));
+});
+
+/** A generator whose quote of each prompt is scripted: [text, mean log-probability per token]. */
+function scriptedQuotes(quotes: Record<string, [string, number]>): Generator & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    name: 'scripted',
+    contextTokens: 1000,
+    promptOverhead: 0,
+    abstention: null,
+    asked,
+    countTokens: (t) => t.length,
+    truncate: (t, n) => t.slice(0, n),
+    complete: async () => '',
+    quote: async (prompt, sources) => {
+      asked.push(prompt);
+      const key = Object.keys(quotes).find((k) => prompt.includes(k)) as string;
+      const [text, mean] = quotes[key];
+      const start = sources[0].indexOf(text);
+      // one token per character, EOS included in the mean
+      const tokens = text.length;
+      return {
+        text,
+        tokens,
+        finished: true,
+        score: { tokens, logprob: mean * (tokens + 1), finishedLogprob: mean * (tokens + 1), finished: true },
+        at: { index: 0, start, end: start + text.length },
+      };
+    },
+  };
+}
+
+test('readChunks: each chunk read alone; the best quote by mean log-probability less RANK_PRIOR x ln(1 + rank)', async () => {
+  const chunks = [
+    { text: 'first chunk says red', source: 'a.txt' },
+    { text: 'second chunk says blue', source: 'b.txt' },
+  ];
+  const fit = { budget: 1000, countTokens: (t: string) => t.length };
+  const reads = chunkReads('Which colour?', chunks, fit);
+  assert.deepEqual(
+    reads.map((r) => [r.text, r.truncated]),
+    [
+      ['first chunk says red', false],
+      ['second chunk says blue', false],
+    ],
+  );
+  // the second chunk's quote is likelier by more than the prior's RANK_PRIOR x ln 2: it wins
+  const margin = RANK_PRIOR * Math.log(2);
+  let g = scriptedQuotes({ red: ['red', -3], blue: ['blue', -3 + margin + 0.01] });
+  let r = await readChunks(g, reads, { maxTokens: 8 });
+  assert.equal(g.asked.length, 2, 'one quote search per chunk');
+  assert.ok(
+    g.asked.every((p) => !(p.includes('red') && p.includes('blue'))),
+    'each prompt holds one chunk',
+  );
+  assert.deepEqual([r.read, r.answer], [1, 'blue']);
+  assert.deepEqual(r.quote, { index: 0, start: 18, end: 22, text: 'blue' });
+  // by less than the prior: the first chunk keeps it
+  g = scriptedQuotes({ red: ['red', -3], blue: ['blue', -3 + margin - 0.01] });
+  r = await readChunks(g, reads, { maxTokens: 8 });
+  assert.deepEqual([r.read, r.answer], [0, 'red']);
+  assert.ok(Math.abs(r.scores[0] + 3) < 1e-9 && r.confidence === r.scores[0]);
+  // a chunk too long for the window is read cut, and said so
+  const cut = chunkReads('Which colour?', chunks, {
+    budget: fillTemplate(DEFAULT_TEMPLATE, '', 'Which colour?').length + 21,
+    countTokens: (t) => t.length,
+  });
+  assert.equal(cut[0].truncated, false);
+  assert.equal(cut[1].truncated, true);
+  assert.ok('second chunk says blue'.startsWith(cut[1].text) && cut[1].text.length < 22);
 });
 
 test('answer(): the threshold in the model directory decides; the sources stay', async () => {

@@ -127,8 +127,8 @@ test('buildPrompt: the default template, best chunks first, trimmed to the budge
     minPartialTokens: 4,
   });
   assert.deepEqual(trimmed.used, [
-    { index: 0, truncated: false },
-    { index: 1, truncated: true },
+    { index: 0, truncated: false, text: 'alpha beta' },
+    { index: 1, truncated: true, text: 'gamma delta epsilon' },
   ]);
   assert.ok(trimmed.tokens <= bare + 32);
   assert.match(trimmed.prompt, /^\[ctx: alpha beta\n\ngamma delta epsilon\] Answer the question: Q\?$/);

@@ -102,6 +102,7 @@ test('evaluateModel: EM/F1 and answer rate over answerable items, abstain rate o
       retrieval: p('retrieval', i.question),
       gold: i.answers.length ? p('gold', i.question) : '',
     })),
+    chunks: set.items.map(() => []),
     retrievedGold: [true, false, false, false],
     answerInSources: [true, true, false, false],
   };

@@ -28,7 +28,7 @@ import { z } from 'zod';
 import type { GenerateOptions } from '../../generate/generate.ts';
 import { searchQuote } from '../../generate/quote_search.ts';
 import { NOT_FOUND_ANSWER } from '../../rag/abstain.ts';
-import { groundedAnswer } from '../../rag/answer.ts';
+import { chunkReads, readChunks } from '../../rag/answer.ts';
 import { createEmbedder, type Embedder } from '../../rag/embedder.ts';
 import { type CompleteOptions, type Generator, truncateWith } from '../../rag/generator.ts';
 import { buildPrompt } from '../../rag/prompt.ts';
@@ -86,6 +86,8 @@ export class SchedulerGenerator implements Generator {
   readonly promptOverhead: number;
   /** Set by complete() and quote(). */
   last: CompletionRecord | null = null;
+  /** Every call's tokens added up (a grounded answer reads each chunk: one quote() per chunk). */
+  total: CompletionRecord | null = null;
   readonly abstention: ServeModel['abstention'];
 
   constructor(
@@ -164,12 +166,21 @@ export class SchedulerGenerator implements Generator {
       const out = await this.decode(ids, { ...options, maxTokens }, source, signal, false);
       return { tokens: out.tokens, finished: out.finish === 'stop', score: null };
     });
-    this.last = {
+    this.record({
       promptTokens: ids.length,
       completionTokens: q.tokens,
       finishReason: q.finished ? 'stop' : 'length',
-    };
+    });
     return q;
+  }
+
+  private record(r: CompletionRecord): void {
+    this.last = r;
+    this.total = {
+      promptTokens: (this.total?.promptTokens ?? 0) + r.promptTokens,
+      completionTokens: (this.total?.completionTokens ?? 0) + r.completionTokens,
+      finishReason: r.finishReason,
+    };
   }
 
   countTokens(text: string): number {
@@ -198,11 +209,11 @@ export class SchedulerGenerator implements Generator {
       signal,
       true,
     );
-    this.last = {
+    this.record({
       promptTokens: ids.length,
       completionTokens: out.completionTokens,
       finishReason: out.finish === 'length' ? 'length' : 'stop',
-    };
+    });
     return out.text;
   }
 
@@ -308,69 +319,76 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
         k: r.k ?? 3,
         mode: r.mode ?? 'hybrid',
       });
-      let built: ReturnType<typeof buildPrompt>;
-      try {
-        built = buildPrompt(r.question, hits, {
-          budget,
-          countTokens: (t) => gen.countTokens(t),
-          truncate: (t, n) => gen.truncate(t, n),
-        });
-      } catch (e) {
-        throw new ApiError(
-          413,
-          (e as Error).message,
-          'invalid_request_error',
-          'question',
-          'context_length_exceeded',
-        );
-      }
-      const sources = built.used.map((u, i) => {
-        const h = hits[u.index];
-        return {
+      const fit = {
+        budget,
+        countTokens: (t: string) => gen.countTokens(t),
+        truncate: (t: string, n: number) => gen.truncate(t, n),
+      };
+      /** buildPrompt's error (the question alone does not fit) as a 413. */
+      const fitting = <T>(build: () => T): T => {
+        try {
+          return build();
+        } catch (e) {
+          throw new ApiError(
+            413,
+            (e as Error).message,
+            'invalid_request_error',
+            'question',
+            'context_length_exceeded',
+          );
+        }
+      };
+      const decoding = { maxTokens, temperature: r.temperature ?? 0, seed: r.seed ?? undefined };
+      const listed = (truncated: (i: number) => boolean) =>
+        hits.map((h, i) => ({
           rank: i + 1,
           source: h.source,
           chunk: h.chunkId,
           score: h.score,
           text: h.text,
-          truncated: u.truncated,
-        };
-      });
-      onSources(sources);
-      const decoding = { maxTokens, temperature: r.temperature ?? 0, seed: r.seed ?? undefined };
+          truncated: truncated(i),
+        }));
       if (r.grounded === false) {
+        const built = fitting(() => buildPrompt(r.question, hits, fit));
+        const sources = listed((i) => built.used[i]?.truncated ?? true).slice(0, built.used.length);
+        onSources(sources);
         const answer = await gen.complete(built.prompt, decoding);
         const rec = gen.last as CompletionRecord;
         return { answer, prompt: built.prompt, sources, rec, ...FREE };
       }
-      if (sources.length === 0) {
+      // grounded: each retrieved chunk read alone (src/rag/answer.ts readChunks)
+      const reads = fitting(() => chunkReads(r.question, hits, fit));
+      const sources = listed((i) => reads[i].truncated);
+      onSources(sources);
+      if (reads.every((x) => x.text.trim() === '')) {
         // nothing retrieved: nothing to quote, whatever the threshold
         gen.extra.onText?.(NOT_FOUND_ANSWER);
+        const prompt = fitting(() => buildPrompt(r.question, [], fit));
         const rec: CompletionRecord = {
-          promptTokens: built.tokens,
+          promptTokens: prompt.tokens,
           completionTokens: 0,
           finishReason: 'stop',
         };
-        return { answer: NOT_FOUND_ANSWER, prompt: built.prompt, sources, rec, ...ABSTAINED };
+        return { answer: NOT_FOUND_ANSWER, prompt: prompt.prompt, sources, rec, ...ABSTAINED };
       }
-      const g = await groundedAnswer(
-        gen,
-        built.prompt,
-        sources.map((s) => s.text),
-        decoding,
-      );
+      const g = await readChunks(gen, reads, decoding);
       if (g.answer) gen.extra.onText?.(g.answer);
       const quote = g.quote && {
-        index: g.quote.index,
-        source: sources[g.quote.index].source,
-        chunk: sources[g.quote.index].chunk,
+        index: g.read,
+        source: sources[g.read].source,
+        chunk: sources[g.read].chunk,
         start: g.quote.start,
         end: g.quote.end,
         text: g.quote.text,
       };
-      const rec = gen.last as CompletionRecord;
+      // usage: every read's prompt and quote
+      const rec: CompletionRecord = {
+        ...(gen.total as CompletionRecord),
+        finishReason: g.finished ? 'stop' : 'length',
+      };
       return {
         answer: g.answer,
-        prompt: built.prompt,
+        prompt: reads[g.read].prompt,
         sources,
         rec,
         grounded: true,
