@@ -43,7 +43,8 @@
  *      E, hybrid (E+bm25)   for each trained embedder E: `--embedder DIR` (repeatable; `random`
  *                           builds a random-weight encoder, the floor), default every
  *                           models/xfmr-embed* directory
- *    The default retrieval is hybrid with the first trained embedder (hash when there is none):
+ *    The default retrieval is hybrid with the first trained embedder, the default one
+ *    (models/xfmr-embed-words, rag/embedder.ts defaultEmbedderSpec) first (hash when there is none):
  *    its recall@5 over BM25's is printed, with issue 18's acceptance (paraphrase >= 1.5x BM25,
  *    keyword recall@5 >= 0.95; judged on test). Indexing throughput per embedder at `--threads`
  *    (default 2): chunks/s of embedding alone and of embedding + storing, and chunks per
@@ -58,7 +59,7 @@ import { kernels } from '../src/kernels/index.ts';
 import { Encoder } from '../src/models/encoder.ts';
 import { saveModel } from '../src/models/load.ts';
 import { bertConfig } from '../src/models/presets.ts';
-import { createEmbedder, type Embedder } from '../src/rag/embedder.ts';
+import { createEmbedder, type Embedder, embedderSpecOf, SHIPPED_WORDS_DIR } from '../src/rag/embedder.ts';
 import { EncoderEmbedder } from '../src/rag/encoder_embedder.ts';
 import {
   firstRelevantRank,
@@ -80,6 +81,7 @@ import {
 } from '../src/rag/passage_set.ts';
 import { type RetrievalMode, retrieve } from '../src/rag/retriever.ts';
 import { SqliteStore } from '../src/rag/sqlite_store.ts';
+import { WORDS_CONFIG } from '../src/rag/word_embedder.ts';
 import { trainWordPiece } from '../src/tokenizers/wordpiece_trainer.ts';
 
 const argv = process.argv.slice(2);
@@ -444,13 +446,18 @@ function trainedEmbedderDirs(): string[] {
   if (given.length > 0) return given;
   const models = join(ROOT, 'models');
   if (!existsSync(models)) return [];
-  return readdirSync(models, { withFileTypes: true })
-    .filter(
-      (e) =>
-        e.isDirectory() && e.name.startsWith('xfmr-embed') && existsSync(join(models, e.name, 'config.json')),
-    )
-    .map((e) => join(models, e.name))
-    .sort();
+  return (
+    readdirSync(models, { withFileTypes: true })
+      .filter(
+        (e) =>
+          e.isDirectory() &&
+          e.name.startsWith('xfmr-embed') &&
+          (existsSync(join(models, e.name, 'config.json')) || existsSync(join(models, e.name, WORDS_CONFIG))),
+      )
+      .map((e) => join(models, e.name))
+      // the default embedder (rag/embedder.ts defaultEmbedderSpec) first: its hybrid is the default retrieval
+      .sort((a, b) => Number(b === SHIPPED_WORDS_DIR) - Number(a === SHIPPED_WORDS_DIR) || a.localeCompare(b))
+  );
 }
 
 /** Each passage's offset in its document's text (passages joined by two blank lines), by id. */
@@ -560,7 +567,7 @@ async function paraphraseBench(): Promise<Record<string, unknown>> {
     const embedder =
       dir === 'random'
         ? EncoderEmbedder.load({ dir: randomEncoderDir(set.passages.map((p) => p.text)), pooling: 'mean' })
-        : createEmbedder({ type: 'encoder', dir });
+        : createEmbedder(embedderSpecOf(dir));
     indexed.push(await indexPassages(dir === 'random' ? 'random encoder' : basename(dir), embedder, set));
   }
   const ids = new Map([...passageStarts(set)].map(([id, start]) => [`${id.split('#')[0]}:${start}`, id]));

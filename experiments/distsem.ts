@@ -65,7 +65,7 @@ import type { SearchHit } from '../src/rag/store.ts';
 import { WordVectors } from '../src/rag/word_vectors.ts';
 import { heldOutIndex } from '../src/train/held_out.ts';
 import { dictdThesaurus } from './dictd.ts';
-import { cachedWordVectors } from './distsem_corpus.ts';
+import { cachedWordVectors, distsemSources } from './distsem_corpus.ts';
 import { paraphraseStore } from './paraphrase_store.ts';
 import { wordnetThesaurus } from './wordnet_thesaurus.ts';
 
@@ -99,12 +99,12 @@ for (const d of DICTS)
 const dictdPath = (name: string) => `/usr/share/dictd/${name}.dict.dz`;
 const wv = cachedWordVectors(
   VECTORS,
-  {
+  distsemSources({
     apt: APT,
     wordnet: DICTS.includes('wordnet') ? WORDNET : undefined,
     gcide: DICTS.includes('gcide') ? '/usr/share/dictd/gcide.dict.dz' : undefined,
     dictd: DICTS.filter((d) => DICTD.includes(d)).map(dictdPath),
-  },
+  }),
   { window: WINDOW, dim: DIM, seed: SEED },
   STOPWORDS,
 );
@@ -191,6 +191,8 @@ interface Setting {
   weights?: number[];
   /** rrf: reciprocal rank fusion (k 60) of the top 50 of each list; z: weighted sum of each list's scores over all passages, z-normalised. */
   fusion?: 'rrf' | 'z';
+  /** RRF's k (default 60). */
+  k?: number;
 }
 
 /** Related words of a stem with their weights (a thesaurus, the vectors' neighbours or both). */
@@ -338,7 +340,9 @@ async function evaluate(s: Setting): Promise<Record<string, Metrics>> {
       const lists = s.lists.map((f) => ranked(f(q.question)));
       if (s.bm25) lists.push(await bm25(q.question, CANDIDATES));
       const fused =
-        lists.length === 1 ? lists[0].map((hit) => ({ hit })) : reciprocalRankFusion(lists, 60, s.weights);
+        lists.length === 1
+          ? lists[0].map((hit) => ({ hit }))
+          : reciprocalRankFusion(lists, s.k ?? 60, s.weights);
       const top = fused.slice(0, 10).map((f) => f.hit.source);
       ranks.push(goldRank(q.gold, top));
       if (DUMP && s.name !== 'bm25')
@@ -481,6 +485,67 @@ for (const lambda of [0, 2]) {
     fusion: 'z',
   });
 }
+for (const wb of [0.35, 0.5]) {
+  settings.push({
+    name: `sif idf1 + bm25 x ${wb}`,
+    lists: [sifScorer(0, wv, 'prior1')],
+    bm25: true,
+    weights: [1, wb],
+  });
+  settings.push({
+    name: `sif idf1 + hash x 0.5 + bm25 x ${wb}`,
+    lists: [sifScorer(0, wv, 'prior1'), hashScorer(none, 0, 0)],
+    bm25: true,
+    weights: [1, 0.5, wb],
+  });
+}
+for (const k of [5, 10, 30])
+  for (const wb of [0.2, 0.35, 0.5, 1])
+    settings.push({
+      name: `rrf k ${k}: sif idf1 + bm25 x ${wb}`,
+      lists: [sifScorer(0, wv, 'prior1')],
+      bm25: true,
+      weights: [1, wb],
+      k,
+    });
+for (const k of [5, 10])
+  for (const wh of [0.2, 0.35])
+    for (const wb of [0.2, 0.35])
+      settings.push({
+        name: `rrf k ${k}: sif idf1 + hash x ${wh} + bm25 x ${wb}`,
+        lists: [sifScorer(0, wv, 'prior1'), hashScorer(none, 0, 0)],
+        bm25: true,
+        weights: [1, wh, wb],
+        k,
+      });
+/** One vector per text: the sif idf1 mean and the hash vector, concatenated with weights, so cos = (1 - g) cos_sif + g cos_hash. */
+function mixScorer(g: number): (question: string) => Float64Array {
+  const sif = sifScorer(0, wv, 'prior1');
+  const h = hashScorer(none, 0, 0);
+  return (question) => {
+    const a = sif(question);
+    const b = h(question);
+    return a.map((x, i) => (1 - g) * x + g * b[i]);
+  };
+}
+for (const g of [0.2, 0.35, 0.5])
+  for (const k of [5, 10, 60])
+    for (const wb of [0.2, 0.35, 0.5, 1])
+      settings.push({
+        name: `mix ${g}: rrf k ${k} + bm25 x ${wb}`,
+        lists: [mixScorer(g)],
+        bm25: true,
+        weights: [1, wb],
+        k,
+      });
+for (const wb of [0.5, 1])
+  settings.push({
+    name: `z: sif idf1 + bm25 x ${wb}`,
+    lists: [sifScorer(0, wv, 'prior1')],
+    bm25: true,
+    weights: [1, wb],
+    fusion: 'z',
+  });
 settings.push({ name: 'sif collection idf', lists: [sifScorer(0, wv, 'collection')], bm25: false });
 settings.push({
   name: 'sif collection idf + hash + bm25',

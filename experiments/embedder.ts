@@ -18,7 +18,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmbedder, type Embedder, SHIPPED_EMBEDDER_DIR } from '../src/rag/embedder.ts';
+import { createEmbedder, type Embedder, embedderSpecOf, SHIPPED_EMBEDDER_DIR } from '../src/rag/embedder.ts';
 import { firstRelevantRank, type Metrics, metricsFromRanks, type Question } from '../src/rag/eval.ts';
 import { HashEmbedder } from '../src/rag/hash_embedder.ts';
 import { indexPaths } from '../src/rag/indexer.ts';
@@ -78,7 +78,7 @@ async function throughput(e: Embedder, texts: readonly string[]): Promise<{ wall
 }
 
 const hash = new HashEmbedder();
-const trained = createEmbedder({ type: 'encoder', dir: MODEL });
+const trained = createEmbedder(embedderSpecOf(MODEL));
 log(`trained embedder: ${MODEL} (${trained.id}); fusion ${JSON.stringify(trained.fusion ?? 'k 60, 1:1')}`);
 log(`${questions.length} questions; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`);
 const h = await indexWith('hash', hash);

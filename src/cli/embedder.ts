@@ -14,6 +14,16 @@
  *   Options: --vocab 12000 --layers 2 --dim 256 --heads 4 --ffn 512 --max-len 128 --max-seq 256
  *   --batch-size 64 --lr 5e-4 --temperature 0.05 --seed 0 --max-pairs N --vocab-texts 40000.
  *
+ * `xfmr embedder words --pairs PAIRS.jsonl --out DIR (--apt DIR | --vectors FILE) [options]`
+ *   Trains the word-vector embedder (rag/word_embedder.ts, the default of `rag index`): word vectors
+ *   by PPMI + SVD of Debian's package descriptions (--apt: a folder of decompressed Translation-en
+ *   files) and /usr/share/doc prose (rag/word_corpus.ts; cached at --vectors when it is given), then
+ *   tuned on the pairs' train split with InfoNCE (train/word_tuning.ts). DIR gets the vectors,
+ *   xfmr_words.json and xfmr_retrieval.json (the fusion constants given), and prints MRR@10 on the
+ *   pairs' dev split before and after. Options: --epochs 2 --lr 0.05 --tau 0.05 --batch-size 256
+ *   --lambda 1e-3 --seed 1 --hash-weight 0.35 --rrf-k 5 --vector-weight 1 --bm25-weight 0.5.
+ *   scripts/train_word_embedder.sh runs it all from a bare Debian machine.
+ *
  * `xfmr embedder tune --model DIR --pairs PAIRS.jsonl [--max-dev N] [--json]`
  *   Tunes hybrid retrieval's fusion for the embedder DIR on the pairs' dev split (rag/fusion_tune.ts:
  *   each dev source kind, e.g. debian and wordnet, is one retrieval set over its own passages) and
@@ -39,6 +49,7 @@ import { LOOP_FLAGS, LOOP_VALUES, runOptions } from './train_options.ts';
 const USAGE =
   'usage: xfmr embedder pairs --out PAIRS.jsonl [--debian FILE]... [--wordnet DIR] [--docs DIR]...\n' +
   '       xfmr embedder train --pairs PAIRS.jsonl --out DIR [--minutes N | --steps N] [--layers 2] [--dim 256] ...\n' +
+  '       xfmr embedder words --pairs PAIRS.jsonl --out DIR (--apt DIR | --vectors FILE) [--epochs 2] [--hash-weight 0.35] ...\n' +
   '       xfmr embedder tune --model DIR --pairs PAIRS.jsonl [--max-dev N] [--json]';
 
 export async function run(argv: string[]): Promise<void> {
@@ -46,6 +57,7 @@ export async function run(argv: string[]): Promise<void> {
   if (sub === 'pairs') return pairsCommand(rest);
   if (sub === 'train') return trainCommand(rest);
   if (sub === 'tune') return tuneCommand(rest);
+  if (sub === 'words') return wordsCommand(rest);
   throw new UsageError(sub === undefined ? USAGE : `unknown embedder command "${sub}"\n${USAGE}`);
 }
 
@@ -276,4 +288,167 @@ async function tuneCommand(argv: string[]): Promise<void> {
         `${k.padEnd(8)} ${name.padEnd(9)} recall@5 ${f(x.recallAt5)}  MRR@10 ${f(x.mrrAt10)}  (${x.questions} queries)`,
       );
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `embedder words`: the word-vector embedder (file comment). */
+async function wordsCommand(argv: string[]): Promise<void> {
+  const a = parseArgs(argv, {
+    values: [
+      'pairs',
+      'out',
+      'apt',
+      'vectors',
+      'epochs',
+      'lr',
+      'tau',
+      'batch-size',
+      'lambda',
+      'seed',
+      'hash-weight',
+      'rrf-k',
+      'vector-weight',
+      'bm25-weight',
+    ],
+    flags: [],
+  });
+  const pairsPath = optString(a, 'pairs');
+  const out = optString(a, 'out');
+  if (!pairsPath || !out)
+    throw new UsageError('embedder words: --pairs PAIRS.jsonl and --out DIR are required');
+  if (!existsSync(pairsPath)) throw new UsageError(`--pairs ${pairsPath}: no such file`);
+  const apt = optString(a, 'apt');
+  const vectorsPath = optString(a, 'vectors');
+  if (!apt && !(vectorsPath && existsSync(vectorsPath)))
+    throw new UsageError(
+      'embedder words: give --apt DIR (Translation-en files) or an existing --vectors FILE',
+    );
+  const num = (name: string, fallback: number, ok: (v: number) => boolean, what: string): number => {
+    const v = optNumber(a, name, fallback);
+    if (!ok(v)) throw new UsageError(`--${name} must be ${what}, got ${v}`);
+    return v;
+  };
+  const positive = (v: number) => Number.isFinite(v) && v > 0;
+  const tuning = {
+    epochs: num('epochs', 2, (v) => Number.isInteger(v) && v > 0, 'a positive integer'),
+    lr: num('lr', 0.05, positive, '> 0'),
+    tau: num('tau', 0.05, positive, '> 0'),
+    batchSize: num('batch-size', 256, (v) => Number.isInteger(v) && v > 1, 'an integer > 1'),
+    lambda: num('lambda', 1e-3, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
+    seed: num('seed', 1, Number.isInteger, 'an integer'),
+  };
+  const hashWeight = num('hash-weight', 0.35, (v) => v >= 0 && v <= 1, 'in [0, 1]');
+  const fusion = {
+    rrf_k: num('rrf-k', 5, positive, '> 0'),
+    vector_weight: num('vector-weight', 1, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
+    bm25_weight: num('bm25-weight', 0.5, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
+  };
+  const { cachedWordVectors } = await import('../rag/word_corpus.ts');
+  const { WordVectors } = await import('../rag/word_vectors.ts');
+  const { HashEmbedder } = await import('../rag/hash_embedder.ts');
+  const { bagVector, tuneWordVectors } = await import('../train/word_tuning.ts');
+  const t0 = performance.now();
+  const start =
+    vectorsPath && existsSync(vectorsPath)
+      ? WordVectors.parse(readFileSync(vectorsPath), vectorsPath)
+      : cachedWordVectors(vectorsPath ?? join(out, 'start-vectors.bin'), { apt: apt as string }, {});
+  process.stderr.write(
+    `embedder words: ${start.words.length} starting word vectors x ${start.dim} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`,
+  );
+  // a text's bag: its stems with vectors, weighted as the embedder weighs them (idf power 1), the 64 heaviest
+  const IDF_POWER = 1;
+  const weigher = new HashEmbedder({ idfPower: IDF_POWER });
+  const row = new Map(start.words.map((w, i) => [w, i]));
+  const bag = (text: string) => {
+    const items: [number, number][] = [];
+    for (const [key, x] of weigher.features(text)) {
+      const i = key.startsWith('w:') ? row.get(key.slice(2)) : undefined;
+      if (i !== undefined) items.push([i, x]);
+    }
+    const kept = items.sort((p, q) => q[1] - p[1]).slice(0, 64);
+    return { ids: Int32Array.from(kept, ([i]) => i), weights: Float32Array.from(kept, ([, x]) => x) };
+  };
+  const all = parsePairsJsonl(readFileSync(pairsPath, 'utf8'), pairsPath)
+    .map((p) => ({ ...p, q: bag(p.query), p: bag(p.passage) }))
+    .filter((p) => p.q.ids.length > 0 && p.p.ids.length > 0);
+  const train = all.filter((p) => p.split === 'train');
+  const dev = all.filter((p) => p.split !== 'train');
+  /** MRR@10 of each dev source kind's queries against that kind's passages. */
+  const devMrr = (W: Float32Array): Record<string, number> => {
+    const dim = start.dim;
+    const kinds = new Map<string, typeof dev>();
+    for (const p of dev) {
+      const k = p.source.slice(0, Math.max(0, p.source.indexOf(':'))) || 'dev';
+      kinds.set(k, [...(kinds.get(k) ?? []), p]);
+    }
+    const outM: Record<string, number> = {};
+    for (const [k, set] of kinds) {
+      const P = new Float32Array(set.length * dim);
+      set.forEach((x, i) => {
+        bagVector(W, dim, x.p, P, i * dim);
+      });
+      const q = new Float32Array(dim);
+      let mrr = 0;
+      set.forEach((x, i) => {
+        bagVector(W, dim, x.q, q);
+        const score = (j: number) => {
+          let s = 0;
+          for (let d = 0; d < dim; d++) s += q[d] * P[j * dim + d];
+          return s;
+        };
+        const own = score(i);
+        let rank = 0;
+        for (let j = 0; j < set.length && rank < 10; j++) if (j !== i && score(j) > own) rank++;
+        if (rank < 10) mrr += 1 / (rank + 1);
+      });
+      outM[k] = Math.round((1000 * mrr) / set.length) / 1000;
+    }
+    return outM;
+  };
+  const before = devMrr(start.vectors);
+  process.stderr.write(
+    `embedder words: ${train.length} training pairs; dev MRR@10 before ${JSON.stringify(before)}\n`,
+  );
+  const t1 = performance.now();
+  const W = tuneWordVectors(start.vectors, start.dim, train, {
+    ...tuning,
+    onStep: (step, epoch, loss) => {
+      if (step % 100 === 0)
+        process.stderr.write(
+          `embedder words: epoch ${epoch + 1} step ${step} loss ${loss.toFixed(4)} (${((performance.now() - t1) / 1000).toFixed(0)} s)\n`,
+        );
+    },
+  });
+  const after = devMrr(W);
+  mkdirSync(out, { recursive: true });
+  // the rows as trained (not unit length): the embedder's weighted mean is the model trained
+  writeFileAtomic(join(out, 'vectors.bin'), new WordVectors(start.words, start.dim, W).serialize());
+  writeJsonFile(join(out, 'xfmr_words.json'), {
+    format: 'xfmr-words',
+    vectors: 'vectors.bin',
+    hash_weight: hashWeight,
+    idf_power: IDF_POWER,
+    hash: {},
+    trained: {
+      pairs: pairsPath,
+      train_pairs: train.length,
+      ...tuning,
+      dev_mrr_before: before,
+      dev_mrr_after: after,
+    },
+  });
+  const { FUSION_FILE } = await import('../rag/encoder_embedder.ts');
+  writeJsonFile(join(out, FUSION_FILE), {
+    ...fusion,
+    tuned_on: 'the given --rrf-k, --vector-weight and --bm25-weight',
+  });
+  const report = {
+    out,
+    words: start.words.length,
+    dim: start.dim,
+    train: train.length,
+    devMrrBefore: before,
+    devMrrAfter: after,
+    seconds: Math.round((performance.now() - t0) / 1000),
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
 }

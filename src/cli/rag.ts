@@ -5,10 +5,11 @@
  *                                                    re-embeds what changed and drops what is gone
  *     --embedder hash|DIR   a sentence-transformers directory as downloaded (all-MiniLM-L6-v2,
  *                           bge-small-en-v1.5, e5-small-v2), a BERT-family model directory
- *                           (src/rag/encoder_embedder.ts), or hash (hashed words and n-grams, no
- *                           model). Default: for an existing index, the embedder it was built with;
- *                           for a new one, hash (the trained models/xfmr-embed-mini, made by
- *                           `xfmr embedder train`, does not beat it yet: give it as DIR)
+ *                           (src/rag/encoder_embedder.ts), a word-vector embedder's directory
+ *                           (src/rag/word_embedder.ts, made by `xfmr embedder words`), or hash
+ *                           (hashed words and n-grams, no model). Default: for an existing index,
+ *                           the embedder it was built with; for a new one, the shipped
+ *                           models/xfmr-embed-words (hash where it is missing)
  *     --pooling MODE[,MODE]  --query-prefix S  --passage-prefix S  (encoder; defaults from the dir)
  *     --max-tokens N  --overlap N      chunk budget and overlap, in the embedder's tokens
  *     --max-bytes N                    larger files are skipped (default 16 MiB)
@@ -118,18 +119,18 @@ async function runIndex(argv: string[]): Promise<void> {
 
   // No --embedder: an existing index goes on with the embedder it was built with (as recorded,
   // unless encoder options are given); a new one gets the default (rag/embedder.ts
-  // defaultEmbedderSpec: the hash embedder).
+  // defaultEmbedderSpec: the shipped word-vector embedder, or the hash embedder without it).
   let which = optString(a, 'embedder');
   const { defaultEmbedderSpec } = await import('../rag/embedder.ts');
   const encoderOptions = ['pooling', 'query-prefix', 'passage-prefix'].some((o) => a.options.has(o));
   let recorded: import('../rag/embedder.ts').EmbedderSpec | undefined;
   if (which === undefined) {
     recorded = existsSync(db) ? recordedSpec(SqliteStore, db) : undefined;
-    if (recorded) which = recorded.type === 'encoder' ? recorded.dir : 'hash';
+    if (recorded) which = recorded.type === 'hash' ? 'hash' : recorded.dir;
     else {
       const d = defaultEmbedderSpec();
       if (d.fallback) process.stderr.write(`xfmr rag: ${d.fallback}\n`);
-      which = d.spec.type === 'encoder' ? d.spec.dir : 'hash';
+      which = d.spec.type === 'hash' ? 'hash' : d.spec.dir;
     }
   }
   const { POOLINGS } = await import('../models/encoder.ts');
@@ -140,15 +141,19 @@ async function runIndex(argv: string[]): Promise<void> {
       throw new UsageError(`--pooling: "${m}" is not one of ${POOLINGS.join(', ')} (comma-separate several)`);
     return m as Pooling;
   });
+  const { embedderSpecOf } = await import('../rag/embedder.ts');
+  const named = embedderSpecOf(which);
   const embedder =
     recorded && !encoderOptions
       ? createEmbedder(recorded)
-      : which === 'hash'
+      : named.type !== 'encoder'
         ? (() => {
             for (const o of ['pooling', 'query-prefix', 'passage-prefix'])
               if (a.options.has(o))
-                throw new UsageError(`--${o} applies to an encoder (--embedder DIR), not the hash embedder`);
-            return createEmbedder({ type: 'hash' });
+                throw new UsageError(
+                  `--${o} applies to an encoder (--embedder DIR), not the ${named.type === 'hash' ? 'hash' : 'word-vector'} embedder`,
+                );
+            return createEmbedder(named);
           })()
         : createEmbedder({
             type: 'encoder',

@@ -9,8 +9,9 @@
  *
  * Defaults: docs/ and models/xfmr-rag-tiny/ of this package; the database lives in
  * .xfmr-cache/ of this package, one per documents folder and embedder. --embedder is that of
- * `xfmr rag index` (default hash, the hashed bag of words; or models/xfmr-embed-mini, the embedder
- * xfmr trained; or a sentence-transformers directory such as bge-small-en-v1.5). PORT in
+ * `xfmr rag index` (default models/xfmr-embed-words, trained word vectors beside hashed words;
+ * `hash`, the hashed bag of words alone; models/xfmr-embed-mini, the encoder xfmr trained; or a
+ * sentence-transformers directory such as bge-small-en-v1.5). PORT in
  * the environment sets the port when --port is not given. Everything else is `xfmr rag index` and
  * `xfmr serve`.
  */
@@ -74,10 +75,10 @@ export async function run(argv: string[]): Promise<void> {
     );
   let embedder = optString(a, 'embedder');
   if (embedder === undefined) {
-    // The default embedder (rag/embedder.ts defaultEmbedderSpec: the hash embedder).
+    // The default embedder (rag/embedder.ts defaultEmbedderSpec: the shipped word-vector embedder).
     const d = (await import('../rag/embedder.ts')).defaultEmbedderSpec();
     if (d.fallback) process.stderr.write(`xfmr start: ${d.fallback}\n`);
-    embedder = d.spec.type === 'encoder' ? d.spec.dir : 'hash';
+    embedder = d.spec.type === 'hash' ? 'hash' : d.spec.dir;
   }
   let db = optString(a, 'db');
   if (db === undefined) {
@@ -92,8 +93,8 @@ export async function run(argv: string[]): Promise<void> {
   // Chunks of START_CHUNK_TOKENS, or fewer where an encoder takes fewer (a short max_seq_length).
   let chunkTokens = START_CHUNK_TOKENS;
   if (embedder !== 'hash') {
-    const { createEmbedder } = await import('../rag/embedder.ts');
-    chunkTokens = Math.min(chunkTokens, createEmbedder({ type: 'encoder', dir: embedder }).maxTokens);
+    const { createEmbedder, embedderSpecOf } = await import('../rag/embedder.ts');
+    chunkTokens = Math.min(chunkTokens, createEmbedder(embedderSpecOf(embedder)).maxTokens);
   }
   process.stderr.write(`xfmr start: indexing ${docs}\n`);
   await (await import('./rag.ts')).run([

@@ -1,8 +1,9 @@
 /**
  * The embedder interface: text -> unit vectors whose dot product (cosine) measures relevance.
  *
- *   const e = createEmbedder(defaultEmbedderSpec().spec); // the default: hashed words (hash_embedder.ts)
- *   const e = createEmbedder(shippedEmbedderSpec().spec); // the embedder xfmr trained (below)
+ *   const e = createEmbedder(defaultEmbedderSpec().spec); // the default: trained word vectors + hashed words
+ *   const e = createEmbedder({ type: 'hash' });           // hashed words alone (hash_embedder.ts)
+ *   const e = createEmbedder(shippedEmbedderSpec().spec); // the encoder xfmr trained (below)
  *   const e = createEmbedder({ type: 'encoder', dir });  // a sentence-transformers / BERT directory
  *   const [q] = await e.embed(['how do I ...'], 'query');
  *   const vs  = await e.embed(chunks, 'passage');
@@ -19,13 +20,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EncoderEmbedder, type EncoderEmbedderOptions } from './encoder_embedder.ts';
 import { HashEmbedder, type HashEmbedderOptions } from './hash_embedder.ts';
+import { WORDS_CONFIG, WordEmbedder } from './word_embedder.ts';
 
 export type EmbedKind = 'query' | 'passage';
 
 /** How to build an embedder; JSON-serialisable (kept in the index). */
 export type EmbedderSpec =
   | ({ type: 'hash' } & HashEmbedderOptions)
-  | ({ type: 'encoder' } & EncoderEmbedderOptions);
+  | ({ type: 'encoder' } & EncoderEmbedderOptions)
+  | { type: 'words'; dir: string };
 
 /** Reciprocal-rank-fusion constants for hybrid retrieval with an embedder (retriever.ts). */
 export interface FusionWeights {
@@ -69,13 +72,27 @@ export function shippedEmbedderSpec(dir = SHIPPED_EMBEDDER_DIR): { spec: Embedde
 }
 
 /**
- * The default embedder of `xfmr rag index` and `xfmr start` for a new index: the hash embedder.
- * The shipped trained embedder does not beat it yet on the dev splits (in hybrid retrieval with
- * BM25: paraphrase recall@5 level at 0.219 and MRR@10 0.148 against 0.165; keyword recall@5 0.971
- * against 1.000; README "The embedder xfmr trains itself"), so it is opt-in until one does.
+ * The word-vector embedder xfmr trains and ships (`xfmr embedder words`, src/rag/word_embedder.ts;
+ * models/xfmr-embed-words/README.md says how it was made).
  */
-export function defaultEmbedderSpec(): { spec: EmbedderSpec; fallback?: string } {
-  return { spec: { type: 'hash' } };
+export const SHIPPED_WORDS_DIR = fileURLToPath(new URL('../../models/xfmr-embed-words', import.meta.url));
+
+/**
+ * The default embedder of `xfmr rag index` and `xfmr start` for a new index: the shipped
+ * word-vector embedder (trained word vectors beside hashed words), which finds paraphrased
+ * passages the hash embedder misses (README "Paraphrase retrieval"); the hash embedder where the
+ * model directory is missing (an install without models/), with `fallback` saying so.
+ */
+export function defaultEmbedderSpec(dir = SHIPPED_WORDS_DIR): { spec: EmbedderSpec; fallback?: string } {
+  if (existsSync(join(dir, WORDS_CONFIG))) return { spec: { type: 'words', dir } };
+  return { spec: { type: 'hash' }, fallback: `${dir} has no ${WORDS_CONFIG}: using the hash embedder` };
+}
+
+/** What `--embedder` names: "hash", a word-vector embedder's directory, or an encoder's. */
+export function embedderSpecOf(which: string): EmbedderSpec {
+  if (which === 'hash') return { type: 'hash' };
+  if (existsSync(join(which, WORDS_CONFIG))) return { type: 'words', dir: which };
+  return { type: 'encoder', dir: which };
 }
 
 /** Builds an embedder from its spec (throws with the directory or field at fault). */
@@ -89,6 +106,8 @@ export function createEmbedder(spec: EmbedderSpec): Embedder {
       const { type: _, ...o } = spec;
       return EncoderEmbedder.load(o);
     }
+    case 'words':
+      return WordEmbedder.load(spec.dir);
     default:
       throw new Error(`unknown embedder type ${JSON.stringify((spec as { type: unknown }).type)}`);
   }

@@ -1,7 +1,7 @@
 /**
- * The default embedder: hash for a new index (the shipped trained model, models/xfmr-embed-mini,
- * does not beat it yet and is given by --embedder DIR), the recorded embedder for an existing one,
- * the shipped model's spec or hash where it is missing, and the error when a run names an embedder
+ * The default embedder: the shipped word-vector embedder (models/xfmr-embed-words) for a new index,
+ * hash where it is missing; the recorded embedder for an existing one; the shipped encoder
+ * (models/xfmr-embed-mini) given by --embedder DIR; and the error when a run names an embedder
  * other than the index's.
  */
 import assert from 'node:assert/strict';
@@ -11,10 +11,12 @@ import { before, test } from 'node:test';
 import {
   createEmbedder,
   defaultEmbedderSpec,
+  embedderSpecOf,
   SHIPPED_EMBEDDER_DIR,
+  SHIPPED_WORDS_DIR,
   shippedEmbedderSpec,
 } from '../../src/rag/embedder.ts';
-import { TOPICS, tempDir, writeFiles, xfmr } from './helpers.ts';
+import { TOPICS, tempDir, topSource, writeFiles, xfmr } from './helpers.ts';
 
 const dir = tempDir();
 const docs = join(dir, 'docs');
@@ -30,8 +32,22 @@ async function info(db: string): Promise<Info> {
   return JSON.parse(r.stdout) as Info;
 }
 
+test('defaultEmbedderSpec: the shipped word-vector embedder, or hash with the reason when it is missing', () => {
+  assert.deepEqual(defaultEmbedderSpec(), { spec: { type: 'words', dir: SHIPPED_WORDS_DIR } });
+  const missing = join(dir, 'no-words');
+  assert.deepEqual(defaultEmbedderSpec(missing), {
+    spec: { type: 'hash' },
+    fallback: `${missing} has no xfmr_words.json: using the hash embedder`,
+  });
+  const e = createEmbedder(defaultEmbedderSpec().spec);
+  assert.match(e.id, /^words-v1:[0-9a-f]{16}:g=0\.35:hash-v1:/);
+  assert.deepEqual(e.fusion, { rrfK: 5, vectorWeight: 1, bm25Weight: 0.5 });
+  assert.deepEqual(embedderSpecOf('hash'), { type: 'hash' });
+  assert.deepEqual(embedderSpecOf(SHIPPED_WORDS_DIR), { type: 'words', dir: SHIPPED_WORDS_DIR });
+  assert.deepEqual(embedderSpecOf(SHIPPED_EMBEDDER_DIR), { type: 'encoder', dir: SHIPPED_EMBEDDER_DIR });
+});
+
 test('shippedEmbedderSpec: the shipped model directory, or hash with the reason when it is missing', () => {
-  assert.deepEqual(defaultEmbedderSpec(), { spec: { type: 'hash' } });
   assert.ok(existsSync(join(SHIPPED_EMBEDDER_DIR, 'model.safetensors')), 'the model is shipped');
   assert.deepEqual(shippedEmbedderSpec(), { spec: { type: 'encoder', dir: SHIPPED_EMBEDDER_DIR } });
   const missing = join(dir, 'no-model');
@@ -44,11 +60,14 @@ test('shippedEmbedderSpec: the shipped model directory, or hash with the reason 
   assert.ok(e.fusion, 'the shipped model carries its tuned fusion constants');
 });
 
-test('rag index without --embedder: a new index gets hash', async () => {
+test('rag index without --embedder: a new index gets the word-vector embedder; a paraphrase finds its topic', async () => {
   const db = join(dir, 'default.db');
   const r = await xfmr(['rag', 'index', '--db', db, docs]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal((await info(db)).embedder.type, 'hash');
+  const i = await info(db);
+  assert.equal(i.embedder.type, 'words');
+  assert.equal(i.embedder.dir, SHIPPED_WORDS_DIR);
+  assert.match(await topSource(db, 'Which chess piece moves diagonally?'), /chess\.txt$/);
 });
 
 test('rag index --embedder models/xfmr-embed-mini: the trained model indexes, and queries find the topic', async () => {
@@ -58,18 +77,7 @@ test('rag index --embedder models/xfmr-embed-mini: the trained model indexes, an
   const i = await info(db);
   assert.equal(i.embedder.type, 'encoder');
   assert.equal(i.embedder.dir, SHIPPED_EMBEDDER_DIR);
-  const q = await xfmr([
-    'rag',
-    'query',
-    '--db',
-    db,
-    'Which chess piece moves diagonally?',
-    '--json',
-    '--k',
-    '1',
-  ]);
-  assert.equal(q.code, 0, q.stderr);
-  assert.match((JSON.parse(q.stdout) as { results: { source: string }[] }).results[0].source, /chess\.txt$/);
+  assert.match(await topSource(db, 'Which chess piece moves diagonally?'), /chess\.txt$/);
 });
 
 test('an index built with --embedder hash keeps it: re-indexing without --embedder and querying use hash', async () => {

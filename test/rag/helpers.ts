@@ -99,3 +99,10 @@ export function saveQuotingModel(dir: string, seed: number, contextLength = 256)
     generationConfig: { eos_token_id: 296 },
   });
 }
+
+/** The source of `xfmr rag query`'s first result for a question (the CLI must succeed). */
+export async function topSource(db: string, question: string, extra: string[] = []): Promise<string> {
+  const q = await xfmr(['rag', 'query', '--db', db, question, '--json', '--k', '1', ...extra]);
+  if (q.code !== 0) throw new Error(`rag query failed: ${q.stderr}`);
+  return (JSON.parse(q.stdout) as { results: { source: string }[] }).results[0].source;
+}
