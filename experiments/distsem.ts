@@ -51,6 +51,12 @@
  * expansion 0.205-0.233 alone with BM25 and 0.260-0.315 beside sif idf1 (0.301 without them on
  * this VM's corpus), and in the vectors' corpus (4.32M tokens) sif idf1 + hash + bm25 0.274.
  *
+ * Tuned vectors (`--vectors DIR/vectors.bin` of `xfmr embedder words`: these vectors trained on
+ * paraphrase pairs, src/train/word_tuning.ts) lift sif idf1 alone to 0.37-0.43 on dev; "mix g"
+ * (one vector per text, cos = (1 - g) cos_sif + g cos_hash, as src/rag/word_embedder.ts builds it)
+ * fused with BM25 by RRF chose the default embedder's settings, g 0.35 and k 5
+ * (experiments/results/distsem-paragram.txt; its README has the test figures).
+ *
  * Commands: `npm run experiment -- distsem --out experiments/results/distsem.json` (dev, every
  * setting), then `npm run experiment -- distsem --split test --only 'sif idf1 + hash + bm25' --out
  * experiments/results/distsem-test.json`. Last line: one JSON object.

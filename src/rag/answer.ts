@@ -145,7 +145,8 @@ export interface ReadAnswer extends GroundedAnswer {
 /**
  * The grounded answer over chunk reads (chunkReads): each read's likeliest quote of its chunk, the
  * best by mean log-probability less RANK_PRIOR x ln(1 + rank), then the model's abstention
- * decision on that quote. Reads run one after another; a read with no text is skipped.
+ * decision on that quote. Reads run one after another; a read with no text is skipped. A sampled
+ * quote (temperature > 0) has no score: the first chunk with text is the only one read.
  */
 export async function readChunks(
   g: Generator,
@@ -160,10 +161,15 @@ export async function readChunks(
       continue;
     }
     const a = await groundedAnswer(g, r.prompt, [r.text], options);
-    const mean = a.score ? confidenceOf(DEFAULT_CONFIDENCE, a.score) : Number.NEGATIVE_INFINITY;
+    if (!a.score) {
+      // a sampled quote (temperature > 0) has no score to compare: the first chunk read answers
+      scores.push(Number.NEGATIVE_INFINITY);
+      best = { i, value: 0, answer: a };
+      break;
+    }
+    const mean = confidenceOf(DEFAULT_CONFIDENCE, a.score);
     scores.push(mean);
-    // a sampled quote has no score: the first chunk read is the answer
-    const value = a.score ? mean - RANK_PRIOR * Math.log(1 + i) : i === 0 ? 0 : Number.NEGATIVE_INFINITY;
+    const value = mean - RANK_PRIOR * Math.log(1 + i);
     if (best === null || value > best.value) best = { i, value, answer: a };
   }
   if (best === null) throw new Error('grounded decoding needs a non-empty source to quote');

@@ -27,7 +27,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadDtype } from '../models/load.ts';
-import { isAbstention } from '../rag/abstain.ts';
+import { isAbstention, NOT_FOUND_ANSWER } from '../rag/abstain.ts';
 import { chunkReads, groundedAnswer, type ReadAnswer, readChunks } from '../rag/answer.ts';
 import { createEmbedder } from '../rag/embedder.ts';
 import { LocalGenerator } from '../rag/generator.ts';
@@ -387,8 +387,10 @@ export async function evaluateModel(
         const text = (
           !o.grounded
             ? await gen.complete(prompt, { maxTokens, temperature: 0 })
-            : c === 'retrieval' && chunks.some((x) => x.text.trim() !== '')
-              ? (await readRetrieved(gen, item.question, chunks, maxTokens)).answer
+            : c === 'retrieval'
+              ? chunks.some((x) => x.text.trim() !== '')
+                ? (await readRetrieved(gen, item.question, chunks, maxTokens)).answer
+                : NOT_FOUND_ANSWER // as the server: nothing retrieved, nothing to quote
               : (await groundedAnswer(gen, prompt, [quotable(prompt)], { maxTokens, temperature: 0 })).answer
         ).trim();
         answers[c] = text;

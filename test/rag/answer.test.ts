@@ -116,6 +116,17 @@ test('readChunks: each chunk read alone; the best quote by mean log-probability 
   r = await readChunks(g, reads, { maxTokens: 8 });
   assert.deepEqual([r.read, r.answer], [0, 'red']);
   assert.ok(Math.abs(r.scores[0] + 3) < 1e-9 && r.confidence === r.scores[0]);
+  // sampled quotes (temperature > 0) have no score: only the first chunk is read
+  g = scriptedQuotes({ red: ['red', -3], blue: ['blue', -0.1] });
+  const sampled: Generator = {
+    ...g,
+    quote: async (prompt, sources, o) => ({
+      ...(await (g.quote as NonNullable<Generator['quote']>)(prompt, sources, o)),
+      score: null,
+    }),
+  };
+  r = await readChunks(sampled, reads, { maxTokens: 8, temperature: 1 });
+  assert.deepEqual([r.read, r.answer, g.asked.length], [0, 'red', 1]);
   // a chunk too long for the window is read cut, and said so
   const cut = chunkReads('Which colour?', chunks, {
     budget: fillTemplate(DEFAULT_TEMPLATE, '', 'Which colour?').length + 21,
