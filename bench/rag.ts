@@ -43,8 +43,7 @@
  *      E, hybrid (E+bm25)   for each trained embedder E: `--embedder DIR` (repeatable; `random`
  *                           builds a random-weight encoder, the floor), default every
  *                           models/xfmr-embed* directory
- *    The default retrieval is hybrid with the first trained embedder, the default one
- *    (models/xfmr-embed-words, rag/embedder.ts defaultEmbedderSpec) first (hash when there is none):
+ *    The default retrieval is hybrid with the default embedder (rag/embedder.ts defaultEmbedderSpec):
  *    its recall@5 over BM25's is printed, with issue 18's acceptance (paraphrase >= 1.5x BM25,
  *    keyword recall@5 >= 0.95; judged on test). Indexing throughput per embedder at `--threads`
  *    (default 2): chunks/s of embedding alone and of embedding + storing, and chunks per
@@ -59,7 +58,7 @@ import { kernels } from '../src/kernels/index.ts';
 import { Encoder } from '../src/models/encoder.ts';
 import { saveModel } from '../src/models/load.ts';
 import { bertConfig } from '../src/models/presets.ts';
-import { createEmbedder, type Embedder, embedderSpecOf, SHIPPED_WORDS_DIR } from '../src/rag/embedder.ts';
+import { createEmbedder, defaultEmbedderSpec, type Embedder, embedderSpecOf } from '../src/rag/embedder.ts';
 import { EncoderEmbedder } from '../src/rag/encoder_embedder.ts';
 import {
   firstRelevantRank,
@@ -446,18 +445,15 @@ function trainedEmbedderDirs(): string[] {
   if (given.length > 0) return given;
   const models = join(ROOT, 'models');
   if (!existsSync(models)) return [];
-  return (
-    readdirSync(models, { withFileTypes: true })
-      .filter(
-        (e) =>
-          e.isDirectory() &&
-          e.name.startsWith('xfmr-embed') &&
-          (existsSync(join(models, e.name, 'config.json')) || existsSync(join(models, e.name, WORDS_CONFIG))),
-      )
-      .map((e) => join(models, e.name))
-      // the default embedder (rag/embedder.ts defaultEmbedderSpec) first: its hybrid is the default retrieval
-      .sort((a, b) => Number(b === SHIPPED_WORDS_DIR) - Number(a === SHIPPED_WORDS_DIR) || a.localeCompare(b))
-  );
+  return readdirSync(models, { withFileTypes: true })
+    .filter(
+      (e) =>
+        e.isDirectory() &&
+        e.name.startsWith('xfmr-embed') &&
+        (existsSync(join(models, e.name, 'config.json')) || existsSync(join(models, e.name, WORDS_CONFIG))),
+    )
+    .map((e) => join(models, e.name))
+    .sort();
 }
 
 /** Each passage's offset in its document's text (passages joined by two blank lines), by id. */
@@ -618,7 +614,8 @@ async function paraphraseBench(): Promise<Record<string, unknown>> {
         (fusionOf(e) ? `; hybrid fusion ${JSON.stringify(fusionOf(e))}` : '; hybrid fusion: RRF defaults'),
     );
 
-  const defaultMethod = trained.length > 0 ? `hybrid (${trained[0].name}+bm25)` : 'hybrid (hash+bm25)';
+  const d = defaultEmbedderSpec().spec;
+  const defaultMethod = d.type === 'hash' ? 'hybrid (hash+bm25)' : `hybrid (${basename(d.dir)}+bm25)`;
   const row = (m: string) => rows.find((r) => r.method === m) as MethodResult;
   const ratio = (split: Split) =>
     row(defaultMethod).metrics[split].paraphrase.recallAt5 /

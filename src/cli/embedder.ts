@@ -21,7 +21,7 @@
  *   tuned on the pairs' train split with InfoNCE (train/word_tuning.ts). DIR gets the vectors,
  *   xfmr_words.json and xfmr_retrieval.json (the fusion constants given), and prints MRR@10 on the
  *   pairs' dev split before and after. Options: --epochs 2 --lr 0.05 --tau 0.05 --batch-size 256
- *   --lambda 1e-3 --seed 1 --hash-weight 0.35 --rrf-k 5 --vector-weight 1 --bm25-weight 0.5.
+ *   --lambda 1e-3 --seed 1 --hash-weight 0.35 --rrf-k 5 --vector-weight 1 --bm25-weight 1.
  *   scripts/train_word_embedder.sh runs it all from a bare Debian machine.
  *
  * `xfmr embedder tune --model DIR --pairs PAIRS.jsonl [--max-dev N] [--json]`
@@ -340,7 +340,7 @@ async function wordsCommand(argv: string[]): Promise<void> {
   const fusion = {
     rrf_k: num('rrf-k', 5, positive, '> 0'),
     vector_weight: num('vector-weight', 1, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
-    bm25_weight: num('bm25-weight', 0.5, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
+    bm25_weight: num('bm25-weight', 1, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
   };
   const { cachedWordVectors } = await import('../rag/word_corpus.ts');
   const { WordVectors } = await import('../rag/word_vectors.ts');

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import type { LoadDtype } from '../models/load.ts';
 import { isAbstention, NOT_FOUND_ANSWER } from '../rag/abstain.ts';
 import { chunkReads, groundedAnswer, type ReadAnswer, readChunks } from '../rag/answer.ts';
-import { createEmbedder } from '../rag/embedder.ts';
+import { createEmbedder, defaultEmbedderSpec } from '../rag/embedder.ts';
 import { LocalGenerator } from '../rag/generator.ts';
 import { indexPaths } from '../rag/indexer.ts';
 import { buildPrompt, type PromptChunk } from '../rag/prompt.ts';
@@ -249,7 +249,10 @@ export interface SetPrompts {
   answerInSources: boolean[];
 }
 
-/** Indexes each set's files once (hash embedder, hybrid retrieval) and returns the prompts per condition. */
+/**
+ * Indexes each set's files once (the default embedder of `xfmr rag index`, rag/embedder.ts
+ * defaultEmbedderSpec; hybrid retrieval) and returns the prompts per condition.
+ */
 export async function buildPrompts(
   sets: readonly EvalSet[],
   gen: LocalGenerator,
@@ -261,7 +264,7 @@ export async function buildPrompts(
     mkdirSync(o.workDir, { recursive: true });
     const db = join(o.workDir, `${set.name}.sqlite`);
     rmSync(db, { force: true });
-    const embedder = createEmbedder({ type: 'hash' });
+    const embedder = createEmbedder(defaultEmbedderSpec().spec);
     const store = SqliteStore.openOrCreate(db, { id: embedder.id, dim: embedder.dim, spec: embedder.spec });
     const prompts: Record<Condition, string>[] = [];
     const chunks: PromptChunk[][] = [];
