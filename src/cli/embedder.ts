@@ -21,7 +21,9 @@
  *   tuned on the pairs' train split with InfoNCE (train/word_tuning.ts). DIR gets the vectors,
  *   xfmr_words.json and xfmr_retrieval.json (the fusion constants given), and prints MRR@10 on the
  *   pairs' dev split before and after. Options: --epochs 2 --lr 0.05 --tau 0.05 --batch-size 256
- *   --lambda 1e-3 --seed 1 --hash-weight 0.35 --rrf-k 5 --vector-weight 1 --bm25-weight 1.
+ *   --lambda 1e-3 --seed 1 --hash-weight 0.35 --trust-power 2 --rrf-k 5 --vector-weight 1
+ *   --bm25-weight 1 (--trust-power: hybrid retrieval scales the vector list's weight by the share of
+ *   a question's word weight that has vectors, to this power; 0 turns it off).
  *   scripts/train_word_embedder.sh runs it all from a bare Debian machine.
  *
  * `xfmr embedder tune --model DIR --pairs PAIRS.jsonl [--max-dev N] [--json]`
@@ -305,6 +307,7 @@ async function wordsCommand(argv: string[]): Promise<void> {
       'lambda',
       'seed',
       'hash-weight',
+      'trust-power',
       'rrf-k',
       'vector-weight',
       'bm25-weight',
@@ -337,6 +340,7 @@ async function wordsCommand(argv: string[]): Promise<void> {
     seed: num('seed', 1, Number.isInteger, 'an integer'),
   };
   const hashWeight = num('hash-weight', 0.35, (v) => v >= 0 && v <= 1, 'in [0, 1]');
+  const trustPower = num('trust-power', 2, (v) => Number.isFinite(v) && v >= 0, '>= 0');
   const fusion = {
     rrf_k: num('rrf-k', 5, positive, '> 0'),
     vector_weight: num('vector-weight', 1, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
@@ -428,6 +432,7 @@ async function wordsCommand(argv: string[]): Promise<void> {
     hash_weight: hashWeight,
     idf_power: IDF_POWER,
     hash: {},
+    trust_power: trustPower,
     trained: {
       pairs: pairsPath,
       train_pairs: train.length,

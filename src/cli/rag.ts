@@ -8,9 +8,8 @@
  *                           (src/rag/encoder_embedder.ts), a word-vector embedder's directory
  *                           (src/rag/word_embedder.ts, made by `xfmr embedder words`), or hash
  *                           (hashed words and n-grams, no model). Default: for an existing index,
- *                           the embedder it was built with; for a new one, hash (the trained
- *                           models/xfmr-embed-words finds paraphrases better but named things
- *                           worse: give it as DIR)
+ *                           the embedder it was built with; for a new one, the shipped
+ *                           models/xfmr-embed-words (hash where it is missing)
  *     --pooling MODE[,MODE]  --query-prefix S  --passage-prefix S  (encoder; defaults from the dir)
  *     --max-tokens N  --overlap N      chunk budget and overlap, in the embedder's tokens
  *     --max-bytes N                    larger files are skipped (default 16 MiB)
@@ -120,7 +119,7 @@ async function runIndex(argv: string[]): Promise<void> {
 
   // No --embedder: an existing index goes on with the embedder it was built with (as recorded,
   // unless encoder options are given); a new one gets the default (rag/embedder.ts
-  // defaultEmbedderSpec: the hash embedder).
+  // defaultEmbedderSpec: the shipped word-vector embedder, or the hash embedder without it).
   let which = optString(a, 'embedder');
   const { defaultEmbedderSpec } = await import('../rag/embedder.ts');
   const encoderOptions = ['pooling', 'query-prefix', 'passage-prefix'].some((o) => a.options.has(o));

@@ -9,8 +9,8 @@
  *
  * Defaults: docs/ and models/xfmr-rag-tiny/ of this package; the database lives in
  * .xfmr-cache/ of this package, one per documents folder and embedder. --embedder is that of
- * `xfmr rag index` (default hash, the hashed bag of words; or models/xfmr-embed-words, trained word
- * vectors beside hashed words; models/xfmr-embed-mini, the encoder xfmr trained; or a
+ * `xfmr rag index` (default models/xfmr-embed-words, trained word vectors beside hashed words;
+ * `hash`, the hashed bag of words alone; models/xfmr-embed-mini, the encoder xfmr trained; or a
  * sentence-transformers directory such as bge-small-en-v1.5). PORT in
  * the environment sets the port when --port is not given. Everything else is `xfmr rag index` and
  * `xfmr serve`.
@@ -75,7 +75,7 @@ export async function run(argv: string[]): Promise<void> {
     );
   let embedder = optString(a, 'embedder');
   if (embedder === undefined) {
-    // The default embedder (rag/embedder.ts defaultEmbedderSpec: the hash embedder).
+    // The default embedder (rag/embedder.ts defaultEmbedderSpec: the shipped word-vector embedder).
     const d = (await import('../rag/embedder.ts')).defaultEmbedderSpec();
     if (d.fallback) process.stderr.write(`xfmr start: ${d.fallback}\n`);
     embedder = d.spec.type === 'hash' ? 'hash' : d.spec.dir;

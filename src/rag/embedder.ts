@@ -1,8 +1,8 @@
 /**
  * The embedder interface: text -> unit vectors whose dot product (cosine) measures relevance.
  *
- *   const e = createEmbedder(defaultEmbedderSpec().spec); // the default: hashed words (hash_embedder.ts)
- *   const e = createEmbedder({ type: 'words', dir: SHIPPED_WORDS_DIR }); // trained word vectors + hashed words
+ *   const e = createEmbedder(defaultEmbedderSpec().spec); // the default: trained word vectors + hashed words
+ *   const e = createEmbedder({ type: 'hash' });           // hashed words alone (hash_embedder.ts)
  *   const e = createEmbedder(shippedEmbedderSpec().spec); // the encoder xfmr trained (below)
  *   const e = createEmbedder({ type: 'encoder', dir });  // a sentence-transformers / BERT directory
  *   const [q] = await e.embed(['how do I ...'], 'query');
@@ -50,6 +50,11 @@ export interface Embedder {
   readonly truncated?: number;
   /** Hybrid retrieval's fusion constants tuned for this embedder, where it has them. */
   readonly fusion?: FusionWeights;
+  /**
+   * How far hybrid retrieval trusts this embedder's ranking for a question, in [0, 1] (it scales
+   * the vector list's fusion weight); absent: fully.
+   */
+  vectorTrust?(question: string): number;
   /** Tokens in a text, as `maxTokens` counts them (used to size chunks). */
   countTokens(text: string): number;
   /** One L2-normalised vector per text. */
@@ -78,15 +83,16 @@ export function shippedEmbedderSpec(dir = SHIPPED_EMBEDDER_DIR): { spec: Embedde
 export const SHIPPED_WORDS_DIR = fileURLToPath(new URL('../../models/xfmr-embed-words', import.meta.url));
 
 /**
- * The default embedder of `xfmr rag index` and `xfmr start` for a new index: the hash embedder.
- * The shipped word-vector embedder finds paraphrased passages far better (eval/paraphrase dev
- * recall@5 0.315 against 0.219 in hybrid retrieval) but ranks the passage of a named thing below
- * its look-alikes more often: with it, grounded answers to the synthetic unseen-name questions fell
- * from 81% to 63% EM, since a reader trusts the first chunk most (README "Paraphrase retrieval").
- * So it is opt-in until one does both.
+ * The default embedder of `xfmr rag index` and `xfmr start` for a new index: the shipped
+ * word-vector embedder, which finds paraphrased passages better than the hash embedder (eval/
+ * paraphrase dev recall@5 0.274 against 0.219 in hybrid retrieval) and, trusting BM25 more for
+ * questions that name words it has no vectors for, finds named things as well (README
+ * "Paraphrase retrieval"); the hash embedder where the model directory is missing (an install
+ * without models/), with `fallback` saying so.
  */
-export function defaultEmbedderSpec(): { spec: EmbedderSpec; fallback?: string } {
-  return { spec: { type: 'hash' } };
+export function defaultEmbedderSpec(dir = SHIPPED_WORDS_DIR): { spec: EmbedderSpec; fallback?: string } {
+  if (existsSync(join(dir, WORDS_CONFIG))) return { spec: { type: 'words', dir } };
+  return { spec: { type: 'hash' }, fallback: `${dir} has no ${WORDS_CONFIG}: using the hash embedder` };
 }
 
 /** What `--embedder` names: "hash", a word-vector embedder's directory, or an encoder's. */

@@ -95,7 +95,11 @@ export async function retrieve(
   const tRank = new Map(t.map((h, i) => [h.chunkId, { rank: i + 1, score: h.score }]));
   const f = embedder.fusion;
   const rrfK = options.rrfK ?? f?.rrfK ?? 60;
-  const weights = [options.vectorWeight ?? f?.vectorWeight ?? 1, options.bm25Weight ?? f?.bm25Weight ?? 1];
+  const trust = embedder.vectorTrust?.(question) ?? 1;
+  const weights = [
+    (options.vectorWeight ?? f?.vectorWeight ?? 1) * trust,
+    options.bm25Weight ?? f?.bm25Weight ?? 1,
+  ];
   for (const [name, w] of [
     ['rrfK', rrfK],
     ['vectorWeight', weights[0]],

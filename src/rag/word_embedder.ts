@@ -11,9 +11,14 @@
  * vector adds nothing. W starts as PPMI + SVD vectors of Debian's package descriptions and
  * /usr/share/doc (word_vectors.ts) and is tuned on paraphrase pairs (src/train/word_tuning.ts).
  *
+ * In hybrid retrieval the vector list's fusion weight is scaled by `vectorTrust`: the share of the
+ * question's word weight whose words have vectors, to the power trust_power. A question that names
+ * something the vectors do not know (a product, an invented name, an option) is ranked mostly by
+ * BM25, where the name decides; a question in common words mostly by the vectors.
+ *
  * A directory holds WORDS_CONFIG ({"format": "xfmr-words", "vectors", "hash_weight",
- * "idf_power", "hash": HashEmbedderOptions}), the vectors file (word_vectors.ts's format) and
- * xfmr_retrieval.json (hybrid retrieval's fusion constants, tuned on a dev split).
+ * "idf_power", "hash": HashEmbedderOptions, "trust_power"?}), the vectors file (word_vectors.ts's
+ * format) and xfmr_retrieval.json (hybrid retrieval's fusion constants, tuned on dev data).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -36,6 +41,8 @@ export interface WordsConfig {
   idf_power: number;
   /** Options of the hash embedder beside the words. */
   hash: HashEmbedderOptions;
+  /** The power of vectorTrust (absent or 0: the vector list is always fully trusted). */
+  trust_power?: number;
   [extra: string]: unknown;
 }
 
@@ -64,6 +71,9 @@ export function readWordsConfig(dir: string): WordsConfig {
   }
   if (c.hash === null || typeof c.hash !== 'object' || Array.isArray(c.hash))
     throw new Error(`${path}: hash must be an object of hash embedder options`);
+  const t = c.trust_power;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t < 0))
+    throw new Error(`${path}: trust_power must be a number >= 0, got ${JSON.stringify(t)}`);
   return c as WordsConfig;
 }
 
@@ -74,19 +84,21 @@ export class WordEmbedder implements Embedder {
   readonly spec: EmbedderSpec;
   readonly fusion?: FusionWeights;
   private readonly hashShare: number;
+  private readonly trustPower: number;
 
   constructor(
     readonly vectors: WordVectors,
     readonly hash: HashEmbedder,
     /** Tokenises and weighs the words (the hash embedder's features at the config's idf power). */
     private readonly weigher: HashEmbedder,
-    o: { hashWeight: number; dir: string; fingerprint: string; fusion?: FusionWeights },
+    o: { hashWeight: number; dir: string; fingerprint: string; fusion?: FusionWeights; trustPower?: number },
   ) {
     this.hashShare = o.hashWeight;
+    this.trustPower = o.trustPower ?? 0;
     this.dim = vectors.dim + hash.dim;
     this.maxTokens = hash.maxTokens;
     this.spec = { type: 'words', dir: o.dir };
-    this.id = `words-v1:${o.fingerprint}:g=${o.hashWeight}:${hash.id}`;
+    this.id = `words-v1:${o.fingerprint}:g=${o.hashWeight}${this.trustPower ? `:trust=${this.trustPower}` : ''}:${hash.id}`;
     if (o.fusion) this.fusion = o.fusion;
   }
 
@@ -106,12 +118,30 @@ export class WordEmbedder implements Embedder {
         dir,
         fingerprint,
         fusion: readFusion(join(dir, FUSION_FILE)),
+        trustPower: c.trust_power ?? 0,
       },
     );
   }
 
   countTokens(text: string): number {
     return this.hash.countTokens(text);
+  }
+
+  /**
+   * The share of a question's word weight whose words have vectors, to the config's trust_power:
+   * a question that names things the vectors do not know (a product, an option) is ranked more by
+   * BM25 in hybrid retrieval. 1 without trust_power.
+   */
+  vectorTrust(question: string): number {
+    if (this.trustPower === 0) return 1;
+    let known = 0;
+    let total = 0;
+    for (const [key, a] of this.weigher.features(question)) {
+      if (!key.startsWith('w:')) continue;
+      total += a;
+      if (this.vectors.has(key.slice(2))) known += a;
+    }
+    return total > 0 ? (known / total) ** this.trustPower : 1;
   }
 
   /** unit(sum_w a_w W[w]) of a text: [vectors.dim]; zeros when no word has a vector. */

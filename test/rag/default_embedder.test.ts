@@ -1,8 +1,8 @@
 /**
- * The default embedder: hash for a new index (the shipped word-vector embedder,
- * models/xfmr-embed-words, and the shipped encoder, models/xfmr-embed-mini, are given by
- * --embedder DIR), the recorded embedder for an existing one, and the error when a run names an
- * embedder other than the index's.
+ * The default embedder: the shipped word-vector embedder (models/xfmr-embed-words) for a new index,
+ * hash where it is missing; the recorded embedder for an existing one; the shipped encoder
+ * (models/xfmr-embed-mini) given by --embedder DIR; and the error when a run names an embedder
+ * other than the index's.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -32,10 +32,15 @@ async function info(db: string): Promise<Info> {
   return JSON.parse(r.stdout) as Info;
 }
 
-test('defaultEmbedderSpec: hash; --embedder names hash, a word-vector directory or an encoder directory', () => {
-  assert.deepEqual(defaultEmbedderSpec(), { spec: { type: 'hash' } });
-  const e = createEmbedder({ type: 'words', dir: SHIPPED_WORDS_DIR });
-  assert.match(e.id, /^words-v1:[0-9a-f]{16}:g=0\.35:hash-v1:/);
+test('defaultEmbedderSpec: the shipped word-vector embedder, or hash with the reason when it is missing', () => {
+  assert.deepEqual(defaultEmbedderSpec(), { spec: { type: 'words', dir: SHIPPED_WORDS_DIR } });
+  const missing = join(dir, 'no-words');
+  assert.deepEqual(defaultEmbedderSpec(missing), {
+    spec: { type: 'hash' },
+    fallback: `${missing} has no xfmr_words.json: using the hash embedder`,
+  });
+  const e = createEmbedder(defaultEmbedderSpec().spec);
+  assert.match(e.id, /^words-v1:[0-9a-f]{16}:g=0\.35:trust=2:hash-v1:/);
   assert.deepEqual(e.fusion, { rrfK: 5, vectorWeight: 1, bm25Weight: 1 });
   assert.deepEqual(embedderSpecOf('hash'), { type: 'hash' });
   assert.deepEqual(embedderSpecOf(SHIPPED_WORDS_DIR), { type: 'words', dir: SHIPPED_WORDS_DIR });
@@ -55,16 +60,9 @@ test('shippedEmbedderSpec: the shipped model directory, or hash with the reason 
   assert.ok(e.fusion, 'the shipped model carries its tuned fusion constants');
 });
 
-test('rag index without --embedder: a new index gets hash', async () => {
+test('rag index without --embedder: a new index gets the word-vector embedder; a paraphrase finds its topic', async () => {
   const db = join(dir, 'default.db');
   const r = await xfmr(['rag', 'index', '--db', db, docs]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.equal((await info(db)).embedder.type, 'hash');
-});
-
-test('rag index --embedder models/xfmr-embed-words: the word vectors index, and a paraphrase finds its topic', async () => {
-  const db = join(dir, 'words.db');
-  const r = await xfmr(['rag', 'index', '--db', db, '--embedder', SHIPPED_WORDS_DIR, docs]);
   assert.equal(r.code, 0, r.stderr);
   const i = await info(db);
   assert.equal(i.embedder.type, 'words');

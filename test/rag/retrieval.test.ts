@@ -100,6 +100,15 @@ test('weighted fusion: the options weights, else the embedder own tuned constant
   assert.ok(Math.abs(t[0].score - (2 / 5 + 1 / 5)) < 1e-12, `the embedder constants: ${t[0].score}`);
   const o = await retrieve(store, tuned, q, { k: 1, rrfK: 60 });
   assert.ok(Math.abs(o[0].score - (2 / 61 + 1 / 61)) < 1e-12, 'an option overrides the embedder');
+  // an embedder's trust in its ranking for this question scales the vector list's weight
+  const half = Object.assign(Object.create(tuned) as HashEmbedder, {
+    vectorTrust: (question: string) => (question === q ? 0.25 : 1),
+  });
+  const h = await retrieve(store, half, q, { k: 1 });
+  assert.ok(
+    Math.abs(h[0].score - (0.5 / 5 + 1 / 5)) < 1e-12,
+    `the vector weight times the trust: ${h[0].score}`,
+  );
   await assert.rejects(
     retrieve(store, embedder, q, { vectorWeight: -1 }),
     /vectorWeight must be a finite number >= 0/,

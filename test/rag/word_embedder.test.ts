@@ -4,7 +4,7 @@
  * field; `xfmr embedder words` trains one from pairs and starting vectors, and `rag index` takes it.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cosine, createEmbedder } from '../../src/rag/embedder.ts';
@@ -70,6 +70,21 @@ test('embed: [sqrt(1 - g) words ; sqrt(g) hash], unit, so the cosine mixes the t
   assert.equal(createEmbedder(e.spec).id, e.id);
 });
 
+test('vectorTrust: the share of a question word weight that has vectors, to trust_power', () => {
+  const dir = modelDir();
+  assert.equal(WordEmbedder.load(dir).vectorTrust('delete the folder'), 1, 'no trust_power: full trust');
+  const config = JSON.parse(readFileSync(join(dir, WORDS_CONFIG), 'utf8'));
+  writeFileSync(join(dir, WORDS_CONFIG), JSON.stringify({ ...config, trust_power: 2 }));
+  const e = WordEmbedder.load(dir);
+  assert.equal(e.vectorTrust('delete the folder'), 1, 'every content word has a vector');
+  const weigher = new HashEmbedder({ idfPower: 1 });
+  const w = Object.fromEntries([...weigher.features('delete zorblat')].filter(([k]) => k.startsWith('w:')));
+  const share = w[`w:${stem('delete')}`] / (w[`w:${stem('delete')}`] + w[`w:${stem('zorblat')}`]);
+  assert.ok(Math.abs(e.vectorTrust('delete zorblat') - share ** 2) < 1e-12);
+  assert.ok(share < 0.5, 'a rare unknown name weighs more than a known word');
+  assert.match(e.id, /:trust=2:/);
+});
+
 test('readWordsConfig: a missing or wrong config names the file and the field', () => {
   const dir = tempDir('xfmr-words-bad-');
   assert.throws(() => readWordsConfig(dir), /no xfmr_words\.json \(not a word-vector embedder\)/);
@@ -82,6 +97,8 @@ test('readWordsConfig: a missing or wrong config names the file and the field', 
   assert.throws(() => readWordsConfig(dir), /format must be "xfmr-words"/);
   put({ ...good, hash_weight: 1.5 });
   assert.throws(() => readWordsConfig(dir), /hash_weight must be a number in \[0, 1\], got 1\.5/);
+  put({ ...good, trust_power: -1 });
+  assert.throws(() => readWordsConfig(dir), /trust_power must be a number >= 0, got -1/);
   put({ ...good, hash: 3 });
   assert.throws(() => readWordsConfig(dir), /hash must be an object/);
   put(good);
