@@ -8,7 +8,9 @@
  *
  * The fusion constants: the options' if given, else the embedder's own (`Embedder.fusion`: a
  * trained embedder's directory records values tuned on its dev split, xfmr_retrieval.json), else
- * the paper's rrfK = 60 with equal weights.
+ * the paper's rrfK = 60 with equal weights. An embedder with `vectorTrust` scales the vector
+ * list's weight per question (the word-vector embedder trusts its ranking less for a question
+ * naming words it has no vectors for).
  *
  * RRF needs no score calibration between cosine and BM25 (their scales differ), which is why it
  * is the usual way to combine them. Each result also carries the per-method ranks and scores it
