@@ -181,7 +181,7 @@ export const DOCS_QUESTIONS: readonly DocsQuestion[] = [
   q(
     'rag.md',
     'Do I need to download an embedding model to use RAG?',
-    ['a hash embedder that needs no model and works offline', 'hash embedder'],
+    ['nothing to download', 'a set of word vectors that xfmr trained and ships'],
     'default embedder',
   ),
   q(
@@ -190,7 +190,7 @@ export const DOCS_QUESTIONS: readonly DocsQuestion[] = [
     ['reciprocal rank fusion'],
     'fuses BM25',
   ),
-  q('rag.md', 'Which k does reciprocal rank fusion use?', ['60'], 'constant of reciprocal rank fusion'),
+  q('rag.md', 'Which k does reciprocal rank fusion use?', ['60', '5'], 'constant of reciprocal rank fusion'),
   q(
     'rag.md',
     'Can rag ask use a remote model instead of a local one?',
