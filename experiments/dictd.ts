@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { contentStems, type Thesaurus } from './wordnet_thesaurus.ts';
+import { contentStems, RelatedWords, type Thesaurus } from './wordnet_thesaurus.ts';
 
 export interface DictdEntry {
   heads: string[];
@@ -69,25 +69,19 @@ export function dictdTexts(path: string): string[] {
 export const HEADS = 1;
 export const FIRST = 0.3;
 export const XREF = 0.6;
-export const TOP = 10;
 
 /**
  * A thesaurus from dictd entries: each single-word headword s is related to the entry's other
  * headwords (x HEADS), the content words of its definition's first sentence (x FIRST) and the words
  * of that sentence's {cross references} (x XREF); scores add over entries, each word keeps its TOP
- * best, scaled so the best is 1. Keys and words are the hash embedder's stems, as wordnetThesaurus's.
+ * best (wordnet_thesaurus.ts RelatedWords), scaled so the best is 1. Keys and words are the hash embedder's stems, as wordnetThesaurus's.
  */
 export function dictdThesaurus(
   paths: readonly string[],
   keep: (text: string) => boolean = () => true,
 ): Thesaurus {
-  const acc = new Map<string, Map<string, number>>();
-  const add = (s: string, t: string, w: number) => {
-    if (s === t) return;
-    const m = acc.get(s) ?? new Map<string, number>();
-    acc.set(s, m);
-    m.set(t, (m.get(t) ?? 0) + w);
-  };
+  const related = new RelatedWords();
+  const add = (s: string, t: string, w: number) => related.add(s, t, w);
   for (const path of paths)
     for (const e of dictdEntries(path)) {
       if (!keep(e.body)) continue;
@@ -105,13 +99,5 @@ export function dictdThesaurus(
         for (const t of new Set(xrefs)) add(s, t, XREF - FIRST);
       }
     }
-  const out: Thesaurus = new Map();
-  for (const [s, m] of acc) {
-    const top = [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP);
-    out.set(
-      s,
-      top.map(([t, w]) => [t, w / top[0][1]]),
-    );
-  }
-  return out;
+  return related.thesaurus();
 }

@@ -72,7 +72,7 @@ import { WordVectors } from '../src/rag/word_vectors.ts';
 import { heldOutIndex } from '../src/train/held_out.ts';
 import { dictdThesaurus } from './dictd.ts';
 import { cachedWordVectors, distsemSources } from './distsem_corpus.ts';
-import { paraphraseStore } from './paraphrase_store.ts';
+import { paraphraseStore, resultRow } from './paraphrase_store.ts';
 import { wordnetThesaurus } from './wordnet_thesaurus.ts';
 
 const argv = process.argv.slice(2);
@@ -375,21 +375,28 @@ const sources: [string, Related][] = [
   ['wordnet x sim^2', wordnetBy(2)],
   ['wordnet + vectors n 5', union(5)],
 ];
-for (const [name, related] of sources)
-  for (const beta of [0.3, 0.6])
-    for (const lambda of [0, 2]) {
-      const ctx = lambda ? ` context ${lambda}` : '';
-      settings.push({
-        name: `expand ${name} beta ${beta}${ctx} + bm25`,
-        lists: [hashScorer(related, beta, lambda)],
-        bm25: true,
-      });
-      settings.push({
-        name: `sif + expand ${name} beta ${beta}${ctx} + bm25`,
-        lists: [sifScorer(0), hashScorer(related, beta, lambda)],
-        bm25: true,
-      });
-    }
+/** Each source's expansion at each beta and lambda, with BM25, alone and beside the `sifName` list. */
+function expansionSettings(
+  from: readonly (readonly [string, Related])[],
+  sifName: string,
+  sif: (question: string) => Float64Array,
+): Setting[] {
+  const out: Setting[] = [];
+  for (const [name, related] of from)
+    for (const beta of [0.3, 0.6])
+      for (const lambda of [0, 2]) {
+        const ctx = lambda ? ` context ${lambda}` : '';
+        const expand = hashScorer(related, beta, lambda);
+        out.push({ name: `expand ${name} beta ${beta}${ctx} + bm25`, lists: [expand], bm25: true });
+        out.push({
+          name: `${sifName} + expand ${name} beta ${beta}${ctx} + bm25`,
+          lists: [sif, expand],
+          bm25: true,
+        });
+      }
+  return out;
+}
+settings.push(...expansionSettings(sources, 'sif', sifScorer(0)));
 for (const lambda of [0, 1, 2]) {
   const ctx = lambda ? ` context ${lambda}` : '';
   settings.push({ name: `sif${ctx}`, lists: [sifScorer(lambda)], bm25: false });
@@ -577,24 +584,16 @@ if (wv2) {
       bm25: true,
     });
 }
-for (const [name, related] of [
-  ['foldoc', foldoc],
-  ['foldoc + wordnet', foldocWordnet],
-] as const)
-  for (const beta of [0.3, 0.6])
-    for (const lambda of [0, 2]) {
-      const ctx = lambda ? ` context ${lambda}` : '';
-      settings.push({
-        name: `expand ${name} beta ${beta}${ctx} + bm25`,
-        lists: [hashScorer(related, beta, lambda)],
-        bm25: true,
-      });
-      settings.push({
-        name: `sif idf1 + expand ${name} beta ${beta}${ctx} + bm25`,
-        lists: [sifScorer(0, wv, 'prior1'), hashScorer(related, beta, lambda)],
-        bm25: true,
-      });
-    }
+settings.push(
+  ...expansionSettings(
+    [
+      ['foldoc', foldoc],
+      ['foldoc + wordnet', foldocWordnet],
+    ],
+    'sif idf1',
+    sifScorer(0, wv, 'prior1'),
+  ),
+);
 settings.push({ name: 'maxsim', lists: [maxsimScorer()], bm25: false });
 settings.push({ name: 'maxsim + hash + bm25', lists: [maxsimScorer(), hashScorer(none, 0, 0)], bm25: true });
 
@@ -617,16 +616,10 @@ for (const r of rows)
     `| ${r.method} | ${r.metrics.paraphrase.recallAt5.toFixed(3)} | ${(r.metrics.paraphrase.recallAt5 / base).toFixed(2)} | ` +
       `${r.metrics.paraphrase.mrrAt10.toFixed(3)} | ${r.metrics.keyword.recallAt5.toFixed(3)} |`,
   );
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const result = {
   split: SPLIT,
   vectors: { words: wv.words.length, dim: wv.dim, window: WINDOW, stopwords: STOPWORDS },
-  rows: rows.map((r) => ({
-    method: r.method,
-    paraphraseRecallAt5: r3(r.metrics.paraphrase.recallAt5),
-    paraphraseMrrAt10: r3(r.metrics.paraphrase.mrrAt10),
-    keywordRecallAt5: r3(r.metrics.keyword.recallAt5),
-  })),
+  rows: rows.map(resultRow),
 };
 if (OUT) writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));

@@ -39,7 +39,7 @@ import { HashEmbedder } from '../src/rag/hash_embedder.ts';
 import { goldRank, loadPassageSet, QUESTION_STYLES } from '../src/rag/passage_set.ts';
 import { type RetrievalMode, reciprocalRankFusion, retrieve } from '../src/rag/retriever.ts';
 import type { SearchHit } from '../src/rag/store.ts';
-import { paraphraseStore } from './paraphrase_store.ts';
+import { paraphraseStore, resultRow } from './paraphrase_store.ts';
 import { GLOSS, HYPERNYM, type Thesaurus, TOP, wordnetThesaurus } from './wordnet_thesaurus.ts';
 
 const argv = process.argv.slice(2);
@@ -193,17 +193,11 @@ for (const r of rows)
     `| ${r.method} | ${r.metrics.paraphrase.recallAt5.toFixed(3)} | ${r.metrics.paraphrase.mrrAt10.toFixed(3)} | ` +
       `${r.metrics.keyword.recallAt5.toFixed(3)} |`,
   );
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const result = {
   split: SPLIT,
   thesaurusWords: thesaurus.size,
   settings: { hypernym: HYPERNYM, gloss: GLOSS, top: TOP },
-  rows: rows.map((r) => ({
-    method: r.method,
-    paraphraseRecallAt5: r3(r.metrics.paraphrase.recallAt5),
-    paraphraseMrrAt10: r3(r.metrics.paraphrase.mrrAt10),
-    keywordRecallAt5: r3(r.metrics.keyword.recallAt5),
-  })),
+  rows: rows.map(resultRow),
 };
 if (OUT) writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));

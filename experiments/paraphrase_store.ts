@@ -3,11 +3,12 @@
  * embedder: the BM25 (FTS5) and vector search that the retrieval experiments (expansion, distsem)
  * fuse their own lists with. The store's folder is removed when the process exits. `bm25` gives a
  * question's BM25 hits with chunkId = the passage's index + 1, as the experiments' own lists number
- * them.
+ * them. `resultRow` is a method's row of the experiments' JSON results.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Metrics } from '../src/rag/eval.ts';
 import type { HashEmbedder } from '../src/rag/hash_embedder.ts';
 import type { PassageSet } from '../src/rag/passage_set.ts';
 import { SqliteStore } from '../src/rag/sqlite_store.ts';
@@ -41,4 +42,20 @@ export async function paraphraseStore(
   const bm25 = async (question: string, k: number) =>
     (await store.searchText(question, k)).map((h) => ({ ...h, chunkId: (index.get(h.source) ?? -1) + 1 }));
   return { store, vectors, bm25 };
+}
+
+/** A method's figures as the retrieval experiments' JSON results hold them (3 decimals). */
+export function resultRow(r: { method: string; metrics: Record<string, Metrics> }): {
+  method: string;
+  paraphraseRecallAt5: number;
+  paraphraseMrrAt10: number;
+  keywordRecallAt5: number;
+} {
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    method: r.method,
+    paraphraseRecallAt5: r3(r.metrics.paraphrase.recallAt5),
+    paraphraseMrrAt10: r3(r.metrics.paraphrase.mrrAt10),
+    keywordRecallAt5: r3(r.metrics.keyword.recallAt5),
+  };
 }

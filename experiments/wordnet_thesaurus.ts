@@ -17,6 +17,30 @@ export const TOP = 10;
 
 export type Thesaurus = Map<string, [string, number][]>;
 
+/** Relatedness scores of word pairs, added up; then each word's TOP best, scaled so the best is 1. */
+export class RelatedWords {
+  private readonly acc = new Map<string, Map<string, number>>();
+
+  add(s: string, t: string, w: number): void {
+    if (s === t) return;
+    const m = this.acc.get(s) ?? new Map<string, number>();
+    this.acc.set(s, m);
+    m.set(t, (m.get(t) ?? 0) + w);
+  }
+
+  thesaurus(): Thesaurus {
+    const out: Thesaurus = new Map();
+    for (const [s, m] of this.acc) {
+      const top = [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP);
+      out.set(
+        s,
+        top.map(([t, w]) => [t, w / top[0][1]]),
+      );
+    }
+    return out;
+  }
+}
+
 /** Content words (letters only, not stopwords) of a text, as the hash embedder's stems. */
 export function contentStems(text: string): string[] {
   return words(text)
@@ -59,13 +83,8 @@ export function wordnetSynsets(dir: string, pos: string): Synset[] {
 
 /** The thesaurus of the file comment from WordNet's data.POS and index.POS files. */
 export function wordnetThesaurus(dir: string): Thesaurus {
-  const acc = new Map<string, Map<string, number>>();
-  const add = (s: string, t: string, w: number) => {
-    if (s === t) return;
-    const m = acc.get(s) ?? new Map<string, number>();
-    acc.set(s, m);
-    m.set(t, (m.get(t) ?? 0) + w);
-  };
+  const related = new RelatedWords();
+  const add = (s: string, t: string, w: number) => related.add(s, t, w);
   for (const pos of ['noun', 'verb', 'adj', 'adv']) {
     const synsets = new Map<string, { lemmas: string[]; hypernyms: string[]; gloss: string[] }>();
     for (const syn of wordnetSynsets(dir, pos))
@@ -93,13 +112,5 @@ export function wordnetThesaurus(dir: string): Thesaurus {
       });
     }
   }
-  const out: Thesaurus = new Map();
-  for (const [s, m] of acc) {
-    const top = [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP);
-    out.set(
-      s,
-      top.map(([t, w]) => [t, w / top[0][1]]),
-    );
-  }
-  return out;
+  return related.thesaurus();
 }
