@@ -1,22 +1,22 @@
 /**
- * eval/paraphrase's passages in a temporary SQLite store, one chunk each, embedded by the hash
- * embedder: the BM25 (FTS5) and vector search that the retrieval experiments (expansion, distsem)
- * fuse their own lists with. The store's folder is removed when the process exits. `bm25` gives a
+ * eval/paraphrase's passages in a temporary SQLite store, one chunk each, embedded by the given
+ * embedder (the hash embedder for expansion and distsem): the BM25 (FTS5) and vector search that the
+ * retrieval experiments fuse their own lists with. The store's folder is removed when the process exits. `bm25` gives a
  * question's BM25 hits with chunkId = the passage's index + 1, as the experiments' own lists number
  * them. `resultRow` is a method's row of the experiments' JSON results.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Embedder } from '../src/rag/embedder.ts';
 import type { Metrics } from '../src/rag/eval.ts';
-import type { HashEmbedder } from '../src/rag/hash_embedder.ts';
 import type { PassageSet } from '../src/rag/passage_set.ts';
 import { SqliteStore } from '../src/rag/sqlite_store.ts';
 import type { SearchHit } from '../src/rag/store.ts';
 
 export async function paraphraseStore(
   set: PassageSet,
-  hash: HashEmbedder,
+  embedder: Embedder,
   prefix: string,
 ): Promise<{
   store: SqliteStore;
@@ -26,11 +26,11 @@ export async function paraphraseStore(
   const tmp = mkdtempSync(join(tmpdir(), prefix));
   process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
   const store = SqliteStore.openOrCreate(join(tmp, 'passages.db'), {
-    id: hash.id,
-    dim: hash.dim,
-    spec: hash.spec,
+    id: embedder.id,
+    dim: embedder.dim,
+    spec: embedder.spec,
   });
-  const vectors = await hash.embed(
+  const vectors = await embedder.embed(
     set.passages.map((p) => p.text),
     'passage',
   );

@@ -22,8 +22,10 @@
  *   xfmr_words.json and xfmr_retrieval.json (the fusion constants given), and prints MRR@10 on the
  *   pairs' dev split before and after. Options: --epochs 2 --lr 0.05 --tau 0.05 --batch-size 256
  *   --lambda 1e-3 --seed 1 --hash-weight 0.35 --trust-power 2 --rrf-k 5 --vector-weight 1
- *   --bm25-weight 1 (--trust-power: hybrid retrieval scales the vector list's weight by the share of
- *   a question's word weight that has vectors, to this power; 0 turns it off).
+ *   --bm25-weight 2 --bm25-min-coverage 0.5 (--trust-power: hybrid retrieval scales the vector
+ *   list's weight by the share of a question's word weight that has vectors, to this power; 0 turns
+ *   it off. --bm25-min-coverage: the BM25 list counts only when its first hit holds that share of
+ *   the question's content words; 0 turns it off).
  *   scripts/train_word_embedder.sh runs it all from a bare Debian machine.
  *
  * `xfmr embedder tune --model DIR --pairs PAIRS.jsonl [--max-dev N] [--json]`
@@ -311,6 +313,7 @@ async function wordsCommand(argv: string[]): Promise<void> {
       'rrf-k',
       'vector-weight',
       'bm25-weight',
+      'bm25-min-coverage',
     ],
     flags: [],
   });
@@ -344,7 +347,8 @@ async function wordsCommand(argv: string[]): Promise<void> {
   const fusion = {
     rrf_k: num('rrf-k', 5, positive, '> 0'),
     vector_weight: num('vector-weight', 1, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
-    bm25_weight: num('bm25-weight', 1, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
+    bm25_weight: num('bm25-weight', 2, (v) => Number.isFinite(v) && v >= 0, '>= 0'),
+    bm25_min_coverage: num('bm25-min-coverage', 0.5, (v) => v >= 0 && v <= 1, 'in [0, 1]'),
   };
   const { cachedWordVectors } = await import('../rag/word_corpus.ts');
   const { WordVectors } = await import('../rag/word_vectors.ts');
@@ -444,7 +448,7 @@ async function wordsCommand(argv: string[]): Promise<void> {
   const { FUSION_FILE } = await import('../rag/encoder_embedder.ts');
   writeJsonFile(join(out, FUSION_FILE), {
     ...fusion,
-    tuned_on: 'the given --rrf-k, --vector-weight and --bm25-weight',
+    tuned_on: 'the given --rrf-k, --vector-weight, --bm25-weight and --bm25-min-coverage',
   });
   const report = {
     out,

@@ -35,6 +35,12 @@ export interface FusionWeights {
   rrfK: number;
   vectorWeight: number;
   bm25Weight: number;
+  /**
+   * The BM25 list counts only for a question whose content words BM25's first hit holds at least
+   * this share of (rag/overlap.ts); below it the question is asked in other words than the
+   * documents', and the vector list ranks alone. Absent: BM25 always counts.
+   */
+  bm25MinCoverage?: number;
 }
 
 export interface Embedder {

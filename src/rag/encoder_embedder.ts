@@ -72,7 +72,8 @@ export const FUSION_FILE = 'xfmr_retrieval.json';
 
 /**
  * The fusion constants of an xfmr_retrieval.json ({"rrf_k", "vector_weight", "bm25_weight"},
- * each a finite number >= 0, rrf_k > 0), or undefined when the file is absent.
+ * each a finite number >= 0, rrf_k > 0; optionally "bm25_min_coverage" in [0, 1]), or undefined
+ * when the file is absent.
  */
 export function readFusion(path: string): FusionWeights | undefined {
   const c = readJsonObject(path);
@@ -85,7 +86,18 @@ export function readFusion(path: string): FusionWeights | undefined {
       );
     return v;
   };
-  return { rrfK: num('rrf_k', 0), vectorWeight: num('vector_weight', 0), bm25Weight: num('bm25_weight', 0) };
+  const fusion: FusionWeights = {
+    rrfK: num('rrf_k', 0),
+    vectorWeight: num('vector_weight', 0),
+    bm25Weight: num('bm25_weight', 0),
+  };
+  if (c.bm25_min_coverage !== undefined) {
+    const v = c.bm25_min_coverage;
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+      throw new Error(`${path}: bm25_min_coverage must be a number in [0, 1], got ${JSON.stringify(v)}`);
+    fusion.bm25MinCoverage = v;
+  }
+  return fusion;
 }
 
 /** A cheap fingerprint of the weights: size and the first and last MiB of each weight file. */

@@ -1,10 +1,11 @@
 /**
- * The held-out paraphrase retrieval set (eval/paraphrase): documentation written by others (manual
- * pages, Python docstrings, license texts) cut into passages, and hand-written questions that name
- * the passages answering them.
+ * The held-out paraphrase retrieval sets (eval/paraphrase, and eval/paraphrase-fresh in the same
+ * format, all of it split test): documentation written by others (manual pages, Python docstrings,
+ * license texts) cut into passages, and hand-written questions that name the passages answering
+ * them. `loadPassageSet` takes the set's folder.
  *
  *   manifest.json    documents: id, split (dev | test), kind, source, path, package, license;
- *                    written by scripts/fixtures/make_paraphrase_docs.py
+ *                    written by scripts/fixtures/make_paraphrase_docs.py (make_paraphrase_fresh_docs.py)
  *   docs/ID.txt      a document's passages in order, separated by two blank lines (a document has
  *                    at most one blank line in a row); passage N (from 1) of document D is `D#N`
  *   questions.json   { id, style (paraphrase | keyword), question, gold[], evidence[] }: gold are
@@ -18,7 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lexicalOverlap } from './eval.ts';
+import { lexicalOverlap } from './overlap.ts';
 import { readJsonObject } from './sentence_transformers.ts';
 
 /** As in eval/realprose (src/recipe/realprose.ts, a layer above this one). */
@@ -174,7 +175,7 @@ export function goldRank(gold: readonly string[], resultIds: readonly string[]):
   return resultIds.findIndex((id) => g.has(id)) + 1;
 }
 
-/** Each question's lexical overlap with its gold (src/rag/eval.ts lexicalOverlap, best gold passage). */
+/** Each question's lexical overlap with its gold (src/rag/overlap.ts lexicalOverlap, best gold passage). */
 export function goldOverlap(set: PassageSet): Map<string, number> {
   const text = new Map(set.passages.map((p) => [p.id, p.text]));
   return new Map(

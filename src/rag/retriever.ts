@@ -8,15 +8,20 @@
  *
  * The fusion constants: the options' if given, else the embedder's own (`Embedder.fusion`: a
  * trained embedder's directory records values tuned on its dev split, xfmr_retrieval.json), else
- * the paper's rrfK = 60 with equal weights. An embedder with `vectorTrust` scales the vector
- * list's weight per question (the word-vector embedder trusts its ranking less for a question
- * naming words it has no vectors for).
+ * the paper's rrfK = 60 with equal weights. Two per-question adjustments:
+ *   - an embedder with `vectorTrust` scales the vector list's weight (the word-vector embedder
+ *     trusts its ranking less for a question naming words it has no vectors for);
+ *   - with `bm25MinCoverage`, the BM25 list counts only when its first hit holds at least that
+ *     share of the question's content words (overlap.ts). A question asked in the documents' words
+ *     ("gzip --name") is then ranked by both; one asked in the asker's own words ("how do I shrink
+ *     a file"), where BM25 matches stray words, by the vectors alone.
  *
  * RRF needs no score calibration between cosine and BM25 (their scales differ), which is why it
  * is the usual way to combine them. Each result also carries the per-method ranks and scores it
  * came from.
  */
 import type { Embedder } from './embedder.ts';
+import { lexicalOverlap } from './overlap.ts';
 import type { MetadataFilter, SearchHit, VectorStore } from './store.ts';
 
 export type RetrievalMode = 'vector' | 'bm25' | 'hybrid';
@@ -32,6 +37,11 @@ export interface RetrieveOptions {
   vectorWeight?: number;
   /** Weight of the BM25 list in RRF (default: the embedder's tuned value, else 1). */
   bm25Weight?: number;
+  /**
+   * Least share of the question's content words that BM25's first hit must hold for the BM25 list
+   * to count, in [0, 1] (default: the embedder's tuned value, else 0: always).
+   */
+  bm25MinCoverage?: number;
   /** Length of each list fused in hybrid mode (default max(50, 4k)). */
   candidates?: number;
 }
@@ -108,6 +118,12 @@ export async function retrieve(
     ['bm25Weight', weights[1]],
   ] as const)
     if (!(Number.isFinite(w) && w >= 0)) throw new Error(`${name} must be a finite number >= 0, got ${w}`);
+  const minCoverage = options.bm25MinCoverage ?? f?.bm25MinCoverage ?? 0;
+  if (!(minCoverage >= 0 && minCoverage <= 1))
+    throw new Error(`bm25MinCoverage must be a number in [0, 1], got ${minCoverage}`);
+  // Keyword evidence too thin to trust: the vectors rank alone (when they rank at all).
+  if (minCoverage > 0 && t.length > 0 && v.length > 0 && weights[0] > 0)
+    if (lexicalOverlap(question, t[0].text) < minCoverage) weights[1] = 0;
   return reciprocalRankFusion([v, t], rrfK, weights)
     .slice(0, k)
     .map(({ hit, score }) => {

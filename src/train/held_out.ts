@@ -12,13 +12,16 @@
  *   .../lib/python3.N/, /usr/share/doc/python3*
  *                                           Python's standard library, whose docstrings `pydoc`
  *                                           prints, and its documentation
- *   eval/realprose, eval/paraphrase, docs   this repository's evaluation documents and the docs
- *                                           the shipped assistant answers from
+ *   eval/realprose, eval/paraphrase, eval/paraphrase-fresh, docs
+ *                                           this repository's evaluation documents (the second,
+ *                                           fresh paraphrase set included) and the docs the
+ *                                           shipped assistant answers from
  *
  * and by content: a text that repeats 12 words in a row of an evaluation document (eval/realprose,
- * eval/paraphrase or docs/) is refused, wherever it comes from. That catches copies the paths
- * miss, such as the GPL's text inside a /usr/share/doc/PACKAGE/copyright file. Words are compared
- * lower case, letters and digits only, so line wrapping and punctuation do not hide a copy.
+ * eval/paraphrase, eval/paraphrase-fresh or docs/) is refused, wherever it comes from. That
+ * catches copies the paths miss, such as the GPL's text inside a /usr/share/doc/PACKAGE/copyright
+ * file. Words are compared lower case, letters and digits only, so line wrapping and punctuation
+ * do not hide a copy.
  *
  * Not handled: paraphrases, and copies shorter than 12 words.
  */
@@ -29,7 +32,12 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The repository's held-out folders (evaluation documents and the shipped docs). */
-export const HELD_OUT_REPO_DIRS: readonly string[] = ['eval/realprose', 'eval/paraphrase', 'docs'];
+export const HELD_OUT_REPO_DIRS: readonly string[] = [
+  'eval/realprose',
+  'eval/paraphrase',
+  'eval/paraphrase-fresh',
+  'docs',
+];
 
 /** System folders held out, with the reason given in errors. */
 const SYSTEM_DIRS: readonly { dir: string; what: string }[] = [

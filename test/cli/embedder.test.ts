@@ -142,4 +142,12 @@ test('embedder: usage errors name the option; a bad fusion file names its field'
     () => EncoderEmbedder.load({ dir: out }),
     /xfmr_retrieval\.json: vector_weight must be a finite number >= 0, got -1/,
   );
+  writeFileSync(
+    join(out, 'xfmr_retrieval.json'),
+    '{"rrf_k": 5, "vector_weight": 1, "bm25_weight": 2, "bm25_min_coverage": "half"}',
+  );
+  assert.throws(
+    () => EncoderEmbedder.load({ dir: out }),
+    /xfmr_retrieval\.json: bm25_min_coverage must be a number in \[0, 1\], got "half"/,
+  );
 });

@@ -41,7 +41,7 @@ test('defaultEmbedderSpec: the shipped word-vector embedder, or hash with the re
   });
   const e = createEmbedder(defaultEmbedderSpec().spec);
   assert.match(e.id, /^words-v1:[0-9a-f]{16}:g=0\.35:trust=2:hash-v1:/);
-  assert.deepEqual(e.fusion, { rrfK: 5, vectorWeight: 1, bm25Weight: 1 });
+  assert.deepEqual(e.fusion, { rrfK: 5, vectorWeight: 1, bm25Weight: 2, bm25MinCoverage: 0.5 });
   assert.deepEqual(embedderSpecOf('hash'), { type: 'hash' });
   assert.deepEqual(embedderSpecOf(SHIPPED_WORDS_DIR), { type: 'words', dir: SHIPPED_WORDS_DIR });
   assert.deepEqual(embedderSpecOf(SHIPPED_EMBEDDER_DIR), { type: 'encoder', dir: SHIPPED_EMBEDDER_DIR });

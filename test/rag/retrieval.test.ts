@@ -115,6 +115,30 @@ test('weighted fusion: the options weights, else the embedder own tuned constant
   );
 });
 
+test('the BM25 gate: BM25 counts only when its first hit holds the set share of the question words', async () => {
+  // content words chess, bishop, zebra, quokka: the chess text holds 2 of 4
+  const q = 'chess bishop zebra quokka';
+  const at = async (bm25MinCoverage: number) =>
+    (await retrieve(store, embedder, q, { k: 1, rrfK: 10, bm25MinCoverage }))[0];
+  const open = await at(0.5);
+  assert.ok(open.source.endsWith('chess.txt') && open.vector?.rank === 1 && open.bm25?.rank === 1);
+  assert.ok(
+    Math.abs(open.score - (1 / 11 + 1 / 11)) < 1e-12,
+    `at exactly the share, both lists: ${open.score}`,
+  );
+  const shut = await at(0.51);
+  assert.ok(Math.abs(shut.score - 1 / 11) < 1e-12, `above it, the vector list alone: ${shut.score}`);
+  assert.equal(shut.bm25?.rank, 1, 'the BM25 rank is still reported');
+  // the embedder's tuned gate applies where the options give none
+  const gated = Object.assign(Object.create(embedder) as HashEmbedder, {
+    fusion: { rrfK: 10, vectorWeight: 1, bm25Weight: 2, bm25MinCoverage: 0.75 },
+  });
+  assert.ok(Math.abs((await retrieve(store, gated, q, { k: 1 }))[0].score - 1 / 11) < 1e-12);
+  const kw = (await retrieve(store, gated, 'chess bishop', { k: 1 }))[0];
+  assert.ok(Math.abs(kw.score - (1 / 11 + 2 / 11)) < 1e-12, `a keyword question: both: ${kw.score}`);
+  await assert.rejects(at(1.5), /bm25MinCoverage must be a number in \[0, 1\], got 1.5/);
+});
+
 test('buildPrompt: the default template, best chunks first, trimmed to the budget', () => {
   assert.equal(DEFAULT_TEMPLATE, '[ctx: {docs}] Answer the question: {query}');
   const count = (s: string) => s.length; // 1 token per character, to see exact cuts

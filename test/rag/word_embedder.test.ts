@@ -136,7 +136,8 @@ test('xfmr embedder words: trains from pairs and starting vectors; rag index use
   const report = JSON.parse(r.stdout) as { train: number; words: number };
   assert.deepEqual([report.train, report.words], [24, WORDS.length]);
   const e = WordEmbedder.load(out);
-  assert.deepEqual(e.fusion, { rrfK: 5, vectorWeight: 1, bm25Weight: 0.7 });
+  // the default gate is written: BM25 counts where its first hit holds half the question's words
+  assert.deepEqual(e.fusion, { rrfK: 5, vectorWeight: 1, bm25Weight: 0.7, bm25MinCoverage: 0.5 });
   writeFiles(join(dir, 'docs'), { 'a.txt': 'Remove the directory.\n', 'b.txt': 'The river flows.\n' });
   const db = join(dir, 'i.db');
   const idx = await xfmr(['rag', 'index', '--db', db, '--embedder', out, join(dir, 'docs')]);
@@ -146,6 +147,9 @@ test('xfmr embedder words: trains from pairs and starting vectors; rag index use
   const bad = await xfmr([...args, '--out', out, '--hash-weight', '2']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--hash-weight must be in \[0, 1\], got 2/);
+  const gate = await xfmr([...args, '--out', out, '--bm25-min-coverage', '1.5']);
+  assert.equal(gate.code, 2);
+  assert.match(gate.stderr, /--bm25-min-coverage must be in \[0, 1\], got 1\.5/);
   const none = await xfmr(['embedder', 'words', '--pairs', join(dir, 'pairs.jsonl'), '--out', out]);
   assert.match(none.stderr, /give --apt DIR \(Translation-en files\) or an existing --vectors FILE/);
 });

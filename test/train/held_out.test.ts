@@ -34,6 +34,9 @@ test('held-out paths: man pages, info, licenses, Python stdlib and docs, eval do
     '/usr/share/doc/../man/man5/crontab.5.gz',
     'eval/realprose/docs/man-ls.txt',
     'eval/realprose/questions.json',
+    'eval/paraphrase/docs/man-wc.txt',
+    'eval/paraphrase-fresh/docs/man-cat.txt',
+    'eval/paraphrase-fresh/questions.json',
     'docs/rag.md',
     resolve('docs'),
   ];

@@ -1,7 +1,7 @@
-/** src/rag/eval.ts's lexical overlap, on examples counted by hand. */
+/** src/rag/overlap.ts: lexical overlap, on examples counted by hand. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { lexicalOverlap } from '../../src/rag/eval.ts';
+import { lexicalOverlap } from '../../src/rag/overlap.ts';
 
 test('lexical overlap: share of the question content words, stemmed, that the passage has', () => {
   // content words: use, shrink, file ("what", "would", "i", "to", "a" are stopwords); only
