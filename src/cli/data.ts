@@ -11,14 +11,16 @@ import { writeShards } from '../train/data.ts';
 import { Progress } from '../train/progress.ts';
 import { optNumber, optString, parseArgs, UsageError } from './args.ts';
 
+export const USAGE =
+  'usage: xfmr data prepare --tokenizer T --out DIR [--text-field text] [--val-fraction F] [--json] FILES...';
+
 export async function run(argv: string[]): Promise<void> {
   const [verb, ...rest] = argv;
-  if (verb !== 'prepare') throw new UsageError('usage: xfmr data prepare --tokenizer T --out DIR FILES...');
+  if (verb !== 'prepare') throw new UsageError(USAGE);
   const a = parseArgs(rest, { values: ['tokenizer', 'out', 'text-field', 'val-fraction'], flags: ['json'] });
   const spec = optString(a, 'tokenizer');
   const out = optString(a, 'out');
-  if (!spec || !out || a.positionals.length === 0)
-    throw new UsageError('usage: xfmr data prepare --tokenizer T --out DIR FILES...');
+  if (!spec || !out || a.positionals.length === 0) throw new UsageError(USAGE);
   const field = optString(a, 'text-field') ?? 'text';
   const tok = loadTokenizer(spec);
   const sep = resolveEos({ tokenizer: tok })[0] ?? null;

@@ -21,6 +21,9 @@ import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
 import { ALIGN_FLAGS, ALIGN_VALUES, loadAlignmentModel, loadPreferences } from './reward.ts';
 import { LOOP_FLAGS, LOOP_VALUES, runOptions } from './train_options.ts';
 
+export const USAGE =
+  'usage: xfmr dpo --model DIR --data PREFS.jsonl --out DIR [--beta 0.1] [--loss sigmoid|ipo] ...';
+
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
     values: [
@@ -40,7 +43,7 @@ export async function run(argv: string[]): Promise<void> {
   });
   const dataFile = optString(a, 'data');
   const out = optString(a, 'out');
-  if (!dataFile || !out) throw new UsageError('usage: xfmr dpo --model DIR --data PREFS.jsonl --out DIR');
+  if (!dataFile || !out) throw new UsageError(USAGE);
   const loss = (optString(a, 'loss') ?? 'sigmoid') as DpoLossType;
   if (loss !== 'sigmoid' && loss !== 'ipo')
     throw new UsageError(`--loss must be sigmoid or ipo, got ${loss}`);

@@ -50,7 +50,7 @@ import { embedIds, type TokenizedPairs, trainEmbedder, tripletBatch } from '../t
 import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
 import { LOOP_FLAGS, LOOP_VALUES, runOptions } from './train_options.ts';
 
-const USAGE =
+export const USAGE =
   'usage: xfmr embedder pairs --out PAIRS.jsonl [--debian FILE]... [--wordnet DIR] [--docs DIR]...\n' +
   '       xfmr embedder train --pairs PAIRS.jsonl --out DIR [--minutes N | --steps N] [--layers 2] [--dim 256] ...\n' +
   '       xfmr embedder words --pairs PAIRS.jsonl --out DIR (--apt DIR | --vectors FILE) [--epochs 2] [--hash-weight 0.35] ...\n' +

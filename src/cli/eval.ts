@@ -45,6 +45,11 @@ function optSets(v: string | undefined): SetName[] | undefined {
   return names as SetName[];
 }
 
+export const USAGE =
+  'usage: xfmr eval [--model DIR] [--sft DIR] [--docs DIR] [--realprose DIR] [--split dev|test] [--sets LIST] [--work DIR]\n' +
+  '                 [--n N] [--k K] [--dtype D] [--kv-type T] [--json]\n' +
+  '       xfmr eval --calibrate [--model DIR] [--realprose DIR] [--confidence KIND] [--min-answer-rate R] [--dry-run] [--json]';
+
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
     values: [

@@ -24,6 +24,8 @@ function bf16Note(cpu: CpuInfo): string {
   }
 }
 
+export const USAGE = 'usage: xfmr info [--json]';
+
 export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv, { flags: ['json'] });
   const k = kernels();

@@ -14,7 +14,7 @@ import { loadLoraAdapter, saveLoraGguf } from '../models/load_lora.ts';
 import { mergeLora } from '../models/lora.ts';
 import { optString, parseArgs, UsageError } from './args.ts';
 
-const USAGE =
+export const USAGE =
   'usage: xfmr lora merge --model BASE --adapter DIR --out DIR | xfmr lora export --model BASE --adapter DIR --out FILE.gguf';
 
 export async function run(argv: string[]): Promise<void> {

@@ -6,104 +6,111 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.ts';
 
-type Command = (argv: string[]) => Promise<void>;
+/** A subcommand's module: `run`, and the usage `--help` prints where the module has no help of its own. */
+interface CommandModule {
+  run: (argv: string[]) => Promise<void>;
+  USAGE?: string;
+}
 
-const commands: Record<string, { describe: string; load: () => Promise<Command> }> = {
+const commands: Record<string, { describe: string; load: () => Promise<CommandModule> }> = {
   eval: {
     describe: 'EM / F1 of a RAG model without retrieval, with retrieval and with the gold chunk',
-    load: async () => (await import('./eval.ts')).run,
+    load: () => import('./eval.ts'),
   },
   export: {
     describe:
       'write a model directory as GGUF (llama.cpp) or a Hugging Face copy: --model DIR --format gguf|hf --out PATH',
-    load: async () => (await import('./export.ts')).run,
+    load: () => import('./export.ts'),
   },
   generate: {
     describe:
       'generate text: --model DIR|FILE.gguf (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--json]',
-    load: async () => (await import('./generate.ts')).run,
+    load: () => import('./generate.ts'),
   },
   quantize: {
     describe:
       'write a GGUF with quantized weights: --model DIR|FILE.gguf --type q8_0|q4_0|q4_k_m|q5_k_m --out FILE.gguf',
-    load: async () => (await import('./quantize.ts')).run,
+    load: () => import('./quantize.ts'),
   },
-  info: { describe: 'backend, CPU features and threads', load: async () => (await import('./info.ts')).run },
+  info: { describe: 'backend, CPU features and threads', load: () => import('./info.ts') },
   init: {
     describe:
       'write a randomly initialised model directory: --config PRESET|FILE.json --tokenizer FILE --out DIR',
-    load: async () => (await import('./init.ts')).run,
+    load: () => import('./init.ts'),
   },
   data: {
     describe: 'prepare token shards from text or JSONL (data prepare)',
-    load: async () => (await import('./data.ts')).run,
+    load: () => import('./data.ts'),
   },
   demo: {
     describe: 'a tiny character-level transformer trained in a few seconds (the kernels at work)',
-    load: async () => (await import('../train/demo.ts')).runDemo,
+    load: async () => ({
+      run: (await import('../train/demo.ts')).runDemo,
+      USAGE: 'usage: xfmr demo [STEPS]   (default 150 steps)',
+    }),
   },
   dpo: {
     describe:
       'Direct Preference Optimization: --model DIR --data PREFS.jsonl --out DIR [--beta 0.1] [--loss sigmoid|ipo]',
-    load: async () => (await import('./dpo.ts')).run,
+    load: () => import('./dpo.ts'),
   },
   plot: {
     describe: 'draw train/validation loss curves from a metrics JSONL as PNG',
-    load: async () => (await import('./plot.ts')).run,
+    load: () => import('./plot.ts'),
   },
   pretrain: {
     describe: 'pretrain a decoder on token shards',
-    load: async () => (await import('./pretrain.ts')).run,
+    load: () => import('./pretrain.ts'),
   },
   ppo: {
     describe: 'PPO against a reward model: --model DIR --reward RM_DIR --prompts PROMPTS.jsonl --out DIR',
-    load: async () => (await import('./ppo.ts')).run,
+    load: () => import('./ppo.ts'),
   },
   embedder: {
     describe:
       'train a sentence embedder: embedder pairs --out PAIRS.jsonl ...; embedder train --pairs PAIRS.jsonl --out DIR --minutes N',
-    load: async () => (await import('./embedder.ts')).run,
+    load: () => import('./embedder.ts'),
   },
   recipe: {
     describe:
       'train the shipped RAG model end to end: recipe default (tokenizer, pretrain, SFT, DPO, export, eval)',
-    load: async () => (await import('./recipe.ts')).run,
+    load: () => import('./recipe.ts'),
   },
   reward: {
     describe:
       'train a reward model on preference pairs: reward train --model DIR --data PREFS.jsonl --out DIR',
-    load: async () => (await import('./reward.ts')).run,
+    load: () => import('./reward.ts'),
   },
   rag: {
     describe: 'retrieval-augmented generation: rag index --db FILE PATHS... | rag query | rag ask | rag info',
-    load: async () => (await import('./rag.ts')).run,
+    load: () => import('./rag.ts'),
   },
   serve: {
     describe:
       'the OpenAI-compatible API and the playground: --model DIR [--db RAG.sqlite] [--metrics FILE] [--port 8080] [--batch 8]',
-    load: async () => (await import('./serve.ts')).run,
+    load: () => import('./serve.ts'),
   },
   lora: {
     describe:
       'LoRA adapters: merge into the base, or export as GGUF (merge|export --model BASE --adapter DIR --out PATH)',
-    load: async () => (await import('./lora.ts')).run,
+    load: () => import('./lora.ts'),
   },
   sft: {
     describe: 'supervised fine-tuning on prompt/completion or chat JSONL',
-    load: async () => (await import('./sft.ts')).run,
+    load: () => import('./sft.ts'),
   },
   start: {
     describe:
       "the main job (npm start): index docs/ and serve the project's small model with RAG and the playground",
-    load: async () => (await import('./start.ts')).run,
+    load: () => import('./start.ts'),
   },
   tokenize: {
     describe: 'print the token ids of a text (--tokenizer tokenizer.json|gpt2|cl100k_base|o200k_base)',
-    load: async () => (await import('./tokenize.ts')).run,
+    load: () => import('./tokenize.ts'),
   },
   tokenizer: {
     describe: 'train a tokenizer: tokenizer train --type bpe|wordpiece|unigram --vocab-size N --out FILE',
-    load: async () => (await import('./tokenizer.ts')).run,
+    load: () => import('./tokenizer.ts'),
   },
 };
 
@@ -131,7 +138,16 @@ async function main(argv: string[]): Promise<void> {
   }
   const cmd = commands[name];
   if (!cmd) throw new UsageError(`unknown command "${name}" (run xfmr --help)`);
-  await (await cmd.load())(rest);
+  const mod = await cmd.load();
+  // --help never runs the command (a recipe would overwrite the shipped model); options after a
+  // bare -- are the command's positionals, not ours.
+  const end = rest.includes('--') ? rest.indexOf('--') : rest.length;
+  const args = rest.map((a, i) => (a === '-h' && i < end ? '--help' : a));
+  if (mod.USAGE && args.slice(0, end).includes('--help')) {
+    process.stdout.write(`${mod.USAGE}\n`);
+    return;
+  }
+  await mod.run(args);
 }
 
 const verbose = process.argv.includes('--verbose') || process.env.XFMR_DEBUG === '1';

@@ -7,11 +7,13 @@ import { writeFileAtomic } from '../io/files.ts';
 import { BLUE, ORANGE, plotSeries } from '../train/plot.ts';
 import { optString, parseArgs, UsageError } from './args.ts';
 
+export const USAGE = 'usage: xfmr plot METRICS.jsonl [--out loss.png]';
+
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, { values: ['out'] });
   const [file] = a.positionals;
   const out = optString(a, 'out') ?? 'loss.png';
-  if (!file) throw new UsageError('usage: xfmr plot METRICS.jsonl --out loss.png');
+  if (!file) throw new UsageError(USAGE);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -18,6 +18,8 @@ import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
 import { ALIGN_FLAGS, ALIGN_VALUES, loadAlignmentModel } from './reward.ts';
 import { LOOP_FLAGS, LOOP_VALUES, runOptions } from './train_options.ts';
 
+export const USAGE = 'usage: xfmr ppo --model DIR --reward RM_DIR --prompts PROMPTS.jsonl --out DIR ...';
+
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
     values: [
@@ -44,8 +46,7 @@ export async function run(argv: string[]): Promise<void> {
   const rmDir = optString(a, 'reward');
   const promptFile = optString(a, 'prompts');
   const out = optString(a, 'out');
-  if (!rmDir || !promptFile || !out)
-    throw new UsageError('usage: xfmr ppo --model DIR --reward RM_DIR --prompts PROMPTS.jsonl --out DIR');
+  if (!rmDir || !promptFile || !out) throw new UsageError(USAGE);
   const m = await loadAlignmentModel(a);
   let text: string;
   try {

@@ -31,6 +31,10 @@ export const TRAIN_VALUES = [
   'threads',
 ];
 
+export const USAGE =
+  'usage: xfmr pretrain --config PRESET|FILE.json --data DIR --out DIR [--json] [--resume]\n' +
+  `  options (each takes a value): ${TRAIN_VALUES.map((v) => `--${v}`).join(', ')}`;
+
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
     values: ['config', 'data', 'out', ...TRAIN_VALUES],
@@ -39,8 +43,7 @@ export async function run(argv: string[]): Promise<void> {
   const configSpec = optString(a, 'config');
   const dataDir = optString(a, 'data');
   const out = optString(a, 'out');
-  if (!configSpec || !dataDir || !out)
-    throw new UsageError('usage: xfmr pretrain --config PRESET|FILE.json --data DIR --out DIR');
+  if (!configSpec || !dataDir || !out) throw new UsageError(USAGE);
   const manifest = readManifest(dataDir);
   const T = optInt(a, 'block-size', 128);
   const base = resolveConfig(configSpec);

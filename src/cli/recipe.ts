@@ -13,6 +13,11 @@ import { RECIPES, runRecipe } from '../recipe/recipe.ts';
 import { optInt, optString, parseArgs, UsageError } from './args.ts';
 import { dtypeOption } from './train_options.ts';
 
+export const USAGE =
+  'usage: xfmr recipe [default|smoke|prose] [--work DIR] [--out DIR] [--out-sft DIR] [--docs DIR] [--seed S] [--threads N]\n' +
+  '                   [--dtype f32|bf16|auto] [--reuse-pretrain] [--json]\n' +
+  '  (default writes models/xfmr-rag-tiny and models/xfmr-rag-tiny-sft unless --out / --out-sft say otherwise)';
+
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
     values: ['work', 'out', 'out-sft', 'docs', 'seed', 'threads', 'kjv', 'dtype'],

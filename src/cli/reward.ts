@@ -96,20 +96,18 @@ export function loadPreferences(
   return { train: examples.slice(n), heldOut: examples.slice(0, n) };
 }
 
+export const USAGE = 'usage: xfmr reward train --model DIR --data PREFS.jsonl --out DIR [--steps N] [--lr X]';
+
 export async function run(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub !== 'train')
-    throw new UsageError(
-      'usage: xfmr reward train --model DIR --data PREFS.jsonl --out DIR [--steps N] [--lr X]',
-    );
+  if (sub !== 'train') throw new UsageError(USAGE);
   const a = parseArgs(rest, {
     values: [...ALIGN_VALUES, ...LOOP_VALUES, 'data', 'held-out', 'eval-every', 'weight-decay', 'warmup'],
     flags: [...ALIGN_FLAGS, ...LOOP_FLAGS, 'no-normalize'],
   });
   const dataFile = optString(a, 'data');
   const out = optString(a, 'out');
-  if (!dataFile || !out)
-    throw new UsageError('usage: xfmr reward train --model DIR --data PREFS.jsonl --out DIR');
+  if (!dataFile || !out) throw new UsageError(USAGE);
   const m = await loadAlignmentModel(a);
   const { train, heldOut } = loadPreferences(dataFile, m.renderer, optNumber(a, 'held-out', 0.1));
   const rm = new RewardModel(m.model, optInt(a, 'seed', 1337));

@@ -23,6 +23,10 @@ import { optInt, optNumber, optString, parseArgs, UsageError } from './args.ts';
 import { TRAIN_VALUES } from './pretrain.ts';
 import { LOOP_FLAGS, runOptions } from './train_options.ts';
 
+export const USAGE =
+  'usage: xfmr sft --model DIR --data FILE.jsonl --out DIR [--max-len N] [--held-out F] [--lora SPEC] [--no-template] [--json]\n' +
+  `  training options (each takes a value): ${TRAIN_VALUES.map((v) => `--${v}`).join(', ')}`;
+
 export async function run(argv: string[]): Promise<void> {
   const a = parseArgs(argv, {
     values: ['model', 'data', 'out', 'max-len', 'held-out', 'lora', ...TRAIN_VALUES],
@@ -31,8 +35,7 @@ export async function run(argv: string[]): Promise<void> {
   const dir = optString(a, 'model');
   const dataFile = optString(a, 'data');
   const out = optString(a, 'out');
-  if (!dir || !dataFile || !out)
-    throw new UsageError('usage: xfmr sft --model DIR --data FILE.jsonl --out DIR');
+  if (!dir || !dataFile || !out) throw new UsageError(USAGE);
   const loraSpec = optString(a, 'lora');
   const lora = loraSpec === undefined ? null : parseLoraSpec(loraSpec, '--lora');
   // A LoRA base keeps the dtype it is stored in (it is never updated); full training needs f32.

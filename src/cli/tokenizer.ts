@@ -108,7 +108,8 @@ async function loadTrainer(file: string, name: string): Promise<TrainFn> {
 export async function run(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === 'help') {
-    process.stderr.write(USAGE);
+    // asked for: stdout; missing subcommand: stderr and a usage exit code
+    (sub ? process.stdout : process.stderr).write(USAGE);
     if (!sub) process.exitCode = 2;
     return;
   }
@@ -117,7 +118,7 @@ export async function run(argv: string[]): Promise<void> {
     values: ['type', 'vocab-size', 'out', 'min-frequency', 'pattern', 'special-tokens'],
   });
   if (args.options.has('help')) {
-    process.stderr.write(USAGE);
+    process.stdout.write(USAGE);
     return;
   }
   const type = optString(args, 'type') ?? 'bpe';

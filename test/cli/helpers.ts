@@ -18,11 +18,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `node bin/xfmr.js ...args` and collects its output (never throws on a non-zero exit). */
-export function xfmr(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/**
+ * Runs `node bin/xfmr.js ...args` (in the repository root unless `cwd` is given) and collects its
+ * output (never throws on a non-zero exit).
+ */
+export function xfmr(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
+      cwd,
       env: { ...process.env, XFMR_DEBUG: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
