@@ -22,8 +22,10 @@
  *                [--max-tokens N] [--temperature T] [--free] [--dtype auto|f32|bf16]
  *                [--kv-type f32|f16|q8_0] [--json]
  *     (default)             a local model's answer is grounded: the likeliest quote of one retrieved
- *                           chunk (src/rag/answer.ts), printed with its source and character offsets
- *                           and its confidence; below the model's calibrated threshold
+ *                           chunk (src/rag/answer.ts), or where the model is not confident of it the
+ *                           extractive reader's span (src/rag/extract.ts; --json: "reader"), printed
+ *                           with its source and character offsets and the model's confidence; below
+ *                           the model's calibrated threshold
  *                           (MODEL/xfmr_rag.json, `xfmr eval --calibrate`) the answer is "I could not
  *                           find the answer in the documents." with the sources
  *     --free                free decoding instead (an --endpoint always decodes freely);
@@ -397,9 +399,9 @@ async function runAsk(argv: string[]): Promise<void> {
         score: s.score,
         truncated: s.truncated,
       }));
-      const { answer: text, grounded, abstained, confidence, quote } = r;
+      const { answer: text, grounded, abstained, confidence, quote, reader } = r;
       await writeStdout(
-        `${JSON.stringify({ answer: text, grounded, abstained, confidence, quote, sources })}\n`,
+        `${JSON.stringify({ answer: text, grounded, abstained, confidence, quote, reader, sources })}\n`,
       );
       return;
     }
@@ -415,6 +417,8 @@ async function runAsk(argv: string[]): Promise<void> {
       lines.push(
         `Quote: [${q.index + 1}] ${q.source}, characters ${q.start}-${q.end}: "…${before}[${q.text}]${after}…"`,
       );
+      if (r.reader === 'extractive')
+        lines.push("Read by: the extractive reader (the model's own quote was not confident)");
     }
     if (r.grounded) {
       const policy = generator instanceof LocalGenerator ? generator.abstention : null;

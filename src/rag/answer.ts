@@ -12,7 +12,8 @@
  * answer is a quote of one retrieved chunk, and comes with its place. Each chunk is read alone, as
  * a retrieve-then-read system does (`readChunks`): the chunk and the question fill the window, the
  * model's likeliest quote of it is found, and the answer is the quote with the best mean
- * log-probability per token less RANK_PRIOR x ln(1 + the chunk's retrieval rank). When the model
+ * log-probability per token less RANK_PRIOR x ln(1 + the chunk's retrieval rank); where that quote
+ * is below EXTRACT_BELOW, the extractive reader (extract.ts) picks the span instead. When the model
  * has a calibrated threshold (src/rag/abstain.ts) and the quote's confidence is below it, the
  * answer is NOT_FOUND_ANSWER, with the sources; so it is when nothing was retrieved (nothing to
  * quote). `grounded: false` decodes freely (an endpoint always does).
@@ -23,6 +24,7 @@
  */
 import { confidenceOf, DEFAULT_CONFIDENCE, decide, NOT_FOUND_ANSWER, type QuoteScore } from './abstain.ts';
 import type { Embedder } from './embedder.ts';
+import { type Extracted, extractSpan, SPAN_WEIGHTS, type SpanWeights } from './extract.ts';
 import type { CompleteOptions, Generator } from './generator.ts';
 import { buildPrompt, type PromptChunk, type PromptOptions } from './prompt.ts';
 import { type RetrievedChunk, type RetrieveOptions, retrieve } from './retriever.ts';
@@ -107,8 +109,25 @@ export async function groundedAnswer(
  */
 export const RANK_PRIOR = 2;
 
+/**
+ * The model's quote is trusted down to this mean log-probability per token; below it, the
+ * extractive reader (extract.ts) answers from the same chunks. The shipped model quotes its own
+ * training distribution confidently (synthetic lookups: median -1.4 when right) and real prose
+ * not (median -3.4, nearly always wrong). Chosen on tuning sets only (`npm run experiment --
+ * extractive`, experiments/results/extractive.txt).
+ */
+export const EXTRACT_BELOW = -1.5;
+
+/**
+ * How much a step down the retrieval ranking costs an extractive answer, in its score's units
+ * (extract.ts): the span of the chunk at rank r (0 first) scores less EXTRACT_RANK_PRIOR x ln(1 + r).
+ */
+export const EXTRACT_RANK_PRIOR = 1;
+
 /** One chunk as the model reads it: alone in the prompt with the question. */
 export interface ChunkRead {
+  /** The question asked (the extractive reader reads it). */
+  question: string;
   prompt: string;
   /** The prompt's tokens (without the generator's overhead). */
   tokens: number;
@@ -126,6 +145,7 @@ export function chunkReads(question: string, chunks: readonly PromptChunk[], o: 
     const built = buildPrompt(question, [chunk], o);
     const used = built.used[0];
     return {
+      question,
       prompt: built.prompt,
       tokens: built.tokens,
       text: used?.text ?? '',
@@ -134,19 +154,30 @@ export function chunkReads(question: string, chunks: readonly PromptChunk[], o: 
   });
 }
 
+/** Who chose a grounded answer's span: the model's quote, or the extractive reader (extract.ts). */
+export type Reader = 'model' | 'extractive';
+
 /** A grounded answer chosen among chunk reads: which read it came from, and every read's quote. */
 export interface ReadAnswer extends GroundedAnswer {
   /** The read the answer came from (reads[read]); its quote offsets are in that read's chunk. */
   read: number;
   /** Each read's quote confidence (mean log-probability per token; -Infinity: no quote finished). */
   scores: number[];
+  /**
+   * 'extractive' when the model's best quote was below EXTRACT_BELOW and the extractive reader
+   * answered; `confidence` and `score` stay the model's (the abstention decision is made on them).
+   */
+  reader: Reader;
 }
 
 /**
  * The grounded answer over chunk reads (chunkReads): each read's likeliest quote of its chunk, the
  * best by mean log-probability less RANK_PRIOR x ln(1 + rank), then the model's abstention
- * decision on that quote. Reads run one after another; a read with no text is skipped. A sampled
- * quote (temperature > 0) has no score: the first chunk with text is the only one read.
+ * decision on that quote. When the model does not abstain but its quote's confidence is below
+ * EXTRACT_BELOW, the extractive reader's best span over the same reads answers instead (its score
+ * less EXTRACT_RANK_PRIOR x ln(1 + rank)). Reads run one after another; a read with no text is
+ * skipped. A sampled quote (temperature > 0) has no score: the first chunk with text is the only
+ * one read, and the model's quote is the answer.
  */
 export async function readChunks(
   g: Generator,
@@ -173,7 +204,41 @@ export async function readChunks(
     if (best === null || value > best.value) best = { i, value, answer: a };
   }
   if (best === null) throw new Error('grounded decoding needs a non-empty source to quote');
-  return { ...best.answer, read: best.i, scores };
+  const model: ReadAnswer = { ...best.answer, read: best.i, scores, reader: 'model' };
+  // the model's own quote, when it is confident of it (mean log-probability per token)
+  if (model.abstained || !model.score || scores[best.i] >= EXTRACT_BELOW) return model;
+  const extracted = extractiveRead(reads, EXTRACT_RANK_PRIOR);
+  if (!extracted) return model;
+  const { read, span } = extracted;
+  return {
+    ...model,
+    answer: span.text,
+    quote: { index: 0, start: span.start, end: span.end, text: span.text },
+    tokens: 0,
+    finished: true,
+    read,
+    reader: 'extractive',
+  };
+}
+
+/**
+ * The extractive reader's best span over the reads (extract.ts), the span of the read at rank r
+ * scoring less rankPrior x ln(1 + r); null if no read has one.
+ */
+export function extractiveRead(
+  reads: readonly ChunkRead[],
+  rankPrior: number,
+  weights: SpanWeights = SPAN_WEIGHTS,
+): { read: number; span: Extracted } | null {
+  let best: { read: number; span: Extracted; value: number } | null = null;
+  for (const [i, r] of reads.entries()) {
+    if (r.text.trim() === '') continue;
+    const span = extractSpan(r.question, r.text, weights);
+    if (!span) continue;
+    const value = span.score - rankPrior * Math.log(1 + i);
+    if (best === null || value > best.value) best = { read: i, span, value };
+  }
+  return best;
 }
 
 /**
@@ -221,6 +286,8 @@ export interface Answer {
   confidence: number | null;
   /** The model's calibrated threshold said the documents do not hold the answer. */
   abstained: boolean;
+  /** Who chose a grounded answer's span (readChunks); null for free decoding or nothing to read. */
+  reader: Reader | null;
 }
 
 export async function answer(question: string, o: AnswerOptions): Promise<Answer> {
@@ -257,6 +324,7 @@ export async function answer(question: string, o: AnswerOptions): Promise<Answer
       quote: null,
       confidence: null,
       abstained: false,
+      reader: null,
     };
   }
   // grounded: each chunk read alone (readChunks), every retrieved chunk a source
@@ -275,6 +343,7 @@ export async function answer(question: string, o: AnswerOptions): Promise<Answer
       quote: null,
       confidence: null,
       abstained: true,
+      reader: null,
     };
   }
   const r = await readChunks(g, reads, decoding);
@@ -288,5 +357,6 @@ export async function answer(question: string, o: AnswerOptions): Promise<Answer
     quote: placeQuote(r, reads, sources),
     confidence: r.confidence,
     abstained: r.abstained,
+    reader: r.reader,
   };
 }

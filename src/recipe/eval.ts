@@ -6,7 +6,8 @@
  *   retrieval  the documents indexed into a RAG database with the src/rag API; hybrid top-k chunks
  *              best first, trimmed to the model's window by buildPrompt, as /v1/rag/ask does (a
  *              grounded answer reads each chunk alone and picks among their quotes: readRetrieved)
- *   gold       the passage that holds the answer, alone
+ *   gold       the passage that holds the answer, alone (a grounded answer reads it as one
+ *              retrieved chunk: readGold)
  *
  * Question sets: `synthetic` (documents about entities whose names were never in training,
  * written to files and indexed), `docs` (questions a user would ask over the shipped docs/ folder,
@@ -320,6 +321,23 @@ export async function readRetrieved(
   return readChunks(gen, reads, { maxTokens, temperature: 0 });
 }
 
+/** The grounded answer of the gold condition: its passage read as one chunk, as readRetrieved reads. */
+export async function readGold(
+  gen: LocalGenerator,
+  question: string,
+  prompt: string,
+  maxTokens: number,
+): Promise<ReadAnswer> {
+  const read = {
+    question,
+    prompt,
+    tokens: gen.countTokens(prompt),
+    text: quotable(prompt),
+    truncated: false,
+  };
+  return readChunks(gen, [read], { maxTokens, temperature: 0 });
+}
+
 /**
  * The gold condition's prompt, within the window: when the passage does not fit, whole lines are
  * dropped from the end farther from the answer (its own lines stay); a passage still too long is
@@ -394,7 +412,10 @@ export async function evaluateModel(
               ? chunks.some((x) => x.text.trim() !== '')
                 ? (await readRetrieved(gen, item.question, chunks, maxTokens)).answer
                 : NOT_FOUND_ANSWER // as the server: nothing retrieved, nothing to quote
-              : (await groundedAnswer(gen, prompt, [quotable(prompt)], { maxTokens, temperature: 0 })).answer
+              : c === 'gold'
+                ? (await readGold(gen, item.question, prompt, maxTokens)).answer
+                : (await groundedAnswer(gen, prompt, [quotable(prompt)], { maxTokens, temperature: 0 }))
+                    .answer
         ).trim();
         answers[c] = text;
         if (item.answers.length > 0) {

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { NOT_FOUND_ANSWER, POLICY_FILE } from '../../src/rag/abstain.ts';
-import { answer, chunkReads, RANK_PRIOR, readChunks } from '../../src/rag/answer.ts';
+import { answer, chunkReads, EXTRACT_BELOW, RANK_PRIOR, readChunks } from '../../src/rag/answer.ts';
 import { type Generator, LocalGenerator } from '../../src/rag/generator.ts';
 import { HashEmbedder } from '../../src/rag/hash_embedder.ts';
 import { indexPaths } from '../../src/rag/indexer.ts';
@@ -102,7 +102,8 @@ test('readChunks: each chunk read alone; the best quote by mean log-probability 
   );
   // the second chunk's quote is likelier by more than the prior's RANK_PRIOR x ln 2: it wins
   const margin = RANK_PRIOR * Math.log(2);
-  let g = scriptedQuotes({ red: ['red', -3], blue: ['blue', -3 + margin + 0.01] });
+  // (confident quotes: at least EXTRACT_BELOW, so the model's quote is the answer)
+  let g = scriptedQuotes({ red: ['red', -1], blue: ['blue', -1 + margin + 0.01] });
   let r = await readChunks(g, reads, { maxTokens: 8 });
   assert.equal(g.asked.length, 2, 'one quote search per chunk');
   assert.ok(
@@ -112,10 +113,10 @@ test('readChunks: each chunk read alone; the best quote by mean log-probability 
   assert.deepEqual([r.read, r.answer], [1, 'blue']);
   assert.deepEqual(r.quote, { index: 0, start: 18, end: 22, text: 'blue' });
   // by less than the prior: the first chunk keeps it
-  g = scriptedQuotes({ red: ['red', -3], blue: ['blue', -3 + margin - 0.01] });
+  g = scriptedQuotes({ red: ['red', -1], blue: ['blue', -1 + margin - 0.01] });
   r = await readChunks(g, reads, { maxTokens: 8 });
-  assert.deepEqual([r.read, r.answer], [0, 'red']);
-  assert.ok(Math.abs(r.scores[0] + 3) < 1e-9 && r.confidence === r.scores[0]);
+  assert.deepEqual([r.read, r.answer, r.reader], [0, 'red', 'model']);
+  assert.ok(Math.abs(r.scores[0] + 1) < 1e-9 && r.confidence === r.scores[0]);
   // sampled quotes (temperature > 0) have no score: only the first chunk is read
   g = scriptedQuotes({ red: ['red', -3], blue: ['blue', -0.1] });
   const sampled: Generator = {
@@ -126,7 +127,7 @@ test('readChunks: each chunk read alone; the best quote by mean log-probability 
     }),
   };
   r = await readChunks(sampled, reads, { maxTokens: 8, temperature: 1 });
-  assert.deepEqual([r.read, r.answer, g.asked.length], [0, 'red', 1]);
+  assert.deepEqual([r.read, r.answer, g.asked.length, r.reader], [0, 'red', 1, 'model']);
   // a chunk too long for the window is read cut, and said so
   const cut = chunkReads('Which colour?', chunks, {
     budget: fillTemplate(DEFAULT_TEMPLATE, '', 'Which colour?').length + 21,
@@ -135,6 +136,49 @@ test('readChunks: each chunk read alone; the best quote by mean log-probability 
   assert.equal(cut[0].truncated, false);
   assert.equal(cut[1].truncated, true);
   assert.ok('second chunk says blue'.startsWith(cut[1].text) && cut[1].text.length < 22);
+});
+
+test('readChunks: below EXTRACT_BELOW the extractive reader answers, from the same chunks, with its place', async () => {
+  const chunks = [
+    { text: 'Bees live in hives. Bees make honey from nectar.', source: 'bees.txt' },
+    { text: 'The hive was founded in 1710 by a beekeeper.', source: 'hive.txt' },
+  ];
+  const reads = chunkReads('In what year was the hive founded?', chunks, {
+    budget: 1000,
+    countTokens: (t: string) => t.length,
+  });
+  // the model's best quote is 'Bees' (first chunk, at EXTRACT_BELOW exactly): trusted
+  let g = scriptedQuotes({ nectar: ['Bees', EXTRACT_BELOW], beekeeper: ['beekeeper', EXTRACT_BELOW - 1] });
+  let r = await readChunks(g, reads, { maxTokens: 8 });
+  assert.deepEqual([r.answer, r.read, r.reader], ['Bees', 0, 'model']);
+  // just below: the extractive reader's span, the year in the chunk that holds the question's words
+  g = scriptedQuotes({ nectar: ['Bees', EXTRACT_BELOW - 0.01], beekeeper: ['beekeeper', EXTRACT_BELOW - 1] });
+  r = await readChunks(g, reads, { maxTokens: 8 });
+  assert.deepEqual([r.answer, r.read, r.reader], ['1710', 1, 'extractive']);
+  assert.deepEqual(r.quote, { index: 0, start: 24, end: 28, text: '1710' });
+  assert.equal(chunks[1].text.slice(24, 28), '1710');
+  assert.ok(r.confidence !== null && Math.abs(r.confidence - (EXTRACT_BELOW - 0.01)) < 1e-9, "the model's");
+  assert.deepEqual([r.tokens, r.finished, r.abstained], [0, true, false]);
+  // a model that abstains still abstains: the extractive reader does not overrule it
+  const policy = {
+    abstainBelow: 0,
+    confidence: 'mean_logprob' as const,
+    calibratedOn: 'test',
+    date: '',
+    file: '',
+  };
+  r = await readChunks({ ...g, abstention: policy }, reads, { maxTokens: 8 });
+  assert.deepEqual([r.answer, r.reader, r.abstained], [NOT_FOUND_ANSWER, 'model', true]);
+  // answer() says who answered
+  const a = await answer('In what year was the hive founded?', {
+    store,
+    embedder,
+    generator: scriptedQuotes({ '': ['x', -9] }),
+    k: 2,
+    maxTokens: 8,
+  });
+  assert.equal(a.reader, 'extractive');
+  assert.ok(a.quote && a.sources[a.quote.index].text.slice(a.quote.start, a.quote.end) === a.answer);
 });
 
 test('answer(): the threshold in the model directory decides; the sources stay', async () => {

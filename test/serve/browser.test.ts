@@ -343,6 +343,7 @@ describe('the playground in Chromium', { skip }, () => {
           grounded: true,
           abstained: false,
           confidence: -0.25,
+          reader: 'extractive',
           quote: { index: 0, source: 'x.md', chunk: 1, start: 7, end: 7 + evil.length, text: evil },
           sources: [{ rank: 1, source: '<b>x.md</b>', chunk: 1, score: 0.5, text: chunk, truncated: false }],
         }),
@@ -354,7 +355,10 @@ describe('the playground in Chromium', { skip }, () => {
     assert.equal(await page.textContent('#rag-answer'), evil);
     assert.equal(await page.textContent('#rag-sources mark'), evil);
     assert.equal(await page.textContent('#rag-sources li .text'), chunk);
-    assert.match((await page.textContent('#rag-quote')) ?? '', /confidence -0\.250$/);
+    assert.match(
+      (await page.textContent('#rag-quote')) ?? '',
+      / · span chosen by the extractive reader · model confidence -0\.250$/,
+    );
     await page.unroute('**/v1/rag/ask');
     await page.route('**/v1/rag/ask', (route) =>
       route.fulfill({
@@ -373,7 +377,10 @@ describe('the playground in Chromium', { skip }, () => {
     await page.click('#rag-ask');
     await page.waitForFunction(() => document.getElementById('rag-answer')?.classList.contains('abstained'));
     assert.equal(await page.textContent('#rag-answer'), 'I could not find the answer in the documents.');
-    assert.match((await page.textContent('#rag-quote')) ?? '', /^Not answered: .* · confidence -3\.500$/);
+    assert.match(
+      (await page.textContent('#rag-quote')) ?? '',
+      /^Not answered: .* · model confidence -3\.500$/,
+    );
     assert.equal(await page.locator('#rag-sources li').count(), 1, 'the sources are still shown');
     assert.equal(await page.locator('#rag-sources mark').count(), 0);
     await page.unroute('**/v1/rag/ask');

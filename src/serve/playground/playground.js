@@ -579,7 +579,7 @@ function markedText(text, start, end) {
   return p;
 }
 
-/** What the answer line under the answer says: where the quote is, the confidence, the abstention. */
+/** What the answer line under the answer says: where the quote is, who chose it, the confidence, the abstention. */
 function quoteLine(r, sources) {
   const parts = [];
   const q = r.quote;
@@ -588,7 +588,9 @@ function quoteLine(r, sources) {
   else if (r.abstained)
     parts.push('Not answered: the documents do not seem to hold the answer; the sources are listed');
   else if (r.grounded === false) parts.push('Free decoding: the answer is not a quote');
-  if (typeof r.confidence === 'number') parts.push(`confidence ${r.confidence.toFixed(3)}`);
+  // the model's confidence in its own quote; below its trust the extractive reader chose the span
+  if (r.reader === 'extractive') parts.push('span chosen by the extractive reader');
+  if (typeof r.confidence === 'number') parts.push(`model confidence ${r.confidence.toFixed(3)}`);
   return parts.join(' · ');
 }
 

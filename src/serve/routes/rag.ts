@@ -5,18 +5,20 @@
  *   body      { question, model (the base's id or a serve --lora adapter's), k = 3, mode = 'hybrid' | 'vector' | 'bm25', max_tokens, temperature = 0,
  *               top_p, top_k, seed, stream, grounded = true }
  *   answer    { id, object: 'rag.answer', model, answer, grounded, abstained, confidence, quote,
- *               prompt, sources: [{ rank, source, chunk, score, text, truncated }], finish_reason,
- *               usage }
+ *               reader, prompt, sources: [{ rank, source, chunk, score, text, truncated }],
+ *               finish_reason, usage }
  *   quote     { index, source, chunk, start, end, text }: sources[index].text.slice(start, end) is
  *             the answer (UTF-16 offsets); null with free decoding or an abstention
  *   stream    data: { object: 'rag.sources', sources }, then { object: 'rag.answer.chunk', delta }
  *             pieces, then one with delta '', finish_reason, usage, grounded, abstained,
- *             confidence and quote, then data: [DONE]
+ *             confidence, quote and reader, then data: [DONE]
  *
  * Answers are grounded by default (src/rag/answer.ts): the likeliest quote of one chunk, whole,
  * with its place and confidence; below the model's calibrated threshold (MODEL/xfmr_rag.json,
  * src/rag/abstain.ts) the answer is "I could not find the answer in the documents." and
- * `abstained` is true. `grounded: false` decodes freely (streamed token by token).
+ * `abstained` is true. `reader` says who chose the span: 'model', or 'extractive' where the
+ * model's quote was not confident and the extractive reader (src/rag/extract.ts) answered (null:
+ * free decoding, or nothing to read). `grounded: false` decodes freely (streamed token by token).
  *
  * The steps are those of src/rag/answer.ts (retrieve, buildPrompt trimmed to the window, complete),
  * taken one by one so that the sources can be sent before the answer. The prompt is the template
@@ -278,8 +280,8 @@ const askSchema = z.object({
 });
 
 /** The decision fields of a free answer and of one with nothing retrieved. */
-const FREE = { grounded: false, abstained: false, confidence: null, quote: null } as const;
-const ABSTAINED = { grounded: true, abstained: true, confidence: null, quote: null } as const;
+const FREE = { grounded: false, abstained: false, confidence: null, quote: null, reader: null } as const;
+const ABSTAINED = { grounded: true, abstained: true, confidence: null, quote: null, reader: null } as const;
 
 export interface RagRouteDeps {
   m: ServeModel;
@@ -396,6 +398,7 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
         // -Infinity (no quote finished) is not JSON
         confidence: g.confidence !== null && Number.isFinite(g.confidence) ? g.confidence : null,
         quote,
+        reader: g.reader,
       };
     };
     const decision = (out: Awaited<ReturnType<typeof run>>) => ({
@@ -403,6 +406,7 @@ export function registerRag(app: Hono, d: RagRouteDeps): void {
       abstained: out.abstained,
       confidence: out.confidence,
       quote: out.quote,
+      reader: out.reader,
     });
     const usage = (rec: CompletionRecord) => ({
       prompt_tokens: rec.promptTokens,
