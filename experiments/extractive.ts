@@ -19,6 +19,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { optString, parseArgs } from '../src/cli/args.ts';
 import { confidenceOf, DEFAULT_CONFIDENCE } from '../src/rag/abstain.ts';
 import {
   type ChunkRead,
@@ -46,11 +47,8 @@ import {
 } from '../src/recipe/eval.ts';
 import { RAG_TEMPLATE } from '../src/recipe/qa_data.ts';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, fallback: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-};
+const args = parseArgs(process.argv.slice(2), { values: ['model', 'k', 'seed', 'out'] });
+const arg = (name: string, fallback: string): string => optString(args, name) ?? fallback;
 const ROOT = new URL('../', import.meta.url).pathname;
 const MODEL = arg('model', join(ROOT, 'models/xfmr-rag-tiny'));
 const K = Number(arg('k', '3'));

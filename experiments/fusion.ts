@@ -21,6 +21,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { optString, parseArgs } from '../src/cli/args.ts';
 import { createEmbedder, embedderSpecOf } from '../src/rag/embedder.ts';
 import { indexPaths } from '../src/rag/indexer.ts';
 import { lexicalOverlap } from '../src/rag/overlap.ts';
@@ -32,11 +33,8 @@ import { docsEvalSet, realProseEvalSet, syntheticEvalSet } from '../src/recipe/e
 import { containsAnswer } from '../src/recipe/realprose.ts';
 import { paraphraseStore } from './paraphrase_store.ts';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, fallback: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-};
+const args = parseArgs(process.argv.slice(2), { values: ['embedder', 'seed', 'out'] });
+const arg = (name: string, fallback: string): string => optString(args, name) ?? fallback;
 const ROOT = new URL('../', import.meta.url).pathname;
 const EMBEDDER = arg('embedder', join(ROOT, 'models/xfmr-embed-words'));
 const SEED = Number(arg('seed', '7'));
