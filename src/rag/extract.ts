@@ -64,7 +64,7 @@ export const SPAN_WEIGHTS: SpanWeights = { sentence: 1, paragraph: 0.5, kind: 1,
 const MAX_SENTENCE_WORDS = 40;
 const FLAG = String.raw`--?[A-Za-z0-9][\w-]*`;
 /** One flag with its argument as a man page writes it: -n, --lines=NUM, --sort WORD. */
-const FLAG_ARG = String.raw`${FLAG}(?:[ =][A-Z]+)?`;
+const FLAG_ARG = `${FLAG}(?:[ =][A-Z]+)?`;
 
 /** The kinds of span a question asks for, from its form (first match wins). */
 export function expectedKinds(question: string): readonly SpanKind[] {
@@ -184,13 +184,22 @@ export function spans(text: string, question: StemSet): Span[] {
 export function extractSpan(question: string, text: string, w: SpanWeights = SPAN_WEIGHTS): Extracted | null {
   const asked = new StemSet(contentStems(question));
   const fits = expectedKinds(question);
+  // many spans share a sentence and a paragraph: each overlap once (a chunk stays linear)
+  const seen = new Map<string, number>();
+  const covered = (t: string) => {
+    const known = seen.get(t);
+    if (known !== undefined) return known;
+    const v = lexicalOverlap(question, t);
+    seen.set(t, v);
+    return v;
+  };
   let best: Extracted | null = null;
   for (const span of spans(text, asked)) {
     const echo = lexicalOverlap(span.text, question);
     if (echo >= 0.99) continue; // only repeats the question
     const score =
-      w.sentence * lexicalOverlap(question, span.sentence) +
-      w.paragraph * lexicalOverlap(question, span.paragraph) +
+      w.sentence * covered(span.sentence) +
+      w.paragraph * covered(span.paragraph) +
       (fits.includes(span.kind) ? w.kind : 0) -
       w.echo * echo;
     if (best === null || score > best.score) best = { ...span, score };
