@@ -9,12 +9,18 @@
  *   answer    the span whose sentence and paragraph hold most of the question's content words,
  *             of a kind the question asks for, that repeats least of the question
  *
- *   score(span) = overlap(question, sentence) + 0.5 overlap(question, paragraph)
+ *   score(span) = covered(sentence) + 0.5 covered(paragraph)
  *               + [kind fits the question] - 0.5 overlap(span, question)
  *
- * overlap is rag/overlap.ts's share of content words. The spans: option flags and option lists at
- * a line's start (man pages), an option's description, numbers, quoted strings, `name=value`
- * defaults (both the value and the pair), capitalised names, identifiers and e-mail addresses,
+ *   covered(t)  = sum of idf(w) over the question's content words w in t / sum of idf(w) over all
+ *   idf(w)      = ln(1 + P / (1 + the number of the chunk's P paragraphs holding w))
+ *
+ * Words match as rag/overlap.ts matches them (stems; overlap is its share of content words). The
+ * IDF is the chunk's own: a man page names its program in every paragraph, so the program's name
+ * says little about which paragraph answers. An option's sentence is its block: the flags' line
+ * and the indented lines describing them. The spans: option flags and option lists at a line's
+ * start (man pages), an option's description, numbers, quoted strings, `name=value` defaults (the
+ * value and the pair) and "default N" values, capitalised names, identifiers and e-mail addresses,
  * the runs of a sentence's words that the question does not have ("Bodael was founded in 1710"
  * for "In what year was Bodael founded?" -> "1710"), and whole sentences (for yes/no questions).
  * The weights (SPAN_WEIGHTS) were chosen on tuning data only (`npm run experiment -- extractive`).
@@ -65,6 +71,18 @@ const MAX_SENTENCE_WORDS = 40;
 const FLAG = String.raw`--?[A-Za-z0-9][\w-]*`;
 /** One flag with its argument as a man page writes it: -n, --lines=NUM, --sort WORD. */
 const FLAG_ARG = `${FLAG}(?:[ =][A-Z]+)?`;
+
+/** Lines up to a blank line. */
+const PARAGRAPH = /[^\n]+(?:\n(?![ \t]*\n)[^\n]*)*/g;
+
+/**
+ * A man page's option block: the flags at a line's start (group 1, with the indent), then what
+ * they do (group 2): the rest of the line after two spaces, or the indented lines below.
+ */
+const OPTION_BLOCK = new RegExp(
+  String.raw`^([ \t]*${FLAG_ARG}(?:, ${FLAG_ARG})*)(?:[ \t]{2,}|\n[ \t]+)([^\n]+(?:\n[ \t]{6,}[^\n-][^\n]*)*)`,
+  'gm',
+);
 
 /** The kinds of span a question asks for, from its form (first match wins). */
 export function expectedKinds(question: string): readonly SpanKind[] {
@@ -128,20 +146,31 @@ function gaps(sentence: string, question: StemSet): { at: number; text: string }
 
 /** Every candidate span of a chunk, for a question whose content words are `question`. */
 export function spans(text: string, question: StemSet): Span[] {
-  const paragraphs = pieces(/[^\n]+(?:\n(?![ \t]*\n)[^\n]*)*/g, text);
-  const sentences = pieces(/[^.!?\n]+(?:[.!?]+|\n|$)/g, text);
+  const paragraphs = pieces(PARAGRAPH, text);
+  // a sentence ends at . ! ? before a space or the end (not inside gnu.org, 2.5, e.g.) or a line's end
+  const sentences = pieces(/(?:[^.!?\n]|[.!?]+(?=[^\s.!?]))+(?:[.!?]+|\n|$)/g, text);
+  // a man page's option block: the flags' line and the indented lines that describe them, which
+  // are the flags' sentence (what the question's words are matched against)
+  const blocks = [...text.matchAll(OPTION_BLOCK)].map((m) => ({
+    start: m.index ?? 0,
+    flagsEnd: (m.index ?? 0) + m[1].length,
+    text: m[0],
+    description: m[2],
+  }));
+  const blockOf = (at: number) => blocks.find((b) => b.start <= at && at < b.flagsEnd);
   const out: Span[] = [];
   const add = (kind: SpanKind, start: number, t: string) => {
     const lead = t.length - t.trimStart().length;
     const trimmed = t.trim();
     if (trimmed === '') return;
     const at = start + lead;
+    const block = kind === 'option' || kind === 'description' ? blockOf(at) : undefined;
     out.push({
       kind,
       start: at,
       end: at + trimmed.length,
       text: trimmed,
-      sentence: around(sentences, at),
+      sentence: block ? block.text : around(sentences, at),
       paragraph: around(paragraphs, at),
     });
   };
@@ -153,19 +182,13 @@ export function spans(text: string, question: StemSet): Span[] {
   };
   each('option', new RegExp(String.raw`(?<![\w-])(${FLAG}(?:=[\w-]+)?)`, 'g'), 1);
   each('option', new RegExp(String.raw`^[ \t]*(${FLAG_ARG}(?:, ${FLAG_ARG})+)`, 'gm'), 1);
-  // what a man page's option line says after the flags: the rest of the line, then its indented lines
-  each(
-    'description',
-    new RegExp(
-      String.raw`^[ \t]*${FLAG_ARG}(?:, ${FLAG_ARG})*(?:[ \t]{2,}|\n[ \t]+)([^\n]+(?:\n[ \t]{6,}[^\n-][^\n]*)*)`,
-      'gm',
-    ),
-    1,
-  );
+  // what a man page's option line says after the flags
+  for (const b of blocks) add('description', b.start + b.text.lastIndexOf(b.description), b.description);
   each('number', /(?<![\w.])(\d(?:[\d,.]*\d)?%?)(?!\w)/g, 1);
   each('identifier', /\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g);
   each('quoted', /'[^'\n]{1,40}'|"[^"\n]{1,60}"/g);
   each('value', /\b\w+=([^,\s)]+)/g, 1);
+  each('value', /\bdefault(?:s to| is|:)?[ \t]+([^\s,;)]+)/gi, 1); // "(default 130)", "defaults to utf-8"
   each('value', /\b\w+=[^,\s)]+/g);
   // capitalised words in a row, initials and "and" between them, within a sentence (no full stop)
   each('name', /\b([A-Z][a-z]+(?:[ \t]+(?:[A-Z][a-z]+|[A-Z]\.|and|van|de))*[ \t]+[A-Z][a-z]+)\b/g, 1);
@@ -184,12 +207,21 @@ export function spans(text: string, question: StemSet): Span[] {
 export function extractSpan(question: string, text: string, w: SpanWeights = SPAN_WEIGHTS): Extracted | null {
   const asked = new StemSet(contentStems(question));
   const fits = expectedKinds(question);
+  // The question's words weighed by how few of the chunk's paragraphs hold them (IDF within the
+  // chunk): the program's name, in every paragraph of its man page, says little about which one.
+  const words = [...new Set(contentStems(question))];
+  const paragraphs = pieces(PARAGRAPH, text).map(([, p]) => new StemSet(contentStems(p)));
+  const idf = words.map((q) =>
+    Math.log(1 + paragraphs.length / (1 + paragraphs.filter((p) => p.has(q)).length)),
+  );
+  const total = idf.reduce((a, b) => a + b, 0);
   // many spans share a sentence and a paragraph: each overlap once (a chunk stays linear)
   const seen = new Map<string, number>();
   const covered = (t: string) => {
     const known = seen.get(t);
     if (known !== undefined) return known;
-    const v = lexicalOverlap(question, t);
+    const has = new StemSet(contentStems(t));
+    const v = total > 0 ? words.reduce((a, q, i) => a + (has.has(q) ? idf[i] : 0), 0) / total : 0;
     seen.set(t, v);
     return v;
   };

@@ -54,6 +54,20 @@ test('spans: each span is its text at its offsets, trimmed, with the sentence an
     .filter((s) => s.kind === 'name')
     .map((s) => s.text);
   assert.deepEqual(names, ['Mike Haertel and Paul Eggert', 'Direct Preference Optimization']);
+  // a full stop ends a sentence only before a space or the end: not inside gnu.org or 2.5
+  const more = spans('Report bugs to bug-diffutils@gnu.org. Width 2.5 (default 130) here.', new StemSet([]));
+  const kind = (k: string) => more.filter((s) => s.kind === k).map((s) => s.text);
+  assert.deepEqual(kind('sentence'), [
+    'Report bugs to bug-diffutils@gnu.org',
+    'Width 2.5 (default 130) here',
+  ]);
+  assert.deepEqual(kind('identifier'), ['bug-diffutils@gnu.org']);
+  assert.deepEqual(kind('value'), ['130'], '"default N" gives N');
+  // an option's sentence is its block: the flags and the lines that describe them
+  const flags = spans('  -r, --reverse\n         reverse the result\n', new StemSet([])).filter(
+    (s) => s.kind === 'option',
+  );
+  for (const f of flags) assert.equal(f.sentence, '  -r, --reverse\n         reverse the result');
 });
 
 test('extractSpan: the span of the kind asked for, where the question words are', () => {
@@ -76,10 +90,15 @@ test('extractSpan: the span of the kind asked for, where the question words are'
     'You may charge any fee you choose for support of this Package',
   );
   // the score is the file comment's: sentence 1, paragraph 0.5, kind 1, echo 0.5. The question's
-  // content words are year, Bodael, founded; its sentence and paragraph hold 2 of the 3
+  // content words are year, Bodael, founded; the text is 1 paragraph, which holds Bodael and
+  // founded (idf ln(1 + 1/2)) and not year (idf ln 2); the answer's sentence holds the same two
   const best = extractSpan('In what year was Bodael founded?', prose);
   assert.ok(best);
-  assert.ok(Math.abs(best.score - (2 / 3 + 0.5 * (2 / 3) + 1 - 0)) < 1e-12, `${best.score}`);
+  const covered = (2 * Math.log(1.5)) / (2 * Math.log(1.5) + Math.log(2));
+  assert.ok(Math.abs(best.score - (covered + 0.5 * covered + 1 - 0)) < 1e-12, `${best.score}`);
+  // a word in every paragraph (the program's name) weighs less than one in a single paragraph
+  const page = '-n, --numeric-sort\n       sort by number\n\n-r, --reverse\n       sort in reverse order\n';
+  assert.equal(extractSpan('Which option makes sort reverse the order?', page)?.text, '-r');
   assert.deepEqual(SPAN_WEIGHTS, { sentence: 1, paragraph: 0.5, kind: 1, echo: 0.5 });
   // nothing but the question's own words: no answer
   assert.equal(extractSpan('Bodael founded?', 'Bodael founded.'), null);
