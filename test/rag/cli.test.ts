@@ -261,6 +261,7 @@ test("ask --model: grounded by default, with the quote's chunk and offsets; --fr
     abstained: boolean;
     confidence: number | null;
     quote: { index: number; source: string; start: number; end: number; text: string } | null;
+    reader: 'model' | 'extractive' | null;
     sources: { source: string; text: string }[];
   }
   const parse = (r: { code: number | null; stdout: string; stderr: string }): Out => {
@@ -268,7 +269,16 @@ test("ask --model: grounded by default, with the quote's chunk and offsets; --fr
     return JSON.parse(r.stdout) as Out;
   };
   const j = parse(json);
-  assert.deepEqual(Object.keys(j), ['answer', 'grounded', 'abstained', 'confidence', 'quote', 'sources']);
+  assert.deepEqual(Object.keys(j), [
+    'answer',
+    'grounded',
+    'abstained',
+    'confidence',
+    'quote',
+    'reader',
+    'sources',
+  ]);
+  assert.ok(j.reader === 'model' || j.reader === 'extractive', `${j.reader}`);
   assert.equal(j.grounded, true);
   assert.equal(j.abstained, false);
   assert.ok(j.quote, 'the quote is located');
@@ -289,13 +299,22 @@ test("ask --model: grounded by default, with the quote's chunk and offsets; --fr
     lines[2],
   );
   assert.ok(lines[2].includes(`[${j.quote.text}]`));
+  // the extractive reader's answer says so, on its own line
+  if (j.reader === 'extractive')
+    assert.equal(
+      lines.splice(3, 1)[0],
+      "Read by: the extractive reader (the model's own quote was not confident)",
+    );
   assert.match(
     lines[3],
     /^Confidence: -\d+\.\d{4} \(mean_logprob; no calibrated threshold: never abstains\)$/,
   );
   assert.equal(lines[4], 'Sources:');
   const f = parse(free);
-  assert.deepEqual([f.grounded, f.abstained, f.confidence, f.quote], [false, false, null, null]);
+  assert.deepEqual(
+    [f.grounded, f.abstained, f.confidence, f.quote, f.reader],
+    [false, false, null, null, null],
+  );
   // a threshold above every score abstains and still shows the sources; one below answers
   const h = parse(high);
   assert.deepEqual(
