@@ -134,6 +134,7 @@ const cell = (set: string, v: number[]) =>
   isLookup(set) ? v.map((x) => (100 * x).toFixed(0)).join(' / ') : v[0].toFixed(3);
 const lines = [
   `# ${EMBEDDER} (${embedder.id}); RRF k 5, vector weight x trust; ${all.length} questions, dev data only`,
+  `# shipped (the embedder's xfmr_retrieval.json): ${JSON.stringify(embedder.fusion ?? null)}; why: models/xfmr-embed-words/README.md`,
   `# paraphrase and SQLite: recall@5; lookups (${lookups.map((l) => l.name).join(', ')}): answer's chunk first / in top 3, %`,
   `# BM25 first hit's share of the question's content words, median: ${sets
     .map((s) => {
