@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { optString, parseArgs } from '../src/cli/args.ts';
 import { confidenceOf, DEFAULT_CONFIDENCE } from '../src/rag/abstain.ts';
 import {
+  bestByRank,
   type ChunkRead,
   chunkReads,
   EXTRACT_BELOW,
@@ -117,13 +118,11 @@ for (const set of sets) {
 
 /** The model's quote across reads, as readChunks chooses it. */
 function modelPick(reads: readonly Read[]): Read | null {
-  let best: { r: Read; v: number } | null = null;
-  for (const [i, r] of reads.entries()) {
-    if (r.text.trim() === '') continue;
-    const v = r.confidence - RANK_PRIOR * Math.log(1 + i);
-    if (best === null || v > best.v) best = { r, v };
-  }
-  return best?.r ?? null;
+  const i = bestByRank(
+    reads.map((r) => (r.text.trim() === '' ? null : r.confidence)),
+    RANK_PRIOR,
+  );
+  return i < 0 ? null : reads[i];
 }
 function extractive(reads: readonly Read[], prior: number, w: SpanWeights): string {
   return extractiveRead(reads, prior, w)?.span.text ?? '';

@@ -124,6 +124,21 @@ export const EXTRACT_BELOW = -1.5;
  */
 export const EXTRACT_RANK_PRIOR = 1;
 
+/**
+ * The index whose value less prior x ln(1 + index) is largest (the first of equals), skipping
+ * nulls (nothing read there); -1 when every value is null. Both readers weigh ranks this way.
+ */
+export function bestByRank(values: readonly (number | null)[], prior: number): number {
+  let best = -1;
+  let bestValue = 0;
+  for (const [i, v] of values.entries()) {
+    if (v === null) continue;
+    const x = v - prior * Math.log(1 + i);
+    if (best < 0 || x > bestValue) [best, bestValue] = [i, x];
+  }
+  return best;
+}
+
 /** One chunk as the model reads it: alone in the prompt with the question. */
 export interface ChunkRead {
   /** The question asked (the extractive reader reads it). */
@@ -184,29 +199,29 @@ export async function readChunks(
   reads: readonly ChunkRead[],
   options: CompleteOptions,
 ): Promise<ReadAnswer> {
-  let best: { i: number; value: number; answer: GroundedAnswer } | null = null;
-  const scores: number[] = [];
-  for (const [i, r] of reads.entries()) {
+  const answers: (GroundedAnswer | null)[] = [];
+  const means: (number | null)[] = [];
+  for (const r of reads) {
     if (r.text.trim() === '') {
-      scores.push(Number.NEGATIVE_INFINITY);
+      answers.push(null);
+      means.push(null);
       continue;
     }
     const a = await groundedAnswer(g, r.prompt, [r.text], options);
+    answers.push(a);
     if (!a.score) {
       // a sampled quote (temperature > 0) has no score to compare: the first chunk read answers
-      scores.push(Number.NEGATIVE_INFINITY);
-      best = { i, value: 0, answer: a };
-      break;
+      const scores = answers.map(() => Number.NEGATIVE_INFINITY);
+      return { ...a, read: answers.length - 1, scores, reader: 'model' };
     }
-    const mean = confidenceOf(DEFAULT_CONFIDENCE, a.score);
-    scores.push(mean);
-    const value = mean - RANK_PRIOR * Math.log(1 + i);
-    if (best === null || value > best.value) best = { i, value, answer: a };
+    means.push(confidenceOf(DEFAULT_CONFIDENCE, a.score));
   }
-  if (best === null) throw new Error('grounded decoding needs a non-empty source to quote');
-  const model: ReadAnswer = { ...best.answer, read: best.i, scores, reader: 'model' };
+  const i = bestByRank(means, RANK_PRIOR);
+  if (i < 0) throw new Error('grounded decoding needs a non-empty source to quote');
+  const scores = means.map((m) => m ?? Number.NEGATIVE_INFINITY);
+  const model: ReadAnswer = { ...(answers[i] as GroundedAnswer), read: i, scores, reader: 'model' };
   // the model's own quote, when it is confident of it (mean log-probability per token)
-  if (model.abstained || !model.score || scores[best.i] >= EXTRACT_BELOW) return model;
+  if (model.abstained || !model.score || scores[i] >= EXTRACT_BELOW) return model;
   const extracted = extractiveRead(reads, EXTRACT_RANK_PRIOR);
   if (!extracted) return model;
   const { read, span } = extracted;
@@ -230,15 +245,12 @@ export function extractiveRead(
   rankPrior: number,
   weights: SpanWeights = SPAN_WEIGHTS,
 ): { read: number; span: Extracted } | null {
-  let best: { read: number; span: Extracted; value: number } | null = null;
-  for (const [i, r] of reads.entries()) {
-    if (r.text.trim() === '') continue;
-    const span = extractSpan(r.question, r.text, weights);
-    if (!span) continue;
-    const value = span.score - rankPrior * Math.log(1 + i);
-    if (best === null || value > best.value) best = { read: i, span, value };
-  }
-  return best;
+  const spans = reads.map((r) => (r.text.trim() === '' ? null : extractSpan(r.question, r.text, weights)));
+  const read = bestByRank(
+    spans.map((x) => x?.score ?? null),
+    rankPrior,
+  );
+  return read < 0 ? null : { read, span: spans[read] as Extracted };
 }
 
 /**
